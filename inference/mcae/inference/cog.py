@@ -1,0 +1,71 @@
+"""Writing categorical Cloud-Optimized GeoTIFFs, window by window, atomically.
+
+Windows go into a tiled temporary GeoTIFF; rio-cogeo then adds overviews made by
+``mode`` (never averaging class ids), the palette as the colour table and the
+class names as metadata; the result is validated and only then renamed into place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.windows import Window
+from rio_cogeo.cogeo import cog_translate, cog_validate
+from rio_cogeo.profiles import cog_profiles
+
+from mcae.inference.atomic import atomic_path, scratch_path
+from mcae.inference.classes import ClassScheme
+from mcae.inference.errors import MCAEError
+from mcae.inference.masks.base import PixelWindow
+
+BLOCK = 512
+
+
+class COGValidationError(MCAEError):
+    """rio-cogeo rejected a file we wrote (a bug, never a user error)."""
+
+
+def write_class_cog(path: str | Path, *, width: int, height: int, transform: Affine,
+                    crs: CRS | None, windows: Iterable[tuple[PixelWindow, np.ndarray]],
+                    scheme: ClassScheme, tags: dict[str, str] | None = None,
+                    overview_resampling: str = "mode") -> Path:
+    """Write class ids (uint8, 0 = no data) from ``windows`` as a paletted COG."""
+    if overview_resampling not in ("mode", "nearest"):
+        raise ValueError("categorical overviews are made by mode or nearest only")
+    path = Path(path)
+    profile: dict[str, Any] = {
+        "driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "uint8",
+        "nodata": 0, "transform": transform, "crs": crs, "tiled": True,
+        "blockxsize": BLOCK, "blockysize": BLOCK, "compress": "deflate",
+    }
+    meta = {**scheme.tags(), **(tags or {})}
+    with scratch_path(path) as raw, atomic_path(path) as out:
+        with rasterio.open(raw, "w", **profile) as dst:
+            dst.write_colormap(1, scheme.colormap())
+            for window, data in windows:
+                dst.write(data.astype(np.uint8), 1, window=Window(
+                    window.col_off, window.row_off, window.width, window.height))
+        translate_to_cog(raw, out, overview_resampling=overview_resampling,
+                         tags=meta, nodata=0)
+    return path
+
+
+def translate_to_cog(src: str | Path, dst: str | Path, *, overview_resampling: str,
+                     colormap: dict[int, tuple[int, int, int, int]] | None = None,
+                     tags: dict[str, str] | None = None, nodata: int | None = None) -> None:
+    """Translate a raster to a validated COG (512 px tiles, deflate)."""
+    profile = cog_profiles.get("deflate")
+    profile.update({"blockxsize": BLOCK, "blockysize": BLOCK})
+    cog_translate(str(src), str(dst), profile, nodata=nodata,
+                  overview_resampling=overview_resampling, resampling="nearest",
+                  colormap=colormap, additional_cog_metadata=tags, in_memory=False, quiet=True,
+                  config={"GDAL_TIFF_OVR_BLOCKSIZE": str(BLOCK)})
+    valid, errors, _warnings = cog_validate(str(dst), quiet=True)
+    if not valid:
+        raise COGValidationError(f"{dst}: not a valid COG: {'; '.join(errors)}")

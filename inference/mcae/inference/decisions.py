@@ -1,0 +1,159 @@
+"""The expert's decisions and the mask labels they imply.
+
+A decisions file is JSON Lines (one object per line) or a JSON list. Each decision
+labels a whole group or one mask::
+
+    {"target": "group", "neighbourhood": "1-1", "group": "3-5", "class": "Tree"}
+    {"target": "mask", "patch": "0-2", "mask": 17, "class": 8, "fine_class": "Factory"}
+
+``class`` is an MCAE id (1-9) or name. A group decision is resolved to its member
+masks when it is recorded (groups change after retraining; decisions must not).
+Mask decisions override group decisions; among decisions of one kind the later wins.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from mcae.inference.atomic import atomic_path
+from mcae.inference.classes import MCAE
+from mcae.inference.errors import InputError
+from mcae.inference.project import Project
+
+
+class Decision(BaseModel):
+    """One expert action."""
+
+    model_config = {"populate_by_name": True}
+
+    target: Literal["group", "mask"]
+    class_id: int = Field(alias="class")
+    fine_class: str | None = None
+    neighbourhood: str | None = None
+    group: str | None = None
+    patch: str | None = None
+    mask: int | None = None
+    masks: list[tuple[str, int]] | None = None
+    source: str = "file"
+
+    @field_validator("class_id", mode="before")
+    @classmethod
+    def _class(cls, value: Any) -> int:
+        if isinstance(value, str) and not value.strip().isdigit():
+            return MCAE.id_of(value)
+        number = int(value)
+        if number not in MCAE.ids:
+            raise ValueError(f"class {number} is not an MCAE class id (1-9)")
+        return number
+
+    @model_validator(mode="after")
+    def _target_fields(self) -> Decision:
+        if self.target == "group" and not ((self.neighbourhood and self.group) or self.masks):
+            raise ValueError("a group decision needs neighbourhood and group")
+        if self.target == "mask" and (self.patch is None or self.mask is None):
+            raise ValueError("a mask decision needs patch and mask")
+        return self
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def parse_decisions(text: str, origin: str = "decisions") -> list[Decision]:
+    """Decisions from JSON Lines or a JSON list; errors name the line at fault."""
+    stripped = text.strip()
+    if not stripped:
+        return []
+    if stripped.startswith("["):
+        try:
+            items = [(i + 1, item) for i, item in enumerate(json.loads(stripped))]
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{origin}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    else:
+        items = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    items.append((number, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{origin}:{number}: not valid JSON ({exc.msg})") from None
+    out = []
+    for number, item in items:
+        try:
+            out.append(Decision.model_validate(item))
+        except (ValidationError, KeyError, ValueError) as exc:
+            raise InputError(f"{origin}:{number}: {_reason(exc)}") from None
+    return out
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return f"{where}: {err['msg']}" if where else str(err["msg"])
+    return str(exc).strip("'\"")
+
+
+def load_decisions_file(path: str | Path) -> list[Decision]:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such decisions file")
+    return parse_decisions(path.read_text(), origin=str(path))
+
+
+def resolve(decisions: list[Decision], groups: pd.DataFrame) -> list[Decision]:
+    """Fill in each group decision's member masks; refuse unknown groups and masks."""
+    members = groups.groupby(["neighbourhood", "group"])[["patch", "mask_id"]]
+    known = set(zip(groups["patch"], groups["mask_id"].astype(int), strict=True))
+    out = []
+    for d in decisions:
+        if d.target == "group" and d.masks is None:
+            key = (d.neighbourhood, d.group)
+            if key not in members.groups:
+                raise InputError(f"no group {d.group} in neighbourhood {d.neighbourhood}")
+            part = members.get_group(key)
+            d = d.model_copy(update={"masks": [(p, int(m)) for p, m in
+                                               zip(part["patch"], part["mask_id"], strict=True)]})
+        elif d.target == "mask" and (d.patch, d.mask) not in known:
+            raise InputError(f"no mask {d.mask} in patch {d.patch} (or it lies in a neighbour's core)")
+        out.append(d)
+    return out
+
+
+def read_decisions(project: Project) -> list[Decision]:
+    if not project.decisions_path.is_file():
+        return []
+    return parse_decisions(project.decisions_path.read_text(), str(project.decisions_path))
+
+
+def record_decisions(project: Project, new: list[Decision]) -> list[Decision]:
+    """Append decisions to the project's log in one atomic rewrite."""
+    everything = read_decisions(project) + new
+    with atomic_path(project.decisions_path) as tmp:
+        tmp.write_text("".join(d.to_json() + "\n" for d in everything))
+    return everything
+
+
+def mask_labels(decisions: list[Decision]) -> pd.DataFrame:
+    """Per decided mask: ``class_id``, ``fine_class`` and ``via`` (group or mask).
+
+    Indexed by (patch, mask_id).
+    """
+    from_groups: dict[tuple[str, int], tuple[int, str | None]] = {}
+    from_masks: dict[tuple[str, int], tuple[int, str | None]] = {}
+    for d in decisions:
+        if d.target == "group":
+            for key in d.masks or []:
+                from_groups[(key[0], int(key[1]))] = (d.class_id, d.fine_class)
+        else:
+            from_masks[(d.patch or "", int(d.mask or 0))] = (d.class_id, d.fine_class)
+    rows = [(*k, *v, "group") for k, v in from_groups.items() if k not in from_masks]
+    rows += [(*k, *v, "mask") for k, v in from_masks.items()]
+    frame = pd.DataFrame(rows, columns=["patch", "mask_id", "class_id", "fine_class", "via"])
+    frame["mask_id"] = frame["mask_id"].astype("int64")
+    frame["class_id"] = frame["class_id"].astype("int64")
+    return frame.set_index(["patch", "mask_id"]).sort_index()

@@ -1,0 +1,74 @@
+"""District maps: the city map clipped to each district boundary, as its own COG."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.features import geometry_mask
+from rasterio.warp import transform_geom
+from rasterio.windows import Window, from_bounds
+from shapely.geometry import shape
+
+from mcae.inference.classes import MCAE
+from mcae.inference.cog import write_class_cog
+from mcae.inference.errors import InputError
+from mcae.inference.mapping import slug
+from mcae.inference.masks.base import PixelWindow
+
+
+def read_districts(path: str | Path, field: str = "name") -> list[tuple[str, dict[str, Any]]]:
+    """(name, GeoJSON geometry in EPSG:4326 or the file's ``crs``) of every district."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        features = data["features"] if data.get("type") == "FeatureCollection" else [data]
+        out = []
+        for i, feature in enumerate(features):
+            name = str((feature.get("properties") or {}).get(field, f"district_{i + 1}"))
+            shape(feature["geometry"])  # validates the geometry
+            out.append((name, feature["geometry"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{path}: not a GeoJSON of district polygons ({exc})") from None
+    if not out:
+        raise InputError(f"{path}: no districts in the file")
+    return out
+
+
+def clip_districts(city_map: str | Path, districts: str | Path, out_dir: str | Path,
+                   field: str = "name", src_crs: str = "EPSG:4326") -> list[Path]:
+    """Write ``<map>_<district>.tif`` for every district; returns the paths written."""
+    city_map = Path(city_map)
+    written = []
+    with rasterio.open(city_map) as src:
+        if src.crs is None:
+            raise InputError("district maps need a georeferenced city map")
+        for name, geometry in read_districts(districts, field):
+            geom = transform_geom(src_crs, src.crs, geometry)
+            bounds = shape(geom).bounds
+            win = from_bounds(*bounds, transform=src.transform).round_offsets().round_lengths()
+            win = win.intersection(Window(0, 0, src.width, src.height))
+            if win.width <= 0 or win.height <= 0:
+                continue
+            out = Path(out_dir) / f"{city_map.stem}_{slug(name)}.tif"
+            written.append(write_class_cog(
+                out, width=int(win.width), height=int(win.height),
+                transform=src.window_transform(win), crs=src.crs,
+                windows=_clipped_blocks(src, win, geom), scheme=MCAE,
+                tags={**src.tags(), "MCAE_DISTRICT": name}))
+    return written
+
+
+def _clipped_blocks(src: Any, win: Window, geom: dict[str, Any], block: int = 1024) -> Any:
+    for r in range(0, int(win.height), block):
+        for c in range(0, int(win.width), block):
+            sub = Window(win.col_off + c, win.row_off + r, min(block, int(win.width) - c),
+                         min(block, int(win.height) - r))
+            data = src.read(1, window=sub)
+            outside = geometry_mask([geom], out_shape=data.shape,
+                                    transform=src.window_transform(sub))
+            yield (PixelWindow(r, c, int(sub.height), int(sub.width)),
+                   np.where(outside, 0, data).astype(np.uint8))

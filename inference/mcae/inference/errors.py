@@ -1,0 +1,23 @@
+"""Exceptions the engine raises for problems a user can fix.
+
+The command line turns each into a one-line message and an exit code; the web API
+(``mcae.platform``) maps them to 4xx statuses in one place.
+"""
+
+
+class MCAEError(Exception):
+    """Base class of every error a user can act on."""
+
+    exit_code = 1
+
+
+class InputError(MCAEError):
+    """The input (image, raster, file, option) is missing, corrupt or unsupported."""
+
+    exit_code = 2
+
+
+class ProjectStateError(MCAEError):
+    """The project is not ready for the step asked for (for example no model yet)."""
+
+    exit_code = 3

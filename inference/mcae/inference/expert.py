@@ -1,0 +1,73 @@
+"""A simulated expert: labels whole groups by majority and corrects single masks.
+
+It stands in for a person when a reference label raster exists (benchmarks, the
+demo). Every step is one action, as for a person: labelling a group is one action,
+correcting one mask is one action. It always takes the action that makes the most
+pixels certain next: a group's majority class covers its undecided masks of that
+class; once a group is labelled, each of its masks whose reference differs can be
+corrected.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from mcae.inference.decisions import Decision
+
+
+@dataclass
+class SimulatedExpert:
+    """Greedy expert with an action ``budget`` (None: until nothing is left to gain)."""
+
+    budget: int | None = None
+    min_gain_pixels: int = 1
+    actions_: int = field(default=0, init=False)
+
+    def decide(self, groups: pd.DataFrame, reference: pd.DataFrame,
+               decided: pd.DataFrame | None = None) -> list[Decision]:
+        """Decisions for one round.
+
+        ``groups`` is ``groups.parquet``; ``reference`` has ``ref_class`` per mask;
+        ``decided`` is the current mask labels (index patch, mask_id).
+        """
+        table = groups.merge(reference[["patch", "mask_id", "ref_class"]],
+                             on=["patch", "mask_id"], how="left")
+        table["ref_class"] = table["ref_class"].fillna(0).astype(int)
+        labelled = set(decided.index) if decided is not None and len(decided) else set()
+        table["decided"] = [key in labelled for key in zip(table["patch"], table["mask_id"],
+                                                          strict=True)]
+        heap: list[tuple[int, int, tuple]] = []
+        tie = 0
+        for (hood, group), part in table.groupby(["neighbourhood", "group"], sort=True):
+            open_part = part[~part["decided"] & (part["ref_class"] > 0)]
+            if open_part.empty:
+                continue
+            per_class = open_part.groupby("ref_class")["area"].sum()
+            majority = int(per_class.idxmax())
+            heapq.heappush(heap, (-int(per_class.max()), tie, ("group", hood, group, majority)))
+            tie += 1
+        decisions: list[Decision] = []
+        self.actions_ = 0
+        while heap and (self.budget is None or self.actions_ < self.budget):
+            neg_gain, _, action = heapq.heappop(heap)
+            if -neg_gain < self.min_gain_pixels:
+                break
+            self.actions_ += 1
+            if action[0] == "group":
+                _, hood, group, majority = action
+                decisions.append(Decision(target="group", neighbourhood=hood, group=group,
+                                          class_id=majority, source="simulated"))
+                part = table[(table["neighbourhood"] == hood) & (table["group"] == group)]
+                wrong = part[(part["ref_class"] > 0) & (part["ref_class"] != majority)]
+                for row in wrong.itertuples():
+                    heapq.heappush(heap, (-int(row.area), tie,
+                                          ("mask", row.patch, int(row.mask_id), int(row.ref_class))))
+                    tie += 1
+            else:
+                _, patch, mask, cls = action
+                decisions.append(Decision(target="mask", patch=patch, mask=mask, class_id=cls,
+                                          source="simulated"))
+        return decisions

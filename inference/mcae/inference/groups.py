@@ -1,0 +1,140 @@
+"""Neighbourhood clustering and the ``x-y`` groups the expert labels.
+
+Inside each neighbourhood the masks are clustered on their features; a group
+``x-y`` is cluster ``x`` split by the class ``y`` the classifier predicts (``y`` is
+0, shown as "Unknown", until a model exists). Only masks that own pixels of their
+patch's core take part, so overlapping patches never offer a mask twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mcae.inference.atomic import write_parquet
+from mcae.inference.classes import MCAE, N_CLASSES
+from mcae.inference.clustering import NeighbourhoodClusterer
+from mcae.inference.compute import Executor
+from mcae.inference.project import Project
+from mcae.inference.segment import feature_columns, read_patch_tables
+
+PROBA_COLUMNS = [f"proba_{c.id}" for c in MCAE]
+GROUP_COLUMNS = ["patch", "mask_id", "neighbourhood", "area", "cluster", "pred_class",
+                 "pred_score", *PROBA_COLUMNS, "group"]
+
+
+def build_groups(project: Project, run: Executor) -> pd.DataFrame:
+    """Cluster every neighbourhood (and predict classes once a model exists)."""
+    hoods = project.grid.neighbourhoods()
+    model = str(project.classifier_path) if project.has_model() else None
+    frames = run.map(group_neighbourhood, list(hoods.items()), "neighbourhood clusters",
+                     root=str(project.root), model_path=model, recluster=True)
+    return _save(project, frames)
+
+
+def refresh_predictions(project: Project, run: Executor) -> pd.DataFrame:
+    """Re-predict classes with the current model, keeping the clusters."""
+    hoods = project.grid.neighbourhoods()
+    frames = run.map(group_neighbourhood, list(hoods.items()), "class predictions",
+                     root=str(project.root), model_path=str(project.classifier_path),
+                     recluster=False)
+    return _save(project, frames)
+
+
+def _save(project: Project, frames: list[pd.DataFrame]) -> pd.DataFrame:
+    groups = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=GROUP_COLUMNS)
+    write_parquet(project.groups_path, groups)
+    return groups
+
+
+def group_neighbourhood(item: tuple[str, list[str]], *, root: str, model_path: str | None,
+                        recluster: bool) -> pd.DataFrame:
+    """Clusters and predictions of one neighbourhood (runs on a Dask worker)."""
+    _name, patch_ids = item
+    project = Project(root, {})
+    table = read_patch_tables(project, patch_ids)
+    table = table[table["core_area"] > 0].reset_index(drop=True)
+    X = table[feature_columns(table)]
+    out = table[["patch", "mask_id", "neighbourhood", "area"]].copy()
+    if recluster or not project.groups_path.is_file():
+        out["cluster"] = NeighbourhoodClusterer(random_state=0).fit(X.to_numpy()).labels_
+    else:
+        old = pd.read_parquet(project.groups_path, columns=["patch", "mask_id", "cluster"])
+        out = out.merge(old, on=["patch", "mask_id"], how="left")
+        out["cluster"] = out["cluster"].fillna(0).astype(np.int32)
+    proba = _predict(model_path, X)
+    out["pred_class"] = np.where(np.isnan(proba).any(axis=1), 0,
+                                 np.nanargmax(np.nan_to_num(proba, nan=-1), axis=1) + 1)
+    out["pred_score"] = proba.max(axis=1) if not np.isnan(proba).all() else np.nan
+    for i, col in enumerate(PROBA_COLUMNS):
+        out[col] = proba[:, i].astype(np.float32)
+    out["cluster"] = out["cluster"].astype(np.int32)
+    out["pred_class"] = out["pred_class"].astype(np.int32)
+    out["group"] = out["cluster"].astype(str) + "-" + out["pred_class"].astype(str)
+    return out[GROUP_COLUMNS]
+
+
+def _predict(model_path: str | None, X: pd.DataFrame) -> np.ndarray:
+    if model_path is None or len(X) == 0:
+        return np.full((len(X), N_CLASSES), np.nan, np.float32)
+    from mcae.inference.classifier import load_classifier
+
+    model = load_classifier(Path(model_path), expected_feature_names=list(X.columns))
+    return np.asarray(model.predict_proba(X), dtype=np.float32)
+
+
+def group_summary(groups: pd.DataFrame, labels: pd.Series | None = None) -> pd.DataFrame:
+    """One row per (neighbourhood, group): what the expert sees before deciding.
+
+    ``histogram`` is the group's class mix in percent: decided masks count with
+    their label, the others with the classifier's probabilities.
+    """
+    frame = groups.copy()
+    if labels is not None:
+        frame["label"] = labels.reindex(pd.MultiIndex.from_frame(frame[["patch", "mask_id"]]))\
+            .fillna(0).to_numpy().astype(int)
+    else:
+        frame["label"] = 0
+    rows = []
+    keys = frame.groupby(["neighbourhood", "group"], sort=False)
+    for (hood, group), part in keys:
+        mix = _class_mix(part)
+        rows.append({
+            "neighbourhood": hood, "group": group, "cluster": int(part["cluster"].iloc[0]),
+            "pred_class": int(part["pred_class"].iloc[0]), "size": len(part),
+            "decided": int((part["label"] > 0).sum()),
+            "score_min": float(part["pred_score"].min()), "score_max": float(part["pred_score"].max()),
+            "histogram": mix,
+        })
+    summary = pd.DataFrame(rows)
+    if summary.empty:
+        return summary
+    summary = summary.sort_values(["neighbourhood", "cluster", "pred_class"], ignore_index=True)
+    summary["index"] = summary.groupby("neighbourhood").cumcount() + 1
+    summary["of"] = summary.groupby("neighbourhood")["group"].transform("size")
+    return summary
+
+
+def _class_mix(part: pd.DataFrame) -> dict[str, float]:
+    weights = np.zeros(N_CLASSES)
+    decided = part["label"].to_numpy() > 0
+    np.add.at(weights, part["label"].to_numpy()[decided] - 1, 1.0)
+    proba = part.loc[~decided, PROBA_COLUMNS].to_numpy(np.float64)
+    if proba.size and not np.isnan(proba).all():
+        weights += np.nansum(proba, axis=0)
+    total = weights.sum()
+    if total == 0:
+        return {}
+    pct = 100 * weights / total
+    order = np.argsort(-pct, kind="stable")
+    return {MCAE.get(int(i) + 1).name: round(float(pct[i]), 2) for i in order if pct[i] >= 0.01}
+
+
+def describe_group(row: pd.Series) -> str:
+    """The expert's one-line view: ``55/57, (0.16, 0.91), {'Tree': '96.49', ...}``."""
+    scores = ("(-, -)" if np.isnan(row["score_min"])
+              else f"({row['score_min']:.2f}, {row['score_max']:.2f})")
+    mix = {k: f"{v:.2f}" for k, v in row["histogram"].items()} or "{unknown}"
+    return f"{row['index']}/{row['of']}, {scores}, {mix}"

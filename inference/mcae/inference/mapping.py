@@ -1,0 +1,89 @@
+"""The ``map`` step: every mask's class painted into a land-cover COG.
+
+A mask's class is the expert's decision when there is one, else the classifier's
+prediction. Patches are read and written one at a time, core by core.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mcae.inference.classes import MCAE
+from mcae.inference.cog import write_class_cog
+from mcae.inference.decisions import mask_labels, read_decisions
+from mcae.inference.errors import ProjectStateError
+from mcae.inference.masks.base import PixelWindow
+from mcae.inference.project import Project
+from mcae.inference.segment import read_mask_raster
+
+
+def mask_classes(project: Project) -> pd.DataFrame:
+    """Class of every mask in the map: ``class_id`` and ``decided`` (bool)."""
+    groups = project.groups()[["patch", "mask_id", "pred_class"]]
+    labels = mask_labels(read_decisions(project))
+    table = groups.set_index(["patch", "mask_id"])
+    table.index = table.index.set_levels(table.index.levels[1].astype("int64"), level=1)
+    decided = labels["class_id"].reindex(table.index)
+    table["decided"] = decided.notna()
+    table["class_id"] = decided.fillna(table["pred_class"]).astype(np.uint8)
+    if not project.has_model() and not table["decided"].all():
+        missing = int((~table["decided"]).sum())
+        raise ProjectStateError(
+            f"no trained model yet and {missing} masks have no decision, so there is no map to "
+            "write; label groups (`mcae label`), then `mcae train`, then `mcae map`")
+    return table
+
+
+def patch_lookups(classes: pd.DataFrame, column: str = "class_id") -> dict[str, np.ndarray]:
+    """Per patch: mask id -> class id (0 for masks outside the table)."""
+    out: dict[str, np.ndarray] = {}
+    for patch_id, part in classes.groupby(level="patch"):
+        ids = part.index.get_level_values("mask_id").to_numpy()
+        lut = np.zeros(int(ids.max()) + 1, np.uint8)
+        lut[ids] = part[column].to_numpy()
+        out[str(patch_id)] = lut
+    return out
+
+
+def class_windows(project: Project, lookups: dict[str, np.ndarray]) -> Iterator[
+        tuple[PixelWindow, np.ndarray]]:
+    """(core window, class ids) of every patch, one patch in memory at a time."""
+    for patch in project.grid.patches():
+        if patch.core.height <= 0 or patch.core.width <= 0:
+            continue
+        labels = read_mask_raster(project, patch.id)
+        r0 = patch.core.row_off - patch.window.row_off
+        c0 = patch.core.col_off - patch.window.col_off
+        core = labels[r0:r0 + patch.core.height, c0:c0 + patch.core.width]
+        lut = lookups.get(patch.id, np.zeros(1, np.uint8))
+        if core.size and core.max() >= lut.size:
+            lut = np.pad(lut, (0, int(core.max()) + 1 - lut.size))
+        yield patch.core, lut[core]
+
+
+def write_map(project: Project, out: str | Path, *, sparse: bool = False) -> Path:
+    """Write the project's land-cover map as a paletted COG (``sparse``: decided masks only)."""
+    classes = mask_classes(project)
+    if sparse:
+        classes.loc[~classes["decided"], "class_id"] = 0
+    info = project.scene_info
+    tags = {"MCAE_PROJECT": str(project.root.resolve()), "MCAE_IMAGE": info.path,
+            "MCAE_GSD_M": str(info.gsd),
+            "MCAE_DECIDED_MASKS": str(int(classes["decided"].sum())),
+            "MCAE_MASKS": str(len(classes))}
+    if "synthetic" in project.manifest:
+        tags["MCAE_SYNTHETIC"] = "yes: " + str(project.manifest["synthetic"])
+    return write_class_cog(out, width=info.width, height=info.height, transform=info.affine,
+                           crs=info.rio_crs, windows=class_windows(project, patch_lookups(classes)),
+                           scheme=MCAE, tags=tags)
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of a district name."""
+    cleaned = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
+    return cleaned or "district"

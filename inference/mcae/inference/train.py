@@ -1,0 +1,71 @@
+"""The ``train`` step: fit the classifier on decided masks, then re-predict every group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedKFold
+
+from mcae.inference.classifier import get_classifier
+from mcae.inference.compute import Executor
+from mcae.inference.decisions import mask_labels, read_decisions
+from mcae.inference.errors import ProjectStateError
+from mcae.inference.features import FEATURE_VERSION
+from mcae.inference.groups import refresh_predictions
+from mcae.inference.project import Project
+from mcae.inference.segment import feature_columns, read_patch_tables
+
+
+@dataclass
+class TrainingReport:
+    n_masks: int
+    classes: dict[int, int]  # class id -> labelled masks
+    holdout_accuracy: dict[str, float]  # per classifier kind, on a stratified split
+
+
+def labelled_features(project: Project, labels: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features and labels of the decided masks, read patch by patch."""
+    frames = []
+    for patch_id, part in labels.groupby(level="patch"):
+        table = read_patch_tables(project, [str(patch_id)])
+        keep = table["mask_id"].isin(part.index.get_level_values("mask_id"))
+        frames.append(table[keep])
+    table = pd.concat(frames, ignore_index=True)
+    key = pd.MultiIndex.from_frame(table[["patch", "mask_id"]].astype({"mask_id": "int64"}))
+    y = labels["class_id"].reindex(key).to_numpy()
+    return table[feature_columns(table)], y.astype(np.int64)
+
+
+def train(project: Project, run: Executor, classifier: str = "mlp",
+          compare_baseline: bool = True) -> TrainingReport:
+    """Fit and save the classifier, then refresh every mask's predicted class."""
+    labels = mask_labels(read_decisions(project))
+    if labels.empty:
+        raise ProjectStateError("no decisions yet: label some groups first "
+                                "(`mcae label --project DIR --decisions FILE` or --reference)")
+    X, y = labelled_features(project, labels)
+    classes = {int(c): int(n) for c, n in zip(*np.unique(y, return_counts=True), strict=True)}
+    scores = _holdout(X, y, [classifier, "baseline"] if compare_baseline else [classifier])
+    model = get_classifier(classifier, random_state=0).fit(X, y)
+    model.save(project.classifier_path, feature_names=list(X.columns),
+               feature_version=FEATURE_VERSION)
+    refresh_predictions(project, run)
+    report = TrainingReport(len(y), classes, scores)
+    project.record_step("train", classifier=classifier, masks=len(y), classes=classes,
+                        holdout_accuracy=scores)
+    return report
+
+
+def _holdout(X: pd.DataFrame, y: np.ndarray, kinds: list[str]) -> dict[str, float]:
+    """Accuracy on one stratified 20 % split (when every class has 5 or more masks)."""
+    _, counts = np.unique(y, return_counts=True)
+    if len(counts) < 2 or counts.min() < 5:
+        return {}
+    train_idx, test_idx = next(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+    out = {}
+    for kind in kinds:
+        model = get_classifier(kind, random_state=0).fit(X.iloc[train_idx], y[train_idx])
+        out[kind] = float((model.predict(X.iloc[test_idx]) == y[test_idx]).mean())
+    return out

@@ -1,0 +1,200 @@
+"""``mcae segment | label | train | map | groups | info``: the engine's steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mcae.platform.cli import (
+    ProjectOpt,
+    QuietOpt,
+    SchedulerOpt,
+    WorkersOpt,
+    _executor,
+    app,
+    console,
+    friendly_errors,
+)
+from mcae.platform.settings import get_settings
+
+
+@app.command()
+@friendly_errors
+def segment(
+    image: Annotated[Path, typer.Argument(help="GeoTIFF (RGB, RGBA, RGB+NIR; any CRS) or plain image.")],
+    project: ProjectOpt,
+    gsd: Annotated[float | None, typer.Option(
+        help="Ground sampling distance of the input in metres (needed without georeferencing).")] = None,
+    target_gsd: Annotated[float | None, typer.Option(help="Working GSD in metres [0.6].")] = None,
+    generator: Annotated[str | None, typer.Option(
+        help="Mask generator: sam or superpixel. Default: sam with a checkpoint, else superpixel.")] = None,
+    sam_checkpoint: Annotated[Path | None, typer.Option(help="Segment Anything checkpoint file.")] = None,
+    sam_model: Annotated[str | None, typer.Option(help="vit_b, vit_l or vit_h (matching the checkpoint).")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto (for SAM).")] = None,
+    points_per_side: Annotated[int, typer.Option(help="SAM prompt grid per crop side.")] = 32,
+    patch_size: Annotated[int | None, typer.Option(help="Patch size in px [1024].")] = None,
+    overlap: Annotated[int | None, typer.Option(help="Overlap of neighbouring patches in px [0].")] = None,
+    neighbourhood: Annotated[int | None, typer.Option(help="Neighbourhood = N x N patches [3].")] = None,
+    bands: Annotated[str | None, typer.Option(
+        help="Band names in file order, e.g. red,green,blue,nir or red,green,blue,alpha.")] = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Cut an image into patches and masks, describe and cluster them into groups."""
+    from mcae.inference.groups import build_groups
+    from mcae.inference.segment import SegmentOptions, prepare_project, segment_patches
+
+    settings = get_settings()
+    name = generator or ("sam" if sam_checkpoint else "superpixel")
+    gen_options: dict[str, object] = {}
+    if name == "sam":
+        if sam_checkpoint is None:
+            raise typer.BadParameter("the sam generator needs --sam-checkpoint", param_hint="--generator")
+        gen_options = {"checkpoint": str(sam_checkpoint.resolve()),
+                       "model_type": sam_model or settings.sam_model_type,
+                       "device": device or settings.sam_device, "points_per_side": points_per_side}
+        console.print(f"mask generator: [bold]Segment Anything[/] ({gen_options['model_type']}, "
+                      f"{sam_checkpoint})")
+    elif name == "superpixel":
+        console.print("mask generator: [bold]superpixel[/] (embedded; give --sam-checkpoint "
+                      "to use Segment Anything)")
+    options = SegmentOptions(
+        gsd=gsd, target_gsd=target_gsd or settings.target_gsd,
+        patch_size=patch_size or settings.patch_size,
+        overlap=settings.overlap if overlap is None else overlap,
+        neighbourhood=neighbourhood or settings.neighbourhood, generator=name,
+        generator_options=gen_options, band_names=bands.split(",") if bands else None)
+    proj = prepare_project(image, project, options)
+    grid, info = proj.grid, proj.scene_info
+    console.print(f"{Path(info.path).name}: {info.width} x {info.height} px at {info.gsd} m "
+                  f"({', '.join(info.band_names)}), {len(grid)} patches of {grid.patch_size} px, "
+                  f"{len(grid.neighbourhoods())} neighbourhoods")
+    with _executor(scheduler, workers, quiet) as run:
+        index = segment_patches(proj, run)
+        groups = build_groups(proj, run)
+    proj.record_step("segment", masks=len(index), groups=int(groups.groupby(
+        ["neighbourhood", "group"]).ngroups), workers=run.n_workers)
+    console.print(f"[green]done:[/] {len(index)} masks, "
+                  f"{groups.groupby(['neighbourhood', 'group']).ngroups} groups in {project}")
+
+
+@app.command()
+@friendly_errors
+def label(
+    project: ProjectOpt,
+    reference: Annotated[Path | None, typer.Option(
+        help="Reference raster of MCAE ids (0 ignored) on the image's grid: a simulated "
+             "expert labels groups from it.")] = None,
+    budget: Annotated[int | None, typer.Option(help="Most actions the simulated expert takes.")] = None,
+    decisions: Annotated[Path | None, typer.Option(
+        help="Decisions made elsewhere (JSON Lines or a JSON list).")] = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Record expert decisions: from a file, or from a simulated expert and a reference."""
+    from mcae.inference.decisions import (
+        load_decisions_file,
+        mask_labels,
+        read_decisions,
+        record_decisions,
+        resolve,
+    )
+    from mcae.inference.expert import SimulatedExpert
+    from mcae.inference.project import Project
+    from mcae.inference.reference import reference_per_mask
+
+    if (reference is None) == (decisions is None):
+        raise typer.BadParameter("give exactly one of --reference and --decisions")
+    proj = Project.open(project)
+    groups = proj.groups()
+    if decisions is not None:
+        new = resolve(load_decisions_file(decisions), groups)
+        actions = len(new)
+    else:
+        assert reference is not None
+        with _executor(scheduler, workers, quiet) as run:
+            ref = reference_per_mask(proj, reference, run)
+        expert = SimulatedExpert(budget=budget)
+        new = resolve(expert.decide(groups, ref, mask_labels(read_decisions(proj))), groups)
+        actions = expert.actions_
+    everything = record_decisions(proj, new)
+    labels = mask_labels(everything)
+    total = len(groups)
+    proj.record_step("label", new_decisions=len(new), decisions=len(everything),
+                     decided_masks=len(labels))
+    console.print(f"[green]recorded[/] {len(new)} decisions ({actions} actions); "
+                  f"{len(labels)} of {total} masks decided")
+
+
+@app.command()
+@friendly_errors
+def train(
+    project: ProjectOpt,
+    classifier: Annotated[str, typer.Option(help="mlp (torch) or baseline (scikit-learn).")] = "mlp",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train the classifier on decided masks and refresh every group's predicted class."""
+    from mcae.inference.project import Project
+    from mcae.inference.train import train as train_step
+
+    proj = Project.open(project)
+    with _executor(scheduler, workers, quiet) as run:
+        report = train_step(proj, run, classifier)
+    scores = ", ".join(f"{k} {v:.1%}" for k, v in report.holdout_accuracy.items()) or "n/a"
+    console.print(f"[green]trained[/] {classifier} on {report.n_masks} masks of "
+                  f"{len(report.classes)} classes; hold-out accuracy: {scores}")
+
+
+@app.command("map")
+@friendly_errors
+def map_(
+    project: ProjectOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output COG path (.tif).")],
+    districts: Annotated[Path | None, typer.Option(
+        help="GeoJSON of district boundaries: also writes one COG per district.")] = None,
+    district_field: Annotated[str, typer.Option(help="Property naming each district.")] = "name",
+) -> None:
+    """Write the land-cover map as a Cloud-Optimized GeoTIFF with the MCAE palette."""
+    from mcae.inference.districts import clip_districts
+    from mcae.inference.mapping import write_map
+    from mcae.inference.project import Project
+
+    proj = Project.open(project)
+    path = write_map(proj, out)
+    console.print(f"[green]map written:[/] {path}")
+    if districts is not None:
+        for written in clip_districts(path, districts, path.parent, field=district_field):
+            console.print(f"  district map: {written}")
+
+
+@app.command()
+@friendly_errors
+def groups(
+    project: ProjectOpt,
+    neighbourhood: Annotated[str | None, typer.Option(help="Only this neighbourhood.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 30,
+) -> None:
+    """Show the groups an expert labels, as `index/of, (score range), {class mix}`."""
+    from mcae.inference.decisions import mask_labels, read_decisions
+    from mcae.inference.groups import describe_group, group_summary
+    from mcae.inference.project import Project
+
+    proj = Project.open(project)
+    labels = mask_labels(read_decisions(proj))["class_id"]
+    summary = group_summary(proj.groups(), labels)
+    if neighbourhood:
+        summary = summary[summary["neighbourhood"] == neighbourhood]
+    table = Table("neighbourhood", "group", "masks", "decided", "view")
+    for _, row in summary.head(limit).iterrows():
+        table.add_row(row["neighbourhood"], row["group"], str(row["size"]), str(row["decided"]),
+                      describe_group(row))
+    console.print(table)
+    console.print(f"{len(summary)} groups; group x-y is cluster x with predicted class y "
+                  "(0 = Unknown until a model is trained)")
