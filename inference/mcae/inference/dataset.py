@@ -79,8 +79,8 @@ def _write(path: Path, data: np.ndarray, transform: Any, crs: Any, nodata: int |
 
 def _footprint(patch: Patch, info: Any) -> dict[str, Any]:
     t = info.window_transform(patch.window)
-    corners = [t * (0, 0), t * (patch.window.width, 0),
-               t * (patch.window.width, patch.window.height), t * (0, patch.window.height)]
+    corners = [t @ (0, 0), t @ (patch.window.width, 0),
+               t @ (patch.window.width, patch.window.height), t @ (0, patch.window.height)]
     ring = [[float(x), float(y)] for x, y in [*corners, corners[0]]]
     return {"type": "Polygon", "coordinates": [ring]}
 

@@ -59,7 +59,7 @@ def group_neighbourhood(item: tuple[str, list[str]], *, root: str, model_path: s
     X = table[feature_columns(table)]
     out = table[["patch", "mask_id", "neighbourhood", "area"]].copy()
     if recluster or not project.groups_path.is_file():
-        out["cluster"] = NeighbourhoodClusterer(random_state=0).fit(X.to_numpy()).labels_
+        out["cluster"] = NeighbourhoodClusterer(random_state=0, n_init=1).fit(X.to_numpy()).labels_
     else:
         old = pd.read_parquet(project.groups_path, columns=["patch", "mask_id", "cluster"])
         out = out.merge(old, on=["patch", "mask_id"], how="left")

@@ -64,8 +64,8 @@ class SceneInfo:
 
     def window_transform(self, window: PixelWindow, scale: float = 1.0) -> Affine:
         """Affine transform of a working-grid window read at ``scale``."""
-        t = self.affine * Affine.translation(window.col_off, window.row_off)
-        return t * Affine.scale(1 / scale)
+        t = self.affine @ Affine.translation(window.col_off, window.row_off)
+        return t @ Affine.scale(1 / scale)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -190,7 +190,8 @@ def _metric_grid(src: Any, gsd: float) -> tuple[CRS, Affine, int, int]:
     if not (crs.is_projected and abs(crs.linear_units_factor[1] - 1.0) < 1e-9):
         crs = utm_crs_for(src.crs, src.bounds)
     left, bottom, right, top = transform_bounds(src.crs, crs, *src.bounds, densify_pts=21)
-    left, top = math.floor(left / gsd) * gsd, math.ceil(top / gsd) * gsd
+    # The grid starts at the scene's corner: an input already at the target GSD in a
+    # metric CRS is then read pixel for pixel, without resampling.
     width = max(1, math.ceil((right - left) / gsd))
     height = max(1, math.ceil((top - bottom) / gsd))
     return crs, Affine(gsd, 0, left, 0, -gsd, top), width, height
@@ -268,7 +269,7 @@ class RasterScene:
             resampling = Resampling.average  # downsampling: average, don't alias
         data = src.read(info.bands, window=src_window).astype(np.float32)
         mask = self._validity(src, src_window, data)
-        src_transform = Affine(*info.src_transform) * Affine.translation(
+        src_transform = Affine(*info.src_transform) @ Affine.translation(
             src_window.col_off, src_window.row_off)
         crs_kw = self._crs_kwargs()
         reproject(data, image, src_transform=src_transform, dst_transform=dst_transform,
@@ -286,8 +287,8 @@ class RasterScene:
 
     def _source_window(self, dst_transform: Affine, shape: tuple[int, int]) -> Window | None:
         info = self.info
-        left, top = dst_transform * (0, 0)
-        right, bottom = dst_transform * (shape[1], shape[0])
+        left, top = dst_transform @ (0, 0)
+        right, bottom = dst_transform @ (shape[1], shape[0])
         if info.georeferenced:
             left, bottom, right, top = transform_bounds(
                 info.rio_crs, CRS.from_wkt(info.src_crs or ""), left, bottom, right, top,

@@ -56,14 +56,16 @@ def _executor(scheduler: str | None, workers: int | None, quiet: bool) -> Any:
                     workers if workers is not None else settings.workers, quiet)
 
 
-def _register_commands() -> None:
+def get_app() -> typer.Typer:
+    """The CLI with every command registered (commands live in their own modules)."""
     from mcae.platform import commands_engine, commands_extra  # noqa: F401
+
+    return app
 
 
 def main() -> None:
     """Entry point of the ``mcae`` script."""
-    _register_commands()
-    app(prog_name="mcae")
+    get_app()(prog_name="mcae")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -76,8 +76,9 @@ def segment(
     with _executor(scheduler, workers, quiet) as run:
         index = segment_patches(proj, run)
         groups = build_groups(proj, run)
+        n_workers = run.n_workers
     proj.record_step("segment", masks=len(index), groups=int(groups.groupby(
-        ["neighbourhood", "group"]).ngroups), workers=run.n_workers)
+        ["neighbourhood", "group"]).ngroups), workers=n_workers)
     console.print(f"[green]done:[/] {len(index)} masks, "
                   f"{groups.groupby(['neighbourhood', 'group']).ngroups} groups in {project}")
 

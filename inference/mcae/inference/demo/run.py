@@ -1,0 +1,183 @@
+"""``mcae demo``: a synthetic city through the whole pipeline, start to finish.
+
+Writes into one folder (every file says it is synthetic)::
+
+    imagery.tif        RGB COG of the synthetic city (0.6 m, UTM 50N near Nanjing)
+    reference.tif      its true land cover (MCAE ids, paletted COG)
+    mcae.tif           the MCAE map made by the pipeline with a simulated expert
+    mcae_<district>.tif  the same map per district
+    sinolc1.tif        a SinoLC-1-format stand-in at 1 m (EPSG:4326, SinoLC-1 palette)
+    districts.geojson  district boundaries (EPSG:4326)
+    city.json          what is where, with provenance
+    evaluation/        accuracy of mcae.tif against reference.tif (JSON, CSV, PNG)
+    project/           the MCAE project folder (masks, groups, decisions, model)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.warp import calculate_default_transform, reproject, transform_geom
+
+from mcae.inference.atomic import atomic_path, scratch_path, write_json
+from mcae.inference.classes import MCAE, SINOLC1
+from mcae.inference.cog import translate_to_cog, write_class_cog
+from mcae.inference.compute import executor
+from mcae.inference.decisions import mask_labels, read_decisions, record_decisions, resolve
+from mcae.inference.demo.scene import make_city
+from mcae.inference.demo.sinolc1_standin import sinolc1_standin
+from mcae.inference.districts import clip_districts
+from mcae.inference.evaluate import evaluate_rasters
+from mcae.inference.expert import SimulatedExpert
+from mcae.inference.groups import build_groups
+from mcae.inference.mapping import write_map
+from mcae.inference.masks.base import PixelWindow
+from mcae.inference.reference import reference_per_mask
+from mcae.inference.segment import SegmentOptions, prepare_project, segment_patches
+from mcae.inference.train import train
+
+SYNTHETIC = "synthetic demo data made by `mcae demo`; not a real place or a real map"
+CITY = "Demo City (synthetic)"
+CRS_UTM50 = CRS.from_epsg(32650)
+ORIGIN = (668_000.0, 3_550_000.0)  # near Nanjing, UTM 50N
+GSD = 0.6
+DISTRICTS = ("Riverside", "Old Town", "Harbour", "New District")
+
+
+@dataclass
+class DemoOptions:
+    out: Path = Path("demo-output")
+    size: int = 2048
+    seed: int = 7
+    budget: int | None = None  # expert actions; default one per 10 masks
+    rounds: int = 3
+    scheduler: str | None = None
+    workers: int | None = None
+    quiet: bool = False
+
+
+def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[str, Any]:
+    """Build the city, run segment, label/train rounds, map, compare; return a summary."""
+    start = time.perf_counter()
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log(f"building a synthetic city of {options.size} x {options.size} px at {GSD} m ...")
+    city = make_city(options.size, options.size, seed=options.seed)
+    transform = Affine(GSD, 0, ORIGIN[0], 0, -GSD, ORIGIN[1])
+    tags = {"MCAE_SYNTHETIC": SYNTHETIC, "MCAE_CITY": CITY}
+    _write_rgb_cog(out / "imagery.tif", city.image, transform, tags)
+    _write_labels_cog(out / "reference.tif", city.labels, transform, tags)
+    _write_sinolc1(out / "sinolc1.tif", sinolc1_standin(city.labels, seed=options.seed),
+                   transform, tags)
+    districts = _write_districts(out / "districts.geojson", options.size, transform)
+    del city
+
+    seg = SegmentOptions(generator="superpixel")
+    project = prepare_project(out / "imagery.tif", out / "project", seg)
+    project.manifest["synthetic"] = SYNTHETIC
+    project.save()
+    log("mask generator: superpixel (embedded; the demo has no Segment Anything checkpoint)")
+    with executor(options.scheduler, options.workers, options.quiet) as run:
+        index = segment_patches(project, run)
+        groups = build_groups(project, run)
+        reference = reference_per_mask(project, out / "reference.tif", run)
+        budget = options.budget or max(1, len(groups) // 10)
+        spent = 0
+        for round_no in range(1, options.rounds + 1):
+            share = math.ceil(budget * round_no / options.rounds) - spent
+            expert = SimulatedExpert(budget=share)
+            decided = mask_labels(read_decisions(project))
+            new = resolve(expert.decide(project.groups(), reference, decided), project.groups())
+            record_decisions(project, new)
+            spent += expert.actions_
+            report = train(project, run)
+            log(f"round {round_no}: {expert.actions_} expert actions ({spent}/{budget}), "
+                f"classifier trained on {report.n_masks} masks")
+    project.record_step("demo", masks=len(index), actions=spent, budget=budget)
+    mcae_map = write_map(project, out / "mcae.tif")
+    district_maps = clip_districts(mcae_map, out / "districts.geojson", out)
+    accuracy = evaluate_rasters(mcae_map, out / "reference.tif")
+    accuracy.write(out / "evaluation")
+    log(accuracy.summary())
+    summary = {
+        "city": CITY, "provenance": SYNTHETIC, "crs": CRS_UTM50.to_string(),
+        "size_px": options.size, "gsd_m": GSD, "masks": len(index),
+        "expert_actions": spent, "overall_accuracy": accuracy.overall_accuracy,
+        "kappa": accuracy.kappa, "districts": districts,
+        "layers": {"imagery": "imagery.tif", "mcae": mcae_map.name,
+                   "sinolc1": "sinolc1.tif", "reference": "reference.tif"},
+        "district_maps": [p.name for p in district_maps],
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    write_json(out / "city.json", summary)
+    (out / "README.txt").write_text(f"{CITY}\n\nEverything in this folder is {SYNTHETIC}.\n"
+                                    f"{run_demo.__module__} wrote it; see city.json.\n")
+    return summary
+
+
+def _write_rgb_cog(path: Path, image: np.ndarray, transform: Affine, tags: dict[str, str]) -> None:
+    profile = {"driver": "GTiff", "width": image.shape[2], "height": image.shape[1], "count": 3,
+               "dtype": "uint8", "crs": CRS_UTM50, "transform": transform, "tiled": True,
+               "blockxsize": 512, "blockysize": 512, "compress": "deflate", "photometric": "RGB"}
+    with scratch_path(path) as raw, atomic_path(path) as out:
+        with rasterio.open(raw, "w", **profile) as dst:
+            dst.write(image)
+            dst.update_tags(**tags)
+        translate_to_cog(raw, out, overview_resampling="average", tags=tags)
+
+
+def _write_labels_cog(path: Path, labels: np.ndarray, transform: Affine,
+                      tags: dict[str, str]) -> None:
+    windows = [(PixelWindow(0, 0, *labels.shape), labels)]
+    write_class_cog(path, width=labels.shape[1], height=labels.shape[0], transform=transform,
+                    crs=CRS_UTM50, windows=windows, scheme=MCAE,
+                    tags={**tags, "MCAE_LAYER": "reference"})
+
+
+def _write_sinolc1(path: Path, values: np.ndarray, transform: Affine, tags: dict[str, str]) -> None:
+    """Reproject the stand-in to EPSG:4326 at about 1 m, as SinoLC-1 is distributed."""
+    height, width = values.shape
+    bounds = rasterio.transform.array_bounds(height, width, transform)
+    dst_t, dst_w, dst_h = calculate_default_transform(CRS_UTM50, "EPSG:4326", width, height,
+                                                      *bounds, resolution=1.0 / 111_000)
+    out = np.zeros((dst_h, dst_w), np.uint8)
+    reproject(values, out, src_transform=transform, src_crs=CRS_UTM50, dst_transform=dst_t,
+              dst_crs="EPSG:4326", resampling=Resampling.mode, src_nodata=0, dst_nodata=0)
+    write_class_cog(path, width=dst_w, height=dst_h, transform=dst_t,
+                    crs=CRS.from_epsg(4326), windows=[(PixelWindow(0, 0, dst_h, dst_w), out)],
+                    scheme=SINOLC1, tags={**tags, "MCAE_LAYER": "sinolc1 stand-in"})
+
+
+def _write_districts(path: Path, size: int, transform: Affine) -> list[str]:
+    """Four districts split by two gently bent lines crossing at the centre (EPSG:4326)."""
+    n, amp = 8, 0.05 * size
+    ts = [i / n for i in range(n + 1)]  # n even: ts[n // 2] == 0.5, where both bends are 0
+    ns = [(size / 2 + amp * math.sin(2 * math.pi * t), t * size) for t in ts]  # north-south
+    ew = [(t * size, size / 2 + amp * math.sin(2 * math.pi * t + math.pi)) for t in ts]
+    mid = n // 2
+    rings = {
+        DISTRICTS[0]: [(0, 0), *ns[: mid + 1], *ew[mid - 1 :: -1]],
+        DISTRICTS[1]: [ns[0], (size, 0), ew[n], *ew[n - 1 : mid - 1 : -1], *ns[mid - 1 :: -1]][:-1],
+        DISTRICTS[2]: [ew[0], *ew[1 : mid + 1], *ns[mid + 1 :], (0, size)],
+        DISTRICTS[3]: [*ew[mid:], (size, size), *ns[n : mid - 1 : -1]],
+    }
+    features = []
+    for name, ring in rings.items():
+        coords = [transform @ (x, y) for x, y in ring]
+        polygon = {"type": "Polygon", "coordinates": [[*coords, coords[0]]]}
+        geometry = transform_geom(CRS_UTM50, "EPSG:4326", polygon)
+        features.append({"type": "Feature", "properties": {"name": name, "synthetic": True},
+                         "geometry": geometry})
+    write_json(path, {"type": "FeatureCollection", "name": f"{CITY} districts",
+                      "features": features})
+    return list(rings)
