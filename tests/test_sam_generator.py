@@ -176,7 +176,7 @@ def test_embedding_is_the_mean_of_nearest_crop_cells() -> None:
     origins = {(int(r), int(c)) for r in nearest_crop(np.arange(10, 70), 32)
                for c in nearest_crop(np.arange(20, 70), 32)}
     embeddings = {o: rng.normal(size=(3, 4, 4)).astype(np.float32) for o in origins}
-    pooled = pool_embeddings(labels, window, embeddings, 32)
+    pooled = pool_embeddings(labels, window, embeddings, 32, 3)
     expected = np.zeros((5, 3))
     for mask_id in range(1, 6):
         rows, cols = np.nonzero(labels == mask_id)

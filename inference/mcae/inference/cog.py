@@ -40,7 +40,7 @@ def write_class_cog(path: str | Path, *, width: int, height: int, transform: Aff
         raise ValueError("categorical overviews are made by mode or nearest only")
     path = Path(path)
     profile: dict[str, Any] = {
-        "driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "uint8",
+        "driver": "GTiff", "width": cog_width(width, height), "height": height, "count": 1, "dtype": "uint8",
         "nodata": 0, "transform": transform, "crs": crs, "tiled": True,
         "blockxsize": BLOCK, "blockysize": BLOCK, "compress": "deflate",
     }
@@ -54,6 +54,25 @@ def write_class_cog(path: str | Path, *, width: int, height: int, transform: Aff
         translate_to_cog(raw, out, overview_resampling=overview_resampling,
                          tags=meta, nodata=0)
     return path
+
+
+def cog_width(width: int, height: int) -> int:
+    """``width``, plus a few no-data columns if a pyramid level would be one tile wide.
+
+    rio-cogeo's validator takes a level exactly one 512 px tile wide (and taller than
+    that) for a striped TIFF; a column of no data on the right avoids it and moves
+    nothing on the ground.
+    """
+
+    def striped(w: int) -> bool:
+        h = height
+        while max(w, h) > BLOCK:
+            if w == BLOCK:
+                return True
+            w, h = -(-w // 2), -(-h // 2)
+        return False
+
+    return next(w for w in range(width, width + 64) if not striped(w))
 
 
 def translate_to_cog(src: str | Path, dst: str | Path, *, overview_resampling: str,

@@ -192,8 +192,8 @@ def _metric_grid(src: Any, gsd: float) -> tuple[CRS, Affine, int, int]:
     left, bottom, right, top = transform_bounds(src.crs, crs, *src.bounds, densify_pts=21)
     # The grid starts at the scene's corner: an input already at the target GSD in a
     # metric CRS is then read pixel for pixel, without resampling.
-    width = max(1, math.ceil((right - left) / gsd))
-    height = max(1, math.ceil((top - bottom) / gsd))
+    width = max(1, math.ceil((right - left) / gsd - 1e-6))
+    height = max(1, math.ceil((top - bottom) / gsd - 1e-6))
     return crs, Affine(gsd, 0, left, 0, -gsd, top), width, height
 
 

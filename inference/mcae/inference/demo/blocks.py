@@ -53,6 +53,7 @@ MARK_WHITE = (232, 232, 228)
 MARK_YELLOW = (214, 196, 120)
 RIVER = (60, 90, 100)
 
+
 def jit(rng: Rng, rgb: tuple[int, int, int], amount: float = 0.06) -> np.ndarray:
     """A colour with random brightness and slight per-channel variation."""
     base = np.asarray(rgb, F32) * F32(1 + rng.uniform(-amount, amount))
@@ -229,7 +230,7 @@ def paint_dense(cv: Canvas, b: Box, rng: Rng) -> None:
     if rng.random() < 0.7:
         street_trees(cv, b, margin / 2, rng)
     weights = {"grey": 0.45, "white": 0.25, "blue": 0.15, "red": 0.15}
-    for lot in bsp(shrink(b, margin), rng, 45, 120):
+    for lot in bsp(shrink(b, margin), rng, 40, 95):
         r = rng.random()
         if r < 0.8:
             style, colour = roof_kind(rng, weights)

@@ -35,8 +35,6 @@ from .blocks import (
 )
 from .render import ASPHALT, CONCRETE, F32, GRASS, TREE, WATER, Canvas, Patch, make_frame
 
-URBAN_TYPES = ("dense", "compound", "village", "industrial", "park", "construction",
-               "school", "vacant")
 RURAL_TYPES = ("farm", "fishponds", "woodlot")
 BUILT_UP = ("dense", "compound", "village")
 ZONE_TYPES: list[dict[str, float]] = [
@@ -310,11 +308,13 @@ def junction(cv: Canvas, lu: Line, lv: Line, colour: np.ndarray) -> None:
     cv.fill(p, ROAD, ASPHALT, colour)
     for sign in (-1, 1):
         near, far = sign * (hv + 1.5), sign * (hv + 7.5)
-        z = cv.box(lu.pos - hu + 2, lu.pos + hu - 2, lv.pos + min(near, far), lv.pos + max(near, far))
+        z = cv.box(lu.pos - hu + 2, lu.pos + hu - 2,
+                   lv.pos + min(near, far), lv.pos + max(near, far))
         if z is not None:
             cv.tint(z, MARK_WHITE, z.mask & (np.mod(z.s, 3.0) < 1.5))
         near, far = sign * (hu + 1.5), sign * (hu + 7.5)
-        z = cv.box(lu.pos + min(near, far), lu.pos + max(near, far), lv.pos - hv + 2, lv.pos + hv - 2)
+        z = cv.box(lu.pos + min(near, far), lu.pos + max(near, far),
+                   lv.pos - hv + 2, lv.pos + hv - 2)
         if z is not None:
             cv.tint(z, MARK_WHITE, z.mask & (np.mod(z.t, 3.0) < 1.5))
 

@@ -21,7 +21,6 @@ F32 = np.float32
 
 # Materials: which texture a pixel gets in render().
 GRASS, TREE, ASPHALT, CONCRETE, ROOF, WATER, CROP, SOIL = range(8)
-N_MATERIALS = 8
 
 # Texture amplitudes per material: fine (per pixel), medium (crown-sized), coarse, shade.
 _AMP = np.array(

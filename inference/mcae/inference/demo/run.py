@@ -9,6 +9,7 @@ Writes into one folder (every file says it is synthetic)::
     sinolc1.tif        a SinoLC-1-format stand-in at 1 m (EPSG:4326, SinoLC-1 palette)
     districts.geojson  district boundaries (EPSG:4326)
     city.json          what is where, with provenance
+    preview.png        imagery, MCAE map and SinoLC-1 stand-in side by side
     evaluation/        accuracy of mcae.tif against reference.tif (JSON, CSV, PNG)
     project/           the MCAE project folder (masks, groups, decisions, model)
 """
@@ -34,6 +35,7 @@ from mcae.inference.classes import MCAE, SINOLC1
 from mcae.inference.cog import translate_to_cog, write_class_cog
 from mcae.inference.compute import executor
 from mcae.inference.decisions import mask_labels, read_decisions, record_decisions, resolve
+from mcae.inference.demo.preview import write_preview
 from mcae.inference.demo.scene import make_city
 from mcae.inference.demo.sinolc1_standin import sinolc1_standin
 from mcae.inference.districts import clip_districts
@@ -100,7 +102,7 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
             new = resolve(expert.decide(project.groups(), reference, decided), project.groups())
             record_decisions(project, new)
             spent += expert.actions_
-            report = train(project, run)
+            report = train(project, run, compare_baseline=round_no == options.rounds)
             log(f"round {round_no}: {expert.actions_} expert actions ({spent}/{budget}), "
                 f"classifier trained on {report.n_masks} masks")
     project.record_step("demo", masks=len(index), actions=spent, budget=budget)
@@ -119,6 +121,7 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
         "district_maps": [p.name for p in district_maps],
         "seconds": round(time.perf_counter() - start, 1),
     }
+    write_preview(out, out / "preview.png")
     write_json(out / "city.json", summary)
     (out / "README.txt").write_text(f"{CITY}\n\nEverything in this folder is {SYNTHETIC}.\n"
                                     f"{run_demo.__module__} wrote it; see city.json.\n")

@@ -106,7 +106,11 @@ def _osm_roads(road: np.ndarray, width: int, rng: np.random.Generator) -> np.nda
         return road
     centre = skeletonize(road)
     dy, dx = (int(v) for v in rng.integers(-3, 4, 2))
-    centre = np.roll(centre, (dy, dx), axis=(0, 1))
+    h, w = centre.shape
+    moved = np.zeros_like(centre)
+    moved[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        centre[max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    centre = moved
     dist = ndi.distance_transform_edt(~centre)
     drawn: np.ndarray = dist <= width / 2
     return drawn

@@ -99,7 +99,7 @@ def crop_masks(spec: CropSpec, window: PixelWindow, masks: np.ndarray, iou: np.n
 def fuse(crops: Sequence[CropMasks], shape: tuple[int, int]) -> FusedMasks:
     """Per pixel, the global priority rank of the best mask over all crops."""
     n = [len(c.iou) for c in crops]
-    pass_index = np.repeat([c.spec.pass_index for c in crops], n)
+    pass_index = np.repeat(np.array([c.spec.pass_index for c in crops], np.int64), n)
     iou = np.concatenate([c.iou for c in crops] or [np.zeros(0, np.float32)])
     stability = np.concatenate([c.stability for c in crops] or [np.zeros(0, np.float32)])
     area = np.concatenate([c.area for c in crops] or [np.zeros(0, np.int64)])
@@ -126,14 +126,15 @@ def downsample_masks(masks: np.ndarray) -> np.ndarray:
 
 
 def pool_embeddings(labels: np.ndarray, window: PixelWindow,
-                    embeddings: dict[tuple[int, int], np.ndarray], size: int) -> np.ndarray:
-    """Mean SAM image embedding over each mask (``(N, C)`` float32).
+                    embeddings: dict[tuple[int, int], np.ndarray], size: int,
+                    channels: int) -> np.ndarray:
+    """Mean SAM image embedding over each mask (``(N, channels)`` float32).
 
-    Each pixel takes the embedding cell of the coarse crop whose centre is nearest:
-    crops' central halves tile the scene, so that crop is unique.
+    ``embeddings`` maps coarse crop origins to ``(channels, E, E)`` grids. Each pixel
+    takes the cell of the crop whose centre is nearest: crops' central halves tile
+    the scene, so that crop is unique.
     """
-    n = int(labels.max())
-    channels = next(iter(embeddings.values())).shape[0] if embeddings else 0
+    n = int(labels.max()) if labels.size else 0
     sums = np.zeros((n, channels), np.float64)
     counts = np.zeros(n, np.int64)
     row_crop = nearest_crop(np.arange(window.row_off, window.row_end), size)

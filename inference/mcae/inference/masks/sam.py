@@ -167,7 +167,8 @@ class SamMaskGenerator(MaskGenerator):
         records = records_from_labels(labels, scores=np.append(fused.iou, 0.0)[owner],
                                       stabilities=np.append(fused.stability, 0.0)[owner],
                                       sources=sources[owner].tolist())
-        embedding = pool_embeddings(labels, window, embeddings, self.crop_size)
+        embedding = pool_embeddings(labels, window, embeddings, self.crop_size,
+                                    self.model.prompt_encoder.embed_dim)
         return MaskResult(labels, records, embedding)
 
     def _passes(self) -> tuple[str, ...]:
@@ -189,15 +190,14 @@ class SamMaskGenerator(MaskGenerator):
             return None
         with self._captured_embedding() as captured:
             anns = self._amg.generate(_to_rgb(image))
-        anns = [a for a in anns if a["area"] > 0]
-        side = image.shape[1]
-        masks = np.stack([a["segmentation"] for a in anns]) if anns else np.zeros((0, side, side),
-                                                                                   bool)
+        masks = np.zeros((len(anns), *valid.shape), bool)
+        for mask, ann in zip(masks, anns, strict=True):
+            mask[...] = ann["segmentation"]
         if fine:
             masks = downsample_masks(masks)
-        keep = masks.any(axis=(1, 2))
         iou = np.clip([a["predicted_iou"] for a in anns], 0.0, 1.0).astype(np.float32)
         stability = np.array([a["stability_score"] for a in anns], np.float32)
+        keep = masks.any(axis=(1, 2))  # SAM may return empty masks
         crop = crop_masks(spec, window, masks[keep], iou[keep], stability[keep])
         embedding = None if fine else captured[-1][0].float().cpu().numpy()
         return crop, embedding
@@ -214,7 +214,7 @@ class SamMaskGenerator(MaskGenerator):
             handle.remove()
 
     def _partition(self, fused: FusedMasks, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Connected masks of equal winner, and each mask's owning rank (``len``: fill)."""
+        """Connected masks of one winner each, and the rank owning most of each (n: fill)."""
         n = len(fused.iou)
         owner = np.where(fused.rank == NO_MASK, n, fused.rank)
         labels = connected_masks(owner, valid, min_area=self.min_mask_region_area)

@@ -1,0 +1,39 @@
+# The two commands of the README:
+#   make demo   set everything up, then run the pipeline on the embedded synthetic city
+#   make test   set everything up, then run the whole test suite
+# Override TORCH to install another torch 2.x with its matching torchvision.
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.mcae-installed
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test setup lint bench clean
+
+demo: $(STAMP)
+	$(BIN)/mcae demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy inference tiles platform
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.engine
+	$(BIN)/python -m benchmarks.annotation
+
+clean:
+	rm -rf demo-output build *.egg-info
