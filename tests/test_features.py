@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mcae.inference.features import FEATURE_VERSION, compute_features, feature_names
 from scipy import ndimage
+
+from mcae.inference.features import FEATURE_VERSION, compute_features, feature_names
 
 RGB = ("red", "green", "blue")
 RGBN = ("red", "green", "blue", "nir")

@@ -75,7 +75,7 @@ def cog_width(width: int, height: int) -> int:
     return next(w for w in range(width, width + 64) if not striped(w))
 
 
-def translate_to_cog(src: str | Path, dst: str | Path, *, overview_resampling: str,
+def translate_to_cog(src: str | Path, dst: str | Path, *, overview_resampling: Any,
                      colormap: dict[int, tuple[int, int, int, int]] | None = None,
                      tags: dict[str, str] | None = None, nodata: int | None = None) -> None:
     """Translate a raster to a validated COG (512 px tiles, deflate)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mcae.inference.atomic import atomic_path
 from mcae.inference.classes import MCAE
@@ -29,7 +29,7 @@ from mcae.inference.project import Project
 class Decision(BaseModel):
     """One expert action."""
 
-    model_config = {"populate_by_name": True}
+    model_config = ConfigDict(populate_by_name=True)
 
     target: Literal["group", "mask"]
     class_id: int = Field(alias="class")

@@ -58,8 +58,9 @@ class SimulatedExpert:
             self.actions_ += 1
             if action[0] == "group":
                 _, hood, group, majority = action
-                decisions.append(Decision(target="group", neighbourhood=hood, group=group,
-                                          class_id=majority, source="simulated"))
+                decisions.append(Decision.model_validate({
+                    "target": "group", "neighbourhood": hood, "group": group, "class": majority,
+                    "source": "simulated"}))
                 part = table[(table["neighbourhood"] == hood) & (table["group"] == group)]
                 wrong = part[(part["ref_class"] > 0) & (part["ref_class"] != majority)]
                 for row in wrong.itertuples():
@@ -68,6 +69,7 @@ class SimulatedExpert:
                     tie += 1
             else:
                 _, patch, mask, cls = action
-                decisions.append(Decision(target="mask", patch=patch, mask=mask, class_id=cls,
-                                          source="simulated"))
+                decisions.append(Decision.model_validate({
+                    "target": "mask", "patch": patch, "mask": mask, "class": cls,
+                    "source": "simulated"}))
         return decisions

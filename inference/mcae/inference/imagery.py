@@ -136,7 +136,7 @@ def _choose_bands(src: Any, band_names: list[str] | None) -> tuple[list[int], li
             raise InputError(f"--bands names {len(band_names)} bands but the image has {src.count}")
         lowered = [n.strip().lower() for n in band_names]
         alpha = lowered.index("alpha") + 1 if "alpha" in lowered else None
-        wanted = [n for n in ("red", "green", "blue", "nir") if n in lowered]
+        wanted: list[str] = [n for n in ("red", "green", "blue", "nir") if n in lowered]
         if wanted[:3] != ["red", "green", "blue"]:
             raise InputError("--bands must name red, green and blue")
         return [lowered.index(n) + 1 for n in wanted], wanted, alpha

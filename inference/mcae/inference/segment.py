@@ -20,6 +20,7 @@ import rasterio
 
 from mcae.inference.atomic import atomic_path, write_parquet
 from mcae.inference.compute import Executor
+from mcae.inference.errors import InputError
 from mcae.inference.features import FEATURE_VERSION, compute_features
 from mcae.inference.grid import Patch, PatchGrid
 from mcae.inference.imagery import RasterScene, SceneInfo, inspect_image
@@ -48,7 +49,10 @@ def prepare_project(image: str | Path, project_dir: str | Path,
                          band_names=options.band_names)
     grid = PatchGrid(info.height, info.width, options.patch_size, options.overlap,
                      options.neighbourhood)
-    generator = build_generator(options.generator, _freeze(options.generator_options))
+    try:
+        generator = build_generator(options.generator, _freeze(options.generator_options))
+    except (TypeError, KeyError) as exc:
+        raise InputError(f"mask generator {options.generator!r}: {str(exc).strip(chr(39))}") from None
     spec = {"name": options.generator, "options": options.generator_options,
             "settings": generator.settings()}
     return Project.create(project_dir, info, grid, spec, FEATURE_VERSION)

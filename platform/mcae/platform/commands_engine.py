@@ -35,6 +35,9 @@ def segment(
     sam_model: Annotated[str | None, typer.Option(help="vit_b, vit_l or vit_h (matching the checkpoint).")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto (for SAM).")] = None,
     points_per_side: Annotated[int, typer.Option(help="SAM prompt grid per crop side.")] = 32,
+    sam_option: Annotated[list[str] | None, typer.Option(
+        help="Any other SAM generator setting as KEY=VALUE (repeatable), e.g. pred_iou_thresh=0.8, "
+             "stability_score_thresh=0.9, min_mask_region_area=100, crop_size=1024, fine=false.")] = None,
     patch_size: Annotated[int | None, typer.Option(help="Patch size in px [1024].")] = None,
     overlap: Annotated[int | None, typer.Option(help="Overlap of neighbouring patches in px [0].")] = None,
     neighbourhood: Annotated[int | None, typer.Option(help="Neighbourhood = N x N patches [3].")] = None,
@@ -56,7 +59,8 @@ def segment(
             raise typer.BadParameter("the sam generator needs --sam-checkpoint", param_hint="--generator")
         gen_options = {"checkpoint": str(sam_checkpoint.resolve()),
                        "model_type": sam_model or settings.sam_model_type,
-                       "device": device or settings.sam_device, "points_per_side": points_per_side}
+                       "device": device or settings.sam_device, "points_per_side": points_per_side,
+                       **_parse_options(sam_option or [])}
         console.print(f"mask generator: [bold]Segment Anything[/] ({gen_options['model_type']}, "
                       f"{sam_checkpoint})")
     elif name == "superpixel":
@@ -199,3 +203,24 @@ def groups(
     console.print(table)
     console.print(f"{len(summary)} groups; group x-y is cluster x with predicted class y "
                   "(0 = Unknown until a model is trained)")
+
+
+def _parse_options(pairs: list[str]) -> dict[str, object]:
+    """KEY=VALUE strings to typed values (int, float, bool or str)."""
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--sam-option")
+        value: object = raw
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        else:
+            for cast in (int, float):
+                try:
+                    value = cast(raw)
+                    break
+                except ValueError:
+                    continue
+        out[key.strip()] = value
+    return out

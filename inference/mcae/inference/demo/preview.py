@@ -40,7 +40,7 @@ def write_preview(folder: Path, out: Path, size: int = 700) -> Path:
         ax.imshow(_colour(ids, scheme))
         ax.set_title(title)
         present = set(np.unique(ids).tolist())
-        handles = [Patch(facecolor=np.array(c.rgb) / 255, edgecolor="0.4", label=c.name)
+        handles = [Patch(facecolor=(c.rgb[0] / 255, c.rgb[1] / 255, c.rgb[2] / 255), edgecolor="0.4", label=c.name)
                    for c in scheme if c.id in present]
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3,
                   fontsize=8, frameon=False)

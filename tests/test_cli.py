@@ -1,0 +1,91 @@
+"""The command line: help, clear errors with exit code 2, nothing left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import blocky_scene, write_tif
+from test_pipeline import SMALL, mcae
+
+
+def test_every_command_has_help() -> None:
+    code, out = mcae("--help")
+    assert code == 0
+    commands = ["segment", "label", "train", "map", "groups", "export-dataset", "evaluate",
+                "info", "demo"]
+    for command in commands:
+        assert command in out
+        code, text = mcae(command, "--help")
+        assert code == 0 and "Usage" in text and len(text) > 200
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b""), "empty"),
+    (lambda p: p.write_bytes(b"\x89PNG not really" * 20), "not a readable image"),
+    (lambda p: write_tif(p, np.zeros((1, 16, 16), np.uint8)), "1-band"),
+    (lambda p: write_tif(p, np.zeros((3, 16, 16), np.complex64)), "unsupported"),
+    (lambda p: None, "no such file"),
+])
+def test_bad_images_exit_2_with_one_line_and_no_project(tmp_path: Path, make: object,
+                                                        message: str) -> None:
+    image = tmp_path / "in.tif"
+    make(image)  # type: ignore[operator]
+    code, out = mcae("segment", image, "--project", tmp_path / "p", *SMALL)
+    assert code == 2 and message in out
+    assert "Traceback" not in out and out.count("error:") == 1
+    assert not (tmp_path / "p").exists()
+
+
+def test_not_a_project_and_bad_decisions(tmp_path: Path) -> None:
+    code, out = mcae("train", "--project", tmp_path)
+    assert code == 2 and "not an MCAE project" in out
+    image = write_tif(tmp_path / "s.tif", blocky_scene(128, 128, objects=60)[0])
+    assert mcae("segment", image, "--project", tmp_path / "p", *SMALL)[0] == 0
+    bad = tmp_path / "d.jsonl"
+    bad.write_text('{"target": "mask", "patch": "0-0", "mask": 99999, "class": 5}\n')
+    code, out = mcae("label", "--project", tmp_path / "p", "--decisions", bad)
+    assert code == 2 and "no mask 99999" in out
+    assert not (tmp_path / "p" / "decisions.jsonl").exists()  # nothing recorded
+    code, out = mcae("label", "--project", tmp_path / "p")
+    assert code == 2 and "exactly one of" in out
+
+
+def test_sam_generator_through_the_cli(tmp_path: Path) -> None:
+    from mcae.inference.masks.tiny_sam import build_tiny_sam, save_sam_checkpoint
+
+    checkpoint = tmp_path / "tiny_sam.pth"
+    save_sam_checkpoint(build_tiny_sam(seed=0, img_size=64), checkpoint)
+    image = write_tif(tmp_path / "s.tif", blocky_scene(64, 64, objects=20)[0])
+    code, out = mcae("segment", image, "--project", tmp_path / "p", "--sam-checkpoint",
+                     checkpoint, "--sam-model", "tiny", "--device", "cpu",
+                     "--points-per-side", "4", "--patch-size", "64", "--scheduler",
+                     "synchronous", "-q")
+    assert code == 0, out
+    assert "Segment Anything" in out
+    import json
+
+    import pandas as pd
+
+    manifest = json.loads((tmp_path / "p" / "project.json").read_text())
+    assert manifest["generator"]["name"] == "sam"
+    assert manifest["generator"]["settings"]["checkpoint_sha256"]
+    table = pd.read_parquet(tmp_path / "p" / "patches" / "0-0.parquet")
+    assert {"fine", "coarse", "fill"} & set(table["source"])
+    assert any(c.startswith("sam_") for c in table.columns)  # pooled SAM embedding features
+    code, out = mcae("segment", image, "--project", tmp_path / "q", "--sam-checkpoint",
+                     tmp_path / "missing.pth", "--patch-size", "64", "--scheduler", "synchronous")
+    assert code == 2 and "missing.pth" in out
+
+
+def test_unknown_generator_or_option_is_a_clear_error(tmp_path: Path) -> None:
+    image = write_tif(tmp_path / "s.tif", blocky_scene(64, 64)[0])
+    code, out = mcae("segment", image, "--project", tmp_path / "p", "--generator", "magic", *SMALL)
+    assert code == 2 and "unknown mask generator" in out
+    checkpoint = tmp_path / "x.pth"
+    checkpoint.write_bytes(b"0")
+    code, out = mcae("segment", image, "--project", tmp_path / "p", "--sam-checkpoint", checkpoint,
+                     "--sam-option", "nonsense", *SMALL)
+    assert code == 2 and "KEY=VALUE" in out
+    assert not (tmp_path / "p").exists()
