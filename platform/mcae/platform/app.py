@@ -1,0 +1,28 @@
+"""The platform's web application: catalog, tiles and analysis APIs in one FastAPI app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from mcae.tiles.catalog import CatalogStore
+from mcae.tiles.errors import add_exception_handlers
+from mcae.tiles.routes_catalog import create_catalog_router
+from mcae.tiles.settings import TileSettings
+
+
+def create_app(settings: TileSettings | None = None) -> FastAPI:
+    """Build the app for ``settings`` (no import-time globals)."""
+    settings = settings or TileSettings()
+    app = FastAPI(title="MCAE", version="0.1.0",
+                  description="Land-cover maps of whole cities: catalog, tiles, statistics, "
+                              "comparisons and downloads.")
+    app.state.settings = settings
+    app.state.store = CatalogStore(settings.catalog_path)
+    add_exception_handlers(app)
+    app.include_router(create_catalog_router())
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

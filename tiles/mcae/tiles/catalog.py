@@ -1,0 +1,183 @@
+"""The catalog: cities, their districts and layers, by id.
+
+Routes address data only through catalog ids; a layer's file path never leaves the
+server. The default store is one JSON file next to the data (``catalog.json``),
+rewritten atomically on every change; paths in it are relative to its folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from mcae.inference.atomic import write_json
+from mcae.inference.errors import InputError
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+CATALOG_FORMAT = "mcae-catalog"
+CATALOG_VERSION = 1
+
+
+class LayerKind(str, Enum):
+    """What a layer holds; fixes its scheme and how it renders."""
+
+    imagery = "imagery"
+    mcae = "mcae"
+    sinolc1 = "sinolc1"
+    agreement = "agreement"
+    other = "other"  # any other categorical product, with its own legend
+
+
+def make_id(name: str) -> str:
+    """A catalog id from a display name (lowercase, dashes)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64]
+    if not slug:
+        raise InputError(f"cannot make an id from {name!r}")
+    return slug
+
+
+class Layer(BaseModel):
+    """One raster of a city. ``path`` is private to the server."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    kind: LayerKind
+    title: str
+    path: str  # relative to the catalog folder (or absolute)
+    scheme: str | None = None  # class scheme name: mcae, sinolc1, agreement, or a custom one
+    legend: list[dict[str, Any]] | None = None  # custom schemes: [{id, name, color}]
+    bounds: tuple[float, float, float, float]  # west, south, east, north (EPSG:4326)
+    minzoom: int = 0
+    maxzoom: int = 22
+    provenance: Literal["real", "synthetic"] = "real"
+    description: str = ""
+
+    @property
+    def categorical(self) -> bool:
+        return self.kind != LayerKind.imagery
+
+
+class District(BaseModel):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    geometry: dict[str, Any]  # GeoJSON Polygon or MultiPolygon, EPSG:4326
+
+    @field_validator("geometry")
+    @classmethod
+    def _polygon(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from shapely.geometry import shape
+
+        geom = shape(value)
+        if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
+            raise ValueError("a district is a Polygon or MultiPolygon")
+        return value
+
+
+class City(BaseModel):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    provenance: Literal["real", "synthetic"] = "real"
+    description: str = ""
+    layers: dict[str, Layer] = Field(default_factory=dict)
+    districts: dict[str, District] = Field(default_factory=dict)
+
+
+class Catalog(BaseModel):
+    format: Literal["mcae-catalog"] = CATALOG_FORMAT
+    version: int = CATALOG_VERSION
+    cities: dict[str, City] = Field(default_factory=dict)
+
+
+class UnknownId(KeyError):
+    """A city, layer or district id that the catalog does not hold."""
+
+    def __init__(self, kind: str, ident: str) -> None:
+        super().__init__(f"unknown {kind} {ident!r}")
+        self.kind = kind
+        self.ident = ident
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class CatalogStore:
+    """A catalog kept in one JSON file; every change is one atomic rewrite."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def load(self) -> Catalog:
+        if not self.path.is_file():
+            return Catalog()
+        try:
+            return Catalog.model_validate(json.loads(self.path.read_text()))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            raise InputError(f"{self.path}: not a valid MCAE catalog ({exc})") from None
+
+    def save(self, catalog: Catalog) -> None:
+        write_json(self.path, catalog.model_dump(mode="json"))
+
+    # -- queries -------------------------------------------------------------
+    def city(self, city_id: str) -> City:
+        city = self.load().cities.get(city_id)
+        if city is None:
+            raise UnknownId("city", city_id)
+        return city
+
+    def layer(self, city_id: str, layer_id: str) -> Layer:
+        layer = self.city(city_id).layers.get(layer_id)
+        if layer is None:
+            raise UnknownId("layer", f"{city_id}/{layer_id}")
+        return layer
+
+    def district(self, city_id: str, district_id: str) -> District:
+        district = self.city(city_id).districts.get(district_id)
+        if district is None:
+            raise UnknownId("district", f"{city_id}/{district_id}")
+        return district
+
+    def layer_path(self, layer: Layer) -> Path:
+        path = Path(layer.path)
+        return path if path.is_absolute() else (self.root / path).resolve()
+
+    def layer_version(self, layer: Layer) -> str:
+        """Changes whenever the layer's file changes (size and modification time)."""
+        stat = self.layer_path(layer).stat()
+        token = f"{layer.path}:{stat.st_size}:{stat.st_mtime_ns}"
+        return hashlib.sha1(token.encode()).hexdigest()[:12]
+
+    # -- changes -------------------------------------------------------------
+    def put_city(self, city: City) -> None:
+        catalog = self.load()
+        old = catalog.cities.get(city.id)
+        if old is not None:  # keep what the new record does not replace
+            city = city.model_copy(update={"layers": {**old.layers, **city.layers},
+                                           "districts": {**old.districts, **city.districts}})
+        catalog.cities[city.id] = city
+        self.save(catalog)
+
+    def put_layer(self, city_id: str, layer: Layer) -> None:
+        catalog = self.load()
+        if city_id not in catalog.cities:
+            raise UnknownId("city", city_id)
+        catalog.cities[city_id].layers[layer.id] = layer
+        self.save(catalog)
+
+    def remove(self, city_id: str, layer_id: str | None = None) -> None:
+        catalog = self.load()
+        if city_id not in catalog.cities:
+            raise UnknownId("city", city_id)
+        if layer_id is None:
+            del catalog.cities[city_id]
+        elif catalog.cities[city_id].layers.pop(layer_id, None) is None:
+            raise UnknownId("layer", f"{city_id}/{layer_id}")
+        self.save(catalog)

@@ -1,0 +1,60 @@
+"""One place mapping exceptions to HTTP statuses: 4xx with a message, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from rasterio.errors import RasterioError
+from rio_tiler.errors import RioTilerError, TileOutsideBounds
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mcae.inference.errors import InputError, MCAEError, ProjectStateError
+from mcae.tiles.catalog import UnknownId
+
+logger = logging.getLogger(__name__)
+
+
+class TooLarge(MCAEError):
+    """A request asks for more pixels or tiles than allowed."""
+
+
+STATUS: list[tuple[type[BaseException], int]] = [
+    (UnknownId, 404),
+    (TileOutsideBounds, 404),
+    (TooLarge, 413),
+    (InputError, 400),
+    (ProjectStateError, 409),
+    (RioTilerError, 400),
+    (RasterioError, 500),
+]
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def status_of(exc: BaseException) -> int:
+    for kind, status in STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Register the mapping on ``app``; errors are JSON ``{"detail": ...}`` and never cached."""
+
+    async def known(request: Request, exc: Exception) -> JSONResponse:
+        status = status_of(exc)
+        if status >= 500:
+            logger.exception("error on %s", request.url.path, exc_info=exc)
+            return JSONResponse({"detail": "internal error"}, status_code=status, headers=NO_STORE)
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=NO_STORE)
+
+    async def http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                            headers={**(exc.headers or {}), **NO_STORE})
+
+    for kind, _ in STATUS:
+        app.add_exception_handler(kind, known)
+    app.add_exception_handler(StarletteHTTPException, http)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, known)

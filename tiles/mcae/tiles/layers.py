@@ -1,0 +1,87 @@
+"""Adding rasters and districts to the catalog (bounds and zoom range read from the file)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from rio_tiler.io import Reader
+
+from mcae.inference.errors import InputError
+from mcae.tiles.catalog import CatalogStore, City, District, Layer, LayerKind, make_id
+
+KIND_SCHEMES = {LayerKind.mcae: "mcae", LayerKind.sinolc1: "sinolc1",
+                LayerKind.agreement: "agreement", LayerKind.imagery: None}
+
+
+def layer_from_file(store: CatalogStore, path: str | Path, *, kind: LayerKind,
+                    layer_id: str | None = None, title: str | None = None,
+                    provenance: str = "real", scheme: str | None = None,
+                    legend: list[dict[str, Any]] | None = None, description: str = "") -> Layer:
+    """A catalog layer for a raster file (its path stored relative to the catalog)."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise InputError(f"{path}: no such raster")
+    try:
+        with Reader(str(path)) as src:
+            bounds = tuple(float(v) for v in src.get_geographic_bounds(src.tms.rasterio_geographic_crs))
+            minzoom, maxzoom = int(src.minzoom), int(src.maxzoom)
+    except Exception as exc:  # rasterio and rio-tiler raise many kinds
+        raise InputError(f"{path}: not a readable georeferenced raster ({exc})") from None
+    try:
+        rel = os.path.relpath(path, store.root.resolve())
+    except ValueError:  # another drive
+        rel = str(path)
+    return Layer(id=layer_id or kind.value, kind=kind, title=title or kind.value.upper(),
+                 path=rel, scheme=scheme or KIND_SCHEMES.get(kind), legend=legend,
+                 bounds=bounds, minzoom=minzoom, maxzoom=maxzoom,  # type: ignore[arg-type]
+                 provenance=provenance, description=description)  # type: ignore[arg-type]
+
+
+def districts_from_geojson(path: str | Path, field: str = "name") -> dict[str, District]:
+    """Districts of a GeoJSON FeatureCollection in EPSG:4326, keyed by id."""
+    try:
+        data = json.loads(Path(path).read_text())
+        out = {}
+        for i, feature in enumerate(data["features"]):
+            name = str((feature.get("properties") or {}).get(field) or f"District {i + 1}")
+            district = District(id=make_id(name), name=name, geometry=feature["geometry"])
+            out[district.id] = district
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a GeoJSON of district polygons ({exc})") from None
+    return out
+
+
+def ensure_city(store: CatalogStore, city_id: str, name: str | None = None,
+                provenance: str = "real", description: str = "") -> City:
+    """The city ``city_id``, created when new."""
+    catalog = store.load()
+    if city_id in catalog.cities:
+        return catalog.cities[city_id]
+    city = City(id=city_id, name=name or city_id, provenance=provenance,  # type: ignore[arg-type]
+                description=description)
+    store.put_city(city)
+    return city
+
+
+def register_demo(out: str | Path, catalog_path: str | Path | None = None) -> CatalogStore:
+    """Put the demo city (written by ``mcae demo`` into ``out``) into its catalog."""
+    out = Path(out)
+    store = CatalogStore(catalog_path or out / "catalog.json")
+    summary = json.loads((out / "city.json").read_text())
+    city_id = "demo-city"
+    store.remove(city_id) if city_id in store.load().cities else None
+    city = City(id=city_id, name=summary["city"], provenance="synthetic",
+                description=summary["provenance"],
+                districts=districts_from_geojson(out / "districts.geojson"))
+    store.put_city(city)
+    layers = [("imagery", LayerKind.imagery, "Imagery", summary["layers"]["imagery"]),
+              ("mcae", LayerKind.mcae, "MCAE land cover", summary["layers"]["mcae"]),
+              ("sinolc1", LayerKind.sinolc1, "SinoLC-1 (stand-in)", summary["layers"]["sinolc1"])]
+    for layer_id, kind, title, name in layers:
+        store.put_layer(city_id, layer_from_file(
+            store, out / name, kind=kind, layer_id=layer_id, title=title, provenance="synthetic",
+            description=summary["provenance"]))
+    return store

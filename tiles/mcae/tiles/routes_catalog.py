@@ -1,0 +1,51 @@
+"""Catalog API: cities, their layers (without file paths) and districts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from mcae.tiles.catalog import City, Layer
+from mcae.tiles.dependencies import IdParam, StoreDep, city_dependency
+
+
+def public_layer(layer: Layer, version: str) -> dict[str, Any]:
+    """A layer as clients see it: everything but the path, plus its version."""
+    return {**layer.model_dump(mode="json", exclude={"path"}), "version": version}
+
+
+def create_catalog_router() -> APIRouter:
+    router = APIRouter(tags=["Catalog"])
+
+    @router.get("/api/cities", summary="Every city, with its layers and district names")
+    def list_cities(store: StoreDep) -> list[dict[str, Any]]:
+        return [_city(store, city, with_geometry=False) for city in store.load().cities.values()]
+
+    @router.get("/api/cities/{city}", summary="One city with its layers and districts")
+    def get_city(store: StoreDep, city: Annotated[City, Depends(city_dependency)]) -> dict[str, Any]:
+        return _city(store, city, with_geometry=False)
+
+    @router.get("/api/cities/{city}/districts.geojson", summary="District boundaries (GeoJSON)")
+    def districts(city: Annotated[City, Depends(city_dependency)]) -> dict[str, Any]:
+        return {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "id": d.id, "properties": {"id": d.id, "name": d.name},
+             "geometry": d.geometry} for d in city.districts.values()]}
+
+    @router.get("/api/cities/{city}/districts/{district}", summary="One district (GeoJSON)")
+    def district(store: StoreDep, city: Annotated[str, IdParam],
+                 district: Annotated[str, IdParam]) -> dict[str, Any]:
+        found = store.district(city, district)
+        return {"type": "Feature", "id": found.id, "properties": {"id": found.id, "name": found.name},
+                "geometry": found.geometry}
+
+    return router
+
+
+def _city(store: StoreDep, city: City, with_geometry: bool) -> dict[str, Any]:
+    return {
+        "id": city.id, "name": city.name, "provenance": city.provenance,
+        "description": city.description,
+        "layers": [public_layer(layer, store.layer_version(layer)) for layer in city.layers.values()],
+        "districts": [{"id": d.id, "name": d.name} for d in city.districts.values()],
+    }

@@ -1,0 +1,21 @@
+"""Tile server settings (``MCAE_TILES_*`` environment variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TileSettings(BaseSettings):
+    """Where the catalog is, and the limits every request is held to."""
+
+    model_config = SettingsConfigDict(env_prefix="MCAE_TILES_", env_file=".env", extra="ignore")
+
+    catalog_path: Path = Path("demo-output/catalog.json")
+    cache_control: str = "public, max-age=86400"
+    max_bundle_tiles: int = 20_000
+    max_image_pixels: int = 4096 * 4096  # bbox/feature images and clipped GeoTIFFs
+    dataset_cache_size: int = 64  # open datasets kept per process
+    jobs_dir: Path = Path("demo-output/jobs")
+    gdal_cachemax_mb: int = 256
