@@ -103,4 +103,8 @@ def demo(
                           workers=workers if workers is not None else settings.workers,
                           quiet=quiet)
     result = run_demo(options, log=console.print)
-    console.print(f"[green]demo finished[/] in {result['seconds']:.0f} s: {options.out}")
+    from mcae.tiles.layers import register_demo
+
+    store = register_demo(options.out)
+    console.print(f"[green]demo finished[/] in {result['seconds']:.0f} s: {options.out} "
+                  f"(catalog: {store.path})")
