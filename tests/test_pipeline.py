@@ -124,3 +124,19 @@ def test_resume_skips_finished_patches(segmented: tuple[Path, Path, Path]) -> No
     code, out = mcae("segment", image, "--project", project, *SMALL)
     assert code == 0, out
     assert patch.stat().st_mtime_ns == before and (project / "patches" / "2-3.parquet").exists()
+
+
+def test_scheduler_address_runs_on_an_existing_cluster(scene_files: tuple[Path, Path],
+                                                       tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    image, _ = scene_files
+    args = [a for a in SMALL if a not in ("--scheduler", "synchronous")]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        code, out = mcae("segment", image, "--project", tmp_path / "p", *args,
+                         "--scheduler", cluster.scheduler_address)
+    assert code == 0, out
+    manifest = json.loads((tmp_path / "p" / "project.json").read_text())
+    assert manifest["steps"]["segment"]["workers"] == 1
+    assert (tmp_path / "p" / "groups.parquet").is_file()
