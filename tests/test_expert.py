@@ -40,3 +40,14 @@ def test_decided_masks_are_not_labelled_again() -> None:
     first = resolve(SimulatedExpert().decide(groups, reference), groups)
     again = SimulatedExpert().decide(groups, reference, mask_labels(first))
     assert again == []
+
+
+def test_masks_wrong_after_an_earlier_round_are_corrected_later() -> None:
+    groups, reference = _groups()
+    first_round = resolve(SimulatedExpert(budget=1).decide(groups, reference), groups)
+    assert mask_labels(first_round).loc[("0-0", 5), "class_id"] == 5  # wrong: its truth is Water
+    later = SimulatedExpert(budget=1).decide(groups, reference, mask_labels(first_round))
+    # Labelling group 2-0 (40 px) gains more than correcting the 30 px Water mask.
+    assert later[0].target == "group" and later[0].group == "2-0"
+    last = SimulatedExpert().decide(groups, reference, mask_labels(first_round + resolve(later, groups)))
+    assert [(d.target, d.mask, d.class_id) for d in last] == [("mask", 5, 6)]

@@ -119,8 +119,6 @@ SINOLC1 = _scheme(
     ],
 )
 
-SCHEMES: dict[str, ClassScheme] = {MCAE.name: MCAE, SINOLC1.name: SINOLC1}
-
 N_CLASSES = len(MCAE)  # 9: the classifier's output size
 
 # Level A: SinoLC-1 value -> MCAE id.
@@ -131,9 +129,33 @@ HARMONISED: tuple[str, ...] = ("Built", "Tree", "Low vegetation", "Agriculture",
 MCAE_TO_HARMONISED: dict[int, int] = {3: 1, 4: 1, 8: 1, 5: 2, 2: 3, 7: 4, 6: 5, 1: 6}
 SINOLC1_TO_HARMONISED: dict[int, int] = {1: 1, 6: 1, 2: 2, 3: 2, 4: 3, 10: 3, 11: 3, 5: 4, 9: 5, 7: 6}
 
+_HARMONISED_RGB: tuple[RGB, ...] = (
+    (90, 90, 90), (34, 97, 38), (140, 210, 80), (240, 210, 60), (0, 90, 230), (160, 110, 60))
+_DISAGREE_RGB: tuple[RGB, ...] = (
+    (215, 25, 28), (255, 127, 0), (255, 100, 200), (170, 0, 120), (120, 40, 200), (120, 0, 0))
+
+HARMONISED_SCHEME = _scheme(
+    "harmonised", "The six harmonised classes shared by MCAE and SinoLC-1 (Level B)",
+    [(i + 1, name, rgb) for i, (name, rgb) in enumerate(zip(HARMONISED, _HARMONISED_RGB, strict=False))])
+
+# The agreement map of MCAE against SinoLC-1: 1-6 both agree on a harmonised class
+# (its colour), 7-12 they disagree (warm colours, by MCAE's harmonised class), 13 a pixel
+# with data on both sides but an excluded class (MCAE Others, SinoLC-1 Snow and ice).
+AGREE_BASE, DISAGREE_BASE, NOT_COMPARED = 0, 6, 13
+AGREEMENT = _scheme(
+    "agreement",
+    "MCAE vs SinoLC-1 on the harmonised classes: agree (by class), disagree (by MCAE's class)",
+    [(AGREE_BASE + i + 1, f"Agree: {name}", _HARMONISED_RGB[i]) for i, name in enumerate(HARMONISED)]
+    + [(DISAGREE_BASE + i + 1, f"Disagree: MCAE {name}", _DISAGREE_RGB[i])
+       for i, name in enumerate(HARMONISED)]
+    + [(NOT_COMPARED, "Not compared (excluded class)", (210, 210, 210))],
+)
+
+SCHEMES: dict[str, ClassScheme] = {s.name: s for s in (MCAE, SINOLC1, HARMONISED_SCHEME, AGREEMENT)}
+
 
 def get_scheme(name: str) -> ClassScheme:
-    """Look a scheme up by name (``mcae`` or ``sinolc1``)."""
+    """Look a scheme up by name (``mcae``, ``sinolc1``, ``harmonised`` or ``agreement``)."""
     try:
         return SCHEMES[name.lower()]
     except KeyError:

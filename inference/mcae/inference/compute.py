@@ -63,7 +63,11 @@ def executor(scheduler: str | None = None, workers: int | None = None,
              quiet: bool = False) -> Iterator[Executor]:
     """An :class:`Executor` for the chosen scheduler (see module docs)."""
     if scheduler == "synchronous" or workers == 0:
-        yield Executor(None, quiet)
+        # One thread per library, as on a Dask worker: same results, no oversubscription.
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            yield Executor(None, quiet)
         return
     from distributed import Client, LocalCluster
 

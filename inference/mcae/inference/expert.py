@@ -36,11 +36,22 @@ class SimulatedExpert:
         table = groups.merge(reference[["patch", "mask_id", "ref_class"]],
                              on=["patch", "mask_id"], how="left")
         table["ref_class"] = table["ref_class"].fillna(0).astype(int)
-        labelled = set(decided.index) if decided is not None and len(decided) else set()
-        table["decided"] = [key in labelled for key in zip(table["patch"], table["mask_id"],
-                                                          strict=True)]
+        keys = pd.MultiIndex.from_frame(table[["patch", "mask_id"]].astype({"mask_id": "int64"}))
+        if decided is not None and len(decided):
+            table["label"] = decided["class_id"].reindex(keys).fillna(0).to_numpy().astype(int)
+            table["via"] = decided["via"].reindex(keys).fillna("").to_numpy()
+        else:
+            table["label"], table["via"] = 0, ""
+        table["decided"] = table["label"] > 0
         heap: list[tuple[int, int, tuple]] = []
         tie = 0
+        # Masks an earlier group decision got wrong can still be corrected one by one.
+        wrong_before = table[(table["via"] == "group") & (table["ref_class"] > 0)
+                             & (table["label"] != table["ref_class"])]
+        for row in wrong_before.itertuples():
+            heapq.heappush(heap, (-int(row.area), tie,
+                                  ("mask", row.patch, int(row.mask_id), int(row.ref_class))))
+            tie += 1
         for (hood, group), part in table.groupby(["neighbourhood", "group"], sort=True):
             open_part = part[~part["decided"] & (part["ref_class"] > 0)]
             if open_part.empty:

@@ -164,8 +164,13 @@ def _compact(count: int) -> str:
     return f"{count / 1e9:.3g}G"
 
 
-def plot_confusion(report: AccuracyReport, path: str | Path) -> None:
-    """PNG of the row-normalised confusion matrix with counts, shares and class colours."""
+def plot_confusion(report: AccuracyReport, path: str | Path, *,
+                   axes: tuple[str, str] = ("Reference", "Map"),
+                   title: str = "Confusion matrix", score: str = "OA") -> None:
+    """PNG of the row-normalised confusion matrix with counts, shares and class colours.
+
+    ``axes`` names the rows and the columns; ``title`` and ``score`` head the plot.
+    """
     from matplotlib import colormaps
     from matplotlib.figure import Figure  # Agg canvas, no pyplot global state
     from matplotlib.ticker import PercentFormatter
@@ -183,8 +188,8 @@ def plot_confusion(report: AccuracyReport, path: str | Path) -> None:
     im = ax.imshow(np.ma.masked_invalid(share), cmap=cmap, vmin=0.0, vmax=1.0)
     ax.tick_params(left=False, bottom=False, labelleft=False, labelbottom=False)
     ax.set_title(
-        f"Confusion matrix ({report.scheme}), row-normalised\n"
-        f"OA {_pct(report.overall_accuracy)}   κ {_fix(report.kappa)}   "
+        f"{title} ({report.scheme}), row-normalised\n"
+        f"{score} {_pct(report.overall_accuracy)}   κ {_fix(report.kappa)}   "
         f"mIoU {_fix(report.miou)}   {report.n_scored:,} px",
         fontsize=10,
     )
@@ -207,14 +212,15 @@ def plot_confusion(report: AccuracyReport, path: str | Path) -> None:
     left.imshow(colours[:, None, :], aspect="auto")
     left.set_xticks([])
     left.set_yticks(ticks, report.class_names, fontsize=8)
-    left.set_ylabel("Reference")
+    left.set_ylabel(axes[0])
     bottom.imshow(colours[None, :, :], aspect="auto")
     bottom.set_yticks([])
     bottom.set_xticks(ticks, report.class_names, fontsize=8, rotation=40, ha="right")
-    bottom.set_xlabel("Map")
+    bottom.set_xlabel(axes[1])
     for chips, lines in ((left, left.axhline), (bottom, bottom.axvline)):
         chips.tick_params(length=0)
         for edge in edges[1:-1]:
             lines(edge, color="#808080", linewidth=0.6)
-    fig.colorbar(im, cax=cax, format=PercentFormatter(1.0), label="share of reference class")
+    row_name = "reference" if axes[0] == "Reference" else axes[0]
+    fig.colorbar(im, cax=cax, format=PercentFormatter(1.0), label=f"share of {row_name} class")
     fig.savefig(path, format="png", bbox_inches="tight")

@@ -39,7 +39,7 @@ def labelled_features(project: Project, labels: pd.DataFrame) -> tuple[pd.DataFr
 
 
 def train(project: Project, run: Executor, classifier: str = "mlp",
-          compare_baseline: bool = True) -> TrainingReport:
+          compare_baseline: bool = False, holdout: bool = True) -> TrainingReport:
     """Fit and save the classifier, then refresh every mask's predicted class."""
     labels = mask_labels(read_decisions(project))
     if labels.empty:
@@ -47,7 +47,8 @@ def train(project: Project, run: Executor, classifier: str = "mlp",
                                 "(`mcae label --project DIR --decisions FILE` or --reference)")
     X, y = labelled_features(project, labels)
     classes = {int(c): int(n) for c, n in zip(*np.unique(y, return_counts=True), strict=True)}
-    scores = _holdout(X, y, [classifier, "baseline"] if compare_baseline else [classifier])
+    kinds = [classifier, "baseline"] if compare_baseline else [classifier]
+    scores = _holdout(X, y, kinds) if holdout else {}
     model = get_classifier(classifier, random_state=0).fit(X, y)
     model.save(project.classifier_path, feature_names=list(X.columns),
                feature_version=FEATURE_VERSION)

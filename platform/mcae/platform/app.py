@@ -6,7 +6,15 @@ from fastapi import FastAPI
 
 from mcae.tiles.catalog import CatalogStore
 from mcae.tiles.errors import add_exception_handlers
+from mcae.tiles.gdal import configure_gdal
+from mcae.tiles.identify import create_identify_router
+from mcae.tiles.readers import POOL
+from mcae.tiles.routes_analysis import create_analysis_router
 from mcae.tiles.routes_catalog import create_catalog_router
+from mcae.tiles.routes_downloads import create_downloads_router
+from mcae.tiles.routes_legend import create_legend_router
+from mcae.tiles.routes_stac import create_stac_router
+from mcae.tiles.routes_tiles import add_tile_routes
 from mcae.tiles.settings import TileSettings
 
 
@@ -18,8 +26,16 @@ def create_app(settings: TileSettings | None = None) -> FastAPI:
                               "comparisons and downloads.")
     app.state.settings = settings
     app.state.store = CatalogStore(settings.catalog_path)
+    app.state.gdal_options = configure_gdal(settings)  # before any dataset is opened
+    POOL.resize(settings.dataset_cache_size)
     add_exception_handlers(app)
     app.include_router(create_catalog_router())
+    app.include_router(create_legend_router())
+    app.include_router(create_identify_router())
+    add_tile_routes(app, settings)
+    app.include_router(create_analysis_router())
+    app.include_router(create_stac_router())
+    app.include_router(create_downloads_router())
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

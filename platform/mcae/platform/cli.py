@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -58,7 +57,7 @@ def _executor(scheduler: str | None, workers: int | None, quiet: bool) -> Any:
 
 def get_app() -> typer.Typer:
     """The CLI with every command registered (commands live in their own modules)."""
-    from mcae.platform import commands_catalog, commands_engine, commands_extra  # noqa: F401
+    from mcae.platform import commands_analysis, commands_catalog, commands_engine, commands_extra  # noqa: F401
 
     return app
 

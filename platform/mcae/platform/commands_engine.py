@@ -141,6 +141,8 @@ def label(
 def train(
     project: ProjectOpt,
     classifier: Annotated[str, typer.Option(help="mlp (torch) or baseline (scikit-learn).")] = "mlp",
+    compare_baseline: Annotated[bool, typer.Option(
+        help="Also score the scikit-learn baseline on the same hold-out split.")] = False,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
@@ -151,7 +153,7 @@ def train(
 
     proj = Project.open(project)
     with _executor(scheduler, workers, quiet) as run:
-        report = train_step(proj, run, classifier)
+        report = train_step(proj, run, classifier, compare_baseline=compare_baseline)
     scores = ", ".join(f"{k} {v:.1%}" for k, v in report.holdout_accuracy.items()) or "n/a"
     console.print(f"[green]trained[/] {classifier} on {report.n_masks} masks of "
                   f"{len(report.classes)} classes; hold-out accuracy: {scores}")

@@ -102,7 +102,8 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
             new = resolve(expert.decide(project.groups(), reference, decided), project.groups())
             record_decisions(project, new)
             spent += expert.actions_
-            report = train(project, run, compare_baseline=round_no == options.rounds)
+            last = round_no == options.rounds
+            report = train(project, run, compare_baseline=last, holdout=last)
             log(f"round {round_no}: {expert.actions_} expert actions ({spent}/{budget}), "
                 f"classifier trained on {report.n_masks} masks")
     project.record_step("demo", masks=len(index), actions=spent, budget=budget)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -27,24 +28,23 @@ def register_generator(name: str) -> Callable[[Callable[..., MaskGenerator]], Ca
     return wrap
 
 
+# Built-in generators, imported only when asked for (the SAM module pulls in torch).
+_BUILTIN = {"sam": "mcae.inference.masks.sam", "superpixel": "mcae.inference.masks.superpixel"}
+
+
 def available_generators() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
+    return sorted({*_REGISTRY, *_BUILTIN})
 
 
 def get_generator(name: str, **options: Any) -> MaskGenerator:
     """Build the generator registered as ``name`` with its options."""
-    _load_builtin()
+    if name not in _REGISTRY and name in _BUILTIN:
+        importlib.import_module(_BUILTIN[name])
     try:
         builder = _REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown mask generator {name!r}; known: {sorted(_REGISTRY)}") from None
+        raise KeyError(f"unknown mask generator {name!r}; known: {available_generators()}") from None
     return builder(**options)
-
-
-def _load_builtin() -> None:
-    # Imported lazily: the SAM module pulls in torch.
-    from mcae.inference.masks import sam, superpixel  # noqa: F401
 
 
 __all__ = [
