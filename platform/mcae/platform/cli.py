@@ -57,7 +57,13 @@ def _executor(scheduler: str | None, workers: int | None, quiet: bool) -> Any:
 
 def get_app() -> typer.Typer:
     """The CLI with every command registered (commands live in their own modules)."""
-    from mcae.platform import commands_analysis, commands_catalog, commands_engine, commands_extra  # noqa: F401
+    from mcae.platform import (  # noqa: F401
+        commands_analysis,
+        commands_catalog,
+        commands_engine,
+        commands_extra,
+        commands_serve,
+    )
 
     return app
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -12,6 +14,24 @@ from mcae.platform.commands_catalog import CatalogOpt, _store, catalog_app
 
 if TYPE_CHECKING:
     from mcae.tiles.ingest import Ingested
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def known_ids(fn: F) -> F:
+    """An unknown city or layer id becomes an input error (one line, exit code 2)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from mcae.inference.errors import InputError
+        from mcae.tiles.catalog import UnknownId
+
+        try:
+            return fn(*args, **kwargs)
+        except UnknownId as exc:
+            raise InputError(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
 
 ingest_app = typer.Typer(help="Add categorical maps made elsewhere (SinoLC-1, ...) to a city.",
                          no_args_is_help=True)
@@ -28,6 +48,7 @@ OutOpt = Annotated[Path | None, typer.Option(
 
 @app.command()
 @friendly_errors
+@known_ids
 def compare(
     city: CityOpt,
     mcae_layer: Annotated[str | None, typer.Option("--mcae", help="MCAE layer id [mcae].")] = None,
@@ -53,6 +74,7 @@ def compare(
 
 @ingest_app.command("sinolc1")
 @friendly_errors
+@known_ids
 def ingest_sinolc1(
     file: FileArg, city: CityOpt, legend: LegendOpt = None,
     layer: Annotated[str, typer.Option(help="Layer id.")] = "sinolc1",
@@ -72,6 +94,7 @@ def ingest_sinolc1(
 
 @ingest_app.command("layer")
 @friendly_errors
+@known_ids
 def ingest_layer(
     file: FileArg, city: CityOpt,
     layer: Annotated[str, typer.Option(help="Layer id (lowercase, digits, - and _).")],
@@ -97,6 +120,7 @@ def _report(done: Ingested) -> None:
 
 @catalog_app.command("stac")
 @friendly_errors
+@known_ids
 def stac(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the static STAC catalog.")],
     base_url: Annotated[str | None, typer.Option(

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Path as PathParam, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi import Path as PathParam
 
 from mcae.tiles.catalog import CatalogStore, City, Layer
+from mcae.tiles.gdal import SourceRefused
 from mcae.tiles.settings import TileSettings
 
 IdParam = PathParam(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="A catalog id.")
 
 
 def get_store(request: Request) -> CatalogStore:
-    return request.app.state.store  # type: ignore[no-any-return]
+    return request.app.state.store
 
 
 def get_settings(request: Request) -> TileSettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 StoreDep = Annotated[CatalogStore, Depends(get_store)]
@@ -40,3 +45,73 @@ def layer_path_dependency(store: StoreDep, city: Annotated[str, IdParam],
     """The file of the route's layer: the only way a route reaches a path."""
     found: Path = store.layer_path(store.layer(city, layer))
     return str(found)
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    """A resolved layer: ids, catalog record, private file path and version token."""
+
+    city: str
+    layer: Layer
+    path: str
+    version: str
+
+    @property
+    def render_key(self) -> str:
+        """What, besides the file, changes a rendered tile: kind, scheme and legend."""
+        legend = json.dumps(self.layer.legend, sort_keys=True) if self.layer.legend else ""
+        return f"{self.layer.kind.value}:{self.layer.scheme}:{legend}"
+
+
+def layer_ref_dependency(store: StoreDep, city: Annotated[str, IdParam],
+                         layer: Annotated[str, IdParam]) -> LayerRef:
+    """The route's layer with its path and version (404 for unknown ids or a missing file)."""
+    found = store.layer(city, layer)
+    try:
+        version = store.layer_version(found)
+    except OSError:
+        raise SourceRefused("this layer's file is missing") from None
+    return LayerRef(city, found, str(store.layer_path(found)), version)
+
+
+# -- the query guard ---------------------------------------------------------------------
+
+CRS_PATTERN = re.compile(r"^(EPSG|OGC|ESRI):[0-9A-Za-z.]{1,16}$|^https?://www\.opengis\.net/def/crs/[A-Za-z]+/[0-9.]+/[0-9A-Za-z]+$")
+CRS_NAMES = ("crs", "coord_crs", "dst_crs")
+INT_LIMITS = {"minzoom": (0, 30), "maxzoom": (0, 30), "width": (1, 1024), "height": (1, 1024)}
+
+
+def _declared_query(route: Any) -> frozenset[str]:
+    """Every query parameter a route (and its dependencies) declares."""
+    found = getattr(route, "_mcae_query", None)
+    if found is None:
+        names: set[str] = set()
+        stack = [route.dependant]
+        while stack:
+            dependant = stack.pop()
+            names.update(param.alias for param in dependant.query_params)
+            stack.extend(dependant.dependencies)
+        found = frozenset(names)
+        route._mcae_query = found
+    return found
+
+
+def query_guard(request: Request) -> None:
+    """Refuse query parameters a route does not declare (``url``, ``expression``, ``bidx`` ...),
+    CRS values that are not plain identifiers and out-of-range zooms and sizes (400)."""
+    route = request.scope.get("route")
+    declared = _declared_query(route) if route is not None and hasattr(route, "dependant") else frozenset()
+    for name, value in request.query_params.multi_items():
+        if name not in declared:
+            hint = " (layers are addressed by catalog ids; no route takes a path or URL)" \
+                if name.lower() in ("url", "path", "file", "src") else ""
+            raise HTTPException(400, f"unknown query parameter {name!r}{hint}")
+        if name in CRS_NAMES and not CRS_PATTERN.match(value):
+            raise HTTPException(400, f"{name} must be an identifier like EPSG:4326")
+        if name in INT_LIMITS:
+            low, high = INT_LIMITS[name]
+            if not value.lstrip("-").isdigit() or not low <= int(value) <= high:
+                raise HTTPException(400, f"{name} must be an integer from {low} to {high}")
+
+
+QueryGuard = Depends(query_guard)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from rasterio.errors import RasterioError
 from rio_tiler.errors import RioTilerError, TileOutsideBounds
@@ -12,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mcae.inference.errors import InputError, MCAEError, ProjectStateError
 from mcae.tiles.catalog import UnknownId
+from mcae.tiles.gdal import SourceRefused
 
 logger = logging.getLogger(__name__)
 
@@ -20,10 +23,25 @@ class TooLarge(MCAEError):
     """A request asks for more pixels or tiles than allowed."""
 
 
+class PixelCapExceeded(TooLarge):
+    """An analysis area covers more pixels than ``max_image_pixels``; says both numbers."""
+
+    def __init__(self, pixels: int, cap: int) -> None:
+        super().__init__(f"the area covers {pixels:,} pixels of the layer at full resolution; "
+                         f"the cap is {cap:,} (max_image_pixels): ask for a smaller area")
+        self.details = {"count": pixels, "cap": cap}
+
+
+class NotComputedError(MCAEError):
+    """A result (for example a comparison report) that no command has produced yet."""
+
+
 STATUS: list[tuple[type[BaseException], int]] = [
     (UnknownId, 404),
     (TileOutsideBounds, 404),
+    (SourceRefused, 404),
     (TooLarge, 413),
+    (NotComputedError, 404),
     (InputError, 400),
     (ProjectStateError, 409),
     (RioTilerError, 400),
@@ -48,13 +66,20 @@ def add_exception_handlers(app: FastAPI) -> None:
         if status >= 500:
             logger.exception("error on %s", request.url.path, exc_info=exc)
             return JSONResponse({"detail": "internal error"}, status_code=status, headers=NO_STORE)
-        return JSONResponse({"detail": str(exc)}, status_code=status, headers=NO_STORE)
+        body = {"detail": str(exc), **getattr(exc, "details", {})}
+        return JSONResponse(body, status_code=status, headers=NO_STORE)
 
     async def http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                             headers={**(exc.headers or {}), **NO_STORE})
 
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        response = await request_validation_exception_handler(request, exc)
+        response.headers.update(NO_STORE)
+        return response
+
     for kind, _ in STATUS:
         app.add_exception_handler(kind, known)
+    app.add_exception_handler(RequestValidationError, invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, known)

@@ -1,64 +1,148 @@
 """Rendering one tile of a catalog layer to bytes, in process.
 
 Categorical layers are read with nearest resampling and encoded as paletted PNG
-(index 0 transparent) or lossless WebP, so every class colour stays exact.
-Used by the tile routes and by bundle exports alike.
+(index = class id, 0 transparent) or lossless WebP, so every class colour stays exact.
+Imagery is read bilinear and encoded as PNG (alpha where there is no data) or lossless
+WebP; bands that are not 8 bit are stretched to their 2-98 % range. Datasets come from
+the per-process reader pool. Used by the tile routes and by bundle exports alike.
 """
 
 from __future__ import annotations
 
 import io
+import threading
+from functools import lru_cache
 from typing import Literal
 
 import morecantile
 import numpy as np
+from morecantile import TileMatrixSet
 from PIL import Image
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
+from rio_tiler.models import ImageData
 
 from mcae.tiles.catalog import Layer
 from mcae.tiles.palettes import palette_for
+from mcae.tiles.readers import POOL, file_token
 
 TileFormat = Literal["png", "webp"]
 MEDIA_TYPES = {"png": "image/png", "webp": "image/webp"}
+RGBA = tuple[int, int, int, int]
+
+
+@lru_cache(maxsize=32)
+def get_tms(tms_id: str) -> TileMatrixSet:
+    """A tile matrix set by id, parsed once per process (treat as read-only)."""
+    return morecantile.tms.get(tms_id)
 
 
 def render_tile(path: str, layer: Layer, tms_id: str, z: int, x: int, y: int, *,
                 tilesize: int = 256, fmt: TileFormat = "png") -> bytes | None:
     """The tile as image bytes, or None where the layer has no data there."""
-    tms = morecantile.tms.get(tms_id)
-    with Reader(path, tms=tms) as src:
-        if not src.tile_exists(x, y, z):
+    with POOL.reader(path, get_tms(tms_id)) as src:
+        img = read_tile(src, layer, z, x, y, tilesize)
+        if img is None:
             return None
-        try:
-            img = src.tile(x, y, z, tilesize=tilesize, indexes=1 if layer.categorical else None,
-                           resampling_method="nearest" if layer.categorical else "bilinear",
-                           reproject_method="nearest" if layer.categorical else "bilinear")
-        except TileOutsideBounds:
+        valid = np.asarray(img.mask) > 0
+        if not valid.any():
             return None
-    valid = np.asarray(img.mask) > 0
-    if not valid.any():
+        if layer.categorical:
+            return encode_classes(np.asarray(img.data[0]), valid, palette_for(layer), fmt)
+        data = np.asarray(img.data)
+        if data.dtype != np.uint8:
+            data = stretch(data, imagery_range(src, path, data.shape[0]))
+    return encode_rgb(data, valid, fmt)
+
+
+def read_tile(src: Reader, layer: Layer, z: int, x: int, y: int, tilesize: int) -> ImageData | None:
+    """The tile's pixels (class ids, or up to three imagery bands), None outside the data."""
+    if not src.tile_exists(x, y, z):
         return None
-    if layer.categorical:
-        return encode_classes(np.asarray(img.data[0]), valid, palette_for(layer), fmt)
-    return img.render(img_format="PNG" if fmt == "png" else "WEBP",
-                      **({"lossless": True} if fmt == "webp" else {}))
+    method = "nearest" if layer.categorical else "bilinear"
+    indexes = 1 if layer.categorical else imagery_indexes(src)
+    try:
+        return src.tile(x, y, z, tilesize=tilesize, indexes=indexes,
+                        resampling_method=method, reproject_method=method)
+    except TileOutsideBounds:
+        return None
 
 
-def encode_classes(ids: np.ndarray, valid: np.ndarray,
-                   palette: dict[int, tuple[int, int, int, int]], fmt: TileFormat) -> bytes:
+def imagery_indexes(src: Reader) -> tuple[int, ...]:
+    """Red, green, blue: the first three bands (an alpha band becomes the mask)."""
+    dataset = src.dataset
+    assert dataset is not None
+    colour = [i for i, ci in zip(dataset.indexes, dataset.colorinterp, strict=False) if ci.name != "alpha"]
+    return tuple(colour[:3]) if len(colour) >= 3 else tuple(colour[:1])
+
+
+_ranges: dict[tuple[str, tuple[int, int, int]], list[tuple[float, float]]] = {}
+_ranges_lock = threading.Lock()
+
+
+def imagery_range(src: Reader, path: str, bands: int) -> list[tuple[float, float]]:
+    """2nd and 98th percentile per band, from a small preview, computed once per file."""
+    key = (path, file_token(path))
+    with _ranges_lock:
+        found = _ranges.get(key)
+    if found is None:
+        preview = src.preview(indexes=imagery_indexes(src)[:bands], max_size=512)
+        found = []
+        for band, mask in zip(preview.array.data, np.asarray(preview.mask) > 0, strict=False):
+            values = band[mask] if mask.any() else band.ravel()
+            lo, hi = np.percentile(values, [2, 98]) if values.size else (0.0, 1.0)
+            found.append((float(lo), float(hi) if hi > lo else float(lo) + 1.0))
+        with _ranges_lock:
+            if len(_ranges) > 256:
+                _ranges.clear()
+            _ranges[key] = found
+    return found
+
+
+def stretch(data: np.ndarray, ranges: list[tuple[float, float]]) -> np.ndarray:
+    """Linear stretch of each band to 0-255."""
+    out = np.empty(data.shape, np.uint8)
+    for i, (lo, hi) in enumerate(ranges[: data.shape[0]]):
+        out[i] = np.clip((data[i].astype(np.float32) - lo) * (255.0 / (hi - lo)), 0, 255)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _tables(palette: tuple[tuple[int, RGBA], ...]) -> tuple[list[int], bytes, np.ndarray]:
+    """PNG palette, PNG alpha table and RGBA lookup table of a palette (0 and unknown ids transparent)."""
+    lut = np.zeros((256, 4), np.uint8)
+    for i, rgba in palette:
+        if 0 <= i < 256:
+            lut[i] = rgba
+    return lut[:, :3].ravel().tolist(), bytes(lut[:, 3]), lut
+
+
+def encode_classes(ids: np.ndarray, valid: np.ndarray, palette: dict[int, RGBA],
+                   fmt: TileFormat) -> bytes:
     """Class ids to a paletted PNG (id = palette index) or a lossless RGBA WebP."""
-    ids = np.where(valid, ids, 0).astype(np.uint8)
+    flat, alpha, lut = _tables(tuple(sorted(palette.items())))
+    ids = np.where(valid & (ids >= 0) & (ids < 256), ids, 0).astype(np.uint8)
     buf = io.BytesIO()
     if fmt == "png":
         image = Image.fromarray(ids, mode="P")
-        flat = []
-        for i in range(256):
-            flat.extend(palette.get(i, (0, 0, 0, 0))[:3])
         image.putpalette(flat)
-        alpha = bytes(palette.get(i, (0, 0, 0, 0))[3] for i in range(256))
-        image.save(buf, format="PNG", transparency=alpha, optimize=False)
+        image.save(buf, format="PNG", transparency=alpha)
     else:
-        lut = np.array([palette.get(i, (0, 0, 0, 0)) for i in range(256)], np.uint8)
-        Image.fromarray(lut[ids], mode="RGBA").save(buf, format="WEBP", lossless=True)
+        Image.fromarray(lut[ids], mode="RGBA").save(buf, format="WEBP", lossless=True, method=2, quality=50)
+    return buf.getvalue()
+
+
+def encode_rgb(data: np.ndarray, valid: np.ndarray, fmt: TileFormat) -> bytes:
+    """One or three 8-bit bands to PNG or lossless WebP; alpha only where some pixel has no data."""
+    bands = np.repeat(data[:1], 3, axis=0) if data.shape[0] < 3 else data[:3]
+    if valid.all():
+        array, mode = np.ascontiguousarray(np.moveaxis(bands, 0, -1)), "RGB"
+    else:
+        alpha = np.where(valid, 255, 0).astype(np.uint8)[None]
+        array, mode = np.ascontiguousarray(np.moveaxis(np.concatenate([bands, alpha]), 0, -1)), "RGBA"
+    buf = io.BytesIO()
+    if fmt == "png":  # zlib level 3: 6x faster than the default 6 on imagery, ~8 % larger
+        Image.fromarray(array, mode=mode).save(buf, format="PNG", compress_level=3)
+    else:  # lossless method 0: 40x faster than the default 4, ~17 % larger
+        Image.fromarray(array, mode=mode).save(buf, format="WEBP", lossless=True, method=0)
     return buf.getvalue()

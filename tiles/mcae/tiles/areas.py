@@ -1,0 +1,76 @@
+"""Areas of a download request: a bbox, a GeoJSON polygon or a district (EPSG:4326), clipped to a layer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import shapely
+from shapely.geometry import box, mapping, shape
+from shapely.geometry.base import BaseGeometry
+
+from mcae.inference.errors import InputError
+from mcae.tiles.catalog import CatalogStore, Layer
+from mcae.tiles.geometry import parse_geojson
+
+BBox = tuple[float, float, float, float]
+
+
+def check_bbox(values: Sequence[float]) -> BBox:
+    """``values`` as a west, south, east, north bbox in degrees, or InputError."""
+    if len(values) != 4:
+        raise InputError("a bbox is four numbers: west,south,east,north")
+    w, s, e, n = (float(v) for v in values)
+    if not all(math.isfinite(v) for v in (w, s, e, n)):
+        raise InputError("bbox coordinates must be finite")
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise InputError("bbox must satisfy -180 <= west < east <= 180 and -90 <= south < north <= 90")
+    return w, s, e, n
+
+
+def parse_bbox(text: str) -> BBox:
+    """A ``west,south,east,north`` query string as a bbox."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise InputError(f"bbox {text!r}: expected four numbers west,south,east,north") from None
+    return check_bbox(values)
+
+
+def resolve_area(store: CatalogStore, city: str, layer: Layer, *, bbox: Sequence[float] | None = None,
+                 district: str | None = None,
+                 geometry: dict[str, Any] | None = None) -> tuple[BaseGeometry, bool, str]:
+    """The requested area clipped to the layer: (geometry, is_a_box, fingerprint).
+
+    Exactly one of ``bbox``, ``district`` and ``geometry``; an unknown district is
+    UnknownId (404), an area outside the layer is InputError.
+    """
+    given = [x is not None for x in (bbox, district, geometry)]
+    if sum(given) != 1:
+        raise InputError("give exactly one of bbox, district and geometry")
+    if bbox is not None:
+        geom: BaseGeometry = box(*check_bbox(bbox))
+        rectangular = True
+    elif district is not None:
+        geom = shape(store.district(city, district).geometry)
+        rectangular = False
+    else:
+        assert geometry is not None
+        geom = parse_geojson(geometry)
+        rectangular = False
+    clipped = geom.intersection(box(*layer.bounds))
+    if clipped.is_empty or clipped.area <= 0:
+        raise InputError(f"the area does not overlap layer {layer.id!r} "
+                         f"(bounds {', '.join(f'{v:.6f}' for v in layer.bounds)})")
+    if clipped.geom_type not in ("Polygon", "MultiPolygon"):  # keep the polygonal parts only
+        clipped = shapely.union_all([g for g in shapely.get_parts(clipped) if g.area > 0])
+    return clipped, rectangular, fingerprint(clipped)
+
+
+def fingerprint(geom: BaseGeometry) -> str:
+    """A short hash of a geometry (identical areas give identical jobs)."""
+    text = json.dumps(mapping(shapely.normalize(geom)), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

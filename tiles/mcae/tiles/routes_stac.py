@@ -1,0 +1,46 @@
+"""STAC API (static-catalog layout): catalog.json, a collection per city, an item per layer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+
+from mcae.tiles.catalog import UnknownId
+from mcae.tiles.dependencies import IdParam, QueryGuard, StoreDep
+from mcae.tiles.stac import STAC_PREFIX, build_catalog, served
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def create_stac_router() -> APIRouter:
+    router = APIRouter(prefix=STAC_PREFIX, tags=["STAC"], dependencies=[QueryGuard])
+
+    @router.get("/catalog.json", summary="The STAC catalog of every city")
+    def catalog(store: StoreDep, request: Request) -> dict[str, Any]:
+        return served(build_catalog(store, _base(request)))
+
+    @router.get("/{city}/collection.json", summary="A city as a STAC collection")
+    def collection(store: StoreDep, request: Request, city: Annotated[str, IdParam]) -> dict[str, Any]:
+        store.city(city)
+        found = build_catalog(store, _base(request)).get_child(city)
+        if found is None:  # pragma: no cover - store.city raised already
+            raise UnknownId("city", city)
+        return served(found)
+
+    @router.get("/{city}/{layer}/{item_file}", summary="A layer as a STAC item")
+    def item(store: StoreDep, request: Request, city: Annotated[str, IdParam],
+             layer: Annotated[str, IdParam],
+             item_file: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}\.json$")]) -> dict[str, Any]:
+        store.layer(city, layer)
+        if item_file != f"{layer}.json":
+            raise UnknownId("STAC item", f"{city}/{layer}/{item_file}")
+        child = build_catalog(store, _base(request)).get_child(city)
+        found = child.get_item(layer) if child is not None else None
+        if found is None:  # pragma: no cover - store.layer raised already
+            raise UnknownId("layer", f"{city}/{layer}")
+        return served(found)
+
+    return router
