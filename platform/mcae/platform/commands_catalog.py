@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from mcae.platform.cli import app, console, friendly_errors
+from mcae.tiles.catalog import CatalogStore
 
 catalog_app = typer.Typer(help="Cities and layers the server publishes.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
@@ -17,7 +18,7 @@ CatalogOpt = Annotated[Path | None, typer.Option(
     help="Catalog file [MCAE_TILES_CATALOG_PATH or demo-output/catalog.json].")]
 
 
-def _store(catalog: Path | None):  # type: ignore[no-untyped-def]
+def _store(catalog: Path | None) -> CatalogStore:
     from mcae.tiles.catalog import CatalogStore
     from mcae.tiles.settings import TileSettings
 

@@ -88,7 +88,7 @@ class City(BaseModel):
 
 
 class Catalog(BaseModel):
-    format: Literal["mcae-catalog"] = CATALOG_FORMAT
+    format: Literal["mcae-catalog"] = "mcae-catalog"
     version: int = CATALOG_VERSION
     cities: dict[str, City] = Field(default_factory=dict)
 

@@ -36,7 +36,7 @@ class NotComputedError(MCAEError):
     """A result (for example a comparison report) that no command has produced yet."""
 
 
-STATUS: list[tuple[type[BaseException], int]] = [
+STATUS: list[tuple[type[Exception], int]] = [
     (UnknownId, 404),
     (TileOutsideBounds, 404),
     (SourceRefused, 404),

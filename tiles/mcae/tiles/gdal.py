@@ -31,7 +31,7 @@ ALLOWED_DRIVERS = "GTiff"
 NO_NETWORK_EXTENSION = ".mcae-no-network"
 
 
-class SourceRefused(MCAEError):  # noqa: N818 (named like TooLarge, UnknownId)
+class SourceRefused(MCAEError):
     """A catalog entry points at something the server will not open."""
 
 
