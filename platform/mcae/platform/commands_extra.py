@@ -105,6 +105,11 @@ def demo(
     result = run_demo(options, log=console.print)
     from mcae.tiles.layers import register_demo
 
+    from mcae.tiles.compare_report import run_comparison, summarise
+
     store = register_demo(options.out)
+    compared, _ = run_comparison(store, "demo-city")
+    agreement = summarise(compared.counts["city"], "city", compared.city.name)["overall_agreement"]
+    console.print(f"MCAE vs SinoLC-1 stand-in: {agreement:.1%} agreement (layer 'agreement')")
     console.print(f"[green]demo finished[/] in {result['seconds']:.0f} s: {options.out} "
-                  f"(catalog: {store.path})")
+                  f"(catalog: {store.path}); serve it with `mcae serve --catalog {store.path}`")
