@@ -71,7 +71,7 @@ STAGES: list[tuple[str, str]] = [
     ("clustering", "clustering (per neighbourhood)"),
     ("groups_io", "groups: read tables, write groups"),
     ("training", "classifier training (final fit)"),
-    ("holdout", "hold-out check (2 more fits, train default)"),
+    ("holdout", "hold-out check (one more fit, train default)"),
     ("prediction", "prediction (refresh every group)"),
     ("map", "map writing (COG)"),
 ]
