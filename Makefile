@@ -1,5 +1,6 @@
 # The two commands of the README:
-#   make demo   set everything up, then run the pipeline on the embedded synthetic city
+#   make demo   set everything up, run the pipeline on the embedded synthetic city, then
+#               serve it at http://localhost:8000 (Ctrl-C stops the server)
 #   make test   set everything up, then run the whole test suite
 # Override TORCH to install another torch 2.x with its matching torchvision.
 
@@ -10,15 +11,22 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.mcae-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test setup lint bench clean
+.PHONY: demo test setup web lint bench clean
 
-demo: $(STAMP)
+demo: $(STAMP) web
 	$(BIN)/mcae demo
+	$(BIN)/mcae serve --catalog demo-output/catalog.json --host 127.0.0.1 --port 8000
 
-test: $(STAMP)
+test: $(STAMP) web
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
+		|| echo "chromium could not be installed: the browser tests (tests/test_web.py) will skip"
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 setup: $(STAMP)
+
+# the web viewer (web/dist), served by the platform app at /
+web:
+	npm ci --prefix web && npm run build --prefix web
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

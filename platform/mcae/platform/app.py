@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from mcae.tiles.catalog import CatalogStore
 from mcae.tiles.errors import add_exception_handlers
@@ -41,4 +42,7 @@ def create_app(settings: TileSettings | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    # the web viewer last, so that every API route above wins over a file of the same path
+    if settings.web_dist.is_dir():
+        app.mount("/", StaticFiles(directory=settings.web_dist, html=True), name="web")
     return app

@@ -21,3 +21,5 @@ class TileSettings(BaseSettings):
     gdal_cachemax_mb: int = 256
     gdal_allow_network: bool = False  # let catalog entries be URLs / /vsi paths
     tile_cache_mb: int = 64  # rendered tiles kept per process (0: off)
+    # the built web viewer, served at "/" when the folder exists (``make web`` builds it)
+    web_dist: Path = Path(__file__).resolve().parents[3] / "web" / "dist"

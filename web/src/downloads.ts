@@ -1,0 +1,230 @@
+// Downloads: tile bundles (MBTiles, PMTiles, zip) built as server jobs with an estimate first and
+// progress while they build; clipped GeoTIFFs; TileJSON and WMTS addresses for QGIS users.
+
+import { absolute, api, ApiError, getJSON, postForBlob, postJSON, type Estimate, type Job, type Layer } from './api';
+import { byId, formatBytes, formatInt, h, saveBlob } from './util';
+
+/** Where a download is cut: a bbox or a district (bundles take no polygon: its bbox is used). */
+export type DownloadArea = { bbox: [number, number, number, number]; polygon?: GeoJSON.Polygon; label: string }
+  | { district: string; label: string };
+
+export interface DownloadHost {
+  city(): string;
+  layers(): Layer[];
+  preferredLayer(): Layer | null;
+  area(): DownloadArea | { error: string };
+  zoom(): number;
+}
+
+function areaParams(area: DownloadArea): Record<string, string> {
+  return 'district' in area ? { district: area.district } : { bbox: area.bbox.map((v) => v.toFixed(7)).join(',') };
+}
+
+export class Downloads {
+  private layerSelect = byId<HTMLSelectElement>('dl-layer');
+  private minSelect = byId<HTMLSelectElement>('dl-minzoom');
+  private maxSelect = byId<HTMLSelectElement>('dl-maxzoom');
+  private format = byId<HTMLSelectElement>('dl-format');
+  private estimateText = byId('dl-estimate');
+  private start = byId<HTMLButtonElement>('dl-start');
+  private jobBox = byId('dl-job');
+  private progress = byId<HTMLProgressElement>('dl-progress');
+  private status = byId('dl-status');
+  private clipButton = byId<HTMLButtonElement>('dl-clip');
+  private clipStatus = byId('dl-clip-status');
+  private links = byId('service-links');
+  private estimateToken = 0;
+  private polling: number | undefined;
+  lastJob: Job | null = null;
+
+  constructor(private host: DownloadHost) {
+    this.layerSelect.addEventListener('change', () => { this.fillZooms(); this.refresh(); });
+    for (const select of [this.minSelect, this.maxSelect, this.format]) select.addEventListener('change', () => this.refresh());
+    this.start.addEventListener('click', () => void this.build());
+    this.clipButton.addEventListener('click', () => void this.clip());
+  }
+
+  private layer(): Layer | undefined {
+    return this.host.layers().find((l) => l.id === this.layerSelect.value);
+  }
+
+  /** Fill the selects for the current city (keeping the choices that still make sense). */
+  setup(): void {
+    const layers = this.host.layers();
+    const previous = this.layerSelect.value;
+    this.layerSelect.replaceChildren(...layers.map((l) => h('option', { value: l.id }, l.title)));
+    const preferred = this.host.preferredLayer();
+    this.layerSelect.value = layers.some((l) => l.id === previous) ? previous : preferred?.id ?? layers[0]?.id ?? '';
+    this.fillZooms();
+    this.renderLinks();
+  }
+
+  private fillZooms(): void {
+    const layer = this.layer();
+    if (!layer) return;
+    const low = Math.max(0, layer.minzoom - 3);
+    const options = () => Array.from({ length: layer.maxzoom - low + 1 }, (_, i) => low + i)
+      .map((z) => h('option', { value: z }, String(z)));
+    this.minSelect.replaceChildren(...options());
+    this.maxSelect.replaceChildren(...options());
+    const current = Math.round(this.host.zoom());
+    this.minSelect.value = String(Math.min(layer.maxzoom, Math.max(low, Math.min(current, layer.minzoom))));
+    this.maxSelect.value = String(layer.maxzoom);
+  }
+
+  /** Ask for the estimate of the current choices (free on the server). */
+  async refresh(): Promise<void> {
+    const token = ++this.estimateToken;
+    const layer = this.layer();
+    const area = this.host.area();
+    this.start.disabled = true;
+    if (!layer) return;
+    if ('error' in area) {
+      this.estimateText.textContent = area.error;
+      this.estimateText.className = 'estimate error';
+      return;
+    }
+    const minzoom = Number(this.minSelect.value);
+    const maxzoom = Number(this.maxSelect.value);
+    if (minzoom > maxzoom) {
+      this.estimateText.textContent = 'The first zoom level must not be above the last.';
+      this.estimateText.className = 'estimate error';
+      return;
+    }
+    this.estimateText.textContent = 'Estimating…';
+    this.estimateText.className = 'estimate';
+    const params = new URLSearchParams({ ...areaParams(area), minzoom: String(minzoom), maxzoom: String(maxzoom),
+      format: this.format.value });
+    try {
+      const estimate = await getJSON<Estimate>(`${api.layerPath(this.host.city(), layer.id)}/bundles/estimate?${params}`);
+      if (token !== this.estimateToken) return;
+      this.estimateText.dataset.count = String(estimate.count);
+      if (!estimate.allowed) {
+        this.estimateText.textContent = `${formatInt(estimate.count)} tiles: more than the limit of ${formatInt(estimate.cap)}. `
+          + 'Choose a smaller area or fewer zoom levels.';
+        this.estimateText.className = 'estimate error';
+        return;
+      }
+      this.estimateText.replaceChildren(h('strong', { id: 'dl-count' }, `${formatInt(estimate.count)} tiles`),
+        ` · about ${formatBytes(estimate.estimated_bytes)} · ${area.label}, zoom ${minzoom}–${maxzoom}`);
+      this.start.disabled = estimate.count === 0;
+    } catch (error) {
+      if (token !== this.estimateToken) return;
+      this.estimateText.textContent = `No estimate: ${(error as Error).message}`;
+      this.estimateText.className = 'estimate error';
+    }
+  }
+
+  private async build(): Promise<void> {
+    const layer = this.layer();
+    const area = this.host.area();
+    if (!layer || 'error' in area) return;
+    window.clearTimeout(this.polling);
+    const body = { format: this.format.value, minzoom: Number(this.minSelect.value), maxzoom: Number(this.maxSelect.value),
+      ...('district' in area ? { district: area.district } : { bbox: area.bbox }) };
+    this.start.disabled = true;
+    this.jobBox.hidden = false;
+    this.progress.value = 0;
+    this.status.textContent = 'Starting…';
+    try {
+      const job = await postJSON<Job>(`${api.layerPath(this.host.city(), layer.id)}/bundles`, body);
+      this.follow(job);
+    } catch (error) {
+      this.status.textContent = `Could not start the bundle: ${(error as Error).message}`;
+      this.start.disabled = false;
+    }
+  }
+
+  private follow(job: Job): void {
+    this.lastJob = job;
+    this.jobBox.dataset.job = job.id;
+    this.jobBox.dataset.state = job.state;
+    this.progress.value = job.progress;
+    if (job.state === 'done' && job.links.download) {
+      const name = `${this.host.city()}-${job.layer ?? ''}.${job.format}`;
+      const link = h('a', { href: job.links.download, download: '', id: 'dl-file', class: 'button' }, `Save ${job.format} file`);
+      this.status.replaceChildren(`Done: ${formatInt(job.tiles_written ?? job.tiles_done)} tiles, ${formatBytes(job.bytes)}. `, link);
+      link.setAttribute('title', name);
+      this.start.disabled = false;
+      link.click();
+      return;
+    }
+    if (job.state === 'failed' || job.state === 'error') {
+      this.status.textContent = `The bundle failed: ${job.error ?? 'unknown error'}`;
+      this.start.disabled = false;
+      return;
+    }
+    this.status.textContent = `${job.state === 'queued' ? 'Queued' : 'Building'}: ${formatInt(job.tiles_done)} of ${formatInt(job.tiles_total)} tiles`;
+    this.polling = window.setTimeout(async () => {
+      try {
+        this.follow(await getJSON<Job>(job.links.self));
+      } catch (error) {
+        this.status.textContent = `Lost the job: ${(error as Error).message}`;
+        this.start.disabled = false;
+      }
+    }, 400);
+  }
+
+  private async clip(): Promise<void> {
+    const layer = this.layer();
+    const area = this.host.area();
+    if (!layer) return;
+    if ('error' in area) {
+      this.clipStatus.textContent = area.error;
+      return;
+    }
+    this.clipButton.disabled = true;
+    this.clipStatus.textContent = 'Cutting the GeoTIFF…';
+    const path = `${api.layerPath(this.host.city(), layer.id)}/clip`;
+    try {
+      let blob: Blob;
+      if ('bbox' in area && area.polygon) {
+        blob = (await postForBlob(path, area.polygon)).blob;
+      } else {
+        const response = await fetch(`${path}?${new URLSearchParams(areaParams(area))}`);
+        if (!response.ok) {
+          const detail = await response.json().catch(() => ({ detail: response.statusText }));
+          throw new ApiError(response.status, detail.detail);
+        }
+        blob = await response.blob();
+      }
+      saveBlob(blob, `${this.host.city()}-${layer.id}-clip.tif`);
+      this.clipStatus.textContent = `Saved ${formatBytes(blob.size)} (${area.label}).`;
+    } catch (error) {
+      this.clipStatus.textContent = `No GeoTIFF: ${(error as Error).message}`;
+    } finally {
+      this.clipButton.disabled = false;
+    }
+  }
+
+  renderLinks(): void {
+    const city = this.host.city();
+    const rows = this.host.layers().map((layer) => h('div', { class: 'service' },
+      h('span', { class: 'service-title' }, layer.title),
+      copyField(`WMTS of ${layer.title}`, absolute(api.wmts(city, layer.id)), 'WMTS'),
+      copyField(`TileJSON of ${layer.title}`, absolute(api.tilejson(city, layer.id)), 'TileJSON')));
+    rows.unshift(h('div', { class: 'service' }, h('span', { class: 'service-title' }, 'All layers of the city'),
+      copyField('WMTS of every layer', absolute(api.cityWmts(city)), 'WMTS')));
+    this.links.replaceChildren(...rows);
+  }
+}
+
+function copyField(label: string, url: string, kind: string): HTMLElement {
+  const input = h('input', { type: 'text', readonly: true, value: url, 'aria-label': label });
+  const status = h('span', { class: 'sr-only', 'aria-live': 'polite' });
+  const button = h('button', {
+    type: 'button', class: 'button small', 'aria-label': `Copy ${label}`, onclick: async () => {
+      input.select();
+      try {
+        await navigator.clipboard.writeText(url);
+      } catch {
+        document.execCommand?.('copy');
+      }
+      status.textContent = 'Copied';
+      button.textContent = 'Copied';
+      window.setTimeout(() => (button.textContent = 'Copy'), 1500);
+    },
+  }, 'Copy');
+  return h('div', { class: 'copy-field' }, h('span', { class: 'copy-kind' }, kind), input, button, status,
+    h('a', { href: url, target: '_blank', rel: 'noopener', class: 'open-link', 'aria-label': `Open ${label}` }, '↗'));
+}
