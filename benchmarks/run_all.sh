@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
 "$PY" -m benchmarks.engine "$@"
 "$PY" -m benchmarks.annotation
+"$PY" -m benchmarks.tiles

@@ -361,3 +361,14 @@ def test_serve_two_workers_keep_alive_latency(world: TileWorld, tmp_path: Path) 
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(20) is not None
+
+
+def test_catalog_is_parsed_once_per_file_version(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mcae.tiles.catalog import CatalogStore, City
+
+    store = CatalogStore(tmp_path / "catalog.json")
+    store.put_city(City(id="a", name="A"))
+    first = store.snapshot()
+    assert store.snapshot() is first  # unchanged file: no re-parse
+    store.put_city(City(id="b", name="B"))
+    assert set(store.snapshot().cities) == {"a", "b"}  # a change is seen at once

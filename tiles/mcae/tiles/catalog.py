@@ -110,6 +110,7 @@ class CatalogStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._snapshot: tuple[tuple[int, int, int], Catalog] | None = None
 
     @property
     def root(self) -> Path:
@@ -126,9 +127,20 @@ class CatalogStore:
     def save(self, catalog: Catalog) -> None:
         write_json(self.path, catalog.model_dump(mode="json"))
 
+    def snapshot(self) -> Catalog:
+        """The catalog for reading: parsed once per version of the file (not to be modified)."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return Catalog()
+        key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if self._snapshot is None or self._snapshot[0] != key:
+            self._snapshot = (key, self.load())
+        return self._snapshot[1]
+
     # -- queries -------------------------------------------------------------
     def city(self, city_id: str) -> City:
-        city = self.load().cities.get(city_id)
+        city = self.snapshot().cities.get(city_id)
         if city is None:
             raise UnknownId("city", city_id)
         return city

@@ -20,7 +20,7 @@ def create_catalog_router() -> APIRouter:
 
     @router.get("/api/cities", summary="Every city, with its layers and district names")
     def list_cities(store: StoreDep) -> list[dict[str, Any]]:
-        return [_city(store, city, with_geometry=False) for city in store.load().cities.values()]
+        return [_city(store, city, with_geometry=False) for city in store.snapshot().cities.values()]
 
     @router.get("/api/cities/{city}", summary="One city with its layers and districts")
     def get_city(store: StoreDep, city: Annotated[City, Depends(city_dependency)]) -> dict[str, Any]:
