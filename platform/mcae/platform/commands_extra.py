@@ -103,9 +103,8 @@ def demo(
                           workers=workers if workers is not None else settings.workers,
                           quiet=quiet)
     result = run_demo(options, log=console.print)
-    from mcae.tiles.layers import register_demo
-
     from mcae.tiles.compare_report import run_comparison, summarise
+    from mcae.tiles.layers import register_demo
 
     store = register_demo(options.out)
     compared, _ = run_comparison(store, "demo-city")
