@@ -57,11 +57,9 @@ def render_tile(path: str, layer: Layer, tms_id: str, z: int, x: int, y: int, *,
 
 def read_tile(src: Reader, layer: Layer, z: int, x: int, y: int, tilesize: int) -> ImageData | None:
     """The tile's pixels (class ids, or up to three imagery bands), None outside the data."""
-    if not src.tile_exists(x, y, z):
-        return None
     method = "nearest" if layer.categorical else "bilinear"
     indexes = 1 if layer.categorical else imagery_indexes(src)
-    try:
+    try:  # Reader.tile checks the bounds itself: no separate tile_exists call
         return src.tile(x, y, z, tilesize=tilesize, indexes=indexes,
                         resampling_method=method, reproject_method=method)
     except TileOutsideBounds:
