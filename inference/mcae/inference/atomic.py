@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +57,13 @@ def scratch_path(beside: str | Path, suffix: str = ".tif") -> Iterator[Path]:
         for leftover in (Path(tmp), *Path(tmp).parent.glob(Path(tmp).name + ".*")):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
+
+
+def write_files(folder: Path, writers: dict[str, Callable[[Path], object]]) -> dict[str, Path]:
+    """Write each ``name -> writer(tmp_path)`` into ``folder`` atomically; return the paths."""
+    paths = {}
+    for name, writer in writers.items():
+        paths[name] = folder / name
+        with atomic_path(paths[name]) as tmp:
+            writer(tmp)
+    return paths

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mcae.inference.atomic import atomic_path
+from mcae.inference.atomic import write_files
 
 RGB = tuple[int, int, int]
 
@@ -128,12 +128,7 @@ class AccuracyReport:
             "confusion.csv": lambda p: self.confusion_frame().to_csv(p),
             "confusion.png": lambda p: plot_confusion(self, p),
         }
-        paths = {}
-        for name, writer in writers.items():
-            paths[name] = out / name
-            with atomic_path(paths[name]) as tmp:
-                writer(tmp)
-        return paths
+        return write_files(out, writers)
 
 
 def _num(value: Any) -> Any:

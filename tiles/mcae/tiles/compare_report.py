@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mcae.inference.atomic import atomic_path
+from mcae.inference.atomic import write_files
 from mcae.inference.classes import HARMONISED_SCHEME, MCAE, SINOLC1, SINOLC1_TO_MCAE
 from mcae.inference.errors import InputError
 from mcae.inference.evaluate import metrics_from_confusion
@@ -142,12 +142,7 @@ def write_report(result: Comparison, out_dir: str | Path) -> dict[str, Path]:
     writers["compare.png"] = lambda p: plot_confusion(
         harmonised_report(result.counts["city"]), p, axes=("SinoLC-1", "MCAE"),
         title=f"{result.city.name}: MCAE vs SinoLC-1", score="agreement")
-    paths = {}
-    for name, writer in writers.items():
-        paths[name] = out / name
-        with atomic_path(paths[name]) as tmp:
-            writer(tmp)
-    return paths
+    return write_files(out, writers)
 
 
 def run_comparison(store: CatalogStore, city_id: str, *, mcae_layer: str | None = None,
