@@ -21,6 +21,7 @@ from shapely.geometry import box, shape
 import mcae.tiles.bundles as bundles
 from mcae.platform.app import create_app
 from mcae.tiles.bundles import plan_tiles
+from mcae.tiles.catalog import Layer
 from mcae.tiles.render import render_tile
 from mcae.tiles.settings import TileSettings
 
@@ -96,6 +97,11 @@ def test_district_counts_only_tiles_overlapping_the_polygon(downloads: Downloads
     assert plan.sample(5) == sorted(plan.sample(5), key=lambda t: (t.z, t.y, t.x))  # spread in order
 
 
+def served_tile(world: Downloads, layer: Layer, z: int, x: int, y: int) -> bytes | None:
+    """The tile as the tile route renders it (from the layer's serving copy)."""
+    return render_tile(str(world.store.tile_path(layer, "WebMercatorQuad")), layer, "WebMercatorQuad", z, x, y)
+
+
 def test_mbtiles_has_metadata_and_tms_rows(client: TestClient, downloads: Downloads,  # noqa: F811
                                            tmp_path: Path) -> None:
     job, data = bundle(client, "mbtiles")
@@ -115,7 +121,7 @@ def test_mbtiles_has_metadata_and_tms_rows(client: TestClient, downloads: Downlo
         rows = db.execute("SELECT tile_data FROM tiles WHERE zoom_level=? AND tile_column=? AND tile_row=?",
                           (z, x, (1 << z) - 1 - y)).fetchall()
         assert len(rows) == 1
-        assert rows[0][0] == render_tile(str(downloads.utm), layer, "WebMercatorQuad", z, x, y)
+        assert rows[0][0] == served_tile(downloads, layer, z, x, y)
     assert db.execute("SELECT COUNT(*) FROM tiles WHERE zoom_level=14 AND tile_row=?",
                       (hand_count(BBOX, [14])[0][2],)).fetchone()[0] == 0  # XYZ row is not stored
     db.close()
@@ -138,7 +144,7 @@ def test_pmtiles_readable_with_the_right_tiles(client: TestClient, downloads: Do
         tiles = {zxy: body for zxy, body in all_tiles(source)}
         assert sorted(tiles) == sorted(hand_count(BBOX, [12, 13, 14]))
         z, x, y = hand_count(BBOX, [14])[0]
-        assert reader.get(z, x, y) == render_tile(str(downloads.utm), layer, "WebMercatorQuad", z, x, y)
+        assert reader.get(z, x, y) == served_tile(downloads, layer, z, x, y)
 
 
 def test_zip_has_z_x_y_names(client: TestClient) -> None:

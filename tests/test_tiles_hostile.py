@@ -13,6 +13,8 @@ from httpx import Response
 from tiles_data import CITY, TileWorld, make_tile_world
 
 from mcae.tiles.readers import POOL
+from mcae.tiles.serving import SERVING_DIR
+from mcae.tiles.stac import STAC_PREFIX
 
 TILE = "tiles/WebMercatorQuad/18/217566/106391"
 LAYER_ROUTES = [TILE, TILE + ".png", TILE + ".webp", TILE + "@2x", TILE + "@2x.webp",
@@ -67,7 +69,10 @@ def assert_clean_4xx(r: Response, *statuses: int) -> None:
 
 
 def catalog_files(world: TileWorld) -> set[str]:
-    return {str(world.store.layer_path(la)) for la in world.store.city(CITY).layers.values()}
+    """Every file of the city's layers: their own files and their serving copies."""
+    layers = world.store.city(CITY).layers.values()
+    return ({str(world.store.layer_path(la)) for la in layers}
+            | {str(world.store.serving_copy(la)) for la in layers if world.store.serving_copy(la)})
 
 
 def test_traversal_in_ids(world: TileWorld, opened: list[str]) -> None:
@@ -182,4 +187,22 @@ def test_only_catalog_files_are_opened(world: TileWorld, opened: list[str]) -> N
         client.get(f"/cities/{CITY}/layers/{bad}/{TILE}")
     assert opened, "the spy saw nothing: it is not wired where the server opens files"
     assert set(opened) <= catalog_files(world), set(opened) - catalog_files(world)
-    assert all(Path(p).parent == world.root for p in opened)
+    assert all(Path(p).parent in (world.root, world.root / SERVING_DIR) for p in opened)
+
+
+def test_catalog_and_stac_survive_broken_entries(world: TileWorld) -> None:
+    """A layer whose file is missing, a VRT or /etc/passwd: listed as unavailable, left out
+    of STAC, never a 500."""
+    r = world.client.get("/api/cities/evil-city")
+    assert r.status_code == 200
+    layers = {entry["id"]: entry for entry in r.json()["layers"]}
+    assert layers["missing"]["available"] is False and layers["missing"]["version"] is None
+    assert world.client.get("/api/cities").status_code == 200
+    collection = world.client.get(f"{STAC_PREFIX}/evil-city/collection.json")
+    assert collection.status_code == 200
+    assert not [link for link in collection.json()["links"] if link["rel"] == "item"]
+    assert world.client.get(f"{STAC_PREFIX}/catalog.json").status_code == 200
+    for layer in ["vrt", "passwd", "missing", "remote", "url"]:
+        assert_clean_4xx(world.client.get(f"{STAC_PREFIX}/evil-city/{layer}/{layer}.json"), 404)
+    good = world.client.get(f"{STAC_PREFIX}/{CITY}/mcae/mcae.json")
+    assert good.status_code == 200 and good.json()["id"] == "mcae"

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from mcae.platform.cli import app, console, friendly_errors
-from mcae.tiles.catalog import CatalogStore
+from mcae.tiles.catalog import CatalogStore, Layer
 
 catalog_app = typer.Typer(help="Cities and layers the server publishes.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
@@ -30,14 +30,30 @@ def _store(catalog: Path | None) -> CatalogStore:
 def list_(catalog: CatalogOpt = None) -> None:
     """List cities, their layers and districts."""
     store = _store(catalog)
-    table = Table("city", "layer", "kind", "zoom", "provenance", "version", "file")
+    table = Table("city", "layer", "kind", "zoom", "provenance", "version", "serving copy", "file")
+    stale = 0
     for city in store.load().cities.values():
         for layer in city.layers.values():
+            try:
+                version, state = store.layer_version(layer), serving_state(store, layer)
+            except OSError:
+                version, state = "[red]file missing[/]", ""
+            stale += state == "stale"
             table.add_row(city.id, layer.id, layer.kind.value, f"{layer.minzoom}-{layer.maxzoom}",
-                          layer.provenance, store.layer_version(layer), layer.path)
+                          layer.provenance, version, state, layer.path)
         if city.districts:
-            table.add_row(city.id, f"({len(city.districts)} districts)", "", "", "", "", "")
+            table.add_row(city.id, f"({len(city.districts)} districts)", "", "", "", "", "", "")
     console.print(table)
+    if stale:
+        console.print(f"[yellow]{stale} serving copies are stale[/]: those layers' tiles are read from "
+                      "their own files (slower) until `mcae catalog optimize` rewrites them")
+
+
+def serving_state(store: CatalogStore, layer: Layer) -> str:
+    """fresh, stale (the layer's file changed since) or none."""
+    if not layer.serving_path:
+        return "none"
+    return "fresh" if store.serving_copy(layer) is not None else "stale"
 
 
 @catalog_app.command()
@@ -51,9 +67,15 @@ def add(
     name: Annotated[str | None, typer.Option(help="City display name (new cities).")] = None,
     districts: Annotated[Path | None, typer.Option(help="GeoJSON of district boundaries.")] = None,
     synthetic: Annotated[bool, typer.Option(help="Mark the data as synthetic.")] = False,
+    serving_copy: Annotated[bool, typer.Option(
+        help="Write a web-optimized copy for fast WebMercatorQuad tiles (in .serving/ beside the catalog).")] = True,
     catalog: CatalogOpt = None,
 ) -> None:
-    """Add (or replace) a layer of a city; creates the city when new."""
+    """Add (or replace) a layer of a city; creates the city when new.
+
+    The layer's file stays where it is. Its tiles are served from a web-optimized copy
+    (EPSG:3857, aligned with the tile grid) that this command writes once.
+    """
     from mcae.tiles.catalog import LayerKind, make_id
     from mcae.tiles.layers import districts_from_geojson, ensure_city, layer_from_file
 
@@ -65,8 +87,9 @@ def add(
         layer_kind = LayerKind(kind)
     except ValueError:
         raise typer.BadParameter(f"unknown kind {kind!r}", param_hint="--kind") from None
-    new = layer_from_file(store, raster, kind=layer_kind, layer_id=layer, title=title,
-                          provenance=provenance)
+    with console.status(f"reading {raster.name}" + (" and writing its serving copy" if serving_copy else "")):
+        new = layer_from_file(store, raster, kind=layer_kind, layer_id=layer, title=title,
+                              provenance=provenance, serving=serving_copy)
     store.put_layer(city_id, new)
     if districts is not None:
         found = store.city(city_id)
@@ -81,6 +104,52 @@ def remove(
     layer: Annotated[str | None, typer.Argument(help="Layer id; without it the whole city.")] = None,
     catalog: CatalogOpt = None,
 ) -> None:
-    """Remove a layer, or a whole city, from the catalog (files are kept)."""
-    _store(catalog).remove(city, layer)
-    console.print(f"[green]removed[/] {city}{'/' + layer if layer else ''}")
+    """Remove a layer, or a whole city, from the catalog (its files are kept; serving copies no
+    other layer uses are deleted)."""
+    from mcae.tiles.serving import prune_serving_copies
+
+    store = _store(catalog)
+    store.remove(city, layer)
+    pruned = prune_serving_copies(store)
+    note = f" and {len(pruned)} serving copies" if pruned else ""
+    console.print(f"[green]removed[/] {city}{'/' + layer if layer else ''}{note}")
+
+
+@catalog_app.command()
+@friendly_errors
+def optimize(
+    city: Annotated[str | None, typer.Argument(help="Only this city.")] = None,
+    force: Annotated[bool, typer.Option(help="Rewrite copies that are still fresh too.")] = False,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Write the serving copies that are missing or stale (after a layer's file was rewritten).
+
+    Tiles of a layer whose copy is stale are read from the layer's own file: always correct,
+    several times slower. Copies no layer uses any more are deleted.
+    """
+    from mcae.inference.errors import MCAEError
+    from mcae.tiles.serving import prune_serving_copies, with_serving_copy
+
+    store = _store(catalog)
+    cities = [store.city(city)] if city else list(store.load().cities.values())
+    written, failed = 0, 0
+    for found in cities:
+        for layer in found.layers.values():
+            if not force and store.serving_copy(layer) is not None:
+                continue
+            if force and layer.serving_path:
+                store.resolve(layer.serving_path).unlink(missing_ok=True)
+            try:
+                with console.status(f"{found.id}/{layer.id}: writing its serving copy"):
+                    store.put_layer(found.id, with_serving_copy(store, layer))
+            except (MCAEError, OSError) as exc:
+                console.print(f"[red]{found.id}/{layer.id}: no serving copy[/] ({exc})")
+                failed += 1
+                continue
+            console.print(f"{found.id}/{layer.id}: serving copy written")
+            written += 1
+    pruned = prune_serving_copies(store)
+    console.print(f"[green]{written} serving copies written[/], {len(pruned)} unused ones deleted"
+                  + (f", [red]{failed} failed[/]" if failed else ""))
+    if failed:
+        raise typer.Exit(1)

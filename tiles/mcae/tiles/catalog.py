@@ -22,6 +22,7 @@ from mcae.inference.errors import InputError
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 CATALOG_FORMAT = "mcae-catalog"
 CATALOG_VERSION = 1
+SERVING_TMS = "WebMercatorQuad"  # the tile matrix set serving copies are aligned with
 
 
 class LayerKind(str, Enum):
@@ -56,6 +57,8 @@ class Layer(BaseModel):
     maxzoom: int = 22
     provenance: Literal["real", "synthetic"] = "real"
     description: str = ""
+    serving_path: str | None = None  # web-optimized copy for WebMercatorQuad tiles (see serving.py)
+    serving_source: str | None = None  # size:mtime of ``path`` when that copy was written
 
     @property
     def categorical(self) -> bool:
@@ -157,14 +160,44 @@ class CatalogStore:
             raise UnknownId("district", f"{city_id}/{district_id}")
         return district
 
-    def layer_path(self, layer: Layer) -> Path:
-        path = Path(layer.path)
+    def resolve(self, stored: str) -> Path:
+        """A path as stored in the catalog (relative to its folder, or absolute)."""
+        path = Path(stored)
         return path if path.is_absolute() else (self.root / path).resolve()
 
+    def layer_path(self, layer: Layer) -> Path:
+        """The layer's own file: what identify, statistics, clips and comparisons read."""
+        return self.resolve(layer.path)
+
+    def serving_copy(self, layer: Layer) -> Path | None:
+        """The layer's web-optimized serving copy, if it exists and matches the file."""
+        if not layer.serving_path:
+            return None
+        copy = self.resolve(layer.serving_path)
+        try:
+            stat = self.layer_path(layer).stat()
+        except OSError:
+            return None
+        if layer.serving_source != f"{stat.st_size}:{stat.st_mtime_ns}" or not copy.is_file():
+            return None
+        return copy
+
+    def tile_path(self, layer: Layer, tms_id: str) -> Path:
+        """The file tiles on ``tms_id`` are rendered from: the serving copy on WebMercatorQuad."""
+        if tms_id == SERVING_TMS:
+            copy = self.serving_copy(layer)
+            if copy is not None:
+                return copy
+        return self.layer_path(layer)
+
     def layer_version(self, layer: Layer) -> str:
-        """Changes whenever the layer's file changes (size and modification time)."""
+        """Changes whenever the layer's file, or what its tiles are read from, changes."""
         stat = self.layer_path(layer).stat()
         token = f"{layer.path}:{stat.st_size}:{stat.st_mtime_ns}"
+        copy = self.serving_copy(layer)
+        if copy is not None:
+            copy_stat = copy.stat()
+            token += f"|{layer.serving_path}:{copy_stat.st_size}:{copy_stat.st_mtime_ns}"
         return hashlib.sha1(token.encode()).hexdigest()[:12]
 
     # -- changes -------------------------------------------------------------

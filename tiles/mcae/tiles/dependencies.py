@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi import Path as PathParam
 
-from mcae.tiles.catalog import CatalogStore, City, Layer
+from mcae.tiles.catalog import SERVING_TMS, CatalogStore, City, Layer
 from mcae.tiles.gdal import SourceRefused
 from mcae.tiles.settings import TileSettings
 
@@ -55,6 +55,11 @@ class LayerRef:
     layer: Layer
     path: str
     version: str
+    serving_path: str | None = None  # fresh web-optimized copy, if any
+
+    def tile_path(self, tms_id: str) -> str:
+        """What tiles on ``tms_id`` are rendered from (the serving copy on its own grid)."""
+        return self.serving_path if self.serving_path and tms_id == SERVING_TMS else self.path
 
     @property
     def render_key(self) -> str:
@@ -71,7 +76,8 @@ def layer_ref_dependency(store: StoreDep, city: Annotated[str, IdParam],
         version = store.layer_version(found)
     except OSError:
         raise SourceRefused("this layer's file is missing") from None
-    return LayerRef(city, found, str(store.layer_path(found)), version)
+    copy = store.serving_copy(found)
+    return LayerRef(city, found, str(store.layer_path(found)), version, str(copy) if copy else None)
 
 
 # -- the query guard ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ from rio_tiler.io import Reader
 
 from mcae.inference.errors import InputError
 from mcae.tiles.catalog import CatalogStore, City, District, Layer, LayerKind, make_id
+from mcae.tiles.serving import with_serving_copy
 
 KIND_SCHEMES = {LayerKind.mcae: "mcae", LayerKind.sinolc1: "sinolc1",
                 LayerKind.agreement: "agreement", LayerKind.imagery: None}
@@ -19,8 +20,13 @@ KIND_SCHEMES = {LayerKind.mcae: "mcae", LayerKind.sinolc1: "sinolc1",
 def layer_from_file(store: CatalogStore, path: str | Path, *, kind: LayerKind,
                     layer_id: str | None = None, title: str | None = None,
                     provenance: str = "real", scheme: str | None = None,
-                    legend: list[dict[str, Any]] | None = None, description: str = "") -> Layer:
-    """A catalog layer for a raster file (its path stored relative to the catalog)."""
+                    legend: list[dict[str, Any]] | None = None, description: str = "",
+                    serving: bool = True) -> Layer:
+    """A catalog layer for a raster file (its path stored relative to the catalog).
+
+    With ``serving`` (the default) a web-optimized serving copy is written for its tiles
+    (``serving.with_serving_copy``; about a minute for a 40,000 px square map).
+    """
     path = Path(path).resolve()
     if not path.is_file():
         raise InputError(f"{path}: no such raster")
@@ -34,10 +40,11 @@ def layer_from_file(store: CatalogStore, path: str | Path, *, kind: LayerKind,
         rel = os.path.relpath(path, store.root.resolve())
     except ValueError:  # another drive
         rel = str(path)
-    return Layer(id=layer_id or kind.value, kind=kind, title=title or kind.value.upper(),
-                 path=rel, scheme=scheme or KIND_SCHEMES.get(kind), legend=legend,
-                 bounds=bounds, minzoom=minzoom, maxzoom=maxzoom,  # type: ignore[arg-type]
-                 provenance=provenance, description=description)  # type: ignore[arg-type]
+    layer = Layer(id=layer_id or kind.value, kind=kind, title=title or kind.value.upper(),
+                  path=rel, scheme=scheme or KIND_SCHEMES.get(kind), legend=legend,
+                  bounds=bounds, minzoom=minzoom, maxzoom=maxzoom,  # type: ignore[arg-type]
+                  provenance=provenance, description=description)  # type: ignore[arg-type]
+    return with_serving_copy(store, layer) if serving else layer
 
 
 def districts_from_geojson(path: str | Path, field: str = "name") -> dict[str, District]:

@@ -38,12 +38,17 @@ def file_token(path: str) -> tuple[int, int, int]:
     return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
-def open_reader(path: str, tms: TileMatrixSet = WEB_MERCATOR_TMS) -> Reader:
-    """A reader on ``path`` that owns its dataset (opened GTiff-only)."""
+def open_dataset(path: str) -> Any:
+    """A rasterio dataset of a catalog file, after ``check_source`` and GTiff-only."""
     try:
-        dataset = rasterio.open(check_source(path), driver=ALLOWED_DRIVERS)
+        return rasterio.open(check_source(path), driver=ALLOWED_DRIVERS)
     except RasterioIOError:  # not a GeoTIFF (a VRT, another format, a corrupt file)
         raise SourceRefused("this layer's file is not a GeoTIFF the server can read") from None
+
+
+def open_reader(path: str, tms: TileMatrixSet = WEB_MERCATOR_TMS) -> Reader:
+    """A reader on ``path`` that owns its dataset (opened GTiff-only)."""
+    dataset = open_dataset(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NoOverviewWarning)

@@ -6,13 +6,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from mcae.tiles.catalog import City, Layer
+from mcae.tiles.catalog import CatalogStore, City, Layer
 from mcae.tiles.dependencies import IdParam, StoreDep, city_dependency
 
 
-def public_layer(layer: Layer, version: str) -> dict[str, Any]:
-    """A layer as clients see it: everything but the path, plus its version."""
-    return {**layer.model_dump(mode="json", exclude={"path"}), "version": version}
+def public_layer(store: CatalogStore, layer: Layer) -> dict[str, Any]:
+    """A layer as clients see it: everything but file paths, plus its version (None, and
+    ``available`` false, while its file is missing)."""
+    private = {"path", "serving_path", "serving_source"}
+    try:
+        version: str | None = store.layer_version(layer)
+    except OSError:
+        version = None
+    return {**layer.model_dump(mode="json", exclude=private), "version": version,
+            "available": version is not None}
 
 
 def create_catalog_router() -> APIRouter:
@@ -46,6 +53,6 @@ def _city(store: StoreDep, city: City, with_geometry: bool) -> dict[str, Any]:
     return {
         "id": city.id, "name": city.name, "provenance": city.provenance,
         "description": city.description,
-        "layers": [public_layer(layer, store.layer_version(layer)) for layer in city.layers.values()],
+        "layers": [public_layer(store, layer) for layer in city.layers.values()],
         "districts": [{"id": d.id, "name": d.name} for d in city.districts.values()],
     }

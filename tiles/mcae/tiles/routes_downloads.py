@@ -84,7 +84,7 @@ def create_downloads_router() -> APIRouter:
                                             district=district)
         plan = plan_tiles(geom, rectangular, minzoom, maxzoom)
         cap = settings.max_bundle_tiles
-        body = {**estimate(str(store.layer_path(found)), found, plan, fmt), "cap": cap,
+        body = {**estimate(str(store.tile_path(found, TMS_ID)), found, plan, fmt), "cap": cap,
                 "allowed": plan.count <= cap, "format": fmt, "minzoom": minzoom, "maxzoom": maxzoom}
         return JSONResponse(body, headers=NO_STORE)
 
@@ -99,7 +99,7 @@ def create_downloads_router() -> APIRouter:
         spec = BundleSpec(city=city, layer=layer, layer_version=version, format=body.format, area=area,
                           bbox=body.bbox, district=body.district, minzoom=body.minzoom,
                           maxzoom=body.maxzoom, tms=TMS_ID)
-        path = str(store.layer_path(found))
+        path = str(store.tile_path(found, TMS_ID))  # the serving copy, when fresh
         meta = bundle_meta(found, store.city(city).name, geom, body.minzoom, body.maxzoom, version,
                            _legend(found))
         record, _ = jobs.submit(spec, plan.count, lambda out, progress: build_bundle(

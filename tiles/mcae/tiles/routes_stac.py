@@ -39,8 +39,8 @@ def create_stac_router() -> APIRouter:
             raise UnknownId("STAC item", f"{city}/{layer}/{item_file}")
         child = build_catalog(store, _base(request)).get_child(city)
         found = child.get_item(layer) if child is not None else None
-        if found is None:  # pragma: no cover - store.layer raised already
-            raise UnknownId("layer", f"{city}/{layer}")
+        if found is None:  # its file is missing or unreadable
+            raise UnknownId("STAC item", f"{city}/{layer}/{item_file}")
         return served(found)
 
     return router

@@ -164,7 +164,7 @@ class CatalogTilerFactory(TilerFactory):
             return Response(status_code=304, headers=headers)
         found, content = self.tile_cache.get(etag)
         if not found:
-            content = await run_in_threadpool(render_tile, ref.path, ref.layer, tms_id, z, x, y,
+            content = await run_in_threadpool(render_tile, ref.tile_path(tms_id), ref.layer, tms_id, z, x, y,
                                               tilesize=size, fmt=fmt)
             self.tile_cache.put(etag, content)
         if content is None:

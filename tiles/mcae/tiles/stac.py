@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pystac
-import rasterio
 from pystac.extensions.classification import Classification, ClassificationExtension
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 from shapely.geometry import box, mapping
 
 from mcae.tiles.catalog import CatalogStore, City, Layer
+from mcae.tiles.gdal import SourceRefused
+from mcae.tiles.readers import open_dataset
 from mcae.tiles.statistics import layer_classes
 
 CATALOG_ID = "mcae"
@@ -50,7 +51,12 @@ def build_catalog(store: CatalogStore, base_url: str | None = None) -> pystac.Ca
 
 def city_collection(store: CatalogStore, city: City, base_url: str | None) -> pystac.Collection:
     """One city: its layers as items, extent from their bounds and file times."""
-    items = [layer_item(store, city, layer, base_url) for layer in city.layers.values()]
+    items = []
+    for layer in city.layers.values():
+        try:
+            items.append(layer_item(store, city, layer, base_url))
+        except SourceRefused:  # a missing or unreadable file: the layer is left out
+            continue
     bounds = [list(layer.bounds) for layer in city.layers.values()] or [[-180.0, -90.0, 180.0, 90.0]]
     union = [min(b[0] for b in bounds), min(b[1] for b in bounds),
              max(b[2] for b in bounds), max(b[3] for b in bounds)]
@@ -70,7 +76,7 @@ def city_collection(store: CatalogStore, city: City, base_url: str | None) -> py
 def layer_item(store: CatalogStore, city: City, layer: Layer, base_url: str | None) -> pystac.Item:
     """One layer: footprint, projection, its COG asset and (categorical) classes."""
     path = store.layer_path(layer)
-    with rasterio.open(path) as src:
+    with open_dataset(str(path)) as src:
         crs, shape, transform, native = src.crs, [src.height, src.width], list(src.transform)[:6], list(src.bounds)
         dtype, nodata = src.dtypes[0], src.nodata
     modified = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).replace(microsecond=0)

@@ -1,0 +1,253 @@
+"""Serving copies: web-optimized COGs the WebMercatorQuad tiles are read from."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import morecantile
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from PIL import Image
+from rio_cogeo.cogeo import cog_validate
+from tiles_data import CITY, SIZE, UTM, UTM_TRANSFORM, TileWorld, make_tile_world
+from typer.testing import CliRunner
+
+from mcae.inference.classes import MCAE
+from mcae.inference.cog import write_class_cog
+from mcae.inference.masks.base import PixelWindow
+from mcae.platform.cli import get_app
+from mcae.tiles import serving
+from mcae.tiles.readers import POOL
+from mcae.tiles.render import render_tile
+from mcae.tiles.serving import SERVING_DIR, SOURCE_TAG, file_token, with_serving_copy
+
+WMQ = morecantile.tms.get("WebMercatorQuad")
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> TileWorld:
+    return make_tile_world(tmp_path / "world")
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every path the reader pool opens while the test runs."""
+    paths: list[str] = []
+    real = rasterio.open
+
+    def spy(fp, *args, **kwargs):  # type: ignore[no-untyped-def]
+        paths.append(str(fp))
+        return real(fp, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio, "open", spy)
+    POOL.clear()
+    yield paths
+    POOL.clear()
+
+
+def mcae_cli(*args: str | Path) -> tuple[int, str]:
+    result = CliRunner().invoke(get_app(), [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+def data_tile(world: TileWorld, zoom: int = 18) -> morecantile.Tile:
+    """A tile well inside the mcae layer's data half (its right half)."""
+    lon, lat = world.lonlat_of("mcae", SIZE // 2, SIZE * 3 // 4)
+    return WMQ.tile(lon, lat, zoom)
+
+
+def tile_url(layer: str, t: morecantile.Tile, tms: str = "WebMercatorQuad") -> str:
+    return f"/cities/{CITY}/layers/{layer}/tiles/{tms}/{t.z}/{t.x}/{t.y}.png"
+
+
+def ids_of(content: bytes) -> np.ndarray:
+    image = Image.open(io.BytesIO(content))
+    assert image.mode == "P"
+    return np.asarray(image)
+
+
+def only_water(content: bytes) -> bool:
+    """Water (6) wherever the tile has data, and data on most of it."""
+    ids = ids_of(content)
+    return set(np.unique(ids)) - {0} == {6} and (ids == 6).mean() > 0.5
+
+
+def test_copy_is_a_valid_grid_aligned_paletted_cog(world: TileWorld) -> None:
+    layer = world.store.layer(CITY, "mcae")
+    copy = world.store.serving_copy(layer)
+    assert copy is not None and copy.parent == world.root / SERVING_DIR
+    assert cog_validate(str(copy), quiet=True)[0]
+    source = world.store.layer_path(layer)
+    with rasterio.open(copy) as src, rasterio.open(source) as native:
+        assert src.crs.to_epsg() == 3857 and src.nodata == 0 and src.count == 1
+        assert src.tags()[SOURCE_TAG] == file_token(source) == layer.serving_source
+        assert src.colormap(1)[5][:3] == MCAE.get(5).rgb  # the palette travels with it
+        assert src.overviews(1), "no overviews"
+        # pixels sit on the WebMercatorQuad grid: the copy's resolution is a zoom's, its
+        # origin a whole number of tiles from the matrix origin
+        zoom = WMQ.zoom_for_res(src.res[0])
+        matrix = WMQ.matrix(zoom)
+        assert src.res[0] == pytest.approx(matrix.cellSize, rel=1e-9)
+        span = matrix.cellSize * matrix.tileWidth
+        for offset in ((src.transform.c - matrix.pointOfOrigin[0]) / span,
+                       (matrix.pointOfOrigin[1] - src.transform.f) / span):
+            assert offset == pytest.approx(round(offset), abs=1e-6)
+        assert set(np.unique(src.read(1))) <= set(np.unique(native.read(1)))
+
+
+def test_copy_of_imagery_has_alpha_outside_the_scene(world: TileWorld) -> None:
+    layer = world.store.layer(CITY, "imagery")
+    copy = world.store.serving_copy(layer)
+    assert copy is not None
+    with rasterio.open(copy) as src:
+        assert src.count == 4 and src.colorinterp[3].name == "alpha"
+        alpha = src.read(4)
+        assert alpha.min() == 0 and alpha.max() == 255  # the warp's margin is transparent, not black
+    # a tile across the scene's edge: transparent where the scene ends, as from the source
+    lon, lat = world.lonlat_of("imagery", SIZE // 2, 0)
+    t = WMQ.tile(lon, lat, 18)
+    r = world.client.get(tile_url("imagery", t))
+    assert r.status_code == 200
+    alpha_tile = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGBA"))[..., 3]
+    source_tile = render_tile(str(world.store.layer_path(layer)), layer, "WebMercatorQuad", t.z, t.x, t.y)
+    assert source_tile is not None
+    alpha_source = np.asarray(Image.open(io.BytesIO(source_tile)).convert("RGBA"))[..., 3]
+    assert 0 < (alpha_tile == 0).sum() < alpha_tile.size
+    assert abs(float((alpha_tile == 0).mean()) - float((alpha_source == 0).mean())) < 0.02
+
+
+def test_webmercator_tiles_read_the_copy_and_crs84_tiles_the_source(world: TileWorld, opened: list[str]) -> None:
+    layer = world.store.layer(CITY, "mcae")
+    copy, source = world.store.serving_copy(layer), world.store.layer_path(layer)
+    t = data_tile(world)
+    r = world.client.get(tile_url("mcae", t))
+    assert r.status_code == 200
+    assert str(copy) in opened and str(source) not in opened
+    served = ids_of(r.content)
+    assert r.content == render_tile(str(copy), layer, "WebMercatorQuad", t.z, t.x, t.y)
+    # the same classes as the source's own tile, up to nearest-neighbour shifts at block edges
+    native = render_tile(str(source), layer, "WebMercatorQuad", t.z, t.x, t.y)
+    assert native is not None
+    assert (served == ids_of(native)).mean() > 0.9
+    assert set(np.unique(served)) <= {c.id for c in MCAE} | {0}
+    opened.clear()
+    lon, lat = world.lonlat_of("mcae", SIZE // 2, SIZE * 3 // 4)
+    g = morecantile.tms.get("WorldCRS84Quad").tile(lon, lat, 17)
+    assert world.client.get(tile_url("mcae", g, "WorldCRS84Quad")).status_code == 200
+    assert str(source) in opened and str(copy) not in opened
+
+
+def test_a_rewritten_source_is_served_from_itself_until_optimized(world: TileWorld, opened: list[str]) -> None:
+    layer = world.store.layer(CITY, "mcae")
+    source, copy = world.store.layer_path(layer), world.store.serving_copy(layer)
+    t = data_tile(world)
+    before = world.client.get(tile_url("mcae", t))
+    water = np.full((SIZE, SIZE), 6, np.uint8)
+    water[:, : SIZE // 2] = 0
+    write_class_cog(source, width=SIZE, height=SIZE, transform=UTM_TRANSFORM, crs=UTM,
+                    windows=[(PixelWindow(0, 0, SIZE, SIZE), water)], scheme=MCAE)
+    assert world.store.serving_copy(layer) is None  # stale: never served
+    opened.clear()
+    stale = world.client.get(tile_url("mcae", t))
+    assert stale.status_code == 200 and stale.headers["etag"] != before.headers["etag"]
+    assert only_water(stale.content)  # the new map, read from the source
+    assert str(source) in opened and str(copy) not in opened
+
+    code, out = mcae_cli("catalog", "list", "--catalog", world.store.path)
+    assert code == 0 and "stale" in out and "mcae catalog optimize" in out
+    code, out = mcae_cli("catalog", "optimize", CITY, "--catalog", world.store.path)
+    assert code == 0 and "1 serving copies written" in out, out
+    fresh = world.store.layer(CITY, "mcae")
+    assert world.store.serving_copy(fresh) == copy
+    opened.clear()
+    again = world.client.get(tile_url("mcae", t))
+    assert only_water(again.content)
+    assert str(copy) in opened and str(source) not in opened
+    assert again.headers["etag"] not in (before.headers["etag"], stale.headers["etag"])
+
+
+def test_optimize_reports_layers_it_cannot_copy(world: TileWorld) -> None:
+    code, out = mcae_cli("catalog", "optimize", "--catalog", world.store.path)
+    assert code == 1 and "evil-city/missing: no serving copy" in out and "failed" in out
+    assert "Traceback" not in out
+
+
+def test_remove_deletes_unused_copies_only(world: TileWorld) -> None:
+    store = world.store
+    imagery_copy = store.serving_copy(store.layer(CITY, "imagery"))
+    mcae_copy = store.serving_copy(store.layer(CITY, "mcae"))
+    assert imagery_copy and mcae_copy
+    # a second layer on the same file shares its copy
+    store.put_layer(CITY, store.layer(CITY, "mcae").model_copy(update={"id": "mcae-again"}))
+    code, out = mcae_cli("catalog", "remove", CITY, "mcae", "--catalog", store.path)
+    assert code == 0, out
+    assert mcae_copy.is_file()  # still used by mcae-again
+    code, out = mcae_cli("catalog", "remove", CITY, "imagery", "--catalog", store.path)
+    assert code == 0 and "1 serving copies" in out
+    assert not imagery_copy.exists() and mcae_copy.is_file()
+
+
+def test_no_copy_on_request_and_paths_stay_private(world: TileWorld, tmp_path: Path) -> None:
+    code, out = mcae_cli("catalog", "add", CITY, world.root / "sinolc1.tif", "--kind", "sinolc1",
+                         "--layer", "plain", "--no-serving-copy", "--catalog", world.store.path)
+    assert code == 0, out
+    plain = world.store.layer(CITY, "plain")
+    assert plain.serving_path is None and world.store.serving_copy(plain) is None
+    assert world.store.tile_path(plain, "WebMercatorQuad") == world.store.layer_path(plain)
+    body = world.client.get(f"/api/cities/{CITY}").json()
+    for entry in body["layers"]:
+        assert not {"path", "serving_path", "serving_source"} & set(entry)
+
+
+def test_a_failed_copy_leaves_nothing(world: TileWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    layer = world.store.layer(CITY, "mcae")
+    copy = world.store.serving_copy(layer)
+    assert copy is not None
+    copy.unlink()
+    before = sorted(p.name for p in copy.parent.iterdir())
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        Path(args[1]).write_bytes(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(serving, "cog_translate", broken)
+    with pytest.raises(OSError, match="disk full"):
+        with_serving_copy(world.store, layer)
+    assert sorted(p.name for p in copy.parent.iterdir()) == before
+    assert world.store.tile_path(layer, "WebMercatorQuad") == world.store.layer_path(layer)
+
+
+def test_block_size_falls_back_when_the_validator_sees_a_striped_level(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "map.tif"
+    data = np.kron(np.arange(1, 10, dtype=np.uint8).reshape(3, 3), np.ones((100, 100), np.uint8))
+    write_class_cog(source, width=300, height=300, transform=Affine(0.6, 0, 668000.0, 0, -0.6, 3550000.0),
+                    crs=UTM, windows=[(PixelWindow(0, 0, 300, 300), data)], scheme=MCAE)
+    real = serving.cog_validate
+    calls: list[int] = []
+
+    def validator(path, **kwargs):  # type: ignore[no-untyped-def]
+        with rasterio.open(path) as src:
+            calls.append(src.block_shapes[0][0])
+        if len(calls) == 1:
+            return False, ["Overview of index 0 is not tiled"], []
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(serving, "cog_validate", validator)
+    out = serving.write_serving_copy(source, tmp_path / "copy.tif", categorical=True)
+    assert calls == [512, 256]
+    with rasterio.open(out) as src:
+        assert src.block_shapes[0] == (256, 256)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.tif", "map.tif"]
+
+    def always_bad(path, **kwargs):  # type: ignore[no-untyped-def]
+        return False, ["The file is greater than 512xH or 512xW, but is not tiled"], []
+
+    monkeypatch.setattr(serving, "cog_validate", always_bad)
+    with pytest.raises(serving.COGValidationError):
+        serving.write_serving_copy(source, tmp_path / "other.tif", categorical=True)
+    assert not (tmp_path / "other.tif").exists()

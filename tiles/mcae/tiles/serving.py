@@ -1,0 +1,147 @@
+"""Serving copies: each layer laid out again on the web-mercator tile grid.
+
+A city map is written on its own metric grid (UTM at 0.6 m); every web-mercator tile
+then needs a warp through a VRT, 5-20 ms a tile. A serving copy is the same layer
+translated once by rio-cogeo with ``web_optimized=True``: EPSG:3857, pixels and
+overviews aligned with the WebMercatorQuad tiles (nearest for class maps, mode
+overviews; bilinear and average for imagery), so a tile is a plain windowed read.
+
+The copy is derived data owned by the catalog: it lives in ``.serving/`` beside the
+catalog file, named after its source, and records the source's size and modification
+time. Tiles on WebMercatorQuad come from it only while that record matches the source;
+a rewritten source is served from itself (correct, slower) until ``mcae catalog
+optimize`` writes a new copy. Identify, statistics, clips and comparisons always read
+the source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import morecantile
+import rasterio
+from rasterio.vrt import WarpedVRT
+from rio_cogeo.cogeo import cog_translate, cog_validate
+from rio_cogeo.profiles import cog_profiles
+
+from mcae.inference.atomic import atomic_path
+from mcae.inference.cog import COGValidationError
+from mcae.tiles.catalog import SERVING_TMS, CatalogStore, Layer
+from mcae.tiles.readers import open_dataset
+
+SERVING_DIR = ".serving"
+BLOCKS = (512, 256)  # block sizes to try, in order
+SOURCE_TAG = "MCAE_SERVING_SOURCE"
+
+
+def file_token(path: str | Path) -> str:
+    """Size and modification time of a file: changes whenever the file is rewritten."""
+    stat = os.stat(path)
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def serving_path_for(store: CatalogStore, source: Path) -> Path:
+    """Where the serving copy of ``source`` goes (one per source file, shared by layers)."""
+    digest = hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:10]
+    return store.root / SERVING_DIR / f"{source.stem}-{digest}.tif"
+
+
+def write_serving_copy(source: str | Path, dest: str | Path, *, categorical: bool) -> Path:
+    """Translate ``source`` to a validated web-optimized COG at ``dest`` (atomic).
+
+    512 px blocks; 256 px where a pyramid level would be exactly one 512 px block wide and
+    taller than that (rio-cogeo's validator takes such a level for a striped one, and a
+    grid-aligned copy cannot be padded the way ``cog.cog_width`` pads a map).
+    """
+    source, dest = Path(source), Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    for block in BLOCKS:
+        try:
+            _translate(source, dest, categorical, block)
+            return dest
+        except _Invalid as exc:
+            errors = exc.errors
+        if not all("is not tiled" in e for e in errors):
+            break
+    raise COGValidationError(f"{dest}: not a valid COG: {'; '.join(errors)}")
+
+
+def _translate(source: Path, dest: Path, categorical: bool, block: int) -> None:
+    """One try at ``block`` px; ``_Invalid`` (and nothing at ``dest``) if rio-cogeo rejects it."""
+    profile = cog_profiles.get("deflate")
+    profile.update({"blockxsize": block, "blockysize": block})
+    options: dict[str, Any] = {
+        "tms": morecantile.tms.get(SERVING_TMS), "in_memory": False, "quiet": True,
+        "resampling": "nearest" if categorical else "bilinear",
+        "overview_resampling": "mode" if categorical else "average",
+        "config": {"GDAL_TIFF_OVR_BLOCKSIZE": str(block), "GDAL_NUM_THREADS": "ALL_CPUS"},
+    }
+    with ExitStack() as stack:
+        src = stack.enter_context(open_dataset(str(source)))  # local GeoTIFFs only
+        tags = {**src.tags(), SOURCE_TAG: file_token(source)}
+        if categorical:
+            options.update(nodata=src.nodata if src.nodata is not None else 0, indexes=(1,))
+            with contextlib.suppress(ValueError):  # no colour table: the catalog's palette renders it
+                options["colormap"] = src.colormap(1)
+        elif src.nodata is None and not _has_alpha_or_mask(src):
+            # without an alpha band the warp would paint the outside of the scene black
+            src = stack.enter_context(WarpedVRT(src, add_alpha=True))
+        out = stack.enter_context(atomic_path(dest))
+        cog_translate(src, str(out), profile, additional_cog_metadata=tags, **options)
+        valid, errors, _warnings = cog_validate(str(out), quiet=True)
+        if not valid:  # leaving the block by an exception drops the temporary file
+            raise _Invalid(errors)
+
+
+class _Invalid(Exception):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def _has_alpha_or_mask(src: Any) -> bool:
+    from rasterio.enums import ColorInterp, MaskFlags
+
+    if ColorInterp.alpha in src.colorinterp:
+        return True
+    return any(MaskFlags.per_dataset in flags for flags in src.mask_flag_enums)
+
+
+def with_serving_copy(store: CatalogStore, layer: Layer) -> Layer:
+    """``layer`` with a fresh serving copy of its file (written unless already current)."""
+    source = store.layer_path(layer)
+    dest = serving_path_for(store, source)
+    token = file_token(source)
+    if not (dest.is_file() and _copy_source(dest) == token):
+        write_serving_copy(source, dest, categorical=layer.categorical)
+    return layer.model_copy(update={"serving_path": os.path.relpath(dest, store.root),
+                                    "serving_source": token})
+
+
+def _copy_source(path: Path) -> str | None:
+    try:
+        with rasterio.open(path) as src:
+            return src.tags().get(SOURCE_TAG)
+    except rasterio.errors.RasterioIOError:
+        return None
+
+
+def prune_serving_copies(store: CatalogStore) -> list[Path]:
+    """Delete serving copies that no layer of the catalog uses any more."""
+    folder = store.root / SERVING_DIR
+    if not folder.is_dir():
+        return []
+    used = {store.resolve(layer.serving_path) for city in store.load().cities.values()
+            for layer in city.layers.values() if layer.serving_path}
+    removed = []
+    for path in folder.glob("*.tif"):
+        if path.resolve() not in used:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
