@@ -10,8 +10,9 @@ Every pixel is a function of its global position, so strips join without seams a
 same arguments always give the same file.
 
 Generated once into ``/tmp/mcae-tiles-bench`` (``--data-dir``) and reused while its
-parameters (recorded in ``<name>.json``) match. Optionally a second COG of the same map
-on the web-mercator grid (rio-cogeo ``web_optimized=True``): the layout chosen for serving.
+parameters (recorded in ``<name>.json``) match. Its catalog layer gets the serving copy
+every catalog layer gets (``mcae.tiles.serving``), kept beside the catalog and reused
+while the map is unchanged.
 """
 
 from __future__ import annotations
@@ -199,40 +200,12 @@ def city_cog(size: int, data_dir: Path = DATA_DIR, log: Any = print) -> Path:
     return path
 
 
-def mercator_cog(source: Path, log: Any = print) -> Path:
-    """The same map on the web-mercator grid (rio-cogeo ``web_optimized=True``), cached."""
-    from rio_cogeo.cogeo import cog_translate, cog_validate
-    from rio_cogeo.profiles import cog_profiles
-
-    from mcae.inference.classes import MCAE
-
-    path = source.with_name(source.stem + "-webmercator.tif")
-    meta_path = path.with_suffix(".json")
-    src_stat = source.stat()
-    params = {"source": source.name, "source_bytes": src_stat.st_size, "source_mtime_ns": src_stat.st_mtime_ns}
-    if path.is_file() and _matches(meta_path, params):
-        return path
-    log(f"generating {path} (web-optimized, nearest, mode overviews); once, then cached ...")
-    t0 = time.perf_counter()
-    profile = cog_profiles.get("deflate")
-    profile.update({"blockxsize": 512, "blockysize": 512})
-    tmp = path.with_name("." + path.name + ".tmp")
-    cog_translate(str(source), str(tmp), profile, nodata=0, web_optimized=True, resampling="nearest",
-                  overview_resampling="mode", colormap=MCAE.colormap(), additional_cog_metadata=MCAE.tags(),
-                  in_memory=False, quiet=True, config={"GDAL_TIFF_OVR_BLOCKSIZE": "512", "GDAL_NUM_THREADS": "2"})
-    valid, errors, _ = cog_validate(str(tmp), quiet=True)
-    if not valid:
-        raise RuntimeError(f"{tmp}: not a valid COG: {errors}")
-    tmp.replace(path)
-    seconds = time.perf_counter() - t0
-    meta_path.write_text(json.dumps({"params": params, "seconds": round(seconds, 1),
-                                     "bytes": path.stat().st_size}, indent=2))
-    log(f"  written in {seconds:.0f} s, {path.stat().st_size / 1e6:.0f} MB")
-    return path
-
-
-def make_catalog(layers: dict[str, Path], folder: Path, extra_cities: int = 0) -> Path:
+def make_catalog(layers: dict[str, Path], folder: Path, extra_cities: int = 0,
+                 serving: set[str] | None = None, log: Any = print) -> Path:
     """A catalog with city ``bench`` holding the given MCAE layers (id -> file).
+
+    Layers named in ``serving`` (default: all) get their serving copy, as ``mcae catalog
+    add`` gives them; the others are served from their own file.
 
     ``extra_cities`` adds that many other cities (4 layers on the same files, 10 districts
     of 100-vertex polygons each), for a catalog of a realistic size.
@@ -247,8 +220,12 @@ def make_catalog(layers: dict[str, Path], folder: Path, extra_cities: int = 0) -
     store.put_city(City(id="bench", name="Benchmark city", provenance="synthetic",
                         description="synthetic map of the MCAE tile benchmark"))
     for layer_id, file in layers.items():
+        copy = serving is None or layer_id in serving
+        t0 = time.perf_counter()
         store.put_layer("bench", layer_from_file(store, file, kind=LayerKind.mcae, layer_id=layer_id,
-                                                 title=f"MCAE ({layer_id})", provenance="synthetic"))
+                                                 title=f"MCAE ({layer_id})", provenance="synthetic", serving=copy))
+        if copy and time.perf_counter() - t0 > 5:
+            log(f"  serving copy of {layer_id} written in {time.perf_counter() - t0:.0f} s")
     if extra_cities:
         catalog = store.load()
         base = next(iter(catalog.cities["bench"].layers.values()))

@@ -44,12 +44,15 @@ def _summary(times: list[float], parts: dict[str, float], nodata: int) -> dict[s
             "no_data_tiles": nodata, "errors": 0}
 
 
-def _layer(spec: dict[str, Any]) -> Any:
+def _layer(spec: dict[str, Any], served: bool = True) -> Any:
+    """The layer and the file its tiles come from: what the tile route reads (its serving
+    copy, when fresh) or, with ``served=False``, the layer's own file (what stock reads)."""
     from mcae.tiles.catalog import CatalogStore
 
     store = CatalogStore(spec["catalog"])
     layer = store.layer("bench", spec["layer"])
-    return layer, str(store.layer_path(layer))
+    path = store.tile_path(layer, "WebMercatorQuad") if served else store.layer_path(layer)
+    return layer, str(path)
 
 
 def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +101,7 @@ def run_stock(spec: dict[str, Any]) -> dict[str, Any]:
 
     from mcae.inference.classes import MCAE
 
-    _layer_record, path = _layer(spec)
+    _layer_record, path = _layer(spec, served=False)
     tms = morecantile.tms.get("WebMercatorQuad")
     cmap = {0: (0, 0, 0, 0), **{c.id: (*c.rgb, 255) for c in MCAE}}
     out = {}
