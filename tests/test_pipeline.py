@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import morecantile
 import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+from fastapi.testclient import TestClient
 from rio_cogeo.cogeo import cog_validate
 from typer.testing import CliRunner
 
 from mcae.inference.classes import MCAE
+from mcae.platform.app import create_app
 from mcae.platform.cli import get_app
+from mcae.tiles.catalog import CatalogStore
+from mcae.tiles.settings import TileSettings
 
 SMALL = ["--patch-size", "64", "--neighbourhood", "2", "--scheduler", "synchronous", "-q"]
 
@@ -81,6 +86,19 @@ def test_label_train_map_evaluate_export(segmented: tuple[Path, Path, Path], tmp
     with rasterio.open(labels) as ref:
         truth = ref.read(1)
     assert (produced == truth).mean() > 0.85
+    catalog = tmp_path / "site" / "catalog.json"
+    code, out = mcae("map", "--project", project, "--out", out_map, "--publish", "Test Town", "--catalog", catalog)
+    assert code == 0 and "published" in out and "test-town/mcae" in out, out
+    store = CatalogStore(catalog)
+    layer = store.layer("test-town", "mcae")
+    assert store.layer_path(layer) == out_map.resolve() and store.serving_copy(layer) is not None
+    client = TestClient(create_app(TileSettings(catalog_path=catalog)))
+    lon, lat = (layer.bounds[0] + layer.bounds[2]) / 2, (layer.bounds[1] + layer.bounds[3]) / 2
+    t = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, layer.maxzoom)
+    r = client.get(f"/cities/test-town/layers/mcae/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    point = client.get(f"/api/cities/test-town/identify?lon={lon}&lat={lat}").json()["layers"][0]
+    assert point["layer"] == "mcae" and 1 <= point["value"] <= 9
     report_dir = tmp_path / "report"
     code, out = mcae("evaluate", out_map, labels, "--out", report_dir)
     assert code == 0 and "kappa" in out.lower()

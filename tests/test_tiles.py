@@ -12,7 +12,7 @@ import morecantile
 import numpy as np
 import pytest
 from PIL import Image
-from tiles_data import CITY, SIZE, TileWorld, make_tile_world
+from tiles_data import CITY, SIZE, TileWorld, live_server, make_tile_world
 
 from mcae.inference.classes import MCAE, SCHEMES, SINOLC1
 from mcae.tiles.readers import POOL
@@ -327,28 +327,12 @@ def test_serve_sockets_get_tcp_nodelay() -> None:
 
 
 @pytest.mark.slow
-def test_serve_two_workers_keep_alive_latency(world: TileWorld, tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
+def test_serve_two_workers_keep_alive_latency(world: TileWorld) -> None:
     import time
 
     import httpx
 
-    from mcae.platform.commands_serve import _free_port
-
-    port = _free_port("127.0.0.1", 0)
-    cmd = [sys.executable, "-c", "from mcae.platform.cli import main; main()", "serve", "--port", str(port),
-           "--workers", "2", "--catalog", str(world.store.path), "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(150):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with live_server(world.store.path, workers=2) as base:
         t = data_tiles(world, "mcae", 18)[0]
         with httpx.Client(base_url=base) as client:
             client.get(url("mcae", tile_path(t)))
@@ -358,9 +342,6 @@ def test_serve_two_workers_keep_alive_latency(world: TileWorld, tmp_path: Path) 
                 assert client.get(url("mcae", tile_path(t))).status_code == 200
                 times.append(time.perf_counter() - start)
         assert sorted(times)[len(times) // 2] < 0.02  # ~1 ms; ~44 ms with Nagle + delayed ACK
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(20) is not None
 
 
 def test_catalog_is_parsed_once_per_file_version(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import numpy as np
 import rasterio
 from affine import Affine
@@ -24,6 +32,31 @@ UTM = "EPSG:32650"
 UTM_TRANSFORM = Affine(0.6, 0, 668000.0, 0, -0.6, 3550000.0)
 GEO_TRANSFORM = Affine(1e-5, 0, 118.7805, 0, -1e-5, 32.0735)
 SIZE = 512
+
+
+@contextmanager
+def live_server(catalog: Path, workers: int = 1) -> Iterator[str]:
+    """``mcae serve`` on a free loopback port, in its own process: yields its base URL."""
+    from mcae.platform.commands_serve import _free_port
+
+    port = _free_port("127.0.0.1", 0)
+    cmd = [sys.executable, "-c", "from mcae.platform.cli import main; main()", "serve", "--port", str(port),
+           "--workers", str(workers), "--catalog", str(catalog), "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("mcae serve did not start")
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
 
 
 @dataclass

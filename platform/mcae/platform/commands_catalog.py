@@ -77,23 +77,18 @@ def add(
     (EPSG:3857, aligned with the tile grid) that this command writes once.
     """
     from mcae.tiles.catalog import LayerKind, make_id
-    from mcae.tiles.layers import districts_from_geojson, ensure_city, layer_from_file
+    from mcae.tiles.layers import publish_layer
 
     store = _store(catalog)
-    city_id = make_id(city)
-    provenance = "synthetic" if synthetic else "real"
-    ensure_city(store, city_id, name or city, provenance)
     try:
         layer_kind = LayerKind(kind)
     except ValueError:
         raise typer.BadParameter(f"unknown kind {kind!r}", param_hint="--kind") from None
+    city_id = make_id(city)
     with console.status(f"reading {raster.name}" + (" and writing its serving copy" if serving_copy else "")):
-        new = layer_from_file(store, raster, kind=layer_kind, layer_id=layer, title=title,
-                              provenance=provenance, serving=serving_copy)
-    store.put_layer(city_id, new)
-    if districts is not None:
-        found = store.city(city_id)
-        store.put_city(found.model_copy(update={"districts": districts_from_geojson(districts)}))
+        new = publish_layer(store, city, raster, kind=layer_kind, layer_id=layer, title=title, city_name=name,
+                            provenance="synthetic" if synthetic else "real", districts=districts,
+                            serving=serving_copy)
     console.print(f"[green]added[/] {city_id}/{new.id} ({new.kind.value}, zoom {new.minzoom}-{new.maxzoom})")
 
 

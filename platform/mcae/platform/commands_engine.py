@@ -167,6 +167,11 @@ def map_(
     districts: Annotated[Path | None, typer.Option(
         help="GeoJSON of district boundaries: also writes one COG per district.")] = None,
     district_field: Annotated[str, typer.Option(help="Property naming each district.")] = "name",
+    publish: Annotated[str | None, typer.Option(
+        help="Also publish the map as layer `mcae` of this city in the catalog (with its districts and "
+             "serving copy), ready for `mcae serve`.")] = None,
+    catalog: Annotated[Path | None, typer.Option(
+        help="Catalog for --publish [MCAE_TILES_CATALOG_PATH or demo-output/catalog.json].")] = None,
 ) -> None:
     """Write the land-cover map as a Cloud-Optimized GeoTIFF with the MCAE palette."""
     from mcae.inference.districts import clip_districts
@@ -179,6 +184,18 @@ def map_(
     if districts is not None:
         for written in clip_districts(path, districts, path.parent, field=district_field):
             console.print(f"  district map: {written}")
+    if publish is not None:
+        from mcae.tiles.catalog import CatalogStore, LayerKind, make_id
+        from mcae.tiles.layers import publish_layer
+        from mcae.tiles.settings import TileSettings
+
+        store = CatalogStore(catalog or TileSettings().catalog_path)
+        with console.status("publishing: writing the serving copy"):
+            layer = publish_layer(store, publish, path, kind=LayerKind.mcae, layer_id="mcae",
+                                  title="MCAE land cover", districts=districts, district_field=district_field,
+                                  description=f"MCAE map of project {proj.root.name}")
+        console.print(f"[green]published[/] as {make_id(publish)}/{layer.id} in {store.path}; "
+                      f"serve it with `mcae serve --catalog {store.path}`")
 
 
 @app.command()

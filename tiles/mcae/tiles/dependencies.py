@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 
 from mcae.tiles.catalog import SERVING_TMS, CatalogStore, City, Layer
@@ -108,7 +108,7 @@ def query_guard(request: Request) -> None:
     route = request.scope.get("route")
     declared = _declared_query(route) if route is not None and hasattr(route, "dependant") else frozenset()
     for name, value in request.query_params.multi_items():
-        if name not in declared:
+        if name not in declared and not (name.lower() in OWS_KVP and name.lower() in declared):
             hint = " (layers are addressed by catalog ids; no route takes a path or URL)" \
                 if name.lower() in ("url", "path", "file", "src") else ""
             raise HTTPException(400, f"unknown query parameter {name!r}{hint}")
@@ -121,3 +121,27 @@ def query_guard(request: Request) -> None:
 
 
 QueryGuard = Depends(query_guard)
+
+
+# -- OGC key-value parameters on WMTS capabilities ------------------------------------------
+
+OWS_KVP = {"service": "wmts", "request": "getcapabilities", "version": "1.0.0"}  # accepted values
+
+
+def wmts_kvp(
+    http: Request,
+    service: Annotated[str | None, Query(description="WMTS (optional; clients such as QGIS and "
+                                                     "OWSLib add it, in any case).")] = None,
+    request: Annotated[str | None, Query(description="GetCapabilities (optional).")] = None,
+    version: Annotated[str | None, Query(description="1.0.0 (optional).")] = None,
+) -> None:
+    """The ``SERVICE``/``REQUEST``/``VERSION`` parameters WMTS clients append to a capabilities
+    URL: names in any case, values checked (400 for another service, request or version)."""
+    for name, value in http.query_params.multi_items():
+        expected = OWS_KVP.get(name.lower())
+        if expected is not None and value.lower() != expected:
+            raise HTTPException(400, f"{name}={value!r}: this is the WMTS 1.0.0 GetCapabilities document "
+                                     f"(expected {name}={expected})")
+
+
+WmtsKvp = Depends(wmts_kvp)

@@ -73,6 +73,22 @@ def ensure_city(store: CatalogStore, city_id: str, name: str | None = None,
     return city
 
 
+def publish_layer(store: CatalogStore, city: str, raster: str | Path, *, kind: LayerKind,
+                  layer_id: str | None = None, title: str | None = None, city_name: str | None = None,
+                  provenance: str = "real", districts: str | Path | None = None, district_field: str = "name",
+                  serving: bool = True, description: str = "") -> Layer:
+    """Add (or replace) a layer of ``city`` (created when new), with its districts if given."""
+    city_id = make_id(city)
+    ensure_city(store, city_id, city_name or city, provenance)
+    layer = layer_from_file(store, raster, kind=kind, layer_id=layer_id, title=title,
+                            provenance=provenance, serving=serving, description=description)
+    store.put_layer(city_id, layer)
+    if districts is not None:
+        found = store.city(city_id)
+        store.put_city(found.model_copy(update={"districts": districts_from_geojson(districts, district_field)}))
+    return layer
+
+
 def register_demo(out: str | Path, catalog_path: str | Path | None = None) -> CatalogStore:
     """Put the demo city (written by ``mcae demo`` into ``out``) into its catalog."""
     out = Path(out)

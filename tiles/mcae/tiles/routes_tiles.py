@@ -37,6 +37,7 @@ from mcae.tiles.dependencies import (
     LayerRef,
     QueryGuard,
     StoreDep,
+    WmtsKvp,
     city_dependency,
     layer_path_dependency,
     layer_ref_dependency,
@@ -223,7 +224,7 @@ class CatalogTilerFactory(TilerFactory):
     def wmts(self) -> None:
         @self.router.get("/{tileMatrixSetId}/WMTSCapabilities.xml", response_class=Response, name="wmts",
                          summary="OGC WMTS 1.0.0 capabilities of the layer (RESTful; QGIS, ArcGIS)",
-                         responses={200: {"content": {"application/xml": {}}}})
+                         responses={200: {"content": {"application/xml": {}}}}, dependencies=[WmtsKvp])
         def wmts(request: Request, ref: RefDep, tileMatrixSetId: TmsId, tilesize: TileSize = None,
                  tile_format: FormatQuery = "png") -> Response:
             tms = get_tms(tileMatrixSetId)
@@ -277,7 +278,7 @@ def create_city_wmts_router() -> APIRouter:
 
     @router.get("/cities/{city}/{tileMatrixSetId}/WMTSCapabilities.xml", response_class=Response,
                 summary="OGC WMTS capabilities of every layer of a city",
-                responses={200: {"content": {"application/xml": {}}}})
+                responses={200: {"content": {"application/xml": {}}}}, dependencies=[WmtsKvp])
     def city_wmts(request: Request, store: StoreDep, city: Annotated[City, Depends(city_dependency)],
                   tileMatrixSetId: TmsId, tilesize: TileSize = None, tile_format: FormatQuery = "png") -> Response:
         tms = get_tms(tileMatrixSetId)
