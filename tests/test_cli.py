@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import typer
 from conftest import blocky_scene, write_tif
 from test_pipeline import SMALL, mcae
+
+from mcae.platform.cli import get_app
 
 
 def test_every_command_has_help() -> None:
@@ -19,6 +24,31 @@ def test_every_command_has_help() -> None:
         assert command in out
         code, text = mcae(command, "--help")
         assert code == 0 and "Usage" in text and len(text) > 200
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """Every command under ``group`` with its path of names (typer vendors its own click)."""
+    found = [(path, group)]
+    if hasattr(group, "commands"):
+        for name, command in group.commands.items():
+            found += _commands(command, (*path, name))
+    return found
+
+
+def test_help_keeps_bracketed_defaults() -> None:
+    """'[mcae]' in an option's help must not be eaten as rich markup (it was: 'layer id .')."""
+    checked = 0
+    for path, command in _commands(typer.main.get_command(get_app())):
+        hints = [re.sub(r"\\", "", h) for p in command.params
+                 for h in re.findall(r"\\?\[[a-z][^\] ]*", getattr(p, "help", None) or "")]
+        if not hints:
+            continue
+        code, text = mcae(*path, "--help")
+        assert code == 0
+        for hint in hints:
+            assert hint in text, (path, hint)
+            checked += 1
+    assert checked >= 5
 
 
 @pytest.mark.parametrize("make, message", [

@@ -43,7 +43,7 @@ LegendOpt = Annotated[Path | None, typer.Option(
     "--legend", help="JSON list of {id, name, color}: replaces the file's own classes.")]
 SyntheticOpt = Annotated[bool, typer.Option(help="Mark the data as synthetic.")]
 OutOpt = Annotated[Path | None, typer.Option(
-    help="Where to write the COG [layers/<city>/<layer>.tif beside the catalog].")]
+    help="Where to write the COG \\[layers/<city>/<layer>.tif beside the catalog].")]
 
 
 @app.command()
@@ -51,8 +51,8 @@ OutOpt = Annotated[Path | None, typer.Option(
 @known_ids
 def compare(
     city: CityOpt,
-    mcae_layer: Annotated[str | None, typer.Option("--mcae", help="MCAE layer id [mcae].")] = None,
-    sinolc1_layer: Annotated[str | None, typer.Option("--sinolc1", help="SinoLC-1 layer id [sinolc1].")] = None,
+    mcae_layer: Annotated[str | None, typer.Option("--mcae", help="MCAE layer id \\[mcae].")] = None,
+    sinolc1_layer: Annotated[str | None, typer.Option("--sinolc1", help="SinoLC-1 layer id \\[sinolc1].")] = None,
     catalog: CatalogOpt = None,
 ) -> None:
     """Compare a city's MCAE map with SinoLC-1: agreement report and layer "agreement".
@@ -99,7 +99,7 @@ def ingest_layer(
     file: FileArg, city: CityOpt,
     layer: Annotated[str, typer.Option(help="Layer id (lowercase, digits, - and _).")],
     legend: Annotated[Path, typer.Option(help="JSON list of {id, name, color}.")],
-    title: Annotated[str | None, typer.Option(help="Display title [the layer id].")] = None,
+    title: Annotated[str | None, typer.Option(help="Display title \\[the layer id].")] = None,
     synthetic: SyntheticOpt = False, out: OutOpt = None, catalog: CatalogOpt = None,
 ) -> None:
     """Any other categorical map, clipped to the city, with the classes of its legend file."""
@@ -124,7 +124,7 @@ def _report(done: Ingested) -> None:
 def stac(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the static STAC catalog.")],
     base_url: Annotated[str | None, typer.Option(
-        help="Server URL: assets and links point at its routes [assets point at the local files].")] = None,
+        help="Server URL: assets and links point at its routes \\[assets point at the local files].")] = None,
     catalog: CatalogOpt = None,
 ) -> None:
     """Export the catalog as a static STAC catalog (collection per city, item per layer)."""

@@ -62,7 +62,7 @@ def add(
     city: Annotated[str, typer.Argument(help="City id (lowercase, digits, - and _).")],
     raster: Annotated[Path, typer.Argument(help="COG of the layer.")],
     kind: Annotated[str, typer.Option(help="imagery, mcae, sinolc1, agreement or other.")] = "mcae",
-    layer: Annotated[str | None, typer.Option(help="Layer id [the kind].")] = None,
+    layer: Annotated[str | None, typer.Option(help="Layer id \\[the kind].")] = None,
     title: Annotated[str | None, typer.Option(help="Display title.")] = None,
     name: Annotated[str | None, typer.Option(help="City display name (new cities).")] = None,
     districts: Annotated[Path | None, typer.Option(help="GeoJSON of district boundaries.")] = None,

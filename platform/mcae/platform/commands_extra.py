@@ -86,7 +86,7 @@ def info(project: ProjectOpt) -> None:
 @app.command()
 @friendly_errors
 def demo(
-    out: Annotated[Path | None, typer.Option(help="Output folder [demo-output].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder \\[demo-output].")] = None,
     size: Annotated[int, typer.Option(help="Scene size in px at 0.6 m (square).")] = 2048,
     budget: Annotated[int, typer.Option(help="Simulated expert actions in all.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic city.")] = 7,
