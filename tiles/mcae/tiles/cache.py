@@ -6,7 +6,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 
-RENDER_VERSION = "1"  # bump when the rendering of a tile changes
+RENDER_VERSION = "2"  # bump when the rendering of a tile changes
 
 
 def tile_etag(version: str, *parts: object) -> str:

@@ -126,7 +126,8 @@ def encode_classes(ids: np.ndarray, valid: np.ndarray, palette: dict[int, RGBA],
         image.putpalette(flat)
         image.save(buf, format="PNG", transparency=alpha, compress_level=3)  # 3x faster than 6
     else:
-        Image.fromarray(lut[ids], mode="RGBA").save(buf, format="WEBP", lossless=True, method=2, quality=50)
+        # method 1 at effort 0: as small as method 2 at 50 on class maps, 1.3-1.5x faster
+        Image.fromarray(lut[ids], mode="RGBA").save(buf, format="WEBP", lossless=True, method=1, quality=0)
     return buf.getvalue()
 
 
