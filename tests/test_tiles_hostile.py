@@ -206,3 +206,43 @@ def test_catalog_and_stac_survive_broken_entries(world: TileWorld) -> None:
         assert_clean_4xx(world.client.get(f"{STAC_PREFIX}/evil-city/{layer}/{layer}.json"), 404)
     good = world.client.get(f"{STAC_PREFIX}/{CITY}/mcae/mcae.json")
     assert good.status_code == 200 and good.json()["id"] == "mcae"
+
+
+EVIL_LAYERS = ["vrt", "passwd", "missing", "remote", "url"]
+
+
+def test_every_layer_route_survives_broken_layer_files(world: TileWorld) -> None:
+    """Every GET and POST route with a layer in its path, on catalog entries whose files are
+    missing, a VRT, /etc/passwd or remote: a 4xx with a message that names no server path."""
+    spec = world.client.get("/openapi.json").json()
+    w, s, e, n = world.store.layer(CITY, "mcae").bounds
+    bbox = f"{w + (e - w) * 0.6},{s + (n - s) * 0.4},{w + (e - w) * 0.7},{s + (n - s) * 0.5}"
+    lon, lat = (w + e) / 2, (s + n) / 2
+    polygon = {"type": "Polygon", "coordinates": [[[lon, lat], [lon + 5e-4, lat], [lon + 5e-4, lat + 5e-4],
+                                                   [lon, lat]]]}
+    query = {"bbox": bbox, "minzoom": "14", "maxzoom": "15"}
+    fill = {"city": "evil-city", "tileMatrixSetId": "WebMercatorQuad", "z": "18", "x": "217566", "y": "106391",
+            "scale": "1", "format": "png"}
+    seen = refused = 0
+    for route, operations in spec["paths"].items():
+        if "{layer}" not in route:
+            continue
+        for method, operation in operations.items():
+            names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+            params = {k: v for k, v in query.items() if k in names}
+            for layer in EVIL_LAYERS:
+                values = {**fill, "layer": layer, "item_file": f"{layer}.json"}
+                path = route.format(**values)
+                if method == "get":
+                    r = world.client.get(path, params=params)
+                else:
+                    body = polygon if path.endswith(("/clip", "/statistics")) else \
+                        {"bbox": [float(v) for v in bbox.split(",")], "minzoom": 14, "maxzoom": 15}
+                    r = world.client.post(path, params=params, json=body)
+                assert r.status_code < 500, (path, r.status_code, r.text)
+                assert str(world.root) not in r.text and "/etc/passwd" not in r.text, (path, r.text)
+                if r.status_code >= 400:  # routes that never read the file (legend) may answer 200
+                    assert_clean_4xx(r)
+                    refused += 1
+                seen += 1
+    assert seen >= 80 and refused >= seen - 10, (seen, refused)

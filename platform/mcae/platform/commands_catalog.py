@@ -10,6 +10,7 @@ from rich.table import Table
 
 from mcae.platform.cli import app, console, friendly_errors
 from mcae.tiles.catalog import CatalogStore, Layer
+from mcae.tiles.gdal import SourceRefused
 
 catalog_app = typer.Typer(help="Cities and layers the server publishes.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
@@ -36,7 +37,7 @@ def list_(catalog: CatalogOpt = None) -> None:
         for layer in city.layers.values():
             try:
                 version, state = store.layer_version(layer), serving_state(store, layer)
-            except OSError:
+            except SourceRefused:
                 version, state = "[red]file missing[/]", ""
             stale += state == "stale"
             table.add_row(city.id, layer.id, layer.kind.value, f"{layer.minzoom}-{layer.maxzoom}",

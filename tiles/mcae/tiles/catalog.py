@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from mcae.inference.atomic import write_json
 from mcae.inference.errors import InputError
+from mcae.tiles.gdal import SourceRefused
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 CATALOG_FORMAT = "mcae-catalog"
@@ -191,8 +192,12 @@ class CatalogStore:
         return self.layer_path(layer)
 
     def layer_version(self, layer: Layer) -> str:
-        """Changes whenever the layer's file, or what its tiles are read from, changes."""
-        stat = self.layer_path(layer).stat()
+        """Changes whenever the layer's file, or what its tiles are read from, changes
+        (``SourceRefused`` while the file is missing)."""
+        try:
+            stat = self.layer_path(layer).stat()
+        except OSError:
+            raise SourceRefused("this layer's file is missing") from None
         token = f"{layer.path}:{stat.st_size}:{stat.st_mtime_ns}"
         copy = self.serving_copy(layer)
         if copy is not None:

@@ -29,6 +29,7 @@ from mcae.tiles.catalog import Layer
 from mcae.tiles.errors import TooLarge
 from mcae.tiles.geometry import blocks, to_crs, window_of
 from mcae.tiles.palettes import layer_legend, palette_for
+from mcae.tiles.readers import open_dataset
 
 BLOCK = 512
 SCRATCH_MAX_AGE_S = 3600.0
@@ -66,7 +67,7 @@ def clip_layer(path: str, layer: Layer, area: BaseGeometry, *, polygon: bool, ca
     ``polygon``: set pixels outside ``area`` to no data (a bbox keeps its whole window).
     Nothing is written before the area and the cap are checked; the caller removes the file.
     """
-    with rasterio.open(path) as src:
+    with open_dataset(str(path)) as src:  # local GeoTIFFs only (SourceRefused: 404)
         if src.crs is None:
             raise InputError(f"layer {layer.id!r} has no CRS; it cannot be clipped by coordinates")
         area_crs = to_crs(area, src.crs)

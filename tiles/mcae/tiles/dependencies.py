@@ -12,7 +12,6 @@ from fastapi import Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 
 from mcae.tiles.catalog import SERVING_TMS, CatalogStore, City, Layer
-from mcae.tiles.gdal import SourceRefused
 from mcae.tiles.settings import TileSettings
 
 IdParam = PathParam(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="A catalog id.")
@@ -72,10 +71,7 @@ def layer_ref_dependency(store: StoreDep, city: Annotated[str, IdParam],
                          layer: Annotated[str, IdParam]) -> LayerRef:
     """The route's layer with its path and version (404 for unknown ids or a missing file)."""
     found = store.layer(city, layer)
-    try:
-        version = store.layer_version(found)
-    except OSError:
-        raise SourceRefused("this layer's file is missing") from None
+    version = store.layer_version(found)  # SourceRefused (404) while the file is missing
     copy = store.serving_copy(found)
     return LayerRef(city, found, str(store.layer_path(found)), version, str(copy) if copy else None)
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from mcae.tiles.catalog import CatalogStore, City, Layer
 from mcae.tiles.dependencies import IdParam, StoreDep, city_dependency
+from mcae.tiles.gdal import SourceRefused
 
 
 def public_layer(store: CatalogStore, layer: Layer) -> dict[str, Any]:
@@ -16,7 +17,7 @@ def public_layer(store: CatalogStore, layer: Layer) -> dict[str, Any]:
     private = {"path", "serving_path", "serving_source"}
     try:
         version: str | None = store.layer_version(layer)
-    except OSError:
+    except SourceRefused:
         version = None
     return {**layer.model_dump(mode="json", exclude=private), "version": version,
             "available": version is not None}

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import rasterio
 from rasterio.features import geometry_mask
 from rasterio.warp import transform_bounds
 from shapely.geometry import box, shape
@@ -27,6 +26,7 @@ from mcae.tiles.catalog import Layer
 from mcae.tiles.errors import PixelCapExceeded
 from mcae.tiles.geometry import WGS84, PixelAreas, blocks, centre_lonlat, to_crs, window_of
 from mcae.tiles.palettes import layer_legend
+from mcae.tiles.readers import open_dataset
 
 CSV_COLUMNS = ["id", "name", "color", "pixels", "area_m2", "percent"]
 
@@ -73,7 +73,7 @@ def class_statistics(path: str | Path, geometry: BaseGeometry | None, *, max_pix
                      window_size: int = 1024) -> ClassStatistics:
     """Class areas of the raster at ``path`` inside ``geometry`` (EPSG:4326; None: all of it)."""
     stats = ClassStatistics()
-    with rasterio.open(path) as src:
+    with open_dataset(str(path)) as src:  # local GeoTIFFs only (SourceRefused: 404)
         if src.count != 1 or not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
             raise InputError("statistics need a single-band categorical (integer) layer")
         if src.crs is None:
