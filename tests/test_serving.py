@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -251,3 +252,18 @@ def test_block_size_falls_back_when_the_validator_sees_a_striped_level(
     with pytest.raises(serving.COGValidationError):
         serving.write_serving_copy(source, tmp_path / "other.tif", categorical=True)
     assert not (tmp_path / "other.tif").exists()
+
+
+def test_serve_names_layers_without_a_fresh_copy(world: TileWorld, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from mcae.platform.commands_serve import warn_slow_layers
+
+    monkeypatch.setenv("MCAE_TILES_CATALOG_PATH", str(world.store.path))
+    warn_slow_layers()
+    assert CITY not in capsys.readouterr().err  # its copies are fresh (evil-city's broken entries are named)
+    source = world.store.layer_path(world.store.layer(CITY, "sinolc1"))
+    stat = source.stat()
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    warn_slow_layers()
+    out = " ".join(capsys.readouterr().err.split())
+    assert "3 layer(s) without a fresh serving copy" in out and f"{CITY}/sinolc1" in out

@@ -128,6 +128,20 @@ def supervise(host: str, port: int, workers: int, log_level: str) -> None:
                 proc.kill()
 
 
+def warn_slow_layers() -> None:
+    """Say which layers' tiles will be read from their own files (no fresh serving copy)."""
+    from mcae.tiles.catalog import CatalogStore
+    from mcae.tiles.settings import TileSettings
+
+    store = CatalogStore(TileSettings().catalog_path)
+    slow = [f"{city.id}/{layer.id}" for city in store.load().cities.values() for layer in city.layers.values()
+            if store.layer_path(layer).is_file() and store.serving_copy(layer) is None]
+    if slow:
+        console.print(f"[yellow]{len(slow)} layer(s) without a fresh serving copy[/] ({', '.join(slow[:5])}"
+                      f"{' ...' if len(slow) > 5 else ''}): their tiles are read from their own files, several "
+                      "times slower; `mcae catalog optimize` writes the copies")
+
+
 @app.command()
 @friendly_errors
 def serve(
@@ -146,6 +160,7 @@ def serve(
     if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
         raise InputError("--workers > 1 needs SO_REUSEPORT (Linux); run one process per port instead")
     port = _free_port(host, port)
+    warn_slow_layers()
     console.print(f"serving on http://{host}:{port} with {workers} worker(s); docs at /docs")
     if workers == 1:
         run_worker(host, port, False, log_level)
