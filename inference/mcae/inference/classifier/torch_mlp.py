@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from mcae.inference.classes import N_CLASSES
-from mcae.inference.classifier.baseline import (
+from mcae.inference.classifier.contract import (
     CLASS_IDS,
     as_features,
     as_labels,
