@@ -40,7 +40,6 @@ everything goes to ``benchmarks/results/tiles.json``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -53,7 +52,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -63,111 +61,9 @@ import httpx
 from benchmarks import tiles_data as data
 from benchmarks import tiles_servers as servers
 from benchmarks._common import REPO, machine_info, write_results
+from benchmarks.tiles_checks import etag_checks, mcae_colormap_query, ours_path, static_path, stock_path, version_checks
 from benchmarks.tiles_client import WRK, Request, run_load
-
-TMS = "WebMercatorQuad"
-GOAL_COLD = 3.0
-GOAL_HOT = 10.0
-NOISY_CORES = 0.3  # rows during which other programs used more than this many cores are marked
-
-
-# -- requests --------------------------------------------------------------------------------
-def ours_path(layer: str, z: int, x: int, y: int, fmt: str) -> str:
-    return f"/cities/bench/layers/{layer}/tiles/{TMS}/{z}/{x}/{y}.{fmt}"
-
-
-def stock_path(file: Path, colormap_q: str, z: int, x: int, y: int) -> str:
-    return f"/tiles/{TMS}/{z}/{x}/{y}.png?url={quote(str(file), safe='')}&colormap={colormap_q}"
-
-
-def static_path(layer: str, z: int, x: int, y: int, fmt: str) -> str:
-    return f"/{layer}/{z}/{x}/{y}.{fmt}"
-
-
-def mcae_colormap_query() -> str:
-    from mcae.inference.classes import MCAE
-
-    cmap = {"0": [0, 0, 0, 0], **{str(c.id): [*c.rgb, 255] for c in MCAE}}
-    return quote(json.dumps(cmap, separators=(",", ":")), safe="")
-
-
-# -- ETag / 304 checks ----------------------------------------------------------------------
-def etag_checks(base: str, layer: str, tile: tuple[int, int, int], other: tuple[int, int, int],
-                native_z: int) -> list[dict[str, Any]]:
-    """The ETag / If-None-Match behaviour of our tile route, as a list of named checks."""
-    checks: list[dict[str, Any]] = []
-
-    def check(name: str, ok: bool, detail: str = "") -> None:
-        checks.append({"check": name, "ok": bool(ok), "detail": detail})
-
-    z, x, y = tile
-    url = base + ours_path(layer, z, x, y, "png")
-    with httpx.Client(timeout=30) as client:
-        r = client.get(url)
-        etag = r.headers.get("etag", "")
-        check("200 with a strong quoted ETag, long Cache-Control, image/png",
-              r.status_code == 200 and etag.startswith('"') and etag.endswith('"')
-              and "max-age" in r.headers.get("cache-control", "") and r.headers.get("content-type") == "image/png",
-              f"{r.status_code} {etag} {r.headers.get('cache-control')}")
-        body = r.content
-        for name, header in [("If-None-Match: the ETag -> 304", etag),
-                             ("If-None-Match: W/ETag (weak comparison) -> 304", "W/" + etag),
-                             ("If-None-Match: a list naming it -> 304", f'"nope", {etag}'),
-                             ("If-None-Match: * -> 304", "*")]:
-            r2 = client.get(url, headers={"If-None-Match": header})
-            check(name, r2.status_code == 304 and r2.headers.get("etag") == etag and not r2.content
-                  and "max-age" in r2.headers.get("cache-control", ""),
-                  f"{r2.status_code} etag={r2.headers.get('etag')} body={len(r2.content)}")
-        r3 = client.get(url, headers={"If-None-Match": '"stale-0000000000000000"'})
-        check("a stale ETag -> 200 with the same bytes", r3.status_code == 200 and r3.content == body,
-              str(r3.status_code))
-        webp = client.get(base + ours_path(layer, z, x, y, "webp"))
-        check("WebP of the tile: its own ETag", webp.status_code == 200 and webp.headers.get("etag") not in ("", etag),
-              f"{webp.headers.get('etag')}")
-        oz, ox, oy = other
-        r4 = client.get(base + ours_path(layer, oz, ox, oy, "png"))
-        check("another tile: another ETag", r4.headers.get("etag") not in (None, etag), f"{r4.headers.get('etag')}")
-        empty = client.get(base + ours_path(layer, native_z, 0, 0, "png"))
-        check("inside the matrix, no data -> 204 with an ETag",
-              empty.status_code == 204 and bool(empty.headers.get("etag")), f"{empty.status_code}")
-        if empty.headers.get("etag"):
-            e2 = client.get(base + ours_path(layer, native_z, 0, 0, "png"),
-                            headers={"If-None-Match": empty.headers["etag"]})
-            check("204 tile revalidated -> 304", e2.status_code == 304, str(e2.status_code))
-        out = client.get(base + ours_path(layer, native_z, 2 ** native_z, 0, "png"))
-        check("outside the matrix -> 404", out.status_code == 404, str(out.status_code))
-    seen_tags, seen_bodies = set(), set()
-    for _ in range(12):  # fresh connections land on both worker processes (SO_REUSEPORT)
-        with httpx.Client(timeout=30) as fresh:
-            rr = fresh.get(url)
-            seen_tags.add(rr.headers.get("etag"))
-            seen_bodies.add(hashlib.sha1(rr.content).hexdigest())
-    check("same ETag and bytes over 12 fresh connections (both workers)",
-          seen_tags == {etag} and len(seen_bodies) == 1, f"{len(seen_tags)} tags, {len(seen_bodies)} bodies")
-    return checks
-
-
-def version_checks(base: str, layer: str, tile: tuple[int, int, int], file: Path) -> list[dict[str, Any]]:
-    """A rewritten file (new mtime) changes the ETag; restoring it brings the old one back."""
-    checks: list[dict[str, Any]] = []
-    z, x, y = tile
-    url = base + ours_path(layer, z, x, y, "png")
-    stat = file.stat()
-    with httpx.Client(timeout=30) as client:
-        before = client.get(url).headers.get("etag")
-        try:
-            os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-            after = client.get(url)
-            stale = client.get(url, headers={"If-None-Match": before or ""})
-            checks.append({"check": "file changed -> new ETag, old ETag -> 200",
-                           "ok": after.headers.get("etag") not in (None, before) and stale.status_code == 200,
-                           "detail": f"{before} -> {after.headers.get('etag')}, old: {stale.status_code}"})
-        finally:
-            os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-        back = client.get(url, headers={"If-None-Match": before or ""})
-        checks.append({"check": "file restored -> old ETag valid again (304)", "ok": back.status_code == 304,
-                       "detail": str(back.status_code)})
-    return checks
+from benchmarks.tiles_report import print_table, row, summarize
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -229,42 +125,6 @@ def inset(bounds: tuple[float, float, float, float], frac: float) -> tuple[float
     w, s, e, n = bounds
     dx, dy = (e - w) * frac, (n - s) * frac
     return (w + dx, s + dy, e - dx, n - dy)
-
-
-def row(name: str, group: str, zoom: str, fmt: str, result: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"row": name, "group": group, "zoom": zoom, "fmt": fmt, **result, **extra}
-
-
-def fmt_num(v: Any, digits: int = 1) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:,.{digits}f}"
-    return f"{v:,}" if isinstance(v, int) else str(v)
-
-
-def print_table(rows: list[dict[str, Any]]) -> str:
-    head = f"{'row':<44} {'zoom':<7} {'fmt':<4} {'requests':>8} {'tiles/s':>9} {'p50 ms':>7} {'p95 ms':>7} " \
-           f"{'p99 ms':>7} {'errors':>6} {'cpu ms':>6} {'other':>5}  status"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        status = r.get("status")
-        status_txt = " ".join(f"{k}:{v}" for k, v in status.items()) if isinstance(status, dict) else ""
-        if r.get("complete") is False:
-            status_txt += " INCOMPLETE (time limit)"
-        if (r.get("other_cores") or 0) > NOISY_CORES:
-            status_txt += " (noisy)"
-        cpu = r.get("server_cpu_ms_per_req", r.get("mean_ms"))
-        lines.append(f"{r['row']:<44} {r['zoom']:<7} {r['fmt']:<4} {fmt_num(r.get('requests', r.get('tiles'))):>8} "
-                     f"{fmt_num(r.get('tiles_per_s')):>9} {fmt_num(r.get('p50_ms'), 2):>7} "
-                     f"{fmt_num(r.get('p95_ms'), 2):>7} {fmt_num(r.get('p99_ms'), 2):>7} "
-                     f"{fmt_num(r.get('errors', 0)):>6} {fmt_num(cpu, 2):>6} {fmt_num(r.get('other_cores'), 2):>5}  "
-                     f"{status_txt}")
-    lines.append("cpu ms: server CPU per request (both processes; in-process rows: time per tile); other: cores "
-                 f"used by other programs on the machine during the row (noisy: > {NOISY_CORES:g})")
-    text = "\n".join(lines)
-    print(text)
-    return text
 
 
 # -- the benchmark ---------------------------------------------------------------------------
@@ -552,76 +412,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{bundle['tiles']:,} tiles in {bundle['seconds']:.1f} s = {bundle['tiles_per_s']:,.1f} tiles/s "
               f"({bundle['threads']} render threads, one process)")
 
-    # -- ratios and goals ----------------------------------------------------------------------------
-    def find(group: str, zoom: str, fmt: str = "png") -> dict[str, Any] | None:
-        return next((r for r in rows if r["group"] == group and r["zoom"] == zoom and r["fmt"] == fmt), None)
-
-    def get(group: str, zoom: str, fmt: str = "png") -> dict[str, Any]:
-        found = find(group, zoom, fmt)
-        if found is None:
-            raise KeyError(f"no row {group} {zoom} {fmt}")
-        return found
-
-    ratios: dict[str, Any] = {}
-    goals: list[dict[str, Any]] = []
-    lines = []
-    for zoom, word in ((nat_label, "native"), (low_label, "low")):
-        oc, sc = get("ours-cold", zoom), get("stock-cold", zoom)
-        oh, sh, o304 = get("ours-hot", zoom), get("stock-hot", zoom), get("ours-304", zoom)
-        st = find("static", zoom)
-        r_cold = oc["tiles_per_s"] / sc["tiles_per_s"]
-        r_hot = oh["tiles_per_s"] / sh["tiles_per_s"]
-        r_304 = o304["tiles_per_s"] / sh["tiles_per_s"]
-        ratios[word] = {"cold_ours_over_stock": round(r_cold, 2), "hot_ours_over_stock_hot": round(r_hot, 2),
-                        "hot_ours_over_stock_cold": round(oh["tiles_per_s"] / sc["tiles_per_s"], 2),
-                        "304_ours_over_stock_hot": round(r_304, 2),
-                        "p99_cold_ours_ms": oc["p99_ms"], "p99_cold_stock_ms": sc["p99_ms"],
-                        "p99_hot_ours_ms": oh["p99_ms"], "p99_hot_stock_ms": sh["p99_ms"]}
-        lines.append(f"{word:>8} ({zoom}): cold ours/stock {r_cold:5.2f}x  (p99 {oc['p99_ms']:.1f} vs "
-                     f"{sc['p99_ms']:.1f} ms); hot ours/stock {r_hot:6.1f}x (p99 {oh['p99_ms']:.2f} vs "
-                     f"{sh['p99_ms']:.1f} ms); 304 ours/stock {r_304:6.1f}x")
-        if oc.get("server_cpu_ms_per_req") and sc.get("server_cpu_ms_per_req"):
-            cpu_cold = sc["server_cpu_ms_per_req"] / oc["server_cpu_ms_per_req"]
-            cpu_hot = sh["server_cpu_ms_per_req"] / oh["server_cpu_ms_per_req"]
-            ratios[word].update(cold_cpu_stock_over_ours=round(cpu_cold, 2), hot_cpu_stock_over_ours=round(cpu_hot, 2))
-            lines.append(f"{'':>8}  server CPU per tile, stock/ours: cold {cpu_cold:.2f}x "
-                         f"({sc['server_cpu_ms_per_req']:.2f} vs {oc['server_cpu_ms_per_req']:.2f} ms), hot "
-                         f"{cpu_hot:.1f}x")
-        if st:
-            ratios[word].update(cold_ours_over_static=round(oc["tiles_per_s"] / st["tiles_per_s"], 4),
-                                hot_ours_over_static=round(oh["tiles_per_s"] / st["tiles_per_s"], 4))
-            lines.append(f"{'':>8}  ours/static files: cold {oc['tiles_per_s'] / st['tiles_per_s']:.4f}, "
-                         f"hot {oh['tiles_per_s'] / st['tiles_per_s']:.3f} (static {st['tiles_per_s']:,.0f} tiles/s)")
-        nat, sts = find("ours-native-cold", zoom), find("stock-serving-cold", zoom)
-        if nat and sts:  # the gain, split: serving layout vs everything else of ours
-            ratios[word].update(cold_serving_copy_over_none=round(oc["tiles_per_s"] / nat["tiles_per_s"], 2),
-                                cold_ours_no_copy_over_stock=round(nat["tiles_per_s"] / sc["tiles_per_s"], 2),
-                                cold_ours_over_stock_on_serving_copy=round(oc["tiles_per_s"] / sts["tiles_per_s"], 2),
-                                cold_stock_on_serving_copy_over_stock=round(sts["tiles_per_s"] / sc["tiles_per_s"], 2))
-            lines.append(f"{'':>8}  split: serving copy {oc['tiles_per_s'] / nat['tiles_per_s']:.2f}x ours without "
-                         f"it; ours without it {nat['tiles_per_s'] / sc['tiles_per_s']:.2f}x stock; on the serving "
-                         f"copy, ours {oc['tiles_per_s'] / sts['tiles_per_s']:.2f}x stock "
-                         f"(stock on it {sts['tiles_per_s'] / sc['tiles_per_s']:.2f}x stock on the UTM file)")
-        for fmt in fmts[1:]:
-            w = find("ours-cold", zoom, fmt)
-            if w:
-                lines.append(f"{'':>8}  ours cold {fmt}/png: {w['tiles_per_s'] / oc['tiles_per_s']:.2f}x")
-        goals.append({"goal": f"cold tiles >= {GOAL_COLD:g}x stock TiTiler at {word} zoom ({zoom}), the same "
-                              "catalog map (stock reads its UTM file), p99 no worse",
-                      "pass": r_cold >= GOAL_COLD and oc["p99_ms"] <= sc["p99_ms"] and oc["errors"] == 0,
-                      "detail": f"{r_cold:.2f}x, p99 {oc['p99_ms']:.1f} vs {sc['p99_ms']:.1f} ms, "
-                                f"errors {oc['errors']}"})
-        goals.append({"goal": f"hot tiles >= {GOAL_HOT:g}x stock TiTiler at {word} zoom ({zoom})",
-                      "pass": r_hot >= GOAL_HOT and oh["errors"] == 0,
-                      "detail": f"{r_hot:.1f}x (304s: {r_304:.1f}x), errors {oh['errors']}"})
-    etag_ok = all(c["ok"] for c in checks)
-    goals.append({"goal": "correct ETag / 304 behaviour", "pass": etag_ok,
-                  "detail": f"{sum(c['ok'] for c in checks)}/{len(checks)} checks"})
-    if bundle:
-        oc = get("ours-cold", nat_label)
-        ratios["bundle_over_endpoint_cold_native"] = round(bundle["tiles_per_s"] / oc["tiles_per_s"], 2)
-        lines.append(f"bundle export {bundle['tiles_per_s']:,.1f} tiles/s / tile endpoint cold native "
-                     f"{oc['tiles_per_s']:,.1f} tiles/s = {ratios['bundle_over_endpoint_cold_native']:.2f}x")
+    ratios, goals, lines = summarize(rows, checks, bundle, fmts, nat_label, low_label)
 
     seconds = time.perf_counter() - t_start
     print("\n" + "=" * 40 + " results " + "=" * 40)
