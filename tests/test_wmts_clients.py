@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import morecantile
@@ -107,3 +108,40 @@ def test_gdal_wmts_driver_reads_the_same_pixels(world: TileWorld, base: str) -> 
     assert (pixels == tile).all()
     colours = {tuple(c) for c in pixels[pixels[..., 3] > 0][:, :3].tolist()}
     assert colours and colours <= {c.rgb for c in MCAE}
+
+
+QGIS_PYTHON = "/usr/bin/python3"
+
+
+def qgis_available() -> bool:
+    try:
+        done = subprocess.run([QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+@pytest.mark.skipif(not qgis_available(), reason="QGIS (Debian's python3-qgis) is not installed")
+def test_qgis_adds_every_layer_by_wmts_and_draws_palette_colours(world: TileWorld, base: str) -> None:
+    """Headless QGIS: every layer of the city loads from the capabilities URL, in EPSG:3857, over
+    the layer's extent, and draws only its legend's colours."""
+    layers = ["mcae", "sinolc1", "imagery"]
+    script = str(Path(__file__).with_name("qgis_wmts.py"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CPL_", "GDAL_", "PYTHON", "VIRTUAL_ENV"))}
+    done = subprocess.run([QGIS_PYTHON, script, base + CAPS, *[f"{CITY}.{la}" for la in layers]], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])["layers"]
+    for layer_id in layers:
+        entry = found[f"{CITY}.{layer_id}"]
+        assert entry["valid"] and entry["crs"] == "EPSG:3857", entry
+        w, s, e, n = world.store.layer(CITY, layer_id).bounds
+        x0, y0, x1, y1 = entry["extent"]
+        lon0, lat0 = morecantile.tms.get("WebMercatorQuad").lnglat(x0, y0)
+        lon1, lat1 = morecantile.tms.get("WebMercatorQuad").lnglat(x1, y1)
+        assert (lon0, lat0, lon1, lat1) == pytest.approx((w, s, e, n), abs=1e-4)
+        assert sum(entry["colours"].values()) > 1000, entry  # it drew the layer
+        if layer_id != "imagery":
+            legend = httpx.get(f"{base}/api/cities/{CITY}/layers/{layer_id}/legend").json()["classes"]
+            palette = {",".join(str(v) for v in c["rgb"]) for c in legend}
+            assert set(entry["colours"]) <= palette, set(entry["colours"]) - palette
