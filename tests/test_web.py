@@ -111,6 +111,10 @@ def add_fixture_town(store: Any, root: Path) -> None:
                         crs="EPSG:32650", windows=[(PixelWindow(0, 0, size, size), data)], scheme=scheme)
         store.put_layer(SECOND, layer_from_file(store, root / f"{layer_id}.tif", kind=kind, layer_id=layer_id,
                                                 title=f"{layer_id} of Fixture Town", provenance="real"))
+    # a layer whose file has gone: the catalog lists it as unavailable, the viewer leaves it out
+    gone = layer_from_file(store, root / "mcae.tif", kind=LayerKind.other, layer_id="gone", title="Gone layer",
+                           legend=[{"id": 1, "name": "One", "color": "#112233"}], serving=False)
+    store.put_layer(SECOND, gone.model_copy(update={"path": "fixture-town/deleted.tif"}))
 
 
 @pytest.fixture(scope="session")
@@ -399,6 +403,9 @@ def test_switching_city_layers_and_modes(viewer: Viewer, site: Site) -> None:
     town_colours = hexes(site, SECOND, "mcae")
     assert len(present(town[:, : town.shape[1] // 2 - 40], town_colours)) >= 3
     assert page.locator("#banner").is_hidden(), "Fixture Town is not synthetic: no banner"
+    offered = page.eval_on_selector_all("#layer-a option, #layer-b option, #dl-layer option",
+                                        "options => options.map(o => o.value)")
+    assert "mcae" in offered and "gone" not in offered, "a layer whose file is missing is not offered"
     assert page.eval_on_selector("#district", "s => s.disabled"), "Fixture Town has no districts"
 
 

@@ -1,8 +1,8 @@
 // The city's MCAE / SinoLC-1 agreement report: overall agreement, kappa, per-class agreement
 // both ways and the harmonised confusion table (rows SinoLC-1, columns MCAE).
 
-import { api, ApiError, type AgreementSummary, type CompareReport } from './api';
-import { formatInt, h } from './util';
+import { api, ApiError, type AgreementSummary, type City, type CompareReport } from './api';
+import { byId, formatInt, h } from './util';
 
 function pct(value: number | null | undefined, digits = 1): string {
   return value === null || value === undefined ? '–' : `${(value * 100).toFixed(digits)} %`;
@@ -48,6 +48,38 @@ export function renderAgreement(container: HTMLElement, city: string, report: Co
     h('p', { class: 'hint method' }, report.method),
     links(city));
   body.append(...summaryNodes(chosen));
+}
+
+/** The Agreement tab (#agreement): the report of the city shown, loaded once per city. */
+export class AgreementTab {
+  private report: CompareReport | null | undefined;
+
+  constructor(private host: { city(): City; district(): string | null }) {}
+
+  /** Another city: its report is loaded the next time the tab is shown. */
+  reset(): void {
+    this.report = undefined;
+  }
+
+  async refresh(): Promise<void> {
+    const container = byId('agreement');
+    const city = this.host.city().id;
+    if (this.report === undefined && !this.host.city().layers.some((l) => l.kind === 'agreement')) {
+      this.report = null; // `mcae compare` publishes the report with the agreement layer: none, no report
+    }
+    if (this.report === undefined) {
+      container.replaceChildren(h('p', { class: 'hint' }, 'Loading the agreement report…'));
+      try {
+        const report = await loadAgreement(city);
+        if (city !== this.host.city().id) return;
+        this.report = report;
+      } catch (error) {
+        renderAgreement(container, city, null, null, `Could not load the report: ${(error as Error).message}`);
+        return;
+      }
+    }
+    renderAgreement(container, city, this.report ?? null, this.host.district());
+  }
 }
 
 function summaryNodes(summary: AgreementSummary): Node[] {

@@ -11,7 +11,8 @@ export interface Layer {
   minzoom: number;
   maxzoom: number;
   provenance: 'real' | 'synthetic';
-  version: string;
+  version: string | null;
+  available?: boolean; // false while the layer's file is missing on the server
   description?: string;
 }
 
@@ -129,7 +130,9 @@ export async function postForBlob(path: string, body: unknown): Promise<{ blob: 
 const enc = encodeURIComponent;
 
 export const api = {
-  cities: () => getJSON<City[]>('/api/cities'),
+  /** Every city, with only the layers whose files the server can read. */
+  cities: async () => (await getJSON<City[]>('/api/cities'))
+    .map((city) => ({ ...city, layers: city.layers.filter((l) => l.available !== false) })),
   districts: (city: string) => getJSON<GeoJSON.FeatureCollection>(`/api/cities/${enc(city)}/districts.geojson`),
   legend: (city: string, layer: string) => getJSON<Legend>(`/api/cities/${enc(city)}/layers/${enc(layer)}/legend`),
   identify: (city: string, lon: number, lat: number) =>

@@ -3,54 +3,31 @@
 // Everything comes from the platform API; the whole view lives in the URL hash.
 
 import './style.css';
-import { Marker, Popup, type Map as MapLibre, type MapMouseEvent } from 'maplibre-gl';
+import type { MapMouseEvent } from 'maplibre-gl';
 
-import { renderAgreement, loadAgreement } from './agreement';
-import { absolute, api, type City, type CompareReport, type IdentifyEntry, type Layer, type Legend } from './api';
+import { AgreementTab } from './agreement';
+import { api, type City, type Layer, type Legend } from './api';
+import { Areas } from './areas';
 import { installClassFilterProtocol, registerPalette, type ClassFilter } from './classfilter';
-import { DrawTool, shapeBbox, shapeFeature, type Shape } from './draw';
-import { Downloads, type DownloadArea } from './downloads';
-import { renderLegends, provenanceBadge } from './legend';
+import { Districts, fillDistrictSelect } from './districts';
+import { DrawTool } from './draw';
+import { Downloads } from './downloads';
+import { cityBounds } from './geo';
+import { Identify } from './identify';
+import { defaultLayers, shortTitle, sortLayers } from './layers';
+import { renderLegends } from './legend';
 import { MapPair } from './maps';
+import { ModeControls } from './modes';
+import { renderSyntheticBanner, showLayerInfo } from './provenance';
+import { bindDistrictSearch } from './search';
+import { bindShare } from './share';
 import { formatHash, parseHash, type Mode, type ViewState } from './state';
-import { downloadCsv, fetchStatistics, statsChart, type AreaQuery, type StatsResult } from './stats';
 import { byId, debounce, h, narrowQuery, reducedMotion } from './util';
 
-type Bbox = [number, number, number, number];
-type Area = { type: 'view' } | { type: 'district' } | { type: 'shape'; shape: Shape };
 type Tab = 'legend' | 'areas' | 'download' | 'agreement';
 const TABS: Tab[] = ['legend', 'areas', 'download', 'agreement'];
-const KIND_ORDER = ['mcae', 'sinolc1', 'agreement', 'other', 'imagery'];
 
-function cityBounds(city: City): Bbox {
-  const b = city.layers.map((l) => l.bounds);
-  if (!b.length) return [-180, -60, 180, 75];
-  return [Math.min(...b.map((x) => x[0])), Math.min(...b.map((x) => x[1])),
-    Math.max(...b.map((x) => x[2])), Math.max(...b.map((x) => x[3]))];
-}
-
-function intersect(a: Bbox, b: Bbox): Bbox | null {
-  const out: Bbox = [Math.max(a[0], b[0]), Math.max(a[1], b[1]), Math.min(a[2], b[2]), Math.min(a[3], b[3])];
-  return out[0] < out[2] && out[1] < out[3] ? out : null;
-}
-
-function geometryBounds(geometry: GeoJSON.Geometry): Bbox {
-  const xs: number[] = [];
-  const ys: number[] = [];
-  const walk = (coords: unknown): void => {
-    if (Array.isArray(coords) && typeof coords[0] === 'number') {
-      xs.push(coords[0] as number);
-      ys.push(coords[1] as number);
-    } else if (Array.isArray(coords)) coords.forEach(walk);
-  };
-  walk((geometry as { coordinates?: unknown }).coordinates);
-  return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
-}
-
-function fold(text: string): string {
-  return text.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
-}
-
+/** The viewer: holds the view state, owns the parts (maps, panels, tabs) and wires them together. */
 class App {
   cities: City[] = [];
   city!: City;
@@ -59,17 +36,12 @@ class App {
   draw!: DrawTool;
   downloads!: Downloads;
   legends = new Map<string, Legend>(); // city/layer -> legend
-  districts: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
-  districtBounds = new Map<string, Bbox>();
-  area: Area = { type: 'view' };
-  stats: StatsResult[] = [];
-  statsLabel = '';
-  report: CompareReport | null | undefined;
-  popup: Popup | null = null;
-  private identifyToken: object | null = null;
-  private markers: Marker[] = [];
+  districts!: Districts;
+  areas!: Areas;
+  identify!: Identify;
+  modes!: ModeControls;
+  agreement!: AgreementTab;
   tab: Tab = 'legend';
-  private statsToken = 0;
   private lastHash = '';
 
   // -- start ---------------------------------------------------------------------------------
@@ -100,15 +72,27 @@ class App {
       overlay: byId('draw-overlay'), bar: byId('draw-bar'), help: byId('draw-help'),
       finish: byId<HTMLButtonElement>('draw-finish'), cancel: byId<HTMLButtonElement>('draw-cancel'),
     });
+    this.areas = new Areas(this.pair, this.draw, {
+      city: () => this.city,
+      district: () => this.state.district,
+      shown: () => [this.layerOf('a'), this.layerOf('b')],
+      sortedLayers: () => this.sortedLayers(),
+      selectDistrict: (id) => this.selectDistrict(id),
+      refreshTab: () => this.refreshTab(),
+    });
     this.downloads = new Downloads({
       city: () => this.city.id,
       layers: () => this.sortedLayers(),
       preferredLayer: () => this.layerOf('b') ?? this.layerOf('a'),
-      area: () => this.downloadArea(),
+      area: () => this.areas.downloadArea(),
       zoom: () => this.pair.a.getZoom(),
     });
+    this.identify = new Identify(this.pair, { city: () => this.city.id, sides: () => ({ a: this.state.a, b: this.state.b }) });
+    this.districts = new Districts(this.pair);
+    this.agreement = new AgreementTab({ city: () => this.city, district: () => this.state.district });
     await this.pair.ready();
     performance.mark('mcae-maps-ready');
+    this.modes = new ModeControls(this.pair, { pickMode: (mode) => this.setMode(mode), opacityChanged: () => this.saveHash() });
     this.bindUi();
     this.bindMaps();
     this.setMode(this.state.mode ?? (narrowQuery.matches ? 'overlay' : 'swipe'));
@@ -127,20 +111,12 @@ class App {
 
   // -- city, layers ----------------------------------------------------------------------------
   sortedLayers(): Layer[] {
-    return [...this.city.layers].sort((x, y) => KIND_ORDER.indexOf(x.kind) - KIND_ORDER.indexOf(y.kind));
+    return sortLayers(this.city);
   }
 
   layerOf(side: 'a' | 'b'): Layer | null {
     const id = side === 'a' ? this.state.a : this.state.b;
     return this.city.layers.find((l) => l.id === id) ?? null;
-  }
-
-  defaultLayers(city: City): [string | null, string | null] {
-    const of = (kind: string) => city.layers.find((l) => l.kind === kind)?.id ?? null;
-    const categorical = city.layers.filter((l) => l.kind !== 'imagery');
-    const a = of('mcae') ?? of('imagery') ?? city.layers[0]?.id ?? null;
-    const b = of('sinolc1') ?? categorical.find((l) => l.id !== a)?.id ?? of('imagery') ?? a;
-    return [a, b === a && city.layers.length > 1 ? city.layers.find((l) => l.id !== a)!.id : b];
   }
 
   async setCity(id: string, options: { fit: boolean; fromState?: boolean }): Promise<void> {
@@ -149,35 +125,34 @@ class App {
     const previous = this.city;
     this.city = city;
     this.state.city = city.id;
-    this.closeIdentify();
+    this.identify.close();
     const has = (layer: string | null) => !!layer && city.layers.some((l) => l.id === layer);
-    const [defA, defB] = this.defaultLayers(city);
+    const [defA, defB] = defaultLayers(city);
     if (!(options.fromState && has(this.state.a))) this.state.a = previous && has(this.state.a) ? this.state.a : defA;
     if (!(options.fromState && has(this.state.b))) this.state.b = previous && has(this.state.b) ? this.state.b : defB;
     if (!options.fromState) {
       this.state.district = null;
-      this.area = { type: 'view' };
-      this.pair.setDrawn(null);
+      this.areas.clear();
     }
     byId<HTMLSelectElement>('city').value = city.id;
-    this.fillDistricts();
+    fillDistrictSelect(city);
     this.renderLayerSelects();
     this.renderSubtitle();
     this.renderBanner();
-    const loading = Promise.all([this.loadLegends(), this.loadDistricts()]);
+    const loading = Promise.all([this.loadLegends(), this.districts.load(city.id)]);
     const filtered = [this.state.a, this.state.b].some((l) => l && (this.state.hidden[l] || this.state.highlighted[l]));
     if (options.fit && !this.state.district) this.pair.fit(cityBounds(city), false);
     if (!filtered) this.applyLayers(); // tiles first; the class filter needs the legends
     await loading;
     if (this.city !== city) return; // another city was picked meanwhile
-    if (this.state.district && !this.districtBounds.has(this.state.district)) this.state.district = null;
+    if (this.state.district && !this.districts.has(this.state.district)) this.state.district = null;
     byId<HTMLSelectElement>('district').value = this.state.district ?? '';
     this.pair.selectDistrict(this.state.district);
-    if (options.fit && this.state.district) this.pair.fit(this.districtBounds.get(this.state.district)!, false);
+    if (options.fit && this.state.district) this.pair.fit(this.districts.boundsOf(this.state.district), false);
     this.applyLayers();
     this.downloads.setup();
-    this.renderAreaPickers();
-    this.report = undefined;
+    this.areas.renderPickers();
+    this.agreement.reset();
     this.refreshTab();
   }
 
@@ -194,20 +169,6 @@ class App {
         /* a layer without a legend shows none */
       }
     }));
-  }
-
-  async loadDistricts(): Promise<void> {
-    try {
-      this.districts = await api.districts(this.city.id);
-    } catch {
-      this.districts = { type: 'FeatureCollection', features: [] };
-    }
-    this.districtBounds.clear();
-    for (const feature of this.districts.features) {
-      const id = String(feature.properties?.id ?? feature.id);
-      this.districtBounds.set(id, geometryBounds(feature.geometry));
-    }
-    this.pair.setDistricts(this.districts);
   }
 
   filterOf(layerId: string): ClassFilter {
@@ -231,16 +192,9 @@ class App {
   renderLayerSelects(): void {
     for (const side of ['a', 'b'] as const) {
       const select = byId<HTMLSelectElement>(`layer-${side}`);
-      select.replaceChildren(...this.sortedLayers().map((l) => h('option', { value: l.id, title: l.title }, this.shortTitle(l))));
+      select.replaceChildren(...this.sortedLayers().map((l) => h('option', { value: l.id, title: l.title }, shortTitle(this.city, l))));
       select.value = (side === 'a' ? this.state.a : this.state.b) ?? '';
     }
-  }
-
-  /** On phones the layer pickers are narrow: the kind of a layer when it is the only one of its kind. */
-  shortTitle(layer: Layer): string {
-    const names: Record<string, string> = { imagery: 'Imagery', mcae: 'MCAE', sinolc1: 'SinoLC-1', agreement: 'Agreement' };
-    const unique = this.city.layers.filter((l) => l.kind === layer.kind).length === 1;
-    return narrowQuery.matches && unique && names[layer.kind] ? names[layer.kind] : layer.title;
   }
 
   renderSubtitle(): void {
@@ -250,23 +204,8 @@ class App {
   }
 
   renderBanner(): void {
-    const banner = byId('banner');
     const shown = [this.layerOf('a'), this.layerOf('b')].filter((l): l is Layer => !!l);
-    const synthetic = shown.filter((l) => l.provenance === 'synthetic');
-    if (this.city.provenance !== 'synthetic' && !synthetic.length) {
-      banner.hidden = true;
-      document.body.classList.remove('has-banner');
-      return;
-    }
-    const what = this.city.provenance === 'synthetic'
-      ? `${this.city.name.replace(/\s*\(synthetic\)$/i, '')}: made-up demo data, not a real place or a real map.`
-      : `${synthetic.map((l) => l.title).join(' and ')} ${synthetic.length > 1 ? 'are' : 'is'} synthetic, not a real map.`;
-    banner.replaceChildren(
-      h('span', { class: 'banner-icon', 'aria-hidden': 'true' }, '!'),
-      h('span', {}, h('strong', {}, 'Synthetic data. '), what),
-      h('button', { type: 'button', class: 'link-button', onclick: () => this.showInfo(synthetic[0] ?? shown[0]) }, 'Provenance'));
-    banner.hidden = false;
-    document.body.classList.add('has-banner');
+    renderSyntheticBanner(this.city, shown, (layer) => this.showInfo(layer));
   }
 
   // -- class filters (legend) -------------------------------------------------------------------
@@ -305,35 +244,10 @@ class App {
   // -- modes -----------------------------------------------------------------------------------
   setMode(mode: Mode): void {
     this.state.mode = mode;
-    this.closeIdentify();
+    this.identify.close();
     this.pair.setMode(mode);
-    document.querySelectorAll<HTMLButtonElement>('#modes [data-mode]').forEach((button) => {
-      const on = button.dataset.mode === mode;
-      button.setAttribute('aria-checked', String(on));
-      button.tabIndex = on ? 0 : -1;
-    });
-    byId('overlay-controls').hidden = mode !== 'overlay';
-    this.syncOverlayControls();
-    this.renderSideNames();
-    document.body.dataset.mode = mode;
+    this.modes.show(mode);
     this.saveHash();
-  }
-
-  renderSideNames(): void {
-    const narrow = narrowQuery.matches;
-    const names: Record<Mode, [string, string]> = {
-      swipe: ['Left', 'Right'], side: narrow ? ['Top', 'Bottom'] : ['Left', 'Right'], overlay: ['Below', 'On top'],
-    };
-    const [a, b] = names[this.pair.mode];
-    byId('side-a').textContent = a;
-    byId('side-b').textContent = b;
-  }
-
-  syncOverlayControls(): void {
-    const value = Math.round(this.pair.opacity * 100);
-    byId<HTMLInputElement>('opacity').value = String(value);
-    byId('opacity-value').textContent = `${value} %`;
-    byId('flip').textContent = this.pair.opacity >= 0.5 ? 'Show A' : 'Show B';
   }
 
   // -- URL state -------------------------------------------------------------------------------
@@ -374,249 +288,23 @@ class App {
     this.setMode(next.mode ?? this.pair.mode);
     this.pair.setPosition(next.pos);
     this.pair.setOpacity(next.opacity);
-    this.syncOverlayControls();
+    this.modes.syncOverlay();
     this.lastHash = window.location.hash;
   }
 
   // -- districts -------------------------------------------------------------------------------
-  fillDistricts(): void {
-    const select = byId<HTMLSelectElement>('district');
-    const items = [...this.city.districts].sort((x, y) => x.name.localeCompare(y.name));
-    select.replaceChildren(h('option', { value: '' }, 'Whole city'), ...items.map((d) => h('option', { value: d.id }, d.name)));
-    select.disabled = !items.length;
-    byId<HTMLInputElement>('district-search').disabled = !items.length;
-  }
-
   selectDistrict(id: string | null, fly = true): void {
-    this.closeIdentify();
-    this.state.district = id && this.districtBounds.has(id) ? id : null;
+    this.identify.close();
+    this.state.district = id && this.districts.has(id) ? id : null;
     byId<HTMLSelectElement>('district').value = this.state.district ?? '';
     this.pair.selectDistrict(this.state.district);
     if (fly) {
-      const bounds = this.state.district ? this.districtBounds.get(this.state.district)! : cityBounds(this.city);
+      const bounds = this.state.district ? this.districts.boundsOf(this.state.district) : cityBounds(this.city);
       this.pair.fit(bounds, !reducedMotion.matches);
     }
-    if (this.state.district && this.area.type !== 'shape') this.area = { type: 'district' };
-    if (!this.state.district && this.area.type === 'district') this.area = { type: 'view' };
-    this.renderAreaPickers();
+    this.areas.followDistrict(this.state.district);
     this.saveHash();
     this.refreshTab();
-  }
-
-  // -- identify --------------------------------------------------------------------------------
-  async identify(map: MapLibre, lng: number, lat: number): Promise<void> {
-    this.closeIdentify();
-    const token = {};
-    this.identifyToken = token;
-    const where = h('p', { class: 'identify-where' },
-      `${Math.abs(lat).toFixed(5)}° ${lat >= 0 ? 'N' : 'S'}, ${Math.abs(lng).toFixed(5)}° ${lng >= 0 ? 'E' : 'W'}`);
-    const content = h('div', { class: 'identify', 'data-lon': lng.toFixed(7), 'data-lat': lat.toFixed(7), 'aria-live': 'polite' }, where);
-    try {
-      const answer = await api.identify(this.city.id, lng, lat);
-      const rank = (entry: IdentifyEntry) => (entry.layer === this.state.a ? 0 : entry.layer === this.state.b ? 1 : 2);
-      const rows = [...answer.layers].sort((x, y) => rank(x) - rank(y)).map((entry) => this.identifyRow(entry));
-      content.append(h('table', { class: 'identify-table' }, h('tbody', {}, ...rows)));
-    } catch (error) {
-      content.append(h('p', { class: 'error' }, `No answer: ${(error as Error).message}`));
-    }
-    if (this.identifyToken !== token) return; // a later click won
-    if (narrowQuery.matches) { // phones: a card over the map and a pin on both maps
-      const card = byId('identify-card');
-      card.replaceChildren(h('button', { type: 'button', class: 'card-close', 'aria-label': 'Close', onclick: () => this.closeIdentify() }, '×'),
-        content);
-      card.hidden = false;
-      this.markers = [this.pair.a, this.pair.b].map((m) => new Marker({ color: '#1f5fd6', scale: 0.75 }).setLngLat([lng, lat]).addTo(m));
-      return;
-    }
-    // the popup is made once its content is complete, so that MapLibre can place it inside the map
-    this.popup = new Popup({ closeButton: true, maxWidth: '340px', focusAfterOpen: false })
-      .setLngLat([lng, lat]).setDOMContent(content).addTo(map);
-  }
-
-  closeIdentify(): void {
-    this.identifyToken = null;
-    this.popup?.remove();
-    this.popup = null;
-    this.markers.forEach((m) => m.remove());
-    this.markers = [];
-    byId('identify-card').hidden = true;
-  }
-
-  identifyRow(entry: IdentifyEntry): HTMLElement {
-    const tags: HTMLElement[] = [];
-    if (entry.layer === this.state.a) tags.push(h('span', { class: 'side-tag a' }, 'A'));
-    if (entry.layer === this.state.b) tags.push(h('span', { class: 'side-tag b' }, 'B'));
-    let value: HTMLElement;
-    if (entry.kind === 'imagery') {
-      value = entry.rgb
-        ? h('span', { class: 'value' }, h('span', { class: 'chip', style: `background:rgb(${entry.rgb.slice(0, 3).join(',')})` }),
-          `RGB ${entry.rgb.slice(0, 3).join(', ')}`)
-        : h('span', { class: 'value muted' }, 'no data');
-    } else {
-      value = entry.class
-        ? h('span', { class: 'value' }, h('span', { class: 'chip', style: `background:${entry.color}` }), entry.class)
-        : h('span', { class: 'value muted' }, entry.value ? `value ${entry.value}` : 'no data');
-    }
-    return h('tr', { 'data-layer': entry.layer, 'data-class': entry.class ?? '' },
-      h('th', { scope: 'row' }, ...tags, entry.title), h('td', {}, value));
-  }
-
-  // -- areas (statistics and downloads) ------------------------------------------------------------
-  viewBbox(): Bbox | null {
-    const bounds = this.pair.a.getBounds();
-    return intersect([bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()], cityBounds(this.city));
-  }
-
-  areaQuery(): AreaQuery | { error: string } {
-    const area = this.area;
-    if (area.type === 'district') {
-      if (!this.state.district) return { error: 'Pick a district first.' };
-      const name = this.city.districts.find((d) => d.id === this.state.district)?.name ?? this.state.district;
-      return { kind: 'query', params: { district: this.state.district }, label: `district ${name}` };
-    }
-    if (area.type === 'shape') {
-      if (area.shape.kind === 'rect') {
-        return { kind: 'query', params: { bbox: area.shape.bbox.map((v) => v.toFixed(7)).join(',') }, label: 'drawn rectangle' };
-      }
-      return { kind: 'polygon', geometry: shapeFeature(area.shape).geometry, label: 'drawn polygon' };
-    }
-    const view = this.viewBbox();
-    if (!view) return { error: 'The view does not cover the city: zoom out or pick a district.' };
-    return { kind: 'query', params: { bbox: view.map((v) => v.toFixed(7)).join(',') }, label: 'current view' };
-  }
-
-  downloadArea(): DownloadArea | { error: string } {
-    const area = this.area;
-    if (area.type === 'district') {
-      if (!this.state.district) return { error: 'Pick a district first.' };
-      const name = this.city.districts.find((d) => d.id === this.state.district)?.name ?? this.state.district;
-      return { district: this.state.district, label: `district ${name}` };
-    }
-    if (area.type === 'shape') {
-      const bbox = shapeBbox(area.shape);
-      return area.shape.kind === 'rect'
-        ? { bbox, label: 'drawn rectangle' }
-        : { bbox, polygon: shapeFeature(area.shape).geometry, label: 'drawn polygon (its bounding box for tiles)' };
-    }
-    const view = this.viewBbox();
-    return view ? { bbox: view, label: 'current view' } : { error: 'The view does not cover the city: zoom out or pick a district.' };
-  }
-
-  /** The layers whose class areas are compared: the categorical ones on show, else the city's maps. */
-  statsLayers(): Layer[] {
-    const picked: Layer[] = [];
-    for (const layer of [this.layerOf('a'), this.layerOf('b')]) {
-      if (layer && layer.kind !== 'imagery' && !picked.some((l) => l.id === layer.id)) picked.push(layer);
-    }
-    for (const layer of this.sortedLayers()) {
-      if (picked.length >= 2) break;
-      if (layer.kind !== 'imagery' && layer.kind !== 'agreement' && !picked.some((l) => l.id === layer.id)) picked.push(layer);
-    }
-    return picked;
-  }
-
-  renderAreaPickers(): void {
-    const choices: { type: string; label: string; disabled?: boolean }[] = [
-      { type: 'view', label: 'This view' },
-      { type: 'district', label: 'District', disabled: !this.city.districts.length },
-      { type: 'rect', label: 'Rectangle' },
-      { type: 'polygon', label: 'Polygon' },
-    ];
-    const current = this.area.type === 'shape' ? this.area.shape.kind : this.area.type;
-    document.querySelectorAll<HTMLElement>('[data-area-picker]').forEach((container, index) => {
-      const group = h('div', { class: 'segmented small', role: 'radiogroup', 'aria-label': 'Area' });
-      for (const choice of choices) {
-        const on = choice.type === current;
-        group.append(h('button', {
-          type: 'button', role: 'radio', 'aria-checked': String(on), 'data-area': choice.type, disabled: choice.disabled,
-          onclick: () => void this.pickArea(choice.type),
-        }, choice.label));
-      }
-      const parts: HTMLElement[] = [h('span', { class: 'picker-label', id: `area-label-${index}` }, 'Area'), group];
-      if (current === 'district') {
-        const select = h('select', { 'aria-label': 'District of the area' }) as HTMLSelectElement;
-        select.append(h('option', { value: '' }, 'Pick a district…'),
-          ...this.city.districts.map((d) => h('option', { value: d.id }, d.name)));
-        select.value = this.state.district ?? '';
-        select.addEventListener('change', () => this.selectDistrict(select.value || null));
-        parts.push(select);
-      }
-      if (this.area.type === 'shape') {
-        parts.push(h('button', { type: 'button', class: 'link-button', onclick: () => {
-          this.area = { type: 'view' };
-          this.pair.setDrawn(null);
-          this.renderAreaPickers();
-          this.refreshTab();
-        } }, 'Clear the drawing'));
-      }
-      container.replaceChildren(...parts);
-    });
-  }
-
-  async pickArea(type: string): Promise<void> {
-    if (type === 'rect' || type === 'polygon') {
-      const previous = this.area;
-      const narrow = narrowQuery.matches;
-      if (narrow) document.body.classList.remove('sheet-open');
-      const shape = await this.draw.draw(type);
-      if (narrow) document.body.classList.add('sheet-open');
-      if (shape) this.area = { type: 'shape', shape };
-      else if (previous.type === 'shape') this.pair.setDrawn(shapeFeature(previous.shape));
-    } else if (type === 'district') {
-      this.area = { type: 'district' };
-      if (!this.state.district && this.city.districts.length) {
-        this.renderAreaPickers();
-        return;
-      }
-      this.pair.setDrawn(null);
-    } else {
-      this.area = { type: 'view' };
-      this.pair.setDrawn(null);
-    }
-    this.renderAreaPickers();
-    this.refreshTab();
-  }
-
-  async refreshStats(): Promise<void> {
-    const token = ++this.statsToken;
-    const container = byId('stats');
-    const desc = byId('area-desc');
-    const csv = byId<HTMLButtonElement>('stats-csv');
-    const query = this.areaQuery();
-    csv.disabled = true;
-    if ('error' in query) {
-      desc.textContent = query.error;
-      container.replaceChildren();
-      return;
-    }
-    const layers = this.statsLayers();
-    if (!layers.length) {
-      desc.textContent = 'This city has no class map.';
-      container.replaceChildren();
-      return;
-    }
-    desc.textContent = `Class areas in the ${query.label}…`;
-    desc.dataset.query = query.kind === 'query' ? new URLSearchParams(query.params).toString() : 'polygon';
-    if (query.kind === 'polygon') desc.dataset.geometry = JSON.stringify(query.geometry);
-    else delete desc.dataset.geometry;
-    container.classList.add('loading');
-    const results = await Promise.all(layers.map(async (layer): Promise<StatsResult> => {
-      try {
-        return { layer, stats: await fetchStatistics(this.city.id, layer, query) };
-      } catch (error) {
-        return { layer, error: (error as Error).message };
-      }
-    }));
-    if (token !== this.statsToken) return;
-    container.classList.remove('loading');
-    this.stats = results;
-    this.statsLabel = query.label;
-    const area = results.find((r) => r.stats)?.stats?.area_m2.inside;
-    desc.replaceChildren(`Class areas in the ${query.label}`,
-      area !== undefined ? ` (${(area / 1e6).toFixed(area < 1e5 ? 4 : 2)} km²)` : '', '.');
-    container.replaceChildren(h('div', { class: 'stats-grid' }, ...results.map(statsChart)));
-    container.dataset.ready = String(token);
-    csv.disabled = !results.some((r) => r.stats);
   }
 
   // -- tabs and panels --------------------------------------------------------------------------
@@ -636,50 +324,13 @@ class App {
 
   refreshTab(): void {
     if (!this.city) return;
-    if (this.tab === 'areas') void this.refreshStats();
+    if (this.tab === 'areas') void this.areas.refreshStats();
     if (this.tab === 'download') void this.downloads.refresh();
-    if (this.tab === 'agreement') void this.refreshAgreement();
-  }
-
-  async refreshAgreement(): Promise<void> {
-    const container = byId('agreement');
-    const city = this.city.id;
-    if (this.report === undefined && !this.city.layers.some((l) => l.kind === 'agreement')) {
-      this.report = null; // `mcae compare` publishes the report with the agreement layer: none, no report
-    }
-    if (this.report === undefined) {
-      container.replaceChildren(h('p', { class: 'hint' }, 'Loading the agreement report…'));
-      try {
-        const report = await loadAgreement(city);
-        if (city !== this.city.id) return;
-        this.report = report;
-      } catch (error) {
-        renderAgreement(container, city, null, null, `Could not load the report: ${(error as Error).message}`);
-        return;
-      }
-    }
-    renderAgreement(container, city, this.report ?? null, this.state.district);
+    if (this.tab === 'agreement') void this.agreement.refresh();
   }
 
   showInfo(layer: Layer | null): void {
-    if (!layer) return;
-    const dialog = byId<HTMLDialogElement>('info-dialog');
-    byId('info-title').textContent = layer.title;
-    const rows: [string, Node | string][] = [
-      ['Provenance', provenanceBadge(layer)],
-      ['Version', h('code', {}, layer.version)],
-      ['Kind', layer.kind],
-      ['Class scheme', layer.scheme ?? '–'],
-      ['Zoom levels', `${layer.minzoom}–${layer.maxzoom}`],
-      ['Bounds', layer.bounds.map((v) => v.toFixed(5)).join(', ')],
-      ['City', h('span', {}, this.city.name.replace(/\s*\(synthetic\)$/i, ''), ' ', provenanceBadge(this.city))],
-      ['About', layer.description || '–'],
-      ['Services', h('span', {}, h('a', { href: absolute(api.tilejson(this.city.id, layer.id)), target: '_blank', rel: 'noopener' }, 'TileJSON'),
-        ' · ', h('a', { href: absolute(api.wmts(this.city.id, layer.id)), target: '_blank', rel: 'noopener' }, 'WMTS'),
-        ...(layer.kind !== 'imagery' ? [' · ', h('a', { href: `${api.layerPath(this.city.id, layer.id)}/legend`, target: '_blank', rel: 'noopener' }, 'legend')] : []))],
-    ];
-    byId('info-body').replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
-    dialog.showModal();
+    if (layer) showLayerInfo(this.city, layer);
   }
 
   updateNote(): void {
@@ -688,7 +339,7 @@ class App {
     const zoom = this.pair.a.getZoom();
     const shown = [this.layerOf('a'), this.layerOf('b')].filter((l): l is Layer => !!l);
     const minzoom = Math.min(...shown.map((l) => Math.max(0, l.minzoom - 3)));
-    const outside = !this.viewBbox();
+    const outside = !this.areas.viewBbox();
     if (!shown.length || (zoom >= minzoom && !outside)) {
       note.hidden = true;
       return;
@@ -705,18 +356,18 @@ class App {
     for (const map of [this.pair.a, this.pair.b]) {
       map.on('click', (event: MapMouseEvent) => {
         if (this.draw.active) return;
-        void this.identify(map, event.lngLat.lng, event.lngLat.lat);
+        void this.identify.show(map, event.lngLat.lng, event.lngLat.lat);
       });
       map.getCanvas().setAttribute('aria-label', 'Map: drag or use the arrow keys to pan, + and − to zoom, Enter to identify the centre');
       map.getCanvas().addEventListener('keydown', (event) => {
         if (event.key !== 'Enter') return;
         const c = map.getCenter();
-        void this.identify(map, c.lng, c.lat);
+        void this.identify.show(map, c.lng, c.lat);
       });
     }
     const moved = debounce(() => {
       this.updateNote();
-      if (this.area.type === 'view') this.refreshTab();
+      if (this.areas.area.type === 'view') this.refreshTab();
     }, 450);
     this.pair.a.on('moveend', () => {
       this.saveHash();
@@ -734,42 +385,17 @@ class App {
     citySelect.addEventListener('change', () => void this.setCity(citySelect.value, { fit: true }));
     byId<HTMLSelectElement>('district').addEventListener('change', (e) =>
       this.selectDistrict((e.target as HTMLSelectElement).value || null));
-    this.bindSearch();
+    bindDistrictSearch({ districts: () => this.city.districts, selectDistrict: (id) => this.selectDistrict(id) });
 
     for (const side of ['a', 'b'] as const) {
       byId<HTMLSelectElement>(`layer-${side}`).addEventListener('change', (e) => {
         this.state[side] = (e.target as HTMLSelectElement).value;
-        this.closeIdentify();
+        this.identify.close();
         this.applyLayers();
         this.refreshTab();
       });
       byId(`info-${side}`).addEventListener('click', () => this.showInfo(this.layerOf(side)));
     }
-
-    const modes = [...document.querySelectorAll<HTMLButtonElement>('#modes [data-mode]')];
-    modes.forEach((button, i) => {
-      button.addEventListener('click', () => this.setMode(button.dataset.mode as Mode));
-      button.addEventListener('keydown', (event) => { // radio group: arrows move and select
-        const step = event.key === 'ArrowRight' || event.key === 'ArrowDown' ? 1 : event.key === 'ArrowLeft' || event.key === 'ArrowUp' ? -1 : 0;
-        if (!step) return;
-        event.preventDefault();
-        const next = modes[(i + step + modes.length) % modes.length];
-        this.setMode(next.dataset.mode as Mode);
-        next.focus();
-      });
-    });
-
-    const opacity = byId<HTMLInputElement>('opacity');
-    opacity.addEventListener('input', () => {
-      this.pair.setOpacity(Number(opacity.value) / 100);
-      this.syncOverlayControls();
-      this.saveHash();
-    });
-    byId('flip').addEventListener('click', () => {
-      this.pair.setOpacity(this.pair.opacity >= 0.5 ? 0 : 1);
-      this.syncOverlayControls();
-      this.saveHash();
-    });
 
     const tabs = TABS.map((t) => byId(`tab-${t}`));
     tabs.forEach((button, i) => {
@@ -792,34 +418,11 @@ class App {
     byId('panel-toggle').addEventListener('click', () => this.setSheet(!document.body.classList.contains('sheet-open')));
     document.querySelectorAll<HTMLInputElement>('input[name="legend-mode"]').forEach((input) =>
       input.addEventListener('change', () => this.renderLegendPanel()));
-
-    byId('stats-csv').addEventListener('click', () => downloadCsv(this.stats, this.statsLabel, this.city.id));
-
-    byId('share').addEventListener('click', () => {
-      this.saveHashNow();
-      const dialog = byId<HTMLDialogElement>('share-dialog');
-      const input = byId<HTMLInputElement>('share-url');
-      input.value = window.location.href;
-      byId('share-status').textContent = '';
-      dialog.showModal();
-      input.select();
-    });
-    byId('share-copy').addEventListener('click', async () => {
-      const input = byId<HTMLInputElement>('share-url');
-      input.select();
-      let ok = false;
-      try {
-        await navigator.clipboard.writeText(input.value);
-        ok = true;
-      } catch {
-        ok = document.execCommand?.('copy') ?? false;
-      }
-      byId('share-status').textContent = ok ? 'Link copied.' : 'Select the link and copy it (Ctrl+C).';
-    });
+    bindShare(() => this.saveHashNow());
 
     window.addEventListener('hashchange', () => void this.onHashChange());
     narrowQuery.addEventListener('change', () => {
-      this.renderSideNames();
+      this.modes.renderSideNames();
       this.renderLayerSelects();
       this.setSheet(!narrowQuery.matches);
     });
@@ -828,61 +431,6 @@ class App {
   setSheet(open: boolean): void {
     document.body.classList.toggle('sheet-open', open);
     byId('panel-toggle').setAttribute('aria-expanded', String(open));
-  }
-
-  bindSearch(): void {
-    const input = byId<HTMLInputElement>('district-search');
-    const toggle = byId('search-toggle');
-    toggle.addEventListener('click', () => {
-      const open = !input.parentElement!.classList.contains('open');
-      input.parentElement!.classList.toggle('open', open);
-      toggle.setAttribute('aria-expanded', String(open));
-      if (open) input.focus();
-    });
-    const list = byId<HTMLUListElement>('district-results');
-    let active = -1;
-    let matches: { id: string; name: string }[] = [];
-    const close = () => {
-      list.hidden = true;
-      input.setAttribute('aria-expanded', 'false');
-      input.removeAttribute('aria-activedescendant');
-      active = -1;
-    };
-    const choose = (id: string) => {
-      close();
-      input.value = '';
-      input.parentElement!.classList.remove('open');
-      toggle.setAttribute('aria-expanded', 'false');
-      this.selectDistrict(id);
-    };
-    const render = () => {
-      const query = fold(input.value.trim());
-      matches = query ? this.city.districts.filter((d) => fold(d.name).includes(query) || d.id.includes(query)).slice(0, 8) : [];
-      list.replaceChildren(...(matches.length ? matches.map((d, i) => h('li', {
-        id: `district-option-${i}`, role: 'option', 'aria-selected': String(i === active), 'data-district': d.id,
-        onmousedown: (e: Event) => { e.preventDefault(); choose(d.id); },
-      }, d.name)) : query ? [h('li', { class: 'empty', role: 'option', 'aria-disabled': 'true' }, 'No district matches')] : []));
-      list.hidden = !query;
-      input.setAttribute('aria-expanded', String(!!query));
-      if (active >= 0) input.setAttribute('aria-activedescendant', `district-option-${active}`);
-      else input.removeAttribute('aria-activedescendant');
-    };
-    input.addEventListener('input', () => { active = -1; render(); });
-    input.addEventListener('blur', () => window.setTimeout(close, 100));
-    input.addEventListener('keydown', (event) => {
-      if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
-        event.preventDefault();
-        if (!matches.length) return;
-        active = (active + (event.key === 'ArrowDown' ? 1 : -1) + matches.length) % matches.length;
-        render();
-      } else if (event.key === 'Enter') {
-        event.preventDefault();
-        const pick = matches[Math.max(0, active)];
-        if (pick) choose(pick.id);
-      } else if (event.key === 'Escape') {
-        close();
-      }
-    });
   }
 }
 
