@@ -192,6 +192,18 @@ def test_remove_deletes_unused_copies_only(world: TileWorld) -> None:
     assert not imagery_copy.exists() and mcae_copy.is_file()
 
 
+def test_replacing_a_layer_drops_its_old_copy(world: TileWorld, tmp_path: Path) -> None:
+    old = world.store.serving_copy(world.store.layer(CITY, "mcae"))
+    assert old is not None
+    moved = world.root / "mcae-v2.tif"
+    moved.write_bytes(world.store.layer_path(world.store.layer(CITY, "mcae")).read_bytes())
+    code, out = mcae_cli("catalog", "add", CITY, moved, "--kind", "mcae", "--layer", "mcae",
+                         "--catalog", world.store.path)
+    assert code == 0, out
+    new = world.store.serving_copy(world.store.layer(CITY, "mcae"))
+    assert new is not None and new != old and not old.exists()
+
+
 def test_no_copy_on_request_and_paths_stay_private(world: TileWorld, tmp_path: Path) -> None:
     code, out = mcae_cli("catalog", "add", CITY, world.root / "sinolc1.tif", "--kind", "sinolc1",
                          "--layer", "plain", "--no-serving-copy", "--catalog", world.store.path)

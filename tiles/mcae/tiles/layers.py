@@ -11,7 +11,7 @@ from rio_tiler.io import Reader
 
 from mcae.inference.errors import InputError
 from mcae.tiles.catalog import CatalogStore, City, District, Layer, LayerKind, make_id
-from mcae.tiles.serving import with_serving_copy
+from mcae.tiles.serving import prune_serving_copies, with_serving_copy
 
 KIND_SCHEMES = {LayerKind.mcae: "mcae", LayerKind.sinolc1: "sinolc1",
                 LayerKind.agreement: "agreement", LayerKind.imagery: None}
@@ -77,12 +77,14 @@ def publish_layer(store: CatalogStore, city: str, raster: str | Path, *, kind: L
                   layer_id: str | None = None, title: str | None = None, city_name: str | None = None,
                   provenance: str = "real", districts: str | Path | None = None, district_field: str = "name",
                   serving: bool = True, description: str = "") -> Layer:
-    """Add (or replace) a layer of ``city`` (created when new), with its districts if given."""
+    """Add (or replace) a layer of ``city`` (created when new), with its districts if given;
+    a serving copy the replaced layer no longer needs is deleted."""
     city_id = make_id(city)
     ensure_city(store, city_id, city_name or city, provenance)
     layer = layer_from_file(store, raster, kind=kind, layer_id=layer_id, title=title,
                             provenance=provenance, serving=serving, description=description)
     store.put_layer(city_id, layer)
+    prune_serving_copies(store)
     if districts is not None:
         found = store.city(city_id)
         store.put_city(found.model_copy(update={"districts": districts_from_geojson(districts, district_field)}))
