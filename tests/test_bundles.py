@@ -99,7 +99,9 @@ def test_district_counts_only_tiles_overlapping_the_polygon(downloads: Downloads
 
 def served_tile(world: Downloads, layer: Layer, z: int, x: int, y: int) -> bytes | None:
     """The tile as the tile route renders it (from the layer's serving copy)."""
-    return render_tile(str(world.store.tile_path(layer, "WebMercatorQuad")), layer, "WebMercatorQuad", z, x, y)
+    copy = world.store.serving_copy(layer)
+    assert copy is not None, "the layer has its serving copy"
+    return render_tile(str(copy), layer, "WebMercatorQuad", z, x, y)
 
 
 def test_mbtiles_has_metadata_and_tms_rows(client: TestClient, downloads: Downloads,  # noqa: F811

@@ -272,10 +272,97 @@ def test_serve_names_layers_without_a_fresh_copy(world: TileWorld, monkeypatch: 
 
     monkeypatch.setenv("MCAE_TILES_CATALOG_PATH", str(world.store.path))
     warn_slow_layers()
-    assert CITY not in capsys.readouterr().err  # its copies are fresh (evil-city's broken entries are named)
+    assert "stale" not in capsys.readouterr().err
     source = world.store.layer_path(world.store.layer(CITY, "sinolc1"))
     stat = source.stat()
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     warn_slow_layers()
     out = " ".join(capsys.readouterr().err.split())
-    assert "3 layer(s) without a fresh serving copy" in out and f"{CITY}/sinolc1" in out
+    assert "1 layer(s) with a stale serving copy" in out and f"{CITY}/sinolc1" in out
+
+
+def test_uint16_imagery_is_stretched_by_its_source(tmp_path: Path) -> None:
+    """Tiles from the copy (with its transparent margins) keep the source's contrast."""
+    world = make_tile_world(tmp_path / "w16")
+    rng = np.random.default_rng(5)
+    data = rng.integers(1000, 3001, size=(3, SIZE, SIZE), dtype=np.uint16)
+    with rasterio.open(world.root / "deep.tif", "w", driver="GTiff", width=SIZE, height=SIZE, count=3,
+                       dtype="uint16", crs=UTM, transform=UTM_TRANSFORM, tiled=True) as dst:
+        dst.write(data)
+    from mcae.tiles.catalog import LayerKind
+    from mcae.tiles.layers import layer_from_file
+
+    layer = layer_from_file(world.store, world.root / "deep.tif", kind=LayerKind.imagery, layer_id="deep")
+    world.store.put_layer(CITY, layer)
+    assert world.store.serving_copy(layer) is not None
+    lon, lat = world.lonlat_of("imagery", SIZE // 2, SIZE // 2)
+    t = WMQ.tile(lon, lat, 18)
+    served = world.client.get(tile_url("deep", t))
+    assert served.status_code == 200
+    own = render_tile(str(world.store.layer_path(layer)), layer, "WebMercatorQuad", t.z, t.x, t.y)
+    assert own is not None
+    a = np.asarray(Image.open(io.BytesIO(served.content)).convert("RGBA")).astype(float)
+    b = np.asarray(Image.open(io.BytesIO(own)).convert("RGBA")).astype(float)
+    both = (a[..., 3] > 0) & (b[..., 3] > 0)
+    assert both.mean() > 0.5
+    assert abs(a[both][:, :3].mean() - b[both][:, :3].mean()) < 5  # same stretch (was ~75 brighter)
+    assert 100 < a[both][:, :3].mean() < 155  # uniform values: mid-grey on average
+
+
+def test_a_damaged_copy_is_passed_over_for_the_source(world: TileWorld) -> None:
+    layer = world.store.layer(CITY, "mcae")
+    copy = world.store.serving_copy(layer)
+    assert copy is not None
+    t = data_tile(world)
+    copy.write_bytes(copy.read_bytes()[: copy.stat().st_size // 2])  # truncated behind our back
+    POOL.clear()
+    r = world.client.get(tile_url("mcae", t))
+    assert r.status_code == 200
+    assert r.content == render_tile(str(world.store.layer_path(layer)), layer, "WebMercatorQuad", t.z, t.x, t.y)
+
+
+def test_an_unreadable_source_is_a_clean_404(world: TileWorld) -> None:
+    source = world.store.layer_path(world.store.layer(CITY, "mcae"))
+    source.write_bytes(source.read_bytes()[: source.stat().st_size * 2 // 3])  # opens, fails to read
+    POOL.clear()
+    lon, lat = world.lonlat_of("mcae", SIZE // 2, SIZE * 3 // 4)
+    g = morecantile.tms.get("WorldCRS84Quad").tile(lon, lat, 17)
+    w, s, e, n = world.store.layer(CITY, "mcae").bounds
+    bbox = f"{w + (e - w) * 0.6},{s + (n - s) * 0.1},{e - (e - w) * 0.1},{n - (n - s) * 0.1}"
+    for url in [tile_url("mcae", g, "WorldCRS84Quad"), f"/api/cities/{CITY}/layers/mcae/statistics?bbox={bbox}"]:
+        r = world.client.get(url)
+        assert r.status_code == 404 and "could not be read" in r.json()["detail"], (url, r.text)
+        assert str(world.root) not in r.text
+    r = world.client.get(f"/api/cities/{CITY}/identify?lon={lon}&lat={lat}")
+    assert r.status_code == 200
+    values = {entry["layer"]: entry for entry in r.json()["layers"]}
+    assert values["mcae"]["value"] is None and values["imagery"]["rgb"] is not None  # the others still answer
+
+
+def test_prune_spares_files_being_written_and_young_copies(world: TileWorld) -> None:
+    folder = world.root / SERVING_DIR
+    temporary = folder / ".mcae-0123456789.tif.abcd1234.tif"
+    rio_temp = folder / "tmp8x2k.tif"
+    young = folder / "other-0123456789.tif"
+    old = folder / "gone-abcdef0123.tif"
+    for path in (temporary, rio_temp, young, old):
+        path.write_bytes(b"x")
+    os.utime(old, (0, 0))
+    os.utime(temporary, (0, 0))
+    removed = serving.prune_serving_copies(world.store)
+    assert removed == [old] and temporary.exists() and rio_temp.exists() and young.exists()
+    assert serving.prune_serving_copies(world.store, only=[young]) == [young]
+    used = world.store.serving_copy(world.store.layer(CITY, "mcae"))
+    assert used is not None
+    assert serving.prune_serving_copies(world.store, only=[used], min_age_s=0) == [] and used.exists()
+
+
+def test_set_serving_leaves_a_layer_changed_meanwhile(world: TileWorld) -> None:
+    store = world.store
+    layer = store.layer(CITY, "mcae")
+    assert not store.set_serving(CITY, "mcae", source_path="elsewhere.tif", serving_path="x", serving_source="1:1")
+    assert not store.set_serving(CITY, "nope", source_path=layer.path, serving_path="x", serving_source="1:1")
+    assert not store.set_serving("no-city", "mcae", source_path=layer.path, serving_path="x", serving_source="1:1")
+    assert store.layer(CITY, "mcae") == layer
+    assert store.set_serving(CITY, "mcae", source_path=layer.path, serving_path=layer.serving_path or "",
+                             serving_source=layer.serving_source or "")

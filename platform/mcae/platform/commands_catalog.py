@@ -105,8 +105,10 @@ def remove(
     from mcae.tiles.serving import prune_serving_copies
 
     store = _store(catalog)
-    store.remove(city, layer)
-    pruned = prune_serving_copies(store)
+    found = store.city(city)
+    gone = list(found.layers.values()) if layer is None else [found.layers[layer]] if layer in found.layers else []
+    store.remove(city, layer)  # UnknownId for an unknown layer
+    pruned = prune_serving_copies(store, only=[store.resolve(la.serving_path) for la in gone if la.serving_path])
     note = f" and {len(pruned)} serving copies" if pruned else ""
     console.print(f"[green]removed[/] {city}{'/' + layer if layer else ''}{note}")
 
@@ -123,24 +125,27 @@ def optimize(
     Tiles of a layer whose copy is stale are read from the layer's own file: always correct,
     several times slower. Copies no layer uses any more are deleted.
     """
-    from mcae.inference.errors import MCAEError
     from mcae.tiles.serving import prune_serving_copies, with_serving_copy
 
     store = _store(catalog)
     cities = [store.city(city)] if city else list(store.load().cities.values())
     written, failed = 0, 0
+    done: set[str | None] = set()  # copies written in this run (layers may share one)
     for found in cities:
         for layer in found.layers.values():
             if not force and store.serving_copy(layer) is not None:
                 continue
-            if force and layer.serving_path:
-                store.resolve(layer.serving_path).unlink(missing_ok=True)
             try:
                 with console.status(f"{found.id}/{layer.id}: writing its serving copy"):
-                    store.put_layer(found.id, with_serving_copy(store, layer))
-            except (MCAEError, OSError) as exc:
-                console.print(f"[red]{found.id}/{layer.id}: no serving copy[/] ({exc})")
+                    new = with_serving_copy(store, layer, force=force and layer.serving_path not in done)
+            except Exception as exc:  # one unreadable layer must not stop the others
+                console.print(f"[red]{found.id}/{layer.id}: no serving copy[/] ({type(exc).__name__}: {exc})")
                 failed += 1
+                continue
+            done.add(new.serving_path)
+            if not store.set_serving(found.id, layer.id, source_path=layer.path, serving_path=new.serving_path or "",
+                                     serving_source=new.serving_source or ""):
+                console.print(f"[yellow]{found.id}/{layer.id}: changed meanwhile, left as it is now[/]")
                 continue
             console.print(f"{found.id}/{layer.id}: serving copy written")
             written += 1

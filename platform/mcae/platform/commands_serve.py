@@ -129,15 +129,15 @@ def supervise(host: str, port: int, workers: int, log_level: str) -> None:
 
 
 def warn_slow_layers() -> None:
-    """Say which layers' tiles will be read from their own files (no fresh serving copy)."""
+    """Say which layers' serving copies are stale: their tiles will be read from their own files."""
     from mcae.tiles.catalog import CatalogStore
     from mcae.tiles.settings import TileSettings
 
     store = CatalogStore(TileSettings().catalog_path)
     slow = [f"{city.id}/{layer.id}" for city in store.load().cities.values() for layer in city.layers.values()
-            if store.layer_path(layer).is_file() and store.serving_copy(layer) is None]
+            if layer.serving_path and store.layer_path(layer).is_file() and store.serving_copy(layer) is None]
     if slow:
-        console.print(f"[yellow]{len(slow)} layer(s) without a fresh serving copy[/] ({', '.join(slow[:5])}"
+        console.print(f"[yellow]{len(slow)} layer(s) with a stale serving copy[/] ({', '.join(slow[:5])}"
                       f"{' ...' if len(slow) > 5 else ''}): their tiles are read from their own files, several "
                       "times slower; `mcae catalog optimize` writes the copies")
 

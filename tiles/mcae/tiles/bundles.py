@@ -157,10 +157,10 @@ def check_cap(plan: TilePlan, cap: int) -> None:
         raise TileCapExceeded(plan.count, cap)
 
 
-def estimate(path: str, layer: Layer, plan: TilePlan, fmt: str) -> dict[str, Any]:
+def estimate(path: str, layer: Layer, plan: TilePlan, fmt: str, source: str | None = None) -> dict[str, Any]:
     """Tile count and an estimated file size, from a few rendered sample tiles."""
     samples = plan.sample()
-    sizes = [len(render_tile(path, layer, TMS_ID, t.z, t.x, t.y, tilesize=TILESIZE) or b"")
+    sizes = [len(render_tile(path, layer, TMS_ID, t.z, t.x, t.y, tilesize=TILESIZE, source=source) or b"")
              for t in samples]
     with_data = sum(1 for s in sizes if s)
     mean = sum(sizes) / len(sizes) if sizes else 0.0
@@ -175,15 +175,17 @@ Progress = Callable[[int, int, int], None]  # tiles done, tiles written, bytes w
 
 
 def build_bundle(path: str, layer: Layer, plan: TilePlan, fmt: str, out: Path, meta: BundleMeta,
-                 progress: Progress | None = None, threads: int = RENDER_THREADS) -> tuple[int, int]:
-    """Render every tile of ``plan`` into a bundle at ``out`` (atomically): (tiles written, bytes)."""
+                 progress: Progress | None = None, threads: int = RENDER_THREADS,
+                 source: str | None = None) -> tuple[int, int]:
+    """Render every tile of ``plan`` into a bundle at ``out`` (atomically): (tiles written, bytes).
+    ``path`` is what tiles are read from, ``source`` the layer's own file (see ``render_tile``)."""
     if fmt not in EXTENSIONS:
         raise InputError(f"unknown bundle format {fmt!r}")
     order = sorted(plan.tiles(), key=lambda t: zxy_to_tileid(t.z, t.x, t.y))
     done = written = nbytes = 0
 
     def render(tile: morecantile.Tile) -> bytes | None:
-        return render_tile(path, layer, TMS_ID, tile.z, tile.x, tile.y, tilesize=TILESIZE)
+        return render_tile(path, layer, TMS_ID, tile.z, tile.x, tile.y, tilesize=TILESIZE, source=source)
 
     batch = max(16, threads * 8)
     with atomic_path(out) as tmp, open_writer(fmt, tmp, meta) as writer, \

@@ -194,6 +194,11 @@ class CatalogStore:
     def layer_version(self, layer: Layer) -> str:
         """Changes whenever the layer's file, or what its tiles are read from, changes
         (``SourceRefused`` while the file is missing)."""
+        return self.layer_state(layer)[0]
+
+    def layer_state(self, layer: Layer) -> tuple[str, Path | None]:
+        """The layer's version and its fresh serving copy (or None), resolved together so
+        that a tile's ETag always names the file it was read from."""
         try:
             stat = self.layer_path(layer).stat()
         except OSError:
@@ -201,9 +206,12 @@ class CatalogStore:
         token = f"{layer.path}:{stat.st_size}:{stat.st_mtime_ns}"
         copy = self.serving_copy(layer)
         if copy is not None:
-            copy_stat = copy.stat()
-            token += f"|{layer.serving_path}:{copy_stat.st_size}:{copy_stat.st_mtime_ns}"
-        return hashlib.sha1(token.encode()).hexdigest()[:12]
+            try:
+                copy_stat = copy.stat()
+                token += f"|{layer.serving_path}:{copy_stat.st_size}:{copy_stat.st_mtime_ns}"
+            except OSError:  # removed since serving_copy looked
+                copy = None
+        return hashlib.sha1(token.encode()).hexdigest()[:12], copy
 
     # -- changes -------------------------------------------------------------
     def put_city(self, city: City) -> None:
@@ -221,6 +229,19 @@ class CatalogStore:
             raise UnknownId("city", city_id)
         catalog.cities[city_id].layers[layer.id] = layer
         self.save(catalog)
+
+    def set_serving(self, city_id: str, layer_id: str, *, source_path: str, serving_path: str,
+                    serving_source: str) -> bool:
+        """Record a layer's new serving copy, unless the layer is gone or now names another
+        file (changed by someone else while the copy was written): whether it was recorded."""
+        catalog = self.load()
+        layer = catalog.cities.get(city_id, City(id=city_id, name=city_id)).layers.get(layer_id)
+        if layer is None or layer.path != source_path:
+            return False
+        catalog.cities[city_id].layers[layer_id] = layer.model_copy(
+            update={"serving_path": serving_path, "serving_source": serving_source})
+        self.save(catalog)
+        return True
 
     def remove(self, city_id: str, layer_id: str | None = None) -> None:
         catalog = self.load()

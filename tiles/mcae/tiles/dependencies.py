@@ -71,8 +71,7 @@ def layer_ref_dependency(store: StoreDep, city: Annotated[str, IdParam],
                          layer: Annotated[str, IdParam]) -> LayerRef:
     """The route's layer with its path and version (404 for unknown ids or a missing file)."""
     found = store.layer(city, layer)
-    version = store.layer_version(found)  # SourceRefused (404) while the file is missing
-    copy = store.serving_copy(found)
+    version, copy = store.layer_state(found)  # SourceRefused (404) while the file is missing
     return LayerRef(city, found, str(store.layer_path(found)), version, str(copy) if copy else None)
 
 

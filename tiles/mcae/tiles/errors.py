@@ -45,8 +45,9 @@ STATUS: list[tuple[type[Exception], int]] = [
     (InputError, 400),
     (ProjectStateError, 409),
     (RioTilerError, 400),
-    (RasterioError, 500),
+    (RasterioError, 404),  # a catalog file GDAL cannot read (truncated, corrupt): see the log
 ]
+UNREADABLE = "this layer's file could not be read (the server's log says why)"
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -66,6 +67,9 @@ def add_exception_handlers(app: FastAPI) -> None:
         if status >= 500:
             logger.exception("error on %s", request.url.path, exc_info=exc)
             return JSONResponse({"detail": "internal error"}, status_code=status, headers=NO_STORE)
+        if isinstance(exc, RasterioError):  # GDAL's message names server paths: logged, not sent
+            logger.warning("unreadable file on %s", request.url.path, exc_info=exc)
+            return JSONResponse({"detail": UNREADABLE}, status_code=status, headers=NO_STORE)
         body = {"detail": str(exc), **getattr(exc, "details", {})}
         return JSONResponse(body, status_code=status, headers=NO_STORE)
 

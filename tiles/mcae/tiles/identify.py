@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query
+from rasterio.errors import RasterioError
 from rio_tiler.errors import PointOutsideBounds
 
 from mcae.tiles.catalog import CatalogStore, City, Layer
@@ -27,7 +28,7 @@ def identify_layer(store: CatalogStore, layer: Layer, lon: float, lat: float) ->
     try:
         with POOL.reader(str(store.layer_path(layer))) as src:
             point = src.point(lon, lat, indexes=1 if layer.categorical else imagery_indexes(src))
-    except (PointOutsideBounds, SourceRefused):
+    except (PointOutsideBounds, SourceRefused, RasterioError):  # one unreadable layer spoils no other
         return entry
     if not (np.asarray(point.mask) > 0).all():
         return entry

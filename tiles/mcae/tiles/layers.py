@@ -80,11 +80,13 @@ def publish_layer(store: CatalogStore, city: str, raster: str | Path, *, kind: L
     """Add (or replace) a layer of ``city`` (created when new), with its districts if given;
     a serving copy the replaced layer no longer needs is deleted."""
     city_id = make_id(city)
-    ensure_city(store, city_id, city_name or city, provenance)
     layer = layer_from_file(store, raster, kind=kind, layer_id=layer_id, title=title,
                             provenance=provenance, serving=serving, description=description)
+    ensure_city(store, city_id, city_name or city, provenance)  # only once the layer is ready
+    old = store.load().cities[city_id].layers.get(layer.id)
     store.put_layer(city_id, layer)
-    prune_serving_copies(store)
+    if old is not None and old.serving_path:
+        prune_serving_copies(store, only=[store.resolve(old.serving_path)])
     if districts is not None:
         found = store.city(city_id)
         store.put_city(found.model_copy(update={"districts": districts_from_geojson(districts, district_field)}))

@@ -10,6 +10,7 @@ the per-process reader pool. Used by the tile routes and by bundle exports alike
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from functools import lru_cache
 from typing import Literal
@@ -18,14 +19,17 @@ import morecantile
 import numpy as np
 from morecantile import TileMatrixSet
 from PIL import Image
+from rasterio.errors import RasterioError
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 
 from mcae.tiles.catalog import Layer
+from mcae.tiles.gdal import SourceRefused
 from mcae.tiles.palettes import palette_for
 from mcae.tiles.readers import POOL, file_token
 
+logger = logging.getLogger(__name__)
 TileFormat = Literal["png", "webp"]
 MEDIA_TYPES = {"png": "image/png", "webp": "image/webp"}
 RGBA = tuple[int, int, int, int]
@@ -38,8 +42,24 @@ def get_tms(tms_id: str) -> TileMatrixSet:
 
 
 def render_tile(path: str, layer: Layer, tms_id: str, z: int, x: int, y: int, *,
-                tilesize: int = 256, fmt: TileFormat = "png") -> bytes | None:
-    """The tile as image bytes, or None where the layer has no data there."""
+                tilesize: int = 256, fmt: TileFormat = "png", source: str | None = None) -> bytes | None:
+    """The tile as image bytes, or None where the layer has no data there.
+
+    ``path`` is what the tile is read from; ``source`` the layer's own file when ``path`` is
+    its serving copy: imagery is stretched by the source's range (the same on every tile
+    matrix set), and a copy that cannot be read is passed over for the source.
+    """
+    source = source or path
+    if source != path:
+        try:
+            return _render(path, layer, tms_id, z, x, y, tilesize, fmt, source)
+        except (RasterioError, SourceRefused):
+            logger.warning("serving copy %s cannot be read; tiles come from %s", path, source, exc_info=True)
+    return _render(source, layer, tms_id, z, x, y, tilesize, fmt, source)
+
+
+def _render(path: str, layer: Layer, tms_id: str, z: int, x: int, y: int, tilesize: int, fmt: TileFormat,
+            source: str) -> bytes | None:
     with POOL.reader(path, get_tms(tms_id)) as src:
         img = read_tile(src, layer, z, x, y, tilesize)
         if img is None:
@@ -51,7 +71,7 @@ def render_tile(path: str, layer: Layer, tms_id: str, z: int, x: int, y: int, *,
             return encode_classes(np.asarray(img.data[0]), valid, palette_for(layer), fmt)
         data = np.asarray(img.data)
         if data.dtype != np.uint8:
-            data = stretch(data, imagery_range(src, path, data.shape[0]))
+            data = stretch(data, imagery_range(source, data.shape[0]))
     return encode_rgb(data, valid, fmt)
 
 
@@ -78,16 +98,19 @@ _ranges: dict[tuple[str, tuple[int, int, int]], list[tuple[float, float]]] = {}
 _ranges_lock = threading.Lock()
 
 
-def imagery_range(src: Reader, path: str, bands: int) -> list[tuple[float, float]]:
-    """2nd and 98th percentile per band, from a small preview, computed once per file."""
+def imagery_range(path: str, bands: int) -> list[tuple[float, float]]:
+    """2nd and 98th percentile per band of the file at ``path``, from a small preview of its
+    valid pixels, computed once per version of the file."""
     key = (path, file_token(path))
     with _ranges_lock:
         found = _ranges.get(key)
     if found is None:
-        preview = src.preview(indexes=imagery_indexes(src)[:bands], max_size=512)
+        with POOL.reader(path) as src:
+            preview = src.preview(indexes=imagery_indexes(src)[:bands], max_size=512)
+        valid = np.asarray(preview.mask) > 0
         found = []
-        for band, mask in zip(preview.array.data, np.asarray(preview.mask) > 0, strict=False):
-            values = band[mask] if mask.any() else band.ravel()
+        for band in np.asarray(preview.array.data):
+            values = band[valid] if valid.any() else band.ravel()
             lo, hi = np.percentile(values, [2, 98]) if values.size else (0.0, 1.0)
             found.append((float(lo), float(hi) if hi > lo else float(lo) + 1.0))
         with _ranges_lock:

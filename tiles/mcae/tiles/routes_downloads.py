@@ -17,7 +17,7 @@ from mcae.tiles.bundle_writers import MEDIA_TYPES
 from mcae.tiles.bundles import MAX_ZOOM, TMS_ID, build_bundle, bundle_meta, check_cap, estimate, plan_tiles
 from mcae.tiles.catalog import ID_PATTERN, CatalogStore, Layer
 from mcae.tiles.clip import clip_layer
-from mcae.tiles.dependencies import IdParam, StoreDep, get_settings
+from mcae.tiles.dependencies import IdParam, StoreDep, get_settings, layer_ref_dependency
 from mcae.tiles.errors import NO_STORE
 from mcae.tiles.jobs import JOB_ID_PATTERN, BundleSpec, JobRegistry
 from mcae.tiles.palettes import layer_legend
@@ -84,7 +84,8 @@ def create_downloads_router() -> APIRouter:
                                             district=district)
         plan = plan_tiles(geom, rectangular, minzoom, maxzoom)
         cap = settings.max_bundle_tiles
-        body = {**estimate(str(store.tile_path(found, TMS_ID)), found, plan, fmt), "cap": cap,
+        ref = layer_ref_dependency(store, city, layer)
+        body = {**estimate(ref.tile_path(TMS_ID), found, plan, fmt, source=ref.path), "cap": cap,
                 "allowed": plan.count <= cap, "format": fmt, "minzoom": minzoom, "maxzoom": maxzoom}
         return JSONResponse(body, headers=NO_STORE)
 
@@ -95,15 +96,15 @@ def create_downloads_router() -> APIRouter:
         geom, rectangular, area = resolve_area(store, city, found, bbox=body.bbox, district=body.district)
         plan = plan_tiles(geom, rectangular, body.minzoom, body.maxzoom)
         check_cap(plan, settings.max_bundle_tiles)
-        version = store.layer_version(found)
-        spec = BundleSpec(city=city, layer=layer, layer_version=version, format=body.format, area=area,
+        ref = layer_ref_dependency(store, city, layer)  # version and files resolved together
+        spec = BundleSpec(city=city, layer=layer, layer_version=ref.version, format=body.format, area=area,
                           bbox=body.bbox, district=body.district, minzoom=body.minzoom,
                           maxzoom=body.maxzoom, tms=TMS_ID)
-        path = str(store.tile_path(found, TMS_ID))  # the serving copy, when fresh
-        meta = bundle_meta(found, store.city(city).name, geom, body.minzoom, body.maxzoom, version,
+        path = ref.tile_path(TMS_ID)  # the serving copy, when fresh
+        meta = bundle_meta(found, store.city(city).name, geom, body.minzoom, body.maxzoom, ref.version,
                            _legend(found))
         record, _ = jobs.submit(spec, plan.count, lambda out, progress: build_bundle(
-            path, found, plan, body.format, out, meta, progress))
+            path, found, plan, body.format, out, meta, progress, source=ref.path))
         return JSONResponse(record.public(), status_code=200 if record.state == "done" else 202,
                             headers={"Location": f"/api/jobs/{record.id}", **NO_STORE})
 

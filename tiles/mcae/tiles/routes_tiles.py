@@ -166,7 +166,7 @@ class CatalogTilerFactory(TilerFactory):
         found, content = self.tile_cache.get(etag)
         if not found:
             content = await run_in_threadpool(render_tile, ref.tile_path(tms_id), ref.layer, tms_id, z, x, y,
-                                              tilesize=size, fmt=fmt)
+                                              tilesize=size, fmt=fmt, source=ref.path)
             self.tile_cache.put(etag, content)
         if content is None:
             return Response(status_code=204, headers=headers)

@@ -19,6 +19,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
+import time
+from collections.abc import Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -45,9 +48,11 @@ def file_token(path: str | Path) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def serving_path_for(store: CatalogStore, source: Path) -> Path:
-    """Where the serving copy of ``source`` goes (one per source file, shared by layers)."""
-    digest = hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:10]
+def serving_path_for(store: CatalogStore, source: Path, categorical: bool = True) -> Path:
+    """Where the serving copy of ``source`` goes (one per source file and rendering, shared
+    by the layers on it)."""
+    key = f"{source.resolve()}|{'classes' if categorical else 'imagery'}"
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
     return store.root / SERVING_DIR / f"{source.stem}-{digest}.tif"
 
 
@@ -113,12 +118,13 @@ def _has_alpha_or_mask(src: Any) -> bool:
     return any(MaskFlags.per_dataset in flags for flags in src.mask_flag_enums)
 
 
-def with_serving_copy(store: CatalogStore, layer: Layer) -> Layer:
-    """``layer`` with a fresh serving copy of its file (written unless already current)."""
+def with_serving_copy(store: CatalogStore, layer: Layer, *, force: bool = False) -> Layer:
+    """``layer`` with a fresh serving copy of its file: written unless already current (or
+    ``force``); the new file replaces the old one in one rename, so tiles never lack it."""
     source = store.layer_path(layer)
-    dest = serving_path_for(store, source)
+    dest = serving_path_for(store, source, layer.categorical)
     token = file_token(source)
-    if not (dest.is_file() and _copy_source(dest) == token):
+    if force or not (dest.is_file() and _copy_source(dest) == token):
         write_serving_copy(source, dest, categorical=layer.categorical)
     return layer.model_copy(update={"serving_path": os.path.relpath(dest, store.root),
                                     "serving_source": token})
@@ -132,16 +138,33 @@ def _copy_source(path: Path) -> str | None:
         return None
 
 
-def prune_serving_copies(store: CatalogStore) -> list[Path]:
-    """Delete serving copies that no layer of the catalog uses any more."""
+COPY_NAME = re.compile(r"^[^.].*-[0-9a-f]{10}\.tif$")  # what serving_path_for names (no temporaries)
+PRUNE_MIN_AGE_S = 3600.0
+
+
+def prune_serving_copies(store: CatalogStore, only: Iterable[Path] | None = None,
+                         min_age_s: float = PRUNE_MIN_AGE_S) -> list[Path]:
+    """Delete serving copies that no layer of the catalog uses any more.
+
+    With ``only``: those copies (the ones of layers just removed or replaced), at once.
+    Without: every finished copy in ``.serving/`` unused and older than ``min_age_s``, since a
+    younger one may belong to a layer another process is adding right now; files being
+    written (temporary names) are never touched.
+    """
     folder = store.root / SERVING_DIR
     if not folder.is_dir():
         return []
     used = {store.resolve(layer.serving_path) for city in store.load().cities.values()
             for layer in city.layers.values() if layer.serving_path}
+    if only is not None:
+        candidates = [Path(p) for p in only]
+    else:
+        now = time.time()
+        candidates = [p for p in folder.iterdir() if p.is_file() and now - p.stat().st_mtime >= min_age_s]
     removed = []
-    for path in folder.glob("*.tif"):
-        if path.resolve() not in used:
+    for path in candidates:
+        if path.parent.resolve() == folder.resolve() and COPY_NAME.match(path.name) \
+                and path.resolve() not in used and path.exists():
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
