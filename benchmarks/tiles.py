@@ -364,36 +364,26 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_inproc:
         print("\n[in process] one thread, no HTTP")
         ip_sets = {zoom: tiles[:-spare][:args.inproc_tiles] for zoom, tiles in cold_sets.items()}
-        jobs_ours = {f"{zoom}|{fmt}": {"tiles": tiles, "fmt": fmt} for zoom, tiles in ip_sets.items() for fmt in fmts}
-        quiet()
-        ours_ip = inproc({"mode": "ours", "catalog": str(catalog), "layer": "utm", "jobs": jobs_ours}, work, env)
-        for key, res in ours_ip.items():
-            zoom, fmt = key.split("|")
-            rows.append(row("ours in-process render_tile", "inproc-ours", zoom, fmt, res))
-        if not args.no_variants:
-            jobs_m = {f"{zoom}|png": {"tiles": tiles, "fmt": "png"} for zoom, tiles in ip_sets.items()}
+        stock_gdal = {"env": gdal_options(TileSettings())}
+
+        def inproc_rows(key: str, mode: str, layer: str, label: str, formats: list[str],
+                        **extra: Any) -> None:
+            """One in-process run (a fresh process) over the cold lists, its rows and results."""
+            jobs = {f"{zoom}|{fmt}": {"tiles": tiles, "fmt": fmt} for zoom, tiles in ip_sets.items() for fmt in formats}
             quiet()
-            native_ip = inproc({"mode": "ours", "catalog": str(catalog), "layer": "native", "jobs": jobs_m}, work, env)
-            for key, res in native_ip.items():
-                zoom, fmt = key.split("|")
-                rows.append(row("ours in-process, no serving copy", "inproc-native", zoom, fmt, res))
-            inproc_results["native"] = native_ip
-        jobs_stock = {f"{zoom}|png": {"tiles": tiles, "fmt": "png"} for zoom, tiles in ip_sets.items()}
-        quiet()
-        stock_ip = inproc({"mode": "stock", "catalog": str(catalog), "layer": "utm", "jobs": jobs_stock,
-                           "env": gdal_options(TileSettings())}, work, env)
-        for key, res in stock_ip.items():
-            zoom, fmt = key.split("|")
-            rows.append(row("stock in-process Reader.tile+render", "inproc-stock", zoom, fmt, res))
+            found = inproc({"mode": mode, "catalog": str(catalog), "layer": layer, "jobs": jobs, **extra}, work, env)
+            for name, res in found.items():
+                zoom, fmt = name.split("|")
+                rows.append(row(label, f"inproc-{key}", zoom, fmt, res))
+            inproc_results[key] = found
+
+        inproc_rows("ours", "ours", "utm", "ours in-process render_tile", fmts)
         if not args.no_variants:
-            quiet()
-            stock_s = inproc({"mode": "stock", "catalog": str(catalog), "layer": "serving", "jobs": jobs_stock,
-                              "env": gdal_options(TileSettings())}, work, env)
-            for key, res in stock_s.items():
-                zoom, fmt = key.split("|")
-                rows.append(row("stock in-process, on our serving copy", "inproc-stock-serving", zoom, fmt, res))
-            inproc_results["stock_serving"] = stock_s
-        inproc_results.update(ours=ours_ip, stock=stock_ip)
+            inproc_rows("native", "ours", "native", "ours in-process, no serving copy", ["png"])
+        inproc_rows("stock", "stock", "utm", "stock in-process Reader.tile+render", ["png"], **stock_gdal)
+        if not args.no_variants:
+            inproc_rows("stock-serving", "stock", "serving", "stock in-process, on our serving copy", ["png"],
+                        **stock_gdal)
         for r in rows:
             if r["group"].startswith("inproc"):
                 parts = ", ".join(f"{k} {v:.2f}" for k, v in r["parts_ms_per_tile"].items())

@@ -63,23 +63,18 @@ def run_ours(spec: dict[str, Any]) -> dict[str, Any]:
     configure_gdal(TileSettings())
     layer, path = _layer(spec)
     parts = {"read": 0.0, "encode": 0.0}
-    read_tile, encode = render.read_tile, render.encode_classes
 
-    def timed_read(*a: Any, **k: Any) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return read_tile(*a, **k)
-        finally:
-            parts["read"] += time.perf_counter() - t0
+    def timed(fn: Any, part: str) -> Any:
+        def wrapper(*a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                parts[part] += time.perf_counter() - t0
+        return wrapper
 
-    def timed_encode(*a: Any, **k: Any) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return encode(*a, **k)
-        finally:
-            parts["encode"] += time.perf_counter() - t0
-
-    render.read_tile, render.encode_classes = timed_read, timed_encode  # render_tile looks them up per call
+    # render_tile looks them up per call
+    render.read_tile, render.encode_classes = timed(render.read_tile, "read"), timed(render.encode_classes, "encode")
     out = {}
     for name, job in spec["jobs"].items():
         parts.update(read=0.0, encode=0.0)

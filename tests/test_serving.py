@@ -17,14 +17,16 @@ from rio_cogeo.cogeo import cog_validate
 from tiles_data import CITY, SIZE, UTM, UTM_TRANSFORM, TileWorld, make_tile_world
 from typer.testing import CliRunner
 
+from mcae.inference import cog
 from mcae.inference.classes import MCAE
 from mcae.inference.cog import write_class_cog
 from mcae.inference.masks.base import PixelWindow
 from mcae.platform.cli import get_app
 from mcae.tiles import serving
+from mcae.tiles.catalog import stat_token
 from mcae.tiles.readers import POOL
 from mcae.tiles.render import render_tile
-from mcae.tiles.serving import SERVING_DIR, SOURCE_TAG, file_token, with_serving_copy
+from mcae.tiles.serving import SERVING_DIR, SOURCE_TAG, with_serving_copy
 
 WMQ = morecantile.tms.get("WebMercatorQuad")
 
@@ -85,7 +87,7 @@ def test_copy_is_a_valid_grid_aligned_paletted_cog(world: TileWorld) -> None:
     source = world.store.layer_path(layer)
     with rasterio.open(copy) as src, rasterio.open(source) as native:
         assert src.crs.to_epsg() == 3857 and src.nodata == 0 and src.count == 1
-        assert src.tags()[SOURCE_TAG] == file_token(source) == layer.serving_source
+        assert src.tags()[SOURCE_TAG] == stat_token(source.stat()) == layer.serving_source
         assert src.colormap(1)[5][:3] == MCAE.get(5).rgb  # the palette travels with it
         assert src.overviews(1), "no overviews"
         # pixels sit on the WebMercatorQuad grid: the copy's resolution is a zoom's, its
@@ -227,7 +229,7 @@ def test_a_failed_copy_leaves_nothing(world: TileWorld, monkeypatch: pytest.Monk
         Path(args[1]).write_bytes(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(serving, "cog_translate", broken)
+    monkeypatch.setattr(cog, "cog_translate", broken)
     with pytest.raises(OSError, match="disk full"):
         with_serving_copy(world.store, layer)
     assert sorted(p.name for p in copy.parent.iterdir()) == before
@@ -240,7 +242,7 @@ def test_block_size_falls_back_when_the_validator_sees_a_striped_level(
     data = np.kron(np.arange(1, 10, dtype=np.uint8).reshape(3, 3), np.ones((100, 100), np.uint8))
     write_class_cog(source, width=300, height=300, transform=Affine(0.6, 0, 668000.0, 0, -0.6, 3550000.0),
                     crs=UTM, windows=[(PixelWindow(0, 0, 300, 300), data)], scheme=MCAE)
-    real = serving.cog_validate
+    real = cog.cog_validate
     calls: list[int] = []
 
     def validator(path, **kwargs):  # type: ignore[no-untyped-def]
@@ -250,7 +252,7 @@ def test_block_size_falls_back_when_the_validator_sees_a_striped_level(
             return False, ["Overview of index 0 is not tiled"], []
         return real(path, **kwargs)
 
-    monkeypatch.setattr(serving, "cog_validate", validator)
+    monkeypatch.setattr(cog, "cog_validate", validator)
     out = serving.write_serving_copy(source, tmp_path / "copy.tif", categorical=True)
     assert calls == [512, 256]
     with rasterio.open(out) as src:
@@ -260,7 +262,7 @@ def test_block_size_falls_back_when_the_validator_sees_a_striped_level(
     def always_bad(path, **kwargs):  # type: ignore[no-untyped-def]
         return False, ["The file is greater than 512xH or 512xW, but is not tiled"], []
 
-    monkeypatch.setattr(serving, "cog_validate", always_bad)
+    monkeypatch.setattr(cog, "cog_validate", always_bad)
     with pytest.raises(serving.COGValidationError):
         serving.write_serving_copy(source, tmp_path / "other.tif", categorical=True)
     assert not (tmp_path / "other.tif").exists()

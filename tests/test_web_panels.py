@@ -8,6 +8,7 @@ import json
 import sqlite3
 import urllib.parse
 import urllib.request
+from typing import Any
 
 import pytest
 from web_fixtures import (  # noqa: F401 (pytest fixtures)
@@ -23,14 +24,20 @@ from web_fixtures import (  # noqa: F401 (pytest fixtures)
 )
 
 
-def test_statistics_of_a_drawn_box_match_the_api(viewer: Viewer, site: Site) -> None:
-    site.require(f"/api/cities/{CITY}/layers/mcae/statistics", "statistics")
+def start_drawing(viewer: Viewer, kind: str) -> Any:
+    """Open the viewer on the Areas tab and start drawing a ``rect`` or ``polygon``: the page."""
     viewer.open()
     page = viewer.page
     viewer.tab("areas")
     page.wait_for_selector("#stats[data-ready]")
-    page.click("#pane-areas [data-area=rect]")
+    page.click(f"#pane-areas [data-area={kind}]")
     page.wait_for_selector("#draw-overlay:not([hidden])")
+    return page
+
+
+def test_statistics_of_a_drawn_box_match_the_api(viewer: Viewer, site: Site) -> None:
+    site.require(f"/api/cities/{CITY}/layers/mcae/statistics", "statistics")
+    page = start_drawing(viewer, "rect")
     maps = viewer.box("#maps")
     start = (maps["x"] + maps["width"] * 0.3, maps["y"] + maps["height"] * 0.4)
     end = (maps["x"] + maps["width"] * 0.7, maps["y"] + maps["height"] * 0.65)
@@ -71,12 +78,7 @@ def test_statistics_of_a_drawn_box_match_the_api(viewer: Viewer, site: Site) -> 
 
 def test_statistics_of_a_drawn_polygon_match_the_api(desktop: Viewer, site: Site) -> None:
     viewer = desktop
-    viewer.open()
-    page = viewer.page
-    viewer.tab("areas")
-    page.wait_for_selector("#stats[data-ready]")
-    page.click("#pane-areas [data-area=polygon]")
-    page.wait_for_selector("#draw-overlay:not([hidden])")
+    page = start_drawing(viewer, "polygon")
     maps = viewer.box("#maps")
     corners = [(0.25, 0.3), (0.6, 0.35), (0.7, 0.7), (0.3, 0.6)]
     for fx, fy in corners:

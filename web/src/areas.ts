@@ -9,6 +9,8 @@ import type { MapPair } from './maps';
 import { downloadCsv, fetchStatistics, statsChart, type AreaQuery, type StatsResult } from './stats';
 import { byId, h, narrowQuery } from './util';
 
+const OUT_OF_VIEW = 'The view does not cover the city: zoom out or pick a district.';
+
 export type Area = { type: 'view' } | { type: 'district' } | { type: 'shape'; shape: Shape };
 
 export interface AreasHost {
@@ -56,11 +58,9 @@ export class Areas {
   /** The area as the statistics API takes it. */
   query(): AreaQuery | { error: string } {
     const area = this.area;
-    const district = this.host.district();
     if (area.type === 'district') {
-      if (!district) return { error: 'Pick a district first.' };
-      const name = this.host.city().districts.find((d) => d.id === district)?.name ?? district;
-      return { kind: 'query', params: { district }, label: `district ${name}` };
+      const picked = this.pickedDistrict();
+      return 'error' in picked ? picked : { kind: 'query', params: { district: picked.district }, label: picked.label };
     }
     if (area.type === 'shape') {
       if (area.shape.kind === 'rect') {
@@ -69,19 +69,14 @@ export class Areas {
       return { kind: 'polygon', geometry: shapeFeature(area.shape).geometry, label: 'drawn polygon' };
     }
     const view = this.viewBbox();
-    if (!view) return { error: 'The view does not cover the city: zoom out or pick a district.' };
+    if (!view) return { error: OUT_OF_VIEW };
     return { kind: 'query', params: { bbox: view.map((v) => v.toFixed(7)).join(',') }, label: 'current view' };
   }
 
   /** The area as downloads take it. */
   downloadArea(): DownloadArea | { error: string } {
     const area = this.area;
-    const district = this.host.district();
-    if (area.type === 'district') {
-      if (!district) return { error: 'Pick a district first.' };
-      const name = this.host.city().districts.find((d) => d.id === district)?.name ?? district;
-      return { district, label: `district ${name}` };
-    }
+    if (area.type === 'district') return this.pickedDistrict();
     if (area.type === 'shape') {
       const bbox = shapeBbox(area.shape);
       return area.shape.kind === 'rect'
@@ -89,7 +84,15 @@ export class Areas {
         : { bbox, polygon: shapeFeature(area.shape).geometry, label: 'drawn polygon (its bounding box for tiles)' };
     }
     const view = this.viewBbox();
-    return view ? { bbox: view, label: 'current view' } : { error: 'The view does not cover the city: zoom out or pick a district.' };
+    return view ? { bbox: view, label: 'current view' } : { error: OUT_OF_VIEW };
+  }
+
+  /** The district picked in the toolbar, with its label, or why there is none. */
+  private pickedDistrict(): { district: string; label: string } | { error: string } {
+    const district = this.host.district();
+    if (!district) return { error: 'Pick a district first.' };
+    const name = this.host.city().districts.find((d) => d.id === district)?.name ?? district;
+    return { district, label: `district ${name}` };
   }
 
   /** The layers whose class areas are compared: the categorical ones on show, else the city's maps. */

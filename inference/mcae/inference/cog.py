@@ -28,7 +28,11 @@ BLOCK = 512
 
 
 class COGValidationError(MCAEError):
-    """rio-cogeo rejected a file we wrote (a bug, never a user error)."""
+    """rio-cogeo rejected a file we wrote (a bug, never a user error); ``errors`` lists why."""
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
 
 
 def write_class_cog(path: str | Path, *, width: int, height: int, transform: Affine,
@@ -75,16 +79,19 @@ def cog_width(width: int, height: int) -> int:
     return next(w for w in range(width, width + 64) if not striped(w))
 
 
-def translate_to_cog(src: str | Path, dst: str | Path, *, overview_resampling: Any,
+def translate_to_cog(src: str | Path | Any, dst: str | Path, *, overview_resampling: Any,
                      colormap: dict[int, tuple[int, int, int, int]] | None = None,
-                     tags: dict[str, str] | None = None, nodata: int | None = None) -> None:
-    """Translate a raster to a validated COG (512 px tiles, deflate)."""
+                     tags: dict[str, str] | None = None, nodata: float | None = None,
+                     block: int = BLOCK, resampling: Any = "nearest",
+                     config: dict[str, str] | None = None, **options: Any) -> None:
+    """Translate a raster (a path or an open dataset) to a validated COG (``block`` px tiles,
+    deflate); ``options`` go to rio-cogeo's ``cog_translate`` (``tms``, ``indexes`` ...)."""
     profile = cog_profiles.get("deflate")
-    profile.update({"blockxsize": BLOCK, "blockysize": BLOCK})
-    cog_translate(str(src), str(dst), profile, nodata=nodata,
-                  overview_resampling=overview_resampling, resampling="nearest",
+    profile.update({"blockxsize": block, "blockysize": block})
+    cog_translate(str(src) if isinstance(src, (str, Path)) else src, str(dst), profile, nodata=nodata,
+                  overview_resampling=overview_resampling, resampling=resampling,
                   colormap=colormap, additional_cog_metadata=tags, in_memory=False, quiet=True,
-                  config={"GDAL_TIFF_OVR_BLOCKSIZE": str(BLOCK)})
+                  config={"GDAL_TIFF_OVR_BLOCKSIZE": str(block), **(config or {})}, **options)
     valid, errors, _warnings = cog_validate(str(dst), quiet=True)
     if not valid:
-        raise COGValidationError(f"{dst}: not a valid COG: {'; '.join(errors)}")
+        raise COGValidationError(f"{dst}: not a valid COG: {'; '.join(errors)}", errors)

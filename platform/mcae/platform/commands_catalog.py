@@ -123,7 +123,8 @@ def optimize(
     """Write the serving copies that are missing or stale (after a layer's file was rewritten).
 
     Tiles of a layer whose copy is stale are read from the layer's own file: always correct,
-    several times slower. Copies no layer uses any more are deleted.
+    several times slower. Copies no layer uses any more are deleted once an hour old (a
+    younger one may belong to a layer another command is adding).
     """
     from mcae.tiles.serving import prune_serving_copies, with_serving_copy
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from enum import Enum
 from pathlib import Path
@@ -34,6 +35,11 @@ class LayerKind(str, Enum):
     sinolc1 = "sinolc1"
     agreement = "agreement"
     other = "other"  # any other categorical product, with its own legend
+
+
+def stat_token(stat: os.stat_result) -> str:
+    """Size and modification time of a file, as a serving copy records its source's."""
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def make_id(name: str) -> str:
@@ -172,16 +178,22 @@ class CatalogStore:
 
     def serving_copy(self, layer: Layer) -> Path | None:
         """The layer's web-optimized serving copy, if it exists and matches the file."""
-        if not layer.serving_path:
+        try:
+            source = self.layer_path(layer).stat()
+        except OSError:
+            return None
+        found = self._fresh_copy(layer, source)
+        return found[0] if found else None
+
+    def _fresh_copy(self, layer: Layer, source: os.stat_result) -> tuple[Path, os.stat_result] | None:
+        """The serving copy and its stat, if it was made from the file as ``source`` finds it."""
+        if not layer.serving_path or layer.serving_source != stat_token(source):
             return None
         copy = self.resolve(layer.serving_path)
         try:
-            stat = self.layer_path(layer).stat()
+            return copy, copy.stat()
         except OSError:
             return None
-        if layer.serving_source != f"{stat.st_size}:{stat.st_mtime_ns}" or not copy.is_file():
-            return None
-        return copy
 
     def tile_path(self, layer: Layer, tms_id: str) -> Path:
         """The file tiles on ``tms_id`` are rendered from: the serving copy on WebMercatorQuad."""
@@ -203,15 +215,11 @@ class CatalogStore:
             stat = self.layer_path(layer).stat()
         except OSError:
             raise SourceRefused("this layer's file is missing") from None
-        token = f"{layer.path}:{stat.st_size}:{stat.st_mtime_ns}"
-        copy = self.serving_copy(layer)
-        if copy is not None:
-            try:
-                copy_stat = copy.stat()
-                token += f"|{layer.serving_path}:{copy_stat.st_size}:{copy_stat.st_mtime_ns}"
-            except OSError:  # removed since serving_copy looked
-                copy = None
-        return hashlib.sha1(token.encode()).hexdigest()[:12], copy
+        token = f"{layer.path}:{stat_token(stat)}"
+        found = self._fresh_copy(layer, stat)  # one stat of each file per request
+        if found is not None:
+            token += f"|{layer.serving_path}:{stat_token(found[1])}"
+        return hashlib.sha1(token.encode()).hexdigest()[:12], found[0] if found else None
 
     # -- changes -------------------------------------------------------------
     def put_city(self, city: City) -> None:

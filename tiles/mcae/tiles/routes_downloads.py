@@ -17,7 +17,7 @@ from mcae.tiles.bundle_writers import MEDIA_TYPES
 from mcae.tiles.bundles import MAX_ZOOM, TMS_ID, build_bundle, bundle_meta, check_cap, estimate, plan_tiles
 from mcae.tiles.catalog import ID_PATTERN, CatalogStore, Layer
 from mcae.tiles.clip import clip_layer
-from mcae.tiles.dependencies import IdParam, StoreDep, get_settings, layer_ref_dependency
+from mcae.tiles.dependencies import IdParam, LayerRef, StoreDep, get_settings, layer_ref_dependency
 from mcae.tiles.errors import NO_STORE
 from mcae.tiles.jobs import JOB_ID_PATTERN, BundleSpec, JobRegistry
 from mcae.tiles.palettes import layer_legend
@@ -65,43 +65,40 @@ def get_jobs(request: Request) -> JobRegistry:
 
 
 JobsDep = Annotated[JobRegistry, Depends(get_jobs)]
+RefDep = Annotated[LayerRef, Depends(layer_ref_dependency)]
 
 
 def create_downloads_router() -> APIRouter:
     router = APIRouter(tags=["Downloads"])
 
     @router.get(LAYER + "/bundles/estimate", summary="Tile count and estimated size of a bundle (free)")
-    def bundle_estimate(store: StoreDep, settings: SettingsDep, city: Annotated[str, IdParam],
-                        layer: Annotated[str, IdParam],
+    def bundle_estimate(store: StoreDep, settings: SettingsDep, ref: RefDep,
                         minzoom: Annotated[int, Query(ge=0, le=MAX_ZOOM)],
                         maxzoom: Annotated[int, Query(ge=0, le=MAX_ZOOM)],
                         bbox: Annotated[str | None, Query(description="w,s,e,n in degrees.")] = None,
                         district: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
                         fmt: Annotated[Literal["mbtiles", "pmtiles", "zip"], Query(alias="format")] = "mbtiles",
                         ) -> JSONResponse:
-        found = store.layer(city, layer)
-        geom, rectangular, _ = resolve_area(store, city, found, bbox=parse_bbox(bbox) if bbox else None,
+        geom, rectangular, _ = resolve_area(store, ref.city, ref.layer, bbox=parse_bbox(bbox) if bbox else None,
                                             district=district)
         plan = plan_tiles(geom, rectangular, minzoom, maxzoom)
         cap = settings.max_bundle_tiles
-        ref = layer_ref_dependency(store, city, layer)
-        body = {**estimate(ref.tile_path(TMS_ID), found, plan, fmt, source=ref.path), "cap": cap,
+        body = {**estimate(ref.tile_path(TMS_ID), ref.layer, plan, fmt, source=ref.path), "cap": cap,
                 "allowed": plan.count <= cap, "format": fmt, "minzoom": minzoom, "maxzoom": maxzoom}
         return JSONResponse(body, headers=NO_STORE)
 
     @router.post(LAYER + "/bundles", status_code=202, summary="Start (or find) a bundle job")
-    def bundle_start(store: StoreDep, settings: SettingsDep, jobs: JobsDep, city: Annotated[str, IdParam],
-                     layer: Annotated[str, IdParam], body: BundleRequest) -> JSONResponse:
-        found = store.layer(city, layer)
-        geom, rectangular, area = resolve_area(store, city, found, bbox=body.bbox, district=body.district)
+    def bundle_start(store: StoreDep, settings: SettingsDep, jobs: JobsDep, ref: RefDep,
+                     body: BundleRequest) -> JSONResponse:
+        found = ref.layer  # with its version and files, resolved together
+        geom, rectangular, area = resolve_area(store, ref.city, found, bbox=body.bbox, district=body.district)
         plan = plan_tiles(geom, rectangular, body.minzoom, body.maxzoom)
         check_cap(plan, settings.max_bundle_tiles)
-        ref = layer_ref_dependency(store, city, layer)  # version and files resolved together
-        spec = BundleSpec(city=city, layer=layer, layer_version=ref.version, format=body.format, area=area,
+        spec = BundleSpec(city=ref.city, layer=found.id, layer_version=ref.version, format=body.format, area=area,
                           bbox=body.bbox, district=body.district, minzoom=body.minzoom,
                           maxzoom=body.maxzoom, tms=TMS_ID)
         path = ref.tile_path(TMS_ID)  # the serving copy, when fresh
-        meta = bundle_meta(found, store.city(city).name, geom, body.minzoom, body.maxzoom, ref.version,
+        meta = bundle_meta(found, store.city(ref.city).name, geom, body.minzoom, body.maxzoom, ref.version,
                            _legend(found))
         record, _ = jobs.submit(spec, plan.count, lambda out, progress: build_bundle(
             path, found, plan, body.format, out, meta, progress, source=ref.path))

@@ -29,23 +29,15 @@ from typing import Any
 import morecantile
 import rasterio
 from rasterio.vrt import WarpedVRT
-from rio_cogeo.cogeo import cog_translate, cog_validate
-from rio_cogeo.profiles import cog_profiles
 
 from mcae.inference.atomic import atomic_path
-from mcae.inference.cog import COGValidationError
-from mcae.tiles.catalog import SERVING_TMS, CatalogStore, Layer
+from mcae.inference.cog import COGValidationError, translate_to_cog
+from mcae.tiles.catalog import SERVING_TMS, CatalogStore, Layer, stat_token
 from mcae.tiles.readers import open_dataset
 
 SERVING_DIR = ".serving"
 BLOCKS = (512, 256)  # block sizes to try, in order
 SOURCE_TAG = "MCAE_SERVING_SOURCE"
-
-
-def file_token(path: str | Path) -> str:
-    """Size and modification time of a file: changes whenever the file is rewritten."""
-    stat = os.stat(path)
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def serving_path_for(store: CatalogStore, source: Path, categorical: bool = True) -> Path:
@@ -64,32 +56,28 @@ def write_serving_copy(source: str | Path, dest: str | Path, *, categorical: boo
     grid-aligned copy cannot be padded the way ``cog.cog_width`` pads a map).
     """
     source, dest = Path(source), Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    errors: list[str] = []
-    for block in BLOCKS:
+    for block in BLOCKS[:-1]:
         try:
             _translate(source, dest, categorical, block)
             return dest
-        except _Invalid as exc:
-            errors = exc.errors
-        if not all("is not tiled" in e for e in errors):
-            break
-    raise COGValidationError(f"{dest}: not a valid COG: {'; '.join(errors)}")
+        except COGValidationError as exc:
+            if not all("is not tiled" in e for e in exc.errors):
+                raise
+    _translate(source, dest, categorical, BLOCKS[-1])
+    return dest
 
 
 def _translate(source: Path, dest: Path, categorical: bool, block: int) -> None:
-    """One try at ``block`` px; ``_Invalid`` (and nothing at ``dest``) if rio-cogeo rejects it."""
-    profile = cog_profiles.get("deflate")
-    profile.update({"blockxsize": block, "blockysize": block})
+    """One try at ``block`` px; ``COGValidationError`` (and nothing at ``dest``) if rio-cogeo
+    rejects the result."""
     options: dict[str, Any] = {
-        "tms": morecantile.tms.get(SERVING_TMS), "in_memory": False, "quiet": True,
+        "tms": morecantile.tms.get(SERVING_TMS), "block": block, "config": {"GDAL_NUM_THREADS": "ALL_CPUS"},
         "resampling": "nearest" if categorical else "bilinear",
         "overview_resampling": "mode" if categorical else "average",
-        "config": {"GDAL_TIFF_OVR_BLOCKSIZE": str(block), "GDAL_NUM_THREADS": "ALL_CPUS"},
     }
     with ExitStack() as stack:
         src = stack.enter_context(open_dataset(str(source)))  # local GeoTIFFs only
-        tags = {**src.tags(), SOURCE_TAG: file_token(source)}
+        tags = {**src.tags(), SOURCE_TAG: stat_token(source.stat())}
         if categorical:
             options.update(nodata=src.nodata if src.nodata is not None else 0, indexes=(1,))
             with contextlib.suppress(ValueError):  # no colour table: the catalog's palette renders it
@@ -97,17 +85,8 @@ def _translate(source: Path, dest: Path, categorical: bool, block: int) -> None:
         elif src.nodata is None and not _has_alpha_or_mask(src):
             # without an alpha band the warp would paint the outside of the scene black
             src = stack.enter_context(WarpedVRT(src, add_alpha=True))
-        out = stack.enter_context(atomic_path(dest))
-        cog_translate(src, str(out), profile, additional_cog_metadata=tags, **options)
-        valid, errors, _warnings = cog_validate(str(out), quiet=True)
-        if not valid:  # leaving the block by an exception drops the temporary file
-            raise _Invalid(errors)
-
-
-class _Invalid(Exception):
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = errors
+        out = stack.enter_context(atomic_path(dest))  # an exception drops the temporary file
+        translate_to_cog(src, out, tags=tags, **options)
 
 
 def _has_alpha_or_mask(src: Any) -> bool:
@@ -123,7 +102,7 @@ def with_serving_copy(store: CatalogStore, layer: Layer, *, force: bool = False)
     ``force``); the new file replaces the old one in one rename, so tiles never lack it."""
     source = store.layer_path(layer)
     dest = serving_path_for(store, source, layer.categorical)
-    token = file_token(source)
+    token = stat_token(source.stat())
     if force or not (dest.is_file() and _copy_source(dest) == token):
         write_serving_copy(source, dest, categorical=layer.categorical)
     return layer.model_copy(update={"serving_path": os.path.relpath(dest, store.root),
