@@ -17,6 +17,7 @@ from rich.progress import track
 
 from mcae.inference.atomic import atomic_path, write_json
 from mcae.inference.classes import MCAE
+from mcae.inference.decisions import Decision
 from mcae.inference.grid import Patch
 from mcae.inference.mapping import mask_classes, patch_lookups
 from mcae.inference.project import Project
@@ -26,10 +27,15 @@ MODES = ("dense", "sparse")
 
 
 def export_dataset(project: Project, out: str | Path, modes: tuple[str, ...] = MODES,
-                   quiet: bool = False) -> dict[str, Any]:
-    """Write ``out/images``, ``out/labels_<mode>`` and the manifest; returns the manifest."""
+                   quiet: bool = False, decisions: list[Decision] | None = None,
+                   dense_patches: set[str] | None = None) -> dict[str, Any]:
+    """Write ``out/images``, ``out/labels_<mode>`` and the manifest; returns the manifest.
+
+    ``decisions``: the expert's decisions (default: the project's decisions file).
+    ``dense_patches``: when given, dense labels only for these (fully checked) patches.
+    """
     out = Path(out)
-    classes = mask_classes(project)
+    classes = mask_classes(project, decisions)
     lookups = {"dense": patch_lookups(classes)}
     sparse = classes.copy()
     sparse.loc[~sparse["decided"], "class_id"] = 0
@@ -44,6 +50,8 @@ def export_dataset(project: Project, out: str | Path, modes: tuple[str, ...] = M
                                  "image": f"images/{patch.id}.tif"}
         _write(out / entry["image"], image, transform, info.rio_crs, nodata=None, valid=valid)
         for mode in modes:
+            if mode == "dense" and dense_patches is not None and patch.id not in dense_patches:
+                continue
             lut = lookups[mode].get(patch.id, np.zeros(1, np.uint8))
             lut = np.pad(lut, (0, max(0, int(labels.max()) + 1 - lut.size)))
             label = lut[labels]
@@ -53,7 +61,9 @@ def export_dataset(project: Project, out: str | Path, modes: tuple[str, ...] = M
         entry["footprint"] = _footprint(patch, info)
         items.append(entry)
     scene.close()
-    manifest = {"format": "mcae-dataset", "version": 1, "gsd": info.gsd, "crs": info.crs,
+    manifest = {"format": "mcae-dataset", "version": 1,
+                "dense_patches": "all" if dense_patches is None else sorted(dense_patches),
+                "gsd": info.gsd, "crs": info.crs,
                 "patch_size": project.grid.patch_size, "modes": list(modes),
                 "classes": {c.id: c.name for c in MCAE}, "source_image": info.path,
                 "items": items}

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mcae.inference.atomic import atomic_path
 from mcae.inference.classes import MCAE
-from mcae.inference.errors import InputError
+from mcae.inference.errors import InputError, ProjectStateError
 from mcae.inference.project import Project
 
 
@@ -40,6 +40,11 @@ class Decision(BaseModel):
     mask: int | None = None
     masks: list[tuple[str, int]] | None = None
     source: str = "file"
+    # provenance kept by the annotation service (ignored by the engine's rules)
+    id: int | None = None
+    author: str | None = None
+    at: str | None = None
+    model_version: str | None = None
 
     @field_validator("class_id", mode="before")
     @classmethod
@@ -124,7 +129,20 @@ def resolve(decisions: list[Decision], groups: pd.DataFrame) -> list[Decision]:
     return out
 
 
+DATABASE_STORE = "database"
+
+
+def decisions_in_database(project: Project) -> bool:
+    """Whether the project's decisions live in the annotation database (not the JSONL file)."""
+    return project.manifest.get("decisions_store") == DATABASE_STORE
+
+
 def read_decisions(project: Project) -> list[Decision]:
+    """The project's decisions from ``decisions.jsonl`` (refused once a database owns them)."""
+    if decisions_in_database(project):
+        raise ProjectStateError(
+            f"{project.root}: this project's decisions live in the annotation database; "
+            "the platform's commands (`mcae train`, `mcae map`, `mcae label`) read and write them there")
     if not project.decisions_path.is_file():
         return []
     return parse_decisions(project.decisions_path.read_text(), str(project.decisions_path))

@@ -15,17 +15,20 @@ import pandas as pd
 
 from mcae.inference.classes import MCAE
 from mcae.inference.cog import write_class_cog
-from mcae.inference.decisions import mask_labels, read_decisions
+from mcae.inference.decisions import Decision, mask_labels, read_decisions
 from mcae.inference.errors import ProjectStateError
 from mcae.inference.masks.base import PixelWindow
 from mcae.inference.project import Project
 from mcae.inference.segment import read_mask_raster
 
 
-def mask_classes(project: Project) -> pd.DataFrame:
-    """Class of every mask in the map: ``class_id`` and ``decided`` (bool)."""
+def mask_classes(project: Project, decisions: list[Decision] | None = None) -> pd.DataFrame:
+    """Class of every mask in the map: ``class_id`` and ``decided`` (bool).
+
+    ``decisions``: the expert's decisions (default: the project's decisions file).
+    """
     groups = project.groups()[["patch", "mask_id", "pred_class"]]
-    labels = mask_labels(read_decisions(project))
+    labels = mask_labels(read_decisions(project) if decisions is None else decisions)
     table = groups.set_index(["patch", "mask_id"])
     table.index = table.index.set_levels(table.index.levels[1].astype("int64"), level=1)
     decided = labels["class_id"].reindex(table.index)
@@ -66,9 +69,10 @@ def class_windows(project: Project, lookups: dict[str, np.ndarray]) -> Iterator[
         yield patch.core, lut[core]
 
 
-def write_map(project: Project, out: str | Path, *, sparse: bool = False) -> Path:
+def write_map(project: Project, out: str | Path, *, sparse: bool = False,
+              decisions: list[Decision] | None = None) -> Path:
     """Write the project's land-cover map as a paletted COG (``sparse``: decided masks only)."""
-    classes = mask_classes(project)
+    classes = mask_classes(project, decisions)
     if sparse:
         classes.loc[~classes["decided"], "class_id"] = 0
     info = project.scene_info

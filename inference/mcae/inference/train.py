@@ -10,7 +10,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from mcae.inference.classifier import get_classifier
 from mcae.inference.compute import Executor
-from mcae.inference.decisions import mask_labels, read_decisions
+from mcae.inference.decisions import Decision, mask_labels, read_decisions
 from mcae.inference.errors import ProjectStateError
 from mcae.inference.features import FEATURE_VERSION
 from mcae.inference.groups import refresh_predictions
@@ -39,9 +39,13 @@ def labelled_features(project: Project, labels: pd.DataFrame) -> tuple[pd.DataFr
 
 
 def train(project: Project, run: Executor, classifier: str = "mlp",
-          compare_baseline: bool = False, holdout: bool = True) -> TrainingReport:
-    """Fit and save the classifier, then refresh every mask's predicted class."""
-    labels = mask_labels(read_decisions(project))
+          compare_baseline: bool = False, holdout: bool = True,
+          decisions: list[Decision] | None = None) -> TrainingReport:
+    """Fit and save the classifier, then refresh every mask's predicted class.
+
+    ``decisions``: the expert's decisions (default: the project's decisions file).
+    """
+    labels = mask_labels(read_decisions(project) if decisions is None else decisions)
     if labels.empty:
         raise ProjectStateError("no decisions yet: label some groups first "
                                 "(`mcae label --project DIR --decisions FILE` or --reference)")
