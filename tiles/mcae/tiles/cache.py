@@ -6,6 +6,9 @@ import hashlib
 import threading
 from collections import OrderedDict
 
+from starlette.requests import Request
+from starlette.responses import Response
+
 RENDER_VERSION = "2"  # bump when the rendering of a tile changes
 
 
@@ -13,6 +16,23 @@ def tile_etag(version: str, *parts: object) -> str:
     """A strong ETag for a rendered tile: the layer version plus every render parameter."""
     token = "/".join(str(p) for p in (RENDER_VERSION, *parts))
     return f'"{version}-{hashlib.sha1(token.encode()).hexdigest()[:16]}"'
+
+
+def doc_etag(body: bytes | str) -> str:
+    """A strong ETag for a tile document (TileJSON, WMTS, OGC tileset): a hash of the body,
+    which names the layers' current versions in its tile URL templates."""
+    data = body.encode() if isinstance(body, str) else body
+    return f'"doc-{hashlib.sha1(data).hexdigest()[:20]}"'
+
+
+def revalidated(request: Request, body: str, media_type: str, cache_control: str = "no-cache") -> Response:
+    """A document clients keep but revalidate: ``cache_control`` + an ETag of its body,
+    ``If-None-Match`` -> 304 (TileJSON, WMTS capabilities, OGC tilesets, the catalog)."""
+    etag = doc_etag(body)
+    headers = {"ETag": etag, "Cache-Control": cache_control}
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

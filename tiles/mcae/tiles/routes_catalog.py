@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from starlette.requests import Request
+from starlette.responses import Response
 
+from mcae.tiles.cache import revalidated
 from mcae.tiles.catalog import CatalogStore, City, Layer
 from mcae.tiles.dependencies import IdParam, StoreDep, city_dependency
 from mcae.tiles.gdal import SourceRefused
@@ -30,9 +34,10 @@ def create_catalog_router() -> APIRouter:
     def list_cities(store: StoreDep) -> list[dict[str, Any]]:
         return [_city(store, city, with_geometry=False) for city in store.snapshot().cities.values()]
 
-    @router.get("/api/cities/{city}", summary="One city with its layers and districts")
-    def get_city(store: StoreDep, city: Annotated[City, Depends(city_dependency)]) -> dict[str, Any]:
-        return _city(store, city, with_geometry=False)
+    @router.get("/api/cities/{city}", summary="One city with its layers and districts (ETag: the viewer "
+                "polls it with If-None-Match to follow rebuilt layers)")
+    def get_city(request: Request, store: StoreDep, city: Annotated[City, Depends(city_dependency)]) -> Response:
+        return revalidated(request, json.dumps(_city(store, city, with_geometry=False)), "application/json")
 
     @router.get("/api/cities/{city}/districts.geojson", summary="District boundaries (GeoJSON)")
     def districts(city: Annotated[City, Depends(city_dependency)]) -> dict[str, Any]:

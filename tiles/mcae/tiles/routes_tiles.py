@@ -6,13 +6,17 @@ before GDAL opens anything), with no band math, no algorithms, no custom colorma
 no preview, bbox, feature or statistics routes. Its tile route renders with
 ``render.render_tile`` (nearest + paletted PNG / lossless WebP for class maps, never
 JPEG), answers 204 inside the tile matrix where there is no data and 404 outside it,
-and carries an ETag (layer version + render parameters), ``If-None-Match`` -> 304 and a
-long ``Cache-Control``. ``TMSFactory`` and a ``ColorMapFactory`` with the class schemes
-registered as named colormaps complete the set.
+and carries an ETag (layer version + render parameters) and ``If-None-Match`` -> 304.
+A tile URL may name the layer version (``?v=``, as TileJSON, WMTS and the OGC tilesets
+write it): the current version is served ``immutable``, an old one is a 410 naming the
+current version, and a URL without one is served ``no-cache`` (revalidated by ETag).
+``TMSFactory`` and a ``ColorMapFactory`` with the class schemes registered as named
+colormaps complete the set.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -25,13 +29,13 @@ from morecantile.defaults import TileMatrixSets
 from rio_tiler.colormap import cmap as default_cmap
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.utils import CRS_to_uri
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from titiler.core.dependencies import DefaultDependency
 from titiler.core.factory import ColorMapFactory, TilerFactory, TMSFactory
 from titiler.core.models.mapbox import TileJSON
 from titiler.core.models.OGC import TileSet, TileSetList
 
-from mcae.tiles.cache import TileCache, etag_matches, tile_etag
+from mcae.tiles.cache import TileCache, etag_matches, revalidated, tile_etag
 from mcae.tiles.catalog import City
 from mcae.tiles.dependencies import (
     LayerRef,
@@ -42,6 +46,7 @@ from mcae.tiles.dependencies import (
     layer_path_dependency,
     layer_ref_dependency,
 )
+from mcae.tiles.errors import NO_STORE
 from mcae.tiles.gdal import SourceRefused
 from mcae.tiles.palettes import named_colormaps
 from mcae.tiles.readers import POOL, pooled_reader
@@ -62,6 +67,9 @@ TileX = Annotated[int, Path(description="Column.")]
 TileY = Annotated[int, Path(description="Row.")]
 Scale = Annotated[int, Path(ge=1, le=2, description="1 (256 px) or 2 (512 px).")]
 Fmt = Annotated[Literal["png", "webp"], Path(description="png or webp.")]
+VersionQuery = Annotated[str | None, Query(pattern=r"^[0-9A-Za-z_-]{1,64}$", description=(
+    "The layer version the URL was made for (TileJSON, WMTS and the OGC tilesets write it): "
+    "the current one is served immutable, an old one is 410 Gone naming the current one."))]
 
 TILE_DESCRIPTION = """One map tile of a catalog layer.
 
@@ -72,9 +80,13 @@ TILE_DESCRIPTION = """One map tile of a catalog layer.
 * **304 Not Modified**: `If-None-Match` names the tile's current ETag.
 * **404**: unknown city or layer, or the tile is outside the tile matrix (x or y beyond the
   matrix at z, z beyond the tile matrix set).
+* **410 Gone**: `v` names a version the layer no longer has (the map was rebuilt); the JSON
+  body names the current `version`.
 
 `@2x` or `tilesize=512` give 512 px tiles; only 256 and 512 are served. Tiles carry an
-ETag (layer version + render parameters) and a long `Cache-Control`.
+ETag (layer version + render parameters). With `v` = the layer's current version (what
+TileJSON and WMTS templates carry) they are `Cache-Control: public, max-age=31536000,
+immutable`; without `v` they are `no-cache` (revalidate with `If-None-Match`, 304).
 """
 
 
@@ -134,43 +146,58 @@ class CatalogTilerFactory(TilerFactory):
         @self.router.get(base + "@{scale}x.{format}", name="layer_tile_scale_format",
                          summary="A tile at 1x or 2x, in a format", **common)
         async def tile_scale_format(request: Request, ref: RefDep, tileMatrixSetId: TmsId, z: TileZ, x: TileX,
-                                    y: TileY, scale: Scale, format: Fmt, tilesize: TileSize = None) -> Response:
-            return await self.tile_response(request, ref, tileMatrixSetId, z, x, y, scale, tilesize, format)
+                                    y: TileY, scale: Scale, format: Fmt, tilesize: TileSize = None,
+                                    v: VersionQuery = None) -> Response:
+            return await self.tile_response(request, ref, tileMatrixSetId, z, x, y, scale, tilesize, format, v)
 
         @self.router.get(base + "@{scale}x", name="layer_tile_scale", summary="A tile at 1x or 2x (PNG)", **common)
         async def tile_scale(request: Request, ref: RefDep, tileMatrixSetId: TmsId, z: TileZ, x: TileX,
-                             y: TileY, scale: Scale, tilesize: TileSize = None) -> Response:
-            return await self.tile_response(request, ref, tileMatrixSetId, z, x, y, scale, tilesize, "png")
+                             y: TileY, scale: Scale, tilesize: TileSize = None, v: VersionQuery = None) -> Response:
+            return await self.tile_response(request, ref, tileMatrixSetId, z, x, y, scale, tilesize, "png", v)
 
         @self.router.get(base + ".{format}", name="layer_tile_format", summary="A tile in a format", **common)
         async def tile_format(request: Request, ref: RefDep, tileMatrixSetId: TmsId, z: TileZ, x: TileX,
-                              y: TileY, format: Fmt, tilesize: TileSize = None) -> Response:
-            return await self.tile_response(request, ref, tileMatrixSetId, z, x, y, None, tilesize, format)
+                              y: TileY, format: Fmt, tilesize: TileSize = None, v: VersionQuery = None) -> Response:
+            return await self.tile_response(request, ref, tileMatrixSetId, z, x, y, None, tilesize, format, v)
 
         @self.router.get(base, name="tile", summary="A tile (PNG)", **common)
         async def tile(request: Request, ref: RefDep, tileMatrixSetId: TmsId, z: TileZ, x: TileX, y: TileY,
-                       tilesize: TileSize = None) -> Response:
-            return await self.tile_response(request, ref, tileMatrixSetId, z, x, y, None, tilesize, "png")
+                       tilesize: TileSize = None, v: VersionQuery = None) -> Response:
+            return await self.tile_response(request, ref, tileMatrixSetId, z, x, y, None, tilesize, "png", v)
 
     async def tile_response(self, request: Request, ref: LayerRef, tms_id: str, z: int, x: int, y: int,
-                            scale: int | None, tilesize: int | None, fmt: TileFormat) -> Response:
-        """Validate, answer from ETag or cache, else render in a worker thread."""
+                            scale: int | None, tilesize: int | None, fmt: TileFormat,
+                            version: str | None = None) -> Response:
+        """Validate, answer from ETag or cache, else render in a worker thread.
+
+        ``version`` (the URL's ``v``): the current one -> immutable; another -> 410 naming the
+        current one; none -> ``no-cache``. A tile whose file changed while it was rendered is
+        neither cached nor served under the old version."""
         if scale is not None and tilesize is not None and tilesize != 256 * scale:
             raise HTTPException(400, f"@{scale}x and tilesize={tilesize} disagree")
         size = tilesize or 256 * (scale or 1)
         check_in_matrix(get_tms(tms_id), z, x, y)
-        etag = tile_etag(ref.version, ref.city, ref.layer.id, ref.render_key, tms_id, z, x, y, size, fmt)
-        headers = {"ETag": etag, "Cache-Control": self.settings.cache_control}
-        if etag_matches(request.headers.get("if-none-match"), etag):
-            return Response(status_code=304, headers=headers)
-        found, content = self.tile_cache.get(etag)
-        if not found:
-            content = await run_in_threadpool(render_tile, ref.tile_path(tms_id), ref.layer, tms_id, z, x, y,
-                                              tilesize=size, fmt=fmt, source=ref.path)
-            self.tile_cache.put(etag, content)
-        if content is None:
-            return Response(status_code=204, headers=headers)
-        return Response(content, media_type=MEDIA_TYPES[fmt], headers=headers)
+        for _ in range(3):  # a file rewritten during a render: render again from the new one
+            if version is not None and version != ref.version:
+                return layer_rebuilt(ref, version)
+            etag = tile_etag(ref.version, ref.city, ref.layer.id, ref.render_key, tms_id, z, x, y, size, fmt)
+            policy = self.settings.cache_control if version is None else self.settings.immutable_cache_control
+            headers = {"ETag": etag, "Cache-Control": policy}
+            if etag_matches(request.headers.get("if-none-match"), etag):
+                return Response(status_code=304, headers=headers)
+            found, content = self.tile_cache.get(etag)
+            if not found:
+                content = await run_in_threadpool(render_tile, ref.tile_path(tms_id), ref.layer, tms_id, z, x, y,
+                                                  tilesize=size, fmt=fmt, source=ref.path)
+                now = layer_ref_dependency(request.app.state.store, ref.city, ref.layer.id)
+                if now.version != ref.version:
+                    ref = now
+                    continue
+                self.tile_cache.put(etag, content)
+            if content is None:
+                return Response(status_code=204, headers=headers)
+            return Response(content, media_type=MEDIA_TYPES[fmt], headers=headers)
+        raise HTTPException(503, "the layer's file keeps changing: try again", headers={"Retry-After": "1"})
 
     # -- OGC API Tiles ------------------------------------------------------------------
     def tilesets(self) -> None:
@@ -178,13 +205,15 @@ class CatalogTilerFactory(TilerFactory):
 
         @self.router.get("/tiles", name="tileset_list", summary="The layer's tilesets (OGC API Tiles)",
                          responses={200: {"model": TileSetList}})
-        def tileset_list(request: Request, ref: RefDep) -> dict[str, Any]:
-            return {"tilesets": [self.tileset_doc(request, ref, tms_id, limits=False) for tms_id in TMS_IDS]}
+        def tileset_list(request: Request, ref: RefDep) -> Response:
+            doc = {"tilesets": [self.tileset_doc(request, ref, tms_id, limits=False) for tms_id in TMS_IDS]}
+            return self.document(request, json.dumps(doc), "application/json")
 
         @self.router.get("/tiles/{tileMatrixSetId}", name="tileset", responses={200: {"model": TileSet}},
                          summary="One tileset of the layer, with its tile matrix limits (OGC API Tiles)")
-        def tileset(request: Request, ref: RefDep, tileMatrixSetId: TmsId) -> dict[str, Any]:
-            return self.tileset_doc(request, ref, tileMatrixSetId, limits=True)
+        def tileset(request: Request, ref: RefDep, tileMatrixSetId: TmsId) -> Response:
+            doc = self.tileset_doc(request, ref, tileMatrixSetId, limits=True)
+            return self.document(request, json.dumps(doc), "application/json")
 
     def tileset_doc(self, request: Request, ref: LayerRef, tms_id: str, *, limits: bool) -> dict[str, Any]:
         tms = get_tms(tms_id)
@@ -192,8 +221,9 @@ class CatalogTilerFactory(TilerFactory):
         links = [
             {"href": self.url_for(request, "tileset", tileMatrixSetId=tms_id), "rel": "self",
              "type": "application/json", "title": f"Tileset on {tms_id}"},
-            {"href": self.url_for(request, "tile", tileMatrixSetId=tms_id, z="{z}", x="{x}", y="{y}"),
-             "rel": "item", "type": "image/png", "title": "Tiles (URI template)", "templated": True},
+            {"href": self.url_for(request, "tile", tileMatrixSetId=tms_id, z="{z}", x="{x}", y="{y}")
+             + f"?v={ref.version}", "rel": "item", "type": "image/png", "title": "Tiles (URI template)",
+             "templated": True},
             {"href": str(request.url_for("tilematrixset", tileMatrixSetId=tms_id)),
              "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json",
              "title": f"Definition of {tms_id}"}]
@@ -211,13 +241,19 @@ class CatalogTilerFactory(TilerFactory):
         @self.router.get("/{tileMatrixSetId}/tilejson.json", response_model=TileJSON, name="tilejson",
                          response_model_exclude_none=True, summary="TileJSON 3.0 of the layer")
         def tilejson(request: Request, ref: RefDep, tileMatrixSetId: TmsId, tilesize: TileSize = None,
-                     tile_format: FormatQuery = "png") -> dict[str, Any]:
+                     tile_format: FormatQuery = "png") -> Response:
             tms = get_tms(tileMatrixSetId)
             bounds, minzoom, maxzoom = layer_extent(ref, tms)
-            return {"tilejson": "3.0.0", "name": ref.layer.title, "description": ref.layer.description or None,
-                    "scheme": "xyz", "tiles": [tile_template(request, ref, tileMatrixSetId, tilesize, tile_format)],
-                    "minzoom": minzoom, "maxzoom": maxzoom, "bounds": list(bounds),
-                    "tileSize": tilesize or 256, "kind": ref.layer.kind.value, "layer_version": ref.version}
+            doc = {"tilejson": "3.0.0", "name": ref.layer.title, "description": ref.layer.description or None,
+                   "scheme": "xyz", "tiles": [tile_template(request, ref, tileMatrixSetId, tilesize, tile_format)],
+                   "minzoom": minzoom, "maxzoom": maxzoom, "bounds": list(bounds),
+                   "tileSize": tilesize or 256, "kind": ref.layer.kind.value, "layer_version": ref.version}
+            body = TileJSON.model_validate(doc).model_dump_json(exclude_none=True)
+            return self.document(request, body, "application/json")
+
+    def document(self, request: Request, body: str, media_type: str) -> Response:
+        """A tile document: revalidated (``no-cache``) with an ETag of its body, 304 when unchanged."""
+        return document_response(request, body, media_type, self.settings)
 
 
     # -- WMTS ------------------------------------------------------------------------------
@@ -232,7 +268,7 @@ class CatalogTilerFactory(TilerFactory):
             layer = wmts_layer(ref, tms, tile_template(request, ref, tileMatrixSetId, size, tile_format, WMTS_XYZ))
             xml = capabilities([layer], tms, tilesize=size, media_type=MEDIA_TYPES[tile_format],
                                title=f"MCAE: {ref.layer.title}", url=str(request.url))
-            return Response(xml, media_type="application/xml")
+            return self.document(request, xml, "application/xml")
 
 
 WMTS_XYZ = ("{TileMatrix}", "{TileCol}", "{TileRow}")
@@ -240,13 +276,28 @@ WMTS_XYZ = ("{TileMatrix}", "{TileCol}", "{TileRow}")
 
 def tile_template(request: Request, ref: LayerRef, tms_id: str, tilesize: int | None, fmt: str,
                   placeholders: tuple[str, str, str] = ("{z}", "{x}", "{y}")) -> str:
-    """The URL template of a layer's tiles (512 px tiles as ``@2x``)."""
+    """The URL template of a layer's tiles (512 px tiles as ``@2x``), naming its current
+    version (``?v=``), so the tiles are immutable and a rebuilt map gets new URLs."""
     z, x, y = placeholders
     params: dict[str, Any] = {"city": ref.city, "layer": ref.layer.id, "tileMatrixSetId": tms_id,
                               "z": z, "x": x, "y": y, "format": fmt}
     if tilesize == 512:
-        return str(request.url_for("layer_tile_scale_format", scale="2", **params))
-    return str(request.url_for("layer_tile_format", **params))
+        return str(request.url_for("layer_tile_scale_format", scale="2", **params)) + f"?v={ref.version}"
+    return str(request.url_for("layer_tile_format", **params)) + f"?v={ref.version}"
+
+
+def layer_rebuilt(ref: LayerRef, asked: str) -> JSONResponse:
+    """410 for a tile URL made for another version of the layer (never the new bytes under it)."""
+    detail = (f"layer {ref.city}/{ref.layer.id} was rebuilt: version {asked!r} is gone, the current "
+              f"version is {ref.version!r} (ask again with v={ref.version}, or re-read the TileJSON)")
+    return JSONResponse({"detail": detail, "version": ref.version}, status_code=410,
+                        headers={**NO_STORE, "X-Layer-Version": ref.version})
+
+
+def document_response(request: Request, body: str, media_type: str, settings: TileSettings) -> Response:
+    """TileJSON, WMTS capabilities, OGC tilesets: revalidated (``settings.cache_control``) with
+    an ETag of the body, which names the current versions; ``If-None-Match`` -> 304."""
+    return revalidated(request, body, media_type, settings.cache_control)
 
 
 def check_in_matrix(tms: TileMatrixSet, z: int, x: int, y: int) -> None:
@@ -295,7 +346,7 @@ def create_city_wmts_router() -> APIRouter:
             raise HTTPException(404, f"city {city.id!r} has no layers")
         xml = capabilities(layers, tms, tilesize=size, media_type=MEDIA_TYPES[tile_format],
                            title=f"MCAE: {city.name}", url=str(request.url))
-        return Response(xml, media_type="application/xml")
+        return document_response(request, xml, "application/xml", request.app.state.settings)
 
     return router
 

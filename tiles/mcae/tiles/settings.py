@@ -13,7 +13,10 @@ class TileSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MCAE_TILES_", env_file=".env", extra="ignore")
 
     catalog_path: Path = Path("demo-output/catalog.json")
-    cache_control: str = "public, max-age=86400"
+    # tiles and tile documents on version-less URLs: kept, but revalidated (ETag -> 304)
+    cache_control: str = "no-cache"
+    # tiles whose URL names the layer's current version (``?v=``): a rebuilt map gets new URLs
+    immutable_cache_control: str = "public, max-age=31536000, immutable"
     max_bundle_tiles: int = 20_000
     max_image_pixels: int = 4096 * 4096  # bbox/feature images and clipped GeoTIFFs
     dataset_cache_size: int = 64  # open datasets kept per process
