@@ -50,7 +50,7 @@ def main() -> None:
 
     import uvicorn
 
-    from mcae.platform.commands_serve import KEEP_ALIVE_S, listening_socket
+    from mcae.platform.cli.serve import KEEP_ALIVE_S, listening_socket
 
     sock = listening_socket(args.host, args.port, reuse_port=True)
     config = uvicorn.Config(create_stock_app(), log_level=args.log_level, timeout_keep_alive=KEEP_ALIVE_S,

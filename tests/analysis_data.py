@@ -13,6 +13,7 @@ from pyproj import Geod
 
 from mcae.inference.classes import ClassScheme
 from mcae.platform.app import create_app
+from mcae.platform.settings import Settings
 from mcae.tiles.catalog import CatalogStore, City, District, LayerKind
 from mcae.tiles.layers import layer_from_file
 from mcae.tiles.settings import TileSettings
@@ -73,7 +74,7 @@ def make_store(tmp_path: Path, layers: dict[str, tuple[Path, LayerKind]], *,
 
 
 def client(store: CatalogStore, **settings: Any) -> TestClient:
-    return TestClient(create_app(TileSettings(catalog_path=store.path, **settings)))
+    return TestClient(create_app(Settings(tiles=TileSettings(catalog_path=store.path, **settings))))
 
 
 def box_polygon(w: float, s: float, e: float, n: float) -> dict[str, Any]:

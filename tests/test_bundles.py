@@ -7,7 +7,7 @@ import json
 import sqlite3
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from shapely.geometry import box, shape
 
 import mcae.tiles.bundles as bundles
 from mcae.platform.app import create_app
+from mcae.platform.settings import JobSettings, Settings
 from mcae.tiles.bundles import plan_tiles
 from mcae.tiles.catalog import Layer
 from mcae.tiles.render import render_tile
@@ -31,12 +32,16 @@ BUNDLES = f"/api/cities/{CITY}/layers/mcae/bundles"
 
 
 def client_for(downloads: Downloads, jobs: Path, **limits: Any) -> TestClient:  # noqa: F811
-    return TestClient(create_app(TileSettings(catalog_path=downloads.catalog, jobs_dir=jobs, **limits)))
+    """A client of the app on the downloads catalog with its jobs in ``jobs``; enter it (``with``)
+    to run the app's lifespan, which starts the job registry."""
+    return TestClient(create_app(Settings(tiles=TileSettings(catalog_path=downloads.catalog, **limits),
+                                          jobs=JobSettings(dir=jobs))))
 
 
 @pytest.fixture
-def client(downloads: Downloads, tmp_path: Path) -> TestClient:  # noqa: F811
-    return client_for(downloads, tmp_path / "jobs")
+def client(downloads: Downloads, tmp_path: Path) -> Iterator[TestClient]:  # noqa: F811
+    with client_for(downloads, tmp_path / "jobs") as running:
+        yield running
 
 
 def hand_count(bbox: list[float], zooms: list[int]) -> list[tuple[int, int, int]]:
@@ -165,12 +170,12 @@ def test_district_bundle_holds_the_planned_tiles(client: TestClient, downloads: 
 
 
 def test_over_the_cap_is_413_with_count_and_cap(downloads: Downloads, tmp_path: Path) -> None:  # noqa: F811
-    client = client_for(downloads, tmp_path / "jobs", max_bundle_tiles=10)
-    answer = client.post(BUNDLES, json={"format": "mbtiles", "bbox": BBOX, "minzoom": 12, "maxzoom": 14})
+    with client_for(downloads, tmp_path / "jobs", max_bundle_tiles=10) as client:
+        answer = client.post(BUNDLES, json={"format": "mbtiles", "bbox": BBOX, "minzoom": 12, "maxzoom": 14})
+        estimate = client.get(BUNDLES + "/estimate", params={"bbox": ",".join(map(str, BBOX)),
+                                                             "minzoom": 12, "maxzoom": 14}).json()
     assert answer.status_code == 413
     assert answer.json()["count"] == 12 and answer.json()["cap"] == 10 and "12" in answer.json()["detail"]
-    estimate = client.get(BUNDLES + "/estimate", params={"bbox": ",".join(map(str, BBOX)),
-                                                         "minzoom": 12, "maxzoom": 14}).json()
     assert estimate["count"] == 12 and estimate["cap"] == 10 and estimate["allowed"] is False
     assert not list((tmp_path / "jobs").glob("*.json"))  # no job was started
 
@@ -190,9 +195,9 @@ def test_identical_request_reuses_the_job(client: TestClient, tmp_path: Path) ->
 def test_finished_jobs_survive_a_restart(downloads: Downloads, client: TestClient,  # noqa: F811
                                          tmp_path: Path) -> None:
     job, data = bundle(client, "pmtiles")
-    restarted = client_for(downloads, tmp_path / "jobs")
-    assert restarted.get(f"/api/jobs/{job['id']}").json()["state"] == "done"
-    assert restarted.get(f"/api/jobs/{job['id']}/download").content == data
+    with client_for(downloads, tmp_path / "jobs") as restarted:
+        assert restarted.get(f"/api/jobs/{job['id']}").json()["state"] == "done"
+        assert restarted.get(f"/api/jobs/{job['id']}/download").content == data
     record = json.loads((tmp_path / "jobs" / f"{job['id']}.json").read_text())
     assert record["state"] == "done" and "path" not in json.dumps(record["spec"])
 

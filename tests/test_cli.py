@@ -119,3 +119,22 @@ def test_unknown_generator_or_option_is_a_clear_error(tmp_path: Path) -> None:
                      "--sam-option", "nonsense", *SMALL)
     assert code == 2 and "KEY=VALUE" in out
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ("catalog", "remove", "nowhere"), ("catalog", "remove", "nowhere", "mcae"), ("catalog", "optimize", "nowhere"),
+    ("compare", "--city", "nowhere"),
+])
+def test_unknown_catalog_ids_exit_2_with_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
+    code, out = mcae(*args, "--catalog", tmp_path / "catalog.json")
+    assert code == 2, out
+    assert "Traceback" not in out and out.count("error:") == 1 and "unknown city 'nowhere'" in out
+
+
+def test_every_group_and_command_has_help() -> None:
+    for path, _ in _commands(typer.main.get_command(get_app())):
+        code, text = mcae(*path, "--help")
+        assert code == 0 and "Usage" in text, path
+    names = set(typer.main.get_command(get_app()).commands)  # type: ignore[attr-defined]
+    assert {"segment", "label", "train", "map", "groups", "evaluate", "export-dataset", "info", "demo", "serve",
+            "ingest", "compare", "catalog", "db", "users"} <= names

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,23 @@ from rasterio.windows import Window
 from shapely.geometry import mapping, shape
 
 from mcae.platform.app import create_app
+from mcae.platform.settings import JobSettings, Settings
 from mcae.tiles.settings import TileSettings
 
 LAYER = f"/api/cities/{CITY}/layers"
 
 
 @pytest.fixture
-def client(downloads: Downloads, tmp_path: Path) -> TestClient:  # noqa: F811
-    return TestClient(create_app(TileSettings(catalog_path=downloads.catalog, jobs_dir=tmp_path / "jobs")))
+def client(downloads: Downloads, tmp_path: Path) -> Iterator[TestClient]:  # noqa: F811
+    with client_for(downloads, tmp_path / "jobs") as running:
+        yield running
+
+
+def client_for(downloads: Downloads, jobs: Path, **limits: Any) -> TestClient:  # noqa: F811
+    """A client of the app on the downloads catalog, jobs (and clip scratch files) in ``jobs``;
+    enter it (``with``) to run the app's lifespan."""
+    return TestClient(create_app(Settings(tiles=TileSettings(catalog_path=downloads.catalog, **limits),
+                                          jobs=JobSettings(dir=jobs))))
 
 
 def geotiff(content: bytes) -> dict[str, Any]:
@@ -96,9 +106,8 @@ def test_imagery_clip_masks_outside_the_polygon(client: TestClient, downloads: D
 
 
 def test_clip_over_the_cap_is_413(downloads: Downloads, tmp_path: Path) -> None:  # noqa: F811
-    client = TestClient(create_app(TileSettings(catalog_path=downloads.catalog, jobs_dir=tmp_path / "jobs",
-                                                max_image_pixels=1000)))
-    answer = client.get(f"{LAYER}/mcae/clip", params={"district": "triangle"})
+    with client_for(downloads, tmp_path / "jobs", max_image_pixels=1000) as client:
+        answer = client.get(f"{LAYER}/mcae/clip", params={"district": "triangle"})
     assert answer.status_code == 413
     body = answer.json()
     assert body["cap"] == 1000 and body["count"] > 1000 and "pixels" in body["detail"]

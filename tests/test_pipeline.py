@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from mcae.inference.classes import MCAE
 from mcae.platform.app import create_app
 from mcae.platform.cli import get_app
+from mcae.platform.settings import Settings
 from mcae.tiles.catalog import CatalogStore
 from mcae.tiles.settings import TileSettings
 
@@ -92,7 +93,7 @@ def test_label_train_map_evaluate_export(segmented: tuple[Path, Path, Path], tmp
     store = CatalogStore(catalog)
     layer = store.layer("test-town", "mcae")
     assert store.layer_path(layer) == out_map.resolve() and store.serving_copy(layer) is not None
-    client = TestClient(create_app(TileSettings(catalog_path=catalog)))
+    client = TestClient(create_app(Settings(tiles=TileSettings(catalog_path=catalog))))
     lon, lat = (layer.bounds[0] + layer.bounds[2]) / 2, (layer.bounds[1] + layer.bounds[3]) / 2
     t = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, layer.maxzoom)
     r = client.get(f"/cities/test-town/layers/mcae/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png")

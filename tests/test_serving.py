@@ -270,7 +270,7 @@ def test_block_size_falls_back_when_the_validator_sees_a_striped_level(
 
 def test_serve_names_layers_without_a_fresh_copy(world: TileWorld, monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    from mcae.platform.commands_serve import warn_slow_layers
+    from mcae.platform.cli.serve import warn_slow_layers
 
     monkeypatch.setenv("MCAE_TILES_CATALOG_PATH", str(world.store.path))
     warn_slow_layers()

@@ -316,7 +316,7 @@ def test_tile_cache_and_etags() -> None:
 # -- serving -----------------------------------------------------------------------------------
 
 def test_serve_sockets_get_tcp_nodelay() -> None:
-    from mcae.platform.commands_serve import listening_socket
+    from mcae.platform.cli.serve import listening_socket
 
     sock = listening_socket("127.0.0.1", 0, reuse_port=True)
     try:

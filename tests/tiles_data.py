@@ -23,6 +23,7 @@ from mcae.inference.classes import MCAE, SINOLC1
 from mcae.inference.cog import translate_to_cog, write_class_cog
 from mcae.inference.masks.base import PixelWindow
 from mcae.platform.app import create_app
+from mcae.platform.settings import Settings
 from mcae.tiles.catalog import CatalogStore, City, Layer, LayerKind
 from mcae.tiles.layers import layer_from_file
 from mcae.tiles.settings import TileSettings
@@ -37,7 +38,7 @@ SIZE = 512
 @contextmanager
 def live_server(catalog: Path, workers: int = 1) -> Iterator[str]:
     """``mcae serve`` on a free loopback port, in its own process: yields its base URL."""
-    from mcae.platform.commands_serve import _free_port
+    from mcae.platform.cli.serve import _free_port
 
     port = _free_port("127.0.0.1", 0)
     cmd = [sys.executable, "-c", "from mcae.platform.cli import main; main()", "serve", "--port", str(port),
@@ -125,5 +126,5 @@ def make_tile_world(root: Path, settings: dict[str, object] | None = None) -> Ti
                            ("remote", "/vsicurl/http://127.0.0.1:9/x.tif"), ("url", "http://127.0.0.1:9/x.tif")]:
         store.put_layer("evil-city", Layer(id=layer_id, kind=LayerKind.mcae, title=layer_id, path=path,
                                            scheme="mcae", bounds=bounds))
-    world.client = TestClient(create_app(TileSettings(catalog_path=store.path, **(settings or {}))))
+    world.client = TestClient(create_app(Settings(tiles=TileSettings(catalog_path=store.path, **(settings or {})))))
     return world

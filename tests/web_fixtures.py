@@ -121,6 +121,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
     from mcae.inference.demo.run import DemoOptions, run_demo
     from mcae.platform.app import create_app
+    from mcae.platform.settings import JobSettings, Settings
     from mcae.tiles.compare_report import run_comparison
     from mcae.tiles.layers import register_demo
     from mcae.tiles.settings import TileSettings
@@ -130,7 +131,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     store = register_demo(root)
     run_comparison(store, CITY)
     add_fixture_town(store, root / "fixture-town")
-    app = create_app(TileSettings(catalog_path=store.path, jobs_dir=root / "jobs", web_dist=DIST))
+    app = create_app(Settings(tiles=TileSettings(catalog_path=store.path, web_dist=DIST),
+                              jobs=JobSettings(dir=root / "jobs")))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False))

@@ -1,12 +1,26 @@
-"""The platform's web application: catalog, tiles and analysis APIs in one FastAPI app."""
+"""The platform's web application: catalog, tiles, analysis, downloads and jobs in one FastAPI app.
+
+``create_app(settings)`` owns the application: the one error table
+(``mcae.platform.errors``), the query guard on every route (``mcae.platform.guards``), the
+job registry (made and shut down in the lifespan, ``app.state.jobs``) and the web viewer.
+What routes read hangs off ``app.state``: ``settings`` (the root ``Settings``),
+``tile_settings`` (``settings.tiles``, what tiles' dependencies read), ``store``,
+``gdal_options``, ``tile_cache`` and, while the app runs, ``jobs``.
+"""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from mcae.platform.errors import add_exception_handlers
+from mcae.platform.guards import QueryGuard
+from mcae.platform.jobs import JobRegistry, create_jobs_router
+from mcae.platform.settings import Settings
 from mcae.tiles.catalog import CatalogStore
-from mcae.tiles.errors import add_exception_handlers
 from mcae.tiles.gdal import configure_gdal
 from mcae.tiles.identify import create_identify_router
 from mcae.tiles.readers import POOL
@@ -19,30 +33,53 @@ from mcae.tiles.routes_tiles import add_tile_routes
 from mcae.tiles.settings import TileSettings
 
 
-def create_app(settings: TileSettings | None = None) -> FastAPI:
-    """Build the app for ``settings`` (no import-time globals)."""
-    settings = settings or TileSettings()
-    app = FastAPI(title="MCAE", version="0.1.0",
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the job registry with the app, stop it with the app."""
+    settings: Settings = app.state.settings
+    jobs = JobRegistry(settings.jobs_dir, workers=settings.jobs.workers)
+    app.state.jobs = jobs
+    try:
+        yield
+    finally:
+        jobs.shutdown(wait=False)  # queued jobs are cancelled; a running one finishes in its thread
+        app.state.jobs = None
+
+
+def create_app(settings: Settings | TileSettings | None = None) -> FastAPI:
+    """Build the app for ``settings`` (no import-time globals).
+
+    ``settings`` is the root tree; a bare ``TileSettings`` (the older form) is taken as its
+    ``tiles`` part.
+    """
+    if isinstance(settings, TileSettings):
+        settings = Settings(tiles=settings)
+    settings = settings or Settings()
+    tiles = settings.tiles
+    # the query guard applies to every API route added to the app, included routers and all
+    app = FastAPI(title="MCAE", version="0.1.0", lifespan=lifespan, dependencies=[QueryGuard],
                   description="Land-cover maps of whole cities: catalog, tiles, statistics, "
                               "comparisons and downloads.")
     app.state.settings = settings
-    app.state.store = CatalogStore(settings.catalog_path)
-    app.state.gdal_options = configure_gdal(settings)  # before any dataset is opened
-    POOL.resize(settings.dataset_cache_size)
+    app.state.tile_settings = tiles
+    app.state.store = CatalogStore(tiles.catalog_path)
+    app.state.gdal_options = configure_gdal(tiles)  # before any dataset is opened
+    POOL.resize(tiles.dataset_cache_size)
     add_exception_handlers(app)
     app.include_router(create_catalog_router())
     app.include_router(create_legend_router())
     app.include_router(create_identify_router())
-    add_tile_routes(app, settings)
+    add_tile_routes(app, tiles)
     app.include_router(create_analysis_router())
     app.include_router(create_stac_router())
     app.include_router(create_downloads_router())
+    app.include_router(create_jobs_router(tiles.cache_control))
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
     # the web viewer last, so that every API route above wins over a file of the same path
-    if settings.web_dist.is_dir():
-        app.mount("/", StaticFiles(directory=settings.web_dist, html=True), name="web")
+    if tiles.web_dist.is_dir():
+        app.mount("/", StaticFiles(directory=tiles.web_dist, html=True), name="web")
     return app

@@ -1,16 +1,51 @@
-"""Platform settings, read from the environment (``MCAE_*``) or a ``.env`` file."""
+"""The one settings tree of the platform, read from the environment or a ``.env`` file.
+
+``MCAE_*`` variables set the engine defaults (``MCAE_WORKERS=4``); nested parts use ``__``:
+``MCAE_TILES__CATALOG_PATH``, ``MCAE_DATABASE__URL``, ``MCAE_AUTH__LEASE_SECONDS``,
+``MCAE_JOBS__WORKERS``. The tiles layer's own ``MCAE_TILES_*`` variables
+(``MCAE_TILES_CATALOG_PATH``) still work; the ``__`` form wins where both are set.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mcae.tiles.settings import TileSettings
+
+
+class DatabaseSettings(BaseModel):
+    """The annotation database."""
+
+    url: str | None = None  # None: SQLite file annotation.db beside the catalog file
+    busy_timeout_s: float = 30.0
+
+
+class AuthSettings(BaseModel):
+    """Tokens, password hashing and edit leases."""
+
+    lease_seconds: int = 300
+    token_bytes: int = 32
+    scrypt_n: int = 16384
+    scrypt_r: int = 8
+    scrypt_p: int = 1
+
+
+class JobSettings(BaseModel):
+    """Background jobs (bundles, rebuilds)."""
+
+    dir: Path | None = None  # None: jobs/ beside the catalog file
+    workers: int = 1  # jobs run at the same time per server process
 
 
 class Settings(BaseSettings):
-    """Defaults every command starts from; each can be overridden per command."""
+    """Defaults every command and the app start from; each command can override its own."""
 
-    model_config = SettingsConfigDict(env_prefix="MCAE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MCAE_", env_nested_delimiter="__", env_file=".env",
+                                      extra="ignore")
 
     target_gsd: float = 0.6
     patch_size: int = 1024
@@ -22,6 +57,38 @@ class Settings(BaseSettings):
     sam_model_type: str = "vit_b"
     sam_device: str = "auto"
 
+    tiles: TileSettings = Field(default_factory=TileSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+
+    @field_validator("tiles", mode="before")
+    @classmethod
+    def _tiles_with_their_own_env(cls, value: Any) -> Any:
+        # a dict (from MCAE_TILES__* or keyword arguments) goes through TileSettings(), so that
+        # the MCAE_TILES_* variables it does not name still apply
+        return TileSettings(**value) if isinstance(value, dict) else value
+
+    @property
+    def catalog_dir(self) -> Path:
+        """The folder of the catalog file (absolute): database and jobs live beside it."""
+        return self.tiles.catalog_path.resolve().parent
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Where job records and their files are kept (``jobs/`` beside the catalog)."""
+        return self.jobs.dir if self.jobs.dir is not None else self.catalog_dir / "jobs"
+
+    def database_url(self) -> str:
+        """The SQLAlchemy URL of the annotation database (``database.url``, else
+        ``sqlite:///<folder of the catalog>/annotation.db``)."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{self.catalog_dir / 'annotation.db'}"
+
 
 def get_settings() -> Settings:
     return Settings()
+
+
+__all__ = ["AuthSettings", "DatabaseSettings", "JobSettings", "Settings", "TileSettings", "get_settings"]

@@ -3,7 +3,9 @@
 Tiles are WebMercatorQuad, 256 px PNG, rendered in process by ``render_tile``. A bbox
 covers the tiles morecantile's ``tms.tiles`` gives; a polygon (a district) covers only
 the tiles whose interior overlaps it, found row by row, so counting never enumerates
-the tiles of the polygon's bounding box.
+the tiles of the polygon's bounding box. A bundle is built as a job of kind ``"bundle"``
+of the app's registry: ``BundleSpec`` is what decides its bytes (its hash is the job id),
+``bundle_work`` the work the registry runs.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import morecantile
 import numpy as np
 import shapely
 from pmtiles.tile import zxy_to_tileid
+from pydantic import BaseModel
 from shapely.geometry.base import BaseGeometry
 
 from mcae.inference.atomic import atomic_path
@@ -27,6 +30,7 @@ from mcae.inference.errors import InputError
 from mcae.tiles.bundle_writers import EXTENSIONS, BundleMeta, open_writer
 from mcae.tiles.catalog import Layer
 from mcae.tiles.errors import TooLarge
+from mcae.tiles.jobs import JobContext, Work
 from mcae.tiles.render import render_tile
 
 TMS_ID = "WebMercatorQuad"
@@ -38,6 +42,27 @@ RENDER_THREADS = max(1, min(4, os.cpu_count() or 1))
 SAMPLE_TILES = 8
 OVERHEAD = {"mbtiles": (24_576, 64), "pmtiles": (16_384, 12), "zip": (512, 110)}  # fixed, per tile
 TMS = morecantile.tms.get(TMS_ID)
+KIND = "bundle"  # the job kind
+
+
+class BundleSpec(BaseModel):
+    """Everything that decides a bundle's bytes; with the kind, its hash is the job id."""
+
+    city: str
+    layer: str
+    layer_version: str
+    format: Literal["mbtiles", "pmtiles", "zip"]
+    area: str  # fingerprint of the area's geometry (clipped to the layer)
+    bbox: tuple[float, float, float, float] | None = None
+    district: str | None = None
+    minzoom: int
+    maxzoom: int
+    tms: str = "WebMercatorQuad"
+    tilesize: int = 256
+
+    def filename(self) -> str:
+        """The name a downloaded bundle is saved as."""
+        return f"{self.city}-{self.layer}-{self.district or 'bbox'}-z{self.minzoom}-{self.maxzoom}.{self.format}"
 
 
 @dataclass(frozen=True)
@@ -213,3 +238,24 @@ def bundle_meta(layer: Layer, city_name: str, geom: BaseGeometry, minzoom: int, 
     return BundleMeta(name=f"{city_name}: {layer.title}", description=layer.description or layer.title,
                       bounds=(w, s, e, n), center=(centre.x, centre.y, minzoom), minzoom=minzoom,
                       maxzoom=maxzoom, version=version, provenance=layer.provenance, legend=legend)
+
+
+def bundle_work(path: str, layer: Layer, plan: TilePlan, fmt: str, meta: BundleMeta,
+                source: str | None = None) -> Work:
+    """The job that builds a bundle at its context's ``out_path``, reporting tiles as it goes.
+
+    Progress and result carry what the viewer shows: ``tiles_done``, ``tiles_total``,
+    ``tiles_written`` and ``bytes``.
+    """
+    total = plan.count
+
+    def work(ctx: JobContext) -> dict[str, Any]:
+        def progress(done: int, written: int, nbytes: int) -> None:
+            ctx.progress(done, tiles_done=done, tiles_total=total, tiles_written=written, bytes=nbytes)
+
+        written, _ = build_bundle(path, layer, plan, fmt, ctx.out_path, meta, progress, source=source)
+        size = ctx.out_path.stat().st_size
+        ctx.progress(total, tiles_done=total, tiles_total=total, tiles_written=written, bytes=size)
+        return {"tiles_written": written, "bytes": size}
+
+    return work

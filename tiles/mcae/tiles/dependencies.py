@@ -1,17 +1,24 @@
-"""FastAPI dependencies: the catalog store, and ids resolved before any file is opened."""
+"""FastAPI dependencies: the catalog store, and ids resolved before any file is opened.
+
+What the app provides on ``app.state`` (the platform builds it): ``store`` (the catalog),
+``tile_settings`` (this layer's ``TileSettings``) and, while the app runs, ``jobs`` (a job
+registry, see ``mcae.tiles.jobs.JobSubmitter``). The query guard that refuses undeclared
+query parameters is the platform's (``mcae.platform.guards``); it lets the WMTS key-value
+parameters below through on routes that declare them.
+"""
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 
 from mcae.tiles.catalog import SERVING_TMS, CatalogStore, City, Layer
+from mcae.tiles.jobs import JobSubmitter
 from mcae.tiles.settings import TileSettings
 
 IdParam = PathParam(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="A catalog id.")
@@ -22,10 +29,20 @@ def get_store(request: Request) -> CatalogStore:
 
 
 def get_settings(request: Request) -> TileSettings:
-    return request.app.state.settings
+    """This layer's settings (``app.state.tile_settings``; the app's root settings hold them)."""
+    settings: TileSettings = request.app.state.tile_settings
+    return settings
+
+
+def get_jobs(request: Request) -> JobSubmitter:
+    """The app's job registry (made and shut down by the app's lifespan)."""
+    jobs: JobSubmitter = request.app.state.jobs
+    return jobs
 
 
 StoreDep = Annotated[CatalogStore, Depends(get_store)]
+SettingsDep = Annotated[TileSettings, Depends(get_settings)]
+JobsDep = Annotated[JobSubmitter, Depends(get_jobs)]
 
 
 def city_dependency(store: StoreDep, city: Annotated[str, IdParam]) -> City:
@@ -73,49 +90,6 @@ def layer_ref_dependency(store: StoreDep, city: Annotated[str, IdParam],
     found = store.layer(city, layer)
     version, copy = store.layer_state(found)  # SourceRefused (404) while the file is missing
     return LayerRef(city, found, str(store.layer_path(found)), version, str(copy) if copy else None)
-
-
-# -- the query guard ---------------------------------------------------------------------
-
-CRS_PATTERN = re.compile(r"^(EPSG|OGC|ESRI):[0-9A-Za-z.]{1,16}$|^https?://www\.opengis\.net/def/crs/[A-Za-z]+/[0-9.]+/[0-9A-Za-z]+$")
-CRS_NAMES = ("crs", "coord_crs", "dst_crs")
-INT_LIMITS = {"minzoom": (0, 30), "maxzoom": (0, 30), "width": (1, 1024), "height": (1, 1024)}
-
-
-def _declared_query(route: Any) -> frozenset[str]:
-    """Every query parameter a route (and its dependencies) declares."""
-    found = getattr(route, "_mcae_query", None)
-    if found is None:
-        names: set[str] = set()
-        stack = [route.dependant]
-        while stack:
-            dependant = stack.pop()
-            names.update(param.alias for param in dependant.query_params)
-            stack.extend(dependant.dependencies)
-        found = frozenset(names)
-        route._mcae_query = found
-    return found
-
-
-def query_guard(request: Request) -> None:
-    """Refuse query parameters a route does not declare (``url``, ``expression``, ``bidx`` ...),
-    CRS values that are not plain identifiers and out-of-range zooms and sizes (400)."""
-    route = request.scope.get("route")
-    declared = _declared_query(route) if route is not None and hasattr(route, "dependant") else frozenset()
-    for name, value in request.query_params.multi_items():
-        if name not in declared and not (name.lower() in OWS_KVP and name.lower() in declared):
-            hint = " (layers are addressed by catalog ids; no route takes a path or URL)" \
-                if name.lower() in ("url", "path", "file", "src") else ""
-            raise HTTPException(400, f"unknown query parameter {name!r}{hint}")
-        if name in CRS_NAMES and not CRS_PATTERN.match(value):
-            raise HTTPException(400, f"{name} must be an identifier like EPSG:4326")
-        if name in INT_LIMITS:
-            low, high = INT_LIMITS[name]
-            if not value.lstrip("-").isdigit() or not low <= int(value) <= high:
-                raise HTTPException(400, f"{name} must be an integer from {low} to {high}")
-
-
-QueryGuard = Depends(query_guard)
 
 
 # -- OGC key-value parameters on WMTS capabilities ------------------------------------------

@@ -10,7 +10,7 @@ from rasterio.errors import RasterioError
 from rio_tiler.errors import PointOutsideBounds
 
 from mcae.tiles.catalog import CatalogStore, City, Layer
-from mcae.tiles.dependencies import QueryGuard, StoreDep, city_dependency
+from mcae.tiles.dependencies import StoreDep, city_dependency
 from mcae.tiles.gdal import SourceRefused
 from mcae.tiles.palettes import class_of
 from mcae.tiles.readers import POOL
@@ -43,7 +43,7 @@ def identify_layer(store: CatalogStore, layer: Layer, lon: float, lat: float) ->
 
 
 def create_identify_router() -> APIRouter:
-    router = APIRouter(tags=["Identify"], dependencies=[QueryGuard])
+    router = APIRouter(tags=["Identify"])
 
     @router.get("/api/cities/{city}/identify",
                 summary="Class (or imagery RGB) of every layer of a city at a point")

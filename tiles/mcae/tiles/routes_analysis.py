@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
@@ -12,18 +12,17 @@ from shapely.geometry.base import BaseGeometry
 from mcae.inference.errors import InputError
 from mcae.tiles.catalog import ID_PATTERN
 from mcae.tiles.compare_report import read_report, table_name
-from mcae.tiles.dependencies import IdParam, QueryGuard, StoreDep, get_settings
+from mcae.tiles.dependencies import IdParam, SettingsDep, StoreDep
 from mcae.tiles.geometry import parse_bbox, parse_geojson
 from mcae.tiles.settings import TileSettings
 from mcae.tiles.statistics import class_statistics, statistics_csv, statistics_document
 
-SettingsDep = Annotated[TileSettings, Depends(get_settings)]
 FormatParam = Annotated[Literal["json", "csv"], Query(alias="format", description="json or csv.")]
 STATISTICS = "/api/cities/{city}/layers/{layer}/statistics"
 
 
 def create_analysis_router() -> APIRouter:
-    router = APIRouter(tags=["Analysis"], dependencies=[QueryGuard])
+    router = APIRouter(tags=["Analysis"])
 
     @router.get(STATISTICS, summary="Class areas (m², %) in a bbox, a district or the whole layer")
     def statistics(store: StoreDep, settings: SettingsDep, city: Annotated[str, IdParam],

@@ -1,33 +1,42 @@
-"""Downloads API: tile bundles (MBTiles, PMTiles, zip) as background jobs, and clipped GeoTIFFs."""
+"""Downloads API: tile bundles (MBTiles, PMTiles, zip) as background jobs, and clipped GeoTIFFs.
+
+Bundles are jobs of kind ``"bundle"`` of the app's job registry (``app.state.jobs``); the
+platform serves every job's state and file at ``/api/jobs/{id}`` and ``/api/jobs/{id}/download``.
+"""
 
 from __future__ import annotations
 
-import threading
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi import Path as PathParam
+from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.background import BackgroundTask
 
-from mcae.inference.errors import InputError, ProjectStateError
+from mcae.inference.errors import InputError
 from mcae.tiles.areas import check_bbox, parse_bbox, resolve_area
 from mcae.tiles.bundle_writers import MEDIA_TYPES
-from mcae.tiles.bundles import MAX_ZOOM, TMS_ID, build_bundle, bundle_meta, check_cap, estimate, plan_tiles
+from mcae.tiles.bundles import (
+    KIND,
+    MAX_ZOOM,
+    TMS_ID,
+    BundleSpec,
+    bundle_meta,
+    bundle_work,
+    check_cap,
+    estimate,
+    plan_tiles,
+)
 from mcae.tiles.catalog import ID_PATTERN, CatalogStore, Layer
 from mcae.tiles.clip import clip_layer
-from mcae.tiles.dependencies import IdParam, LayerRef, StoreDep, get_settings, layer_ref_dependency
+from mcae.tiles.dependencies import IdParam, JobsDep, LayerRef, SettingsDep, StoreDep, layer_ref_dependency
 from mcae.tiles.errors import NO_STORE
-from mcae.tiles.jobs import JOB_ID_PATTERN, BundleSpec, JobRegistry
 from mcae.tiles.palettes import layer_legend
 from mcae.tiles.settings import TileSettings
 
-SettingsDep = Annotated[TileSettings, Depends(get_settings)]
-JobIdParam = Annotated[str, PathParam(pattern=JOB_ID_PATTERN, description="A bundle job id.")]
 Zoom = Annotated[int, Field(ge=0, le=MAX_ZOOM)]
 LAYER = "/api/cities/{city}/layers/{layer}"
-_REGISTRY_LOCK = threading.Lock()
 
 
 class BundleRequest(BaseModel):
@@ -54,17 +63,6 @@ class BundleRequest(BaseModel):
         return self
 
 
-def get_jobs(request: Request) -> JobRegistry:
-    """The app's job registry (made on first use, rooted at ``jobs_dir``)."""
-    state = request.app.state
-    with _REGISTRY_LOCK:
-        if getattr(state, "jobs", None) is None:
-            state.jobs = JobRegistry(state.settings.jobs_dir)
-    jobs: JobRegistry = state.jobs
-    return jobs
-
-
-JobsDep = Annotated[JobRegistry, Depends(get_jobs)]
 RefDep = Annotated[LayerRef, Depends(layer_ref_dependency)]
 
 
@@ -100,41 +98,28 @@ def create_downloads_router() -> APIRouter:
         path = ref.tile_path(TMS_ID)  # the serving copy, when fresh
         meta = bundle_meta(found, store.city(ref.city).name, geom, body.minzoom, body.maxzoom, ref.version,
                            _legend(found))
-        record, _ = jobs.submit(spec, plan.count, lambda out, progress: build_bundle(
-            path, found, plan, body.format, out, meta, progress, source=ref.path))
+        record, _ = jobs.submit(KIND, spec, plan.count, bundle_work(path, found, plan, body.format, meta, ref.path),
+                                suffix=f".{body.format}", filename=spec.filename(),
+                                media_type=MEDIA_TYPES[body.format],
+                                extra={"tiles_done": 0, "tiles_total": plan.count, "tiles_written": 0, "bytes": 0})
         return JSONResponse(record.public(), status_code=200 if record.state == "done" else 202,
                             headers={"Location": f"/api/jobs/{record.id}", **NO_STORE})
 
-    @router.get("/api/jobs/{job_id}", summary="A bundle job: state and progress")
-    def job(jobs: JobsDep, job_id: JobIdParam) -> JSONResponse:
-        return JSONResponse(jobs.get(job_id).public(), headers=NO_STORE)
-
-    @router.get("/api/jobs/{job_id}/download", summary="The finished bundle file")
-    def job_download(jobs: JobsDep, settings: SettingsDep, job_id: JobIdParam) -> FileResponse:
-        record = jobs.get(job_id)
-        if record.state != "done":
-            detail = f": {record.error}" if record.error else f" ({record.done}/{record.total} tiles)"
-            raise ProjectStateError(f"job {job_id} is {record.state}{detail}")
-        spec = record.spec
-        area = spec.district or "bbox"
-        name = f"{spec.city}-{spec.layer}-{area}-z{spec.minzoom}-{spec.maxzoom}.{spec.format}"
-        return FileResponse(jobs.file_path(record), media_type=MEDIA_TYPES[spec.format], filename=name,
-                            headers={"Cache-Control": settings.cache_control})
-
     @router.get(LAYER + "/clip", summary="A GeoTIFF of the layer clipped to a bbox or a district")
-    def clip(store: StoreDep, settings: SettingsDep, city: Annotated[str, IdParam],
+    def clip(store: StoreDep, settings: SettingsDep, jobs: JobsDep, city: Annotated[str, IdParam],
              layer: Annotated[str, IdParam],
              bbox: Annotated[str | None, Query(description="w,s,e,n in degrees (EPSG:4326).")] = None,
              district: Annotated[str | None, Query(pattern=ID_PATTERN)] = None) -> FileResponse:
-        return _clip(store, settings, city, layer, bbox=parse_bbox(bbox) if bbox else None, district=district)
+        return _clip(store, settings, jobs.root / "clips", city, layer, bbox=parse_bbox(bbox) if bbox else None,
+                     district=district)
 
     @router.post(LAYER + "/clip", summary="A GeoTIFF of the layer clipped to a GeoJSON polygon")
-    def clip_polygon(store: StoreDep, settings: SettingsDep, city: Annotated[str, IdParam],
+    def clip_polygon(store: StoreDep, settings: SettingsDep, jobs: JobsDep, city: Annotated[str, IdParam],
                      layer: Annotated[str, IdParam],
                      body: Annotated[dict[str, Any], Body(
                          description="A GeoJSON Polygon or MultiPolygon, or a Feature or "
                                      "FeatureCollection of them, in EPSG:4326.")]) -> FileResponse:
-        return _clip(store, settings, city, layer, geometry=body)
+        return _clip(store, settings, jobs.root / "clips", city, layer, geometry=body)
 
     return router
 
@@ -143,13 +128,14 @@ def _legend(layer: Layer) -> list[dict[str, Any]] | None:
     return list(layer_legend(layer)["classes"]) if layer.categorical else None
 
 
-def _clip(store: CatalogStore, settings: TileSettings, city: str, layer_id: str, **area: Any) -> FileResponse:
+def _clip(store: CatalogStore, settings: TileSettings, scratch: Path, city: str, layer_id: str,
+          **area: Any) -> FileResponse:
     layer = store.layer(city, layer_id)
     geom, rectangular, _ = resolve_area(store, city, layer, **area)
     tags = {"MCAE_CITY": city, "MCAE_LAYER": layer.id, "MCAE_LAYER_VERSION": store.layer_version(layer),
             "MCAE_PROVENANCE": layer.provenance,
             "MCAE_CLIP_AREA": area.get("district") or ("bbox" if rectangular else "polygon")}
     out = clip_layer(str(store.layer_path(layer)), layer, geom, polygon=not rectangular,
-                     cap=settings.max_image_pixels, scratch=settings.jobs_dir / "clips", tags=tags)
+                     cap=settings.max_image_pixels, scratch=scratch, tags=tags)
     return FileResponse(out, media_type="image/tiff", filename=f"{city}-{layer_id}-clip.tif",
                         headers=NO_STORE, background=BackgroundTask(out.unlink, missing_ok=True))

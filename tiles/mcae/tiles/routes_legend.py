@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException
 
 from mcae.tiles.catalog import Layer, UnknownId
-from mcae.tiles.dependencies import IdParam, QueryGuard, layer_dependency
+from mcae.tiles.dependencies import IdParam, layer_dependency
 from mcae.tiles.palettes import layer_legend, scheme_legend, scheme_names
 
 
 def create_legend_router() -> APIRouter:
-    router = APIRouter(tags=["Legends"], dependencies=[QueryGuard])
+    router = APIRouter(tags=["Legends"])
 
     @router.get("/api/legends", summary="Every class scheme, with its classes")
     def legends() -> list[dict[str, Any]]:

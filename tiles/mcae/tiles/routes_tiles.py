@@ -39,7 +39,6 @@ from mcae.tiles.cache import TileCache, etag_matches, revalidated, tile_etag
 from mcae.tiles.catalog import City
 from mcae.tiles.dependencies import (
     LayerRef,
-    QueryGuard,
     StoreDep,
     WmtsKvp,
     city_dependency,
@@ -325,7 +324,7 @@ def wmts_layer(ref: LayerRef, tms: TileMatrixSet, template: str) -> WMTSLayer:
 
 def create_city_wmts_router() -> APIRouter:
     """``/cities/{city}/{tms}/WMTSCapabilities.xml``: every layer of a city in one document."""
-    router = APIRouter(tags=["Tiles"], dependencies=[QueryGuard])
+    router = APIRouter(tags=["Tiles"])
 
     @router.get("/cities/{city}/{tileMatrixSetId}/WMTSCapabilities.xml", response_class=Response,
                 summary="OGC WMTS capabilities of every layer of a city",
@@ -346,7 +345,7 @@ def create_city_wmts_router() -> APIRouter:
             raise HTTPException(404, f"city {city.id!r} has no layers")
         xml = capabilities(layers, tms, tilesize=size, media_type=MEDIA_TYPES[tile_format],
                            title=f"MCAE: {city.name}", url=str(request.url))
-        return document_response(request, xml, "application/xml", request.app.state.settings)
+        return document_response(request, xml, "application/xml", request.app.state.tile_settings)
 
     return router
 
@@ -360,12 +359,12 @@ def add_tile_routes(app: FastAPI, settings: TileSettings) -> CatalogTilerFactory
     """Compose the tile, tile-matrix-set and colormap factories into ``app``."""
     cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
     tiler = CatalogTilerFactory(settings=settings, tile_cache=cache,
-                                router=APIRouter(dependencies=[QueryGuard]))
+                                router=APIRouter())
     app.include_router(tiler.router, prefix=LAYER_PREFIX, tags=["Tiles"])
     app.include_router(create_city_wmts_router())
-    tms = TMSFactory(supported_tms=SUPPORTED_TMS, router=APIRouter(dependencies=[QueryGuard]))
+    tms = TMSFactory(supported_tms=SUPPORTED_TMS, router=APIRouter())
     app.include_router(tms.router, tags=["Tiling schemes"])
-    colormaps = ColorMapFactory(supported_colormaps=mcae_colormaps(), router=APIRouter(dependencies=[QueryGuard]))
+    colormaps = ColorMapFactory(supported_colormaps=mcae_colormaps(), router=APIRouter())
     app.include_router(colormaps.router, tags=["Colormaps"])
     app.state.tile_cache = cache
     return tiler

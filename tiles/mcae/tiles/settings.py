@@ -20,7 +20,6 @@ class TileSettings(BaseSettings):
     max_bundle_tiles: int = 20_000
     max_image_pixels: int = 4096 * 4096  # bbox/feature images and clipped GeoTIFFs
     dataset_cache_size: int = 64  # open datasets kept per process
-    jobs_dir: Path = Path("demo-output/jobs")
     gdal_cachemax_mb: int = 256
     gdal_allow_network: bool = False  # let catalog entries be URLs / /vsi paths
     tile_cache_mb: int = 64  # rendered tiles kept per process (0: off)

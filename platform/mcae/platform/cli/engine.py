@@ -1,24 +1,29 @@
-"""``mcae segment | label | train | map | groups | info``: the engine's steps."""
+"""``mcae segment | label | train | map | groups | export-dataset | evaluate | info | demo``: the engine's steps.
+
+Top-level commands: the root merges this app without a name."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from mcae.platform.cli import (
+from mcae.platform.cli._common import (
     ProjectOpt,
     QuietOpt,
     SchedulerOpt,
     WorkersOpt,
-    _executor,
-    app,
     console,
+    executor,
     friendly_errors,
+    open_store,
 )
 from mcae.platform.settings import get_settings
+
+app = typer.Typer(help="The engine's steps, from imagery to a map.")
 
 
 @app.command()
@@ -77,7 +82,7 @@ def segment(
     console.print(f"{Path(info.path).name}: {info.width} x {info.height} px at {info.gsd} m "
                   f"({', '.join(info.band_names)}), {len(grid)} patches of {grid.patch_size} px, "
                   f"{len(grid.neighbourhoods())} neighbourhoods")
-    with _executor(scheduler, workers, quiet) as run:
+    with executor(scheduler, workers, quiet) as run:
         index = segment_patches(proj, run)
         groups = build_groups(proj, run)
         n_workers = run.n_workers
@@ -122,7 +127,7 @@ def label(
         actions = len(new)
     else:
         assert reference is not None
-        with _executor(scheduler, workers, quiet) as run:
+        with executor(scheduler, workers, quiet) as run:
             ref = reference_per_mask(proj, reference, run)
         expert = SimulatedExpert(budget=budget)
         new = resolve(expert.decide(groups, ref, mask_labels(read_decisions(proj))), groups)
@@ -152,7 +157,7 @@ def train(
     from mcae.inference.train import train as train_step
 
     proj = Project.open(project)
-    with _executor(scheduler, workers, quiet) as run:
+    with executor(scheduler, workers, quiet) as run:
         report = train_step(proj, run, classifier, compare_baseline=compare_baseline)
     scores = ", ".join(f"{k} {v:.1%}" for k, v in report.holdout_accuracy.items()) or "n/a"
     console.print(f"[green]trained[/] {classifier} on {report.n_masks} masks of "
@@ -171,7 +176,7 @@ def map_(
         help="Also publish the map as layer `mcae` of this city in the catalog (with its districts and "
              "serving copy), ready for `mcae serve`.")] = None,
     catalog: Annotated[Path | None, typer.Option(
-        help="Catalog for --publish [MCAE_TILES_CATALOG_PATH or demo-output/catalog.json].")] = None,
+        help="Catalog for --publish [MCAE_TILES__CATALOG_PATH or demo-output/catalog.json].")] = None,
 ) -> None:
     """Write the land-cover map as a Cloud-Optimized GeoTIFF with the MCAE palette."""
     from mcae.inference.districts import clip_districts
@@ -185,11 +190,10 @@ def map_(
         for written in clip_districts(path, districts, path.parent, field=district_field):
             console.print(f"  district map: {written}")
     if publish is not None:
-        from mcae.tiles.catalog import CatalogStore, LayerKind, make_id
+        from mcae.tiles.catalog import LayerKind, make_id
         from mcae.tiles.layers import publish_layer
-        from mcae.tiles.settings import TileSettings
 
-        store = CatalogStore(catalog or TileSettings().catalog_path)
+        store = open_store(catalog)
         with console.status("publishing: writing the serving copy"):
             layer = publish_layer(store, publish, path, kind=LayerKind.mcae, layer_id="mcae",
                                   title="MCAE land cover", districts=districts, district_field=district_field,
@@ -243,3 +247,97 @@ def _parse_options(pairs: list[str]) -> dict[str, object]:
                     continue
         out[key.strip()] = value
     return out
+
+
+@app.command("export-dataset")
+@friendly_errors
+def export_dataset(
+    project: ProjectOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    mode: Annotated[str, typer.Option(help="dense, sparse or both.")] = "both",
+    quiet: QuietOpt = False,
+) -> None:
+    """Export 1024 px image/label pairs (dense and/or sparse) with a georeferenced manifest."""
+    from mcae.inference.dataset import MODES
+    from mcae.inference.dataset import export_dataset as export
+    from mcae.inference.project import Project
+
+    modes = MODES if mode == "both" else (mode,)
+    if any(m not in MODES for m in modes):
+        raise typer.BadParameter("mode must be dense, sparse or both", param_hint="--mode")
+    manifest = export(Project.open(project), out, modes, quiet=quiet)
+    console.print(f"[green]exported[/] {len(manifest['items'])} pairs ({', '.join(modes)}) to {out}")
+
+
+def _merge_groups(merge: list[str]) -> list[tuple[int, ...]]:
+    try:
+        return [tuple(int(v) for v in group.split(",")) for group in merge]
+    except ValueError:
+        raise typer.BadParameter("--merge takes comma-separated class ids, e.g. 2,5") from None
+
+
+@app.command()
+@friendly_errors
+def evaluate(
+    map_path: Annotated[Path, typer.Argument(metavar="MAP", help="Land-cover map (MCAE ids).")],
+    reference: Annotated[Path, typer.Argument(help="Reference raster (MCAE ids, 0 ignored).")],
+    out: Annotated[Path | None, typer.Option(help="Report folder (JSON, CSV, PNG plot).")] = None,
+    merge: Annotated[list[str] | None, typer.Option(
+        help="Classes scored as one, e.g. --merge 2,5 (repeatable).")] = None,
+) -> None:
+    """Accuracy of a map against a reference: OA, kappa, per-class P/R/F1/IoU, confusion."""
+    from mcae.inference.evaluate import evaluate_rasters
+
+    report = evaluate_rasters(map_path, reference, merge=_merge_groups(merge or []) or None)
+    typer.echo(report.summary())
+    if out is not None:
+        written = report.write(out)
+        console.print(f"[green]report written:[/] {', '.join(str(p) for p in written.values())}")
+
+
+@app.command()
+@friendly_errors
+def info(project: ProjectOpt) -> None:
+    """Show a project's image, grid, generator and the steps run so far."""
+    from mcae.inference.project import Project
+
+    manifest = Project.open(project).manifest
+    image = manifest["image"]
+    typer.echo(f"image:     {image['path']} ({', '.join(image['band_names'])})")
+    typer.echo(f"grid:      {image['width']} x {image['height']} px at {image['gsd']} m, "
+               f"patches of {manifest['grid']['patch_size']} px, overlap {manifest['grid']['overlap']}")
+    typer.echo(f"generator: {manifest['generator']['name']}")
+    typer.echo("steps:")
+    for name, step in manifest["steps"].items():
+        typer.echo(f"  {name}: {json.dumps(step)}")
+
+
+@app.command()
+@friendly_errors
+def demo(
+    out: Annotated[Path | None, typer.Option(help="Output folder \\[demo-output].")] = None,
+    size: Annotated[int, typer.Option(help="Scene size in px at 0.6 m (square).")] = 2048,
+    budget: Annotated[int, typer.Option(help="Simulated expert actions in all.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic city.")] = 7,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Build a synthetic city, run the whole pipeline on it and write its maps (all synthetic)."""
+    from mcae.inference.demo.run import DemoOptions, run_demo
+
+    settings = get_settings()
+    options = DemoOptions(out=out or settings.demo_dir, size=size, seed=seed,
+                          budget=budget or None, scheduler=scheduler or settings.scheduler,
+                          workers=workers if workers is not None else settings.workers,
+                          quiet=quiet)
+    result = run_demo(options, log=console.print)
+    from mcae.tiles.compare_report import run_comparison, summarise
+    from mcae.tiles.layers import register_demo
+
+    store = register_demo(options.out)
+    compared, _ = run_comparison(store, "demo-city")
+    agreement = summarise(compared.counts["city"], "city", compared.city.name)["overall_agreement"]
+    console.print(f"MCAE vs SinoLC-1 stand-in: {agreement:.1%} agreement (layer 'agreement')")
+    console.print(f"[green]demo finished[/] in {result['seconds']:.0f} s: {options.out} "
+                  f"(catalog: {store.path}); serve it with `mcae serve --catalog {store.path}`")

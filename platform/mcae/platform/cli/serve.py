@@ -32,7 +32,9 @@ from typing import Annotated, Any
 import typer
 
 from mcae.inference.errors import InputError
-from mcae.platform.cli import app, console, friendly_errors
+from mcae.platform.cli._common import console, friendly_errors
+
+app = typer.Typer(help="The web app over HTTP.")
 
 KEEP_ALIVE_S = 30
 
@@ -62,10 +64,10 @@ def run_worker(host: str, port: int, reuse_port: bool, log_level: str, parent: i
     import uvicorn
 
     from mcae.platform.app import create_app
-    from mcae.tiles.settings import TileSettings
+    from mcae.platform.settings import Settings
 
     sock = listening_socket(host, port, reuse_port=reuse_port)
-    config = uvicorn.Config(create_app(TileSettings()), log_level=log_level,
+    config = uvicorn.Config(create_app(Settings()), log_level=log_level,
                             timeout_keep_alive=KEEP_ALIVE_S, server_header=False)
     server = uvicorn.Server(config)
     if parent is not None:
@@ -130,10 +132,9 @@ def supervise(host: str, port: int, workers: int, log_level: str) -> None:
 
 def warn_slow_layers() -> None:
     """Say which layers' serving copies are stale: their tiles will be read from their own files."""
-    from mcae.tiles.catalog import CatalogStore
-    from mcae.tiles.settings import TileSettings
+    from mcae.platform.cli._common import open_store
 
-    store = CatalogStore(TileSettings().catalog_path)
+    store = open_store(None)
     slow = [f"{city.id}/{layer.id}" for city in store.load().cities.values() for layer in city.layers.values()
             if layer.serving_path and store.layer_path(layer).is_file() and store.serving_copy(layer) is None]
     if slow:
@@ -149,14 +150,14 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes (SO_REUSEPORT).")] = 1,
     catalog: Annotated[Path | None, typer.Option(
-        help="Catalog file [MCAE_TILES_CATALOG_PATH or demo-output/catalog.json].")] = None,
+        help="Catalog file [MCAE_TILES__CATALOG_PATH or demo-output/catalog.json].")] = None,
     log_level: Annotated[str, typer.Option(help="critical, error, warning, info or debug.")] = "info",
 ) -> None:
     """Serve the catalog, tiles (XYZ, TileJSON, WMTS, OGC tiles), legends and identify."""
     if catalog is not None:
         if not catalog.is_file():
             raise InputError(f"{catalog}: no such catalog")
-        os.environ["MCAE_TILES_CATALOG_PATH"] = str(catalog.resolve())  # workers read it too
+        os.environ["MCAE_TILES__CATALOG_PATH"] = str(catalog.resolve())  # workers read it too
     if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
         raise InputError("--workers > 1 needs SO_REUSEPORT (Linux); run one process per port instead")
     port = _free_port(host, port)

@@ -1,4 +1,4 @@
-"""``mcae catalog list | add | remove`` and ``mcae serve``."""
+"""``mcae catalog list | add | remove | optimize | stac``: the cities and layers the server publishes."""
 
 from __future__ import annotations
 
@@ -8,29 +8,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mcae.platform.cli import app, console, friendly_errors
+from mcae.platform.cli._common import CatalogOpt, console, friendly_errors, open_store
 from mcae.tiles.catalog import CatalogStore, Layer
 from mcae.tiles.gdal import SourceRefused
 
-catalog_app = typer.Typer(help="Cities and layers the server publishes.", no_args_is_help=True)
-app.add_typer(catalog_app, name="catalog")
-
-CatalogOpt = Annotated[Path | None, typer.Option(
-    help="Catalog file [MCAE_TILES_CATALOG_PATH or demo-output/catalog.json].")]
+app = typer.Typer(help="Cities and layers the server publishes.", no_args_is_help=True)
 
 
-def _store(catalog: Path | None) -> CatalogStore:
-    from mcae.tiles.catalog import CatalogStore
-    from mcae.tiles.settings import TileSettings
-
-    return CatalogStore(catalog or TileSettings().catalog_path)
-
-
-@catalog_app.command("list")
+@app.command("list")
 @friendly_errors
 def list_(catalog: CatalogOpt = None) -> None:
     """List cities, their layers and districts."""
-    store = _store(catalog)
+    store = open_store(catalog)
     table = Table("city", "layer", "kind", "zoom", "provenance", "version", "serving copy", "file")
     stale = 0
     for city in store.load().cities.values():
@@ -57,7 +46,7 @@ def serving_state(store: CatalogStore, layer: Layer) -> str:
     return "fresh" if store.serving_copy(layer) is not None else "stale"
 
 
-@catalog_app.command()
+@app.command()
 @friendly_errors
 def add(
     city: Annotated[str, typer.Argument(help="City id (lowercase, digits, - and _).")],
@@ -80,7 +69,7 @@ def add(
     from mcae.tiles.catalog import LayerKind, make_id
     from mcae.tiles.layers import publish_layer
 
-    store = _store(catalog)
+    store = open_store(catalog)
     try:
         layer_kind = LayerKind(kind)
     except ValueError:
@@ -93,7 +82,7 @@ def add(
     console.print(f"[green]added[/] {city_id}/{new.id} ({new.kind.value}, zoom {new.minzoom}-{new.maxzoom})")
 
 
-@catalog_app.command()
+@app.command()
 @friendly_errors
 def remove(
     city: Annotated[str, typer.Argument(help="City id.")],
@@ -104,7 +93,7 @@ def remove(
     other layer uses are deleted)."""
     from mcae.tiles.serving import prune_serving_copies
 
-    store = _store(catalog)
+    store = open_store(catalog)
     found = store.city(city)
     gone = list(found.layers.values()) if layer is None else [found.layers[layer]] if layer in found.layers else []
     store.remove(city, layer)  # UnknownId for an unknown layer
@@ -113,7 +102,7 @@ def remove(
     console.print(f"[green]removed[/] {city}{'/' + layer if layer else ''}{note}")
 
 
-@catalog_app.command()
+@app.command()
 @friendly_errors
 def optimize(
     city: Annotated[str | None, typer.Argument(help="Only this city.")] = None,
@@ -128,7 +117,7 @@ def optimize(
     """
     from mcae.tiles.serving import prune_serving_copies, with_serving_copy
 
-    store = _store(catalog)
+    store = open_store(catalog)
     cities = [store.city(city)] if city else list(store.load().cities.values())
     written, failed = 0, 0
     done: set[str | None] = set()  # copies written in this run (layers may share one)
@@ -155,3 +144,17 @@ def optimize(
                   + (f", [red]{failed} failed[/]" if failed else ""))
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("stac")
+@friendly_errors
+def stac(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the static STAC catalog.")],
+    base_url: Annotated[str | None, typer.Option(
+        help="Server URL: assets and links point at its routes \\[assets point at the local files].")] = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Export the catalog as a static STAC catalog (collection per city, item per layer)."""
+    from mcae.tiles.stac import export_catalog
+
+    console.print(f"[green]STAC catalog written:[/] {export_catalog(open_store(catalog), out, base_url)}")

@@ -1,0 +1,70 @@
+"""What every command module shares: the console, option types, the error wrapper, the executor.
+
+Command modules import this, never the root (``mcae.platform.cli.root``), which composes them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from mcae.inference.errors import InputError, MCAEError
+
+if TYPE_CHECKING:
+    from mcae.tiles.catalog import CatalogStore
+
+console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project folder (one city).")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    help="Dask scheduler address; 'synchronous' runs in this process. "
+         "Default: a local cluster.")]
+WorkersOpt = Annotated[int | None, typer.Option(help="Workers of the local Dask cluster.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+CatalogOpt = Annotated[Path | None, typer.Option(
+    help="Catalog file [MCAE_TILES__CATALOG_PATH or demo-output/catalog.json].")]
+
+
+def friendly_errors(fn: F) -> F:
+    """Turn MCAE errors into one line on stderr and their exit code (2 for bad input, and for
+    an unknown catalog id)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from mcae.tiles.catalog import UnknownId
+
+        try:
+            return fn(*args, **kwargs)
+        except (MCAEError, UnknownId) as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            code = exc.exit_code if isinstance(exc, MCAEError) else InputError.exit_code
+            raise typer.Exit(code) from None
+        except KeyboardInterrupt:
+            console.print("interrupted; finished patches are kept and a rerun resumes")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def executor(scheduler: str | None, workers: int | None, quiet: bool) -> Any:
+    """The Dask executor of a command: its options, else the settings' defaults."""
+    from mcae.inference.compute import executor as make_executor
+    from mcae.platform.settings import get_settings
+
+    settings = get_settings()
+    return make_executor(scheduler or settings.scheduler,
+                         workers if workers is not None else settings.workers, quiet)
+
+
+def open_store(catalog: Path | None) -> CatalogStore:
+    """The catalog of ``--catalog``, else of the settings."""
+    from mcae.platform.settings import get_settings
+    from mcae.tiles.catalog import CatalogStore
+
+    return CatalogStore(catalog or get_settings().tiles.catalog_path)

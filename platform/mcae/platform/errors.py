@@ -1,0 +1,131 @@
+"""The one exception -> HTTP status table of the app, and its handlers.
+
+Errors are JSON ``{"detail": ...}`` (plus the exception's ``details``), carry its
+``headers`` and are never cached. A file GDAL cannot read is a 404 whose message names no
+path. Anything else is a server fault: 500 ``{"detail": "internal error", "request_id": ...}``,
+logged with the same short id.
+
+The exceptions the tiles layer raises stay defined there (``mcae.tiles.errors``); the ones
+only the platform raises (authentication, permissions, edit conflicts) are defined here.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from rasterio.errors import RasterioError
+from rio_tiler.errors import RioTilerError, TileOutsideBounds
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mcae.inference.errors import InputError, MCAEError, ProjectStateError
+from mcae.tiles.catalog import UnknownId
+from mcae.tiles.errors import NO_STORE, NotComputedError, TooLarge
+from mcae.tiles.gdal import SourceRefused
+
+logger = logging.getLogger(__name__)
+
+
+class PlatformError(MCAEError):
+    """An error with optional ``details`` (merged into the JSON body) and response ``headers``."""
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.details: dict[str, Any] = dict(details or {})
+        self.headers: dict[str, str] = dict(headers or {})
+
+
+class Unauthenticated(PlatformError):
+    """No credentials, or credentials that name nobody (401, ``WWW-Authenticate: Bearer``)."""
+
+    def __init__(self, message: str = "authentication required", *, details: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, details=details, headers={"WWW-Authenticate": "Bearer", **(headers or {})})
+
+
+class Forbidden(PlatformError):
+    """The user is known but may not do this (403)."""
+
+
+class Conflict(PlatformError):
+    """The change collides with the current state, e.g. a lease held by someone else (409)."""
+
+
+class PreconditionFailed(PlatformError):
+    """An ``If-Match`` version that is no longer the current one (412)."""
+
+
+# first match wins: subclasses before their bases
+STATUS: list[tuple[type[Exception], int]] = [
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (Conflict, 409),
+    (PreconditionFailed, 412),
+    (UnknownId, 404),
+    (TileOutsideBounds, 404),
+    (SourceRefused, 404),
+    (TooLarge, 413),
+    (NotComputedError, 404),
+    (InputError, 400),
+    (ProjectStateError, 409),
+    (RioTilerError, 400),
+    (RasterioError, 404),  # a catalog file GDAL cannot read (truncated, corrupt): see the log
+]
+UNREADABLE = "this layer's file could not be read (the server's log says why)"
+
+
+def status_of(exc: BaseException) -> int:
+    """The HTTP status of ``exc`` (500 for anything the table does not name)."""
+    for kind, status in STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def request_id() -> str:
+    """A short random id that ties a 500 answer to its log line."""
+    return secrets.token_hex(6)
+
+
+def error_response(request: Request, exc: Exception) -> JSONResponse:
+    """The JSON answer for ``exc`` (logging server faults with a request id)."""
+    status = status_of(exc)
+    if status >= 500:
+        rid = request_id()
+        logger.error("internal error %s on %s %s", rid, request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal error", "request_id": rid}, status_code=status,
+                            headers=NO_STORE)
+    headers = {**(getattr(exc, "headers", None) or {}), **NO_STORE}
+    if isinstance(exc, RasterioError):  # GDAL's message names server paths: logged, not sent
+        logger.warning("unreadable file on %s", request.url.path, exc_info=exc)
+        return JSONResponse({"detail": UNREADABLE}, status_code=status, headers=headers)
+    body = {"detail": str(exc), **(getattr(exc, "details", None) or {})}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Register the table on ``app``; errors are JSON ``{"detail": ...}`` and never cached."""
+
+    async def known(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(request, exc)
+
+    async def http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                            headers={**(exc.headers or {}), **NO_STORE})
+
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        response = await request_validation_exception_handler(request, exc)
+        response.headers.update(NO_STORE)
+        return response
+
+    for kind, _ in STATUS:
+        app.add_exception_handler(kind, known)
+    app.add_exception_handler(RequestValidationError, invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, http)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, known)
