@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from mcae.platform.annotation.mount import add_annotation, start_annotation, stop_annotation
 from mcae.platform.errors import add_exception_handlers
 from mcae.platform.guards import QueryGuard
 from mcae.platform.jobs import JobRegistry, create_jobs_router
@@ -35,8 +36,9 @@ from mcae.tiles.settings import TileSettings
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the job registry with the app, stop it with the app."""
+    """Start the job registry and the annotation database with the app, stop them with it."""
     settings: Settings = app.state.settings
+    start_annotation(app)  # refuses an unmigrated PostgreSQL, naming `mcae db upgrade`
     jobs = JobRegistry(settings.jobs_dir, workers=settings.jobs.workers)
     app.state.jobs = jobs
     try:
@@ -44,6 +46,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         jobs.shutdown(wait=False)  # queued jobs are cancelled; a running one finishes in its thread
         app.state.jobs = None
+        stop_annotation(app)
 
 
 def create_app(settings: Settings | TileSettings | None = None) -> FastAPI:
@@ -59,7 +62,7 @@ def create_app(settings: Settings | TileSettings | None = None) -> FastAPI:
     # the query guard applies to every API route added to the app, included routers and all
     app = FastAPI(title="MCAE", version="0.1.0", lifespan=lifespan, dependencies=[QueryGuard],
                   description="Land-cover maps of whole cities: catalog, tiles, statistics, "
-                              "comparisons and downloads.")
+                              "comparisons, downloads, and the experts' annotation service.")
     app.state.settings = settings
     app.state.tile_settings = tiles
     app.state.store = CatalogStore(tiles.catalog_path)
@@ -72,8 +75,9 @@ def create_app(settings: Settings | TileSettings | None = None) -> FastAPI:
     add_tile_routes(app, tiles)
     app.include_router(create_analysis_router())
     app.include_router(create_stac_router())
-    app.include_router(create_downloads_router())
+    app.include_router(create_downloads_router(scratch=settings.jobs_dir / "clips"))
     app.include_router(create_jobs_router(tiles.cache_control))
+    add_annotation(app, settings)
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -21,6 +21,7 @@ SUB_APPS: list[tuple[str, str | None]] = [
     ("ingest", "ingest"),
     ("db", "db"),
     ("users", "users"),
+    ("projects", "projects"),
 ]
 
 

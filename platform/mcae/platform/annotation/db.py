@@ -1,0 +1,142 @@
+"""The database connection: SQLite by default (WAL, full sync, a busy timeout), PostgreSQL by URL.
+
+``Database`` owns one SQLAlchemy engine and its session factory; the app makes one in its
+lifespan and disposes of it on shutdown (nothing module-level). Migrations are Alembic's
+(``migrations/``): ``upgrade`` brings a database to the newest revision, ``require_current``
+refuses to serve a database that is behind and names the command that fixes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from mcae.inference.errors import ProjectStateError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class DatabaseNotMigrated(ProjectStateError):
+    """The database is missing tables or is behind the code's newest migration."""
+
+
+def make_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, ``synchronous=FULL`` and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": busy_timeout_s, "check_same_thread": False})
+        _sqlite_pragmas(engine, busy_timeout_s)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        url = str(parsed.set(drivername="postgresql+psycopg"))
+    return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+
+
+def _sqlite_pragmas(engine: Engine, busy_timeout_s: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # let SQLAlchemy's BEGIN (below) open transactions, not the sqlite3 module
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # writes take the lock at the start (no deadlock upgrading a read lock later);
+        # reads in WAL mode need none
+        read_only = conn.get_execution_options().get("mcae_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(url: str, engine: Engine | None = None) -> str | None:
+    """Migrate the database at ``url`` to the newest revision; returns it."""
+    config = alembic_config(url)
+    if engine is not None:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    else:
+        command.upgrade(config, "head")
+    return head_revision()
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Database:
+    """One engine and its sessions."""
+
+    def __init__(self, url: str, busy_timeout_s: float = 30.0) -> None:
+        self.url = url
+        self.engine = make_engine(url, busy_timeout_s)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(mcae_read_only=True),
+                                     expire_on_commit=False)
+
+    def upgrade(self) -> str | None:
+        return upgrade(self.url, self.engine)
+
+    def require_current(self, migrate_sqlite: bool = True) -> None:
+        """Make sure the schema is the newest: SQLite migrates itself, others must be migrated."""
+        head, current = head_revision(), current_revision(self.engine)
+        if current == head:
+            return
+        if migrate_sqlite and is_sqlite(self.url):
+            self.upgrade()
+            return
+        raise DatabaseNotMigrated(
+            f"the database {redacted(self.url)} is at revision {current or 'none'} and this MCAE "
+            f"needs {head}: run `mcae db upgrade` first")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A session for reads: no write lock; rolled back at the end."""
+        with self._readers() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

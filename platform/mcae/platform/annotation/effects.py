@@ -1,0 +1,71 @@
+"""How decisions set mask classes: precedence, recomputation and the versions they bump.
+
+A mask's class comes from the decisions in force on it (active, not rejected, first pass):
+a mask correction beats a group decision, and among decisions of one kind the later wins,
+as the engine's ``mask_labels`` does. Class 0 (Unknown) leaves the mask undecided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mcae.platform.annotation.models import Decision, DecisionMask, Group, Mask
+
+CHUNK = 500
+
+
+def chunks(ids: list[int]) -> Iterable[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start:start + CHUNK]
+
+
+def in_force(session: Session, mask_pks: list[int]) -> dict[int, tuple[int, str | None, int]]:
+    """Per mask: (class, fine class, decision id) of the decision in force; absent if none."""
+    best: dict[int, tuple[tuple[bool, int], int, str | None]] = {}
+    for part in chunks(mask_pks):
+        rows = session.execute(
+            select(DecisionMask.mask_pk, Decision.id, Decision.target, Decision.class_id, Decision.fine_class)
+            .join(Decision, Decision.id == DecisionMask.decision_id)
+            .where(DecisionMask.mask_pk.in_(part), Decision.state == "active", Decision.review != "rejected",
+                   Decision.pass_no == 1))
+        for mask_pk, decision_id, target, class_id, fine in rows:
+            rank = (target == "mask", decision_id)
+            if mask_pk not in best or rank > best[mask_pk][0]:
+                best[mask_pk] = (rank, class_id, fine)
+    return {pk: (cls, fine, rank[1]) for pk, (rank, cls, fine) in best.items()}
+
+
+def recompute(session: Session, mask_pks: list[int],
+              bumped: set[int] | frozenset[int] = frozenset()) -> list[tuple[int, int | None, int | None]]:
+    """Set each mask's class from the decisions in force; bump the versions of masks that
+    changed and of their groups (but those in ``bumped``).
+
+    Returns (mask, class before, class after) of every mask that changed.
+    """
+    forced = in_force(session, mask_pks)
+    changed: list[tuple[int, int | None, int | None]] = []
+    groups: set[int] = set()
+    for part in chunks(mask_pks):
+        for mask in session.scalars(select(Mask).where(Mask.id.in_(part))):
+            cls, fine, decision_id = forced.get(mask.id, (None, None, None))
+            cls = cls or None  # Unknown (0): undecided
+            fine = fine if cls else None
+            if (mask.class_id, mask.fine_class, mask.decision_id) != (cls, fine, decision_id):
+                changed.append((mask.id, mask.class_id, cls))
+                mask.class_id, mask.fine_class, mask.decision_id = cls, fine, decision_id
+                mask.version += 1
+                if cls:
+                    mask.refine = False
+                if mask.group_id is not None:
+                    groups.add(mask.group_id)
+    bump_groups(session, groups - set(bumped))
+    return changed
+
+
+def bump_groups(session: Session, group_ids: Iterable[int]) -> None:
+    ids = sorted(set(group_ids))
+    for part in chunks(ids):
+        session.execute(update(Group).where(Group.id.in_(part)).values(version=Group.version + 1))

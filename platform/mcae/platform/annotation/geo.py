@@ -1,0 +1,25 @@
+"""Where a patch lies on the map (lon/lat bounds), for the refinement tool's locator."""
+
+from __future__ import annotations
+
+from rasterio.warp import transform_bounds
+
+from mcae.inference.project import Project as EngineProject
+from mcae.platform.annotation.models import Project
+
+
+def patch_bounds(project: Project, patch_name: str) -> list[float] | None:
+    """[west, south, east, north] of a patch in EPSG:4326 (None without georeferencing)."""
+    try:
+        engine = EngineProject.open(project.root)
+        info = engine.scene_info
+        patch = next(p for p in engine.grid.patches() if p.id == patch_name)
+    except (StopIteration, OSError, ValueError, KeyError):
+        return None
+    if not info.crs:
+        return None
+    t = info.window_transform(patch.window)
+    west, north = t * (0, 0)
+    east, south = t * (patch.window.width, patch.window.height)
+    return [round(v, 7) for v in transform_bounds(info.crs, "EPSG:4326", min(west, east), min(south, north),
+                                                  max(west, east), max(south, north))]

@@ -1,0 +1,107 @@
+""""Next group": a short lease so two experts are not sent the same group.
+
+A lease is a conditional update (free, expired or already mine -> mine until now + ttl), so
+two requests racing for one group cannot both win, on SQLite or PostgreSQL. It expires by
+itself; asking for the next group gives back the one held before. Groups holding masks of
+the expert's own rejected decisions come first; then open groups in neighbourhood order;
+then, once first passes are done, double groups that need a second, independent labelling.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from mcae.platform.annotation import schemas
+from mcae.platform.annotation.auth import CurrentUser
+from mcae.platform.annotation.lookups import project_row
+from mcae.platform.annotation.models import Decision, DecisionMask, Group, Mask, utcnow
+from mcae.platform.annotation.queries import group_view
+
+
+def _open_groups(session: Session, project_id: str, neighbourhood: str | None) -> dict[int, int]:
+    query = select(Mask.group_id, func.count(Mask.id)).where(
+        Mask.project_id == project_id, Mask.present.is_(True), Mask.class_id.is_(None), Mask.refine.is_(False),
+        Mask.group_id.is_not(None))
+    if neighbourhood is not None:
+        query = query.where(Mask.neighbourhood == neighbourhood)
+    return dict(session.execute(query.group_by(Mask.group_id)).tuples().all())  # type: ignore[arg-type]
+
+
+def _returned(session: Session, project_id: str, user_id: int) -> list[int]:
+    """Groups of the user's rejected decisions that still have open masks."""
+    rows = session.execute(
+        select(Mask.group_id).join(DecisionMask, DecisionMask.mask_pk == Mask.id)
+        .join(Decision, Decision.id == DecisionMask.decision_id)
+        .where(Decision.project_id == project_id, Decision.author_id == user_id, Decision.review == "rejected",
+               Decision.state == "active", Mask.class_id.is_(None), Mask.group_id.is_not(None))
+        .distinct())
+    return [gid for (gid,) in rows]
+
+
+def _second_pass_candidates(session: Session, project_id: str, user_id: int, open_ids: set[int]) -> list[int]:
+    doubles = [g for (g,) in session.execute(select(Group.id).where(
+        Group.project_id == project_id, Group.double.is_(True)).order_by(Group.neighbourhood, Group.cluster))
+        if g not in open_ids]
+    out = []
+    for gid in doubles:
+        authors = session.execute(
+            select(Decision.author_id, Decision.pass_no).join(DecisionMask, DecisionMask.decision_id == Decision.id)
+            .join(Mask, Mask.id == DecisionMask.mask_pk)
+            .where(Mask.group_id == gid, Decision.state == "active").distinct()).all()
+        first = {a for a, p in authors if p == 1}
+        second = {a for a, p in authors if p == 2}
+        if first and user_id not in first and not second:
+            out.append(gid)
+    return out
+
+
+def _take(session: Session, group_id: int, user_id: int, now: dt.datetime, ttl: int) -> bool:
+    result = session.execute(
+        update(Group).where(Group.id == group_id, or_(Group.lease_user_id.is_(None), Group.lease_until < now,
+                                                      Group.lease_user_id == user_id))
+        .values(lease_user_id=user_id, lease_started=now, lease_until=now + dt.timedelta(seconds=ttl))
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def next_group(session: Session, project_id: str, user: CurrentUser, lease_seconds: int,
+               neighbourhood: str | None = None) -> schemas.NextGroupOut:
+    project = project_row(session, project_id)
+    now = utcnow()
+    session.execute(update(Group).where(Group.project_id == project_id, Group.lease_user_id == user.id)
+                    .values(lease_user_id=None, lease_until=None, lease_started=None)
+                    .execution_options(synchronize_session=False))
+    open_counts = _open_groups(session, project_id, neighbourhood)
+    leased = set(session.scalars(select(Group.id).where(
+        Group.project_id == project_id, and_(Group.lease_user_id.is_not(None), Group.lease_user_id != user.id,
+                                             Group.lease_until >= now))))
+    order = [gid for (gid,) in session.execute(select(Group.id).where(Group.project_id == project_id)
+                                               .order_by(Group.neighbourhood, Group.cluster, Group.pred_class))]
+    returned = [g for g in _returned(session, project_id, user.id) if g in open_counts]
+    first = returned + [g for g in order if g in open_counts and g not in returned]
+    remaining = len([g for g in first if g not in leased])
+    for gid in first:
+        if gid not in leased and _take(session, gid, user.id, now, lease_seconds):
+            return _out(session, project, gid, False, remaining)
+    for gid in _second_pass_candidates(session, project_id, user.id, set(open_counts)):
+        if gid not in leased and _take(session, gid, user.id, now, lease_seconds):
+            return _out(session, project, gid, True, remaining)
+    return schemas.NextGroupOut(group=None, remaining=0)
+
+
+def release(session: Session, project_id: str, user: CurrentUser) -> int:
+    result = session.execute(update(Group).where(Group.project_id == project_id, Group.lease_user_id == user.id)
+                             .values(lease_user_id=None, lease_until=None, lease_started=None)
+                             .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _out(session: Session, project, group_id: int, second: bool, remaining: int) -> schemas.NextGroupOut:  # type: ignore[no-untyped-def]
+    group = session.get(Group, group_id)
+    session.refresh(group)  # type: ignore[arg-type]
+    view = group_view(session, project, group)  # type: ignore[arg-type]
+    return schemas.NextGroupOut(group=view, second_pass=second, lease_until=group.lease_until,  # type: ignore[union-attr]
+                                remaining=remaining)

@@ -1,0 +1,222 @@
+"""The annotation database: SQLAlchemy 2 tables (Alembic migrations in ``migrations/``).
+
+One source of truth for the experts' work on a city's project folder: masks and groups
+imported from the engine, the decisions taken on them (a cluster decision is an object
+with the exact masks it labelled), an append-only history, users, hashed tokens, review
+states and per-patch "fully checked" flags. Every group, mask and patch row carries a
+``version`` that a write must name; a stale one is refused (409).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # viewer | annotator | reviewer | admin
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Token(Base):
+    """An API token: a public id and the scrypt hash of its secret (never the secret)."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    salt: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    params: Mapped[str] = mapped_column(String(32))  # scrypt n:r:p
+    label: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Project(Base):
+    """A city's project folder as the service knows it."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    root: Mapped[str] = mapped_column(Text)  # server-side folder; never sent to clients
+    city: Mapped[str | None] = mapped_column(String(64), nullable=True)  # catalog city id
+    layer: Mapped[str] = mapped_column(String(64), default="mcae")  # catalog layer rebuilt
+    scheme: Mapped[str] = mapped_column(String(32), default="mcae")
+    fine_classes: Mapped[dict[str, Any]] = mapped_column(default=dict)  # coarse name -> [fine]
+    grid: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    model_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    double_share: Mapped[float] = mapped_column(Float, default=0.05)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    imported_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Patch(Base):
+    __tablename__ = "patches"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(32))  # "row-col"
+    neighbourhood: Mapped[str] = mapped_column(String(32))
+    row: Mapped[int] = mapped_column(Integer)
+    col: Mapped[int] = mapped_column(Integer)
+    checked: Mapped[bool] = mapped_column(Boolean, default=False)
+    checked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    checked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Group(Base):
+    """Group ``x-y`` of a neighbourhood: cluster x with predicted class y."""
+
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("project_id", "neighbourhood", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    neighbourhood: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(32))  # "x-y"
+    cluster: Mapped[int] = mapped_column(Integer)
+    pred_class: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    score_min: Mapped[float | None] = mapped_column(Float, nullable=True)
+    score_max: Mapped[float | None] = mapped_column(Float, nullable=True)
+    double: Mapped[bool] = mapped_column(Boolean, default=False)  # labelled twice
+    lease_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    lease_started: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Mask(Base):
+    __tablename__ = "masks"
+    __table_args__ = (UniqueConstraint("project_id", "patch", "mask_id"),
+                      Index("ix_masks_group", "group_id"),
+                      Index("ix_masks_project_patch", "project_id", "patch"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    patch: Mapped[str] = mapped_column(String(32))
+    mask_id: Mapped[int] = mapped_column(Integer)
+    neighbourhood: Mapped[str] = mapped_column(String(32))
+    area: Mapped[int] = mapped_column(Integer, default=0)
+    bbox: Mapped[list[Any]] = mapped_column(default=list)  # [x0, y0, x1, y1] in patch pixels
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"),
+                                                 nullable=True)
+    pred_class: Mapped[int] = mapped_column(Integer, default=0)
+    pred_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    proba: Mapped[list[Any] | None] = mapped_column(nullable=True)
+    class_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the expert's class
+    fine_class: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"), nullable=True)
+    refine: Mapped[bool] = mapped_column(Boolean, default=False)  # sent to refinement
+    mapped_class: Mapped[int | None] = mapped_column(Integer, nullable=True)  # in the last map built
+    present: Mapped[bool] = mapped_column(Boolean, default=True)  # in the latest import
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Decision(Base):
+    """One expert action: a group decision (with its exact masks) or a mask correction."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_project", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(8))  # group | mask
+    class_id: Mapped[int] = mapped_column(Integer)
+    fine_class: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    neighbourhood: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    group_key: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    patch: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    mask_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    pass_no: Mapped[int] = mapped_column(Integer, default=1)  # 2: the second labelling
+    elapsed_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    state: Mapped[str] = mapped_column(String(8), default="active")  # active | undone
+    undone_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    undone_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    review: Mapped[str] = mapped_column(String(8), default="pending")  # pending|accepted|rejected
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    review_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DecisionMask(Base):
+    """A mask a decision labelled, and what the mask was before it."""
+
+    __tablename__ = "decision_masks"
+    __table_args__ = (Index("ix_decision_masks_mask", "mask_pk"),)
+
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    mask_pk: Mapped[int] = mapped_column(ForeignKey("masks.id", ondelete="CASCADE"), primary_key=True)
+    before_class: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    before_fine: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    before_decision: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class History(Base):
+    """Append-only: who changed what, when, before and after."""
+
+    __tablename__ = "history"
+    __table_args__ = (Index("ix_history_project", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str] = mapped_column(String(128))
+    before: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+
+
+class Training(Base):
+    """One retraining: the model it made and its hold-out accuracy."""
+
+    __tablename__ = "trainings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    model_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    masks: Mapped[int] = mapped_column(Integer, default=0)
+    decisions: Mapped[int] = mapped_column(Integer, default=0)
+    holdout_accuracy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    map_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)

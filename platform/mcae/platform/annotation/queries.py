@@ -1,0 +1,232 @@
+"""Reads for the expert tools: projects, neighbourhoods with progress, groups with the engine's
+summary line, masks sorted by confidence, patches, decisions, history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any, Literal
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session
+
+from mcae.inference.classes import MCAE
+from mcae.platform.annotation import schemas
+from mcae.platform.annotation.lookups import user_names
+from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Patch, Project
+from mcae.platform.annotation.views import decision_out, group_out, mask_out, patch_out
+
+
+def project_view(session: Session, project: Project) -> schemas.ProjectOut:
+    masks, decided = session.execute(select(func.count(Mask.id), func.count(Mask.class_id)).where(
+        Mask.project_id == project.id, Mask.present.is_(True))).one()
+    patches, checked = session.execute(select(func.count(Patch.id), func.count(case((Patch.checked, 1)))).where(
+        Patch.project_id == project.id)).one()
+    return schemas.ProjectOut(
+        id=project.id, name=project.name, city=project.city, layer=project.layer, scheme=project.scheme,
+        classes=[{"id": 0, "name": "Unknown", "color": "#000000"}] +
+                [{"id": c.id, "name": c.name, "color": c.hex} for c in MCAE],
+        fine_classes=project.fine_classes or {}, grid=project.grid, model_version=project.model_version,
+        double_share=project.double_share, version=project.version, masks=masks, decided=decided,
+        patches=patches, checked_patches=checked)
+
+
+def neighbourhoods(session: Session, project: Project, page: int, per_page: int) -> schemas.NeighbourhoodPage:
+    patch_rows = session.execute(select(Patch.neighbourhood, Patch.name).where(Patch.project_id == project.id)
+                                 .order_by(Patch.row, Patch.col)).all()
+    members: dict[str, list[str]] = defaultdict(list)
+    for hood, name in patch_rows:
+        members[hood].append(name)
+    counts = {hood: (groups, masks, decided) for hood, groups, masks, decided in session.execute(
+        select(Mask.neighbourhood, func.count(func.distinct(Mask.group_id)), func.count(Mask.id),
+               func.count(Mask.class_id))
+        .where(Mask.project_id == project.id, Mask.present.is_(True)).group_by(Mask.neighbourhood))}
+    names = [h for h in _hood_order(members) if h in counts]
+    items = []
+    for hood in names[(page - 1) * per_page: page * per_page]:
+        groups, masks, decided = counts[hood]
+        items.append(schemas.NeighbourhoodOut(name=hood, patches=members[hood], groups=groups, masks=masks,
+                                              decided=decided, progress=round(decided / masks, 4) if masks else 1.0))
+    return schemas.NeighbourhoodPage(total=len(names), page=page, per_page=per_page, items=items)
+
+
+def _hood_order(members: dict[str, list[str]]) -> list[str]:
+    def key(name: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in name.split("-") if p.isdigit())
+
+    return sorted(members, key=key)
+
+
+def groups_of(session: Session, project: Project, neighbourhood: str) -> list[schemas.GroupOut]:
+    groups = list(session.scalars(select(Group).where(Group.project_id == project.id,
+                                                      Group.neighbourhood == neighbourhood)
+                                  .order_by(Group.cluster, Group.pred_class)))
+    if not groups:
+        from mcae.tiles.catalog import UnknownId
+
+        raise UnknownId("neighbourhood", neighbourhood)
+    masks: dict[int, list[Mask]] = defaultdict(list)
+    for mask in session.scalars(select(Mask).where(Mask.group_id.in_([g.id for g in groups]),
+                                                   Mask.present.is_(True))):
+        masks[mask.group_id].append(mask)  # type: ignore[index]
+    names = user_names(session)
+    return [group_out(g, masks[g.id], i + 1, len(groups), project.model_version, names)
+            for i, g in enumerate(groups)]
+
+
+def group_view(session: Session, project: Project, group: Group) -> schemas.GroupOut:
+    siblings = list(session.scalars(select(Group.id).where(Group.project_id == project.id,
+                                                           Group.neighbourhood == group.neighbourhood)
+                                    .order_by(Group.cluster, Group.pred_class)))
+    masks = list(session.scalars(select(Mask).where(Mask.group_id == group.id, Mask.present.is_(True))))
+    return group_out(group, masks, siblings.index(group.id) + 1, len(siblings), project.model_version,
+                     user_names(session))
+
+
+SortKey = Literal["confidence", "-confidence", "area", "-area", "id"]
+
+
+def _via(session: Session, masks: list[Mask]) -> dict[int, str]:
+    ids = {m.decision_id for m in masks if m.decision_id}
+    if not ids:
+        return {}
+    return dict(session.execute(select(Decision.id, Decision.target).where(Decision.id.in_(ids))).tuples().all())
+
+
+def masks_of_group(session: Session, project: Project, group: Group, sort: SortKey, page: int,
+                   per_page: int, state: Literal["all", "open", "decided", "refine"]) -> schemas.MaskPage:
+    query = select(Mask).where(Mask.group_id == group.id, Mask.present.is_(True))
+    query = _state_filter(query, state)
+    return _mask_page(session, project, query, sort, page, per_page, {group.id: group.key})
+
+
+def _state_filter(query: Select[Any], state: str) -> Select[Any]:
+    if state == "open":
+        return query.where(Mask.class_id.is_(None), Mask.refine.is_(False))
+    if state == "decided":
+        return query.where(Mask.class_id.is_not(None))
+    if state == "refine":
+        return query.where(Mask.class_id.is_(None), Mask.refine.is_(True))
+    return query
+
+
+def _mask_page(session: Session, project: Project, query: Select[Any], sort: SortKey, page: int,
+               per_page: int, keys: dict[int, str] | None = None) -> schemas.MaskPage:
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    order = {"confidence": (Mask.pred_score.is_(None).desc(), Mask.pred_score.asc(), Mask.id),
+             "-confidence": (Mask.pred_score.desc(), Mask.id), "area": (Mask.area.asc(), Mask.id),
+             "-area": (Mask.area.desc(), Mask.id), "id": (Mask.patch, Mask.mask_id)}[sort]
+    masks = list(session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)))
+    if keys is None:
+        group_ids = {m.group_id for m in masks if m.group_id}
+        keys = dict(session.execute(select(Group.id, Group.key).where(Group.id.in_(group_ids))).tuples().all())
+    via = _via(session, masks)
+    items = [mask_out(project.id, m, keys.get(m.group_id) if m.group_id else None,
+                      via.get(m.decision_id) if m.decision_id else None) for m in masks]
+    return schemas.MaskPage(total=total, page=page, per_page=per_page, items=items)
+
+
+def mask_view(session: Session, project: Project, mask: Mask) -> schemas.MaskOut:
+    key = session.scalar(select(Group.key).where(Group.id == mask.group_id)) if mask.group_id else None
+    via = _via(session, [mask])
+    return mask_out(project.id, mask, key, via.get(mask.decision_id) if mask.decision_id else None)
+
+
+def patch_counts(session: Session, project_id: str, names: list[str] | None = None) -> dict[str, tuple[int, int, int]]:
+    query = select(Mask.patch, func.count(Mask.id), func.count(Mask.class_id),
+                   func.count(case((Mask.refine & Mask.class_id.is_(None), 1)))).where(
+        Mask.project_id == project_id, Mask.present.is_(True))
+    if names is not None:
+        query = query.where(Mask.patch.in_(names))
+    return {p: (n, d, r) for p, n, d, r in session.execute(query.group_by(Mask.patch))}
+
+
+def patches(session: Session, project: Project, page: int, per_page: int,
+            state: Literal["all", "refine", "unchecked", "checked"]) -> schemas.PatchPage:
+    rows = list(session.scalars(select(Patch).where(Patch.project_id == project.id).order_by(Patch.row, Patch.col)))
+    counts = patch_counts(session, project.id)
+    if state == "refine":
+        rows = [p for p in rows if counts.get(p.name, (0, 0, 0))[2] > 0]
+    elif state in ("unchecked", "checked"):
+        rows = [p for p in rows if p.checked == (state == "checked")]
+    names = user_names(session)
+    items = [patch_out(p, *counts.get(p.name, (0, 0, 0)), names) for p in rows[(page - 1) * per_page: page * per_page]]
+    return schemas.PatchPage(total=len(rows), page=page, per_page=per_page, items=items)
+
+
+def patch_view(session: Session, patch: Patch, bounds: list[float] | None = None) -> schemas.PatchOut:
+    counts = patch_counts(session, patch.project_id, [patch.name]).get(patch.name, (0, 0, 0))
+    return patch_out(patch, *counts, user_names(session), bounds)
+
+
+def patch_detail(session: Session, project: Project, patch: Patch, bounds: list[float] | None) -> schemas.PatchDetail:
+    base = patch_view(session, patch, bounds)
+    query = select(Mask).where(Mask.project_id == project.id, Mask.patch == patch.name, Mask.present.is_(True))
+    masks = _mask_page(session, project, query, "id", 1, 1_000_000).items
+    return schemas.PatchDetail(**base.model_dump(), mask_list=masks)
+
+
+def decisions(session: Session, project: Project, *, author: str | None, class_id: int | None,
+              since: dt.datetime | None, until: dt.datetime | None, state: str | None, review: str | None,
+              target: str | None, group: tuple[str, str] | None, exclude_author: str | None,
+              second_pass: bool | None, page: int, per_page: int) -> schemas.DecisionPage:
+    names = user_names(session)
+    ids = {v: k for k, v in names.items()}
+    query = select(Decision).where(Decision.project_id == project.id)
+    if author is not None:
+        query = query.where(Decision.author_id == ids.get(author, -1))
+    if exclude_author is not None and exclude_author in ids:
+        query = query.where(Decision.author_id != ids[exclude_author])
+    if class_id is not None:
+        query = query.where(Decision.class_id == class_id)
+    if since is not None:
+        query = query.where(Decision.created_at >= since)
+    if until is not None:
+        query = query.where(Decision.created_at <= until)
+    if state is not None:
+        query = query.where(Decision.state == state)
+    if review is not None:
+        query = query.where(Decision.review == review)
+    if target is not None:
+        query = query.where(Decision.target == target)
+    if second_pass is not None:
+        query = query.where(Decision.pass_no == (2 if second_pass else 1))
+    if group is not None:
+        query = query.where(Decision.neighbourhood == group[0], Decision.group_key == group[1])
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(session.scalars(query.order_by(Decision.id.desc()).offset((page - 1) * per_page).limit(per_page)))
+    sizes = dict(session.execute(select(DecisionMask.decision_id, func.count()).where(
+        DecisionMask.decision_id.in_([d.id for d in rows])).group_by(DecisionMask.decision_id)).tuples().all())
+    return schemas.DecisionPage(total=total, page=page, per_page=per_page,
+                                items=[decision_out(d, names, sizes.get(d.id, 0)) for d in rows])
+
+
+def decision_detail(session: Session, decision: Decision) -> schemas.DecisionDetail:
+    rows = session.execute(
+        select(Mask.id, Mask.patch, Mask.mask_id, DecisionMask.before_class, DecisionMask.before_fine,
+               Mask.class_id, Mask.decision_id)
+        .join(DecisionMask, DecisionMask.mask_pk == Mask.id).where(DecisionMask.decision_id == decision.id)
+        .order_by(Mask.patch, Mask.mask_id)).all()
+    masks = [{"id": r.id, "patch": r.patch, "mask_id": r.mask_id, "before_class": r.before_class,
+              "before_fine_class": r.before_fine, "class_id": r.class_id,
+              "from_this_decision": r.decision_id == decision.id} for r in rows]
+    base = decision_out(decision, user_names(session), len(rows))
+    return schemas.DecisionDetail(**base.model_dump(), mask_list=masks)
+
+
+def history(session: Session, project: Project, *, entity: str | None, entity_id: str | None,
+            user: str | None, page: int, per_page: int) -> schemas.HistoryPage:
+    names = user_names(session)
+    query = select(History).where(History.project_id == project.id)
+    if entity is not None:
+        query = query.where(History.entity == entity)
+    if entity_id is not None:
+        query = query.where(History.entity_id == entity_id)
+    if user is not None:
+        query = query.where(History.user_id == {v: k for k, v in names.items()}.get(user, -1))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(History.id.desc()).offset((page - 1) * per_page).limit(per_page))
+    items = [schemas.HistoryOut(id=h.id, at=h.at, user=names.get(h.user_id) if h.user_id else None,
+                                action=h.action, entity=h.entity, entity_id=h.entity_id, before=h.before,
+                                after=h.after) for h in rows]
+    return schemas.HistoryPage(total=total, page=page, per_page=per_page, items=items)

@@ -1,0 +1,111 @@
+"""Review aids: agreement between the two labellings of double groups, and the dashboard."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import cohen_kappa_score
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mcae.platform.annotation import schemas
+from mcae.platform.annotation.lookups import user_names
+from mcae.platform.annotation.models import Decision, DecisionMask, Group, Mask, Patch, Project, Training
+from mcae.platform.annotation.views import class_name
+
+
+def agreement(session: Session, project: Project, limit: int = 500) -> schemas.AgreementOut:
+    """Cohen's kappa between first and second labellings, mask by mask, with the disagreements."""
+    names = user_names(session)
+    rows = session.execute(
+        select(DecisionMask.mask_pk, Decision.id, Decision.pass_no, Decision.class_id, Decision.author_id)
+        .join(Decision, Decision.id == DecisionMask.decision_id)
+        .join(Mask, Mask.id == DecisionMask.mask_pk).join(Group, Group.id == Mask.group_id)
+        .where(Decision.project_id == project.id, Decision.state == "active", Group.double.is_(True),
+               Decision.review != "rejected")).all()
+    latest: dict[tuple[int, int], tuple[int, int, int]] = {}
+    for mask_pk, decision_id, pass_no, class_id, author in rows:
+        key = (mask_pk, pass_no)
+        if key not in latest or decision_id > latest[key][0]:
+            latest[key] = (decision_id, class_id, author)
+    pairs = [(pk, latest[(pk, 1)], latest[(pk, 2)]) for pk, p in latest if p == 1 and (pk, 2) in latest]
+    first = np.array([a[1] for _, a, _ in pairs])
+    second = np.array([b[1] for _, _, b in pairs])
+    kappa = None
+    if len(pairs) >= 2:
+        value = cohen_kappa_score(first, second) if len(set(first) | set(second)) > 1 else 1.0
+        kappa = None if np.isnan(value) else round(float(value), 4)
+    disagreements = []
+    differing = [(pk, a, b) for pk, a, b in pairs if a[1] != b[1]]
+    masks = {m.id: m for m in session.scalars(select(Mask).where(Mask.id.in_([pk for pk, _, _ in differing[:limit]])))}
+    keys = dict(session.execute(select(Group.id, Group.key).where(Group.project_id == project.id)).tuples().all())
+    for pk, a, b in differing[:limit]:
+        m = masks[pk]
+        disagreements.append(schemas.Disagreement(
+            mask=pk, patch=m.patch, mask_id=m.mask_id, neighbourhood=m.neighbourhood,
+            group=keys.get(m.group_id) if m.group_id else None,
+            first={"decision": a[0], "class_id": a[1], "class": class_name(a[1]), "author": names.get(a[2])},
+            second={"decision": b[0], "class_id": b[1], "class": class_name(b[1]), "author": names.get(b[2])}))
+    groups = session.scalar(select(func.count(Group.id)).where(Group.project_id == project.id,
+                                                               Group.double.is_(True))) or 0
+    annotators = sorted({names.get(v[2], "?") for v in latest.values()})
+    return schemas.AgreementOut(double_groups=groups, compared_masks=len(pairs),
+                                agreeing=len(pairs) - len(differing), kappa=kappa, annotators=annotators,
+                                disagreements=disagreements)
+
+
+def dashboard(session: Session, project: Project) -> schemas.DashboardOut:
+    names = user_names(session)
+    masks, decided = session.execute(select(func.count(Mask.id), func.count(Mask.class_id)).where(
+        Mask.project_id == project.id, Mask.present.is_(True))).one()
+    via = dict(session.execute(
+        select(Decision.target, func.count(Mask.id)).join(Decision, Decision.id == Mask.decision_id)
+        .where(Mask.project_id == project.id, Mask.class_id.is_not(None)).group_by(Decision.target)).tuples().all())
+    active = select(Decision).where(Decision.project_id == project.id, Decision.state == "active",
+                                    Decision.pass_no == 1).subquery()
+    actions = session.scalar(select(func.count()).select_from(active)) or 0
+    bulk = session.scalar(select(func.avg(Decision.elapsed_s)).where(
+        Decision.project_id == project.id, Decision.target == "group", Decision.elapsed_s.is_not(None),
+        Decision.state == "active"))
+    per: dict[int, dict[str, Any]] = defaultdict(lambda: {"decisions": 0, "group_decisions": 0,
+                                                          "mask_decisions": 0, "masks": 0, "undone": 0,
+                                                          "accepted": 0, "rejected": 0, "second_pass": 0})
+    for author, target, state, review, pass_no, count in session.execute(
+            select(Decision.author_id, Decision.target, Decision.state, Decision.review, Decision.pass_no,
+                   func.count(Decision.id)).where(Decision.project_id == project.id)
+            .group_by(Decision.author_id, Decision.target, Decision.state, Decision.review, Decision.pass_no)):
+        row = per[author]
+        if state == "undone":
+            row["undone"] += count
+            continue
+        if pass_no == 2:
+            row["second_pass"] += count
+            continue
+        row["decisions"] += count
+        row[f"{target}_decisions"] += count
+        if review in ("accepted", "rejected"):
+            row[review] += count
+    for author, count in session.execute(
+            select(Decision.author_id, func.count(Mask.id)).join(Decision, Decision.id == Mask.decision_id)
+            .where(Mask.project_id == project.id, Mask.class_id.is_not(None)).group_by(Decision.author_id)):
+        per[author]["masks"] = count
+    reviews = dict(session.execute(select(Decision.review, func.count(Decision.id)).where(
+        Decision.project_id == project.id, Decision.state == "active", Decision.pass_no == 1)
+        .group_by(Decision.review)).tuples().all())
+    patches, checked = session.execute(select(func.count(Patch.id), func.count(Patch.checked_by)).where(
+        Patch.project_id == project.id)).one()
+    trainings = [{"at": t.at, "model_version": t.model_version, "masks": t.masks, "decisions": t.decisions,
+                  "holdout_accuracy": t.holdout_accuracy, "map_version": t.map_version}
+                 for t in session.scalars(select(Training).where(Training.project_id == project.id)
+                                          .order_by(Training.id))]
+    labelled = int(via.get("group", 0)) + int(via.get("mask", 0))
+    return schemas.DashboardOut(
+        masks=masks, decided=decided, decided_by_group=int(via.get("group", 0)),
+        decided_by_mask=int(via.get("mask", 0)), actions=actions,
+        masks_per_action=round(labelled / actions, 3) if actions else None,
+        seconds_per_bulk_action=round(float(bulk), 3) if bulk is not None else None,
+        patches=patches, checked_patches=checked,
+        per_annotator=[{"user": names.get(uid, "?"), **row} for uid, row in sorted(per.items())],
+        reviews={k: int(v) for k, v in reviews.items()}, trainings=trainings)

@@ -1,0 +1,324 @@
+"""Request and response models of the annotation API (its part of the OpenAPI document)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mcae.inference.classes import MCAE
+
+ClassIn = int | str
+
+
+def class_id_of(value: ClassIn, allow_unknown: bool = False) -> int:
+    """An MCAE class id from an id or a name (0 / "Unknown" only where allowed)."""
+    if isinstance(value, str) and not value.strip().isdigit():
+        if allow_unknown and value.strip().lower() == "unknown":
+            return 0
+        return MCAE.id_of(value)
+    number = int(value)
+    if number == 0 and allow_unknown:
+        return 0
+    if number not in MCAE.ids:
+        raise ValueError(f"class {number} is not an MCAE class id (1-9)")
+    return number
+
+
+def class_name_of(class_id: int) -> str:
+    return "Unknown" if class_id == 0 else MCAE.name_of(class_id)
+
+
+class Page(BaseModel):
+    total: int
+    page: int
+    per_page: int
+
+
+class ProjectOut(BaseModel):
+    id: str
+    name: str
+    city: str | None
+    layer: str
+    scheme: str
+    classes: list[dict[str, Any]]
+    fine_classes: dict[str, list[str]]
+    grid: dict[str, Any]
+    model_version: str | None
+    double_share: float
+    version: int
+    masks: int
+    decided: int
+    patches: int
+    checked_patches: int
+
+
+class ProjectPatch(BaseModel):
+    """An admin's edit of a project (with the version it was read at)."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int
+    name: str | None = Field(None, min_length=1, max_length=200)
+    fine_classes: dict[str, list[str]] | None = None
+    double_share: float | None = Field(None, ge=0, le=1)
+    city: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    layer: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+    @field_validator("fine_classes")
+    @classmethod
+    def _coarse_names(cls, value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        if value is None:
+            return value
+        for coarse, fine in value.items():
+            MCAE.id_of(coarse)
+            if len(fine) > 200 or any(not f.strip() or len(f) > 64 for f in fine):
+                raise ValueError(f"fine classes of {coarse}: 1-64 characters each, at most 200")
+        return value
+
+
+class NeighbourhoodOut(BaseModel):
+    name: str
+    patches: list[str]
+    groups: int
+    masks: int
+    decided: int
+    progress: float
+
+
+class NeighbourhoodPage(Page):
+    items: list[NeighbourhoodOut]
+
+
+class GroupOut(BaseModel):
+    id: int
+    neighbourhood: str
+    key: str
+    cluster: int
+    pred_class: int
+    pred_name: str
+    size: int
+    decided: int
+    open: int
+    refine: int
+    score_min: float | None
+    score_max: float | None
+    histogram: dict[str, float]
+    index: int
+    of: int
+    summary: str  # the engine's line: 55/57, (0.16, 0.91), {'Tree': '96.49', ...}
+    double: bool
+    model_version: str | None
+    version: int
+    lease: dict[str, Any] | None
+
+
+class MaskOut(BaseModel):
+    id: int
+    patch: str
+    mask_id: int
+    neighbourhood: str
+    group: str | None
+    area: int
+    bbox: list[int]
+    pred_class: int
+    confidence: float | None
+    class_id: int | None
+    class_name: str | None
+    fine_class: str | None
+    decision_id: int | None
+    via: Literal["group", "mask"] | None
+    refine: bool
+    version: int
+    thumbnail: str
+
+
+class MaskPage(Page):
+    items: list[MaskOut]
+
+
+class GroupDecisionIn(BaseModel):
+    """Label some (default: all) masks of a group with one class."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    class_id: ClassIn = Field(alias="class")
+    fine_class: str | None = Field(None, max_length=64)
+    masks: list[int] | None = Field(None, max_length=100_000, description="Mask ids (`id`); default all")
+    version: int | None = Field(None, description="The group version the expert saw (or If-Match)")
+    model_version: str | None = Field(None, max_length=32)
+    second_pass: bool = Field(False, description="The second, independent labelling of a double group")
+
+
+class RefineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    masks: list[int] | None = Field(None, max_length=100_000, description="default: every open mask")
+    version: int | None = None
+
+
+class CorrectionRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    mask: int = Field(ge=1, description="mask id within the patch")
+    class_id: ClassIn = Field(alias="class")
+    fine_class: str | None = Field(None, max_length=64)
+    version: int | None = Field(None, description="the mask version the expert saw")
+
+
+class CorrectionsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rows: list[CorrectionRow] = Field(min_length=1, max_length=5000)
+    version: int | None = Field(None, description="the patch version (or If-Match)")
+
+
+class CheckedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    checked: bool
+    version: int | None = None
+
+
+class PatchOut(BaseModel):
+    name: str
+    neighbourhood: str
+    row: int
+    col: int
+    checked: bool
+    checked_by: str | None
+    checked_at: dt.datetime | None
+    masks: int
+    decided: int
+    refine: int
+    version: int
+    bounds: list[float] | None = None  # lon/lat of the patch, for a locator map
+
+
+class PatchPage(Page):
+    items: list[PatchOut]
+
+
+class PatchDetail(PatchOut):
+    mask_list: list[MaskOut]
+
+
+class DecisionOut(BaseModel):
+    id: int
+    target: Literal["group", "mask"]
+    class_id: int
+    class_name: str
+    fine_class: str | None
+    neighbourhood: str | None
+    group: str | None
+    patch: str | None
+    mask: int | None
+    masks: int
+    model_version: str | None
+    author: str
+    created_at: dt.datetime
+    source: str
+    second_pass: bool
+    elapsed_s: float | None
+    state: Literal["active", "undone"]
+    undone_by: str | None
+    review: Literal["pending", "accepted", "rejected"]
+    reviewer: str | None
+    review_comment: str | None
+
+
+class DecisionPage(Page):
+    items: list[DecisionOut]
+
+
+class DecisionDetail(DecisionOut):
+    mask_list: list[dict[str, Any]]
+
+
+class SaveOut(BaseModel):
+    """What a committed save returns: the decision(s) and the new versions."""
+
+    saved: bool = True
+    decisions: list[DecisionOut]
+    masks_changed: int
+    group: GroupOut | None = None
+    patch: PatchOut | None = None
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    verdict: Literal["accept", "reject"]
+    comment: str | None = Field(None, max_length=2000)
+
+
+class HistoryOut(BaseModel):
+    id: int
+    at: dt.datetime
+    user: str | None
+    action: str
+    entity: str
+    entity_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class HistoryPage(Page):
+    items: list[HistoryOut]
+
+
+class LoadSummary(BaseModel):
+    added: int
+    group_decisions: int
+    mask_decisions: int
+    masks_labelled: int
+    by_class: dict[str, int]
+
+
+class NextGroupOut(BaseModel):
+    group: GroupOut | None
+    second_pass: bool = False
+    lease_until: dt.datetime | None = None
+    remaining: int
+
+
+class Disagreement(BaseModel):
+    mask: int
+    patch: str
+    mask_id: int
+    neighbourhood: str
+    group: str | None
+    first: dict[str, Any]
+    second: dict[str, Any]
+
+
+class AgreementOut(BaseModel):
+    double_groups: int
+    compared_masks: int
+    agreeing: int
+    kappa: float | None
+    annotators: list[str]
+    disagreements: list[Disagreement]
+
+
+class DashboardOut(BaseModel):
+    masks: int
+    decided: int
+    decided_by_group: int
+    decided_by_mask: int
+    actions: int
+    masks_per_action: float | None
+    seconds_per_bulk_action: float | None
+    patches: int
+    checked_patches: int
+    per_annotator: list[dict[str, Any]]
+    reviews: dict[str, int]
+    trainings: list[dict[str, Any]]
+
+
+class RebuildPreview(BaseModel):
+    masks_changed: int
+    area_m2: float
+    by_class: dict[str, int]
+    decisions_since_last_build: int
+    last_build: dt.datetime | None
+
+
+class UserOut(BaseModel):
+    id: int
+    name: str
+    role: str

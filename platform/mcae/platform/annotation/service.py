@@ -1,0 +1,371 @@
+"""The rules of annotation writes: versions and 409s, cluster decisions as objects, undo,
+corrections, refinement, "fully checked" patches, and loading the engine's decisions.
+
+Every function here runs inside the caller's transaction (``Database.session()``), so a
+write is all or nothing, and is acknowledged only after that transaction committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from mcae.inference.decisions import Decision as EngineDecision
+from mcae.inference.errors import InputError
+from mcae.platform.annotation import schemas
+from mcae.platform.annotation.auth import CurrentUser
+from mcae.platform.annotation.effects import bump_groups, recompute
+from mcae.platform.annotation.history import record
+from mcae.platform.annotation.lookups import (
+    decision_row,
+    group_row,
+    patch_row,
+    project_row,
+    stale,
+    user_names,
+    wanted_version,
+)
+from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Patch, Project, utcnow
+from mcae.platform.annotation.views import aware, decision_out
+from mcae.platform.errors import Conflict, Forbidden
+
+ELAPSED_CAP_S = 600.0  # longer gaps are breaks, not the time an action took
+
+
+def last_change(session: Session, project_id: str, entity: str, entity_id: str) -> dict[str, Any] | None:
+    row = session.execute(
+        select(History.at, History.action, History.user_id).where(
+            History.project_id == project_id, History.entity == entity, History.entity_id == entity_id)
+        .order_by(History.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return {"user": user_names(session).get(row.user_id) if row.user_id else None,
+            "at": aware(row.at).isoformat(timespec="seconds"), "action": row.action}
+
+
+def _claim(session: Session, model: type[Group] | type[Patch], row_id: int, version: int) -> bool:
+    """Bump a row's version if it still is ``version`` (atomic on SQLite and PostgreSQL)."""
+    result = session.execute(update(model).where(model.id == row_id, model.version == version)
+                             .values(version=model.version + 1).execution_options(synchronize_session=False))
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _fine(project: Project, class_id: int, fine: str | None) -> str | None:
+    if fine is None or not fine.strip() or fine.strip().lower() == "unknown":
+        return None
+    allowed = project.fine_classes.get(schemas.class_name_of(class_id), [])
+    if allowed and fine not in allowed:
+        raise InputError(f"fine class {fine!r} is not one of {schemas.class_name_of(class_id)}'s: {allowed}")
+    return fine.strip()
+
+
+def _elapsed(session: Session, group: Group | None, user: CurrentUser, now: dt.datetime) -> float | None:
+    """Seconds the action took, measured here: since the group was handed out or the last save."""
+    start = None
+    if group is not None and group.lease_user_id == user.id and group.lease_started is not None:
+        start = aware(group.lease_started)
+    else:
+        last = session.scalar(select(func.max(Decision.created_at)).where(Decision.author_id == user.id))
+        start = aware(last) if last is not None else None
+    if start is None:
+        return None
+    seconds = (now - start).total_seconds()
+    return round(seconds, 3) if 0 <= seconds <= ELAPSED_CAP_S else None
+
+
+def _new_decision(session: Session, project: Project, user_id: int, masks: list[Mask], **fields: Any) -> Decision:
+    decision = Decision(project_id=project.id, author_id=user_id, **fields)
+    session.add(decision)
+    session.flush()
+    if masks:
+        session.execute(insert(DecisionMask), [
+            {"decision_id": decision.id, "mask_pk": m.id, "before_class": m.class_id, "before_fine": m.fine_class,
+             "before_decision": m.decision_id} for m in masks])
+    return decision
+
+
+def decide_group(session: Session, project_id: str, user: CurrentUser, neighbourhood: str, key: str,
+                 body: schemas.GroupDecisionIn, if_match: str | None) -> schemas.SaveOut:
+    """One class for a set of a group's masks (all by default): one decision, one transaction."""
+    project = project_row(session, project_id)
+    group = group_row(session, project_id, neighbourhood, key)
+    class_id = _class(body.class_id)
+    fine = _fine(project, class_id, body.fine_class)
+    members = list(session.scalars(select(Mask).where(Mask.group_id == group.id, Mask.present.is_(True))
+                                   .order_by(Mask.id)))
+    selection = _select(members, body.masks, f"group {neighbourhood}/{key}")
+    now = utcnow()
+    elapsed = _elapsed(session, group, user, now)
+    model_version = body.model_version or project.model_version
+    names = user_names(session)
+    if body.second_pass:
+        decision = _second_pass(session, project, group, user, selection, class_id, fine, model_version, elapsed)
+        return schemas.SaveOut(decisions=[decision_out(decision, names, len(selection))], masks_changed=0)
+    version = wanted_version(body.version, if_match, "group")
+    if not _claim(session, Group, group.id, version):
+        session.refresh(group)
+        raise stale(f"group {neighbourhood}/{key}", version, group.version, _group_state(session, project, group),
+                    last_change(session, project_id, "group", f"{neighbourhood}/{key}"))
+    decision = _new_decision(session, project, user.id, selection, target="group", class_id=class_id,
+                             fine_class=fine, neighbourhood=neighbourhood, group_key=key,
+                             model_version=model_version, elapsed_s=elapsed, created_at=now)
+    changed = recompute(session, [m.id for m in selection], bumped={group.id})
+    if group.lease_user_id == user.id:
+        group.lease_started = now
+    after = {"decision": decision.id, "class": class_id, "fine_class": fine, "masks": len(selection),
+             "changed": [[pk, a, b] for pk, a, b in changed]}
+    record(session, project_id, user.id, "decide", "group", f"{neighbourhood}/{key}",
+           before={"version": version}, after=after)
+    record(session, project_id, user.id, "create", "decision", str(decision.id), after=after)
+    session.flush()
+    session.refresh(group)
+    return schemas.SaveOut(decisions=[decision_out(decision, names, len(selection))], masks_changed=len(changed),
+                           group=_group_state_out(session, project, group))
+
+
+def _second_pass(session: Session, project: Project, group: Group, user: CurrentUser, selection: list[Mask],
+                 class_id: int, fine: str | None, model_version: str | None, elapsed: float | None) -> Decision:
+    """The independent second labelling of a double group: recorded, compared, never applied."""
+    if not group.double:
+        raise InputError(f"group {group.neighbourhood}/{group.key} is not one of the groups labelled twice")
+    first_authors = set(session.scalars(
+        select(Decision.author_id).join(DecisionMask, DecisionMask.decision_id == Decision.id)
+        .where(DecisionMask.mask_pk.in_([m.id for m in selection]), Decision.pass_no == 1,
+               Decision.state == "active")))
+    if user.id in first_authors:
+        raise Forbidden("the second labelling of a group must be by another annotator than the first")
+    decision = _new_decision(session, project, user.id, selection, target="group", class_id=class_id,
+                             fine_class=fine, neighbourhood=group.neighbourhood, group_key=group.key,
+                             model_version=model_version, elapsed_s=elapsed, pass_no=2)
+    record(session, project.id, user.id, "second-pass", "decision", str(decision.id),
+           after={"class": class_id, "masks": len(selection), "group": f"{group.neighbourhood}/{group.key}"})
+    return decision
+
+
+def refine_group(session: Session, project_id: str, user: CurrentUser, neighbourhood: str, key: str,
+                 body: schemas.RefineIn, if_match: str | None) -> schemas.SaveOut:
+    """Send some (default: every open) mask of a group to refinement."""
+    project = project_row(session, project_id)
+    group = group_row(session, project_id, neighbourhood, key)
+    members = list(session.scalars(select(Mask).where(Mask.group_id == group.id, Mask.present.is_(True))))
+    selection = _select([m for m in members if not m.class_id] if body.masks is None else members, body.masks,
+                        f"group {neighbourhood}/{key}")
+    version = wanted_version(body.version, if_match, "group")
+    if not _claim(session, Group, group.id, version):
+        session.refresh(group)
+        raise stale(f"group {neighbourhood}/{key}", version, group.version, _group_state(session, project, group),
+                    last_change(session, project_id, "group", f"{neighbourhood}/{key}"))
+    for mask in selection:
+        mask.refine = True
+        mask.version += 1
+    record(session, project_id, user.id, "refine", "group", f"{neighbourhood}/{key}",
+           before={"version": version}, after={"masks": [m.id for m in selection]})
+    session.flush()
+    session.refresh(group)
+    return schemas.SaveOut(decisions=[], masks_changed=len(selection), group=_group_state_out(session, project, group))
+
+
+def correct_patch(session: Session, project_id: str, user: CurrentUser, patch_name: str,
+                  body: schemas.CorrectionsIn, if_match: str | None) -> schemas.SaveOut:
+    """Refinement: mask corrections of one patch, every row in one transaction."""
+    project = project_row(session, project_id)
+    patch = patch_row(session, project_id, patch_name)
+    ids = [row.mask for row in body.rows]
+    if len(set(ids)) != len(ids):
+        raise InputError("a mask appears twice among the rows")
+    masks = {m.mask_id: m for m in session.scalars(select(Mask).where(
+        Mask.project_id == project_id, Mask.patch == patch_name, Mask.mask_id.in_(ids), Mask.present.is_(True)))}
+    missing = [i for i in ids if i not in masks]
+    if missing:
+        raise InputError(f"patch {patch_name} has no mask {missing[0]} open to labelling")
+    per_row = all(row.version is not None for row in body.rows)
+    if if_match is not None or body.version is not None or not per_row:
+        version = wanted_version(body.version, if_match, "patch")
+        if not _claim(session, Patch, patch.id, version):
+            session.refresh(patch)
+            raise stale(f"patch {patch_name}", version, patch.version, {"version": patch.version},
+                        last_change(session, project_id, "patch", patch_name))
+    else:
+        patch.version += 1
+    for row in body.rows:
+        mask = masks[row.mask]
+        if row.version is not None and row.version != mask.version:
+            raise stale(f"mask {patch_name}/{row.mask}", row.version, mask.version,
+                        {"mask": row.mask, "version": mask.version, "class_id": mask.class_id},
+                        last_change(session, project_id, "mask", f"{patch_name}/{row.mask}"))
+    now = utcnow()
+    elapsed = _elapsed(session, None, user, now)
+    names = user_names(session)
+    made, touched = [], []
+    for row in body.rows:
+        mask = masks[row.mask]
+        class_id = _class(row.class_id)
+        decision = _new_decision(session, project, user.id, [mask], target="mask", class_id=class_id,
+                                 fine_class=_fine(project, class_id, row.fine_class), patch=patch_name,
+                                 mask_id=row.mask, model_version=project.model_version,
+                                 elapsed_s=elapsed if not made else 0.0, created_at=now)
+        record(session, project_id, user.id, "correct", "mask", f"{patch_name}/{row.mask}",
+               before={"class": mask.class_id, "fine_class": mask.fine_class, "decision": mask.decision_id},
+               after={"class": class_id, "decision": decision.id})
+        made.append(decision)
+        touched.append(mask.id)
+    changed = recompute(session, touched)
+    record(session, project_id, user.id, "correct", "patch", patch_name,
+           after={"decisions": [d.id for d in made], "changed": len(changed)})
+    session.flush()
+    return schemas.SaveOut(decisions=[decision_out(d, names, 1) for d in made], masks_changed=len(changed),
+                           patch=_patch_state(session, patch))
+
+
+def set_checked(session: Session, project_id: str, user: CurrentUser, patch_name: str,
+                body: schemas.CheckedIn, if_match: str | None) -> schemas.PatchOut:
+    patch = patch_row(session, project_id, patch_name)
+    version = wanted_version(body.version, if_match, "patch")
+    before = {"checked": patch.checked, "version": version}
+    if not _claim(session, Patch, patch.id, version):
+        session.refresh(patch)
+        raise stale(f"patch {patch_name}", version, patch.version, {"version": patch.version,
+                                                                      "checked": patch.checked},
+                    last_change(session, project_id, "patch", patch_name))
+    session.refresh(patch)
+    patch.checked = body.checked
+    patch.checked_by, patch.checked_at = (user.id, utcnow()) if body.checked else (None, None)
+    record(session, project_id, user.id, "check" if body.checked else "uncheck", "patch", patch_name,
+           before=before, after={"checked": body.checked, "version": patch.version})
+    session.flush()
+    return _patch_state(session, patch)
+
+
+def undo(session: Session, project_id: str, user: CurrentUser, decision_id: int) -> schemas.SaveOut:
+    """Take a decision back as a whole: its masks return to what the other decisions say."""
+    decision = decision_row(session, project_id, decision_id)
+    if decision.author_id != user.id and not user.has("reviewer"):
+        raise Forbidden("only its author or a reviewer can undo a decision")
+    result = session.execute(update(Decision).where(Decision.id == decision_id, Decision.state == "active")
+                             .values(state="undone", undone_by=user.id, undone_at=utcnow())
+                             .execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"decision {decision_id} was undone already", details={"decision": decision_id})
+    session.refresh(decision)
+    masks = list(session.scalars(select(DecisionMask.mask_pk).where(DecisionMask.decision_id == decision_id)))
+    changed = recompute(session, masks) if decision.pass_no == 1 else []
+    record(session, project_id, user.id, "undo", "decision", str(decision_id), before={"state": "active"},
+           after={"state": "undone", "changed": [[pk, a, b] for pk, a, b in changed]})
+    if decision.target == "group":
+        record(session, project_id, user.id, "undo", "group", f"{decision.neighbourhood}/{decision.group_key}",
+               after={"decision": decision_id, "changed": len(changed)})
+    session.flush()
+    return schemas.SaveOut(decisions=[decision_out(decision, user_names(session), len(masks))],
+                           masks_changed=len(changed))
+
+
+def review(session: Session, project_id: str, user: CurrentUser, decision_id: int,
+           body: schemas.ReviewIn) -> schemas.DecisionOut:
+    """Accept or reject a decision; a rejected one stops counting and goes back to its author."""
+    decision = decision_row(session, project_id, decision_id)
+    if decision.author_id == user.id and not user.has("admin"):
+        raise Forbidden("a reviewer does not review their own decisions")
+    if decision.state != "active":
+        raise Conflict(f"decision {decision_id} was undone; there is nothing to review")
+    before = {"review": decision.review, "comment": decision.review_comment}
+    verdict = "accepted" if body.verdict == "accept" else "rejected"
+    was = decision.review
+    decision.review, decision.review_comment = verdict, body.comment
+    decision.reviewer_id, decision.reviewed_at = user.id, utcnow()
+    session.flush()
+    masks = list(session.scalars(select(DecisionMask.mask_pk).where(DecisionMask.decision_id == decision_id)))
+    changed = recompute(session, masks) if decision.pass_no == 1 and (was == "rejected") != (verdict == "rejected") \
+        else []
+    record(session, project_id, user.id, "review", "decision", str(decision_id), before=before,
+           after={"review": verdict, "comment": body.comment, "changed": len(changed)})
+    return decision_out(decision, user_names(session), len(masks))
+
+
+def edit_project(session: Session, project_id: str, user: CurrentUser, body: schemas.ProjectPatch,
+                 if_match: str | None) -> Project:
+    project = project_row(session, project_id)
+    version = wanted_version(body.version, if_match, "project")
+    changes = body.model_dump(exclude={"version"}, exclude_none=True)
+    before = {k: getattr(project, k) for k in changes}
+    result = session.execute(update(Project).where(Project.id == project_id, Project.version == version)
+                             .values(version=Project.version + 1, **changes)
+                             .execution_options(synchronize_session=False))
+    session.refresh(project)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise stale(f"project {project_id}", version, project.version, {"version": project.version},
+                    last_change(session, project_id, "project", project_id))
+    record(session, project_id, user.id, "edit", "project", project_id, before=before, after=changes)
+    return project
+
+
+def apply_engine_decisions(session: Session, project_id: str, decisions: list[EngineDecision], author_id: int,
+                           source: str, authors: dict[str, int] | None = None) -> int:
+    """Record the engine's decisions (masks resolved) in order and apply them; returns how many."""
+    project = project_row(session, project_id)
+    masks = {(m.patch, m.mask_id): m for m in session.scalars(select(Mask).where(Mask.project_id == project_id))}
+    touched: set[int] = set()
+    for number, d in enumerate(decisions, start=1):
+        keys = [(p, int(i)) for p, i in (d.masks or [])] if d.target == "group" else [(d.patch or "", int(d.mask or 0))]
+        found = [masks.get(k) for k in keys]
+        if any(m is None for m in found):
+            missing = keys[found.index(None)]
+            raise InputError(f"decision {number}: no mask {missing[1]} in patch {missing[0]}")
+        at = dt.datetime.fromisoformat(d.at) if d.at else utcnow()
+        who = (authors or {}).get(d.author or "", author_id)
+        decision = _new_decision(session, project, who, found, target=d.target,  # type: ignore[arg-type]
+                                 class_id=d.class_id, fine_class=d.fine_class, neighbourhood=d.neighbourhood,
+                                 group_key=d.group, patch=d.patch, mask_id=d.mask, source=d.source or source,
+                                 model_version=d.model_version, created_at=at)
+        record(session, project_id, author_id, "load", "decision", str(decision.id), after={
+            "target": d.target, "class": d.class_id, "masks": len(found), "source": source})
+        touched.update(m.id for m in found)  # type: ignore[union-attr]
+    recompute(session, sorted(touched))
+    return len(decisions)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def _class(value: schemas.ClassIn) -> int:
+    try:
+        return schemas.class_id_of(value, allow_unknown=True)
+    except (KeyError, ValueError) as exc:
+        raise InputError(str(exc).strip("'\"")) from None
+
+
+def _select(members: list[Mask], wanted: list[int] | None, where: str) -> list[Mask]:
+    if wanted is None:
+        if not members:
+            raise InputError(f"{where} has no masks to label")
+        return members
+    by_id = {m.id: m for m in members}
+    if len(set(wanted)) != len(wanted):
+        raise InputError("a mask id appears twice in `masks`")
+    outside = [i for i in wanted if i not in by_id]
+    if outside:
+        raise InputError(f"mask {outside[0]} is not in {where}")
+    if not wanted:
+        raise InputError("`masks` is empty: select at least one mask")
+    return [by_id[i] for i in wanted]
+
+
+def _group_state(session: Session, project: Project, group: Group) -> dict[str, Any]:
+    return _group_state_out(session, project, group).model_dump(mode="json")
+
+
+def _group_state_out(session: Session, project: Project, group: Group) -> schemas.GroupOut:
+    from mcae.platform.annotation.queries import group_view
+
+    return group_view(session, project, group)
+
+
+def _patch_state(session: Session, patch: Patch) -> schemas.PatchOut:
+    from mcae.platform.annotation.queries import patch_view
+
+    return patch_view(session, patch)
+
+
+def bump(session: Session, group_ids: list[int]) -> None:
+    bump_groups(session, group_ids)

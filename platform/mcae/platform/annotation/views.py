@@ -1,0 +1,99 @@
+"""Rows as clients see them: groups with the engine's summary line, masks, decisions, patches."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from mcae.inference.classes import MCAE, N_CLASSES
+from mcae.inference.groups import describe_group
+from mcae.platform.annotation import schemas
+from mcae.platform.annotation.models import Decision, Group, Mask, Patch, utcnow
+
+
+def class_name(class_id: int | None) -> str | None:
+    if class_id is None:
+        return None
+    return "Unknown" if class_id == 0 else MCAE.name_of(class_id)
+
+
+def class_mix(masks: Iterable[Mask]) -> dict[str, float]:
+    """A group's class mix in percent: decided masks by their class, the rest by probability."""
+    weights = np.zeros(N_CLASSES)
+    for mask in masks:
+        if mask.class_id:
+            weights[mask.class_id - 1] += 1.0
+        elif mask.proba is not None:
+            proba = np.asarray(mask.proba, np.float64)
+            if not np.isnan(proba).all():
+                weights += np.nan_to_num(proba)
+    total = weights.sum()
+    if total == 0:
+        return {}
+    pct = 100 * weights / total
+    order = np.argsort(-pct, kind="stable")
+    return {MCAE.get(int(i) + 1).name: round(float(pct[i]), 2) for i in order if pct[i] >= 0.01}
+
+
+def group_out(group: Group, masks: Sequence[Mask], index: int, of: int,
+              model_version: str | None, lease_names: dict[int, str]) -> schemas.GroupOut:
+    mix = class_mix(masks)
+    decided = sum(1 for m in masks if m.class_id)
+    refine = sum(1 for m in masks if m.refine and not m.class_id)
+    nan = float("nan")
+    summary = describe_group({
+        "index": index, "of": of, "histogram": mix,
+        "score_min": nan if group.score_min is None else group.score_min,
+        "score_max": nan if group.score_max is None else group.score_max})
+    lease = None
+    if group.lease_user_id is not None and group.lease_until is not None and aware(group.lease_until) > utcnow():
+        lease = {"user": lease_names.get(group.lease_user_id), "until": group.lease_until}
+    return schemas.GroupOut(
+        id=group.id, neighbourhood=group.neighbourhood, key=group.key, cluster=group.cluster,
+        pred_class=group.pred_class, pred_name=class_name(group.pred_class) or "Unknown",
+        size=len(masks), decided=decided, open=len(masks) - decided - refine, refine=refine,
+        score_min=_finite(group.score_min), score_max=_finite(group.score_max), histogram=mix,
+        index=index, of=of, summary=summary, double=group.double, model_version=model_version,
+        version=group.version, lease=lease)
+
+
+def mask_out(project_id: str, mask: Mask, group_key: str | None, via: str | None) -> schemas.MaskOut:
+    return schemas.MaskOut(
+        id=mask.id, patch=mask.patch, mask_id=mask.mask_id, neighbourhood=mask.neighbourhood,
+        group=group_key, area=mask.area, bbox=[int(v) for v in mask.bbox], pred_class=mask.pred_class,
+        confidence=_finite(mask.pred_score), class_id=mask.class_id, class_name=class_name(mask.class_id),
+        fine_class=mask.fine_class, decision_id=mask.decision_id, via=via,  # type: ignore[arg-type]
+        refine=mask.refine, version=mask.version,
+        thumbnail=f"/api/projects/{project_id}/patches/{mask.patch}/masks/{mask.mask_id}/thumbnail.png")
+
+
+def decision_out(d: Decision, users: dict[int, str], n_masks: int) -> schemas.DecisionOut:
+    return schemas.DecisionOut(
+        id=d.id, target=d.target, class_id=d.class_id, class_name=class_name(d.class_id) or "",  # type: ignore[arg-type]
+        fine_class=d.fine_class, neighbourhood=d.neighbourhood, group=d.group_key, patch=d.patch,
+        mask=d.mask_id, masks=n_masks, model_version=d.model_version, author=users.get(d.author_id, "?"),
+        created_at=d.created_at, source=d.source, second_pass=d.pass_no == 2, elapsed_s=d.elapsed_s,
+        state=d.state, undone_by=users.get(d.undone_by) if d.undone_by else None,  # type: ignore[arg-type]
+        review=d.review, reviewer=users.get(d.reviewer_id) if d.reviewer_id else None,  # type: ignore[arg-type]
+        review_comment=d.review_comment)
+
+
+def patch_out(patch: Patch, masks: int, decided: int, refine: int, users: dict[int, str],
+              bounds: list[float] | None = None) -> schemas.PatchOut:
+    return schemas.PatchOut(
+        name=patch.name, neighbourhood=patch.neighbourhood, row=patch.row, col=patch.col,
+        checked=patch.checked, checked_by=users.get(patch.checked_by) if patch.checked_by else None,
+        checked_at=patch.checked_at, masks=masks, decided=decided, refine=refine, version=patch.version,
+        bounds=bounds)
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def aware(value: dt.datetime) -> dt.datetime:
+    """SQLite hands datetimes back without their zone; they were stored in UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)

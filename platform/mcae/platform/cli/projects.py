@@ -1,0 +1,63 @@
+"""``mcae projects``: project folders in the annotation database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mcae.platform.cli._common import CatalogOpt, friendly_errors
+from mcae.platform.cli.db import DatabaseOpt
+
+app = typer.Typer(help="Project folders in the annotation database (import, refresh, list).",
+                  no_args_is_help=True)
+
+
+@app.command()
+@friendly_errors
+def add(folder: Annotated[Path, typer.Argument(help="The project folder (after `mcae segment`).")],
+        project_id: Annotated[str | None, typer.Option("--id", help="Project id (default: from the folder).")] = None,
+        name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+        city: Annotated[str | None, typer.Option(help="Catalog city whose layer a rebuild republishes.")] = None,
+        layer: Annotated[str, typer.Option(help="The catalog layer a rebuild republishes.")] = "mcae",
+        catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
+    """Import a project folder's masks and groups (again after re-clustering: decisions are kept).
+
+    The first import also takes the folder's decisions.jsonl; from then on the database holds
+    the decisions, and `mcae train`, `mcae map`, `mcae label` and `mcae export-dataset` use it.
+    """
+    from mcae.platform.annotation.importer import import_project
+    from mcae.platform.annotation.local import open_database, settings_for
+    from mcae.tiles.catalog import make_id
+
+    db = open_database(settings_for(catalog, database))
+    ident = project_id or make_id(folder.resolve().name)
+    try:
+        with db.session() as session:
+            summary = import_project(session, folder, ident, name=name, city=city, layer=layer)
+    finally:
+        db.dispose()
+    typer.echo(f"project {ident}: {summary['masks']} masks ({summary['new_masks']} new), {summary['groups']} groups, "
+               f"{summary['decisions_imported']} decisions imported")
+
+
+@app.command("list")
+@friendly_errors
+def list_projects(catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
+    """Every project with its progress."""
+    from sqlalchemy import select
+
+    from mcae.platform.annotation.local import open_database, settings_for
+    from mcae.platform.annotation.models import Project
+    from mcae.platform.annotation.queries import project_view
+
+    db = open_database(settings_for(catalog, database))
+    try:
+        with db.reader() as session:
+            views = [project_view(session, p) for p in session.scalars(select(Project).order_by(Project.id))]
+    finally:
+        db.dispose()
+    for v in views:
+        typer.echo(f"{v.id}\t{v.name}\t{v.decided}/{v.masks} masks decided\t{v.checked_patches}/{v.patches} "
+                   f"patches checked\tcity {v.city or '-'}")
