@@ -129,10 +129,21 @@ export async function postForBlob(path: string, body: unknown): Promise<{ blob: 
 
 const enc = encodeURIComponent;
 
+/** A city with only the layers whose files the server can read. */
+const readable = (city: City): City => ({ ...city, layers: city.layers.filter((l) => l.available !== false) });
+
 export const api = {
   /** Every city, with only the layers whose files the server can read. */
-  cities: async () => (await getJSON<City[]>('/api/cities'))
-    .map((city) => ({ ...city, layers: city.layers.filter((l) => l.available !== false) })),
+  cities: async () => (await getJSON<City[]>('/api/cities')).map(readable),
+  /** One city as the catalog has it now, or null while it is unchanged since `etag` (304). */
+  city: async (id: string, etag: string | null): Promise<{ city: City; etag: string | null } | null> => {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (etag) headers['If-None-Match'] = etag;
+    const response = await fetch(`/api/cities/${enc(id)}`, { headers, cache: 'no-store' });
+    if (response.status === 304) return null;
+    if (!response.ok) throw await failure(response);
+    return { city: readable((await response.json()) as City), etag: response.headers.get('etag') };
+  },
   districts: (city: string) => getJSON<GeoJSON.FeatureCollection>(`/api/cities/${enc(city)}/districts.geojson`),
   legend: (city: string, layer: string) => getJSON<Legend>(`/api/cities/${enc(city)}/layers/${enc(layer)}/legend`),
   identify: (city: string, lon: number, lat: number) =>
@@ -141,8 +152,9 @@ export const api = {
   compare: (city: string) => getJSON<CompareReport>(`/api/cities/${enc(city)}/compare`),
   comparePath: (city: string) => `/api/cities/${enc(city)}/compare`,
   layerPath: (city: string, layer: string) => `/api/cities/${enc(city)}/layers/${enc(layer)}`,
-  tilePath: (city: string, layer: string) =>
-    `/cities/${enc(city)}/layers/${enc(layer)}/tiles/WebMercatorQuad/{z}/{x}/{y}.png`,
+  /** Tiles of one version of a layer: immutable on the server, so a rebuilt map gets new URLs. */
+  tilePath: (city: string, layer: string, version: string | null) =>
+    `/cities/${enc(city)}/layers/${enc(layer)}/tiles/WebMercatorQuad/{z}/{x}/{y}.png${version ? `?v=${enc(version)}` : ''}`,
   tilejson: (city: string, layer: string) => `/cities/${enc(city)}/layers/${enc(layer)}/WebMercatorQuad/tilejson.json`,
   wmts: (city: string, layer: string) => `/cities/${enc(city)}/layers/${enc(layer)}/WebMercatorQuad/WMTSCapabilities.xml`,
   cityWmts: (city: string) => `/cities/${enc(city)}/WebMercatorQuad/WMTSCapabilities.xml`,

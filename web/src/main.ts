@@ -12,6 +12,7 @@ import { installClassFilterProtocol, registerPalette, type ClassFilter } from '.
 import { Districts, fillDistrictSelect } from './districts';
 import { DrawTool } from './draw';
 import { Downloads } from './downloads';
+import { VersionFollower } from './follow';
 import { cityBounds } from './geo';
 import { Identify } from './identify';
 import { defaultLayers, shortTitle, sortLayers } from './layers';
@@ -41,6 +42,7 @@ class App {
   identify!: Identify;
   modes!: ModeControls;
   agreement!: AgreementTab;
+  follower!: VersionFollower;
   tab: Tab = 'legend';
   private lastHash = '';
 
@@ -100,6 +102,8 @@ class App {
     this.selectTab(TABS.includes(this.state.tab as Tab) ? (this.state.tab as Tab) : 'legend', false);
     this.saveHashNow();
     document.body.classList.add('ready');
+    this.follower = new VersionFollower({ city: () => this.city?.id ?? null, changed: (fresh) => this.followCity(fresh) });
+    this.follower.start();
   }
 
   fatal(message: string): void {
@@ -187,6 +191,27 @@ class App {
     this.renderBanner();
     this.updateNote();
     this.saveHash();
+  }
+
+  /** The catalog's new record of the open city (a rebuilt map has a new version): the maps
+   * switch the changed layers to their new tile URLs; view, mode, legends and filters stay. */
+  followCity(fresh: City): void {
+    const city = this.city;
+    if (!city || fresh.id !== city.id) return;
+    const same = (x: Layer[], y: Layer[]) => JSON.stringify(x) === JSON.stringify(y);
+    if (same(city.layers, fresh.layers)) return;
+    const ids = (layers: Layer[]) => layers.map((l) => l.id).join(',');
+    const newSet = ids(city.layers) !== ids(fresh.layers);
+    city.layers = fresh.layers;
+    this.renderSubtitle();
+    this.applyLayers();
+    if (newSet) {
+      this.renderLayerSelects();
+      this.downloads.setup();
+      this.areas.renderPickers();
+      void this.loadLegends().then(() => this.applyLayers());
+    }
+    this.refreshTab();
   }
 
   renderLayerSelects(): void {
@@ -354,6 +379,12 @@ class App {
   // -- wiring -----------------------------------------------------------------------------------
   bindMaps(): void {
     for (const map of [this.pair.a, this.pair.b]) {
+      map.on('error', (event: { error?: { status?: number; message?: string } }) => {
+        const error = event.error;
+        // a tile of a version the server no longer has: the map was rebuilt, ask the catalog now
+        if (error && (error.status === 410 || /^tile 410:/.test(error.message ?? ''))) void this.follower?.poll();
+        else console.error(error); // what MapLibre does with errors nobody listens to
+      });
       map.on('click', (event: MapMouseEvent) => {
         if (this.draw.active) return;
         void this.identify.show(map, event.lngLat.lng, event.lngLat.lat);

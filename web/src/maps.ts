@@ -47,7 +47,8 @@ function baseStyle(): StyleSpecification {
 }
 
 interface Shown {
-  key: string; // city/layer@version
+  layer: string; // city/layer (the version is in the URL)
+  extent: string; // bounds and zoom range of the source
   url: string;
 }
 
@@ -138,10 +139,12 @@ export class MapPair {
 
   setLayer(side: 'a' | 'b', city: string, layer: Layer | null, filter?: ClassFilter): void {
     const map = side === 'a' ? this.a : this.b;
-    const key = layer ? `${city}/${layer.id}@${layer.version}` : '';
-    const url = layer ? tileUrl(api.tilePath(city, layer.id), `${city}/${layer.id}`, filter) : '';
+    const url = layer ? tileUrl(api.tilePath(city, layer.id, layer.version), `${city}/${layer.id}`, filter) : '';
+    const extent = layer ? JSON.stringify([layer.bounds, layer.minzoom, layer.maxzoom]) : '';
     const current = this.shown.get(map);
-    if (current && current.key === key) {
+    if (current && layer && current.layer === `${city}/${layer.id}` && current.extent === extent) {
+      // a new class filter, or a new version of the same layer (a rebuilt map: new tile URLs):
+      // the source stays, its tiles are reloaded in place (view, opacity and mode unchanged)
       if (current.url !== url) {
         (map.getSource('layer') as RasterTileSource).setTiles([url]);
         current.url = url;
@@ -165,7 +168,7 @@ export class MapPair {
         'raster-opacity': side === 'b' && this.mode === 'overlay' ? this.opacity : 1,
       },
     }, 'district-selected-fill');
-    this.shown.set(map, { key, url });
+    this.shown.set(map, { layer: `${city}/${layer.id}`, extent, url });
   }
 
   setDistricts(data: GeoJSON.FeatureCollection): void {
