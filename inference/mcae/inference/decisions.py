@@ -6,7 +6,8 @@ labels a whole group or one mask::
     {"target": "group", "neighbourhood": "1-1", "group": "3-5", "class": "Tree"}
     {"target": "mask", "patch": "0-2", "mask": 17, "class": 8, "fine_class": "Factory"}
 
-``class`` is an MCAE id (1-9) or name. A group decision is resolved to its member
+``class`` is an MCAE id (1-9) or name, or 0 / "Unknown", which takes a label back (the
+masks are undecided again). A group decision is resolved to its member
 masks when it is recorded (groups change after retraining; decisions must not).
 Mask decisions override group decisions; among decisions of one kind the later wins.
 """
@@ -24,6 +25,9 @@ from mcae.inference.atomic import atomic_path
 from mcae.inference.classes import MCAE
 from mcae.inference.errors import InputError, ProjectStateError
 from mcae.inference.project import Project
+
+
+UNKNOWN = 0  # "Unknown": a decision that leaves its masks undecided
 
 
 class Decision(BaseModel):
@@ -50,10 +54,10 @@ class Decision(BaseModel):
     @classmethod
     def _class(cls, value: Any) -> int:
         if isinstance(value, str) and not value.strip().isdigit():
-            return MCAE.id_of(value)
+            return UNKNOWN if value.strip().lower() == "unknown" else MCAE.id_of(value)
         number = int(value)
-        if number not in MCAE.ids:
-            raise ValueError(f"class {number} is not an MCAE class id (1-9)")
+        if number != UNKNOWN and number not in MCAE.ids:
+            raise ValueError(f"class {number} is not an MCAE class id (1-9, or 0 for Unknown)")
         return number
 
     @model_validator(mode="after")
@@ -169,8 +173,8 @@ def mask_labels(decisions: list[Decision]) -> pd.DataFrame:
                 from_groups[(key[0], int(key[1]))] = (d.class_id, d.fine_class)
         else:
             from_masks[(d.patch or "", int(d.mask or 0))] = (d.class_id, d.fine_class)
-    rows = [(*k, *v, "group") for k, v in from_groups.items() if k not in from_masks]
-    rows += [(*k, *v, "mask") for k, v in from_masks.items()]
+    rows = [(*k, *v, "group") for k, v in from_groups.items() if k not in from_masks and v[0] != UNKNOWN]
+    rows += [(*k, *v, "mask") for k, v in from_masks.items() if v[0] != UNKNOWN]
     frame = pd.DataFrame(rows, columns=["patch", "mask_id", "class_id", "fine_class", "via"])
     frame["mask_id"] = frame["mask_id"].astype("int64")
     frame["class_id"] = frame["class_id"].astype("int64")
