@@ -31,8 +31,10 @@ TRAVERSALS = ["..%2F..%2Fetc%2Fpasswd", "%2e%2e", "..%2f", "%2e%2e%2f%2e%2e%2fet
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> TileWorld:
-    return make_tile_world(tmp_path_factory.mktemp("hostile"))
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TileWorld]:
+    found = make_tile_world(tmp_path_factory.mktemp("hostile"))
+    with found.client:  # the app's lifespan: the job registry the bundle routes use
+        yield found
 
 
 @pytest.fixture

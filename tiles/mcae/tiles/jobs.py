@@ -41,10 +41,7 @@ class JobView(Protocol):
 
 
 class JobSubmitter(Protocol):
-    """The registry's ``submit`` (and its folder, for scratch files)."""
-
-    @property
-    def root(self) -> Path: ...
+    """The registry's ``submit``."""
 
     def submit(self, kind: str, spec: dict[str, Any] | BaseModel, total: int, work: Work, *,
                owner: str | None = None, suffix: str = "", filename: str | None = None,

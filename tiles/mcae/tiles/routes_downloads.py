@@ -66,7 +66,8 @@ class BundleRequest(BaseModel):
 RefDep = Annotated[LayerRef, Depends(layer_ref_dependency)]
 
 
-def create_downloads_router() -> APIRouter:
+def create_downloads_router(scratch: Path) -> APIRouter:
+    """Bundle and clip routes; clipped GeoTIFFs are written to ``scratch`` (and deleted once sent)."""
     router = APIRouter(tags=["Downloads"])
 
     @router.get(LAYER + "/bundles/estimate", summary="Tile count and estimated size of a bundle (free)")
@@ -106,20 +107,20 @@ def create_downloads_router() -> APIRouter:
                             headers={"Location": f"/api/jobs/{record.id}", **NO_STORE})
 
     @router.get(LAYER + "/clip", summary="A GeoTIFF of the layer clipped to a bbox or a district")
-    def clip(store: StoreDep, settings: SettingsDep, jobs: JobsDep, city: Annotated[str, IdParam],
+    def clip(store: StoreDep, settings: SettingsDep, city: Annotated[str, IdParam],
              layer: Annotated[str, IdParam],
              bbox: Annotated[str | None, Query(description="w,s,e,n in degrees (EPSG:4326).")] = None,
              district: Annotated[str | None, Query(pattern=ID_PATTERN)] = None) -> FileResponse:
-        return _clip(store, settings, jobs.root / "clips", city, layer, bbox=parse_bbox(bbox) if bbox else None,
+        return _clip(store, settings, scratch, city, layer, bbox=parse_bbox(bbox) if bbox else None,
                      district=district)
 
     @router.post(LAYER + "/clip", summary="A GeoTIFF of the layer clipped to a GeoJSON polygon")
-    def clip_polygon(store: StoreDep, settings: SettingsDep, jobs: JobsDep, city: Annotated[str, IdParam],
+    def clip_polygon(store: StoreDep, settings: SettingsDep, city: Annotated[str, IdParam],
                      layer: Annotated[str, IdParam],
                      body: Annotated[dict[str, Any], Body(
                          description="A GeoJSON Polygon or MultiPolygon, or a Feature or "
                                      "FeatureCollection of them, in EPSG:4326.")]) -> FileResponse:
-        return _clip(store, settings, jobs.root / "clips", city, layer, geometry=body)
+        return _clip(store, settings, scratch, city, layer, geometry=body)
 
     return router
 
