@@ -31,15 +31,24 @@ from mcae.platform.annotation.importer import import_project
 from mcae.platform.annotation.tokens import ScryptParams
 from tests.conftest import blocky_scene, write_tif
 
-PG_BIN = Path(os.environ.get("MCAE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _pg_bin() -> Path:
+    """Debian's PostgreSQL binaries (the newest installed version), or MCAE_PG_BIN."""
+    if "MCAE_PG_BIN" in os.environ:
+        return Path(os.environ["MCAE_PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 FAST_SCRYPT = ScryptParams(n=1024, r=8, p=1)  # tests only: the default is 16384
 ROLES = {"admin": "admin", "alice": "annotator", "bob": "annotator", "rita": "reviewer", "vera": "viewer"}
 
 
-def build_project(root: Path, seed: int = 5, size: tuple[int, int] = (384, 384), patch: int = 96) -> Path:
-    """A georeferenced scene segmented into 3 x 3 patches of 96 px, clustered (no model yet)."""
+def build_project(root: Path, seed: int = 5, size: tuple[int, int] = (480, 480), patch: int = 96) -> Path:
+    """A georeferenced scene segmented into 5 x 5 patches of 96 px (4 neighbourhoods, about
+    240 masks in 16 groups), clustered; no model yet."""
     root.mkdir(parents=True, exist_ok=True)
-    image, labels = blocky_scene(*size, seed=seed, objects=60)
+    image, labels = blocky_scene(*size, seed=seed, objects=200)
     scene = write_tif(root / "scene.tif", image)
     write_tif(root / "truth.tif", labels)
     project = prepare_project(scene, root / "project", SegmentOptions(generator="superpixel", patch_size=patch))
@@ -134,6 +143,7 @@ class Service:
     project: str
     root: Path
     url: str
+    used: set[tuple[str, str]] = field(default_factory=set)
 
     def auth(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
@@ -149,6 +159,28 @@ class Service:
 
     def p(self, rest: str = "") -> str:
         return f"/api/projects/{self.project}{rest}"
+
+    def groups(self, user: str = "alice") -> list[dict]:  # type: ignore[type-arg]
+        """Every group of the project, neighbourhood by neighbourhood."""
+        out = []
+        for hood in self.get(self.p("/neighbourhoods"), user).json()["items"]:
+            out += self.get(self.p(f"/neighbourhoods/{hood['name']}/groups"), user).json()
+        return out
+
+    def take_group(self, min_size: int = 3) -> dict:  # type: ignore[type-arg]
+        """A group no earlier test of the module has used (fresh state)."""
+        for group in self.groups():
+            key = (group["neighbourhood"], group["key"])
+            if key not in self.used and group["size"] >= min_size and group["decided"] == 0:
+                self.used.add(key)
+                return group
+        raise AssertionError("the test project ran out of fresh groups")
+
+    def group_url(self, group: dict, rest: str = "") -> str:  # type: ignore[type-arg]
+        return self.p(f"/neighbourhoods/{group['neighbourhood']}/groups/{group['key']}{rest}")
+
+    def masks(self, group: dict, user: str = "alice", **params: object) -> list[dict]:  # type: ignore[type-arg]
+        return self.get(self.group_url(group, "/masks"), user, params={"per_page": 500, **params}).json()["items"]
 
 
 def seed_database(url: str, project_root: Path, project_id: str = "demo") -> dict[str, str]:

@@ -19,7 +19,7 @@ def patch_bounds(project: Project, patch_name: str) -> list[float] | None:
     if not info.crs:
         return None
     t = info.window_transform(patch.window)
-    west, north = t * (0, 0)
-    east, south = t * (patch.window.width, patch.window.height)
+    west, north = t @ (0, 0)
+    east, south = t @ (patch.window.width, patch.window.height)
     return [round(v, 7) for v in transform_bounds(info.crs, "EPSG:4326", min(west, east), min(south, north),
                                                   max(west, east), max(south, north))]

@@ -193,7 +193,7 @@ def _import_decisions_file(session: Session, project: EngineProject, project_id:
 
 def engine_decisions(session: Session, project_id: str) -> list[EngineDecision]:
     """The decisions that are in force, in order, as the engine's records (masks resolved)."""
-    users = dict(session.execute(select(User.id, User.name)).tuples().all())
+    users = dict(session.execute(select(User.id, User.name)).all())
     active = list(session.scalars(select(Decision).where(
         Decision.project_id == project_id, Decision.state == "active", Decision.review != "rejected",
         Decision.pass_no == 1).order_by(Decision.id)))

@@ -27,7 +27,7 @@ def _open_groups(session: Session, project_id: str, neighbourhood: str | None) -
         Mask.group_id.is_not(None))
     if neighbourhood is not None:
         query = query.where(Mask.neighbourhood == neighbourhood)
-    return dict(session.execute(query.group_by(Mask.group_id)).tuples().all())  # type: ignore[arg-type]
+    return dict(session.execute(query.group_by(Mask.group_id)).all())  # type: ignore[arg-type]
 
 
 def _returned(session: Session, project_id: str, user_id: int) -> list[int]:

@@ -50,7 +50,7 @@ def decision_row(session: Session, project_id: str, decision_id: int) -> Decisio
 
 
 def user_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(User.id, User.name)).tuples().all())
+    return dict(session.execute(select(User.id, User.name)).all())
 
 
 def wanted_version(body_version: int | None, if_match: str | None, what: str) -> int:

@@ -90,7 +90,7 @@ def _via(session: Session, masks: list[Mask]) -> dict[int, str]:
     ids = {m.decision_id for m in masks if m.decision_id}
     if not ids:
         return {}
-    return dict(session.execute(select(Decision.id, Decision.target).where(Decision.id.in_(ids))).tuples().all())
+    return dict(session.execute(select(Decision.id, Decision.target).where(Decision.id.in_(ids))).all())
 
 
 def masks_of_group(session: Session, project: Project, group: Group, sort: SortKey, page: int,
@@ -119,7 +119,7 @@ def _mask_page(session: Session, project: Project, query: Select[Any], sort: Sor
     masks = list(session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)))
     if keys is None:
         group_ids = {m.group_id for m in masks if m.group_id}
-        keys = dict(session.execute(select(Group.id, Group.key).where(Group.id.in_(group_ids))).tuples().all())
+        keys = dict(session.execute(select(Group.id, Group.key).where(Group.id.in_(group_ids))).all())
     via = _via(session, masks)
     items = [mask_out(project.id, m, keys.get(m.group_id) if m.group_id else None,
                       via.get(m.decision_id) if m.decision_id else None) for m in masks]
@@ -196,7 +196,7 @@ def decisions(session: Session, project: Project, *, author: str | None, class_i
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = list(session.scalars(query.order_by(Decision.id.desc()).offset((page - 1) * per_page).limit(per_page)))
     sizes = dict(session.execute(select(DecisionMask.decision_id, func.count()).where(
-        DecisionMask.decision_id.in_([d.id for d in rows])).group_by(DecisionMask.decision_id)).tuples().all())
+        DecisionMask.decision_id.in_([d.id for d in rows])).group_by(DecisionMask.decision_id)).all())
     return schemas.DecisionPage(total=total, page=page, per_page=per_page,
                                 items=[decision_out(d, names, sizes.get(d.id, 0)) for d in rows])
 

@@ -40,7 +40,7 @@ def agreement(session: Session, project: Project, limit: int = 500) -> schemas.A
     disagreements = []
     differing = [(pk, a, b) for pk, a, b in pairs if a[1] != b[1]]
     masks = {m.id: m for m in session.scalars(select(Mask).where(Mask.id.in_([pk for pk, _, _ in differing[:limit]])))}
-    keys = dict(session.execute(select(Group.id, Group.key).where(Group.project_id == project.id)).tuples().all())
+    keys = dict(session.execute(select(Group.id, Group.key).where(Group.project_id == project.id)).all())
     for pk, a, b in differing[:limit]:
         m = masks[pk]
         disagreements.append(schemas.Disagreement(
@@ -62,7 +62,7 @@ def dashboard(session: Session, project: Project) -> schemas.DashboardOut:
         Mask.project_id == project.id, Mask.present.is_(True))).one()
     via = dict(session.execute(
         select(Decision.target, func.count(Mask.id)).join(Decision, Decision.id == Mask.decision_id)
-        .where(Mask.project_id == project.id, Mask.class_id.is_not(None)).group_by(Decision.target)).tuples().all())
+        .where(Mask.project_id == project.id, Mask.class_id.is_not(None)).group_by(Decision.target)).all())
     active = select(Decision).where(Decision.project_id == project.id, Decision.state == "active",
                                     Decision.pass_no == 1).subquery()
     actions = session.scalar(select(func.count()).select_from(active)) or 0
@@ -93,7 +93,7 @@ def dashboard(session: Session, project: Project) -> schemas.DashboardOut:
         per[author]["masks"] = count
     reviews = dict(session.execute(select(Decision.review, func.count(Decision.id)).where(
         Decision.project_id == project.id, Decision.state == "active", Decision.pass_no == 1)
-        .group_by(Decision.review)).tuples().all())
+        .group_by(Decision.review)).all())
     patches, checked = session.execute(select(func.count(Patch.id), func.count(Patch.checked_by)).where(
         Patch.project_id == project.id)).one()
     trainings = [{"at": t.at, "model_version": t.model_version, "masks": t.masks, "decisions": t.decisions,

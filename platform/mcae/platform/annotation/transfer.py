@@ -42,7 +42,7 @@ def membership(session: Session, project_id: str) -> pd.DataFrame:
 def load(session: Session, project_id: str, user: CurrentUser, text: str) -> schemas.LoadSummary:
     project_row(session, project_id)
     decisions = resolve(parse_decisions(text, origin="decisions"), membership(session, project_id))
-    authors = dict(session.execute(select(User.name, User.id)).tuples().all())
+    authors = dict(session.execute(select(User.name, User.id)).all())
     added = apply_engine_decisions(session, project_id, decisions, user.id, source="load", authors=authors)
     by_class = Counter(class_name(d.class_id) or "?" for d in decisions)
     summary = schemas.LoadSummary(
