@@ -14,7 +14,7 @@ from mcae.inference.classes import MCAE
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.lookups import user_names
 from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Patch, Project
-from mcae.platform.annotation.views import decision_out, group_out, mask_out, patch_out
+from mcae.platform.annotation.views import aware, decision_out, group_out, mask_out, patch_out
 
 
 def project_view(session: Session, project: Project) -> schemas.ProjectOut:
@@ -180,9 +180,9 @@ def decisions(session: Session, project: Project, *, author: str | None, class_i
     if class_id is not None:
         query = query.where(Decision.class_id == class_id)
     if since is not None:
-        query = query.where(Decision.created_at >= since)
+        query = query.where(Decision.created_at >= aware(since))
     if until is not None:
-        query = query.where(Decision.created_at <= until)
+        query = query.where(Decision.created_at <= aware(until))
     if state is not None:
         query = query.where(Decision.state == state)
     if review is not None:
