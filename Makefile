@@ -10,7 +10,6 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mcae-installed
 PYTEST_WORKERS ?= 2
-PG_BIN ?= /usr/lib/postgresql/15/bin
 
 .PHONY: demo test setup web lint bench clean
 
@@ -21,7 +20,7 @@ demo: $(STAMP) web
 test: $(STAMP) web
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
 		|| echo "chromium could not be installed: the browser tests (tests/test_web.py) will skip"
-	test -x $(PG_BIN)/initdb || (apt-get update && apt-get install -y postgresql) \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update && apt-get install -y postgresql) \
 		|| echo "postgresql could not be installed: the annotation tests on PostgreSQL will fail in CI"
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
