@@ -9,13 +9,14 @@ gets them as ``Decision`` records from ``engine_decisions``.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mcae.inference.decisions import DATABASE_STORE, read_decisions, resolve
@@ -23,7 +24,17 @@ from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.groups import PROBA_COLUMNS
 from mcae.inference.project import Project as EngineProject
 from mcae.platform.annotation.history import record
-from mcae.platform.annotation.models import Decision, DecisionMask, Group, Mask, Patch, Project, User, utcnow
+from mcae.platform.annotation.models import (
+    Decision,
+    DecisionMask,
+    Group,
+    Mask,
+    Patch,
+    Project,
+    Training,
+    User,
+    utcnow,
+)
 from mcae.platform.annotation.views import aware
 
 ENGINE_USER = "engine"  # author of decisions that came from the project's decisions file
@@ -75,6 +86,12 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
     loaded = 0
     if first and not _in_database(engine_project):
         loaded = _import_decisions_file(session, engine_project, project_id, table)
+    if first:
+        _first_training(session, engine_project, project_id, model_version, loaded)
+        # the map the engine would write now is taken as the one published: a rebuild's preview
+        # counts what changes from here
+        session.execute(update(Mask).where(Mask.project_id == project_id)
+                        .values(mapped_class=func.coalesce(Mask.class_id, Mask.pred_class)))
     if not _in_database(engine_project):
         engine_project.manifest["decisions_store"] = DATABASE_STORE
         engine_project.save()
@@ -82,6 +99,17 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
                "model_version": model_version}
     record(session, project_id, user_id, "import", "project", project_id, after=summary)
     return summary
+
+
+def _first_training(session: Session, project: EngineProject, project_id: str, model_version: str | None,
+                    decisions: int) -> None:
+    """The training the engine ran before the import, so the dashboard's accuracy plot starts there."""
+    step = project.manifest.get("steps", {}).get("train")
+    if not step or model_version is None:
+        return
+    at = dt.datetime.fromisoformat(step["finished"]) if step.get("finished") else utcnow()
+    session.add(Training(project_id=project_id, at=at, model_version=model_version, masks=int(step.get("masks", 0)),
+                         decisions=decisions, holdout_accuracy=step.get("holdout_accuracy") or {}))
 
 
 def _in_database(project: EngineProject) -> bool:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from mcae.platform.cli import _store as decision_store
 from mcae.platform.cli._common import (
     ProjectOpt,
     QuietOpt,
@@ -21,6 +22,7 @@ from mcae.platform.cli._common import (
     friendly_errors,
     open_store,
 )
+from mcae.platform.cli._store import DatabaseOpt, StoreCatalogOpt
 from mcae.platform.settings import get_settings
 
 app = typer.Typer(help="The engine's steps, from imagery to a map.")
@@ -105,9 +107,14 @@ def label(
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
+    catalog: StoreCatalogOpt = None,
+    database: DatabaseOpt = None,
 ) -> None:
-    """Record expert decisions: from a file, or from a simulated expert and a reference."""
+    """Record expert decisions: from a file, or from a simulated expert and a reference.
+
+    For a project in the annotation database the decisions go there (author `engine`)."""
     from mcae.inference.decisions import (
+        decisions_in_database,
         load_decisions_file,
         mask_labels,
         read_decisions,
@@ -130,9 +137,15 @@ def label(
         with executor(scheduler, workers, quiet) as run:
             ref = reference_per_mask(proj, reference, run)
         expert = SimulatedExpert(budget=budget)
-        new = resolve(expert.decide(groups, ref, mask_labels(read_decisions(proj))), groups)
+        held = decision_store.decisions_of(proj, catalog, database)
+        before = read_decisions(proj) if held is None else held
+        new = resolve(expert.decide(groups, ref, mask_labels(before)), groups)
         actions = expert.actions_
-    everything = record_decisions(proj, new)
+    if decisions_in_database(proj):
+        decision_store.record(proj, new, "file" if decisions is not None else "simulated", catalog, database)
+        everything = decision_store.decisions_of(proj, catalog, database) or []
+    else:
+        everything = record_decisions(proj, new)
     labels = mask_labels(everything)
     total = len(groups)
     proj.record_step("label", new_decisions=len(new), decisions=len(everything),
@@ -151,14 +164,22 @@ def train(
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
+    catalog: StoreCatalogOpt = None,
+    database: DatabaseOpt = None,
 ) -> None:
-    """Train the classifier on decided masks and refresh every group's predicted class."""
+    """Train the classifier on decided masks and refresh every group's predicted class.
+
+    Reads the decisions from the annotation database for a project it holds, else from the
+    project's decisions file."""
     from mcae.inference.project import Project
     from mcae.inference.train import train as train_step
 
     proj = Project.open(project)
+    held = decision_store.decisions_of(proj, catalog, database)
     with executor(scheduler, workers, quiet) as run:
-        report = train_step(proj, run, classifier, compare_baseline=compare_baseline)
+        report = train_step(proj, run, classifier, compare_baseline=compare_baseline, decisions=held)
+    if held is not None:
+        decision_store.after_training(proj, report, len(held), catalog, database)
     scores = ", ".join(f"{k} {v:.1%}" for k, v in report.holdout_accuracy.items()) or "n/a"
     console.print(f"[green]trained[/] {classifier} on {report.n_masks} masks of "
                   f"{len(report.classes)} classes; hold-out accuracy: {scores}")
@@ -176,7 +197,9 @@ def map_(
         help="Also publish the map as layer `mcae` of this city in the catalog (with its districts and "
              "serving copy), ready for `mcae serve`.")] = None,
     catalog: Annotated[Path | None, typer.Option(
-        help="Catalog for --publish [MCAE_TILES__CATALOG_PATH or demo-output/catalog.json].")] = None,
+        help="Catalog for --publish (and the annotation database beside it) [MCAE_TILES__CATALOG_PATH or "
+             "demo-output/catalog.json].")] = None,
+    database: DatabaseOpt = None,
 ) -> None:
     """Write the land-cover map as a Cloud-Optimized GeoTIFF with the MCAE palette."""
     from mcae.inference.districts import clip_districts
@@ -184,7 +207,7 @@ def map_(
     from mcae.inference.project import Project
 
     proj = Project.open(project)
-    path = write_map(proj, out)
+    path = write_map(proj, out, decisions=decision_store.decisions_of(proj, catalog, database))
     console.print(f"[green]map written:[/] {path}")
     if districts is not None:
         for written in clip_districts(path, districts, path.parent, field=district_field):
@@ -208,6 +231,8 @@ def groups(
     project: ProjectOpt,
     neighbourhood: Annotated[str | None, typer.Option(help="Only this neighbourhood.")] = None,
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 30,
+    catalog: StoreCatalogOpt = None,
+    database: DatabaseOpt = None,
 ) -> None:
     """Show the groups an expert labels, as `index/of, (score range), {class mix}`."""
     from mcae.inference.decisions import mask_labels, read_decisions
@@ -215,7 +240,8 @@ def groups(
     from mcae.inference.project import Project
 
     proj = Project.open(project)
-    labels = mask_labels(read_decisions(proj))["class_id"]
+    held = decision_store.decisions_of(proj, catalog, database)
+    labels = mask_labels(read_decisions(proj) if held is None else held)["class_id"]
     summary = group_summary(proj.groups(), labels)
     if neighbourhood:
         summary = summary[summary["neighbourhood"] == neighbourhood]
@@ -256,8 +282,13 @@ def export_dataset(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     mode: Annotated[str, typer.Option(help="dense, sparse or both.")] = "both",
     quiet: QuietOpt = False,
+    catalog: StoreCatalogOpt = None,
+    database: DatabaseOpt = None,
 ) -> None:
-    """Export 1024 px image/label pairs (dense and/or sparse) with a georeferenced manifest."""
+    """Export 1024 px image/label pairs (dense and/or sparse) with a georeferenced manifest.
+
+    For a project in the annotation database: dense pairs from the patches marked fully
+    checked, sparse pairs from every labelled mask."""
     from mcae.inference.dataset import MODES
     from mcae.inference.dataset import export_dataset as export
     from mcae.inference.project import Project
@@ -265,7 +296,9 @@ def export_dataset(
     modes = MODES if mode == "both" else (mode,)
     if any(m not in MODES for m in modes):
         raise typer.BadParameter("mode must be dense, sparse or both", param_hint="--mode")
-    manifest = export(Project.open(project), out, modes, quiet=quiet)
+    proj = Project.open(project)
+    manifest = export(proj, out, modes, quiet=quiet, decisions=decision_store.decisions_of(proj, catalog, database),
+                      dense_patches=decision_store.checked_patches(proj, catalog, database))
     console.print(f"[green]exported[/] {len(manifest['items'])} pairs ({', '.join(modes)}) to {out}")
 
 
@@ -339,5 +372,11 @@ def demo(
     compared, _ = run_comparison(store, "demo-city")
     agreement = summarise(compared.counts["city"], "city", compared.city.name)["overall_agreement"]
     console.print(f"MCAE vs SinoLC-1 stand-in: {agreement:.1%} agreement (layer 'agreement')")
+    from mcae.platform.annotation.demo import setup_demo_annotation
+
+    settings.tiles.catalog_path = store.path
+    tokens = setup_demo_annotation(options.out, settings)
+    console.print(f"annotation service: project 'demo' with the simulated expert's decisions; tokens of an "
+                  f"annotator, a reviewer and an admin in {tokens}")
     console.print(f"[green]demo finished[/] in {result['seconds']:.0f} s: {options.out} "
                   f"(catalog: {store.path}); serve it with `mcae serve --catalog {store.path}`")

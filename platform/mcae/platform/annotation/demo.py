@@ -1,0 +1,46 @@
+"""The demo's annotation service: its project in the database and two experts with tokens."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mcae.platform.annotation.auth import add_user
+from mcae.platform.annotation.db import is_sqlite
+from mcae.platform.annotation.importer import import_project
+from mcae.platform.annotation.local import open_database
+from mcae.platform.annotation.tokens import ScryptParams
+from mcae.platform.settings import Settings
+
+DEMO_USERS = (("annotator", "annotator"), ("reviewer", "reviewer"), ("admin", "admin"))
+TOKENS_FILE = "tokens.txt"
+
+
+def setup_demo_annotation(out: Path, settings: Settings, city: str = "demo-city",
+                          name: str = "Demo City (synthetic)") -> Path:
+    """A fresh annotation database for the demo folder: the project imported (with the simulated
+    expert's decisions), an annotator, a reviewer and an admin; their tokens in ``tokens.txt``."""
+    url = settings.database_url()
+    if is_sqlite(url):
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    db = open_database(settings)
+    params = ScryptParams(settings.auth.scrypt_n, settings.auth.scrypt_r, settings.auth.scrypt_p)
+    tokens = []
+    try:
+        with db.session() as session:
+            import_project(session, out / "project", "demo", name=name, city=city, layer="mcae")
+            for user, role in DEMO_USERS:
+                _, token = add_user(session, user, role, params, settings.auth.token_bytes)
+                tokens.append((user, role, token))
+    finally:
+        db.dispose()
+    target = out / TOKENS_FILE
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("# MCAE demo tokens: sign in to /annotate, /refine, /review and /dashboard with one of them.\n"
+                 "# Only hashes are stored on the server; this file is the one copy. Keep it private.\n")
+        for user, role, token in tokens:
+            fh.write(f"{user}\t{role}\t{token}\n")
+    return target
