@@ -62,7 +62,17 @@ class PreconditionFailed(PlatformError):
 
 
 # first match wins: subclasses before their bases
+class ServiceBusy(PlatformError):
+    """The database stayed locked past its busy timeout (or chose this write to break a deadlock):
+    nothing was saved, and the same request can be sent again."""
+
+    def __init__(self, message: str = "the database is busy; nothing was saved: send the request again",
+                 **kwargs: Any) -> None:
+        super().__init__(message, headers={"Retry-After": "1"}, **kwargs)
+
+
 STATUS: list[tuple[type[Exception], int]] = [
+    (ServiceBusy, 503),
     (Unauthenticated, 401),
     (Forbidden, 403),
     (Conflict, 409),
@@ -96,7 +106,7 @@ def request_id() -> str:
 def error_response(request: Request, exc: Exception) -> JSONResponse:
     """The JSON answer for ``exc`` (logging server faults with a request id)."""
     status = status_of(exc)
-    if status >= 500:
+    if status >= 500 and not isinstance(exc, PlatformError):
         rid = request_id()
         logger.error("internal error %s on %s %s", rid, request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "internal error", "request_id": rid}, status_code=status,

@@ -19,9 +19,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mcae.inference.errors import ProjectStateError
+from mcae.platform.errors import ServiceBusy
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -62,6 +64,17 @@ def _sqlite_pragmas(engine: Engine, busy_timeout_s: float) -> None:
         # reads in WAL mode need none
         read_only = conn.get_execution_options().get("mcae_read_only", False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+BUSY_SQLSTATES = {"40P01", "40001", "55P03"}  # deadlock, serialization failure, lock not available
+
+
+def busy(exc: DBAPIError) -> bool:
+    """Whether a database error means "locked or busy, try again" rather than a fault."""
+    if getattr(exc.orig, "sqlstate", None) in BUSY_SQLSTATES:
+        return True
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 def alembic_config(url: str) -> Config:
@@ -128,9 +141,15 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session whose transaction commits on success and rolls back on any error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """A session whose transaction commits on success and rolls back on any error; a database
+        that stays locked, or a deadlock broken by PostgreSQL, is ``ServiceBusy`` (503), never a 500."""
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except DBAPIError as exc:
+            if busy(exc):
+                raise ServiceBusy() from exc
+            raise
 
     @contextmanager
     def reader(self) -> Iterator[Session]:

@@ -39,7 +39,7 @@ def setup_demo_annotation(out: Path, settings: Settings, city: str = "demo-city"
     target = out / TOKENS_FILE
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write("# MCAE demo tokens: sign in to /annotate, /refine, /review and /dashboard with one of them.\n"
+        fh.write("# MCAE demo tokens for the annotation API: send one as `Authorization: Bearer <token>`.\n"
                  "# Only hashes are stored on the server; this file is the one copy. Keep it private.\n")
         for user, role, token in tokens:
             fh.write(f"{user}\t{role}\t{token}\n")

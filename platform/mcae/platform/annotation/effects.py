@@ -45,11 +45,13 @@ def recompute(session: Session, mask_pks: list[int],
 
     Returns (mask, class before, class after) of every mask that changed.
     """
+    lock_groups_of(session, mask_pks)
     forced = in_force(session, mask_pks)
     changed: list[tuple[int, int | None, int | None]] = []
     groups: set[int] = set()
     for part in chunks(mask_pks):
-        for mask in session.scalars(select(Mask).where(Mask.id.in_(part))):
+        # fresh rows (the groups' locks are held now), not what the session read before
+        for mask in session.scalars(select(Mask).where(Mask.id.in_(part)).execution_options(populate_existing=True)):
             cls, fine, decision_id = forced.get(mask.id, (None, None, None))
             cls = cls or None  # Unknown (0): undecided
             fine = fine if cls else None
@@ -63,6 +65,18 @@ def recompute(session: Session, mask_pks: list[int],
                     groups.add(mask.group_id)
     bump_groups(session, groups - set(bumped))
     return changed
+
+
+def lock_groups_of(session: Session, mask_pks: list[int]) -> None:
+    """Lock the groups of these masks, in id order, before any of the masks (PostgreSQL; SQLite
+    holds its one write lock already): every write takes group locks before mask locks, in the
+    same order, so two writes never wait on each other in a cycle."""
+    ids: set[int] = set()
+    for part in chunks(mask_pks):
+        ids.update(g for (g,) in session.execute(select(Mask.group_id).where(Mask.id.in_(part),
+                                                                             Mask.group_id.is_not(None))))
+    for part in chunks(sorted(ids)):
+        session.execute(select(Group.id).where(Group.id.in_(part)).order_by(Group.id).with_for_update())
 
 
 def bump_groups(session: Session, group_ids: Iterable[int]) -> None:

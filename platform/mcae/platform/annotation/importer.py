@@ -80,6 +80,8 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
         row.model_version, row.imported_at = model_version, utcnow()
         row.version += 1
     row.imported_at = utcnow()
+    # saves lock groups before masks: so does the import, all at once, so it never deadlocks with one
+    session.execute(select(Group.id).where(Group.project_id == project_id).order_by(Group.id).with_for_update())
     _import_patches(session, engine_project, project_id)
     groups = _import_groups(session, row, table)
     counts = _import_masks(session, project_id, table, groups)

@@ -17,7 +17,7 @@ from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.errors import InputError
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.auth import CurrentUser
-from mcae.platform.annotation.effects import bump_groups, recompute
+from mcae.platform.annotation.effects import bump_groups, lock_groups_of, recompute
 from mcae.platform.annotation.history import record
 from mcae.platform.annotation.lookups import (
     decision_row,
@@ -94,21 +94,24 @@ def decide_group(session: Session, project_id: str, user: CurrentUser, neighbour
     group = group_row(session, project_id, neighbourhood, key)
     class_id = _class(body.class_id)
     fine = _fine(project, class_id, body.fine_class)
-    members = list(session.scalars(select(Mask).where(Mask.group_id == group.id, Mask.present.is_(True))
-                                   .order_by(Mask.id)))
-    selection = _select(members, body.masks, f"group {neighbourhood}/{key}")
     now = utcnow()
-    elapsed = _elapsed(session, group, user, now)
     model_version = body.model_version or project.model_version
     names = user_names(session)
+    if not body.second_pass:
+        version = wanted_version(body.version, if_match, "group")
+        if not _claim(session, Group, group.id, version):  # the group's lock, held to the commit
+            session.refresh(group)
+            raise stale(f"group {neighbourhood}/{key}", version, group.version,
+                        _group_state(session, project, group),
+                        last_change(session, project_id, "group", f"{neighbourhood}/{key}"))
+        session.refresh(group)
+    members = list(session.scalars(select(Mask).where(Mask.group_id == group.id, Mask.present.is_(True))
+                                   .order_by(Mask.id).execution_options(populate_existing=True)))
+    selection = _select(members, body.masks, f"group {neighbourhood}/{key}")
+    elapsed = _elapsed(session, group, user, now)
     if body.second_pass:
         decision = _second_pass(session, project, group, user, selection, class_id, fine, model_version, elapsed)
         return schemas.SaveOut(decisions=[decision_out(decision, names, len(selection))], masks_changed=0)
-    version = wanted_version(body.version, if_match, "group")
-    if not _claim(session, Group, group.id, version):
-        session.refresh(group)
-        raise stale(f"group {neighbourhood}/{key}", version, group.version, _group_state(session, project, group),
-                    last_change(session, project_id, "group", f"{neighbourhood}/{key}"))
     decision = _new_decision(session, project, user.id, selection, target="group", class_id=class_id,
                              fine_class=fine, neighbourhood=neighbourhood, group_key=key,
                              model_version=model_version, elapsed_s=elapsed, created_at=now)
@@ -158,7 +161,8 @@ def refine_group(session: Session, project_id: str, user: CurrentUser, neighbour
         session.refresh(group)
         raise stale(f"group {neighbourhood}/{key}", version, group.version, _group_state(session, project, group),
                     last_change(session, project_id, "group", f"{neighbourhood}/{key}"))
-    for mask in selection:
+    for mask in session.scalars(select(Mask).where(Mask.id.in_([m.id for m in selection]))
+                                .execution_options(populate_existing=True)):
         mask.refine = True
         mask.version += 1
     record(session, project_id, user.id, "refine", "group", f"{neighbourhood}/{key}",
@@ -181,6 +185,10 @@ def correct_patch(session: Session, project_id: str, user: CurrentUser, patch_na
     missing = [i for i in ids if i not in masks]
     if missing:
         raise InputError(f"patch {patch_name} has no mask {missing[0]} open to labelling")
+    lock_groups_of(session, [m.id for m in masks.values()])
+    masks = {m.mask_id: m for m in session.scalars(  # again, under the locks: the current versions
+        select(Mask).where(Mask.id.in_([m.id for m in masks.values()])).with_for_update()
+        .execution_options(populate_existing=True))}
     per_row = all(row.version is not None for row in body.rows)
     if if_match is not None or body.version is not None or not per_row:
         version = wanted_version(body.version, if_match, "patch")

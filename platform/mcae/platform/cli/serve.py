@@ -143,6 +143,20 @@ def warn_slow_layers() -> None:
                       "times slower; `mcae catalog optimize` writes the copies")
 
 
+def check_database() -> None:
+    """Before any worker starts: SQLite is migrated here; an unmigrated PostgreSQL is refused with the
+    command that fixes it (one line, exit 3) instead of a traceback per worker."""
+    from mcae.platform.annotation.db import redacted
+    from mcae.platform.annotation.local import open_database
+    from mcae.platform.settings import get_settings
+
+    db = open_database(get_settings())
+    try:
+        console.print(f"annotation database: {redacted(db.url)}", highlight=False)
+    finally:
+        db.dispose()
+
+
 @app.command()
 @friendly_errors
 def serve(
@@ -162,6 +176,7 @@ def serve(
         raise InputError("--workers > 1 needs SO_REUSEPORT (Linux); run one process per port instead")
     port = _free_port(host, port)
     warn_slow_layers()
+    check_database()
     console.print(f"serving on http://{host}:{port} with {workers} worker(s); docs at /docs")
     if workers == 1:
         run_worker(host, port, False, log_level)
