@@ -74,7 +74,8 @@ def lock_groups_of(session: Session, mask_pks: list[int]) -> None:
     ids: set[int] = set()
     for part in chunks(mask_pks):
         ids.update(g for (g,) in session.execute(select(Mask.group_id).where(Mask.id.in_(part),
-                                                                             Mask.group_id.is_not(None))))
+                                                                             Mask.group_id.is_not(None)))
+                   if g is not None)
     for part in chunks(sorted(ids)):
         session.execute(select(Group.id).where(Group.id.in_(part)).order_by(Group.id).with_for_update())
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.auth import CurrentUser
 from mcae.platform.annotation.lookups import project_row
-from mcae.platform.annotation.models import Decision, DecisionMask, Group, Mask, utcnow
+from mcae.platform.annotation.models import Decision, DecisionMask, Group, Mask, Project, utcnow
 from mcae.platform.annotation.queries import group_view
 
 
@@ -38,7 +38,7 @@ def _returned(session: Session, project_id: str, user_id: int) -> list[int]:
         .where(Decision.project_id == project_id, Decision.author_id == user_id, Decision.review == "rejected",
                Decision.state == "active", Mask.class_id.is_(None), Mask.group_id.is_not(None))
         .distinct())
-    return [gid for (gid,) in rows]
+    return [gid for (gid,) in rows if gid is not None]
 
 
 def _second_pass_candidates(session: Session, project_id: str, user_id: int, open_ids: set[int]) -> list[int]:
@@ -99,9 +99,9 @@ def release(session: Session, project_id: str, user: CurrentUser) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _out(session: Session, project, group_id: int, second: bool, remaining: int) -> schemas.NextGroupOut:  # type: ignore[no-untyped-def]
-    group = session.get(Group, group_id)
-    session.refresh(group)  # type: ignore[arg-type]
-    view = group_view(session, project, group)  # type: ignore[arg-type]
-    return schemas.NextGroupOut(group=view, second_pass=second, lease_until=group.lease_until,  # type: ignore[union-attr]
+def _out(session: Session, project: Project, group_id: int, second: bool, remaining: int) -> schemas.NextGroupOut:
+    group = session.get(Group, group_id, populate_existing=True)
+    assert group is not None  # leased just now, in this transaction
+    view = group_view(session, project, group)
+    return schemas.NextGroupOut(group=view, second_pass=second, lease_until=group.lease_until,
                                 remaining=remaining)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -29,7 +30,7 @@ from mcae.platform.annotation.deps import (
 from mcae.platform.annotation.geo import patch_bounds
 from mcae.platform.annotation.lookups import decision_row, group_row, mask_row, patch_row, project_row
 from mcae.platform.annotation.models import Mask, Project
-from mcae.platform.annotation.thumbnails import mask_at, mask_thumbnail, patch_classification, patch_image
+from mcae.platform.annotation.thumbnails import PatchImages, mask_at, mask_thumbnail, patch_classification, patch_image
 from mcae.tiles.cache import etag_matches
 
 IMAGE_CACHE = "private, max-age=0, must-revalidate"
@@ -37,7 +38,7 @@ ClassQ = Annotated[int | None, Query(ge=0, le=9, description="A class id (0 = Un
 SizeQ = Annotated[int | None, Query(ge=32, le=2048, description="Longer side in pixels.")]
 
 
-def _image(request: Request, etag: str, render) -> Response:  # type: ignore[no-untyped-def]
+def _image(request: Request, etag: str, render: Callable[[], bytes]) -> Response:
     headers = {"ETag": etag, "Cache-Control": IMAGE_CACHE}
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
@@ -244,7 +245,7 @@ def create_browse_router() -> APIRouter:
     return router
 
 
-def _version(images, patch: str) -> str:  # type: ignore[no-untyped-def]
+def _version(images: PatchImages, patch: str) -> str:
     try:
         return images.version(patch)
     except LookupError as exc:

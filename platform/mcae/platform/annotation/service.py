@@ -207,7 +207,8 @@ def correct_patch(session: Session, project_id: str, user: CurrentUser, patch_na
     now = utcnow()
     elapsed = _elapsed(session, None, user, now)
     names = user_names(session)
-    made, touched = [], []
+    made: list[Decision] = []
+    touched: list[int] = []
     for row in body.rows:
         mask = masks[row.mask]
         class_id = _class(row.class_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,7 +14,7 @@ app = typer.Typer(help="Users, roles (viewer, annotator, reviewer, admin) and th
 RoleOpt = Annotated[str, typer.Option("--role", "-r", help="viewer, annotator, reviewer or admin.")]
 
 
-def _params(settings):  # type: ignore[no-untyped-def]
+def _params(settings: Any) -> Any:
     from mcae.platform.annotation.tokens import ScryptParams
 
     return ScryptParams(settings.auth.scrypt_n, settings.auth.scrypt_r, settings.auth.scrypt_p)
