@@ -29,7 +29,11 @@ from mcae.platform.annotation.auth import add_user
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.importer import import_project
 from mcae.platform.annotation.tokens import ScryptParams
-from tests.conftest import blocky_scene, write_tif
+
+try:  # as a pytest plugin (tests/ on the path) or imported by a benchmark (the repository root)
+    from conftest import blocky_scene, write_tif
+except ModuleNotFoundError:
+    from tests.conftest import blocky_scene, write_tif
 
 def _pg_bin() -> Path:
     """Debian's PostgreSQL binaries (the newest installed version), or MCAE_PG_BIN."""

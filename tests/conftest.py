@@ -11,6 +11,10 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 
+# fixtures shared by several test modules, registered once so that session-scoped ones (a
+# browser, a PostgreSQL cluster, the annotation test project) are made once per session
+pytest_plugins = ["web_fixtures", "annotation_fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MCAE_SHARED_DATA", REPO.parent / "shared" / "data"))
 

@@ -8,11 +8,11 @@ import logging
 import re
 
 import pytest
+from annotation_fixtures import Service
 from sqlalchemy import select
 
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.models import Token
-from tests.annotation_fixtures import Service, db_url, pg_cluster, service, template_project  # noqa: F401
 
 ORDER = ["viewer", "annotator", "reviewer", "admin"]
 USER_OF = {"viewer": "vera", "annotator": "alice", "reviewer": "rita", "admin": "admin"}

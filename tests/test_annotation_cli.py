@@ -8,21 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
+from annotation_fixtures import FAST_SCRYPT, PgCluster, copy_project, group_decisions_file, make_settings
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from test_pipeline import mcae
 
 from mcae.platform.annotation.db import Database, DatabaseNotMigrated
 from mcae.platform.annotation.models import Token, User
-from tests.annotation_fixtures import (  # noqa: F401
-    FAST_SCRYPT,
-    PgCluster,
-    copy_project,
-    group_decisions_file,
-    make_settings,
-    pg_cluster,
-    template_project,
-)
-from tests.test_pipeline import mcae
 
 
 @pytest.fixture
@@ -37,7 +29,8 @@ def test_unmigrated_postgresql_is_refused_naming_the_command(pg_cluster: PgClust
     from mcae.platform.app import create_app
 
     url = pg_cluster.create_database()
-    with pytest.raises(DatabaseNotMigrated, match="mcae db upgrade"), TestClient(create_app(make_settings(tmp_path, url))):
+    app = create_app(make_settings(tmp_path, url))
+    with pytest.raises(DatabaseNotMigrated, match="mcae db upgrade"), TestClient(app):
         pass
     code, out = mcae("db", "current", "--database", url)
     assert code == 0 and "revision none" in out and "mcae db upgrade" in out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.annotation_fixtures import Service, db_url, pg_cluster, service, template_project  # noqa: F401
+from annotation_fixtures import Service
 
 
 def decide(svc: Service, group: dict, cls: object, masks: list[int] | None = None, user: str = "alice",
@@ -56,8 +56,8 @@ def test_two_annotators_on_one_group_exactly_one_wins(service: Service) -> None:
     assert loser["last_change"]["user"] == winner["author"]
     masks = service.masks(group)
     assert {m["class_id"] for m in masks} == {winner["class_id"]}  # nothing overwritten
-    history = service.get(service.p("/history"), params={"entity": "group",
-                                                         "entity_id": f"{group['neighbourhood']}/{group['key']}"}).json()
+    where = {"entity": "group", "entity_id": f"{group['neighbourhood']}/{group['key']}"}
+    history = service.get(service.p("/history"), params=where).json()
     assert [h["user"] for h in history["items"]] == [winner["author"]]
     # the loser reloads and decides again on the current version: both are in the history
     again = decide(service, group, "Road", user="bob" if winner["author"] == "alice" else "alice",

@@ -37,11 +37,11 @@ from typing import Any
 
 import httpx
 import pytest
+from annotation_fixtures import FAST_SCRYPT, copy_project, seed_database
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests import annotation_fixtures as fx
-from tests.annotation_fixtures import FAST_SCRYPT, copy_project, seed_database
 
 pg_cluster = fx.pg_cluster
 template_project = fx.template_project

@@ -7,8 +7,7 @@ import time
 
 import numpy as np
 import rasterio
-
-from tests.annotation_fixtures import Service, db_url, pg_cluster, service, template_project  # noqa: F401
+from annotation_fixtures import Service
 
 
 def wait_job(service: Service, job: dict, timeout: float = 120.0) -> dict:

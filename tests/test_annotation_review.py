@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from annotation_fixtures import Service
 from sqlalchemy import update
 
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.models import Group, Project
-from tests.annotation_fixtures import Service, db_url, pg_cluster, service, template_project  # noqa: F401
 
 
 def test_next_group_leases_keep_two_annotators_apart(service: Service) -> None:

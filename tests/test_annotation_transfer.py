@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from annotation_fixtures import Service, copy_project, group_decisions_file, make_settings, seed_database
 from fastapi.testclient import TestClient
 
 from mcae.inference.compute import executor
@@ -17,17 +18,6 @@ from mcae.inference.project import Project as EngineProject
 from mcae.inference.train import train
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.importer import engine_decisions, import_project
-from tests.annotation_fixtures import (  # noqa: F401
-    Service,
-    copy_project,
-    db_url,
-    group_decisions_file,
-    make_settings,
-    pg_cluster,
-    seed_database,
-    service,
-    template_project,
-)
 
 
 def label_some(service: Service, n: int = 4) -> list[dict]:

@@ -7,20 +7,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from web_fixtures import (  # noqa: F401 (pytest fixtures)
+from web_fixtures import (  # the fixtures come from tests/conftest.py (pytest_plugins)
     CITY,
     SECOND,
     VIEWPORTS,
     Site,
     Viewer,
-    browser,
     changed,
     counts,
-    desktop,
     hexes,
     present,
-    site,
-    viewer,
 )
 
 

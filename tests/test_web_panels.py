@@ -11,16 +11,12 @@ import urllib.request
 from typing import Any
 
 import pytest
-from web_fixtures import (  # noqa: F401 (pytest fixtures)
+from web_fixtures import (  # the fixtures come from tests/conftest.py (pytest_plugins)
     ARTIFACTS,
     CITY,
     SECOND,
     Site,
     Viewer,
-    browser,
-    desktop,
-    site,
-    viewer,
 )
 
 

@@ -12,14 +12,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from web_fixtures import (  # noqa: F401 (pytest fixtures)
+from web_fixtures import (  # the fixtures come from tests/conftest.py (pytest_plugins)
     DIST,
     SECOND,
     VIEWPORTS,
     Site,
     Viewer,
     add_fixture_town,
-    browser,
     counts,
     free_port,
     hexes,

@@ -26,7 +26,6 @@ from mcae.inference.classes import MCAE
 from mcae.inference.errors import InputError, ProjectStateError
 from mcae.inference.project import Project
 
-
 UNKNOWN = 0  # "Unknown": a decision that leaves its masks undecided
 
 

@@ -17,6 +17,7 @@ from mcae.inference.atomic import write_parquet
 from mcae.inference.classes import MCAE, N_CLASSES
 from mcae.inference.clustering import NeighbourhoodClusterer
 from mcae.inference.compute import Executor
+from mcae.inference.group_line import describe_group  # noqa: F401  (the expert's line; re-exported)
 from mcae.inference.project import Project
 from mcae.inference.segment import feature_columns, read_patch_tables
 
@@ -130,11 +131,3 @@ def _class_mix(part: pd.DataFrame) -> dict[str, float]:
     pct = 100 * weights / total
     order = np.argsort(-pct, kind="stable")
     return {MCAE.get(int(i) + 1).name: round(float(pct[i]), 2) for i in order if pct[i] >= 0.01}
-
-
-def describe_group(row: pd.Series) -> str:
-    """The expert's one-line view: ``55/57, (0.16, 0.91), {'Tree': '96.49', ...}``."""
-    scores = ("(-, -)" if np.isnan(row["score_min"])
-              else f"({row['score_min']:.2f}, {row['score_max']:.2f})")
-    mix = {k: f"{v:.2f}" for k, v in row["histogram"].items()} or "{unknown}"
-    return f"{row['index']}/{row['of']}, {scores}, {mix}"

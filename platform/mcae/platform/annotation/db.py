@@ -8,6 +8,7 @@ refuses to serve a database that is behind and names the command that fixes it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -119,7 +120,11 @@ class Database:
 
     def __init__(self, url: str, busy_timeout_s: float = 30.0) -> None:
         self.url = url
+        self.busy_timeout_s = busy_timeout_s
         self.engine = make_engine(url, busy_timeout_s)
+        # SQLite has one writer at a time: this process's writers queue here and each wakes the
+        # moment the previous one commits, instead of polling in SQLite's busy handler
+        self._writer = threading.Lock() if is_sqlite(url) else None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(self.engine.execution_options(mcae_read_only=True),
                                      expire_on_commit=False)
@@ -143,6 +148,8 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on any error; a database
         that stays locked, or a deadlock broken by PostgreSQL, is ``ServiceBusy`` (503), never a 500."""
+        if self._writer is not None and not self._writer.acquire(timeout=self.busy_timeout_s):
+            raise ServiceBusy()
         try:
             with self._sessions() as session, session.begin():
                 yield session
@@ -150,6 +157,9 @@ class Database:
             if busy(exc):
                 raise ServiceBusy() from exc
             raise
+        finally:
+            if self._writer is not None:
+                self._writer.release()
 
     @contextmanager
     def reader(self) -> Iterator[Session]:

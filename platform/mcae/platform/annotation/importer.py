@@ -19,9 +19,9 @@ import pandas as pd
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from mcae.inference.classes import MCAE
 from mcae.inference.decisions import DATABASE_STORE, read_decisions, resolve
 from mcae.inference.decisions import Decision as EngineDecision
-from mcae.inference.groups import PROBA_COLUMNS
 from mcae.inference.project import Project as EngineProject
 from mcae.platform.annotation.history import record
 from mcae.platform.annotation.models import (
@@ -37,6 +37,7 @@ from mcae.platform.annotation.models import (
 )
 from mcae.platform.annotation.views import aware
 
+PROBA_COLUMNS = [f"proba_{c.id}" for c in MCAE]  # as mcae.inference.groups writes them
 ENGINE_USER = "engine"  # author of decisions that came from the project's decisions file
 
 

@@ -14,7 +14,7 @@ from mcae.inference.classes import MCAE
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.lookups import user_names
 from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Patch, Project
-from mcae.platform.annotation.views import aware, decision_out, group_out, mask_out, patch_out
+from mcae.platform.annotation.views import MaskState, aware, decision_out, group_out, mask_out, patch_out
 
 
 def project_view(session: Session, project: Project) -> schemas.ProjectOut:
@@ -65,10 +65,12 @@ def groups_of(session: Session, project: Project, neighbourhood: str) -> list[sc
         from mcae.tiles.catalog import UnknownId
 
         raise UnknownId("neighbourhood", neighbourhood)
-    masks: dict[int, list[Mask]] = defaultdict(list)
-    for mask in session.scalars(select(Mask).where(Mask.group_id.in_([g.id for g in groups]),
-                                                   Mask.present.is_(True))):
-        masks[mask.group_id].append(mask)  # type: ignore[index]
+    masks: dict[int, list[MaskState]] = defaultdict(list)
+    for group_id, class_id, refine, proba in session.execute(  # plain rows: no ORM objects per mask
+            select(Mask.group_id, Mask.class_id, Mask.refine, Mask.proba).where(
+                Mask.project_id == project.id, Mask.neighbourhood == neighbourhood, Mask.present.is_(True))):
+        if group_id is not None:
+            masks[group_id].append((class_id, refine, proba))
     names = user_names(session)
     return [group_out(g, masks[g.id], i + 1, len(groups), project.model_version, names)
             for i, g in enumerate(groups)]
@@ -78,7 +80,8 @@ def group_view(session: Session, project: Project, group: Group) -> schemas.Grou
     siblings = list(session.scalars(select(Group.id).where(Group.project_id == project.id,
                                                            Group.neighbourhood == group.neighbourhood)
                                     .order_by(Group.cluster, Group.pred_class)))
-    masks = list(session.scalars(select(Mask).where(Mask.group_id == group.id, Mask.present.is_(True))))
+    masks = [(c, r, p) for c, r, p in session.execute(select(Mask.class_id, Mask.refine, Mask.proba).where(
+        Mask.group_id == group.id, Mask.present.is_(True)))]
     return group_out(group, masks, siblings.index(group.id) + 1, len(siblings), project.model_version,
                      user_names(session))
 

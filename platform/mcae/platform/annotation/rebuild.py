@@ -16,10 +16,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from mcae.inference.compute import executor
-from mcae.inference.mapping import mask_classes, write_map
 from mcae.inference.project import Project as EngineProject
-from mcae.inference.train import train
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.importer import engine_decisions, import_project
@@ -74,6 +71,8 @@ def mark_mapped(session: Session, project_id: str, classes: dict[tuple[str, int]
 
 
 def map_classes(engine_project: EngineProject, decisions: list[Any]) -> dict[tuple[str, int], int]:
+    from mcae.inference.mapping import mask_classes
+
     table = mask_classes(engine_project, decisions)
     keys = list(zip(table.index.get_level_values("patch"), table.index.get_level_values("mask_id"), strict=True))
     return {(str(p), int(m)): int(c) for (p, m), c in zip(keys, table["class_id"].to_numpy(np.int64), strict=True)}
@@ -82,6 +81,10 @@ def map_classes(engine_project: EngineProject, decisions: list[Any]) -> dict[tup
 def run_rebuild(database: Database, store: CatalogStore, project_id: str, user_id: int | None,
                 progress: Any) -> dict[str, Any]:
     """Train, map, publish, re-import: the work of one ``rebuild`` job."""
+    from mcae.inference.compute import executor  # the engine (torch, dask) loads with the first rebuild
+    from mcae.inference.mapping import write_map
+    from mcae.inference.train import train
+
     progress(0, STEPS, "reading the decisions")
     with database.reader() as session:
         project = project_row(session, project_id)

@@ -6,7 +6,6 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import cohen_kappa_score
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -35,6 +34,8 @@ def agreement(session: Session, project: Project, limit: int = 500) -> schemas.A
     second = np.array([b[1] for _, _, b in pairs])
     kappa = None
     if len(pairs) >= 2:
+        from sklearn.metrics import cohen_kappa_score
+
         value = cohen_kappa_score(first, second) if len(set(first) | set(second)) > 1 else 1.0
         kappa = None if np.isnan(value) else round(float(value), 4)
     disagreements = []

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from mcae.inference.classes import MCAE, N_CLASSES
-from mcae.inference.groups import describe_group
+from mcae.inference.group_line import describe_group
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.models import Decision, Group, Mask, Patch, utcnow
 
@@ -20,16 +20,23 @@ def class_name(class_id: int | None) -> str | None:
     return "Unknown" if class_id == 0 else MCAE.name_of(class_id)
 
 
-def class_mix(masks: Iterable[Mask]) -> dict[str, float]:
+MaskState = tuple[int | None, bool, list[float] | None]  # class, sent to refinement, probabilities
+
+
+def mask_states(masks: Iterable[Mask]) -> list[MaskState]:
+    return [(m.class_id, m.refine, m.proba) for m in masks]
+
+
+def class_mix(states: Iterable[MaskState]) -> dict[str, float]:
     """A group's class mix in percent: decided masks by their class, the rest by probability."""
     weights = np.zeros(N_CLASSES)
-    for mask in masks:
-        if mask.class_id:
-            weights[mask.class_id - 1] += 1.0
-        elif mask.proba is not None:
-            proba = np.asarray(mask.proba, np.float64)
-            if not np.isnan(proba).all():
-                weights += np.nan_to_num(proba)
+    for class_id, _, proba in states:
+        if class_id:
+            weights[class_id - 1] += 1.0
+        elif proba is not None:
+            values = np.asarray(proba, np.float64)
+            if not np.isnan(values).all():
+                weights += np.nan_to_num(values)
     total = weights.sum()
     if total == 0:
         return {}
@@ -38,11 +45,12 @@ def class_mix(masks: Iterable[Mask]) -> dict[str, float]:
     return {MCAE.get(int(i) + 1).name: round(float(pct[i]), 2) for i in order if pct[i] >= 0.01}
 
 
-def group_out(group: Group, masks: Sequence[Mask], index: int, of: int,
+def group_out(group: Group, masks: Sequence[MaskState], index: int, of: int,
               model_version: str | None, lease_names: dict[int, str]) -> schemas.GroupOut:
+    """A group as the tools see it, from its masks' (class, refine, probabilities)."""
     mix = class_mix(masks)
-    decided = sum(1 for m in masks if m.class_id)
-    refine = sum(1 for m in masks if m.refine and not m.class_id)
+    decided = sum(1 for cls, _, _ in masks if cls)
+    refine = sum(1 for cls, flagged, _ in masks if flagged and not cls)
     nan = float("nan")
     summary = describe_group({
         "index": index, "of": of, "histogram": mix,
