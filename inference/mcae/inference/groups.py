@@ -17,7 +17,7 @@ from mcae.inference.atomic import write_parquet
 from mcae.inference.classes import MCAE, N_CLASSES
 from mcae.inference.clustering import NeighbourhoodClusterer
 from mcae.inference.compute import Executor
-from mcae.inference.group_line import describe_group  # noqa: F401  (the expert's line; re-exported)
+from mcae.inference.group_line import class_mix, describe_group  # noqa: F401  (describe_group: re-exported)
 from mcae.inference.project import Project
 from mcae.inference.segment import feature_columns, read_patch_tables
 
@@ -119,15 +119,4 @@ def group_summary(groups: pd.DataFrame, labels: pd.Series | None = None) -> pd.D
 
 
 def _class_mix(part: pd.DataFrame) -> dict[str, float]:
-    weights = np.zeros(N_CLASSES)
-    decided = part["label"].to_numpy() > 0
-    np.add.at(weights, part["label"].to_numpy()[decided] - 1, 1.0)
-    proba = part.loc[~decided, PROBA_COLUMNS].to_numpy(np.float64)
-    if proba.size and not np.isnan(proba).all():
-        weights += np.nansum(proba, axis=0)
-    total = weights.sum()
-    if total == 0:
-        return {}
-    pct = 100 * weights / total
-    order = np.argsort(-pct, kind="stable")
-    return {MCAE.get(int(i) + 1).name: round(float(pct[i]), 2) for i in order if pct[i] >= 0.01}
+    return class_mix(part["label"].to_numpy(), part[PROBA_COLUMNS].to_numpy(np.float64))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from mcae.inference.classes import MCAE, N_CLASSES
-from mcae.inference.group_line import describe_group
+from mcae.inference.group_line import class_mix, describe_group
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.models import Decision, Group, Mask, Patch, utcnow
 
@@ -23,32 +23,17 @@ def class_name(class_id: int | None) -> str | None:
 MaskState = tuple[int | None, bool, list[float] | None]  # class, sent to refinement, probabilities
 
 
-def mask_states(masks: Iterable[Mask]) -> list[MaskState]:
-    return [(m.class_id, m.refine, m.proba) for m in masks]
-
-
-def class_mix(states: Iterable[MaskState]) -> dict[str, float]:
-    """A group's class mix in percent: decided masks by their class, the rest by probability."""
-    weights = np.zeros(N_CLASSES)
-    for class_id, _, proba in states:
-        if class_id:
-            weights[class_id - 1] += 1.0
-        elif proba is not None:
-            values = np.asarray(proba, np.float64)
-            if not np.isnan(values).all():
-                weights += np.nan_to_num(values)
-    total = weights.sum()
-    if total == 0:
-        return {}
-    pct = 100 * weights / total
-    order = np.argsort(-pct, kind="stable")
-    return {MCAE.get(int(i) + 1).name: round(float(pct[i]), 2) for i in order if pct[i] >= 0.01}
+def group_mix(states: Sequence[MaskState]) -> dict[str, float]:
+    """A group's class mix (the engine's ``class_mix``) from its masks' states."""
+    labels = np.array([cls or 0 for cls, _, _ in states], np.int64)
+    proba = np.array([p if p is not None else [np.nan] * N_CLASSES for _, _, p in states], np.float64)
+    return class_mix(labels, proba.reshape(len(states), N_CLASSES))
 
 
 def group_out(group: Group, masks: Sequence[MaskState], index: int, of: int,
               model_version: str | None, lease_names: dict[int, str]) -> schemas.GroupOut:
     """A group as the tools see it, from its masks' (class, refine, probabilities)."""
-    mix = class_mix(masks)
+    mix = group_mix(masks)
     decided = sum(1 for cls, _, _ in masks if cls)
     refine = sum(1 for cls, flagged, _ in masks if flagged and not cls)
     nan = float("nan")
