@@ -8,7 +8,10 @@ refuses to serve a database that is behind and names the command that fixes it.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,6 +118,45 @@ def redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+class WriterLock:
+    """SQLite has one writer at a time. Writers queue here, in this process on a thread lock and
+    between processes (``mcae serve --workers N``) on an advisory lock of a file beside the
+    database, polled every millisecond: each gets its turn as soon as the previous one commits,
+    where SQLite's busy handler backs off to 100 ms sleeps and starves some writers for seconds."""
+
+    POLL_S = 0.001
+
+    def __init__(self, url: str, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._thread = threading.Lock()
+        database = make_url(url).database
+        self._path = f"{database}.writer-lock" if database and database != ":memory:" else None
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        deadline = time.monotonic() + self.timeout_s
+        if not self._thread.acquire(timeout=self.timeout_s):
+            return False
+        if self._path is None:
+            return True
+        if self._fd is None:
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    self._thread.release()
+                    return False
+                time.sleep(self.POLL_S)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread.release()
+
+
 class Database:
     """One engine and its sessions."""
 
@@ -122,9 +164,7 @@ class Database:
         self.url = url
         self.busy_timeout_s = busy_timeout_s
         self.engine = make_engine(url, busy_timeout_s)
-        # SQLite has one writer at a time: this process's writers queue here and each wakes the
-        # moment the previous one commits, instead of polling in SQLite's busy handler
-        self._writer = threading.Lock() if is_sqlite(url) else None
+        self._writer = WriterLock(url, busy_timeout_s) if is_sqlite(url) else None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(self.engine.execution_options(mcae_read_only=True),
                                      expire_on_commit=False)
@@ -148,7 +188,7 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on any error; a database
         that stays locked, or a deadlock broken by PostgreSQL, is ``ServiceBusy`` (503), never a 500."""
-        if self._writer is not None and not self._writer.acquire(timeout=self.busy_timeout_s):
+        if self._writer is not None and not self._writer.acquire():
             raise ServiceBusy()
         try:
             with self._sessions() as session, session.begin():
