@@ -33,7 +33,6 @@ import argparse
 import contextlib
 import os
 import random
-import shutil
 import signal
 import statistics
 import subprocess
@@ -99,28 +98,13 @@ def seed(url: str, project: Path, annotators: int) -> tuple[dict[str, str], tupl
 @contextlib.contextmanager
 def postgres() -> Iterator[Any | None]:
     """A throwaway PostgreSQL cluster on a loopback port (None without the binaries)."""
-    from tests.annotation_fixtures import PG_BIN, PgCluster, _as_postgres, _free_port
+    from tests.annotation_fixtures import PG_BIN, throwaway_cluster
 
     if not (PG_BIN / "initdb").exists():
         yield None
         return
-    folder = Path(tempfile.mkdtemp(prefix="mcae-bench-pg-"))
-    os.chmod(folder, 0o777)
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-    port, data = _free_port(), folder / "data"
-    subprocess.run(_as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "mcae"),
-                   check=True, capture_output=True)
-    subprocess.run(_as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-o",
-                                f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=on "
-                                "-c max_connections=200", "-l", str(folder / "log"), "-w", "start"),
-                   check=True, capture_output=True)
-    try:
-        yield PgCluster(port, folder)
-    finally:
-        subprocess.run(_as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"),
-                       capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+    with throwaway_cluster("mcae-bench-pg-") as cluster:
+        yield cluster
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ half fails loudly in CI (``CI`` set) and skips elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -103,13 +104,10 @@ def _as_postgres(*args: str) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else list(args)
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PgCluster]:
-    if not (PG_BIN / "initdb").exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL binaries not found in {PG_BIN}: `make test` installs Debian's postgresql")
-        pytest.skip(f"PostgreSQL binaries not found in {PG_BIN}")
-    folder = Path(tempfile.mkdtemp(prefix="mcae-pg-"))
+@contextlib.contextmanager
+def throwaway_cluster(prefix: str = "mcae-pg-") -> Iterator[PgCluster]:
+    """A PostgreSQL cluster of Debian's binaries on a free loopback port, removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(folder, 0o777)
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
@@ -127,6 +125,16 @@ def pg_cluster() -> Iterator[PgCluster]:
         subprocess.run(_as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"),
                        capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    if not (PG_BIN / "initdb").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL binaries not found in {PG_BIN}: `make test` installs Debian's postgresql")
+        pytest.skip(f"PostgreSQL binaries not found in {PG_BIN}")
+    with throwaway_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
