@@ -6,3 +6,5 @@ PY="${PYTHON:-.venv/bin/python}"
 "$PY" -m benchmarks.engine "$@"
 "$PY" -m benchmarks.annotation
 "$PY" -m benchmarks.tiles
+"$PY" -m benchmarks.annotation_service
+"$PY" -m benchmarks.thumbnails
