@@ -17,7 +17,7 @@ from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.errors import InputError
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.auth import CurrentUser
-from mcae.platform.annotation.effects import bump_groups, lock_groups_of, recompute
+from mcae.platform.annotation.effects import lock_groups_of, recompute
 from mcae.platform.annotation.history import record
 from mcae.platform.annotation.lookups import (
     decision_row,
@@ -374,7 +374,3 @@ def _patch_state(session: Session, patch: Patch) -> schemas.PatchOut:
     from mcae.platform.annotation.queries import patch_view
 
     return patch_view(session, patch)
-
-
-def bump(session: Session, group_ids: list[int]) -> None:
-    bump_groups(session, group_ids)
