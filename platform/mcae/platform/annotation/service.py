@@ -29,6 +29,7 @@ from mcae.platform.annotation.lookups import (
     wanted_version,
 )
 from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Patch, Project, utcnow
+from mcae.platform.annotation.queries import group_view, patch_view
 from mcae.platform.annotation.views import aware, decision_out
 from mcae.platform.errors import Conflict, Forbidden
 
@@ -126,7 +127,7 @@ def decide_group(session: Session, project_id: str, user: CurrentUser, neighbour
     session.flush()
     session.refresh(group)
     return schemas.SaveOut(decisions=[decision_out(decision, names, len(selection))], masks_changed=len(changed),
-                           group=_group_state_out(session, project, group))
+                           group=group_view(session, project, group))
 
 
 def _second_pass(session: Session, project: Project, group: Group, user: CurrentUser, selection: list[Mask],
@@ -169,7 +170,7 @@ def refine_group(session: Session, project_id: str, user: CurrentUser, neighbour
            before={"version": version}, after={"masks": [m.id for m in selection]})
     session.flush()
     session.refresh(group)
-    return schemas.SaveOut(decisions=[], masks_changed=len(selection), group=_group_state_out(session, project, group))
+    return schemas.SaveOut(decisions=[], masks_changed=len(selection), group=group_view(session, project, group))
 
 
 def correct_patch(session: Session, project_id: str, user: CurrentUser, patch_name: str,
@@ -226,7 +227,7 @@ def correct_patch(session: Session, project_id: str, user: CurrentUser, patch_na
            after={"decisions": [d.id for d in made], "changed": len(changed)})
     session.flush()
     return schemas.SaveOut(decisions=[decision_out(d, names, 1) for d in made], masks_changed=len(changed),
-                           patch=_patch_state(session, patch))
+                           patch=patch_view(session, patch))
 
 
 def set_checked(session: Session, project_id: str, user: CurrentUser, patch_name: str,
@@ -245,7 +246,7 @@ def set_checked(session: Session, project_id: str, user: CurrentUser, patch_name
     record(session, project_id, user.id, "check" if body.checked else "uncheck", "patch", patch_name,
            before=before, after={"checked": body.checked, "version": patch.version})
     session.flush()
-    return _patch_state(session, patch)
+    return patch_view(session, patch)
 
 
 def undo(session: Session, project_id: str, user: CurrentUser, decision_id: int) -> schemas.SaveOut:
@@ -361,16 +362,4 @@ def _select(members: list[Mask], wanted: list[int] | None, where: str) -> list[M
 
 
 def _group_state(session: Session, project: Project, group: Group) -> dict[str, Any]:
-    return _group_state_out(session, project, group).model_dump(mode="json")
-
-
-def _group_state_out(session: Session, project: Project, group: Group) -> schemas.GroupOut:
-    from mcae.platform.annotation.queries import group_view
-
-    return group_view(session, project, group)
-
-
-def _patch_state(session: Session, patch: Patch) -> schemas.PatchOut:
-    from mcae.platform.annotation.queries import patch_view
-
-    return patch_view(session, patch)
+    return group_view(session, project, group).model_dump(mode="json")
