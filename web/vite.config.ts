@@ -1,7 +1,20 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
 // `npm run dev` proxies the API to a running `mcae serve` (MCAE_API, default :8000).
 const api = process.env.MCAE_API ?? 'http://127.0.0.1:8000';
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+// One page per tool beside the viewer; they share src/shared (one API client, sign-in, top bar).
+// The app serves dist/ with StaticFiles(html=True): /annotate/ is dist/annotate/index.html.
+const pages = {
+  viewer: resolve(root, 'index.html'),
+  annotate: resolve(root, 'annotate/index.html'),
+  refine: resolve(root, 'refine/index.html'),
+  review: resolve(root, 'review/index.html'),
+  dashboard: resolve(root, 'dashboard/index.html'),
+};
 
 export default defineConfig({
   base: '/',
@@ -10,7 +23,10 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 1200,
+    rollupOptions: { input: pages },
   },
+  // test hooks (window.mcae*) only when a build asks for them: MCAE_TEST_HOOKS=1 npm run build
+  define: { __MCAE_TEST_HOOKS__: JSON.stringify(process.env.MCAE_TEST_HOOKS === '1') },
   server: {
     proxy: { '/api': api, '/cities': api },
   },
