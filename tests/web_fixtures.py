@@ -73,9 +73,9 @@ class Site:
             return int(exc.code)
 
     def require(self, path: str, feature: str) -> None:
-        """Skip a test whose server route does not exist (404 only: any other answer runs it)."""
-        if self.status(path) == 404:
-            pytest.skip(f"{feature}: the server has no route {path} yet (404)")
+        """Fail a test whose server route is missing (404): a broken route is a failure, not a skip."""
+        status = self.status(path)
+        assert status != 404, f"{feature}: the server answers 404 for {path}"
 
 
 def free_port() -> int:
