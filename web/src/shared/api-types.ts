@@ -1269,7 +1269,7 @@ export interface components {
              * @default mbtiles
              * @enum {string}
              */
-            format: "mbtiles" | "pmtiles" | "zip";
+            format?: "mbtiles" | "pmtiles" | "zip";
             /** Maxzoom */
             maxzoom: number;
             /** Minzoom */
@@ -1730,7 +1730,7 @@ export interface components {
              * @description The second, independent labelling of a double group
              * @default false
              */
-            second_pass: boolean;
+            second_pass?: boolean;
             /**
              * Version
              * @description The group version the expert saw (or If-Match)
@@ -2076,7 +2076,7 @@ export interface components {
              * Second Pass
              * @default false
              */
-            second_pass: boolean;
+            second_pass?: boolean;
         };
         /** PatchDetail */
         PatchDetail: {
@@ -2294,7 +2294,7 @@ export interface components {
              * @description Implements 'lowerMultiplicity'
              * @default 0
              */
-            minItems: number | null;
+            minItems?: number | null;
             /**
              * Minimum
              * @description Implements 'range'
@@ -2389,7 +2389,7 @@ export interface components {
              * Saved
              * @default true
              */
-            saved: boolean;
+            saved?: boolean;
         };
         /**
          * Style
@@ -2475,7 +2475,7 @@ export interface components {
              *       85.0511287798066
              *     ]
              */
-            bounds: number[];
+            bounds?: number[];
             /** Center */
             center?: [
                 number,
@@ -2496,12 +2496,12 @@ export interface components {
              * Maxzoom
              * @default 30
              */
-            maxzoom: number;
+            maxzoom?: number;
             /**
              * Minzoom
              * @default 0
              */
-            minzoom: number;
+            minzoom?: number;
             /** Name */
             name?: string | null;
             /**
@@ -2509,14 +2509,14 @@ export interface components {
              * @default xyz
              * @enum {string}
              */
-            scheme: "xyz" | "tms";
+            scheme?: "xyz" | "tms";
             /** Template */
             template?: string | null;
             /**
              * Tilejson
              * @default 3.0.0
              */
-            tilejson: string;
+            tilejson?: string;
             /** Tiles */
             tiles: string[];
             /** Vector Layers */
@@ -2525,7 +2525,7 @@ export interface components {
              * Version
              * @default 1.0.0
              */
-            version: string;
+            version?: string;
         } & {
             [key: string]: unknown;
         };
@@ -2549,7 +2549,7 @@ export interface components {
              * @default topLeft
              * @enum {string}
              */
-            cornerOfOrigin: "topLeft" | "bottomLeft";
+            cornerOfOrigin?: "topLeft" | "bottomLeft";
             /**
              * Description
              * @description Brief narrative description of this tile matrix set, normally available for display to a human
@@ -2748,7 +2748,7 @@ export interface components {
              * @description Restrictions on the availability of the Tile Set that the user needs to be aware of before using or redistributing the Tile Set
              * @default unclassified
              */
-            accessConstraints: ("unclassified" | "restricted" | "confidential" | "secret" | "topSecret") | null;
+            accessConstraints?: ("unclassified" | "restricted" | "confidential" | "secret" | "topSecret") | null;
             /**
              * Attribution
              * @description Short reference to recognize the author or provider

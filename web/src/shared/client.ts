@@ -260,6 +260,7 @@ export function fetchImage(path: string, signal?: AbortSignal): Promise<Blob> {
  */
 export class ImageSet {
   private urls = new Map<string, string>();
+  private paths = new Map<string, string>();
   private controller = new AbortController();
 
   async load(key: string, path: string): Promise<string> {
@@ -268,12 +269,20 @@ export class ImageSet {
     const old = this.urls.get(key);
     if (old) URL.revokeObjectURL(old);
     this.urls.set(key, url);
+    this.paths.set(key, path);
     return url;
   }
 
-  /** Load into an <img>, resolving once it is decoded (drawn on the next frame). */
+  /** The object URL loaded for `key` from `path`, if any. */
+  url(key: string, path: string): string | undefined {
+    return this.paths.get(key) === path ? this.urls.get(key) : undefined;
+  }
+
+  /** Load into an <img> (reusing what `key` already holds for `path`), resolving once decoded. */
   async into(img: HTMLImageElement, key: string, path: string): Promise<void> {
-    img.src = await this.load(key, path);
+    const known = this.url(key, path);
+    img.src = known ?? await this.load(key, path);
+    this.paths.set(key, path);
     await img.decode().catch(() => undefined);
   }
 
@@ -282,6 +291,7 @@ export class ImageSet {
     this.controller = new AbortController();
     for (const url of this.urls.values()) URL.revokeObjectURL(url);
     this.urls.clear();
+    this.paths.clear();
   }
 
   get size(): number {

@@ -13,6 +13,8 @@ export interface Shortcut {
   when?: () => boolean;
   /** Also while typing in a field (default: only Escape is). */
   inFields?: boolean;
+  /** How the keys read in the help overlay, if not the list of `keys` (e.g. '← ↑ → ↓'). */
+  shown?: string;
 }
 
 const shortcuts: Shortcut[] = [];
@@ -50,6 +52,9 @@ function onKey(event: KeyboardEvent): void {
   const combo = comboOf(event);
   if (dialog?.open && combo !== '?') return; // the overlay closes itself on Escape
   const inField = typing(event.target);
+  // Space and Enter keep their meaning on a focused button or link
+  if ((combo === 'Space' || combo === 'Enter') && event.target instanceof HTMLElement
+      && event.target.closest('button, a[href], summary, [role="button"]')) return;
   for (const s of [...shortcuts].reverse()) { // the latest registration wins
     if (!s.keys.some((k) => normal(k) === combo)) continue;
     if (inField && !s.inFields && combo !== 'Escape') continue;
@@ -103,7 +108,8 @@ export function toggleHelp(): void {
     el('div', { class: 'shortcut-groups' }, ...[...groups].map(([name, list]) => el('section', {},
       el('h3', {}, name),
       el('dl', {}, ...list.flatMap((s) => [
-        el('dt', {}, ...s.keys.flatMap((k, i) => (i ? [' or ', keyLabel(k)] : [keyLabel(k)]))),
+        el('dt', {}, ...(s.shown ? [el('kbd', {}, s.shown)]
+          : s.keys.flatMap((k, i) => (i ? [el('span', { class: 'or' }, ' or '), keyLabel(k)] : [keyLabel(k)])))),
         el('dd', {}, s.label)]))))),
     el('form', { method: 'dialog', class: 'row end' }, el('button', { class: 'button primary', value: 'close' }, 'Close')),
   );

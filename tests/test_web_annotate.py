@@ -1,0 +1,379 @@
+"""/annotate/ in a browser: sign in with a token, pick a neighbourhood and a group, select masks
+(click, shift-click, a box drawn over the grid, the keyboard), label them, see every decision
+after a reload, undo; two annotators on one group (the later save is a 409 naming the other,
+the selection is kept, both decisions end in the group's history); the keyboard overlay;
+screenshots at 1280 x 800 into artifacts/web/.
+
+The server is this module's own: the annotation test project on SQLite with one user per role,
+the built web/dist, in a uvicorn thread. The fixtures `browser` comes from tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from annotation_fixtures import build_project, seed_database  # helpers only, no fixtures
+from web_fixtures import ARTIFACTS, CHROMIUM, DIST, VIEWPORTS, Site, Viewer, free_port
+
+if not CHROMIUM.is_file():
+    pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium; `make test` does it)", allow_module_level=True)
+
+PROJECT = "demo"
+TREE, WATER, BUILDING = 5, 6, 8
+TIMINGS: dict[str, float] = {}
+
+
+@dataclass
+class Annotation(Site):
+    tokens: dict[str, str] | None = None
+    used: set[str] | None = None
+
+    def api(self, path: str, user: str = "admin") -> Any:
+        assert self.tokens is not None
+        request = urllib.request.Request(self.url(path), headers={"Authorization": f"Bearer {self.tokens[user]}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def p(self, rest: str = "") -> str:
+        return f"/api/projects/{PROJECT}{rest}"
+
+    def fresh_group(self, min_size: int = 6) -> dict[str, Any]:
+        """A group no earlier test used, with nothing decided."""
+        assert self.used is not None
+        for hood in self.api(self.p("/neighbourhoods"))["items"]:
+            for group in self.api(self.p(f"/neighbourhoods/{hood['name']}/groups")):
+                key = f"{group['neighbourhood']}/{group['key']}"
+                if key not in self.used and group["size"] >= min_size and group["decided"] == 0:
+                    self.used.add(key)
+                    return group
+        raise AssertionError("the test project ran out of fresh groups")
+
+    def masks(self, group: dict[str, Any]) -> dict[int, dict[str, Any]]:
+        found = self.api(self.p(f"/neighbourhoods/{group['neighbourhood']}/groups/{group['key']}/masks?per_page=500"))
+        return {m["id"]: m for m in found["items"]}
+
+    def decisions(self, group: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.api(self.p(f"/neighbourhoods/{group['neighbourhood']}/groups/{group['key']}/decisions"))["items"]
+
+    def group_url(self, group: dict[str, Any]) -> str:
+        return self.url(f"/annotate/?project={PROJECT}&n={group['neighbourhood']}&g={group['key']}")
+
+
+@pytest.fixture(scope="module")
+def annotation_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Annotation]:
+    import uvicorn
+
+    from mcae.platform.app import create_app
+    from mcae.platform.settings import DatabaseSettings, JobSettings, Settings, TileSettings
+
+    root = tmp_path_factory.mktemp("webannotate")
+    project = build_project(root / "city")
+    url = f"sqlite:///{root / 'annotation.db'}"
+    tokens = seed_database(url, project, PROJECT)
+    app = create_app(Settings(tiles=TileSettings(catalog_path=root / "catalog.json", web_dist=DIST),
+                              database=DatabaseSettings(url=url), jobs=JobSettings(dir=root / "jobs")))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    yield Annotation(f"http://127.0.0.1:{port}", root, tokens=tokens, used=set())
+    if TIMINGS:
+        (ARTIFACTS / "annotate-thumbnails.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
+        print("\n[web] /annotate/ thumbnails drawn: " + ", ".join(f"{k} {v:.0f} ms" for k, v in TIMINGS.items()))
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+def open_tool(browser: Any, site: Annotation, user: str, url: str | None = None,
+              viewport: str = "desktop") -> tuple[Any, Any, Viewer]:
+    """A new context signed in as `user` (the token typed into the form) on /annotate/."""
+    assert site.tokens is not None
+    context = browser.new_context(**VIEWPORTS[viewport])
+    page = context.new_page()
+    viewer = Viewer(page, viewport, site)
+    page.goto(url or site.url("/annotate/"))
+    page.fill("#token", site.tokens[user])
+    page.click("#signin-submit")
+    page.wait_for_selector("#toolbar #who")
+    wait_drawn(page)
+    return context, page, viewer
+
+
+def wait_drawn(page: Any, group: dict[str, Any] | None = None) -> float:
+    """Wait until every thumbnail of the page is drawn (of `group`, if given); returns the page's figure."""
+    if group is not None:
+        page.wait_for_function("g => document.querySelector('#annotate').dataset.group === g",
+                               arg=f"{group['neighbourhood']}/{group['key']}", timeout=30_000)
+    page.wait_for_selector("#grid[data-thumbs-ms]", timeout=30_000)
+    return float(page.get_attribute("#grid", "data-thumbs-ms"))
+
+
+def wait_saved(page: Any, *what: str) -> str:
+    """Wait for the save status line to say all of `what` (default: "Save: success")."""
+    page.wait_for_function("ts => ts.every(t => document.querySelector('#save-status').textContent.includes(t))",
+                           arg=list(what or ("Save: success",)), timeout=30_000)
+    return str(page.inner_text("#save-status"))
+
+
+def selected(page: Any) -> int:
+    return int(page.get_attribute("#selected-count", "data-count"))
+
+
+def card_classes(page: Any) -> dict[int, str]:
+    """mask id -> the class id the card shows ('' when undecided)."""
+    return {int(k): v for k, v in page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#grid .card')]
+        .map(c => [c.dataset.id, c.dataset.class]))""").items()}
+
+
+def drawn_images(page: Any) -> int:
+    """Cards whose thumbnail image is decoded, with a real size."""
+    return int(page.evaluate("""() => [...document.querySelectorAll('#grid .card img')]
+        .filter(i => i.complete && i.naturalWidth >= 32).length"""))
+
+
+def unexpected(errors: list[str], allowed: tuple[str, ...] = ()) -> list[str]:
+    return [e for e in errors if not any(a in e for a in allowed)]
+
+
+# -- tests -------------------------------------------------------------------------------
+
+def test_label_by_mouse_and_keyboard_reload_and_undo(browser: Any, annotation_site: Annotation) -> None:
+    site = annotation_site
+    group = site.fresh_group(min_size=8)
+    context, page, viewer = open_tool(browser, site, "alice")
+    try:
+        token = site.tokens["alice"]  # type: ignore[index]
+        assert token not in page.url
+        assert page.evaluate("sessionStorage.getItem('mcae-token')") == token
+        assert token not in json.dumps(page.evaluate("Object.assign({}, localStorage)"))
+        assert "alice" in page.inner_text("#who")
+
+        # pick the neighbourhood, then the group, from the rows of buttons
+        page.click(f"#hoods [data-hood='{group['neighbourhood']}']")
+        page.click(f"#groups [data-group='{group['key']}']")
+        TIMINGS["group opened, cold"] = wait_drawn(page, group)
+        masks = site.masks(group)
+        cards = page.locator("#grid .card")
+        assert cards.count() == min(group["size"], 48)
+        assert drawn_images(page) == cards.count(), "every thumbnail drawn"
+        assert group["summary"] in page.inner_text("#summary"), "the engine's line for the group"
+        timing = page.inner_text("#timing")
+        assert f"{cards.count()} thumbnails in" in timing, timing
+
+        # a box drawn over the first two cards selects them; Escape unselects
+        a, b = cards.nth(0).bounding_box(), cards.nth(1).bounding_box()
+        page.mouse.move(a["x"] + 20, a["y"] + 20)
+        page.mouse.down()
+        page.mouse.move(b["x"] + 40, b["y"] + 30, steps=6)
+        page.mouse.up()
+        assert selected(page) == 2
+        page.keyboard.press("Escape")
+        assert selected(page) == 0
+
+        # a partial selection by clicks: click the first card, shift-click the third
+        ids = [int(cards.nth(i).get_attribute("data-id")) for i in range(cards.count())]
+        cards.nth(0).click()
+        cards.nth(2).click(modifiers=["Shift"])
+        assert selected(page) == 3
+        page.click(f"#coarse [data-class='{TREE}']")
+        assert "3 masks" in wait_saved(page)
+        first = site.masks(group)
+        assert {i for i, m in first.items() if m["class_id"] == TREE} == set(ids[:3])
+        assert all(first[i]["class_id"] is None for i in ids[3:]), "the rest of the group stays open"
+        assert all(card_classes(page)[i] == str(TREE) for i in ids[:3])
+        assert selected(page) == 0
+
+        # the keyboard: space toggles the focused card, arrows move; then select all + a digit
+        page.locator("#grid .card").nth(3).focus()
+        page.keyboard.press("Space")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("Space")
+        assert selected(page) == 2
+        page.keyboard.press("Escape")
+        page.select_option("#state", "open")
+        page.wait_for_function("n => document.querySelectorAll('#grid .card').length === n", arg=len(ids) - 3)
+        wait_drawn(page)
+        page.keyboard.press("a")
+        page.wait_for_function("n => document.querySelector('#selected-count').dataset.count === String(n)",
+                               arg=len(ids) - 3)
+        page.keyboard.press(str(WATER))
+        assert f"{len(ids) - 3} masks" in wait_saved(page, "Save: success", "Water")
+        after = site.masks(group)
+        assert {i for i, m in after.items() if m["class_id"] == WATER} == set(masks) - set(ids[:3])
+        assert {i for i, m in after.items() if m["class_id"] == TREE} == set(ids[:3])
+
+        # a reload shows every decision on the cards and both in the history
+        page.reload()
+        wait_drawn(page, group)
+        shown = card_classes(page)
+        assert shown == {i: str(m["class_id"]) for i, m in after.items()}, "the cards show every decision"
+        history = page.locator("#history .decision")
+        assert history.count() == 2
+        assert "Water" in history.nth(0).inner_text() and "Tree" in history.nth(1).inner_text()
+        assert "✓" in page.inner_text(f"#groups [data-group='{group['key']}']"), "the group is marked done"
+
+        # undo the last cluster decision (u): its masks go back to undecided, the others stay
+        page.keyboard.press("u")
+        wait_saved(page, "Undone")
+        page.wait_for_function("() => document.querySelectorAll('#history .decision.undone').length === 1")
+        undone = site.masks(group)
+        assert all(undone[i]["class_id"] is None for i in set(masks) - set(ids[:3]))
+        assert all(undone[i]["class_id"] == TREE for i in ids[:3])
+        page.wait_for_function("""ids => ids.every(id => document.querySelector(`#grid .card[data-id="${id}"]`)
+            .dataset.class === '')""", arg=sorted(set(masks) - set(ids[:3])))
+        decisions = site.decisions(group)
+        assert [d["state"] for d in decisions] == ["undone", "active"]
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
+
+
+def test_two_annotators_on_one_group(browser: Any, annotation_site: Annotation) -> None:
+    site = annotation_site
+    group = site.fresh_group(min_size=4)
+    ctx_a, alice, errors_a = open_tool(browser, site, "alice", site.group_url(group))
+    ctx_b, bob, errors_b = open_tool(browser, site, "bob", site.group_url(group))
+    try:
+        wait_drawn(alice, group)
+        wait_drawn(bob, group)
+        alice.locator("#grid .card").nth(0).click()
+        bob.locator("#grid .card").nth(1).click()
+        bob_mask = int(bob.locator("#grid .card").nth(1).get_attribute("data-id"))
+
+        alice.keyboard.press(str(TREE))
+        wait_saved(alice)
+        bob.keyboard.press(str(BUILDING))
+        status = wait_saved(bob, "conflict")
+        assert "alice" in status
+        banner = bob.inner_text("#banner")
+        assert "alice" in banner and "kept" in banner, banner
+        assert selected(bob) == 1, "bob's selection is kept"
+        assert site.masks(group)[bob_mask]["class_id"] is None, "nothing of bob's was saved"
+
+        bob.click("#conflict-reload")
+        bob.wait_for_function("() => document.querySelector('#banner').hidden")
+        wait_drawn(bob, group)
+        assert selected(bob) == 1, "the selection survives the reload"
+        bob.keyboard.press(str(BUILDING))
+        wait_saved(bob)
+        masks = site.masks(group)
+        assert masks[bob_mask]["class_id"] == BUILDING
+        assert sum(1 for m in masks.values() if m["class_id"] == TREE) == 1, "alice's decision stands"
+
+        for page in (alice, bob):
+            page.reload()
+            wait_drawn(page, group)
+            authors = page.eval_on_selector_all("#history .decision", "els => els.map(e => e.dataset.author)")
+            assert sorted(authors) == ["alice", "bob"], authors
+        assert not unexpected(errors_a.errors), errors_a.errors
+        # the refused save is the one request that failed, on purpose
+        assert not unexpected(errors_b.errors, ("status of 409",)), errors_b.errors
+    finally:
+        ctx_a.close()
+        ctx_b.close()
+
+
+def test_keyboard_help_and_screenshots(browser: Any, annotation_site: Annotation) -> None:
+    site = annotation_site
+    group = site.fresh_group(min_size=4)
+    context, page, viewer = open_tool(browser, site, "alice", site.group_url(group))
+    try:
+        TIMINGS["group opened from a link"] = wait_drawn(page, group)
+        page.locator("#grid .card").nth(0).click()
+        page.locator("#grid .card").nth(1).click()
+        page.screenshot(path=str(ARTIFACTS / "annotate-desktop.png"))
+        page.keyboard.press("?")
+        dialog = page.locator("#shortcuts")
+        dialog.wait_for(state="visible")
+        text = dialog.inner_text()
+        for label in ("Label the selection Tree", "Label the selection Unknown", "Select all", "Unselect all",
+                      "Undo", "Next group", "refinement", "Show or hide this list"):
+            assert label in text, label
+        page.screenshot(path=str(ARTIFACTS / "annotate-help.png"))
+        page.keyboard.press("Escape")
+        dialog.wait_for(state="hidden")
+        page.click("#help")
+        dialog.wait_for(state="visible")
+        page.keyboard.press("Escape")
+        assert selected(page) == 2, "closing the overlay keeps the selection"
+
+        # Next group (n) leases a group to alice and opens it
+        page.keyboard.press("Escape")
+        page.keyboard.press("n")
+        page.wait_for_function("() => document.querySelector('#lease').textContent.includes('leased to you')")
+        wait_drawn(page)
+        assert "Next group" in page.inner_text("#save-status")
+
+        # sign out forgets the token
+        page.click("#signout")
+        page.wait_for_selector("#token")
+        assert page.evaluate("sessionStorage.getItem('mcae-token')") is None
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
+
+    # a tablet (1024 x 768, touch): the page works and is screenshotted too
+    tablet = browser.new_context(viewport={"width": 1024, "height": 768}, has_touch=True, is_mobile=False)
+    try:
+        page = tablet.new_page()
+        errors = Viewer(page, "tablet", site)
+        page.goto(site.group_url(group))
+        page.fill("#token", site.tokens["bob"])  # type: ignore[index]
+        page.click("#signin-submit")
+        wait_drawn(page, group)
+        page.locator("#grid .card").nth(0).tap()
+        assert selected(page) == 1
+        page.screenshot(path=str(ARTIFACTS / "annotate-tablet.png"))
+        assert not unexpected(errors.errors), errors.errors
+    finally:
+        tablet.close()
+    assert Path(ARTIFACTS / "annotate-desktop.png").stat().st_size > 10_000
+
+
+def test_dump_and_load(browser: Any, annotation_site: Annotation, tmp_path: Path) -> None:
+    site = annotation_site
+    group = site.fresh_group(min_size=2)
+    context, page, viewer = open_tool(browser, site, "alice", site.group_url(group))
+    try:
+        wait_drawn(page, group)
+        line = {"target": "group", "neighbourhood": group["neighbourhood"], "group": group["key"], "class": "Water"}
+        upload = tmp_path / "decisions.jsonl"
+        upload.write_text(json.dumps(line) + "\n")
+        page.set_input_files("#load-file", str(upload))
+        page.wait_for_function("() => document.querySelector('#load-status').textContent.startsWith('Loaded')")
+        summary = page.inner_text("#load-status")
+        assert "1 decisions added (1 group, 0 mask)" in summary and f"{group['size']} masks labelled" in summary, summary
+        page.wait_for_function("n => [...document.querySelectorAll('#grid .card')].filter(c => c.dataset.class === '6')"
+                               ".length === n", arg=min(group["size"], 48))
+        assert all(m["class_id"] == WATER for m in site.masks(group).values())
+
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text(json.dumps(line) + "\n{not json\n")
+        page.set_input_files("#load-file", str(bad))
+        page.wait_for_function("() => document.querySelector('#load-status').textContent.startsWith('Load refused')")
+
+        with page.expect_download() as info:
+            page.click("#dump")
+        dumped = Path(info.value.path()).read_text().splitlines()
+        assert any(json.loads(x).get("group") == group["key"] and json.loads(x).get("neighbourhood")
+                   == group["neighbourhood"] for x in dumped), dumped[:3]
+        assert info.value.suggested_filename == f"{PROJECT}-decisions.jsonl"
+        assert not unexpected(viewer.errors, ("status of 400",)), viewer.errors
+    finally:
+        context.close()
