@@ -1,0 +1,359 @@
+"""/review/ and /dashboard/ in a browser.
+
+/review/: a reviewer sees an annotator's decision (author, class, masks, thumbnails; every mask
+with its class before -> after when expanded), accepts one with `a` and rejects another with a
+comment (`r`, typed, Enter); the rejected one is back in its author's queue with the comment.
+The double-labelled groups' agreement is shown, and a disagreement is settled by choosing the
+final class (a correction of the mask). /dashboard/: the figures match GET /dashboard; Retrain
+and rebuild shows its preview, runs as a job with a progress bar to done and names the new
+layer version; the viewer then asks for tiles of that version; the accuracy plot has one point
+per training. Both pages: the `?` overlay, no console errors, screenshots at 1280 x 800.
+
+The server is this module's own: the annotation test project on SQLite with one user per role,
+the built web/dist, in a uvicorn thread; `browser` comes from tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from annotation_fixtures import build_project, seed_database  # helpers only, no fixtures
+from web_fixtures import ARTIFACTS, CHROMIUM, DIST, VIEWPORTS, Site, Viewer, free_port
+
+if not CHROMIUM.is_file():
+    pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium; `make test` does it)", allow_module_level=True)
+
+PROJECT = "demo"
+CITY = "test-city"
+TREE, WATER, BUILDING = 5, 6, 8
+
+
+@dataclass
+class Tools(Site):
+    tokens: dict[str, str] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+
+    def call(self, method: str, path: str, user: str = "admin", body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.url(path), data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"{method} {path} as {user}: {exc.code} {exc.read()[:300]!r}") from None
+
+    def api(self, path: str, user: str = "admin") -> Any:
+        return self.call("GET", path, user)
+
+    def p(self, rest: str = "") -> str:
+        return f"/api/projects/{PROJECT}{rest}"
+
+    def fresh_group(self, min_size: int = 3) -> dict[str, Any]:
+        for hood in self.api(self.p("/neighbourhoods"))["items"]:
+            for group in self.api(self.p(f"/neighbourhoods/{hood['name']}/groups")):
+                key = f"{group['neighbourhood']}/{group['key']}"
+                if key not in self.used and group["size"] >= min_size and group["decided"] == 0:
+                    self.used.add(key)
+                    return group
+        raise AssertionError("the test project ran out of fresh groups")
+
+    def decide(self, group: dict[str, Any], user: str, cls: str, **extra: Any) -> dict[str, Any]:
+        body = {"class": cls, **({} if extra.get("second_pass") else {"version": group["version"]}), **extra}
+        out = self.call("POST", self.p(f"/neighbourhoods/{group['neighbourhood']}/groups/{group['key']}/decisions"),
+                        user, body)
+        return out["decisions"][0]
+
+    def wait_job(self, link: str, timeout: float = 180) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            record = self.api(link, "alice")
+            if record["state"] in ("done", "failed"):
+                return record
+            time.sleep(0.2)
+        raise AssertionError(f"job {link} did not finish")
+
+
+@pytest.fixture(scope="module")
+def tools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tools]:
+    import uvicorn
+
+    from mcae.platform.app import create_app
+    from mcae.platform.settings import DatabaseSettings, JobSettings, Settings, TileSettings
+
+    root = tmp_path_factory.mktemp("webreview")
+    project = build_project(root / "city")
+    url = f"sqlite:///{root / 'annotation.db'}"
+    tokens = seed_database(url, project, PROJECT)
+    app = create_app(Settings(tiles=TileSettings(catalog_path=root / "catalog.json", web_dist=DIST),
+                              database=DatabaseSettings(url=url), jobs=JobSettings(dir=root / "jobs")))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    site = Tools(f"http://127.0.0.1:{port}", root, tokens=tokens)
+    # the rebuild republishes the map as the city's mcae layer
+    version = site.api(site.p())["version"]
+    site.call("PATCH", site.p(), "admin", {"version": version, "city": CITY})
+    yield site
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def open_tool(browser: Any, site: Tools, user: str, path: str) -> tuple[Any, Any, Viewer]:
+    """A new 1280 x 800 context signed in as `user` (the token typed into the form) at `path`."""
+    context = browser.new_context(**VIEWPORTS["desktop"])
+    page = context.new_page()
+    viewer = Viewer(page, "desktop", site)
+    page.goto(site.url(path))
+    page.fill("#token", site.tokens[user])
+    page.click("#signin-submit")
+    page.wait_for_selector("#toolbar #who")
+    return context, page, viewer
+
+
+def thumbs_drawn(page: Any, selector: str) -> None:
+    page.wait_for_function("""s => {
+        const imgs = [...document.querySelectorAll(s)];
+        return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);
+    }""", arg=selector, timeout=30_000)
+
+
+def help_overlay(page: Any, expect: str) -> None:
+    page.locator("main").first.click(position={"x": 2, "y": 2})  # focus out of any field
+    page.keyboard.press("?")
+    page.wait_for_selector("#shortcuts[open]")
+    assert expect in page.inner_text("#shortcuts")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#shortcuts", state="hidden")
+
+
+# -- /review/ -------------------------------------------------------------------------------
+
+def test_reviewer_accepts_rejects_and_settles(browser: Any, tools: Tools) -> None:
+    first = tools.fresh_group()
+    second = tools.fresh_group()
+    rejected = tools.decide(first, "alice", "Tree")
+    accepted = tools.decide(second, "bob", "Water")
+    # a double group: alice first, bob second, differing on one mask
+    from sqlalchemy import update
+
+    from mcae.platform.annotation.db import Database
+    from mcae.platform.annotation.models import Group
+
+    double = tools.fresh_group()
+    db = Database(f"sqlite:///{tools.root / 'annotation.db'}")
+    with db.session() as session:
+        session.execute(update(Group).where(Group.id == double["id"]).values(double=True))
+    db.dispose()
+    double = tools.api(tools.p(f"/neighbourhoods/{double['neighbourhood']}/groups/{double['key']}"))
+    tools.decide(double, "alice", "Tree")
+    group_path = f"/neighbourhoods/{double['neighbourhood']}/groups/{double['key']}"
+    masks = tools.api(tools.p(f"{group_path}/masks?per_page=500"))["items"]
+    tools.decide(double, "bob", "Building", second_pass=True, masks=[masks[0]["id"]])
+    tools.decide(double, "bob", "Tree", second_pass=True, masks=[m["id"] for m in masks[1:]])
+
+    context, page, viewer = open_tool(browser, tools, "rita", f"/review/?project={PROJECT}")
+    try:
+        page.wait_for_selector("body.review-ready")
+        row = page.locator(f"li.decision[data-id='{rejected['id']}']")
+        row.wait_for()
+        assert row.get_attribute("data-author") == "alice"
+        text = row.inner_text()
+        assert "Tree" in text and f"group {first['key']} of {first['neighbourhood']}" in text
+        assert row.locator(".masks-count").get_attribute("data-masks") == str(rejected["masks"])
+        assert page.locator(f"li.decision[data-id='{accepted['id']}']").get_attribute("data-author") == "bob"
+        # a few thumbnails per row, every one drawn
+        thumbs_drawn(page, f"li.decision[data-id='{rejected['id']}'] .thumbs img")
+        assert 1 <= row.locator(".thumbs img").count() <= min(4, rejected["masks"])
+        # the reviewer's own decisions are left out by default; only pending ones are listed
+        listed = tools.api(tools.p("/decisions?exclude_author=rita&review=pending&state=active&per_page=20"), "rita")
+        assert page.locator("li.decision").count() == len(listed["items"])
+        assert page.inner_text("#list-summary").endswith(f"of {listed['total']}")
+
+        # expanded: every mask of the decision, undecided -> Tree
+        row.locator("button.expand").click()
+        cards = row.locator(".mask-card")
+        cards.first.wait_for()
+        assert cards.count() == rejected["masks"]
+        assert row.locator(".mask-card .change [data-class='5']").count() == rejected["masks"]
+        thumbs_drawn(page, f"li.decision[data-id='{rejected['id']}'] .mask-card img")
+
+        # filter by author
+        page.fill("#f-author", "bob")
+        page.locator("#f-author").dispatch_event("change")
+        page.wait_for_function("() => document.querySelectorAll('li.decision').length > 0 && [...document"
+                               ".querySelectorAll('li.decision')].every(r => r.dataset.author === 'bob')")
+        assert "author=bob" in page.url
+        page.fill("#f-author", "")
+        page.locator("#f-author").dispatch_event("change")
+        page.wait_for_selector("li.decision[data-author='alice']")
+
+        # accept bob's decision with `a` (the row made current by a click), reject alice's with a comment
+        page.click(f"li.decision[data-id='{accepted['id']}'] .row-who")
+        page.keyboard.press("a")
+        page.wait_for_selector(f"li.decision[data-id='{accepted['id']}'] .badge[data-review='accepted']")
+        assert tools.api(tools.p(f"/decisions/{accepted['id']}"), "rita")["review"] == "accepted"
+        page.click(f"li.decision[data-id='{rejected['id']}'] .row-who")
+        assert page.get_attribute(f"li.decision[data-id='{rejected['id']}']", "aria-selected") == "true"
+        page.keyboard.press("r")
+        assert page.evaluate("document.activeElement.id") == "comment"
+        comment = "these are shrubs on bare soil, not trees"
+        page.keyboard.type(comment)
+        page.keyboard.press("Enter")
+        page.wait_for_selector(f"li.decision[data-id='{rejected['id']}'] .badge[data-review='rejected']")
+        assert comment in page.inner_text(f"li.decision[data-id='{rejected['id']}'] .review-comment")
+        assert "Rejected" in page.inner_text("#verdict-status")
+        # j / k move the current row
+        index = int(page.get_attribute("li.decision.current", "data-index") or 0)
+        page.keyboard.press("k")
+        page.keyboard.press("j")
+        assert int(page.get_attribute("li.decision.current", "data-index") or -1) == index
+
+        # the author gets it back with the comment
+        queue = tools.api(tools.p("/queue"), "alice")["items"]
+        assert [d["id"] for d in queue] == [rejected["id"]]
+        assert queue[0]["review_comment"] == comment and queue[0]["reviewer"] == "rita"
+
+        # agreement of the double group, and its disagreement settled as Building
+        report = tools.api(tools.p("/agreement"), "rita")
+        assert page.inner_text("#kappa") == (f"{report['kappa']:.3f}" if report["kappa"] is not None else "—")
+        assert page.inner_text("#agreeing").startswith(f"{report['agreeing']} of {report['compared_masks']}")
+        assert page.inner_text("#annotators") == "alice, bob"
+        [dis] = report["disagreements"]
+        item = page.locator(f"li.disagreement[data-mask='{dis['mask']}']")
+        assert "alice" in item.inner_text() and "bob" in item.inner_text()
+        assert item.locator(".dis-side.first [data-class='5']").count() == 1
+        assert item.locator(".dis-side.second [data-class='8']").count() == 1
+        thumbs_drawn(page, f"li.disagreement[data-mask='{dis['mask']}'] img")
+        item.locator(f"button.settle[data-class='{BUILDING}']").click()
+        page.wait_for_selector(f"li.disagreement[data-mask='{dis['mask']}'].settled")
+        mask = tools.api(tools.p(f"/patches/{dis['patch']}/masks/{dis['mask_id']}"), "rita")
+        assert mask["class_id"] == BUILDING and mask["via"] == "mask"
+
+        help_overlay(page, "Reject")
+        page.mouse.move(0, 0)
+        page.screenshot(path=str(ARTIFACTS / "review.png"))
+        assert not viewer.errors, viewer.errors
+    finally:
+        context.close()
+
+
+# -- /dashboard/ ----------------------------------------------------------------------------
+
+def figures(page: Any) -> dict[str, str]:
+    return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('[data-value]')]
+        .map(n => [n.dataset.value, n.textContent]))""")
+
+
+def test_dashboard_counts_rebuild_and_viewer(browser: Any, tools: Tools) -> None:
+    for cls in ("Building", "Tree", "Water"):
+        tools.decide(tools.fresh_group(), "alice", cls)
+    tools.decide(tools.fresh_group(), "bob", "Road")
+    context, page, viewer = open_tool(browser, tools, "alice", f"/dashboard/?project={PROJECT}")
+    tiles: list[str] = []
+    page.on("request", lambda r: tiles.append(r.url) if "/tiles/WebMercatorQuad/" in r.url else None)
+    try:
+        page.wait_for_selector("body.dashboard-ready")
+        board = tools.api(tools.p("/dashboard"), "alice")
+        shown = figures(page)
+        assert shown["decided"] == f"{board['decided']} of {board['masks']}"
+        assert shown["actions"] == str(board["actions"])
+        assert shown["masks-per-action"] == f"{board['masks_per_action']:.1f}"
+        assert shown["seconds"] == (f"{board['seconds_per_bulk_action']:.1f}"
+                                    if board["seconds_per_bulk_action"] is not None else "—")
+        assert shown["patches"] == f"{board['checked_patches']} of {board['patches']}"
+        reviews = board["reviews"]
+        assert shown["reviews"] == f"{reviews.get('accepted', 0) + reviews.get('rejected', 0)} reviewed"
+        share = round(100 * board["decided"] / board["masks"])
+        assert int(page.get_attribute("#decided-bar", "aria-valuenow") or -1) == share
+        for row in board["per_annotator"]:
+            for key in ("decisions", "group_decisions", "mask_decisions", "masks", "second_pass", "accepted",
+                        "rejected", "undone"):
+                cell = page.inner_text(f"#annotators tr[data-user='{row['user']}'] td[data-key='{key}']")
+                assert cell == str(row[key]), (row["user"], key)
+        assert page.locator("#annotator-chart .annotator-bars").count() == len(board["per_annotator"])
+        assert board["trainings"] == [] and page.locator("#accuracy-empty").count() == 1
+
+        # the preview, then the job to done with its progress bar
+        preview = tools.api(tools.p("/rebuild/preview"), "alice")
+        assert preview["masks_changed"] > 0
+        assert page.inner_text("#rebuild-panel #preview-masks") == str(preview["masks_changed"])
+        page.click("#rebuild")
+        page.wait_for_selector("#rebuild-dialog[open] #preview-masks")
+        assert page.inner_text("#rebuild-dialog #preview-masks") == str(preview["masks_changed"])
+        for name, count in preview["by_class"].items():
+            assert page.inner_text(f"#rebuild-dialog tr[data-class='{name}'] td") == str(count)
+        page.click("#rebuild-start")
+        page.wait_for_selector("#rebuild-progress:not([hidden])")
+        seen = set()
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not page.locator("#layer-version").count():
+            seen.add(page.get_attribute("#rebuild-progress", "aria-valuenow"))
+            page.wait_for_timeout(100)
+        page.wait_for_selector("#layer-version", timeout=5_000)
+        assert page.get_attribute("#rebuild-progress", "data-state") == "done"
+        assert page.get_attribute("#rebuild-progress", "aria-valuenow") == "100"
+        assert len(seen) >= 2, f"the bar moved: {seen}"
+        assert "Done" in page.inner_text("#rebuild-message")
+        layer = next(x for x in tools.api(f"/api/cities/{CITY}")["layers"] if x["id"] == "mcae")
+        version = page.inner_text("#layer-version")
+        assert version == layer["version"]
+        page.wait_for_selector("#accuracy-plot g.training")
+        trainings = tools.api(tools.p("/dashboard"), "alice")["trainings"]
+        assert len(trainings) == 1 and trainings[0]["map_version"] == version
+        assert page.locator("#accuracy-plot g.training").count() == 1
+        assert page.inner_text("#rebuild-panel #preview-masks") == "0"
+
+        # a second training (through the API): two points after an update
+        patch = tools.api(tools.p("/patches"), "alice")["items"][12]
+        detail = tools.api(tools.p(f"/patches/{patch['name']}"), "alice")
+        rows = [{"mask": m["mask_id"], "class": "Water", "version": m["version"]} for m in detail["mask_list"][:5]]
+        tools.call("POST", tools.p(f"/patches/{patch['name']}/corrections"), "alice", {"rows": rows})
+        job = tools.call("POST", tools.p("/rebuild"), "bob")
+        assert tools.wait_job(job["links"]["self"])["state"] == "done"
+        page.keyboard.press("u")
+        page.wait_for_function("() => document.querySelectorAll('#accuracy-plot g.training').length === 2")
+        trainings = tools.api(tools.p("/dashboard"), "alice")["trainings"]
+        scored = [t for t in trainings if t["holdout_accuracy"]]
+        series = page.evaluate("() => [...new Set([...document.querySelectorAll("
+                               "'#accuracy-plot circle.point[data-series]')].map(c => c.dataset.series))]")
+        for kind in series:
+            count = page.locator(f"#accuracy-plot circle.point[data-series='{kind}']").count()
+            assert count == sum(1 for t in trainings if kind in t["holdout_accuracy"])
+        assert page.locator("#accuracy-plot circle.point").count() == sum(
+            max(1, len(t["holdout_accuracy"])) for t in trainings)
+        assert not scored or series
+
+        help_overlay(page, "Retrain and rebuild")
+        page.mouse.move(0, 0)
+        page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=False)
+
+        # the viewer link: tiles of the newest version of the city's mcae layer
+        newest = next(x for x in tools.api(f"/api/cities/{CITY}")["layers"] if x["id"] == "mcae")["version"]
+        assert newest != version
+        href = page.get_attribute("#viewer-link", "href")
+        assert href == f"/#city={CITY}"
+        page.goto(tools.url(f"/#city={CITY}"))
+        page.wait_for_function("performance.getEntriesByName('mcae-first-tiles').length > 0", timeout=60_000)
+        mcae = [u for u in tiles if f"/cities/{CITY}/layers/mcae/" in u]
+        assert mcae and all(u.endswith(f"?v={newest}") for u in mcae), mcae[:3]
+        assert not viewer.errors, viewer.errors
+    finally:
+        context.close()
