@@ -204,6 +204,18 @@ def test_reviewer_accepts_rejects_and_settles(browser: Any, tools: Tools) -> Non
         page.fill("#f-author", "")
         page.locator("#f-author").dispatch_event("change")
         page.wait_for_selector("li.decision[data-author='alice']")
+        # by class, and by time
+        page.select_option("#f-class", str(WATER))
+        page.wait_for_function(f"() => [...document.querySelectorAll('li.decision')].map(r => r.dataset.id).join() "
+                               f"=== '{accepted['id']}'")
+        page.select_option("#f-class", "")
+        page.fill("#f-since", "2099-01-01T00:00")
+        page.locator("#f-since").dispatch_event("change")
+        page.wait_for_selector("#decisions li.empty")
+        assert page.inner_text("#list-summary") == "0 decisions"
+        page.fill("#f-since", "")
+        page.locator("#f-since").dispatch_event("change")
+        page.wait_for_selector("li.decision[data-author='alice']")
 
         # accept bob's decision with `a` (the row made current by a click), reject alice's with a comment
         page.click(f"li.decision[data-id='{accepted['id']}'] .row-who")
@@ -246,6 +258,12 @@ def test_reviewer_accepts_rejects_and_settles(browser: Any, tools: Tools) -> Non
         page.wait_for_selector(f"li.disagreement[data-mask='{dis['mask']}'].settled")
         mask = tools.api(tools.p(f"/patches/{dis['patch']}/masks/{dis['mask_id']}"), "rita")
         assert mask["class_id"] == BUILDING and mask["via"] == "mask"
+        # reloaded, it is no longer an open disagreement (gone, or shown as settled)
+        loads = page.get_attribute("#agreement", "data-loads")
+        page.click("#agreement-reload")
+        page.wait_for_function("n => document.querySelector('#agreement').dataset.loads !== n", arg=loads)
+        page.wait_for_function("m => { const n = document.querySelector(`li.disagreement[data-mask='${m}']`);"
+                               " return !n || n.classList.contains('settled'); }", arg=dis["mask"])
 
         help_overlay(page, "Reject")
         page.mouse.move(0, 0)

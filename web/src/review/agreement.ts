@@ -60,6 +60,7 @@ export class AgreementPanel {
       return;
     }
     this.draw();
+    this.node.dataset.loads = String(Number(this.node.dataset.loads ?? 0) + 1);
   }
 
   private draw(): void {
@@ -114,10 +115,26 @@ export class AgreementPanel {
               title: `Settle: the mask is ${s.class} (a correction)`, onclick: () => void this.settle(d, s.class_id, node, status) },
             classPill(this.classes, s.class_id))),
           other, status)));
+    void this.checkSettled(d, node, status);
     other.addEventListener('change', () => {
       if (other.value) void this.settle(d, Number(other.value), node, status);
     });
     return node;
+  }
+
+  /**
+   * A mask corrected after its two labellings is settled: the service still lists it (the
+   * correction counts as its first labelling), so the page says so.
+   */
+  private async checkSettled(d: Disagreement, node: HTMLElement, status: HTMLElement): Promise<void> {
+    try {
+      const mask = await api.get('/api/projects/{project}/patches/{patch}/masks/{mask}',
+        { path: { project: this.project.id, patch: d.patch, mask: d.mask_id } });
+      if (mask.via !== 'mask' || mask.class_id === null || node.classList.contains('settled')) return;
+      node.classList.add('settled');
+      node.dataset.settled = String(mask.class_id);
+      flash(status, `Settled: ${mask.class_name ?? mask.class_id} (correction #${mask.decision_id ?? '?'})`, 'ok');
+    } catch { /* the buttons still settle it */ }
   }
 
   /** A correction of the mask (with the version it has now): the reviewer's final class. */
