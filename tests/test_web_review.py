@@ -254,6 +254,9 @@ def test_reviewer_accepts_rejects_and_settles(browser: Any, tools: Tools) -> Non
         assert item.locator(".dis-side.first [data-class='5']").count() == 1
         assert item.locator(".dis-side.second [data-class='8']").count() == 1
         thumbs_drawn(page, f"li.disagreement[data-mask='{dis['mask']}'] img")
+        help_overlay(page, "Reject")
+        page.mouse.move(0, 0)
+        page.screenshot(path=str(ARTIFACTS / "review.png"))
         item.locator(f"button.settle[data-class='{BUILDING}']").click()
         page.wait_for_selector(f"li.disagreement[data-mask='{dis['mask']}'].settled")
         mask = tools.api(tools.p(f"/patches/{dis['patch']}/masks/{dis['mask_id']}"), "rita")
@@ -265,9 +268,6 @@ def test_reviewer_accepts_rejects_and_settles(browser: Any, tools: Tools) -> Non
         page.wait_for_function("m => { const n = document.querySelector(`li.disagreement[data-mask='${m}']`);"
                                " return !n || n.classList.contains('settled'); }", arg=dis["mask"])
 
-        help_overlay(page, "Reject")
-        page.mouse.move(0, 0)
-        page.screenshot(path=str(ARTIFACTS / "review.png"))
         assert not viewer.errors, viewer.errors
     finally:
         context.close()
