@@ -104,7 +104,18 @@ def test_double_labelled_groups_and_agreement(service: Service) -> None:
     assert 0 < report["kappa"] < 1
     [disagreement] = report["disagreements"]
     assert disagreement["mask"] == masks2[0]["id"]
-    assert disagreement["first"]["class"] == "Water" and disagreement["second"]["class"] == "Building"
+    assert disagreement["first"]["class_name"] == "Water" and disagreement["second"]["class_name"] == "Building"
+    assert disagreement["settled"] is None
+    # a reviewer settles it by correcting the mask: still one disagreement (of the two
+    # annotators), now settled; the reviewer is not counted as a third annotator
+    mask = service.get(service.p(f"/patches/{masks2[0]['patch']}/masks/{masks2[0]['mask_id']}"), "rita").json()
+    r = service.post(service.p(f"/patches/{mask['patch']}/corrections"), "rita",
+                     json={"rows": [{"mask": mask["mask_id"], "class": "Building", "version": mask["version"]}]})
+    assert r.status_code == 201
+    after = service.get(service.p("/agreement"), "rita").json()
+    assert (after["kappa"], after["agreeing"], after["annotators"]) == (report["kappa"], n - 1, ["alice", "bob"])
+    assert after["disagreements"][0]["settled"]["by"] == "rita"
+    assert after["disagreements"][0]["settled"]["class_name"] == "Building"
     assert (disagreement["first"]["author"], disagreement["second"]["author"]) == ("alice", "bob")
 
 

@@ -18,7 +18,7 @@ interface Side {
 const SHOWN = 30;
 
 function side(value: Record<string, unknown>): Side {
-  return { decision: Number(value.decision), class_id: Number(value.class_id), class: String(value.class),
+  return { decision: Number(value.decision), class_id: Number(value.class_id), class: String(value.class_name),
     author: value.author === null || value.author === undefined ? null : String(value.author) };
 }
 
@@ -122,11 +122,14 @@ export class AgreementPanel {
     return node;
   }
 
-  /**
-   * A mask corrected after its two labellings is settled: the service still lists it (the
-   * correction counts as its first labelling), so the page says so.
-   */
+  /** A mask corrected after its two labellings is settled (the service says so in `settled`). */
   private async checkSettled(d: Disagreement, node: HTMLElement, status: HTMLElement): Promise<void> {
+    if (d.settled) {
+      node.classList.add('settled');
+      node.dataset.settled = String(d.settled.class_id);
+      flash(status, `Settled: ${d.settled.class_name} by ${d.settled.by} (correction #${d.settled.decision})`, 'ok');
+      return;
+    }
     try {
       const mask = await api.get('/api/projects/{project}/patches/{patch}/masks/{mask}',
         { path: { project: this.project.id, patch: d.patch, mask: d.mask_id } });

@@ -1540,10 +1540,7 @@ export interface components {
         };
         /** Disagreement */
         Disagreement: {
-            /** First */
-            first: {
-                [key: string]: unknown;
-            };
+            first: components["schemas"]["Labelling"];
             /** Group */
             group: string | null;
             /** Mask */
@@ -1554,10 +1551,8 @@ export interface components {
             neighbourhood: string;
             /** Patch */
             patch: string;
-            /** Second */
-            second: {
-                [key: string]: unknown;
-            };
+            second: components["schemas"]["Labelling"];
+            settled?: components["schemas"]["Settled"] | null;
         };
         /** Feature[Union[Polygon, MultiPolygon], Info] */
         Feature_Union_Polygon__MultiPolygon__Info_: {
@@ -1876,6 +1871,20 @@ export interface components {
             scales?: number[] | null;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * Labelling
+         * @description One annotator's labelling of a mask of a double group.
+         */
+        Labelling: {
+            /** Author */
+            author: string;
+            /** Class Id */
+            class_id: number;
+            /** Class Name */
+            class_name: string;
+            /** Decision */
+            decision: number;
         };
         /**
          * LayerJSON
@@ -2390,6 +2399,20 @@ export interface components {
              * @default true
              */
             saved?: boolean;
+        };
+        /**
+         * Settled
+         * @description A correction made since both labellings: the mask's final class.
+         */
+        Settled: {
+            /** By */
+            by: string;
+            /** Class Id */
+            class_id: number;
+            /** Class Name */
+            class_name: string;
+            /** Decision */
+            decision: number;
         };
         /**
          * Style

@@ -23,7 +23,7 @@ def agreement(session: Session, project: Project, limit: int = 500) -> schemas.A
         .join(Decision, Decision.id == DecisionMask.decision_id)
         .join(Mask, Mask.id == DecisionMask.mask_pk).join(Group, Group.id == Mask.group_id)
         .where(Decision.project_id == project.id, Decision.state == "active", Group.double.is_(True),
-               Decision.review != "rejected")).all()
+               Decision.review != "rejected", Decision.target == "group")).all()  # the two labellings only
     latest: dict[tuple[int, int], tuple[int, int, int]] = {}
     for mask_pk, decision_id, pass_no, class_id, author in rows:
         key = (mask_pk, pass_no)
@@ -42,19 +42,31 @@ def agreement(session: Session, project: Project, limit: int = 500) -> schemas.A
     differing = [(pk, a, b) for pk, a, b in pairs if a[1] != b[1]]
     masks = {m.id: m for m in session.scalars(select(Mask).where(Mask.id.in_([pk for pk, _, _ in differing[:limit]])))}
     keys = dict(session.execute(select(Group.id, Group.key).where(Group.project_id == project.id)).all())
+    corrections = dict(session.execute(select(Decision.id, Decision.author_id).where(
+        Decision.id.in_([m.decision_id for m in masks.values() if m.decision_id]), Decision.target == "mask")).all())
     for pk, a, b in differing[:limit]:
         m = masks[pk]
+        settled = None
+        if m.decision_id in corrections and m.decision_id > max(a[0], b[0]):  # a correction made since
+            settled = schemas.Settled(decision=m.decision_id, class_id=m.class_id or 0,
+                                      class_name=class_name(m.class_id) or "Unknown",
+                                      by=names.get(corrections[m.decision_id], "?"))
         disagreements.append(schemas.Disagreement(
             mask=pk, patch=m.patch, mask_id=m.mask_id, neighbourhood=m.neighbourhood,
             group=keys.get(m.group_id) if m.group_id else None,
-            first={"decision": a[0], "class_id": a[1], "class": class_name(a[1]), "author": names.get(a[2])},
-            second={"decision": b[0], "class_id": b[1], "class": class_name(b[1]), "author": names.get(b[2])}))
+            first=_labelling(a, names), second=_labelling(b, names), settled=settled))
     groups = session.scalar(select(func.count(Group.id)).where(Group.project_id == project.id,
                                                                Group.double.is_(True))) or 0
     annotators = sorted({names.get(v[2], "?") for v in latest.values()})
     return schemas.AgreementOut(double_groups=groups, compared_masks=len(pairs),
                                 agreeing=len(pairs) - len(differing), kappa=kappa, annotators=annotators,
                                 disagreements=disagreements)
+
+
+def _labelling(found: tuple[int, int, int], names: dict[int, str]) -> schemas.Labelling:
+    decision, class_id, author = found
+    return schemas.Labelling(decision=decision, class_id=class_id, class_name=class_name(class_id) or "Unknown",
+                             author=names.get(author, "?"))
 
 
 def dashboard(session: Session, project: Project) -> schemas.DashboardOut:

@@ -276,14 +276,33 @@ class NextGroupOut(BaseModel):
     remaining: int
 
 
+class Labelling(BaseModel):
+    """One annotator's labelling of a mask of a double group."""
+
+    decision: int
+    class_id: int
+    class_name: str
+    author: str
+
+
+class Settled(BaseModel):
+    """A correction made since both labellings: the mask's final class."""
+
+    decision: int
+    class_id: int
+    class_name: str
+    by: str
+
+
 class Disagreement(BaseModel):
     mask: int
     patch: str
     mask_id: int
     neighbourhood: str
     group: str | None
-    first: dict[str, Any]
-    second: dict[str, Any]
+    first: Labelling
+    second: Labelling
+    settled: Settled | None = None
 
 
 class AgreementOut(BaseModel):
