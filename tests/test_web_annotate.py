@@ -115,13 +115,22 @@ def open_tool(browser: Any, site: Annotation, user: str, url: str | None = None,
     return context, page, viewer
 
 
-def wait_drawn(page: Any, group: dict[str, Any] | None = None) -> float:
-    """Wait until every thumbnail of the page is drawn (of `group`, if given); returns the page's figure."""
-    if group is not None:
-        page.wait_for_function("g => document.querySelector('#annotate').dataset.group === g",
-                               arg=f"{group['neighbourhood']}/{group['key']}", timeout=30_000)
-    page.wait_for_selector("#grid[data-thumbs-ms]", timeout=30_000)
-    return float(page.get_attribute("#grid", "data-thumbs-ms"))
+def opening(page: Any) -> int:
+    """The latest opening of a group (or page) the page started."""
+    return int(page.evaluate("Number(document.querySelector('#annotate').dataset.opening || 0)"))
+
+
+def wait_drawn(page: Any, group: dict[str, Any] | None = None, after: int = 0) -> float:
+    """Wait until every thumbnail of the page is drawn (of `group`, if given; of an opening later than
+    `after`); returns the page's figure (ms)."""
+    want = f"{group['neighbourhood']}/{group['key']}" if group is not None else None
+    handle = page.wait_for_function("""([g, after]) => {
+        const grid = document.querySelector('#grid');
+        const here = document.querySelector('#annotate').dataset.group;
+        if ((g && here !== g) || grid.hasAttribute('aria-busy') || Number(grid.dataset.seq || 0) <= after) return false;
+        return grid.dataset.thumbsMs || false;
+    }""", arg=[want, after], timeout=30_000)
+    return float(handle.json_value())
 
 
 def wait_saved(page: Any, *what: str) -> str:
@@ -166,8 +175,9 @@ def test_label_by_mouse_and_keyboard_reload_and_undo(browser: Any, annotation_si
 
         # pick the neighbourhood, then the group, from the rows of buttons
         page.click(f"#hoods [data-hood='{group['neighbourhood']}']")
-        page.click(f"#groups [data-group='{group['key']}']")
-        TIMINGS["group opened, cold"] = wait_drawn(page, group)
+        page.wait_for_selector(f"#groups[data-hood='{group['neighbourhood']}']")
+        page.click(f"#groups[data-hood='{group['neighbourhood']}'] [data-group='{group['key']}']")
+        TIMINGS["group opened, cold"] = wait_drawn(page, group, after=opening(page) - 1)
         masks = site.masks(group)
         cards = page.locator("#grid .card")
         assert cards.count() == min(group["size"], 48)
@@ -207,8 +217,8 @@ def test_label_by_mouse_and_keyboard_reload_and_undo(browser: Any, annotation_si
         assert selected(page) == 2
         page.keyboard.press("Escape")
         page.select_option("#state", "open")
-        page.wait_for_function("n => document.querySelectorAll('#grid .card').length === n", arg=len(ids) - 3)
-        wait_drawn(page)
+        wait_drawn(page, group, after=opening(page) - 1)
+        assert page.locator("#grid .card").count() == len(ids) - 3, "only the open masks" 
         page.keyboard.press("a")
         page.wait_for_function("n => document.querySelector('#selected-count').dataset.count === String(n)",
                                arg=len(ids) - 3)
@@ -268,7 +278,7 @@ def test_two_annotators_on_one_group(browser: Any, annotation_site: Annotation) 
 
         bob.click("#conflict-reload")
         bob.wait_for_function("() => document.querySelector('#banner').hidden")
-        wait_drawn(bob, group)
+        wait_drawn(bob, group, after=opening(bob) - 1)
         assert selected(bob) == 1, "the selection survives the reload"
         bob.keyboard.press(str(BUILDING))
         wait_saved(bob)

@@ -83,6 +83,13 @@ const ui = {
 let s: State;
 let openSeq = 0;
 
+/** A new opening (group, page, sort, filter): what is drawn later belongs to the latest one. */
+function nextSeq(): number {
+  openSeq += 1;
+  ui.main.dataset.opening = String(openSeq);
+  return openSeq;
+}
+
 const classes = (): ClassInfo[] => s.project.classes as unknown as ClassInfo[];
 const className = (id: number): string => classes().find((c) => c.id === id)?.name ?? `class ${id}`;
 const P = () => ({ project: s.project.id });
@@ -163,6 +170,7 @@ async function loadGroups(hood: string): Promise<Group[]> {
 }
 
 function drawGroups(): void {
+  ui.groups.dataset.hood = s.hood ?? '';
   ui.groups.replaceChildren(...s.groups.map((g) => {
     const done = g.decided >= g.size;
     const leasedByOther = g.lease && g.lease.user !== s.user.name;
@@ -216,7 +224,7 @@ function describeGroup(): void {
 }
 
 async function openGroup(hood: string, key: string, options: { secondPass?: boolean; keepSelection?: boolean; leaseUntil?: string | null } = {}): Promise<void> {
-  const seq = ++openSeq;
+  const seq = nextSeq();
   const started = performance.now();
   const keep = options.keepSelection ? new Set(grid.selected) : null;
   const changed = s.group?.neighbourhood !== hood || s.group?.key !== key;
@@ -276,6 +284,7 @@ async function loadMasks(seq = openSeq, started = performance.now()): Promise<vo
   ui.grid.removeAttribute('aria-busy');
   ui.grid.dataset.thumbs = String(drawn);
   ui.grid.dataset.thumbsMs = ms.toFixed(0);
+  ui.grid.dataset.seq = String(seq); // which opening (group, page, sort) this figure is of
   ui.timing.textContent = `${drawn} thumbnails in ${seconds(ms)}`;
   ui.timing.title = 'From opening the group (or page) to every thumbnail drawn';
   performance.mark('mcae-thumbs-drawn', { detail: { thumbs: drawn, ms } });
@@ -405,6 +414,16 @@ async function assign(classId: number, fine: string | null = null): Promise<void
       { path: G(), body });
     const decision = out.decisions[0];
     if (s.secondPass) ids.forEach((id) => s.secondLabels.set(id, { class_id: classId, fine }));
+    else { // the cards at once (a mask correction beats a group decision); refreshMasks() reconciles
+      const chosen = new Set(ids);
+      for (const mask of grid.masks) {
+        if (!chosen.has(mask.id) || mask.via === 'mask') continue;
+        Object.assign(mask, { class_id: classId || null, class_name: classId ? className(classId) : null,
+          fine_class: classId ? fine : null, decision_id: classId ? (decision?.id ?? null) : null,
+          via: classId ? 'group' : null });
+      }
+    }
+    grid.refreshCaptions();
     grid.clear();
     status(`Save: success. ${ids.length} mask${ids.length === 1 ? '' : 's'} → ${label}` +
       (decision ? ` (decision #${decision.id}${s.secondPass ? ', second labelling' : ''})` : ''), 'ok');
@@ -554,15 +573,15 @@ function wire(): void {
   ui.hoodPrev.addEventListener('click', () => { void loadHoods(s.hoodPage - 1); });
   ui.hoodNext.addEventListener('click', () => { void loadHoods(s.hoodPage + 1); });
   ui.nextGroup.addEventListener('click', () => { void nextGroup(); });
-  ui.sort.addEventListener('change', () => { s.sort = ui.sort.value as Sort; s.page = 1; void loadMasks(++openSeq); });
-  ui.state.addEventListener('change', () => { s.filter = ui.state.value as StateFilter; s.page = 1; void loadMasks(++openSeq); });
+  ui.sort.addEventListener('change', () => { s.sort = ui.sort.value as Sort; s.page = 1; void loadMasks(nextSeq()); });
+  ui.state.addEventListener('change', () => { s.filter = ui.state.value as StateFilter; s.page = 1; void loadMasks(nextSeq()); });
   const turn = (delta: number) => {
     const pages = Math.max(1, Math.ceil(s.total / PER_PAGE));
     const page = Math.max(1, Math.min(pages, s.page + delta));
     if (page === s.page) return;
     s.page = page;
     grid.focus = 0;
-    void loadMasks(++openSeq);
+    void loadMasks(nextSeq());
   };
   ui.pagePrev.addEventListener('click', () => turn(-1));
   ui.pageNext.addEventListener('click', () => turn(1));
