@@ -1,0 +1,397 @@
+"""/refine/ in a browser: sign in with a token, page to a patch, click masks on the imagery and
+on the classification (a row per mask, a cross on both views, the rows outlined on the
+classification), set classes by dropdown and by keyboard, save in one transaction ("Saved" only
+after the 201, the classification redrawn in the new classes), see them after a reload and
+through the API; mark a patch fully checked; a stale save (bob changed the mask meanwhile) is a
+409 naming bob with nothing saved, and a reload keeps the rows; the help overlay, the blend
+slider and key, the locator on the city map; a screenshot at 1280 x 800 into artifacts/web/.
+
+The server is this module's own: the annotation test project on SQLite with one user per role,
+a city with the project's scene as its imagery layer, the built web/dist, in a uvicorn thread.
+The `browser` fixture comes from tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from annotation_fixtures import build_project, seed_database  # helpers only, no fixtures
+from web_fixtures import ARTIFACTS, CHROMIUM, DIST, VIEWPORTS, Site, Viewer, free_port
+
+if not CHROMIUM.is_file():
+    pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium; `make test` does it)", allow_module_level=True)
+
+PROJECT = "demo"
+CITY = "refine-town"
+TREE, WATER, BUILDING, OTHERS = 5, 6, 8, 9
+COLOURS = {TREE: (0x22, 0x61, 0x26), WATER: (0x00, 0x45, 0xFF), BUILDING: (0xDE, 0x1F, 0x07), OTHERS: (0x32, 0x32, 0x32)}
+
+
+@dataclass
+class Refine(Site):
+    tokens: dict[str, str] = field(default_factory=dict)
+    project: Path = Path()
+    used: set[str] = field(default_factory=set)
+
+    def api(self, path: str, user: str = "admin", method: str = "GET", body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url(f"/api/projects/{PROJECT}{path}"), data=data, method=method,
+                                         headers={"Authorization": f"Bearer {self.tokens[user]}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def patches(self) -> list[dict[str, Any]]:
+        return list(self.api("/patches?per_page=500")["items"])
+
+    def detail(self, patch: str) -> dict[str, Any]:
+        return dict(self.api(f"/patches/{patch}"))
+
+    def mask(self, patch: str, mask_id: int) -> dict[str, Any]:
+        return dict(self.api(f"/patches/{patch}/masks/{mask_id}"))
+
+    def raster(self, patch: str) -> np.ndarray:
+        import rasterio
+
+        with rasterio.open(self.project / "patches" / f"{patch}.tif") as src:
+            return np.asarray(src.read(1))
+
+    def targets(self, patch: str, n: int) -> list[tuple[int, int, int]]:
+        """`n` undecided masks of `patch`, each with its most interior pixel: (mask id, x, y)."""
+        from scipy.ndimage import distance_transform_edt
+
+        raster = self.raster(patch)
+        known = {m["mask_id"] for m in self.detail(patch)["mask_list"] if m["class_id"] is None}
+        found = []
+        for mask_id in sorted(known):
+            inside = np.pad(raster == mask_id, 1)
+            depth = distance_transform_edt(inside)[1:-1, 1:-1]
+            y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+            found.append((float(depth[y, x]), mask_id, int(x), int(y)))
+        found.sort(reverse=True)
+        assert len(found) >= n and found[n - 1][0] >= 4, f"patch {patch} lacks {n} masks big enough to click"
+        return [(m, x, y) for _, m, x, y in found[:n]]
+
+    def fresh_patch(self, skip: int = 0) -> dict[str, Any]:
+        """A patch no earlier test used (in the order of the pager), with nothing decided."""
+        for index, patch in enumerate(self.patches()):
+            if index >= skip and patch["name"] not in self.used and patch["decided"] == 0 and patch["masks"] >= 4:
+                self.used.add(patch["name"])
+                return {**patch, "index": index}
+        raise AssertionError("the test project ran out of fresh patches")
+
+
+@pytest.fixture(scope="module")
+def refine_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Refine]:
+    import uvicorn
+
+    from mcae.platform.app import create_app
+    from mcae.platform.settings import DatabaseSettings, JobSettings, Settings, TileSettings
+    from mcae.tiles.catalog import CatalogStore, LayerKind
+    from mcae.tiles.layers import publish_layer
+
+    root = tmp_path_factory.mktemp("webrefine")
+    project = build_project(root / "city")
+    url = f"sqlite:///{root / 'annotation.db'}"
+    tokens = seed_database(url, project, PROJECT)
+    store = CatalogStore(root / "catalog.json")
+    publish_layer(store, CITY, root / "city" / "scene.tif", kind=LayerKind.imagery, layer_id="imagery",
+                  city_name="Refine Town", provenance="synthetic")
+    app = create_app(Settings(tiles=TileSettings(catalog_path=store.path, web_dist=DIST),
+                              database=DatabaseSettings(url=url), jobs=JobSettings(dir=root / "jobs")))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    site = Refine(f"http://127.0.0.1:{port}", root, tokens=tokens, project=project)
+    version = site.api("")["version"]
+    assert site.api("", "admin", "PATCH", {"version": version, "city": CITY})["city"] == CITY
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    yield site
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+def unexpected(errors: list[str], allowed: tuple[str, ...] = ()) -> list[str]:
+    return [e for e in errors if not any(a in e for a in allowed)]
+
+
+def open_refine(browser: Any, site: Refine, user: str, query: str = "") -> tuple[Any, Any, Viewer]:
+    """A new 1280 x 800 context signed in as `user` (the token typed into the form) on /refine/."""
+    context = browser.new_context(**VIEWPORTS["desktop"])
+    page = context.new_page()
+    viewer = Viewer(page, "desktop", site)
+    page.goto(site.url(f"/refine/{query}"))
+    page.fill("#token", site.tokens[user])
+    page.click("#signin-submit")
+    page.wait_for_selector("#toolbar #who")
+    return context, page, viewer
+
+
+def wait_patch(page: Any, name: str) -> None:
+    """Wait until `name` is open: its imagery and its classification drawn."""
+    page.wait_for_function("""n => {
+        const main = document.querySelector('#refine');
+        const img = document.querySelector('#image'), cls = document.querySelector('#classification');
+        return main.dataset.patch === n && img.complete && img.naturalWidth > 0 && cls.complete && cls.naturalWidth > 0
+            && !document.querySelector('#class-stage').classList.contains('loading');
+    }""", arg=name, timeout=30_000)
+
+
+def page_point(page: Any, stage: str, x: int, y: int) -> tuple[float, float]:
+    """Patch pixel (column x, row y) -> page coordinates of its centre on `stage`."""
+    box = page.locator(stage).bounding_box()
+    width = int(page.get_attribute(stage, "data-width"))
+    height = int(page.get_attribute(stage, "data-height"))
+    return box["x"] + (x + 0.5) / width * box["width"], box["y"] + (y + 0.5) / height * box["height"]
+
+
+def click_mask(page: Any, stage: str, x: int, y: int, mask_id: int) -> None:
+    page.mouse.click(*page_point(page, stage, x, y))
+    page.wait_for_selector(f"#row-body tr[data-mask='{mask_id}']", timeout=15_000)
+
+
+def loads(page: Any) -> int:
+    return int(page.get_attribute("#class-stage", "data-loads") or 0)
+
+
+def colour_at(page: Any, stage: str, x: int, y: int) -> tuple[int, int, int]:
+    """The colour drawn at patch pixel (x, y) of `stage`, from a screenshot."""
+    from PIL import Image
+
+    px, py = page_point(page, stage, x, y)
+    png = page.screenshot(clip={"x": px - 1, "y": py - 1, "width": 3, "height": 3})
+    r, g, b = Image.open(io.BytesIO(png)).convert("RGB").getpixel((1, 1))
+    return int(r), int(g), int(b)
+
+
+def close(a: tuple[int, int, int], b: tuple[int, int, int], tol: int = 6) -> bool:
+    return all(abs(p - q) <= tol for p, q in zip(a, b, strict=True))
+
+
+# -- tests -------------------------------------------------------------------------------
+
+def test_correct_two_masks_save_and_reload(browser: Any, refine_site: Refine) -> None:
+    site = refine_site
+    target = site.fresh_patch(skip=2)
+    name = target["name"]
+    (mask_a, ax, ay), (mask_b, bx, by) = site.targets(name, 2)
+    context, page, viewer = open_refine(browser, site, "alice")
+    try:
+        first = site.patches()[0]["name"]
+        wait_patch(page, first)
+        total = len(site.patches())
+        assert page.inner_text("#position") == f"1 / {total}"
+        for step in range(target["index"]):  # page there: the Next button, then the keys
+            if step == 0:
+                page.click("#next")
+            else:
+                page.keyboard.press("ArrowRight" if step % 2 else "]")
+            page.wait_for_function("p => document.querySelector('#position').textContent.startsWith(p)",
+                                   arg=f"{step + 2} /")
+        wait_patch(page, name)
+        assert page.inner_text("#position") == f"{target['index'] + 1} / {total}"
+        assert f"patch={name}" in page.url
+
+        # a click on the imagery: a row with the mask id and its current class, a cross on both views
+        click_mask(page, "#image-stage", ax, ay, mask_a)
+        row = page.locator(f"#row-body tr[data-mask='{mask_a}']")
+        assert f"#{mask_a}" in row.inner_text()
+        assert "undecided" in row.locator(".now").inner_text()
+        for marks in ("#image-marks", "#class-marks"):
+            cross = page.locator(f"{marks} g.cross[data-mask='{mask_a}']")
+            assert cross.count() == 1
+            assert (int(cross.get_attribute("data-x")), int(cross.get_attribute("data-y"))) == (ax, ay)
+        page.select_option(f"#row-body tr[data-mask='{mask_a}'] select.coarse", str(WATER))
+        assert page.get_attribute(f"#row-body tr[data-mask='{mask_a}']", "data-class") == str(WATER)
+
+        # a click on the classification, the class by keyboard
+        click_mask(page, "#class-stage", bx, by, mask_b)
+        assert page.get_attribute(f"#row-body tr[data-mask='{mask_b}']", "aria-selected") == "true"
+        page.keyboard.press(str(BUILDING))
+        assert page.get_attribute(f"#row-body tr[data-mask='{mask_b}']", "data-class") == str(BUILDING)
+        assert page.get_attribute(f"#row-body tr[data-mask='{mask_a}']", "data-class") == str(WATER)
+        # both rows are outlined on the classification
+        page.wait_for_function("ms => ms.every(m => document.querySelector('#class-stage').dataset.loaded"
+                               ".includes('highlight=' + m))", arg=[mask_a, mask_b], timeout=15_000)
+
+        # the same mask again selects its row: no duplicate
+        page.mouse.click(*page_point(page, "#image-stage", ax, ay))
+        page.wait_for_selector(f"#row-body tr[data-mask='{mask_a}'][aria-selected='true']", timeout=15_000)
+        assert page.locator("#row-body tr").count() == 2
+        assert "has a row already" in page.inner_text("#save-status")
+        assert page.get_attribute(f"#row-body tr[data-mask='{mask_b}']", "aria-selected") == "false"
+
+        # save: "Saved" only after the 201, then the classification redraws in the new classes
+        before = loads(page)
+        assert "Saved" not in page.inner_text("#save-status")
+        page.keyboard.press("s")
+        page.wait_for_function("() => document.querySelector('#save-status').textContent.includes('Saved: 2 masks')",
+                               timeout=15_000)
+        for mask_id, cls in ((mask_a, WATER), (mask_b, BUILDING)):
+            found = site.mask(name, mask_id)
+            assert (found["class_id"], found["via"]) == (cls, "mask"), found
+        page.wait_for_function("n => Number(document.querySelector('#class-stage').dataset.loads) > n", arg=before)
+        wait_patch(page, name)
+        assert page.locator("#row-body tr").count() == 0
+        assert close(colour_at(page, "#class-stage", ax, ay), COLOURS[WATER])
+        assert close(colour_at(page, "#class-stage", bx, by), COLOURS[BUILDING])
+
+        # after a reload the page shows the new classes (a click shows the mask's class now)
+        page.reload()
+        wait_patch(page, name)
+        assert close(colour_at(page, "#class-stage", ax, ay), COLOURS[WATER])
+        click_mask(page, "#image-stage", ax, ay, mask_a)
+        now = page.locator(f"#row-body tr[data-mask='{mask_a}'] .now")
+        assert (now.get_attribute("data-class"), now.get_attribute("data-via")) == (str(WATER), "mask")
+        assert "Water" in now.inner_text()
+        page.keyboard.press("Delete")
+        assert page.locator("#row-body tr").count() == 0
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
+
+
+def test_mark_patch_fully_checked(browser: Any, refine_site: Refine) -> None:
+    site = refine_site
+    target = site.fresh_patch()
+    name = target["name"]
+    context, page, viewer = open_refine(browser, site, "alice", f"?project={PROJECT}&patch={name}&filter=all")
+    try:
+        wait_patch(page, name)
+        assert page.get_attribute("#checked", "aria-pressed") == "false"
+        page.click("#checked")
+        page.wait_for_selector("#checked[aria-pressed='true']")
+        assert "alice" in page.inner_text("#checked-by")
+        found = site.api(f"/patches/{name}")
+        assert (found["checked"], found["checked_by"]) == (True, "alice")
+        page.reload()
+        wait_patch(page, name)
+        assert page.get_attribute("#checked", "aria-pressed") == "true"
+        assert "checked by alice" in page.inner_text("#checked-by")
+        # `c` takes it back, and again marks it
+        page.locator("#class-stage").focus()
+        page.keyboard.press("c")
+        page.wait_for_selector("#checked[aria-pressed='false']")
+        assert site.api(f"/patches/{name}")["checked"] is False
+        page.keyboard.press("c")
+        page.wait_for_selector("#checked[aria-pressed='true']")
+        assert site.api(f"/patches/{name}")["checked_by"] == "alice"
+        # the filter of checked patches lists it
+        page.select_option("#filter", "checked")
+        page.wait_for_function("() => document.querySelector('#position').textContent === '1 / 1'")
+        wait_patch(page, name)
+        assert "filter=checked" in page.url
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
+
+
+def test_stale_save_names_bob_and_saves_nothing(browser: Any, refine_site: Refine) -> None:
+    site = refine_site
+    target = site.fresh_patch()
+    name = target["name"]
+    (mask_c, cx, cy), = site.targets(name, 1)
+    context, page, viewer = open_refine(browser, site, "alice", f"?project={PROJECT}&patch={name}")
+    try:
+        wait_patch(page, name)
+        click_mask(page, "#class-stage", cx, cy, mask_c)
+        page.keyboard.press(str(TREE))
+        # bob corrects the same mask through the API meanwhile
+        seen = site.mask(name, mask_c)
+        site.api(f"/patches/{name}/corrections", "bob", "POST",
+                 {"rows": [{"mask": mask_c, "class": OTHERS, "fine_class": None, "version": seen["version"]}]})
+        page.click("#save")
+        page.wait_for_selector("#banner[data-kind='conflict']", timeout=15_000)
+        banner = page.inner_text("#banner")
+        assert "bob" in banner and f"mask {mask_c}" in banner and "Nothing was saved" in banner, banner
+        assert "Saved" not in page.inner_text("#save-status")
+        found = site.mask(name, mask_c)
+        assert (found["class_id"], found["via"]) == (OTHERS, "mask"), found  # bob's, not alice's
+        # reload the patch, keeping the row: it now shows bob's class, then saves
+        page.click("#reload-patch")
+        page.wait_for_selector(f"#row-body tr.changed[data-mask='{mask_c}']")
+        assert page.locator("#row-body tr").count() == 1
+        now = page.locator(f"#row-body tr[data-mask='{mask_c}'] .now")
+        assert now.get_attribute("data-class") == str(OTHERS)
+        assert page.get_attribute(f"#row-body tr[data-mask='{mask_c}']", "data-class") == str(TREE)
+        page.click("#save")
+        page.wait_for_function("() => document.querySelector('#save-status').textContent.includes('Saved: 1 mask')")
+        assert site.mask(name, mask_c)["class_id"] == TREE
+        assert not unexpected(viewer.errors, ("status of 409",)), viewer.errors
+    finally:
+        context.close()
+
+
+def test_help_blend_locator_and_screenshot(browser: Any, refine_site: Refine) -> None:
+    site = refine_site
+    target = site.fresh_patch()
+    name = target["name"]
+    masks = site.targets(name, 3)
+    context, page, viewer = open_refine(browser, site, "alice", f"?project={PROJECT}&patch={name}")
+    try:
+        wait_patch(page, name)
+        # the help overlay lists the page's shortcuts
+        page.keyboard.press("?")
+        page.wait_for_selector("#shortcuts[open]")
+        help_text = page.inner_text("#shortcuts")
+        for label in ("Save the ticked rows", "Next patch", "Blend", "fully checked", "Remove the selected rows"):
+            assert label in help_text, help_text
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#shortcuts", state="hidden")
+
+        # blend: `b` and the slider change the opacity of the classification over the imagery
+        opacity = "() => getComputedStyle(document.querySelector('#blend-layer')).opacity"
+        shown = "() => getComputedStyle(document.querySelector('#blend-layer')).display !== 'none'"
+        assert not page.evaluate(shown)
+        page.keyboard.press("b")
+        assert page.evaluate(opacity) == "0.5"
+        assert page.evaluate(shown)
+        page.fill("#blend", "80")
+        assert page.evaluate(opacity) == "0.8"
+        assert page.input_value("#blend") == "80" and "80" in page.inner_text("#blend-value")
+        page.keyboard.press("b")
+        assert not page.evaluate(shown)
+        page.keyboard.press("b")
+        assert page.evaluate(opacity) == "0.8"  # back to the last opacity
+        page.fill("#blend", "35")
+
+        # the locator: the city's imagery with the patch outlined
+        try:
+            page.wait_for_selector("#locator-box[data-state='ready'] canvas", timeout=10_000)
+        except Exception:
+            print("DEBUG", page.evaluate("() => document.querySelector('#locator-box').outerHTML.slice(0, 1600)"), viewer.errors)
+            raise
+        bounds = site.detail(name)["bounds"]
+        page.wait_for_function("b => document.querySelector('#locator-box').dataset.patch === b",
+                               arg=",".join(str(v) for v in bounds), timeout=15_000)
+
+        for mask_id, x, y in masks:
+            click_mask(page, "#image-stage", x, y, mask_id)
+        page.keyboard.press(str(WATER))
+        page.wait_for_function("ms => ms.every(m => document.querySelector('#class-stage').dataset.loaded"
+                               ".includes('highlight=' + m))", arg=[m for m, _, _ in masks], timeout=15_000)
+        wait_patch(page, name)
+        page.wait_for_function("() => document.querySelector('#locator-box').dataset.idle", timeout=30_000)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / "refine-desktop.png"))
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
