@@ -11,13 +11,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.mcae-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test setup web lint bench clean
+.PHONY: demo test setup web web-test lint bench clean
 
 demo: $(STAMP) web
 	$(BIN)/mcae demo
 	$(BIN)/mcae serve --catalog demo-output/catalog.json --host 127.0.0.1 --port 8000
 
-test: $(STAMP) web
+test: $(STAMP) web-test
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
 		|| echo "chromium could not be installed: the browser tests (tests/test_web.py) will skip"
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update && apt-get install -y postgresql) \
@@ -29,6 +29,10 @@ setup: $(STAMP)
 # the web viewer (web/dist), served by the platform app at /
 web:
 	npm ci --prefix web && npm run build --prefix web
+
+# the same, with the browser tests' hooks (window.mcaeViewer), which production builds leave out
+web-test:
+	npm ci --prefix web && MCAE_TEST_HOOKS=1 npm run build --prefix web
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
