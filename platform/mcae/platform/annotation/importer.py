@@ -9,7 +9,6 @@ gets them as ``Decision`` records from ``engine_decisions``.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -110,8 +109,8 @@ def _first_training(session: Session, project: EngineProject, project_id: str, m
     step = project.manifest.get("steps", {}).get("train")
     if not step or model_version is None:
         return
-    at = dt.datetime.fromisoformat(step["finished"]) if step.get("finished") else utcnow()
-    session.add(Training(project_id=project_id, at=at, model_version=model_version, masks=int(step.get("masks", 0)),
+    # dated at the import, after the decisions it brought in: the published map matches them
+    session.add(Training(project_id=project_id, at=utcnow(), model_version=model_version, masks=int(step.get("masks", 0)),
                          decisions=decisions, holdout_accuracy=step.get("holdout_accuracy") or {}))
 
 
