@@ -110,8 +110,9 @@ def _first_training(session: Session, project: EngineProject, project_id: str, m
     if not step or model_version is None:
         return
     # dated at the import, after the decisions it brought in: the published map matches them
-    session.add(Training(project_id=project_id, at=utcnow(), model_version=model_version, masks=int(step.get("masks", 0)),
-                         decisions=decisions, holdout_accuracy=step.get("holdout_accuracy") or {}))
+    session.add(Training(project_id=project_id, at=utcnow(), model_version=model_version,
+                         masks=int(step.get("masks", 0)), decisions=decisions,
+                         holdout_accuracy=step.get("holdout_accuracy") or {}))
 
 
 def _in_database(project: EngineProject) -> bool:
