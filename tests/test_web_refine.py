@@ -34,7 +34,8 @@ if not CHROMIUM.is_file():
 PROJECT = "demo"
 CITY = "refine-town"
 TREE, WATER, BUILDING, OTHERS = 5, 6, 8, 9
-COLOURS = {TREE: (0x22, 0x61, 0x26), WATER: (0x00, 0x45, 0xFF), BUILDING: (0xDE, 0x1F, 0x07), OTHERS: (0x32, 0x32, 0x32)}
+COLOURS = {TREE: (0x22, 0x61, 0x26), WATER: (0x00, 0x45, 0xFF), BUILDING: (0xDE, 0x1F, 0x07),
+           OTHERS: (0x32, 0x32, 0x32)}
 
 
 @dataclass
@@ -374,11 +375,7 @@ def test_help_blend_locator_and_screenshot(browser: Any, refine_site: Refine) ->
         page.fill("#blend", "35")
 
         # the locator: the city's imagery with the patch outlined
-        try:
-            page.wait_for_selector("#locator-box[data-state='ready'] canvas", timeout=10_000)
-        except Exception:
-            print("DEBUG", page.evaluate("() => document.querySelector('#locator-box').outerHTML.slice(0, 1600)"), viewer.errors)
-            raise
+        page.wait_for_selector("#locator-box[data-state='ready'] canvas", timeout=30_000)
         bounds = site.detail(name)["bounds"]
         page.wait_for_function("b => document.querySelector('#locator-box').dataset.patch === b",
                                arg=",".join(str(v) for v in bounds), timeout=15_000)
@@ -392,6 +389,42 @@ def test_help_blend_locator_and_screenshot(browser: Any, refine_site: Refine) ->
         page.wait_for_function("() => document.querySelector('#locator-box').dataset.idle", timeout=30_000)
         page.wait_for_timeout(300)
         page.screenshot(path=str(ARTIFACTS / "refine-desktop.png"))
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
+
+
+def test_patches_waiting_for_refinement_come_first(browser: Any, refine_site: Refine) -> None:
+    """Last of the module: it sends masks to refinement, which reorders the pager."""
+    site = refine_site
+    patches = site.patches()
+    target = next(p for p in reversed(patches) if p["name"] not in site.used and p["decided"] == 0)
+    name = target["name"]
+    site.used.add(name)
+    mask = next(m for m in site.detail(name)["mask_list"] if m["class_id"] is None and m["group"])
+    hood, group = mask["neighbourhood"], mask["group"]
+    version = next(g for g in site.api(f"/neighbourhoods/{hood}/groups") if g["key"] == group)["version"]
+    site.api(f"/neighbourhoods/{hood}/groups/{group}/refine", "alice", "POST",
+             {"masks": [mask["id"]], "version": version})
+    assert [p["name"] for p in site.api("/patches?state=refine")["items"]] == [name]
+    context, page, viewer = open_refine(browser, site, "alice", f"?project={PROJECT}")
+    try:
+        wait_patch(page, name)  # the default list starts with the patches waiting for refinement
+        assert page.inner_text("#position") == f"1 / {len(patches)}"
+        assert "1 waiting" in page.inner_text("#patch-stats")
+        chip = page.locator(f"#waiting button[data-mask='{mask['mask_id']}']")
+        chip.click()
+        page.wait_for_selector(f"#row-body tr[data-mask='{mask['mask_id']}']")
+        assert page.locator(f"#class-marks g.cross[data-mask='{mask['mask_id']}']").count() == 1
+        assert chip.count() == 0  # it has its row now
+        page.keyboard.press(str(TREE))
+        page.click("#save")
+        page.wait_for_function("() => document.querySelector('#save-status').textContent.includes('Saved: 1 mask')")
+        assert site.mask(name, mask["mask_id"])["class_id"] == TREE
+        assert site.api("/patches?state=refine")["total"] == 0
+        page.select_option("#filter", "refine")
+        page.wait_for_function("() => document.querySelector('#position').textContent === '0 / 0'")
+        assert "No patch waits for refinement" in page.inner_text("#patch-stats")
         assert not unexpected(viewer.errors), viewer.errors
     finally:
         context.close()

@@ -59,6 +59,16 @@ export class Locator {
       this.note.textContent = `No city map: ${found.name} has no imagery layer.`;
       return;
     }
+    try {
+      await this.draw(city, found, layer);
+    } catch (error) {
+      this.close();
+      this.box.dataset.state = 'failed';
+      this.note.textContent = `The city map could not be drawn: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+
+  private async draw(city: string, found: City, layer: CityLayer): Promise<void> {
     const [{ Map, setWorkerUrl }, worker] = await Promise.all([import('maplibre-gl'),
       import('maplibre-gl/dist/maplibre-gl-worker.mjs?url'), import('maplibre-gl/dist/maplibre-gl.css')]);
     setWorkerUrl(worker.default);

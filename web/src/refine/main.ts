@@ -63,6 +63,7 @@ function redraw(freshClassification: boolean): void {
   byId('hint').textContent = rows.length ? 'Digits set the class of the selected rows; Delete removes them.'
     : 'Click a mask on either image.';
   if (!detail) return;
+  drawWaiting();
   const path = classificationPath();
   if (freshClassification || path !== shownClassification) {
     shownClassification = path;
@@ -75,6 +76,8 @@ function drawPatch(): void {
   const d = detail;
   byId('patch-name').textContent = `Patch ${d.name}`;
   byId('position').textContent = list.position;
+  byId('position').title = list.waiting ? `${list.waiting} patch${list.waiting === 1 ? '' : 'es'} with masks waiting for refinement`
+    : 'No patch of this list waits for refinement';
   byId<HTMLButtonElement>('prev').disabled = list.index <= 0;
   byId<HTMLButtonElement>('next').disabled = list.index >= list.items.length - 1;
   fill(byId('patch-stats'),
@@ -92,7 +95,7 @@ function drawPatch(): void {
 /** The masks sent to refinement from /annotate/: a click adds a row (the cross at the box's centre). */
 function drawWaiting(): void {
   const box = byId('waiting');
-  const waiting = (detail?.mask_list ?? []).filter((m) => m.refine);
+  const waiting = (detail?.mask_list ?? []).filter((m) => m.refine && m.class_id === null && !rows.find(m.mask_id));
   box.hidden = waiting.length === 0;
   const add = (m: Mask) => {
     const [row0, col0, row1, col1] = m.bbox;
