@@ -33,6 +33,7 @@ if not CHROMIUM.is_file():
 
 PROJECT = "demo"
 CITY = "refine-town"
+FINE = {"Water": ["Pond", "River"], "Building": ["Factory", "House"]}
 TREE, WATER, BUILDING, OTHERS = 5, 6, 8, 9
 COLOURS = {TREE: (0x22, 0x61, 0x26), WATER: (0x00, 0x45, 0xFF), BUILDING: (0xDE, 0x1F, 0x07),
            OTHERS: (0x32, 0x32, 0x32)}
@@ -121,7 +122,8 @@ def refine_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Refine]:
         time.sleep(0.05)
     site = Refine(f"http://127.0.0.1:{port}", root, tokens=tokens, project=project)
     version = site.api("")["version"]
-    assert site.api("", "admin", "PATCH", {"version": version, "city": CITY})["city"] == CITY
+    changed = site.api("", "admin", "PATCH", {"version": version, "city": CITY, "fine_classes": FINE})
+    assert (changed["city"], changed["fine_classes"]["Water"]) == (CITY, FINE["Water"])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     yield site
     server.should_exit = True
@@ -220,8 +222,12 @@ def test_correct_two_masks_save_and_reload(browser: Any, refine_site: Refine) ->
             cross = page.locator(f"{marks} g.cross[data-mask='{mask_a}']")
             assert cross.count() == 1
             assert (int(cross.get_attribute("data-x")), int(cross.get_attribute("data-y"))) == (ax, ay)
+        fine = f"#row-body tr[data-mask='{mask_a}'] select.fine"
+        assert page.is_disabled(fine)  # Unknown has no fine classes
         page.select_option(f"#row-body tr[data-mask='{mask_a}'] select.coarse", str(WATER))
         assert page.get_attribute(f"#row-body tr[data-mask='{mask_a}']", "data-class") == str(WATER)
+        assert page.eval_on_selector_all(f"{fine} option", "os => os.map(o => o.value)") == ["", *FINE["Water"]]
+        page.select_option(fine, "Pond")
 
         # a click on the classification, the class by keyboard
         click_mask(page, "#class-stage", bx, by, mask_b)
@@ -249,6 +255,8 @@ def test_correct_two_masks_save_and_reload(browser: Any, refine_site: Refine) ->
         for mask_id, cls in ((mask_a, WATER), (mask_b, BUILDING)):
             found = site.mask(name, mask_id)
             assert (found["class_id"], found["via"]) == (cls, "mask"), found
+        assert site.mask(name, mask_a)["fine_class"] == "Pond"
+        assert site.mask(name, mask_b)["fine_class"] is None
         page.wait_for_function("n => Number(document.querySelector('#class-stage').dataset.loads) > n", arg=before)
         wait_patch(page, name)
         assert page.locator("#row-body tr").count() == 0
@@ -262,7 +270,7 @@ def test_correct_two_masks_save_and_reload(browser: Any, refine_site: Refine) ->
         click_mask(page, "#image-stage", ax, ay, mask_a)
         now = page.locator(f"#row-body tr[data-mask='{mask_a}'] .now")
         assert (now.get_attribute("data-class"), now.get_attribute("data-via")) == (str(WATER), "mask")
-        assert "Water" in now.inner_text()
+        assert "Water" in now.inner_text() and "Pond" in now.inner_text()
         page.keyboard.press("Delete")
         assert page.locator("#row-body tr").count() == 0
         assert not unexpected(viewer.errors), viewer.errors
@@ -389,6 +397,12 @@ def test_help_blend_locator_and_screenshot(browser: Any, refine_site: Refine) ->
         page.wait_for_function("() => document.querySelector('#locator-box').dataset.idle", timeout=30_000)
         page.wait_for_timeout(300)
         page.screenshot(path=str(ARTIFACTS / "refine-desktop.png"))
+        page.set_viewport_size({"width": 1024, "height": 768})  # a tablet: the corrections go below
+        page.wait_for_timeout(400)
+        for stage in ("#image-stage", "#class-stage"):
+            box = page.locator(stage).bounding_box()
+            assert box and box["width"] > 200 and abs(box["width"] - box["height"]) < 2, box
+        page.screenshot(path=str(ARTIFACTS / "refine-tablet.png"), full_page=True)
         assert not unexpected(viewer.errors), viewer.errors
     finally:
         context.close()
