@@ -146,8 +146,9 @@ def selected(page: Any) -> int:
 
 def card_classes(page: Any) -> dict[int, str]:
     """mask id -> the class id the card shows ('' when undecided)."""
-    return {int(k): v for k, v in page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#grid .card')]
-        .map(c => [c.dataset.id, c.dataset.class]))""").items()}
+    shown = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#grid .card')]
+        .map(c => [c.dataset.id, c.dataset.class]))""")
+    return {int(k): v for k, v in shown.items()}
 
 
 def drawn_images(page: Any) -> int:
@@ -218,7 +219,7 @@ def test_label_by_mouse_and_keyboard_reload_and_undo(browser: Any, annotation_si
         page.keyboard.press("Escape")
         page.select_option("#state", "open")
         wait_drawn(page, group, after=opening(page) - 1)
-        assert page.locator("#grid .card").count() == len(ids) - 3, "only the open masks" 
+        assert page.locator("#grid .card").count() == len(ids) - 3, "only the open masks"
         page.keyboard.press("a")
         page.wait_for_function("n => document.querySelector('#selected-count').dataset.count === String(n)",
                                arg=len(ids) - 3)
@@ -368,7 +369,8 @@ def test_dump_and_load(browser: Any, annotation_site: Annotation, tmp_path: Path
         page.set_input_files("#load-file", str(upload))
         page.wait_for_function("() => document.querySelector('#load-status').textContent.startsWith('Loaded')")
         summary = page.inner_text("#load-status")
-        assert "1 decisions added (1 group, 0 mask)" in summary and f"{group['size']} masks labelled" in summary, summary
+        assert "1 decisions added (1 group, 0 mask)" in summary, summary
+        assert f"{group['size']} masks labelled" in summary, summary
         page.wait_for_function("n => [...document.querySelectorAll('#grid .card')].filter(c => c.dataset.class === '6')"
                                ".length === n", arg=min(group["size"], 48))
         assert all(m["class_id"] == WATER for m in site.masks(group).values())
