@@ -229,7 +229,7 @@ async function openGroup(hood: string, key: string, options: { secondPass?: bool
   const keep = options.keepSelection ? new Set(grid.selected) : null;
   const changed = s.group?.neighbourhood !== hood || s.group?.key !== key;
   if (changed || !keep) grid.reset();
-  if (keep) keep.forEach((id) => grid.selected.add(id));
+  if (keep && !changed) keep.forEach((id) => grid.selected.add(id)); // a selection never crosses groups
   if (changed) {
     s.page = 1;
     s.history = [];
@@ -395,6 +395,7 @@ function conflict(error: ConflictError, what: string): void {
 }
 
 async function assign(classId: number, fine: string | null = null): Promise<void> {
+  if (selecting) await selecting;
   if (!s.group || s.saving) return;
   const ids = [...grid.selected];
   const label = classId === 0 ? 'Unknown (label taken back)' : className(classId) + (fine ? `, ${fine}` : '');
@@ -495,7 +496,15 @@ async function stepGroup(delta: number): Promise<void> {
   if (target) await openGroup(hood.name, target.key);
 }
 
-async function selectAll(): Promise<void> {
+let selecting: Promise<void> | null = null; // a "select all" still fetching the other pages' ids
+
+/** Select every mask of the group (every page); a class key pressed meanwhile waits for it. */
+function selectAll(): Promise<void> {
+  selecting = selectEveryPage().finally(() => { selecting = null; });
+  return selecting;
+}
+
+async function selectEveryPage(): Promise<void> {
   if (!s.group) return;
   if (s.total <= grid.masks.length) { grid.set(grid.masks.map((m) => m.id), true); return; }
   const ids: number[] = [];
