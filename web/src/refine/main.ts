@@ -34,7 +34,7 @@ const table = new Table(rows, {
 const views = new Views((pick) => { void pickAt(pick); });
 
 function classesOf(p: Project): ClassInfo[] {
-  return p.classes.map((c) => ({ id: Number(c.id), name: String(c.name), color: String(c.color ?? c.colour ?? '#000000') }))
+  return p.classes.map((c) => ({ id: c.id, name: c.name, color: c.color }))
     .sort((a, b) => a.id - b.id);
 }
 

@@ -1223,6 +1223,27 @@ export interface components {
             /** Kappa */
             kappa: number | null;
         };
+        /** AnnotatorStats */
+        AnnotatorStats: {
+            /** Accepted */
+            accepted: number;
+            /** Decisions */
+            decisions: number;
+            /** Group Decisions */
+            group_decisions: number;
+            /** Mask Decisions */
+            mask_decisions: number;
+            /** Masks */
+            masks: number;
+            /** Rejected */
+            rejected: number;
+            /** Second Pass */
+            second_pass: number;
+            /** Undone */
+            undone: number;
+            /** User */
+            user: string;
+        };
         /**
          * BoundingBox
          * @description BoundingBox model.
@@ -1329,6 +1350,15 @@ export interface components {
             /** Version */
             version?: number | null;
         };
+        /** ClassOut */
+        ClassOut: {
+            /** Color */
+            color: string;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+        };
         /**
          * ColorMapList
          * @description Model for colormap list.
@@ -1395,9 +1425,7 @@ export interface components {
             /** Patches */
             patches: number;
             /** Per Annotator */
-            per_annotator: {
-                [key: string]: unknown;
-            }[];
+            per_annotator: components["schemas"]["AnnotatorStats"][];
             /** Reviews */
             reviews: {
                 [key: string]: number;
@@ -1405,9 +1433,7 @@ export interface components {
             /** Seconds Per Bulk Action */
             seconds_per_bulk_action: number | null;
             /** Trainings */
-            trainings: {
-                [key: string]: unknown;
-            }[];
+            trainings: components["schemas"]["TrainingOut"][];
         };
         /** DecisionDetail */
         DecisionDetail: {
@@ -1433,9 +1459,7 @@ export interface components {
             /** Mask */
             mask: number | null;
             /** Mask List */
-            mask_list: {
-                [key: string]: unknown;
-            }[];
+            mask_list: components["schemas"]["DecisionMaskOut"][];
             /** Masks */
             masks: number;
             /** Model Version */
@@ -1469,6 +1493,26 @@ export interface components {
             target: "group" | "mask";
             /** Undone By */
             undone_by: string | null;
+        };
+        /**
+         * DecisionMaskOut
+         * @description A mask a decision labelled: its class before the decision and now.
+         */
+        DecisionMaskOut: {
+            /** Before Class */
+            before_class: number | null;
+            /** Before Fine Class */
+            before_fine_class: string | null;
+            /** Class Id */
+            class_id: number | null;
+            /** From This Decision */
+            from_this_decision: boolean;
+            /** Id */
+            id: number;
+            /** Mask Id */
+            mask_id: number;
+            /** Patch */
+            patch: string;
         };
         /** DecisionOut */
         DecisionOut: {
@@ -1750,10 +1794,7 @@ export interface components {
             index: number;
             /** Key */
             key: string;
-            /** Lease */
-            lease: {
-                [key: string]: unknown;
-            } | null;
+            lease: components["schemas"]["LeaseOut"] | null;
             /** Model Version */
             model_version: string | null;
             /** Neighbourhood */
@@ -1903,6 +1944,16 @@ export interface components {
             maxzoom?: number | null;
             /** Minzoom */
             minzoom?: number | null;
+        };
+        /** LeaseOut */
+        LeaseOut: {
+            /**
+             * Until
+             * Format: date-time
+             */
+            until: string;
+            /** User */
+            user: string | null;
         };
         /**
          * Link
@@ -2197,9 +2248,7 @@ export interface components {
             /** City */
             city: string | null;
             /** Classes */
-            classes: {
-                [key: string]: unknown;
-            }[];
+            classes: components["schemas"]["ClassOut"][];
             /** Decided */
             decided: number;
             /** Double Share */
@@ -2864,6 +2913,26 @@ export interface components {
          * @example 2017-08-17T08:05:32Z
          */
         TimeStamp: string;
+        /** TrainingOut */
+        TrainingOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Decisions */
+            decisions: number;
+            /** Holdout Accuracy */
+            holdout_accuracy: {
+                [key: string]: number;
+            };
+            /** Map Version */
+            map_version: string | null;
+            /** Masks */
+            masks: number;
+            /** Model Version */
+            model_version: string | null;
+        };
         /** UserOut */
         UserOut: {
             /** Id */

@@ -24,8 +24,8 @@ def project_view(session: Session, project: Project) -> schemas.ProjectOut:
         Patch.project_id == project.id)).one()
     return schemas.ProjectOut(
         id=project.id, name=project.name, city=project.city, layer=project.layer, scheme=project.scheme,
-        classes=[{"id": 0, "name": "Unknown", "color": "#000000"}] +
-                [{"id": c.id, "name": c.name, "color": c.hex} for c in MCAE],
+        classes=[schemas.ClassOut(id=0, name="Unknown", color="#000000")] +
+                [schemas.ClassOut(id=c.id, name=c.name, color=c.hex) for c in MCAE],
         fine_classes=project.fine_classes or {}, grid=project.grid, model_version=project.model_version,
         double_share=project.double_share, version=project.version, masks=masks, decided=decided,
         patches=patches, checked_patches=checked)
@@ -210,9 +210,9 @@ def decision_detail(session: Session, decision: Decision) -> schemas.DecisionDet
                Mask.class_id, Mask.decision_id)
         .join(DecisionMask, DecisionMask.mask_pk == Mask.id).where(DecisionMask.decision_id == decision.id)
         .order_by(Mask.patch, Mask.mask_id)).all()
-    masks = [{"id": r.id, "patch": r.patch, "mask_id": r.mask_id, "before_class": r.before_class,
-              "before_fine_class": r.before_fine, "class_id": r.class_id,
-              "from_this_decision": r.decision_id == decision.id} for r in rows]
+    masks = [schemas.DecisionMaskOut(id=r.id, patch=r.patch, mask_id=r.mask_id, before_class=r.before_class,
+                                     before_fine_class=r.before_fine, class_id=r.class_id,
+                                     from_this_decision=r.decision_id == decision.id) for r in rows]
     base = decision_out(decision, user_names(session), len(rows))
     return schemas.DecisionDetail(**base.model_dump(), mask_list=masks)
 

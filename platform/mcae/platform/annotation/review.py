@@ -109,8 +109,8 @@ def dashboard(session: Session, project: Project) -> schemas.DashboardOut:
         .group_by(Decision.review)).all())
     patches, checked = session.execute(select(func.count(Patch.id), func.count(Patch.checked_by)).where(
         Patch.project_id == project.id)).one()
-    trainings = [{"at": t.at, "model_version": t.model_version, "masks": t.masks, "decisions": t.decisions,
-                  "holdout_accuracy": t.holdout_accuracy, "map_version": t.map_version}
+    trainings = [schemas.TrainingOut(at=t.at, model_version=t.model_version, masks=t.masks, decisions=t.decisions,
+                                     holdout_accuracy=t.holdout_accuracy or {}, map_version=t.map_version)
                  for t in session.scalars(select(Training).where(Training.project_id == project.id)
                                           .order_by(Training.id))]
     labelled = int(via.get("group", 0)) + int(via.get("mask", 0))
@@ -120,5 +120,5 @@ def dashboard(session: Session, project: Project) -> schemas.DashboardOut:
         masks_per_action=round(labelled / actions, 3) if actions else None,
         seconds_per_bulk_action=round(float(bulk), 3) if bulk is not None else None,
         patches=patches, checked_patches=checked,
-        per_annotator=[{"user": names.get(uid, "?"), **row} for uid, row in sorted(per.items())],
+        per_annotator=[schemas.AnnotatorStats(user=names.get(uid, "?"), **row) for uid, row in sorted(per.items())],
         reviews={k: int(v) for k, v in reviews.items()}, trainings=trainings)

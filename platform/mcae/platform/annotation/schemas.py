@@ -36,13 +36,57 @@ class Page(BaseModel):
     per_page: int
 
 
+class ClassOut(BaseModel):
+    id: int
+    name: str
+    color: str
+
+
+class LeaseOut(BaseModel):
+    user: str | None
+    until: dt.datetime
+
+
+class DecisionMaskOut(BaseModel):
+    """A mask a decision labelled: its class before the decision and now."""
+
+    id: int
+    patch: str
+    mask_id: int
+    before_class: int | None
+    before_fine_class: str | None
+    class_id: int | None
+    from_this_decision: bool
+
+
+class AnnotatorStats(BaseModel):
+    user: str
+    decisions: int
+    group_decisions: int
+    mask_decisions: int
+    masks: int
+    undone: int
+    accepted: int
+    rejected: int
+    second_pass: int
+
+
+class TrainingOut(BaseModel):
+    at: dt.datetime
+    model_version: str | None
+    masks: int
+    decisions: int
+    holdout_accuracy: dict[str, float]
+    map_version: str | None
+
+
 class ProjectOut(BaseModel):
     id: str
     name: str
     city: str | None
     layer: str
     scheme: str
-    classes: list[dict[str, Any]]
+    classes: list[ClassOut]
     fine_classes: dict[str, list[str]]
     grid: dict[str, Any]
     model_version: str | None
@@ -110,7 +154,7 @@ class GroupOut(BaseModel):
     double: bool
     model_version: str | None
     version: int
-    lease: dict[str, Any] | None
+    lease: LeaseOut | None
 
 
 class MaskOut(BaseModel):
@@ -227,7 +271,7 @@ class DecisionPage(Page):
 
 
 class DecisionDetail(DecisionOut):
-    mask_list: list[dict[str, Any]]
+    mask_list: list[DecisionMaskOut]
 
 
 class SaveOut(BaseModel):
@@ -324,9 +368,9 @@ class DashboardOut(BaseModel):
     seconds_per_bulk_action: float | None
     patches: int
     checked_patches: int
-    per_annotator: list[dict[str, Any]]
+    per_annotator: list[AnnotatorStats]
     reviews: dict[str, int]
-    trainings: list[dict[str, Any]]
+    trainings: list[TrainingOut]
 
 
 class RebuildPreview(BaseModel):

@@ -268,8 +268,15 @@ def undo(session: Session, project_id: str, user: CurrentUser, decision_id: int)
         record(session, project_id, user.id, "undo", "group", f"{decision.neighbourhood}/{decision.group_key}",
                after={"decision": decision_id, "changed": len(changed)})
     session.flush()
+    group = None  # the group's new state, for a tool that shows it (None if re-clustering removed it)
+    if decision.target == "group" and decision.neighbourhood and decision.group_key:
+        found = session.scalar(select(Group).where(Group.project_id == project_id,
+                                                   Group.neighbourhood == decision.neighbourhood,
+                                                   Group.key == decision.group_key)
+                               .execution_options(populate_existing=True))
+        group = group_view(session, project_row(session, project_id), found) if found is not None else None
     return schemas.SaveOut(decisions=[decision_out(decision, user_names(session), len(masks))],
-                           masks_changed=len(changed))
+                           masks_changed=len(changed), group=group)
 
 
 def review(session: Session, project_id: str, user: CurrentUser, decision_id: int,

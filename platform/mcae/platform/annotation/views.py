@@ -43,7 +43,7 @@ def group_out(group: Group, masks: Sequence[MaskState], index: int, of: int,
         "score_max": nan if group.score_max is None else group.score_max})
     lease = None
     if group.lease_user_id is not None and group.lease_until is not None and aware(group.lease_until) > utcnow():
-        lease = {"user": lease_names.get(group.lease_user_id), "until": group.lease_until}
+        lease = schemas.LeaseOut(user=lease_names.get(group.lease_user_id), until=group.lease_until)
     return schemas.GroupOut(
         id=group.id, neighbourhood=group.neighbourhood, key=group.key, cluster=group.cluster,
         pred_class=group.pred_class, pred_name=class_name(group.pred_class) or "Unknown",
