@@ -11,8 +11,6 @@ the built web/dist, in a uvicorn thread. The fixtures `browser` comes from tests
 from __future__ import annotations
 
 import json
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from typing import Any
 
 import pytest
 from annotation_fixtures import build_project, seed_database  # helpers only, no fixtures
-from web_fixtures import ARTIFACTS, CHROMIUM, DIST, VIEWPORTS, Site, Viewer, free_port
+from web_fixtures import ARTIFACTS, CHROMIUM, DIST, VIEWPORTS, Site, Viewer, app_server
 
 if not CHROMIUM.is_file():
     pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium; `make test` does it)", allow_module_level=True)
@@ -69,8 +67,6 @@ class Annotation(Site):
 
 @pytest.fixture(scope="module")
 def annotation_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Annotation]:
-    import uvicorn
-
     from mcae.platform.app import create_app
     from mcae.platform.settings import DatabaseSettings, JobSettings, Settings, TileSettings
 
@@ -80,22 +76,12 @@ def annotation_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Annota
     tokens = seed_database(url, project, PROJECT)
     app = create_app(Settings(tiles=TileSettings(catalog_path=root / "catalog.json", web_dist=DIST),
                               database=DatabaseSettings(url=url), jobs=JobSettings(dir=root / "jobs")))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield Annotation(f"http://127.0.0.1:{port}", root, tokens=tokens, used=set())
-    if TIMINGS:
-        (ARTIFACTS / "annotate-thumbnails.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
-        print("\n[web] /annotate/ thumbnails drawn: " + ", ".join(f"{k} {v:.0f} ms" for k, v in TIMINGS.items()))
-    server.should_exit = True
-    thread.join(timeout=10)
+    with app_server(app) as base:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        yield Annotation(base, root, tokens=tokens, used=set())
+        if TIMINGS:
+            (ARTIFACTS / "annotate-thumbnails.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
+            print("\n[web] /annotate/ thumbnails drawn: " + ", ".join(f"{k} {v:.0f} ms" for k, v in TIMINGS.items()))
 
 
 # -- helpers -----------------------------------------------------------------------------

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 from annotation_fixtures import build_project, seed_database  # helpers only, no fixtures
-from web_fixtures import ARTIFACTS, CHROMIUM, DIST, VIEWPORTS, Site, Viewer, free_port
+from web_fixtures import ARTIFACTS, CHROMIUM, DIST, VIEWPORTS, Site, Viewer, app_server
 
 if not CHROMIUM.is_file():
     pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium; `make test` does it)", allow_module_level=True)
@@ -95,8 +93,6 @@ class Refine(Site):
 
 @pytest.fixture(scope="module")
 def refine_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Refine]:
-    import uvicorn
-
     from mcae.platform.app import create_app
     from mcae.platform.settings import DatabaseSettings, JobSettings, Settings, TileSettings
     from mcae.tiles.catalog import CatalogStore, LayerKind
@@ -111,23 +107,13 @@ def refine_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Refine]:
                   city_name="Refine Town", provenance="synthetic")
     app = create_app(Settings(tiles=TileSettings(catalog_path=store.path, web_dist=DIST),
                               database=DatabaseSettings(url=url), jobs=JobSettings(dir=root / "jobs")))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    site = Refine(f"http://127.0.0.1:{port}", root, tokens=tokens, project=project)
-    version = site.api("")["version"]
-    changed = site.api("", "admin", "PATCH", {"version": version, "city": CITY, "fine_classes": FINE})
-    assert (changed["city"], changed["fine_classes"]["Water"]) == (CITY, FINE["Water"])
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield site
-    server.should_exit = True
-    thread.join(timeout=10)
+    with app_server(app) as base:
+        site = Refine(base, root, tokens=tokens, project=project)
+        version = site.api("")["version"]
+        changed = site.api("", "admin", "PATCH", {"version": version, "city": CITY, "fine_classes": FINE})
+        assert (changed["city"], changed["fine_classes"]["Water"]) == (CITY, FINE["Water"])
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        yield site
 
 
 # -- helpers -----------------------------------------------------------------------------

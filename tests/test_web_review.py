@@ -16,7 +16,6 @@ the built web/dist, in a uvicorn thread; `browser` comes from tests/conftest.py.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -26,7 +25,7 @@ from typing import Any
 
 import pytest
 from annotation_fixtures import build_project, seed_database  # helpers only, no fixtures
-from web_fixtures import ARTIFACTS, CHROMIUM, DIST, VIEWPORTS, Site, Viewer, free_port
+from web_fixtures import ARTIFACTS, CHROMIUM, DIST, VIEWPORTS, Site, Viewer, app_server
 
 if not CHROMIUM.is_file():
     pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium; `make test` does it)", allow_module_level=True)
@@ -86,8 +85,6 @@ class Tools(Site):
 
 @pytest.fixture(scope="module")
 def tools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tools]:
-    import uvicorn
-
     from mcae.platform.app import create_app
     from mcae.platform.settings import DatabaseSettings, JobSettings, Settings, TileSettings
 
@@ -97,23 +94,13 @@ def tools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tools]:
     tokens = seed_database(url, project, PROJECT)
     app = create_app(Settings(tiles=TileSettings(catalog_path=root / "catalog.json", web_dist=DIST),
                               database=DatabaseSettings(url=url), jobs=JobSettings(dir=root / "jobs")))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    site = Tools(f"http://127.0.0.1:{port}", root, tokens=tokens)
-    # the rebuild republishes the map as the city's mcae layer
-    version = site.api(site.p())["version"]
-    site.call("PATCH", site.p(), "admin", {"version": version, "city": CITY})
-    yield site
-    server.should_exit = True
-    thread.join(timeout=10)
+    with app_server(app) as base:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        site = Tools(base, root, tokens=tokens)
+        # the rebuild republishes the map as the city's mcae layer
+        version = site.api(site.p())["version"]
+        site.call("PATCH", site.p(), "admin", {"version": version, "city": CITY})
+        yield site
 
 
 def open_tool(browser: Any, site: Tools, user: str, path: str) -> tuple[Any, Any, Viewer]:

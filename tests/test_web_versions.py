@@ -4,8 +4,6 @@ catalog, asks for ``v=<new>`` tiles and draws the new classes, keeping view, mod
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +17,8 @@ from web_fixtures import (  # the fixtures come from tests/conftest.py (pytest_p
     Site,
     Viewer,
     add_fixture_town,
+    app_server,
     counts,
-    free_port,
     hexes,
     present,
 )
@@ -31,8 +29,6 @@ WATER = 6
 @pytest.fixture(scope="module")
 def town(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """A server of its own (this test rewrites a map file): Fixture Town alone in the catalog."""
-    import uvicorn
-
     from mcae.platform.app import create_app
     from mcae.tiles.catalog import CatalogStore
     from mcae.tiles.settings import TileSettings
@@ -41,19 +37,8 @@ def town(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     store = CatalogStore(root / "catalog.json")
     add_fixture_town(store, root / "fixture-town")
     app = create_app(TileSettings(catalog_path=store.path, web_dist=DIST))  # jobs: beside the catalog
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield Site(f"http://127.0.0.1:{port}", root)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with app_server(app) as base:
+        yield Site(base, root)
 
 
 def versions(site: Site) -> dict[str, str]:

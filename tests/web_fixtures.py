@@ -10,6 +10,7 @@ missing (``make test`` installs chromium and builds web/dist first).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
@@ -115,10 +116,29 @@ def add_fixture_town(store: Any, root: Path) -> None:
     store.put_layer(SECOND, gone.model_copy(update={"path": "fixture-town/deleted.tif"}))
 
 
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+@contextlib.contextmanager
+def app_server(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn in a thread on a free loopback port; yields its base URL."""
     import uvicorn
 
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     from mcae.inference.demo.run import DemoOptions, run_demo
     from mcae.platform.app import create_app
     from mcae.platform.settings import JobSettings, Settings
@@ -133,25 +153,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     add_fixture_town(store, root / "fixture-town")
     app = create_app(Settings(tiles=TileSettings(catalog_path=store.path, web_dist=DIST),
                               jobs=JobSettings(dir=root / "jobs")))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    print(f"\n[web] viewer at http://127.0.0.1:{port}/ ; screenshots and downloads in {ARTIFACTS}")
-    found = Site(f"http://127.0.0.1:{port}", root)
-    yield found
-    if found.timings:
-        print("\n[web] time from navigation to first tiles drawn: "
-              + ", ".join(f"{k} {v:.0f} ms" for k, v in sorted(found.timings.items())))
-    server.should_exit = True
-    thread.join(timeout=10)
+    with app_server(app) as base:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        print(f"\n[web] viewer at {base}/ ; screenshots and downloads in {ARTIFACTS}")
+        found = Site(base, root)
+        yield found
+        if found.timings:
+            print("\n[web] time from navigation to first tiles drawn: "
+                  + ", ".join(f"{k} {v:.0f} ms" for k, v in sorted(found.timings.items())))
 
 
 @pytest.fixture(scope="session")
