@@ -22,6 +22,8 @@ test: $(STAMP) web-test
 		|| echo "chromium could not be installed: the browser tests (tests/test_web.py) will skip"
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update && apt-get install -y postgresql) \
 		|| echo "postgresql could not be installed: the annotation tests on PostgreSQL will fail in CI"
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update && apt-get install -y nginx) \
+		|| echo "nginx could not be installed: the caching-proxy tests (tests/reliability) will fail in CI"
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 setup: $(STAMP)
