@@ -3,6 +3,7 @@
 Windows go into a tiled temporary GeoTIFF; rio-cogeo then adds overviews made by
 ``mode`` (never averaging class ids), the palette as the colour table and the
 class names as metadata; the result is validated and only then renamed into place.
+The class names also go beside it, where GDAL and QGIS read them (``class_styles``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rio_cogeo.cogeo import cog_translate, cog_validate
 from rio_cogeo.profiles import cog_profiles
 
 from mcae.inference.atomic import atomic_path, scratch_path
+from mcae.inference.class_styles import styled_classes, write_class_sidecars
 from mcae.inference.classes import ClassScheme
 from mcae.inference.errors import MCAEError
 from mcae.inference.masks.base import PixelWindow
@@ -57,6 +59,7 @@ def write_class_cog(path: str | Path, *, width: int, height: int, transform: Aff
                     window.col_off, window.row_off, window.width, window.height))
         translate_to_cog(raw, out, overview_resampling=overview_resampling,
                          tags=meta, nodata=0)
+    write_class_sidecars(path, styled_classes(scheme))  # class names for GDAL and QGIS
     return path
 
 
