@@ -23,7 +23,7 @@ from mcae.platform.errors import Conflict, Forbidden, PreconditionFailed, Unauth
 from mcae.platform.jobs import STALE_AFTER_S, JobRegistry
 from mcae.platform.settings import JobSettings, Settings
 from mcae.tiles.catalog import UnknownId
-from mcae.tiles.errors import PixelCapExceeded
+from mcae.tiles.errors import CapExceeded
 from mcae.tiles.settings import TileSettings
 
 PATH_VALUES = {"city": CITY, "layer": "mcae", "district": "triangle", "scheme": "mcae",
@@ -99,7 +99,7 @@ def _raising(app: FastAPI, exc: BaseException) -> str:
     (Unauthenticated(), 401), (Forbidden("reviewers only"), 403),
     (Conflict("the group is leased", details={"holder": "ann", "version": 3}), 409),
     (PreconditionFailed("version 2 is not the current one", details={"current": 3}), 412),
-    (PixelCapExceeded(10, 5), 413), (UnknownId("city", "x"), 404), (InputError("bad"), 400),
+    (CapExceeded(10, 5), 413), (UnknownId("city", "x"), 404), (InputError("bad"), 400),
     (ProjectStateError("not yet"), 409),
 ])
 def test_the_error_table(downloads: Downloads, tmp_path: Path,  # noqa: F811

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
@@ -5,6 +6,16 @@ import { defineConfig } from 'vite';
 // `npm run dev` proxies the API to a running `mcae serve` (MCAE_API, default :8000).
 const api = process.env.MCAE_API ?? 'http://127.0.0.1:8000';
 const root = fileURLToPath(new URL('.', import.meta.url));
+
+// The id rule of cities, layers and districts comes from the API's own schema (openapi.json,
+// written from mcae.tiles.catalog.ID_PATTERN), so the web never keeps a copy of it.
+function idPattern(): string {
+  const spec = JSON.parse(readFileSync(resolve(root, 'openapi.json'), 'utf8'));
+  const params: { name: string; schema?: { pattern?: string } }[] = spec.paths['/api/cities/{city}']?.get?.parameters ?? [];
+  const pattern = params.find((p) => p.name === 'city')?.schema?.pattern;
+  if (!pattern) throw new Error('openapi.json: /api/cities/{city} names no id pattern');
+  return pattern;
+}
 
 // One page per tool beside the viewer; they share src/shared (one API client, sign-in, top bar).
 // The app serves dist/ with StaticFiles(html=True): /annotate/ is dist/annotate/index.html.
@@ -26,7 +37,10 @@ export default defineConfig({
     rollupOptions: { input: pages },
   },
   // test hooks (window.mcae*) only when a build asks for them: MCAE_TEST_HOOKS=1 npm run build
-  define: { __MCAE_TEST_HOOKS__: JSON.stringify(process.env.MCAE_TEST_HOOKS === '1') },
+  define: {
+    __MCAE_TEST_HOOKS__: JSON.stringify(process.env.MCAE_TEST_HOOKS === '1'),
+    __MCAE_ID_PATTERN__: JSON.stringify(idPattern()),
+  },
   server: {
     proxy: { '/api': api, '/cities': api },
   },

@@ -2,6 +2,8 @@
 //   #city=demo-city&a=mcae&b=sinolc1&mode=swipe&pos=0.5&op=0.7&z=15.8&ll=118.78312,32.07097
 //    &district=old-town&tab=legend&hide=mcae:1.3;sinolc1:2&hl=...
 
+const ID = new RegExp(__MCAE_ID_PATTERN__); // the API's id rule (see vite.config.ts)
+
 export type Mode = 'swipe' | 'side' | 'overlay';
 export const MODES: Mode[] = ['swipe', 'side', 'overlay'];
 
@@ -55,7 +57,7 @@ export function parseHash(hash: string): ViewState {
   const params = new URLSearchParams(hash.replace(/^#/, ''));
   const id = (name: string) => {
     const value = params.get(name);
-    return value && /^[a-z0-9][a-z0-9_-]{0,63}$/.test(value) ? value : null;
+    return value && ID.test(value) ? value : null;
   };
   state.city = id('city');
   state.a = id('a');

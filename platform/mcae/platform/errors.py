@@ -20,7 +20,23 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from rasterio.errors import RasterioError
-from rio_tiler.errors import RioTilerError, TileOutsideBounds
+from rio_tiler.errors import (
+    AssetAsBandError,
+    InvalidAssetName,
+    InvalidBandName,
+    InvalidBounds,
+    InvalidBufferSize,
+    InvalidColorFormat,
+    InvalidColorMapName,
+    InvalidExpression,
+    InvalidFormat,
+    InvalidMosaicMethod,
+    MaxArraySizeError,
+    MissingAssets,
+    MissingBands,
+    PointOutsideBounds,
+    TileOutsideBounds,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mcae.inference.errors import InputError, MCAEError, ProjectStateError
@@ -84,7 +100,22 @@ STATUS: list[tuple[type[Exception], int]] = [
     (NotComputedError, 404),
     (InputError, 400),
     (ProjectStateError, 409),
-    (RioTilerError, 400),
+    # rio-tiler: only what the client asked wrong is 4xx; any other RioTilerError (a colormap
+    # registered twice, a dataset without CRS, an empty mosaic ...) is a server fault: a logged 500
+    (PointOutsideBounds, 404),
+    (InvalidBandName, 404),
+    (InvalidAssetName, 404),
+    (MaxArraySizeError, 413),
+    (InvalidBufferSize, 400),
+    (InvalidFormat, 400),
+    (InvalidColorFormat, 400),
+    (InvalidColorMapName, 400),
+    (InvalidExpression, 400),
+    (InvalidMosaicMethod, 400),
+    (InvalidBounds, 400),
+    (MissingBands, 400),
+    (MissingAssets, 400),
+    (AssetAsBandError, 400),
     (RasterioError, 404),  # a catalog file GDAL cannot read (truncated, corrupt): see the log
 ]
 UNREADABLE = "this layer's file could not be read (the server's log says why)"

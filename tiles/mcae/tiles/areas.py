@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,30 +13,7 @@ from shapely.geometry.base import BaseGeometry
 
 from mcae.inference.errors import InputError
 from mcae.tiles.catalog import CatalogStore, Layer
-from mcae.tiles.geometry import parse_geojson
-
-BBox = tuple[float, float, float, float]
-
-
-def check_bbox(values: Sequence[float]) -> BBox:
-    """``values`` as a west, south, east, north bbox in degrees, or InputError."""
-    if len(values) != 4:
-        raise InputError("a bbox is four numbers: west,south,east,north")
-    w, s, e, n = (float(v) for v in values)
-    if not all(math.isfinite(v) for v in (w, s, e, n)):
-        raise InputError("bbox coordinates must be finite")
-    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-        raise InputError("bbox must satisfy -180 <= west < east <= 180 and -90 <= south < north <= 90")
-    return w, s, e, n
-
-
-def parse_bbox(text: str) -> BBox:
-    """A ``west,south,east,north`` query string as a bbox."""
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise InputError(f"bbox {text!r}: expected four numbers west,south,east,north") from None
-    return check_bbox(values)
+from mcae.tiles.geometry import check_bbox, parse_geojson
 
 
 def resolve_area(store: CatalogStore, city: str, layer: Layer, *, bbox: Sequence[float] | None = None,

@@ -29,7 +29,7 @@ from mcae.inference.atomic import atomic_path
 from mcae.inference.errors import InputError
 from mcae.tiles.bundle_writers import EXTENSIONS, BundleMeta, open_writer
 from mcae.tiles.catalog import Layer
-from mcae.tiles.errors import TooLarge
+from mcae.tiles.errors import CapExceeded
 from mcae.tiles.jobs import JobContext, Work
 from mcae.tiles.render import render_tile
 
@@ -167,19 +167,11 @@ def plan_tiles(geom: BaseGeometry, rectangular: bool, minzoom: int, maxzoom: int
     return TilePlan(np.array(rects, np.int64).reshape(-1, 5))
 
 
-class TileCapExceeded(TooLarge):
-    """A bundle of more tiles than ``max_bundle_tiles`` (413, with the count and the cap)."""
-
-    def __init__(self, count: int, cap: int) -> None:
-        super().__init__(f"the bundle would hold {count:,} tiles; the cap is {cap:,} "
-                         "(max_bundle_tiles): ask for a smaller area or fewer zooms")
-        self.details = {"count": count, "cap": cap}
-
-
 def check_cap(plan: TilePlan, cap: int) -> None:
-    """TileCapExceeded (413) when the plan holds more tiles than ``cap``."""
+    """CapExceeded (413) when the plan holds more tiles than ``cap``."""
     if plan.count > cap:
-        raise TileCapExceeded(plan.count, cap)
+        raise CapExceeded(plan.count, cap, what="bundle", unit="tiles", setting="max_bundle_tiles",
+                          advice="ask for a smaller area or fewer zooms")
 
 
 def estimate(path: str, layer: Layer, plan: TilePlan, fmt: str, source: str | None = None) -> dict[str, Any]:

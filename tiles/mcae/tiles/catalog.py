@@ -21,7 +21,8 @@ from mcae.inference.atomic import write_json
 from mcae.inference.errors import InputError
 from mcae.tiles.gdal import SourceRefused
 
-ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+ID = r"[a-z0-9][a-z0-9_-]{0,63}"  # the one id rule: cities, layers, districts, projects (web: via OpenAPI)
+ID_PATTERN = f"^{ID}$"
 CATALOG_FORMAT = "mcae-catalog"
 CATALOG_VERSION = 1
 SERVING_TMS = "WebMercatorQuad"  # the tile matrix set serving copies are aligned with

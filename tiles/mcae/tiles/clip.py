@@ -26,22 +26,13 @@ from shapely.geometry.base import BaseGeometry
 
 from mcae.inference.errors import InputError
 from mcae.tiles.catalog import Layer
-from mcae.tiles.errors import TooLarge
+from mcae.tiles.errors import CapExceeded
 from mcae.tiles.geometry import blocks, to_crs, window_of
 from mcae.tiles.palettes import layer_legend, palette_for
 from mcae.tiles.readers import open_dataset
 
 BLOCK = 512
 SCRATCH_MAX_AGE_S = 3600.0
-
-
-class ClipCapExceeded(TooLarge):
-    """A clip of more pixels than ``max_image_pixels`` (413, with the count and the cap)."""
-
-    def __init__(self, count: int, cap: int) -> None:
-        super().__init__(f"the clip would hold {count:,} pixels; the cap is {cap:,} "
-                         "(max_image_pixels): ask for a smaller area")
-        self.details = {"count": count, "cap": cap}
 
 
 def class_tags(layer: Layer) -> dict[str, str]:
@@ -76,7 +67,7 @@ def clip_layer(path: str, layer: Layer, area: BaseGeometry, *, polygon: bool, ca
             raise InputError(f"the area does not overlap layer {layer.id!r}")
         width, height = int(window.width), int(window.height)
         if width * height > cap:
-            raise ClipCapExceeded(width * height, cap)
+            raise CapExceeded(width * height, cap, what="clip")
         categorical = layer.categorical
         nodata = (src.nodata if src.nodata is not None else 0) if categorical else src.nodata
         use_mask = not categorical and nodata is None and (

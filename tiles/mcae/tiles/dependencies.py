@@ -17,11 +17,11 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 
-from mcae.tiles.catalog import SERVING_TMS, CatalogStore, City, Layer
+from mcae.tiles.catalog import ID_PATTERN, SERVING_TMS, CatalogStore, City, Layer
 from mcae.tiles.jobs import JobSubmitter
 from mcae.tiles.settings import TileSettings
 
-IdParam = PathParam(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="A catalog id.")
+IdParam = PathParam(pattern=ID_PATTERN, description="A catalog id.")
 
 
 def get_store(request: Request) -> CatalogStore:

@@ -1,7 +1,7 @@
 """Exceptions tiles code raises for requests that cannot be served as asked.
 
 They map to HTTP statuses in the platform's one exception table (``mcae.platform.errors``):
-``TooLarge`` (and ``PixelCapExceeded``) 413, ``NotComputedError`` 404. ``details`` is
+``TooLarge`` (and ``CapExceeded``) 413, ``NotComputedError`` 404. ``details`` is
 merged into the JSON body of the error response.
 """
 
@@ -20,13 +20,15 @@ class TooLarge(MCAEError):
     details: dict[str, Any]
 
 
-class PixelCapExceeded(TooLarge):
-    """An analysis area covers more pixels than ``max_image_pixels``; says both numbers."""
+class CapExceeded(TooLarge):
+    """The one cap-exceeded error (413): a request over ``max_image_pixels`` (statistics,
+    clips), ``max_bundle_tiles`` (bundles), the vertex cap (polygons) or the body cap; the
+    message and the body say both numbers (``count``, ``cap``)."""
 
-    def __init__(self, pixels: int, cap: int) -> None:
-        super().__init__(f"the area covers {pixels:,} pixels of the layer at full resolution; "
-                         f"the cap is {cap:,} (max_image_pixels): ask for a smaller area")
-        self.details = {"count": pixels, "cap": cap}
+    def __init__(self, count: int, cap: int, *, what: str = "area", unit: str = "pixels",
+                 setting: str = "max_image_pixels", advice: str = "ask for a smaller area") -> None:
+        super().__init__(f"the {what} would hold {count:,} {unit}; the cap is {cap:,} ({setting}): {advice}")
+        self.details = {"count": count, "cap": cap}
 
 
 class NotComputedError(MCAEError):

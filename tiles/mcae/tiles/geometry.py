@@ -10,6 +10,7 @@ ones (where the CRS's own units are not equal-area: UTM is off by up to ~0.1 %).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,32 +19,77 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.warp import transform_geom
 from rasterio.windows import Window, from_bounds
-from shapely.geometry import box, mapping, shape
+from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 from shapely.validation import explain_validity
 
 from mcae.inference.errors import InputError
+from mcae.tiles.errors import CapExceeded
 
 WGS84 = CRS.from_epsg(4326)
 SAMPLE_STEP = 64  # pixels between the sample pixels whose area is computed exactly
 
 
-def parse_bbox(text: str) -> BaseGeometry:
-    """``w,s,e,n`` in degrees (EPSG:4326) as a polygon; InputError when malformed."""
+BBox = tuple[float, float, float, float]
+BBOX_MALFORMED = "bbox must be four numbers w,s,e,n in degrees (EPSG:4326)"
+BBOX_NOT_FINITE = "bbox coordinates must be finite numbers"
+BBOX_OUT_OF_RANGE = "bbox must have w<e and s<n within -180..180 and -90..90 degrees"
+MAX_VERTICES = 250_000  # of one request's polygons together
+
+
+def check_bbox(values: Sequence[Any]) -> BBox:
+    """``values`` as a west, south, east, north bbox in degrees, or InputError.
+
+    The one bbox check of every route (query strings and JSON bodies alike): the messages
+    name the rule, never echo the input."""
+    if isinstance(values, (str, bytes)) or len(values) != 4:
+        raise InputError(BBOX_MALFORMED)
     try:
-        w, s, e, n = (float(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(f"bbox must be four numbers w,s,e,n in degrees, got {text!r}") from None
+        w, s, e, n = (float(v) for v in values)
+    except (TypeError, ValueError):
+        raise InputError(BBOX_MALFORMED) from None
     if not all(math.isfinite(v) for v in (w, s, e, n)):
-        raise InputError(f"bbox {text!r} has a value that is not finite")
+        raise InputError(BBOX_NOT_FINITE)
     if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-        raise InputError(f"bbox {text!r} is not w<e, s<n within -180..180 and -90..90 degrees")
-    return box(w, s, e, n)
+        raise InputError(BBOX_OUT_OF_RANGE)
+    return w, s, e, n
+
+
+def parse_bbox(text: str) -> BBox:
+    """A ``w,s,e,n`` query string (degrees, EPSG:4326) as a bbox; InputError when malformed."""
+    return check_bbox(text.split(","))
 
 
 def parse_geojson(data: Any) -> BaseGeometry:
-    """A Polygon/MultiPolygon (geometry, Feature or FeatureCollection) as one geometry."""
+    """A Polygon/MultiPolygon (geometry, Feature or FeatureCollection) as one geometry;
+    InputError (400) when malformed, CapExceeded (413) over ``MAX_VERTICES`` vertices."""
+    vertices = count_vertices(data)
+    if vertices > MAX_VERTICES:
+        raise CapExceeded(vertices, MAX_VERTICES, unit="vertices", setting="the vertex cap",
+                          advice="simplify the polygon")
+    return _parse_geojson(data)
+
+
+def count_vertices(data: Any) -> int:
+    """Positions in a GeoJSON object's polygons, counted before anything is built (what does not
+    look like a polygon counts 0: the parser says why it is wrong)."""
+    if not isinstance(data, dict):
+        return 0
+    kind = data.get("type")
+    if kind == "FeatureCollection" and isinstance(data.get("features"), list):
+        return sum(count_vertices(f) for f in data["features"])
+    if kind == "Feature":
+        return count_vertices(data.get("geometry"))
+    coords = data.get("coordinates")
+    polygons = [coords] if kind == "Polygon" else coords if kind == "MultiPolygon" else None
+    if not isinstance(polygons, list):
+        return 0
+    return sum(len(ring) for polygon in polygons if isinstance(polygon, list)
+               for ring in polygon if isinstance(ring, list))
+
+
+def _parse_geojson(data: Any) -> BaseGeometry:
     if not isinstance(data, dict):
         raise InputError("the body must be a GeoJSON object (geometry, Feature or FeatureCollection)")
     kind = data.get("type")
@@ -51,9 +97,9 @@ def parse_geojson(data: Any) -> BaseGeometry:
         features = data.get("features")
         if not isinstance(features, list) or not features:
             raise InputError("the FeatureCollection has no features")
-        return unary_union([parse_geojson(f) for f in features])
+        return unary_union([_parse_geojson(f) for f in features])
     if kind == "Feature":
-        return parse_geojson(data.get("geometry"))
+        return _parse_geojson(data.get("geometry"))
     if kind not in ("Polygon", "MultiPolygon"):
         raise InputError(f"GeoJSON type {kind!r} is not supported: send a Polygon or MultiPolygon "
                          "(or a Feature/FeatureCollection of them) in EPSG:4326")

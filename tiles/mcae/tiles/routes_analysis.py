@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
-from shapely.geometry import shape
+from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
 from mcae.inference.errors import InputError
@@ -35,7 +35,7 @@ def create_analysis_router() -> APIRouter:
         geometry: BaseGeometry | None = None
         area: dict[str, Any] = {"type": "layer"}
         if bbox is not None:
-            geometry = parse_bbox(bbox)
+            geometry = box(*parse_bbox(bbox))
             area = {"type": "bbox", "bbox": list(geometry.bounds)}
         elif district is not None:
             found = store.district(city, district)

@@ -6,9 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 
-from mcae.tiles.catalog import UnknownId
+from mcae.tiles.catalog import ID, UnknownId
 from mcae.tiles.dependencies import IdParam, StoreDep
 from mcae.tiles.stac import STAC_PREFIX, build_catalog, served
+
+ITEM_FILE = rf"^{ID}\.json$"  # <layer id>.json
 
 
 def _base(request: Request) -> str:
@@ -33,7 +35,7 @@ def create_stac_router() -> APIRouter:
     @router.get("/{city}/{layer}/{item_file}", summary="A layer as a STAC item")
     def item(store: StoreDep, request: Request, city: Annotated[str, IdParam],
              layer: Annotated[str, IdParam],
-             item_file: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}\.json$")]) -> dict[str, Any]:
+             item_file: Annotated[str, Path(pattern=ITEM_FILE)]) -> dict[str, Any]:
         store.layer(city, layer)
         if item_file != f"{layer}.json":
             raise UnknownId("STAC item", f"{city}/{layer}/{item_file}")

@@ -23,7 +23,7 @@ from shapely.geometry.base import BaseGeometry
 
 from mcae.inference.errors import InputError
 from mcae.tiles.catalog import Layer
-from mcae.tiles.errors import PixelCapExceeded
+from mcae.tiles.errors import CapExceeded
 from mcae.tiles.geometry import WGS84, PixelAreas, blocks, centre_lonlat, to_crs, window_of
 from mcae.tiles.palettes import layer_legend
 from mcae.tiles.readers import open_dataset
@@ -92,7 +92,7 @@ def class_statistics(path: str | Path, geometry: BaseGeometry | None, *, max_pix
             return stats
         stats.window_pixels = int(window.width * window.height)
         if stats.window_pixels > max_pixels:
-            raise PixelCapExceeded(stats.window_pixels, max_pixels)
+            raise CapExceeded(stats.window_pixels, max_pixels, unit="pixels of the layer at full resolution")
         centre = centre_lonlat(footprint if geometry is None else geometry.bounds)
         areas = PixelAreas(src.crs, src.transform, centre)
         for sub in blocks(window, window_size):

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.models import Project
 from mcae.platform.annotation.thumbnails import PatchImages
-from mcae.tiles.catalog import UnknownId
+from mcae.tiles.catalog import ID_PATTERN, UnknownId
 
-ProjectId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="A project id.")]
+ProjectId = Annotated[str, Path(pattern=ID_PATTERN, description="A project id.")]
 HoodId = Annotated[str, Path(pattern=r"^[0-9]{1,5}-[0-9]{1,5}$", description="A neighbourhood, named by its "
                                                                                "centre patch (row-col).")]
 GroupKey = Annotated[str, Path(pattern=r"^[0-9]{1,5}-[0-9]{1,2}$", description="Group x-y: cluster x, "

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mcae.inference.classes import MCAE
+from mcae.tiles.catalog import ID_PATTERN
 
 ClassIn = int | str
 
@@ -106,8 +107,8 @@ class ProjectPatch(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     fine_classes: dict[str, list[str]] | None = None
     double_share: float | None = Field(None, ge=0, le=1)
-    city: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
-    layer: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    city: str | None = Field(None, pattern=ID_PATTERN)
+    layer: str | None = Field(None, pattern=ID_PATTERN)
 
     @field_validator("fine_classes")
     @classmethod
