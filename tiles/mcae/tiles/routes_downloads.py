@@ -14,8 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.background import BackgroundTask
 
-from mcae.inference.errors import InputError
-from mcae.tiles.areas import check_bbox, parse_bbox, resolve_area
+from mcae.tiles.areas import resolve_area
 from mcae.tiles.bundle_writers import MEDIA_TYPES
 from mcae.tiles.bundles import (
     KIND,
@@ -32,6 +31,7 @@ from mcae.tiles.catalog import ID_PATTERN, CatalogStore, Layer
 from mcae.tiles.clip import clip_layer
 from mcae.tiles.dependencies import IdParam, JobsDep, LayerRef, SettingsDep, StoreDep, layer_ref_dependency
 from mcae.tiles.errors import NO_STORE
+from mcae.tiles.geometry import parse_bbox
 from mcae.tiles.palettes import layer_legend
 from mcae.tiles.settings import TileSettings
 
@@ -55,12 +55,7 @@ class BundleRequest(BaseModel):
             raise ValueError("minzoom must not exceed maxzoom")
         if (self.bbox is None) == (self.district is None):
             raise ValueError("give exactly one of bbox and district")
-        if self.bbox is not None:
-            try:
-                check_bbox(self.bbox)
-            except InputError as exc:
-                raise ValueError(str(exc)) from None
-        return self
+        return self  # the bbox itself is checked where every route checks one (400, same message)
 
 
 RefDep = Annotated[LayerRef, Depends(layer_ref_dependency)]
