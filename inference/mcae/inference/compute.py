@@ -5,7 +5,12 @@
 memory); any other value is the address of a running ``distributed`` scheduler,
 whose workers must see the same project folder and image paths.
 Results never depend on the number of workers: every task is a pure function of
-its inputs and results are returned in input order.
+its inputs and results are returned in input order. A worker lost while it runs (or
+holds) a task is survived: the scheduler runs that task again elsewhere, which the
+tasks allow since they only write their own files, atomically, with the same bytes.
+The process that drives the work also runs with one thread per library (BLAS, OpenMP,
+torch), as every worker does, so what it computes itself (the classifier's training)
+does not depend on the cores of the machine it runs on or on the scheduler chosen.
 """
 
 from __future__ import annotations
@@ -62,22 +67,23 @@ class Executor:
 def executor(scheduler: str | None = None, workers: int | None = None,
              quiet: bool = False) -> Iterator[Executor]:
     """An :class:`Executor` for the chosen scheduler (see module docs)."""
-    if scheduler == "synchronous" or workers == 0:
-        # One thread per library, as on a Dask worker: same results, no oversubscription.
-        from threadpoolctl import threadpool_limits
+    # One thread per library here too, as on a Dask worker: float sums in this process
+    # (training) come out the same whatever the scheduler; no oversubscription either.
+    from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1):
+        if scheduler == "synchronous" or workers == 0:
             yield Executor(None, quiet)
-        return
-    from distributed import Client, LocalCluster
+            return
+        from distributed import Client, LocalCluster
 
-    logging.getLogger("distributed").setLevel(logging.ERROR)
-    if scheduler:
-        with Client(scheduler) as client:
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        if scheduler:
+            with Client(scheduler) as client:
+                yield Executor(client, quiet)
+            return
+        n = workers or max(1, min(os.cpu_count() or 1, 8))
+        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                          dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                Client(cluster) as client:
             yield Executor(client, quiet)
-        return
-    n = workers or max(1, min(os.cpu_count() or 1, 8))
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-            Client(cluster) as client:
-        yield Executor(client, quiet)
