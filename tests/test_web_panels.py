@@ -168,13 +168,26 @@ def test_tile_bundle_download(viewer: Viewer, site: Site) -> None:
     # the clipped GeoTIFF of the same area
     site.require(f"/api/cities/{CITY}/layers/mcae/clip?bbox=0,0,1,1", "clipped GeoTIFF")
     with page.expect_download(timeout=60_000) as download:
-        page.click("#dl-clip")
-    tif = ARTIFACTS / f"{viewer.name}-clip.tif"
-    download.value.save_as(tif)
+        page.click("#dl-clip")  # by default a zip: the GeoTIFF with its class names for QGIS and GDAL
+    bundle = ARTIFACTS / f"{viewer.name}-clip.zip"
+    download.value.save_as(bundle)
+    assert download.value.suggested_filename == f"{CITY}-mcae-clip.zip"
+    import zipfile
+
     import rasterio
 
+    with zipfile.ZipFile(bundle) as files:
+        names = sorted(files.namelist())
+        assert names == sorted(f"{CITY}-mcae-clip{ext}" for ext in (".tif", ".tif.aux.xml", ".qml"))
+        assert "Building" in files.read(f"{CITY}-mcae-clip.tif.aux.xml").decode()
+        tif = ARTIFACTS / f"{viewer.name}-clip.tif"
+        tif.write_bytes(files.read(f"{CITY}-mcae-clip.tif"))
     with rasterio.open(tif) as src:
         assert src.count == 1 and src.width > 10 and src.colormap(1)[8][:3] == (222, 31, 7)
+    page.uncheck("#dl-clip-zip")  # the GeoTIFF alone
+    with page.expect_download(timeout=60_000) as download:
+        page.click("#dl-clip")
+    assert download.value.suggested_filename == f"{CITY}-mcae-clip.tif"
     # QGIS addresses answer
     wmts = page.locator("#service-links input").first.input_value()
     assert wmts.endswith("/WMTSCapabilities.xml")

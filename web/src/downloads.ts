@@ -31,6 +31,7 @@ export class Downloads {
   private progress = byId<HTMLProgressElement>('dl-progress');
   private status = byId('dl-status');
   private clipButton = byId<HTMLButtonElement>('dl-clip');
+  private clipZip = byId<HTMLInputElement>('dl-clip-zip');
   private clipStatus = byId('dl-clip-status');
   private links = byId('service-links');
   private estimateToken = 0;
@@ -175,20 +176,25 @@ export class Downloads {
     }
     this.clipButton.disabled = true;
     this.clipStatus.textContent = 'Cutting the GeoTIFF…';
-    const path = `${api.layerPath(this.host.city(), layer.id)}/clip`;
+    // a zip names the classes for QGIS and GDAL; imagery has none to name
+    const zip = this.clipZip.checked && layer.kind !== 'imagery';
+    const base = `${api.layerPath(this.host.city(), layer.id)}/clip`;
+    const path = zip ? `${base}?package=zip` : base;
     try {
       let blob: Blob;
       if ('bbox' in area && area.polygon) {
         blob = (await postForBlob(path, area.polygon)).blob;
       } else {
-        const response = await fetch(`${path}?${new URLSearchParams(areaParams(area))}`);
+        const params = new URLSearchParams(areaParams(area));
+        if (zip) params.set('package', 'zip');
+        const response = await fetch(`${base}?${params}`);
         if (!response.ok) {
           const detail = await response.json().catch(() => ({ detail: response.statusText }));
           throw new ApiError(response.status, detail.detail);
         }
         blob = await response.blob();
       }
-      saveBlob(blob, `${this.host.city()}-${layer.id}-clip.tif`);
+      saveBlob(blob, `${this.host.city()}-${layer.id}-clip.${zip ? 'zip' : 'tif'}`);
       this.clipStatus.textContent = `Saved ${formatBytes(blob.size)} (${area.label}).`;
     } catch (error) {
       this.clipStatus.textContent = `No GeoTIFF: ${(error as Error).message}`;

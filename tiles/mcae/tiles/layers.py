@@ -11,6 +11,7 @@ from rio_tiler.io import Reader
 
 from mcae.inference.errors import InputError
 from mcae.tiles.catalog import CatalogStore, City, District, Layer, LayerKind, make_id
+from mcae.tiles.class_files import name_published_classes
 from mcae.tiles.serving import prune_serving_copies, with_serving_copy
 
 KIND_SCHEMES = {LayerKind.mcae: "mcae", LayerKind.sinolc1: "sinolc1",
@@ -82,6 +83,7 @@ def publish_layer(store: CatalogStore, city: str, raster: str | Path, *, kind: L
     city_id = make_id(city)
     layer = layer_from_file(store, raster, kind=kind, layer_id=layer_id, title=title,
                             provenance=provenance, serving=serving, description=description)
+    name_published_classes(store.layer_path(layer), layer)  # names for QGIS/GDAL when the map has none
     ensure_city(store, city_id, city_name or city, provenance)  # only once the layer is ready
     old = store.load().cities[city_id].layers.get(layer.id)
     store.put_layer(city_id, layer)

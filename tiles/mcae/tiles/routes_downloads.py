@@ -29,6 +29,7 @@ from mcae.tiles.bundles import (
 )
 from mcae.tiles.catalog import ID_PATTERN, CatalogStore, Layer
 from mcae.tiles.clip import clip_layer
+from mcae.tiles.class_files import package_clip
 from mcae.tiles.dependencies import IdParam, JobsDep, LayerRef, SettingsDep, StoreDep, layer_ref_dependency
 from mcae.tiles.errors import NO_STORE
 from mcae.tiles.geometry import parse_bbox
@@ -37,7 +38,15 @@ from mcae.tiles.settings import TileSettings
 
 Zoom = Annotated[int, Field(ge=0, le=MAX_ZOOM)]
 LAYER = "/api/cities/{city}/layers/{layer}"
+CLIP_CAP: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The clipped GeoTIFF, or with `package=zip` a zip of it with its class sidecars.",
+          "content": {"image/tiff": {}, "application/zip": {}}},
+    413: {"description": "The area covers more pixels than the server's cap (`max_image_pixels`)."}}
 
+
+PackageParam = Annotated[Literal["tif", "zip"], Query(
+    description="tif: the GeoTIFF alone; zip: the GeoTIFF with its .aux.xml (class names and an "
+                "attribute table, read by GDAL) and a .qml style, so QGIS names the classes.")]
 
 class BundleRequest(BaseModel):
     """A bundle of a layer's tiles for a bbox or a district, ``minzoom..maxzoom``."""
@@ -81,7 +90,9 @@ def create_downloads_router(scratch: Path) -> APIRouter:
                 "allowed": plan.count <= cap, "format": fmt, "minzoom": minzoom, "maxzoom": maxzoom}
         return JSONResponse(body, headers=NO_STORE)
 
-    @router.post(LAYER + "/bundles", status_code=202, summary="Start (or find) a bundle job")
+    @router.post(LAYER + "/bundles", status_code=202, summary="Start (or find) a bundle job",
+                 responses={200: {"description": "The same bundle was made already: its job, done."},
+                            413: {"description": "More tiles than the server's cap (`max_bundle_tiles`)."}})
     def bundle_start(store: StoreDep, settings: SettingsDep, jobs: JobsDep, ref: RefDep,
                      body: BundleRequest) -> JSONResponse:
         found = ref.layer  # with its version and files, resolved together
@@ -101,21 +112,25 @@ def create_downloads_router(scratch: Path) -> APIRouter:
         return JSONResponse(record.public(), status_code=200 if record.state == "done" else 202,
                             headers={"Location": f"/api/jobs/{record.id}", **NO_STORE})
 
-    @router.get(LAYER + "/clip", summary="A GeoTIFF of the layer clipped to a bbox or a district")
+    @router.get(LAYER + "/clip", summary="A GeoTIFF of the layer clipped to a bbox or a district",
+                responses=CLIP_CAP)
     def clip(store: StoreDep, settings: SettingsDep, city: Annotated[str, IdParam],
              layer: Annotated[str, IdParam],
              bbox: Annotated[str | None, Query(description="w,s,e,n in degrees (EPSG:4326).")] = None,
-             district: Annotated[str | None, Query(pattern=ID_PATTERN)] = None) -> FileResponse:
-        return _clip(store, settings, scratch, city, layer, bbox=parse_bbox(bbox) if bbox else None,
+             district: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+             package: PackageParam = "tif") -> FileResponse:
+        return _clip(store, settings, scratch, city, layer, package, bbox=parse_bbox(bbox) if bbox else None,
                      district=district)
 
-    @router.post(LAYER + "/clip", summary="A GeoTIFF of the layer clipped to a GeoJSON polygon")
+    @router.post(LAYER + "/clip", summary="A GeoTIFF of the layer clipped to a GeoJSON polygon",
+                 responses=CLIP_CAP)
     def clip_polygon(store: StoreDep, settings: SettingsDep, city: Annotated[str, IdParam],
                      layer: Annotated[str, IdParam],
                      body: Annotated[dict[str, Any], Body(
                          description="A GeoJSON Polygon or MultiPolygon, or a Feature or "
-                                     "FeatureCollection of them, in EPSG:4326.")]) -> FileResponse:
-        return _clip(store, settings, scratch, city, layer, geometry=body)
+                                     "FeatureCollection of them, in EPSG:4326.")],
+                     package: PackageParam = "tif") -> FileResponse:
+        return _clip(store, settings, scratch, city, layer, package, geometry=body)
 
     return router
 
@@ -125,7 +140,7 @@ def _legend(layer: Layer) -> list[dict[str, Any]] | None:
 
 
 def _clip(store: CatalogStore, settings: TileSettings, scratch: Path, city: str, layer_id: str,
-          **area: Any) -> FileResponse:
+          package: str, **area: Any) -> FileResponse:
     layer = store.layer(city, layer_id)
     geom, rectangular, _ = resolve_area(store, city, layer, **area)
     tags = {"MCAE_CITY": city, "MCAE_LAYER": layer.id, "MCAE_LAYER_VERSION": store.layer_version(layer),
@@ -133,5 +148,13 @@ def _clip(store: CatalogStore, settings: TileSettings, scratch: Path, city: str,
             "MCAE_CLIP_AREA": area.get("district") or ("bbox" if rectangular else "polygon")}
     out = clip_layer(str(store.layer_path(layer)), layer, geom, polygon=not rectangular,
                      cap=settings.max_image_pixels, scratch=scratch, tags=tags)
-    return FileResponse(out, media_type="image/tiff", filename=f"{city}-{layer_id}-clip.tif",
+    name = f"{city}-{layer_id}-clip"
+    if package == "zip":
+        try:
+            bundle = package_clip(out, layer, name)
+        finally:
+            out.unlink(missing_ok=True)
+        return FileResponse(bundle, media_type="application/zip", filename=f"{name}.zip",
+                            headers=NO_STORE, background=BackgroundTask(bundle.unlink, missing_ok=True))
+    return FileResponse(out, media_type="image/tiff", filename=f"{name}.tif",
                         headers=NO_STORE, background=BackgroundTask(out.unlink, missing_ok=True))
