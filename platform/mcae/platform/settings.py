@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     demo_dir: Path = Path("demo-output")
     sam_model_type: str = "vit_b"
     sam_device: str = "auto"
+    max_body_bytes: int = 16 * 1024 * 1024  # request bodies (413 beyond; the decisions load has its own cap)
 
     tiles: TileSettings = Field(default_factory=TileSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)

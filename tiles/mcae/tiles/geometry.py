@@ -19,6 +19,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.warp import transform_geom
 from rasterio.windows import Window, from_bounds
+from shapely.errors import ShapelyError
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
@@ -105,10 +106,12 @@ def _parse_geojson(data: Any) -> BaseGeometry:
                          "(or a Feature/FeatureCollection of them) in EPSG:4326")
     try:
         geom = shape(data)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, ShapelyError) as exc:
         raise InputError(f"malformed {kind}: {exc or 'bad coordinates'}") from None
     if geom.is_empty:
         raise InputError(f"the {kind} is empty")
+    if not all(math.isfinite(v) for v in geom.bounds):
+        raise InputError(f"the {kind} has coordinates that are not finite numbers")
     if not geom.is_valid:
         raise InputError(f"invalid {kind}: {explain_validity(geom)}")
     w, s, e, n = geom.bounds

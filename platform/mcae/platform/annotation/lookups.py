@@ -57,16 +57,25 @@ def wanted_version(body_version: int | None, if_match: str | None, what: str) ->
     """The version a write names, from its body or an ``If-Match`` header (412 without one)."""
     if if_match is not None:
         text = if_match.strip().removeprefix("W/").strip('"')
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):  # '²' is a digit to isdigit, not to int
             raise PreconditionFailed(f"If-Match must name the {what}'s version, e.g. If-Match: \"3\"")
-        header = int(text)
+        header = int(text) if len(text) <= 20 else MAX_VERSION + 1  # int() of 5,000 digits raises
         if body_version is not None and body_version != header:
             raise PreconditionFailed("If-Match and the body's version differ")
-        return header
+        return _bounded(header, what)
     if body_version is None:
         raise PreconditionFailed(f"a write must name the {what} version it was made on "
                                  "(a `version` field or an If-Match header)")
-    return body_version
+    return _bounded(body_version, what)
+
+
+MAX_VERSION = 2**62  # versions are 64-bit database integers: a larger one names no version (not a 500)
+
+
+def _bounded(version: int, what: str) -> int:
+    if not 0 <= version <= MAX_VERSION:
+        raise PreconditionFailed(f"{version} is no {what} version (they count up from 1)")
+    return version
 
 
 def stale(what: str, given: int, current: int, state: dict[str, Any], last: dict[str, Any] | None) -> Conflict:
