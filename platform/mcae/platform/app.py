@@ -22,6 +22,7 @@ from mcae.platform.errors import add_exception_handlers
 from mcae.platform.guards import QueryGuard
 from mcae.platform.jobs import JobRegistry, create_jobs_router
 from mcae.platform.limits import BodyLimit
+from mcae.platform.responses import document_errors
 from mcae.platform.settings import Settings
 from mcae.tiles.catalog import CatalogStore
 from mcae.tiles.gdal import configure_gdal
@@ -82,6 +83,7 @@ def create_app(settings: Settings | TileSettings | None = None) -> FastAPI:
     app.include_router(create_downloads_router(scratch=settings.jobs_dir / "clips"))
     app.include_router(create_jobs_router(tiles.cache_control))
     add_annotation(app, settings)
+    document_errors(app)  # every route's error answers in the OpenAPI document, derived in one place
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

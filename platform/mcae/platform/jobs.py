@@ -270,7 +270,8 @@ def create_jobs_router(cache_control: str) -> APIRouter:
     def job(jobs: JobsDep, job_id: JobIdParam) -> JSONResponse:
         return JSONResponse(jobs.get(job_id).public(), headers=NO_STORE)
 
-    @router.get("/api/jobs/{job_id}/download", summary="The file a finished job made")
+    @router.get("/api/jobs/{job_id}/download", summary="The file a finished job made",
+                responses={409: {"description": "The job is not done (queued, running or failed)."}})
     def job_download(jobs: JobsDep, job_id: JobIdParam) -> FileResponse:
         record = jobs.get(job_id)
         if not record.has_file:

@@ -19,12 +19,15 @@ from mcae.tiles.statistics import class_statistics, statistics_csv, statistics_d
 
 FormatParam = Annotated[Literal["json", "csv"], Query(alias="format", description="json or csv.")]
 STATISTICS = "/api/cities/{city}/layers/{layer}/statistics"
+PIXEL_CAP: dict[int | str, dict[str, Any]] = {
+    413: {"description": "The area covers more pixels than the server's cap (`max_image_pixels`)."}}
 
 
 def create_analysis_router() -> APIRouter:
     router = APIRouter(tags=["Analysis"])
 
-    @router.get(STATISTICS, summary="Class areas (m², %) in a bbox, a district or the whole layer")
+    @router.get(STATISTICS, summary="Class areas (m², %) in a bbox, a district or the whole layer",
+                responses=PIXEL_CAP)
     def statistics(store: StoreDep, settings: SettingsDep, city: Annotated[str, IdParam],
                    layer: Annotated[str, IdParam],
                    bbox: Annotated[str | None, Query(description="w,s,e,n in degrees (EPSG:4326).")] = None,
@@ -43,7 +46,8 @@ def create_analysis_router() -> APIRouter:
             area = {"type": "district", "id": found.id, "name": found.name, "bbox": list(geometry.bounds)}
         return _answer(store, settings, city, layer, geometry, area, fmt)
 
-    @router.post(STATISTICS, summary="Class areas (m², %) inside a GeoJSON polygon (EPSG:4326)")
+    @router.post(STATISTICS, summary="Class areas (m², %) inside a GeoJSON polygon (EPSG:4326)",
+                 responses=PIXEL_CAP)
     def statistics_polygon(store: StoreDep, settings: SettingsDep, city: Annotated[str, IdParam],
                            layer: Annotated[str, IdParam],
                            body: Annotated[dict[str, Any], Body(

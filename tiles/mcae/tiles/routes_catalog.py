@@ -35,7 +35,8 @@ def create_catalog_router() -> APIRouter:
         return [_city(store, city, with_geometry=False) for city in store.snapshot().cities.values()]
 
     @router.get("/api/cities/{city}", summary="One city with its layers and districts (ETag: the viewer "
-                "polls it with If-None-Match to follow rebuilt layers)")
+                "polls it with If-None-Match to follow rebuilt layers)",
+                responses={304: {"description": "Not modified: `If-None-Match` names the current ETag."}})
     def get_city(request: Request, store: StoreDep, city: Annotated[City, Depends(city_dependency)]) -> Response:
         return revalidated(request, json.dumps(_city(store, city, with_geometry=False)), "application/json")
 

@@ -33,7 +33,6 @@ from starlette.responses import JSONResponse, Response
 from titiler.core.dependencies import DefaultDependency
 from titiler.core.factory import ColorMapFactory, TilerFactory, TMSFactory
 from titiler.core.models.mapbox import TileJSON
-from titiler.core.models.OGC import TileSet, TileSetList
 
 from mcae.tiles.cache import TileCache, etag_matches, revalidated, tile_etag
 from mcae.tiles.catalog import City
@@ -47,6 +46,7 @@ from mcae.tiles.dependencies import (
 )
 from mcae.tiles.errors import NO_STORE
 from mcae.tiles.gdal import SourceRefused
+from mcae.tiles.ogc_models import LayerTileSet, LayerTileSetList
 from mcae.tiles.palettes import named_colormaps
 from mcae.tiles.readers import POOL, pooled_reader
 from mcae.tiles.render import MEDIA_TYPES, TileFormat, get_tms, render_tile
@@ -69,6 +69,10 @@ Fmt = Annotated[Literal["png", "webp"], Path(description="png or webp.")]
 VersionQuery = Annotated[str | None, Query(pattern=r"^[0-9A-Za-z_-]{1,64}$", description=(
     "The layer version the URL was made for (TileJSON, WMTS and the OGC tilesets write it): "
     "the current one is served immutable, an old one is 410 Gone naming the current one."))]
+
+# documents made by ``document_response``: ETag of the body, If-None-Match -> 304
+REVALIDATED: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified: `If-None-Match` names the "
+                                                                     "document's current ETag."}}
 
 TILE_DESCRIPTION = """One map tile of a catalog layer.
 
@@ -140,7 +144,14 @@ class CatalogTilerFactory(TilerFactory):
         common: dict[str, Any] = {"response_class": Response, "description": TILE_DESCRIPTION,
                                   "responses": {200: {"content": {"image/png": {}, "image/webp": {}}},
                                                 204: {"description": "No data in this tile."},
-                                                304: {"description": "Not modified."}}}
+                                                304: {"description": "Not modified."},
+                                                410: {"description": "`v` names a version the layer no longer "
+                                                                     "has; the body names the current `version`.",
+                                                      "headers": {"X-Layer-Version": {
+                                                          "description": "The layer's current version.",
+                                                          "required": True, "schema": {"type": "string"}}}},
+                                                503: {"description": "The layer's file kept changing while the "
+                                                                     "tile was rendered: send it again."}}}
 
         @self.router.get(base + "@{scale}x.{format}", name="layer_tile_scale_format",
                          summary="A tile at 1x or 2x, in a format", **common)
@@ -203,12 +214,13 @@ class CatalogTilerFactory(TilerFactory):
         """OGC tilesets (stock titiler's ``Link.href`` is an ``AnyUrl``, which escapes ``{z}``)."""
 
         @self.router.get("/tiles", name="tileset_list", summary="The layer's tilesets (OGC API Tiles)",
-                         responses={200: {"model": TileSetList}})
+                         responses={200: {"model": LayerTileSetList}, **REVALIDATED})
         def tileset_list(request: Request, ref: RefDep) -> Response:
             doc = {"tilesets": [self.tileset_doc(request, ref, tms_id, limits=False) for tms_id in TMS_IDS]}
             return self.document(request, json.dumps(doc), "application/json")
 
-        @self.router.get("/tiles/{tileMatrixSetId}", name="tileset", responses={200: {"model": TileSet}},
+        @self.router.get("/tiles/{tileMatrixSetId}", name="tileset",
+                         responses={200: {"model": LayerTileSet}, **REVALIDATED},
                          summary="One tileset of the layer, with its tile matrix limits (OGC API Tiles)")
         def tileset(request: Request, ref: RefDep, tileMatrixSetId: TmsId) -> Response:
             doc = self.tileset_doc(request, ref, tileMatrixSetId, limits=True)
@@ -238,7 +250,8 @@ class CatalogTilerFactory(TilerFactory):
     # -- TileJSON ---------------------------------------------------------------------
     def tilejson(self) -> None:
         @self.router.get("/{tileMatrixSetId}/tilejson.json", response_model=TileJSON, name="tilejson",
-                         response_model_exclude_none=True, summary="TileJSON 3.0 of the layer")
+                         response_model_exclude_none=True, summary="TileJSON 3.0 of the layer",
+                         responses=REVALIDATED)
         def tilejson(request: Request, ref: RefDep, tileMatrixSetId: TmsId, tilesize: TileSize = None,
                      tile_format: FormatQuery = "png") -> Response:
             tms = get_tms(tileMatrixSetId)
@@ -259,7 +272,8 @@ class CatalogTilerFactory(TilerFactory):
     def wmts(self) -> None:
         @self.router.get("/{tileMatrixSetId}/WMTSCapabilities.xml", response_class=Response, name="wmts",
                          summary="OGC WMTS 1.0.0 capabilities of the layer (RESTful; QGIS, ArcGIS)",
-                         responses={200: {"content": {"application/xml": {}}}}, dependencies=[WmtsKvp])
+                         responses={200: {"content": {"application/xml": {}}}, **REVALIDATED},
+                         dependencies=[WmtsKvp])
         def wmts(request: Request, ref: RefDep, tileMatrixSetId: TmsId, tilesize: TileSize = None,
                  tile_format: FormatQuery = "png") -> Response:
             tms = get_tms(tileMatrixSetId)
@@ -328,7 +342,7 @@ def create_city_wmts_router() -> APIRouter:
 
     @router.get("/cities/{city}/{tileMatrixSetId}/WMTSCapabilities.xml", response_class=Response,
                 summary="OGC WMTS capabilities of every layer of a city",
-                responses={200: {"content": {"application/xml": {}}}}, dependencies=[WmtsKvp])
+                responses={200: {"content": {"application/xml": {}}}, **REVALIDATED}, dependencies=[WmtsKvp])
     def city_wmts(request: Request, store: StoreDep, city: Annotated[City, Depends(city_dependency)],
                   tileMatrixSetId: TmsId, tilesize: TileSize = None, tile_format: FormatQuery = "png") -> Response:
         tms = get_tms(tileMatrixSetId)

@@ -1277,12 +1277,7 @@ export interface components {
              * Bbox
              * @description west, south, east, north (EPSG:4326)
              */
-            bbox?: [
-                number,
-                number,
-                number,
-                number
-            ] | null;
+            bbox?: number[] | null;
             /** District */
             district?: string | null;
             /**
@@ -1598,22 +1593,23 @@ export interface components {
             second: components["schemas"]["Labelling"];
             settled?: components["schemas"]["Settled"] | null;
         };
+        /**
+         * ErrorMessage
+         * @description Every error answer: a message, and for some errors more fields (a version, a state).
+         */
+        ErrorMessage: {
+            /**
+             * Detail
+             * @description What went wrong, in words; never a server path.
+             */
+            detail: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** Feature[Union[Polygon, MultiPolygon], Info] */
         Feature_Union_Polygon__MultiPolygon__Info_: {
             /** Bbox */
-            bbox?: [
-                number,
-                number,
-                number,
-                number
-            ] | [
-                number,
-                number,
-                number,
-                number,
-                number,
-                number
-            ] | null;
+            bbox?: number[] | number[] | null;
             /** Geometry */
             geometry: components["schemas"]["Polygon"] | components["schemas"]["MultiPolygon"] | null;
             /** Id */
@@ -1868,34 +1864,18 @@ export interface components {
          */
         Info: {
             /** Band Descriptions */
-            band_descriptions: [
-                string,
-                string
-            ][];
+            band_descriptions: string[][];
             /** Band Metadata */
-            band_metadata: [
-                string,
-                {
-                    [key: string]: unknown;
-                }
-            ][];
+            band_metadata: (string | {
+                [key: string]: unknown;
+            })[][];
             /** Bounds */
-            bounds: [
-                number,
-                number,
-                number,
-                number
-            ];
+            bounds: number[];
             /** Colorinterp */
             colorinterp?: string[] | null;
             /** Colormap */
             colormap?: {
-                [key: string]: [
-                    number,
-                    number,
-                    number,
-                    number
-                ];
+                [key: string]: number[];
             } | null;
             /** Crs */
             crs: string;
@@ -1912,6 +1892,22 @@ export interface components {
             scales?: number[] | null;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * InternalError
+         * @description A server fault: the id of its log line.
+         */
+        InternalError: {
+            /**
+             * Detail
+             * @description "internal error"
+             */
+            detail: string;
+            /**
+             * Request Id
+             * @description The id of the server's log line that tells what happened.
+             */
+            request_id: string;
         };
         /**
          * Labelling
@@ -1944,6 +1940,97 @@ export interface components {
             maxzoom?: number | null;
             /** Minzoom */
             minzoom?: number | null;
+        };
+        /**
+         * LayerTileSet
+         * @description A layer's tileset on one tile matrix set (OGC API Tiles).
+         */
+        LayerTileSet: {
+            /**
+             * Accessconstraints
+             * @description Restrictions on the availability of the Tile Set that the user needs to be aware of before using or redistributing the Tile Set
+             * @default unclassified
+             */
+            accessConstraints?: ("unclassified" | "restricted" | "confidential" | "secret" | "topSecret") | null;
+            /**
+             * Attribution
+             * @description Short reference to recognize the author or provider
+             */
+            attribution?: string | null;
+            boundingBox?: components["schemas"]["BoundingBox"] | null;
+            centerPoint?: components["schemas"]["TilePoint"] | null;
+            created?: components["schemas"]["TimeStamp"] | null;
+            crs: components["schemas"]["CRS"];
+            /**
+             * Datatype
+             * @description Type of data represented in the tileset
+             * @enum {string}
+             */
+            dataType: "map" | "vector" | "coverage";
+            /**
+             * Description
+             * @description Brief narrative description of this tile set
+             */
+            description?: string | null;
+            /**
+             * Epoch
+             * @description Epoch of the Coordinate Reference System (CRS)
+             */
+            epoch?: number | null;
+            /**
+             * Keywords
+             * @description keywords about this tileset
+             */
+            keywords?: string[] | null;
+            /** Layers */
+            layers?: components["schemas"]["GeospatialData"][] | null;
+            /**
+             * License
+             * @description License applicable to the tiles
+             */
+            license?: string | null;
+            /** Links */
+            links: components["schemas"]["TemplatedLink"][];
+            /**
+             * Mediatypes
+             * @description Media types available for the tiles
+             */
+            mediaTypes?: string[] | null;
+            /**
+             * Pointofcontact
+             * @description Useful information to contact the authors or custodians for the Tile Set
+             */
+            pointOfContact?: string | null;
+            style?: components["schemas"]["Style"] | null;
+            /**
+             * Tilematrixsetlimits
+             * @description Limits for the TileRow and TileCol values for each TileMatrix in the tileMatrixSet. If missing, there are no limits other that the ones imposed by the TileMatrixSet. If present the TileMatrices listed are limited and the rest not available at all
+             */
+            tileMatrixSetLimits?: components["schemas"]["TileMatrixLimits"][] | null;
+            /**
+             * Tilematrixseturi
+             * @description Reference to a Tile Matrix Set on an official source for Tile Matrix Sets
+             */
+            tileMatrixSetURI?: string | null;
+            /**
+             * Title
+             * @description A title for this tileset
+             */
+            title?: string | null;
+            updated?: components["schemas"]["TimeStamp"] | null;
+            /**
+             * Version
+             * @description Version of the Tile Set. Changes if the data behind the tiles has been changed
+             */
+            version?: string | null;
+        };
+        /**
+         * LayerTileSetList
+         * @description A layer's tilesets (OGC API Tiles).
+         */
+        LayerTileSetList: {
+            /** Tilesets */
+            tilesets: components["schemas"]["LayerTileSet"][];
         };
         /** LeaseOut */
         LeaseOut: {
@@ -2078,19 +2165,7 @@ export interface components {
          */
         MultiPolygon: {
             /** Bbox */
-            bbox?: [
-                number,
-                number,
-                number,
-                number
-            ] | [
-                number,
-                number,
-                number,
-                number,
-                number,
-                number
-            ] | null;
+            bbox?: number[] | number[] | null;
             /** Coordinates */
             coordinates: (components["schemas"]["Position2D"] | components["schemas"]["Position3D"])[][][];
             /**
@@ -2211,19 +2286,7 @@ export interface components {
          */
         Polygon: {
             /** Bbox */
-            bbox?: [
-                number,
-                number,
-                number,
-                number
-            ] | [
-                number,
-                number,
-                number,
-                number,
-                number,
-                number
-            ] | null;
+            bbox?: number[] | number[] | null;
             /** Coordinates */
             coordinates: (components["schemas"]["Position2D"] | components["schemas"]["Position3D"])[][];
             /**
@@ -2232,15 +2295,8 @@ export interface components {
              */
             type: "Polygon";
         };
-        Position2D: [
-            number,
-            number
-        ];
-        Position3D: [
-            number,
-            number,
-            number
-        ];
+        Position2D: (number)[];
+        Position3D: (number)[];
         /** ProjectOut */
         ProjectOut: {
             /** Checked Patches */
@@ -2511,10 +2567,7 @@ export interface components {
              * Lowerleft
              * @description A 2D Point in the CRS indicated elsewhere
              */
-            lowerLeft: [
-                number,
-                number
-            ];
+            lowerLeft: (number)[];
             /**
              * Orderedaxes
              * @description Ordered list of names of the dimensions defined in the CRS
@@ -2524,10 +2577,55 @@ export interface components {
              * Upperright
              * @description A 2D Point in the CRS indicated elsewhere
              */
-            upperRight: [
-                number,
-                number
-            ];
+            upperRight: (number)[];
+        };
+        /**
+         * TemplatedLink
+         * @description A link whose ``href`` is a URI or, where ``templated`` is true, a URI template.
+         */
+        TemplatedLink: {
+            /**
+             * Href
+             * @description A URI, or a URI template (`{z}`, `{x}`, `{y}`) where `templated` is true.
+             */
+            href: string;
+            /**
+             * Hreflang
+             * @description A hint indicating what the language of the result of dereferencing the link should be.
+             * @example en
+             */
+            hreflang?: string | null;
+            /** Length */
+            length?: number | null;
+            /**
+             * Rel
+             * @description The type or semantics of the relation.
+             * @example alternate
+             */
+            rel: string;
+            /**
+             * Templated
+             * @description This flag set to true if the link is a URL template.
+             */
+            templated?: boolean | null;
+            /**
+             * Title
+             * @description Used to label the destination of a link such that it can be used as a human-readable identifier.
+             * @example Trierer Strasse 70, 53115 Bonn
+             */
+            title?: string | null;
+            /**
+             * Type
+             * @description A hint indicating what the media type of the result of dereferencing the link should be.
+             * @example application/geo+json
+             */
+            type?: string | null;
+            /**
+             * Varbase
+             * @description A base path to retrieve semantic information about the variables used in URL template.
+             * @example /ogcapi/vars/
+             */
+            varBase?: string | null;
         };
         /**
          * TileJSON
@@ -2549,11 +2647,7 @@ export interface components {
              */
             bounds?: number[];
             /** Center */
-            center?: [
-                number,
-                number,
-                number
-            ] | null;
+            center?: (number)[] | null;
             /** Data */
             data?: string[] | null;
             /** Description */
@@ -2651,10 +2745,7 @@ export interface components {
              * Pointoforigin
              * @description Precise position in CRS coordinates of the corner of origin (e.g. the top-left corner) for this tile matrix. This position is also a corner of the (0, 0) tile. In previous version, this was 'topLeftCorner' and 'cornerOfOrigin' did not exist.
              */
-            pointOfOrigin: [
-                number,
-                number
-            ];
+            pointOfOrigin: (number)[];
             /**
              * Scaledenominator
              * @description Scale denominator of this tile matrix
@@ -2809,104 +2900,6 @@ export interface components {
             tileMatrix?: string | null;
         };
         /**
-         * TileSet
-         * @description TileSet model.
-         *
-         *     Based on https://github.com/opengeospatial/ogcapi-tiles/blob/master/openapi/schemas/tms/tileSet.yaml
-         */
-        TileSet: {
-            /**
-             * Accessconstraints
-             * @description Restrictions on the availability of the Tile Set that the user needs to be aware of before using or redistributing the Tile Set
-             * @default unclassified
-             */
-            accessConstraints?: ("unclassified" | "restricted" | "confidential" | "secret" | "topSecret") | null;
-            /**
-             * Attribution
-             * @description Short reference to recognize the author or provider
-             */
-            attribution?: string | null;
-            boundingBox?: components["schemas"]["BoundingBox"] | null;
-            centerPoint?: components["schemas"]["TilePoint"] | null;
-            created?: components["schemas"]["TimeStamp"] | null;
-            crs: components["schemas"]["CRS"];
-            /**
-             * Datatype
-             * @description Type of data represented in the tileset
-             * @enum {string}
-             */
-            dataType: "map" | "vector" | "coverage";
-            /**
-             * Description
-             * @description Brief narrative description of this tile set
-             */
-            description?: string | null;
-            /**
-             * Epoch
-             * @description Epoch of the Coordinate Reference System (CRS)
-             */
-            epoch?: number | null;
-            /**
-             * Keywords
-             * @description keywords about this tileset
-             */
-            keywords?: string[] | null;
-            /** Layers */
-            layers?: components["schemas"]["GeospatialData"][] | null;
-            /**
-             * License
-             * @description License applicable to the tiles
-             */
-            license?: string | null;
-            /**
-             * Links
-             * @description Links to related resources
-             */
-            links: components["schemas"]["Link"][];
-            /**
-             * Mediatypes
-             * @description Media types available for the tiles
-             */
-            mediaTypes?: string[] | null;
-            /**
-             * Pointofcontact
-             * @description Useful information to contact the authors or custodians for the Tile Set
-             */
-            pointOfContact?: string | null;
-            style?: components["schemas"]["Style"] | null;
-            /**
-             * Tilematrixsetlimits
-             * @description Limits for the TileRow and TileCol values for each TileMatrix in the tileMatrixSet. If missing, there are no limits other that the ones imposed by the TileMatrixSet. If present the TileMatrices listed are limited and the rest not available at all
-             */
-            tileMatrixSetLimits?: components["schemas"]["TileMatrixLimits"][] | null;
-            /**
-             * Tilematrixseturi
-             * @description Reference to a Tile Matrix Set on an official source for Tile Matrix Sets
-             */
-            tileMatrixSetURI?: string | null;
-            /**
-             * Title
-             * @description A title for this tileset
-             */
-            title?: string | null;
-            updated?: components["schemas"]["TimeStamp"] | null;
-            /**
-             * Version
-             * @description Version of the Tile Set. Changes if the data behind the tiles has been changed
-             */
-            version?: string | null;
-        };
-        /**
-         * TileSetList
-         * @description TileSetList model.
-         *
-         *     Based on https://docs.ogc.org/is/20-057/20-057.html#toc34
-         */
-        TileSetList: {
-            /** Tilesets */
-            tilesets: components["schemas"]["TileSet"][];
-        };
-        /**
          * TimeStamp
          * Format: date-time
          * @description This property indicates the time and date when the response was generated using RFC 3339 notation.
@@ -2979,10 +2972,110 @@ export interface components {
             minTileRow: number;
         };
     };
-    responses: never;
+    responses: {
+        /** @description Bad request: an undeclared query parameter, or a value the route cannot use. */
+        BadRequest: {
+            headers: {
+                "Cache-Control": components["headers"]["NoStore"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
+        /** @description The change collides with the current state (a newer version): the body names it. */
+        Conflict: {
+            headers: {
+                "Cache-Control": components["headers"]["NoStore"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
+        /** @description The request body is over the server's cap. */
+        ContentTooLarge: {
+            headers: {
+                "Cache-Control": components["headers"]["NoStore"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
+        /** @description The token's user lacks the role this needs. */
+        Forbidden: {
+            headers: {
+                "Cache-Control": components["headers"]["NoStore"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
+        /** @description Unknown id, or nothing there to serve. */
+        NotFound: {
+            headers: {
+                "Cache-Control": components["headers"]["NoStore"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
+        /** @description The write names no version it was made on, or a malformed one (`If-Match`). */
+        PreconditionFailed: {
+            headers: {
+                "Cache-Control": components["headers"]["NoStore"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
+        /** @description A server fault: the server's log line carries the same `request_id`. */
+        ServerFault: {
+            headers: {
+                "Cache-Control": components["headers"]["NoStore"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["InternalError"];
+            };
+        };
+        /** @description Busy: nothing was done; send the same request again after `Retry-After` seconds. */
+        ServiceBusy: {
+            headers: {
+                "Cache-Control": components["headers"]["NoStore"];
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
+        /** @description No token, or one that names nobody (`Authorization: Bearer <token>`). */
+        Unauthorized: {
+            headers: {
+                "Cache-Control": components["headers"]["NoStore"];
+                "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description no-store: an error is never cached. */
+        NoStore: string;
+        /** @description Seconds to wait before sending the request again. */
+        RetryAfter: string;
+        /** @description Bearer */
+        WWWAuthenticate: string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -3007,6 +3100,8 @@ export interface operations {
                     }[];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            500: components["responses"]["ServerFault"];
         };
     };
     get_city_api_cities__city__get: {
@@ -3030,15 +3125,26 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            /** @description Not modified: `If-None-Match` names the current ETag. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     compare_api_cities__city__compare_get: {
@@ -3067,15 +3173,19 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     compare_png_api_cities__city__compare_png_get: {
@@ -3099,15 +3209,19 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     districts_api_cities__city__districts_geojson_get: {
@@ -3133,15 +3247,19 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     district_api_cities__city__districts__district__get: {
@@ -3169,15 +3287,19 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     identify_api_cities__city__identify_get: {
@@ -3208,15 +3330,19 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     bundle_start_api_cities__city__layers__layer__bundles_post: {
@@ -3237,6 +3363,13 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The same bundle was made already: its job, done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Successful Response */
             202: {
                 headers: {
@@ -3246,15 +3379,29 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description More tiles than the server's cap (`max_bundle_tiles`). */
+            413: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     bundle_estimate_api_cities__city__layers__layer__bundles_estimate_get: {
@@ -3287,15 +3434,19 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     clip_api_cities__city__layers__layer__clip_get: {
@@ -3304,6 +3455,8 @@ export interface operations {
                 /** @description w,s,e,n in degrees (EPSG:4326). */
                 bbox?: string | null;
                 district?: string | null;
+                /** @description tif: the GeoTIFF alone; zip: the GeoTIFF with its .aux.xml (class names and an attribute table, read by GDAL) and a .qml style, so QGIS names the classes. */
+                package?: "tif" | "zip";
             };
             header?: never;
             path: {
@@ -3316,29 +3469,48 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The clipped GeoTIFF, or with `package=zip` a zip of it with its class sidecars. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
+                    "application/zip": unknown;
+                    "image/tiff": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description The area covers more pixels than the server's cap (`max_image_pixels`). */
+            413: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     clip_polygon_api_cities__city__layers__layer__clip_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description tif: the GeoTIFF alone; zip: the GeoTIFF with its .aux.xml (class names and an attribute table, read by GDAL) and a .qml style, so QGIS names the classes. */
+                package?: "tif" | "zip";
+            };
             header?: never;
             path: {
                 /** @description A catalog id. */
@@ -3356,24 +3528,40 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description The clipped GeoTIFF, or with `package=zip` a zip of it with its class sidecars. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
+                    "application/zip": unknown;
+                    "image/tiff": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description The area covers more pixels than the server's cap (`max_image_pixels`). */
+            413: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     layer_legend_route_api_cities__city__layers__layer__legend_get: {
@@ -3401,15 +3589,19 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     statistics_api_cities__city__layers__layer__statistics_get: {
@@ -3442,15 +3634,29 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description The area covers more pixels than the server's cap (`max_image_pixels`). */
+            413: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     statistics_polygon_api_cities__city__layers__layer__statistics_post: {
@@ -3485,15 +3691,29 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description The area covers more pixels than the server's cap (`max_image_pixels`). */
+            413: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     job_api_jobs__job_id__get: {
@@ -3517,15 +3737,19 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     job_download_api_jobs__job_id__download_get: {
@@ -3549,15 +3773,29 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description The job is not done (queued, running or failed). */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     legends_api_legends_get: {
@@ -3580,6 +3818,8 @@ export interface operations {
                     }[];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            500: components["responses"]["ServerFault"];
         };
     };
     legend_api_legends__scheme__get: {
@@ -3605,15 +3845,19 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     me_api_me_get: {
@@ -3634,6 +3878,9 @@ export interface operations {
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["ServerFault"];
         };
     };
     list_projects_api_projects_get: {
@@ -3654,6 +3901,9 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectOut"][];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["ServerFault"];
         };
     };
     get_project_api_projects__project__get: {
@@ -3677,15 +3927,20 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectOut"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     edit_api_projects__project__patch: {
@@ -3716,15 +3971,25 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectOut"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["ContentTooLarge"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     agreement_api_projects__project__agreement_get: {
@@ -3748,15 +4013,21 @@ export interface operations {
                     "application/json": components["schemas"]["AgreementOut"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     dashboard_api_projects__project__dashboard_get: {
@@ -3780,15 +4051,20 @@ export interface operations {
                     "application/json": components["schemas"]["DashboardOut"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     decisions_api_projects__project__decisions_get: {
@@ -3828,15 +4104,20 @@ export interface operations {
                     "application/json": components["schemas"]["DecisionPage"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     dump_api_projects__project__decisions_jsonl_get: {
@@ -3860,15 +4141,21 @@ export interface operations {
                     "application/x-ndjson": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     load_api_projects__project__decisions_jsonl_post: {
@@ -3896,15 +4183,23 @@ export interface operations {
                     "application/json": components["schemas"]["LoadSummary"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["ContentTooLarge"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     decision_api_projects__project__decisions__decision__get: {
@@ -3930,15 +4225,20 @@ export interface operations {
                     "application/json": components["schemas"]["DecisionDetail"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     review_decision_api_projects__project__decisions__decision__review_post: {
@@ -3968,15 +4268,33 @@ export interface operations {
                     "application/json": components["schemas"]["DecisionOut"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description The decision was undone: there is nothing to review. */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            413: components["responses"]["ContentTooLarge"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     undo_api_projects__project__decisions__decision__undo_post: {
@@ -4002,15 +4320,32 @@ export interface operations {
                     "application/json": components["schemas"]["SaveOut"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description The decision was undone already. */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     history_api_projects__project__history_get: {
@@ -4043,15 +4378,20 @@ export interface operations {
                     "application/json": components["schemas"]["HistoryPage"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     release_api_projects__project__lease_delete: {
@@ -4077,15 +4417,22 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     neighbourhoods_api_projects__project__neighbourhoods_get: {
@@ -4114,15 +4461,20 @@ export interface operations {
                     "application/json": components["schemas"]["NeighbourhoodPage"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     groups_api_projects__project__neighbourhoods__hood__groups_get: {
@@ -4148,15 +4500,20 @@ export interface operations {
                     "application/json": components["schemas"]["GroupOut"][];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     group_api_projects__project__neighbourhoods__hood__groups__group__get: {
@@ -4184,15 +4541,20 @@ export interface operations {
                     "application/json": components["schemas"]["GroupOut"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     group_decisions_api_projects__project__neighbourhoods__hood__groups__group__decisions_get: {
@@ -4225,15 +4587,20 @@ export interface operations {
                     "application/json": components["schemas"]["DecisionPage"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     decide_api_projects__project__neighbourhoods__hood__groups__group__decisions_post: {
@@ -4268,15 +4635,25 @@ export interface operations {
                     "application/json": components["schemas"]["SaveOut"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["ContentTooLarge"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     group_masks_api_projects__project__neighbourhoods__hood__groups__group__masks_get: {
@@ -4311,15 +4688,20 @@ export interface operations {
                     "application/json": components["schemas"]["MaskPage"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     refine_api_projects__project__neighbourhoods__hood__groups__group__refine_post: {
@@ -4354,15 +4736,25 @@ export interface operations {
                     "application/json": components["schemas"]["SaveOut"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["ContentTooLarge"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     next_group_api_projects__project__next_group_post: {
@@ -4388,15 +4780,22 @@ export interface operations {
                     "application/json": components["schemas"]["NextGroupOut"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     patches_api_projects__project__patches_get: {
@@ -4426,15 +4825,20 @@ export interface operations {
                     "application/json": components["schemas"]["PatchPage"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     patch_api_projects__project__patches__patch__get: {
@@ -4460,15 +4864,20 @@ export interface operations {
                     "application/json": components["schemas"]["PatchDetail"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     checked_api_projects__project__patches__patch__checked_put: {
@@ -4501,15 +4910,25 @@ export interface operations {
                     "application/json": components["schemas"]["PatchOut"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["ContentTooLarge"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     classification_api_projects__project__patches__patch__classification_png_get: {
@@ -4542,15 +4961,20 @@ export interface operations {
                     "image/png": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     correct_api_projects__project__patches__patch__corrections_post: {
@@ -4583,15 +5007,25 @@ export interface operations {
                     "application/json": components["schemas"]["SaveOut"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["ContentTooLarge"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     image_api_projects__project__patches__patch__image_png_get: {
@@ -4620,15 +5054,20 @@ export interface operations {
                     "image/png": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     patch_mask_at_api_projects__project__patches__patch__mask_at_get: {
@@ -4659,15 +5098,20 @@ export interface operations {
                     "application/json": components["schemas"]["MaskOut"] | null;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     mask_api_projects__project__patches__patch__masks__mask__get: {
@@ -4695,15 +5139,20 @@ export interface operations {
                     "application/json": components["schemas"]["MaskOut"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     thumbnail_api_projects__project__patches__patch__masks__mask__thumbnail_png_get: {
@@ -4741,15 +5190,20 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     queue_api_projects__project__queue_get: {
@@ -4773,15 +5227,21 @@ export interface operations {
                     "application/json": components["schemas"]["DecisionPage"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     start_rebuild_api_projects__project__rebuild_post: {
@@ -4805,15 +5265,22 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     rebuild_preview_api_projects__project__rebuild_preview_get: {
@@ -4837,15 +5304,21 @@ export interface operations {
                     "application/json": components["schemas"]["RebuildPreview"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     catalog_api_stac_catalog_json_get: {
@@ -4868,6 +5341,8 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["BadRequest"];
+            500: components["responses"]["ServerFault"];
         };
     };
     collection_api_stac__city__collection_json_get: {
@@ -4893,15 +5368,19 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     item_api_stac__city___layer___item_file__get: {
@@ -4930,15 +5409,19 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     ".cities.{city}.layers.{layer}.getInfo": {
@@ -4964,15 +5447,19 @@ export interface operations {
                     "application/json": components["schemas"]["Info"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     ".cities.{city}.layers.{layer}.getInfoGeoJSON": {
@@ -5001,15 +5488,19 @@ export interface operations {
                     "application/geo+json": components["schemas"]["Feature_Union_Polygon__MultiPolygon__Info_"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     tileset_list_cities__city__layers__layer__tiles_get: {
@@ -5032,18 +5523,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TileSetList"];
+                    "application/json": components["schemas"]["LayerTileSetList"];
                 };
             };
+            /** @description Not modified: `If-None-Match` names the document's current ETag. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     tileset_cities__city__layers__layer__tiles__tileMatrixSetId__get: {
@@ -5068,18 +5570,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TileSet"];
+                    "application/json": components["schemas"]["LayerTileSet"];
                 };
             };
+            /** @description Not modified: `If-None-Match` names the document's current ETag. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     tile_cities__city__layers__layer__tiles__tileMatrixSetId___z___x___y__get: {
@@ -5133,13 +5646,40 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description `v` names a version the layer no longer has; the body names the current `version`. */
+            410: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    /** @description The layer's current version. */
+                    "X-Layer-Version": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            /** @description The layer's file kept changing while the tile was rendered: send it again. */
+            503: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
         };
@@ -5197,13 +5737,40 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description `v` names a version the layer no longer has; the body names the current `version`. */
+            410: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    /** @description The layer's current version. */
+                    "X-Layer-Version": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            /** @description The layer's file kept changing while the tile was rendered: send it again. */
+            503: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
         };
@@ -5261,13 +5828,40 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description `v` names a version the layer no longer has; the body names the current `version`. */
+            410: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    /** @description The layer's current version. */
+                    "X-Layer-Version": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            /** @description The layer's file kept changing while the tile was rendered: send it again. */
+            503: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
         };
@@ -5327,13 +5921,40 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description `v` names a version the layer no longer has; the body names the current `version`. */
+            410: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    /** @description The layer's current version. */
+                    "X-Layer-Version": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            /** @description The layer's file kept changing while the tile was rendered: send it again. */
+            503: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
         };
@@ -5374,15 +5995,26 @@ export interface operations {
                     "application/xml": unknown;
                 };
             };
+            /** @description Not modified: `If-None-Match` names the document's current ETag. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     tilejson_cities__city__layers__layer___tileMatrixSetId__tilejson_json_get: {
@@ -5415,15 +6047,26 @@ export interface operations {
                     "application/json": components["schemas"]["TileJSON"];
                 };
             };
+            /** @description Not modified: `If-None-Match` names the document's current ETag. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     city_wmts_cities__city___tileMatrixSetId__WMTSCapabilities_xml_get: {
@@ -5460,15 +6103,26 @@ export interface operations {
                     "application/xml": unknown;
                 };
             };
+            /** @description Not modified: `If-None-Match` names the document's current ETag. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     getColorMapList: {
@@ -5493,15 +6147,18 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     getColorMap: {
@@ -5532,24 +6189,8 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        [key: string]: [
-                            number,
-                            number,
-                            number,
-                            number
-                        ];
-                    } | [
-                        [
-                            number,
-                            number
-                        ],
-                        [
-                            number,
-                            number,
-                            number,
-                            number
-                        ]
-                    ][];
+                        [key: string]: number[];
+                    } | ((number)[] | number[])[][];
                     "application/x-binary": unknown;
                     "image/jp2": unknown;
                     "image/jpeg": unknown;
@@ -5560,15 +6201,18 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     getTileMatrixSetsList: {
@@ -5593,15 +6237,18 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
     getTileMatrixSet: {
@@ -5629,15 +6276,18 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Validation Error */
             422: {
                 headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
         };
     };
 }

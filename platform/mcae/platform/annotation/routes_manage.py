@@ -20,7 +20,8 @@ from mcae.platform.errors import NO_STORE
 def create_manage_router() -> APIRouter:
     router = APIRouter(prefix="/api/projects/{project}", tags=["Annotation: review and rebuild"])
 
-    @router.post("/decisions/{decision}/review", summary="Accept or reject a decision, with a comment")
+    @router.post("/decisions/{decision}/review", summary="Accept or reject a decision, with a comment",
+                 responses={409: {"description": "The decision was undone: there is nothing to review."}})
     def review_decision(request: Request, user: Reviewer, project: ProjectId, decision: DecisionId,
                         body: schemas.ReviewIn) -> schemas.DecisionOut:
         with database(request).session() as session:

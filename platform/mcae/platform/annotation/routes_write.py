@@ -43,7 +43,8 @@ def create_write_router() -> APIRouter:
         with database(request).session() as session:
             return service.set_checked(session, project, user, patch, body, if_match)
 
-    @router.post("/decisions/{decision}/undo", summary="Undo a decision as a whole (a new history entry)")
+    @router.post("/decisions/{decision}/undo", summary="Undo a decision as a whole (a new history entry)",
+                 responses={409: {"description": "The decision was undone already."}})
     def undo(request: Request, user: Annotator, project: ProjectId, decision: DecisionId) -> schemas.SaveOut:
         with database(request).session() as session:
             return service.undo(session, project, user, decision)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -11,6 +11,10 @@ from mcae.inference.classes import MCAE
 from mcae.tiles.catalog import ID_PATTERN
 
 ClassIn = int | str
+# ids a body names are looked up in the database: bounded like the path's ids (SQLite's
+# INTEGER is 64-bit; a larger number would be a server fault, not a 404)
+MaskRowId = Annotated[int, Field(ge=1, le=2**62)]
+MaskNumber = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 def class_id_of(value: ClassIn, allow_unknown: bool = False) -> int:
@@ -116,7 +120,10 @@ class ProjectPatch(BaseModel):
         if value is None:
             return value
         for coarse, fine in value.items():
-            MCAE.id_of(coarse)
+            try:
+                MCAE.id_of(coarse)
+            except KeyError:  # a validator's KeyError is no validation error: it would be a 500
+                raise ValueError(f"{coarse!r} is not an MCAE class; one of {', '.join(MCAE.names)}") from None
             if len(fine) > 200 or any(not f.strip() or len(f) > 64 for f in fine):
                 raise ValueError(f"fine classes of {coarse}: 1-64 characters each, at most 200")
         return value
@@ -188,7 +195,7 @@ class GroupDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     class_id: ClassIn = Field(alias="class")
     fine_class: str | None = Field(None, max_length=64)
-    masks: list[int] | None = Field(None, max_length=100_000, description="Mask ids (`id`); default all")
+    masks: list[MaskRowId] | None = Field(None, max_length=100_000, description="Mask ids (`id`); default all")
     version: int | None = Field(None, description="The group version the expert saw (or If-Match)")
     model_version: str | None = Field(None, max_length=32)
     second_pass: bool = Field(False, description="The second, independent labelling of a double group")
@@ -196,13 +203,13 @@ class GroupDecisionIn(BaseModel):
 
 class RefineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    masks: list[int] | None = Field(None, max_length=100_000, description="default: every open mask")
+    masks: list[MaskRowId] | None = Field(None, max_length=100_000, description="default: every open mask")
     version: int | None = None
 
 
 class CorrectionRow(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    mask: int = Field(ge=1, description="mask id within the patch")
+    mask: MaskNumber = Field(description="mask id within the patch")
     class_id: ClassIn = Field(alias="class")
     fine_class: str | None = Field(None, max_length=64)
     version: int | None = Field(None, description="the mask version the expert saw")
