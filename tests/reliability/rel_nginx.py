@@ -1,0 +1,168 @@
+"""Debian's nginx in front of a server, with ``docker/nginx.conf`` itself (for the caching tests).
+
+The file is the one compose mounts into the nginx image; only its three placeholders
+(``${MCAE_UPSTREAM}``, ``${MCAE_LISTEN}``, ``${MCAE_NGINX_CACHE}``) are substituted here, as the
+image's envsubst step does. A small main file around it sets what the image's own
+``nginx.conf`` sets (pid, logs, temp folders, events, mime types), all in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+CONF = REPO / "docker" / "nginx.conf"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+PLACEHOLDERS = ("MCAE_UPSTREAM", "MCAE_LISTEN", "MCAE_NGINX_CACHE")
+
+MAIN = """daemon off;
+master_process on;
+worker_processes 1;
+{user}pid {work}/nginx.pid;
+error_log {work}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log {work}/access.log;
+    client_body_temp_path {work}/client_body;
+    proxy_temp_path {work}/proxy;
+    fastcgi_temp_path {work}/fastcgi;
+    uwsgi_temp_path {work}/uwsgi;
+    scgi_temp_path {work}/scgi;
+    types {{ text/html html; application/json json; image/png png; }}
+    default_type application/octet-stream;
+    sendfile on;
+    keepalive_timeout 65;
+    include {work}/mcae.conf;
+}}
+"""
+
+
+def render(values: dict[str, str], text: str | None = None) -> str:
+    """``docker/nginx.conf`` with its placeholders replaced; any other ``${MCAE_...}`` is an error."""
+    text = CONF.read_text() if text is None else text
+    for name in PLACEHOLDERS:
+        text = text.replace("${" + name + "}", values[name])
+    left = re.findall(r"\$\{[A-Za-z_]+\}", text)
+    if left:
+        raise ValueError(f"placeholders left in nginx.conf: {sorted(set(left))}")
+    return text
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(work: Path, upstream: str, port: int) -> Path:
+    """The main file and the rendered ``docker/nginx.conf`` under ``work``; the main file's path."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "cache").mkdir(exist_ok=True)
+    (work / "mcae.conf").write_text(render({"MCAE_UPSTREAM": upstream, "MCAE_LISTEN": f"127.0.0.1:{port}",
+                                            "MCAE_NGINX_CACHE": str(work / "cache")}))
+    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must reach the temporary folder
+    main = work / "nginx.conf"
+    main.write_text(MAIN.format(work=work, user=user))
+    return main
+
+
+def check_config(main: Path) -> subprocess.CompletedProcess[str]:
+    """``nginx -t`` on the files written by ``write_config``."""
+    return subprocess.run([NGINX, "-t", "-p", str(main.parent), "-c", str(main)], capture_output=True, text=True,
+                          timeout=30)
+
+
+@contextmanager
+def nginx_in_front(upstream: str, work: Path) -> Iterator[str]:
+    """nginx (``daemon off``) proxying to ``upstream`` (host:port): yields its base URL."""
+    port = free_port()
+    main = write_config(work, upstream, port)
+    checked = check_config(main)
+    if checked.returncode != 0:
+        raise RuntimeError(f"nginx -t failed: {checked.stderr}")
+    log = (work / "nginx.out").open("wb")
+    proc = subprocess.Popen([NGINX, "-p", str(work), "-c", str(main)], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"nginx exited: {(work / 'nginx.out').read_text()[-2000:]}")
+            try:
+                httpx.get(base + "/healthz", timeout=2)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("nginx did not start") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGQUIT)  # graceful: finish requests, then exit
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        log.close()
+
+
+# ``mcae serve`` as the platform image runs it: torch, torchvision and segment-anything cannot be
+# imported (the image does not have them), so a server that needs them at any point fails here
+NO_TORCH_SERVE = """
+import sys
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {"torch", "torchvision", "segment_anything"}:
+            raise ModuleNotFoundError(f"No module named {name!r} (not in the platform image)")
+        return None
+sys.meta_path.insert(0, NoTorch())
+from mcae.platform.cli import main
+main()
+"""
+
+
+@contextmanager
+def serve_without_torch(catalog: Path, log: Path) -> Iterator[str]:
+    """``mcae serve --workers 1`` on ``catalog`` in its own process, torch unimportable: its base URL."""
+    port = free_port()
+    cmd = [sys.executable, "-c", NO_TORCH_SERVE, "serve", "--port", str(port),
+           "--workers", "1", "--catalog", str(catalog), "--log-level", "warning"]
+    handle = log.open("wb")
+    proc = subprocess.Popen(cmd, cwd=catalog.parent, stdout=handle, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"mcae serve exited ({proc.returncode}): {log.read_text()[-3000:]}")
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mcae serve did not start: {log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        handle.close()
