@@ -4,6 +4,10 @@
 ``MCAE_TILES__CATALOG_PATH``, ``MCAE_DATABASE__URL``, ``MCAE_AUTH__LEASE_SECONDS``,
 ``MCAE_JOBS__WORKERS``. The tiles layer's own ``MCAE_TILES_*`` variables
 (``MCAE_TILES_CATALOG_PATH``) still work; the ``__`` form wins where both are set.
+Object storage (``tiles.s3``, also ``Settings.s3``) reads ``MCAE_S3_*``: ``MCAE_S3_ENABLED``,
+``MCAE_S3_ENDPOINT``, ``MCAE_S3_REGION``, ``MCAE_S3_HTTPS``, ``MCAE_S3_VIRTUAL_HOSTING`` and,
+optionally, ``MCAE_S3_ACCESS_KEY_ID`` / ``MCAE_S3_SECRET_ACCESS_KEY`` (else ``AWS_*`` as usual).
+Invalid values are a :class:`SettingsError` naming the setting, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,10 +15,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mcae.inference.errors import InputError
+from mcae.inference.object_store import S3Settings
 from mcae.tiles.settings import TileSettings
+
+
+class SettingsError(InputError):
+    """A setting (an ``MCAE_*`` variable or ``.env`` line) has a value that cannot be used."""
 
 
 class DatabaseSettings(BaseModel):
@@ -71,6 +81,11 @@ class Settings(BaseSettings):
         return TileSettings(**value) if isinstance(value, dict) else value
 
     @property
+    def s3(self) -> S3Settings:
+        """The object store of ``s3://`` maps and layers (``MCAE_S3_*``)."""
+        return self.tiles.s3
+
+    @property
     def catalog_dir(self) -> Path:
         """The folder of the catalog file (absolute): database and jobs live beside it."""
         return self.tiles.catalog_path.resolve().parent
@@ -89,7 +104,21 @@ class Settings(BaseSettings):
 
 
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of the environment; :class:`SettingsError` (one line) for invalid values."""
+    for make, prefix in ((S3Settings, "MCAE_S3_"), (Settings, "")):  # S3 first: its variables named
+        try:
+            made = make()
+        except ValidationError as exc:
+            problems = "; ".join(f"{prefix}{'.'.join(str(p) for p in e['loc']).upper() if prefix else _dotted(e)}: "
+                                 f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+            raise SettingsError(f"invalid settings: {problems}") from None
+    assert isinstance(made, Settings)
+    return made
 
 
-__all__ = ["AuthSettings", "DatabaseSettings", "JobSettings", "Settings", "TileSettings", "get_settings"]
+def _dotted(error: Any) -> str:
+    return ".".join(str(p) for p in error["loc"]) or "settings"
+
+
+__all__ = ["AuthSettings", "DatabaseSettings", "JobSettings", "S3Settings", "Settings", "SettingsError",
+           "TileSettings", "get_settings"]

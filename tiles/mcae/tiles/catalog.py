@@ -2,7 +2,9 @@
 
 Routes address data only through catalog ids; a layer's file path never leaves the
 server. The default store is one JSON file next to the data (``catalog.json``),
-rewritten atomically on every change; paths in it are relative to its folder.
+rewritten atomically on every change; paths in it are relative to its folder, or
+``s3://bucket/key`` for a layer in object storage (read as ``/vsis3/bucket/key``; its
+version follows the object's ETag, size and time, see ``source_token``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from mcae.inference import object_store
 from mcae.inference.atomic import write_json
 from mcae.inference.errors import InputError
 from mcae.tiles.gdal import SourceRefused
@@ -169,7 +172,13 @@ class CatalogStore:
         return district
 
     def resolve(self, stored: str) -> Path:
-        """A path as stored in the catalog (relative to its folder, or absolute)."""
+        """A path as stored in the catalog (relative to its folder, or absolute; an
+        ``s3://`` location as GDAL's ``/vsis3/`` path)."""
+        if object_store.is_s3(stored):
+            try:
+                return Path(object_store.vsi_path(stored))
+            except object_store.StorageError:
+                raise SourceRefused("this layer's object location is not a bucket and key") from None
         path = Path(stored)
         return path if path.is_absolute() else (self.root / path).resolve()
 
@@ -177,18 +186,32 @@ class CatalogStore:
         """The layer's own file: what identify, statistics, clips and comparisons read."""
         return self.resolve(layer.path)
 
+    def source_token(self, layer: Layer) -> str:
+        """What changes when the layer's file is rewritten: size and modification time, or an
+        object's ETag, size and time (``SourceRefused`` while it is missing or unreachable)."""
+        if object_store.is_s3(layer.path):
+            try:
+                return object_store.head(layer.path)
+            except object_store.StorageError:
+                raise SourceRefused("this layer's object cannot be read from object storage") from None
+        try:
+            return stat_token(self.layer_path(layer).stat())
+        except OSError:
+            raise SourceRefused("this layer's file is missing") from None
+
     def serving_copy(self, layer: Layer) -> Path | None:
         """The layer's web-optimized serving copy, if it exists and matches the file."""
         try:
-            source = self.layer_path(layer).stat()
-        except OSError:
+            source = self.source_token(layer)
+        except SourceRefused:
             return None
         found = self._fresh_copy(layer, source)
         return found[0] if found else None
 
-    def _fresh_copy(self, layer: Layer, source: os.stat_result) -> tuple[Path, os.stat_result] | None:
-        """The serving copy and its stat, if it was made from the file as ``source`` finds it."""
-        if not layer.serving_path or layer.serving_source != stat_token(source):
+    def _fresh_copy(self, layer: Layer, source: str) -> tuple[Path, os.stat_result] | None:
+        """The serving copy and its stat, if it was made from the file as ``source`` (its
+        ``source_token``) finds it."""
+        if not layer.serving_path or layer.serving_source != source:
             return None
         copy = self.resolve(layer.serving_path)
         try:
@@ -212,12 +235,9 @@ class CatalogStore:
     def layer_state(self, layer: Layer) -> tuple[str, Path | None]:
         """The layer's version and its fresh serving copy (or None), resolved together so
         that a tile's ETag always names the file it was read from."""
-        try:
-            stat = self.layer_path(layer).stat()
-        except OSError:
-            raise SourceRefused("this layer's file is missing") from None
-        token = f"{layer.path}:{stat_token(stat)}"
-        found = self._fresh_copy(layer, stat)  # one stat of each file per request
+        source = self.source_token(layer)  # SourceRefused while the file is missing
+        token = f"{layer.path}:{source}"
+        found = self._fresh_copy(layer, source)  # one stat of each file per request
         if found is not None:
             token += f"|{layer.serving_path}:{stat_token(found[1])}"
         return hashlib.sha1(token.encode()).hexdigest()[:12], found[0] if found else None

@@ -16,6 +16,9 @@ Hardening, in layers:
   ``calculate_default_transform``), so it is not set;
 * network drivers stay unusable: ``CPL_VSIL_CURL_ALLOWED_EXTENSIONS`` names an extension
   no file has, and HTTP is off unless configured;
+* with object storage on (``s3.enabled``), ``/vsis3/`` paths (catalog layers stored as
+  ``s3://bucket/key``) are the one remote kind allowed, read with the endpoint and
+  credentials of the settings or the environment (``object_store.configure``);
 * ``GDAL_PAM_ENABLED=NO``: reading never writes ``.aux.xml`` files next to the data.
 """
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mcae.inference import object_store
 from mcae.inference.errors import MCAEError
 from mcae.tiles.settings import TileSettings
 
@@ -46,32 +50,45 @@ def gdal_options(settings: TileSettings) -> dict[str, str]:
         "CPL_DEBUG": "OFF",
         "VSI_CACHE": "FALSE",
     }
+    if settings.s3.enabled:  # what /vsis3/ needs (credentials stay out of this dict)
+        options.update({k: v for k, v in object_store.gdal_env(settings.s3).items() if not k.endswith(
+            ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY"))})
     if settings.gdal_allow_network:
         options.update({"CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff",
                         "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES", "GDAL_HTTP_MULTIPLEX": "YES",
                         "VSI_CACHE": "TRUE"})
-    else:
+    elif not settings.s3.enabled:
         options.update({"CPL_VSIL_CURL_ALLOWED_EXTENSIONS": NO_NETWORK_EXTENSION,
                         "GDAL_HTTP_MAX_RETRY": "0", "GDAL_HTTP_TIMEOUT": "1"})
     return options
 
 
 _network_allowed = False
+_s3_allowed = False
 
 
 def configure_gdal(settings: TileSettings) -> dict[str, str]:
     """Put ``settings``' GDAL options into the process environment; returns them."""
-    global _network_allowed
+    global _network_allowed, _s3_allowed
     options = gdal_options(settings)
     os.environ.update(options)
+    object_store.configure(settings.s3)  # also the credentials, when the settings hold them
     _network_allowed = settings.gdal_allow_network
+    _s3_allowed = settings.s3.enabled
     return options
 
 
 def check_source(path: str) -> str:
-    """``path`` if the server may open it: a local regular file (or a URL when allowed)."""
+    """``path`` if the server may open it: a local regular file, an object of the configured
+    store when object storage is on (or any URL when allowed)."""
     remote = path.startswith("/vsi") or "://" in path
     if remote:
+        if _s3_allowed and path.startswith(object_store.VSI_PREFIX):
+            try:
+                object_store.split(object_store.from_vsi(path))  # a well-formed bucket/key only
+            except object_store.StorageError:
+                raise SourceRefused("this layer's object location is not a bucket and key") from None
+            return path
         if not _network_allowed:
             raise SourceRefused("this layer's source is remote and the server reads local files only")
         return path

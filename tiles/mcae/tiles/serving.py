@@ -12,6 +12,11 @@ time. Tiles on WebMercatorQuad come from it only while that record matches the s
 a rewritten source is served from itself (correct, slower) until ``mcae catalog
 optimize`` writes a new copy. Identify, statistics, clips and comparisons always read
 the source.
+
+A layer in object storage (``s3://``) gets its serving copy the same way, read once
+through ``/vsis3/`` into the local ``.serving/`` folder and recording the object's ETag,
+size and time: WebMercatorQuad tiles are then local reads; other tile matrix sets,
+identify, statistics and clips read the object itself.
 """
 
 from __future__ import annotations
@@ -48,26 +53,28 @@ def serving_path_for(store: CatalogStore, source: Path, categorical: bool = True
     return store.root / SERVING_DIR / f"{source.stem}-{digest}.tif"
 
 
-def write_serving_copy(source: str | Path, dest: str | Path, *, categorical: bool) -> Path:
+def write_serving_copy(source: str | Path, dest: str | Path, *, categorical: bool,
+                       token: str | None = None) -> Path:
     """Translate ``source`` to a validated web-optimized COG at ``dest`` (atomic).
 
     512 px blocks; 256 px where a pyramid level would be exactly one 512 px block wide and
     taller than that (rio-cogeo's validator takes such a level for a striped one, and a
     grid-aligned copy cannot be padded the way ``cog.cog_width`` pads a map).
+    ``token``: the source's ``CatalogStore.source_token`` (default: its size and time).
     """
     source, dest = Path(source), Path(dest)
     for block in BLOCKS[:-1]:
         try:
-            _translate(source, dest, categorical, block)
+            _translate(source, dest, categorical, block, token)
             return dest
         except COGValidationError as exc:
             if not all("is not tiled" in e for e in exc.errors):
                 raise
-    _translate(source, dest, categorical, BLOCKS[-1])
+    _translate(source, dest, categorical, BLOCKS[-1], token)
     return dest
 
 
-def _translate(source: Path, dest: Path, categorical: bool, block: int) -> None:
+def _translate(source: Path, dest: Path, categorical: bool, block: int, token: str | None = None) -> None:
     """One try at ``block`` px; ``COGValidationError`` (and nothing at ``dest``) if rio-cogeo
     rejects the result."""
     options: dict[str, Any] = {
@@ -76,8 +83,8 @@ def _translate(source: Path, dest: Path, categorical: bool, block: int) -> None:
         "overview_resampling": "mode" if categorical else "average",
     }
     with ExitStack() as stack:
-        src = stack.enter_context(open_dataset(str(source)))  # local GeoTIFFs only
-        tags = {**src.tags(), SOURCE_TAG: stat_token(source.stat())}
+        src = stack.enter_context(open_dataset(str(source)))  # local GeoTIFFs (or the object store's)
+        tags = {**src.tags(), SOURCE_TAG: token or stat_token(source.stat())}
         if categorical:
             options.update(nodata=src.nodata if src.nodata is not None else 0, indexes=(1,))
             with contextlib.suppress(ValueError):  # no colour table: the catalog's palette renders it
@@ -102,9 +109,9 @@ def with_serving_copy(store: CatalogStore, layer: Layer, *, force: bool = False)
     ``force``); the new file replaces the old one in one rename, so tiles never lack it."""
     source = store.layer_path(layer)
     dest = serving_path_for(store, source, layer.categorical)
-    token = stat_token(source.stat())
+    token = store.source_token(layer)
     if force or not (dest.is_file() and _copy_source(dest) == token):
-        write_serving_copy(source, dest, categorical=layer.categorical)
+        write_serving_copy(source, dest, categorical=layer.categorical, token=token)
     return layer.model_copy(update={"serving_path": os.path.relpath(dest, store.root),
                                     "serving_source": token})
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mcae.inference.object_store import S3Settings
 
 
 class TileSettings(BaseSettings):
@@ -22,6 +25,8 @@ class TileSettings(BaseSettings):
     dataset_cache_size: int = 64  # open datasets kept per process
     gdal_cachemax_mb: int = 256
     gdal_allow_network: bool = False  # let catalog entries be URLs / /vsi paths
+    # S3-compatible object storage for s3:// layers (``MCAE_S3_*``; off unless enabled)
+    s3: S3Settings = Field(default_factory=S3Settings)
     tile_cache_mb: int = 64  # rendered tiles kept per process (0: off)
     # the built web viewer, served at "/" when the folder exists (``make web`` builds it)
     web_dist: Path = Path(__file__).resolve().parents[3] / "web" / "dist"

@@ -189,7 +189,9 @@ def train(
 @friendly_errors
 def map_(
     project: ProjectOpt,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output COG path (.tif).")],
+    out: Annotated[str, typer.Option("--out", "-o", help=(
+        "Output COG path (.tif), or s3://bucket/key.tif: written and validated locally, then uploaded to "
+        "the object store of the MCAE_S3_* settings."))],
     districts: Annotated[Path | None, typer.Option(
         help="GeoJSON of district boundaries: also writes one COG per district.")] = None,
     district_field: Annotated[str, typer.Option(help="Property naming each district.")] = "name",
@@ -207,7 +209,14 @@ def map_(
     from mcae.inference.project import Project
 
     proj = Project.open(project)
-    path = write_map(proj, out, decisions=decision_store.decisions_of(proj, catalog, database))
+    held = decision_store.decisions_of(proj, catalog, database)
+    if out.startswith("s3://"):
+        from mcae.platform.cli.publish import map_to_object_store
+
+        map_to_object_store(proj, out, decisions=held, districts=districts, district_field=district_field,
+                            publish_city=publish, catalog=catalog)
+        return
+    path = write_map(proj, Path(out), decisions=held)
     console.print(f"[green]map written:[/] {path}")
     if districts is not None:
         for written in clip_districts(path, districts, path.parent, field=district_field):

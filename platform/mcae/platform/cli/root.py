@@ -22,6 +22,7 @@ SUB_APPS: list[tuple[str, str | None]] = [
     ("db", "db"),
     ("users", "users"),
     ("projects", "projects"),
+    ("publish", None),
 ]
 
 
