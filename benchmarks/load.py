@@ -70,7 +70,8 @@ def measure(demo: Path, work: Path, *, workers: int, load: RunConfig, warmup: in
         result["workers_gone"] = sampler.gone + [p for p in pids if p not in server.worker_pids()]
         log(f"load ({load.clients} clients): {stats.answered} requests in {stats.seconds:.1f} s, "
             f"{stats.errors} errors")
-        result["server_log_tail"] = server.log_tail(2000)
+        full_log = server.log.read_text(errors="replace")
+        result["server_log_tail"], result["server_tracebacks"] = full_log[-2000:], full_log.count("Traceback")
     return result
 
 

@@ -70,7 +70,8 @@ def rss_figures(samples: list[RssSample], warmup: int,
             "growth_mb": (mine[-1].rss[pid] - warm.rss[pid]) / MB,
             "growth_mb_per_1000": 1000 * slope([(s.requests, s.rss[pid] / MB) for s in after]),
             "warm_at_requests": warm.requests, "end_at_requests": mine[-1].requests,
-            "fds_start": mine[0].fds.get(pid), "fds_end": mine[-1].fds.get(pid), "samples": len(mine),
+            "fds_start": mine[0].fds.get(pid), "fds_warm": warm.fds.get(pid), "fds_end": mine[-1].fds.get(pid),
+            "samples": len(mine),
         }
     return out
 

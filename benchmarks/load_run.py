@@ -6,7 +6,8 @@ Every request of the mix is timed from its first byte sent to its final answer. 
 ``busy_retries`` times), counted under ``busy``, and the time it cost stays in the latency.
 A 409 on a save is an expected outcome of competing clients (``conflicts``); the client
 retries once on the current version. An error is any other answer than the call expects
-(5xx, an unexpected 4xx) and any transport failure (refused or reset connection, timeout).
+(5xx, an unexpected 4xx), any transport failure (refused or reset connection, timeout)
+and a bundle job whose status reads ``failed``.
 After every ``sample_every`` answers the workers' RSS is sampled.
 """
 
@@ -132,7 +133,9 @@ class Runner:
         route.statuses[str(status)] += 1
         self._answered()
         follow: Call | None = None
-        if status in call.expect:
+        if status in call.expect and call.route == "job status" and response.json().get("state") == "failed":
+            self.stats.error(route, f"job {call.url} failed: {response.json().get('error')}")
+        elif status in call.expect:
             mix.remember(call, response)
             if call.save is not None:
                 follow = mix.saved(call, response)

@@ -92,7 +92,10 @@ class ReaderPool:
             found = idle.pop() if idle else None
             if found is not None:
                 self._count -= 1
-                self._idle.move_to_end(key)
+                if idle:
+                    self._idle.move_to_end(key)
+                else:  # no empty lists: _evict pops the first key's oldest reader
+                    del self._idle[key]
         if found is None:
             found = open_reader(path, tms)
             self.opened += 1
@@ -125,8 +128,9 @@ class ReaderPool:
         closing: list[Reader] = []
         while self._count > self.size and self._idle:
             key, readers = next(iter(self._idle.items()))
-            closing.append(readers.pop(0))
-            self._count -= 1
+            if readers:
+                closing.append(readers.pop(0))
+                self._count -= 1
             if not readers:
                 del self._idle[key]
         return closing
