@@ -20,6 +20,7 @@ from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 from shapely.geometry import box, mapping
 
+from mcae.inference import object_store
 from mcae.tiles.catalog import CatalogStore, City, Layer
 from mcae.tiles.gdal import SourceRefused
 from mcae.tiles.readers import open_dataset
@@ -79,7 +80,9 @@ def layer_item(store: CatalogStore, city: City, layer: Layer, base_url: str | No
     with open_dataset(str(path)) as src:
         crs, shape, transform, native = src.crs, [src.height, src.width], list(src.transform)[:6], list(src.bounds)
         dtype, nodata = src.dtypes[0], src.nodata
-    modified = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).replace(microsecond=0)
+    remote = object_store.is_s3(layer.path)  # an object: its time from the store, its s3:// URL as href
+    stamp = float(store.source_token(layer).rsplit(":", 1)[1]) if remote else path.stat().st_mtime
+    modified = datetime.fromtimestamp(stamp, tz=timezone.utc).replace(microsecond=0)
     item = pystac.Item(
         id=layer.id, geometry=mapping(box(*layer.bounds)), bbox=list(layer.bounds), datetime=modified,
         properties={"title": layer.title, "description": layer.description or layer.title,
@@ -92,7 +95,7 @@ def layer_item(store: CatalogStore, city: City, layer: Layer, base_url: str | No
         proj.wkt2 = crs.to_wkt()
     proj.shape, proj.transform, proj.bbox = shape, transform, native
     if base_url is None:
-        asset = pystac.Asset(href=str(path), media_type=pystac.MediaType.COG, roles=["data"],
+        asset = pystac.Asset(href=layer.path if remote else str(path), media_type=pystac.MediaType.COG, roles=["data"],
                              title=f"{layer.title} (Cloud-Optimized GeoTIFF)")
     else:
         bbox = ",".join(repr(v) for v in layer.bounds)

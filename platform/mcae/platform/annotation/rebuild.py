@@ -131,6 +131,6 @@ def _map_path(store: CatalogStore, city: str | None, layer_id: str, root: Path) 
     """Where the map goes: over the published layer's file, else into the project folder."""
     if city is not None:
         old = _old_layer(store, city, layer_id)
-        if old is not None:
+        if old is not None and not old.path.startswith("s3://"):  # an object is not rewritten in place
             return store.layer_path(old)
     return root / "map.tif"
