@@ -38,6 +38,7 @@ REQUIRED_KINDS = {"traversal", "encoded-traversal", "double-encoded", "unicode",
                   "self-intersecting", "huge-polygon", "body-cap", "header-injection", "zoom-range",
                   "token-in-url", "auth", "annotation-body"}
 BAD_HEADER_CHARS = ("\r", "\n", "\x00")
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # one run of the whole corpus: about 30 s
 
 
 @dataclass
