@@ -53,11 +53,26 @@ class Decision(BaseModel):
     @classmethod
     def _class(cls, value: Any) -> int:
         if isinstance(value, str) and not value.strip().isdigit():
-            return UNKNOWN if value.strip().lower() == "unknown" else MCAE.id_of(value)
+            if value.strip().lower() == "unknown":
+                return UNKNOWN
+            try:
+                return MCAE.id_of(value)
+            except KeyError as exc:
+                raise ValueError(str(exc).strip("'\"")) from None
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
+                isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"class must be an MCAE class id (1-9, or 0 for Unknown) or name, not {value!r}")
         number = int(value)
         if number != UNKNOWN and number not in MCAE.ids:
             raise ValueError(f"class {number} is not an MCAE class id (1-9, or 0 for Unknown)")
         return number
+
+    @field_validator("mask", mode="before")
+    @classmethod
+    def _mask(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"a mask id is a whole number, not {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _target_fields(self) -> Decision:
@@ -110,7 +125,11 @@ def load_decisions_file(path: str | Path) -> list[Decision]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such decisions file")
-    return parse_decisions(path.read_text(), origin=str(path))
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    return parse_decisions(text, origin=str(path))
 
 
 def resolve(decisions: list[Decision], groups: pd.DataFrame) -> list[Decision]:

@@ -21,12 +21,14 @@ from rasterio.crs import CRS
 from rasterio.enums import ColorInterp, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.warp import reproject, transform_bounds
-from rasterio.windows import Window, from_bounds
+from rasterio.windows import Window
 
 from mcae.inference.errors import InputError
 from mcae.inference.masks.base import PixelWindow
 
 SUPPORTED_DTYPES = ("uint8", "uint16", "int16", "uint32", "int32", "float32", "float64")
+MIN_SIDE = 16  # px of the working grid: anything narrower holds no mask worth labelling
+MAX_UPSAMPLE = 10.0  # working-grid px per source px, along a side: beyond it, pixels are invented
 
 
 @dataclass
@@ -93,7 +95,10 @@ def inspect_image(path: str | Path, *, gsd: float | None = None, target_gsd: flo
         raise InputError(f"{path}: not a readable image ({_first_line(exc)})") from None
 
 
-def _first_line(exc: Exception) -> str:
+def _first_line(exc: BaseException) -> str:
+    """The first line of GDAL's own reason (rasterio's 'Read failed' wraps it)."""
+    if exc.__cause__ is not None and "previous exception" in str(exc):
+        exc = exc.__cause__
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
@@ -118,6 +123,13 @@ def _plan(src: Any, path: Path, gsd: float | None, target_gsd: float,
         transform = Affine(target_gsd, 0, 0, 0, -target_gsd, 0)
         width = max(1, round(src.width * gsd / target_gsd))
         height = max(1, round(src.height * gsd / target_gsd))
+    upsample = math.sqrt(width * height / (src.width * src.height))  # per side, rotation aside
+    if upsample > MAX_UPSAMPLE:
+        raise InputError(f"{path}: its pixels are about {upsample:.0f} times coarser than the working GSD "
+                         f"({target_gsd} m, {width} x {height} px); give a coarser --target-gsd")
+    if min(width, height) < MIN_SIDE:
+        raise InputError(f"{path}: {width} x {height} px at {target_gsd} m is too small to segment; "
+                         f"MCAE needs at least {MIN_SIDE} px on each side")
     nodata = src.nodata if alpha is None else None
     return SceneInfo(
         path=str(path.resolve()), src_width=src.width, src_height=src.height,
@@ -165,15 +177,21 @@ def _overview(src: Any, bands: list[int], size: int = 512) -> np.ndarray:
 
 def _stretch(src: Any, bands: list[int], nodata: float | None,
              alpha: int | None) -> list[list[float]]:
-    """Per-band [low, high] mapped to 0..255 (identity for uint8 input)."""
-    if src.dtypes[0] == "uint8":
-        return [[0.0, 255.0] for _ in bands]
+    """Per-band [low, high] mapped to 0..255 (identity for uint8 input).
+
+    An image whose overview holds no valid pixel (all no data, transparent, or beyond what
+    float32 holds) is refused.
+    """
     sample = _overview(src, bands).astype(np.float64)
-    valid = np.ones(sample.shape[1:], bool)
+    valid = np.all(np.isfinite(sample.astype(np.float32)), axis=0)
     if nodata is not None:
         valid &= ~np.all(sample == nodata, axis=0)
     if alpha is not None:
         valid &= _overview(src, [alpha])[0] > 0
+    if not valid.any():
+        raise InputError(f"{src.name}: the image holds no valid pixels (all no data, transparent or not finite)")
+    if src.dtypes[0] == "uint8":
+        return [[0.0, 255.0] for _ in bands]
     out = []
     for band in sample:
         values = band[valid & np.isfinite(band)]
@@ -257,6 +275,15 @@ class RasterScene:
 
     def read_source(self, window: PixelWindow, scale: float,
                     resampling: Resampling) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`read`, uncached; a file that cannot be read is an :class:`InputError`."""
+        try:
+            return self._read_source(window, scale, resampling)
+        except RasterioError as exc:
+            raise InputError(f"{self.info.path}: cannot read its pixels near row {window.row_off}, "
+                             f"column {window.col_off} ({_first_line(exc)})") from None
+
+    def _read_source(self, window: PixelWindow, scale: float,
+                     resampling: Resampling) -> tuple[np.ndarray, np.ndarray]:
         info, src = self.info, self._dataset()
         if scale == 1.0 and self._on_source_grid():
             return self._read_aligned(src, window)
@@ -320,11 +347,15 @@ class RasterScene:
             left, bottom, right, top = transform_bounds(
                 info.rio_crs, CRS.from_wkt(info.src_crs or ""), left, bottom, right, top,
                 densify_pts=5)
-        win = from_bounds(left, bottom, right, top, transform=Affine(*info.src_transform))
-        row0 = max(math.floor(win.row_off) - 2, 0)
-        col0 = max(math.floor(win.col_off) - 2, 0)
-        row1 = min(math.ceil(win.row_off + win.height) + 2, info.src_height)
-        col1 = min(math.ceil(win.col_off + win.width) + 2, info.src_width)
+        # The source pixels under the box's four corners: right for rotated or sheared
+        # source grids too (rasterio's from_bounds assumes a north-up one).
+        inverse = ~Affine(*info.src_transform)
+        corners = [inverse @ (x, y) for x in (left, right) for y in (bottom, top)]
+        cols, rows = [c for c, _ in corners], [r for _, r in corners]
+        row0 = max(math.floor(min(rows)) - 2, 0)
+        col0 = max(math.floor(min(cols)) - 2, 0)
+        row1 = min(math.ceil(max(rows)) + 2, info.src_height)
+        col1 = min(math.ceil(max(cols)) + 2, info.src_width)
         if row1 <= row0 or col1 <= col0:
             return None
         return Window(col0, row0, col1 - col0, row1 - row0)

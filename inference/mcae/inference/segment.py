@@ -8,7 +8,10 @@ so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -56,6 +59,33 @@ def prepare_project(image: str | Path, project_dir: str | Path,
     spec = {"name": options.generator, "options": options.generator_options,
             "settings": generator.settings()}
     return Project.create(project_dir, info, grid, spec, FEATURE_VERSION)
+
+
+@contextlib.contextmanager
+def discard_new_project(project_dir: str | Path) -> Iterator[None]:
+    """On an :class:`InputError`, remove what a first run wrote into ``project_dir``.
+
+    A folder that already held a project keeps everything (its finished patches resume);
+    an interrupted or killed run keeps its patches too.
+    """
+    root = Path(project_dir)
+    existed = root.exists()
+    if (root / "project.json").exists():
+        yield
+        return
+    before = set(root.iterdir()) if root.is_dir() else set()
+    try:
+        yield
+    except InputError:
+        if not existed:
+            shutil.rmtree(root, ignore_errors=True)
+        elif root.is_dir():
+            for entry in set(root.iterdir()) - before:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+        raise
 
 
 def segment_patches(project: Project, run: Executor) -> pd.DataFrame:

@@ -56,7 +56,7 @@ def segment(
 ) -> None:
     """Cut an image into patches and masks, describe and cluster them into groups."""
     from mcae.inference.groups import build_groups
-    from mcae.inference.segment import SegmentOptions, prepare_project, segment_patches
+    from mcae.inference.segment import SegmentOptions, discard_new_project, prepare_project, segment_patches
 
     settings = get_settings()
     name = generator or ("sam" if sam_checkpoint else "superpixel")
@@ -79,15 +79,16 @@ def segment(
         overlap=settings.overlap if overlap is None else overlap,
         neighbourhood=neighbourhood or settings.neighbourhood, generator=name,
         generator_options=gen_options, band_names=bands.split(",") if bands else None)
-    proj = prepare_project(image, project, options)
-    grid, info = proj.grid, proj.scene_info
-    console.print(f"{Path(info.path).name}: {info.width} x {info.height} px at {info.gsd} m "
-                  f"({', '.join(info.band_names)}), {len(grid)} patches of {grid.patch_size} px, "
-                  f"{len(grid.neighbourhoods())} neighbourhoods")
-    with executor(scheduler, workers, quiet) as run:
-        index = segment_patches(proj, run)
-        groups = build_groups(proj, run)
-        n_workers = run.n_workers
+    with discard_new_project(project):
+        proj = prepare_project(image, project, options)
+        grid, info = proj.grid, proj.scene_info
+        console.print(f"{Path(info.path).name}: {info.width} x {info.height} px at {info.gsd} m "
+                      f"({', '.join(info.band_names)}), {len(grid)} patches of {grid.patch_size} px, "
+                      f"{len(grid.neighbourhoods())} neighbourhoods")
+        with executor(scheduler, workers, quiet) as run:
+            index = segment_patches(proj, run)
+            groups = build_groups(proj, run)
+            n_workers = run.n_workers
     proj.record_step("segment", masks=len(index), groups=int(groups.groupby(
         ["neighbourhood", "group"]).ngroups), workers=n_workers)
     console.print(f"[green]done:[/] {len(index)} masks, "
