@@ -26,6 +26,8 @@ route reads. Every HTTP row uses the same client (``wrk``, 1 thread,
    ``--no-variants``, two more cold rows split the gain: ours on the same layer without a
    serving copy (warping the UTM file, as stock does) and stock on the serving copy;
 4. the floor: the hot tiles pre-rendered to files and served by nginx (2 workers);
+   and the deployment's nginx (``docker/nginx.conf``, ``tiles_proxy.py``) in front of ours: the
+   hot set on versioned URLs through its cache, beside ours directly on the same URLs;
 5. in process, no HTTP, one thread: ``render_tile`` in a loop (ours) and a new
    ``Reader`` + ``Reader.tile`` + ``ImageData.render`` per tile (stock), on the cold lists.
 
@@ -59,6 +61,7 @@ if __package__ in (None, ""):  # run as a script: make the `benchmarks` package 
 import httpx
 
 from benchmarks import tiles_data as data
+from benchmarks import tiles_proxy as proxy
 from benchmarks import tiles_servers as servers
 from benchmarks._common import REPO, machine_info, write_results
 from benchmarks.tiles_checks import etag_checks, mcae_colormap_query, ours_path, static_path, stock_path, version_checks
@@ -153,6 +156,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-static", action="store_true")
     p.add_argument("--skip-inproc", action="store_true")
     p.add_argument("--skip-bundle", action="store_true")
+    p.add_argument("--skip-proxy", action="store_true", help="no rows through nginx in front (docker/nginx.conf)")
+    p.add_argument("--proxy-only", action="store_true",
+                   help="only ours hot and nginx in front (no cold, stock, static, in-process or bundle rows)")
     p.add_argument("--inproc-tiles", type=int, default=600, help="tiles per in-process row (first of the cold lists)")
     p.add_argument("--row-time-limit", type=float, default=120.0,
                    help="seconds after which an HTTP row stops, complete or not (flagged)")
@@ -165,6 +171,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep-work", action="store_true", help="keep the run's folder (logs, static tiles)")
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args(argv)
+    if args.proxy_only:
+        args.skip_static = args.skip_inproc = args.skip_bundle = True
     if args.long:
         for name in ("cold_native", "cold_low", "hot_requests", "stock_hot_requests", "static_requests"):
             setattr(args, name, 4 * getattr(args, name))
@@ -295,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     names = {("ours", "utm"): ("ours cold", "ours-cold"), ("stock", "utm"): ("stock titiler cold", "stock-cold"),
              ("ours", "native"): ("ours cold, no serving copy", "ours-native-cold"),
              ("stock", "serving"): ("stock titiler cold, on our serving copy", "stock-serving-cold")}
-    for zoom in (nat_label, low_label):
+    for zoom in (nat_label, low_label) if not args.proxy_only else ():
         for side, layer, fmt in plan:
             res = cold_row(side, layer, zoom, fmt)
             label, group = names[(side, layer)]
@@ -326,21 +334,28 @@ def main(argv: list[str] | None = None) -> int:
             checks.append({"check": f"If-None-Match run at {zoom}: every answer a 304",
                            "ok": res["status"] == {304: res["requests"]} and res["errors"] == 0,
                            "detail": str(res["status"])})
+        if not args.skip_proxy and servers.NGINX:
+            print(f"\n[nginx in front] docker/nginx.conf, {args.workers} nginx workers, versioned URLs")
+            found, proxy_checks = proxy.proxy_rows(srv, {nat_label: hot_native, low_label: hot_low}, args.workers,
+                                                   work, args.hot_requests, measure)
+            rows += found
+            checks += proxy_checks
         checks += version_checks(base, "utm", hot_native[0], city)
 
     # -- stock titiler, hot -------------------------------------------------------------------------
-    print(f"\n[stock hot] titiler.core TilerFactory(), {args.workers} uvicorn processes (SO_REUSEPORT)")
-    with servers.stock(args.workers, work, stock_env) as srv:
-        base = srv.url
-        probe = httpx.get(base + stock_path(city, cq, *hot_native[0]), timeout=60)
-        if probe.status_code != 200 or probe.headers.get("content-type") != "image/png":
-            raise RuntimeError(f"stock titiler answered {probe.status_code}: {probe.text[:300]}")
-        for zoom, tiles in ((nat_label, hot_native), (low_label, hot_low)):
-            reqs = [Request(stock_path(city, cq, *t)) for t in tiles]
-            measure(srv, reqs, len(reqs), warmup=True)  # one pass (GDAL caches, page cache)
-            res = measure(srv, reqs, args.stock_hot_requests)
-            rows.append(row("stock titiler hot (same set)", "stock-hot", zoom, "png", res))
-            print(f"  hot {zoom}: {res['tiles_per_s']:,.1f} tiles/s, p99 {res['p99_ms']:.1f} ms")
+    if not args.proxy_only:
+        print(f"\n[stock hot] titiler.core TilerFactory(), {args.workers} uvicorn processes (SO_REUSEPORT)")
+        with servers.stock(args.workers, work, stock_env) as srv:
+            base = srv.url
+            probe = httpx.get(base + stock_path(city, cq, *hot_native[0]), timeout=60)
+            if probe.status_code != 200 or probe.headers.get("content-type") != "image/png":
+                raise RuntimeError(f"stock titiler answered {probe.status_code}: {probe.text[:300]}")
+            for zoom, tiles in ((nat_label, hot_native), (low_label, hot_low)):
+                reqs = [Request(stock_path(city, cq, *t)) for t in tiles]
+                measure(srv, reqs, len(reqs), warmup=True)  # one pass (GDAL caches, page cache)
+                res = measure(srv, reqs, args.stock_hot_requests)
+                rows.append(row("stock titiler hot (same set)", "stock-hot", zoom, "png", res))
+                print(f"  hot {zoom}: {res['tiles_per_s']:,.1f} tiles/s, p99 {res['p99_ms']:.1f} ms")
 
     # -- static floor ------------------------------------------------------------------------------
     if not args.skip_static:
@@ -402,7 +417,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{bundle['tiles']:,} tiles in {bundle['seconds']:.1f} s = {bundle['tiles_per_s']:,.1f} tiles/s "
               f"({bundle['threads']} render threads, one process)")
 
-    ratios, goals, lines = summarize(rows, checks, bundle, fmts, nat_label, low_label)
+    ratios, goals, lines = ({}, [], []) if args.proxy_only else \
+        summarize(rows, checks, bundle, fmts, nat_label, low_label)
+    ratios["nginx_in_front"], proxy_lines = proxy.proxy_summary(rows)
+    lines += proxy_lines
 
     seconds = time.perf_counter() - t_start
     print("\n" + "=" * 40 + " results " + "=" * 40)

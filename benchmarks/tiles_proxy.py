@@ -1,0 +1,142 @@
+"""The tile benchmark's proxy rows: nginx with ``docker/nginx.conf`` in front of ``mcae serve``.
+
+The deployment's own file (``docker/compose.yaml`` mounts it into the nginx image) with its
+three placeholders substituted (upstream, listen address, cache folder) and a small main file
+around it in a temporary folder (``daemon off``, ``worker_processes N``, temp paths, no access
+log). Two rows on the hot set, both on versioned URLs (``?v=<layer version>``, what TileJSON
+and WMTS templates carry and what nginx caches): ours directly (the app's tile cache), and the
+same requests through nginx after one pass has filled its cache (every answer a HIT).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks import tiles_servers as servers
+from benchmarks._common import REPO
+from benchmarks.tiles_checks import ours_path
+from benchmarks.tiles_client import Request
+from benchmarks.tiles_report import row
+
+CONF = REPO / "docker" / "nginx.conf"
+
+MAIN = """daemon off;
+master_process on;
+worker_processes {workers};
+{user}pid {work}/nginx.pid;
+error_log {work}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {work}/client_body;
+    proxy_temp_path {work}/proxy;
+    fastcgi_temp_path {work}/fastcgi;
+    uwsgi_temp_path {work}/uwsgi;
+    scgi_temp_path {work}/scgi;
+    types {{ application/json json; image/png png; image/webp webp; }}
+    default_type application/octet-stream;
+    sendfile on;
+    keepalive_timeout 65;
+    keepalive_requests 1000000;
+    include {work}/mcae.conf;
+}}
+"""
+
+
+def render(upstream: str, listen: str, cache: Path) -> str:
+    """``docker/nginx.conf`` with its three placeholders substituted (as the nginx image's envsubst)."""
+    text = CONF.read_text()
+    for name, value in (("MCAE_UPSTREAM", upstream), ("MCAE_LISTEN", listen), ("MCAE_NGINX_CACHE", str(cache))):
+        text = text.replace("${" + name + "}", value)
+    if re.search(r"\$\{[A-Za-z_]+\}", text):
+        raise ValueError("docker/nginx.conf has a placeholder this benchmark does not fill")
+    return text
+
+
+@contextlib.contextmanager
+def proxied(app_url: str, workers: int, work: Path, probe: str) -> Iterator[servers.Server]:
+    """nginx (``workers`` processes) with ``docker/nginx.conf`` in front of ``app_url``."""
+    if not servers.NGINX:
+        raise RuntimeError("nginx is not installed (apt-get install -y nginx)")
+    port = servers.free_port()
+    folder = Path(tempfile.mkdtemp(prefix="nginx-proxy-", dir=work))
+    (folder / "cache").mkdir()
+    (folder / "mcae.conf").write_text(render(app_url.removeprefix("http://"), f"{servers.HOST}:{port}",
+                                             folder / "cache"))
+    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must reach the temporary folder
+    conf = folder / "nginx.conf"
+    conf.write_text(MAIN.format(workers=workers, work=folder, user=user))
+    log = folder / "nginx.out"
+    proc = servers._popen([servers.NGINX, "-p", str(folder), "-c", str(conf)], dict(os.environ), log)
+    try:
+        servers._wait_up(proc, port, 1, probe, 30, log)
+        yield servers.Server(f"http://{servers.HOST}:{port}", [proc], f"nginx ({workers} workers) in front")
+    finally:
+        servers._stop([proc])
+
+
+def layer_version(base: str, city: str, layer: str) -> str:
+    doc = httpx.get(f"{base}/api/cities/{city}", timeout=30).json()
+    return str(next(entry["version"] for entry in doc["layers"] if entry["id"] == layer))
+
+
+Measure = Callable[..., dict[str, Any]]
+
+
+def proxy_rows(app: servers.Server, hot: dict[str, list[tuple[int, int, int]]], workers: int, work: Path,
+               requests: int, measure: Measure) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows (ours direct, through nginx) per zoom on versioned hot URLs, and the cache checks."""
+    version = layer_version(app.url, "bench", "utm")
+    rows: list[dict[str, Any]] = []
+    checks: list[dict[str, Any]] = []
+    paths = {zoom: [f"{ours_path('utm', *t, 'png')}?v={version}" for t in tiles] for zoom, tiles in hot.items()}
+    first = next(iter(paths.values()))[0]
+    with proxied(app.url, workers, work, first) as nginx:
+        with httpx.Client(timeout=30) as client:
+            direct = client.get(app.url + first)
+            one, two = client.get(nginx.url + first), client.get(nginx.url + first)
+        checks.append({"check": "through nginx: a versioned tile is a HIT the second time, the app's bytes and ETag",
+                       "ok": two.headers.get("x-cache-status") == "HIT" and two.content == direct.content
+                       and two.headers.get("etag") == direct.headers.get("etag") and one.status_code == 200,
+                       "detail": f"{one.headers.get('x-cache-status')} then {two.headers.get('x-cache-status')}"})
+        for zoom, zoom_paths in paths.items():
+            reqs = [Request(p) for p in zoom_paths]
+            measure(app, reqs, 10 * len(reqs), warmup=True)  # both processes' tile caches
+            res = measure(app, reqs, requests)
+            rows.append(row("ours hot, versioned URLs (tile cache)", "ours-hot-versioned", zoom, "png", res))
+            print(f"  ours hot {zoom} versioned: {res['tiles_per_s']:,.1f} tiles/s, p99 {res['p99_ms']:.2f} ms")
+            measure(nginx, reqs, 2 * len(reqs), warmup=True)  # fills nginx's cache
+            with httpx.Client(timeout=30) as client:
+                statuses = {client.get(nginx.url + p).headers.get("x-cache-status") for p in zoom_paths}
+            checks.append({"check": f"through nginx at {zoom}: every hot tile a HIT after one pass",
+                           "ok": statuses == {"HIT"}, "detail": str(sorted(map(str, statuses)))})
+            res = measure(nginx, reqs, requests)
+            rows.append(row("nginx cache in front (docker/nginx.conf)", "nginx-hot", zoom, "png", res))
+            print(f"  nginx {zoom}: {res['tiles_per_s']:,.1f} tiles/s, p99 {res['p99_ms']:.2f} ms")
+    return rows, checks
+
+
+def proxy_summary(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    """nginx / ours on the same versioned hot URLs, per zoom."""
+    ratios: dict[str, Any] = {}
+    lines = []
+    for r in rows:
+        if r["group"] != "nginx-hot":
+            continue
+        ours = next(o for o in rows if o["group"] == "ours-hot-versioned" and o["zoom"] == r["zoom"])
+        ratio = r["tiles_per_s"] / ours["tiles_per_s"]
+        ratios[r["zoom"]] = {"nginx_tiles_per_s": r["tiles_per_s"], "ours_tiles_per_s": ours["tiles_per_s"],
+                             "nginx_over_ours": round(ratio, 2), "p99_nginx_ms": r["p99_ms"],
+                             "p99_ours_ms": ours["p99_ms"]}
+        lines.append(f"hot {r['zoom']}: nginx in front {r['tiles_per_s']:,.0f} tiles/s vs ours "
+                     f"{ours['tiles_per_s']:,.0f} tiles/s = {ratio:.1f}x (p99 {r['p99_ms']:.2f} vs "
+                     f"{ours['p99_ms']:.2f} ms)")
+    return ratios, lines
