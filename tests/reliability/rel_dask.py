@@ -57,11 +57,15 @@ def _wait_for_workers(address: str, n: int, timeout: float) -> None:
             time.sleep(0.1)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
+def _stop_all(procs: list[subprocess.Popen[bytes]], grace: float = 5.0) -> None:
+    """SIGTERM every process at once, SIGKILL what still runs after ``grace``; all reaped."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + grace
+    for proc in procs:
         try:
-            proc.wait(10)
+            proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
@@ -94,5 +98,4 @@ def dask_cluster(n_workers: int, logs: Path, timeout: float = 60.0) -> Iterator[
         _wait_for_workers(address, n_workers, timeout)
         yield cluster
     finally:
-        for proc in reversed(procs):
-            _stop(proc)
+        _stop_all(list(reversed(procs)))

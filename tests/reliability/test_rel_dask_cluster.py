@@ -1,16 +1,18 @@
-"""The engine on a real Dask cluster: a ``dask scheduler`` and two ``dask worker`` processes
+"""The engine on a real Dask cluster: a ``dask scheduler`` and three ``dask worker`` processes
 on loopback. ``segment``, ``label`` and ``train`` run with ``--scheduler tcp://...``, ``map``
 after them (it writes one COG from the client and takes no scheduler); every output is
 checksummed against a synchronous run of the same commands: identical. Then one worker
-is SIGKILLed in the middle of ``segment`` and the job still finishes, identically."""
+is SIGKILLed in the middle of ``segment`` and the job still finishes on the other two,
+identically. The commands run in this process (the CLI, as typed); the scheduler and the
+workers are their own processes."""
 
 from __future__ import annotations
 
 import hashlib
-import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,10 @@ import pandas as pd
 import pytest
 import rasterio
 from conftest import blocky_scene, write_tif
-from rel_dask import BIN, Cluster, dask_cluster
+from rel_dask import Cluster, dask_cluster
+from typer.testing import CliRunner
+
+from mcae.platform.cli import get_app
 
 GRID = ["--patch-size", "64", "--neighbourhood", "2"]
 pytestmark = [pytest.mark.slow]
@@ -32,38 +37,26 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return write_tif(root / "scene.tif", image), write_tif(root / "labels.tif", labels)
 
 
-def mcae(*args: str | Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([str(BIN / "mcae"), *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 120) -> str:
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        raise AssertionError(f"timed out: {proc.args}\n{out}") from None
-    assert proc.returncode == 0, f"{proc.args} exited {proc.returncode}:\n{out}"
-    return out
+def mcae(*args: str | Path) -> str:
+    result = CliRunner().invoke(get_app(), [str(a) for a in args])
+    assert result.exit_code == 0, f"mcae {' '.join(map(str, args))} exited {result.exit_code}:\n{result.output}"
+    return result.output
 
 
 def pipeline(scene: tuple[Path, Path], project: Path, scheduler: str,
              during_segment: threading.Thread | None = None) -> str:
     """segment, label (simulated expert), train and map: the map's path. ``during_segment``
-    is started once ``segment`` runs."""
+    runs beside ``segment``."""
     image, labels = scene
-    proc = mcae("segment", image, "--project", project, *GRID, "--scheduler", scheduler, "-q")
     if during_segment is not None:
         during_segment.start()
-    finish(proc)
+    mcae("segment", image, "--project", project, *GRID, "--scheduler", scheduler, "-q")
     if during_segment is not None:
         during_segment.join(60)
-    finish(mcae("label", "--project", project, "--reference", labels, "--budget", "30",
-                "--scheduler", scheduler, "-q"))
-    finish(mcae("train", "--project", project, "--scheduler", scheduler, "-q"))
+    mcae("label", "--project", project, "--reference", labels, "--budget", "30", "--scheduler", scheduler, "-q")
+    mcae("train", "--project", project, "--scheduler", scheduler, "-q")
     out_map = project.parent / f"{project.name}-map.tif"
-    finish(mcae("map", "--project", project, "--out", out_map))
+    mcae("map", "--project", project, "--out", out_map)
     return str(out_map)
 
 
@@ -126,14 +119,18 @@ def _assert_same(got: dict[str, str], want: dict[str, str]) -> None:
     assert not differ, f"outputs differ from the synchronous run: {differ}"
 
 
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with dask_cluster(3, tmp_path_factory.mktemp("dask-logs")) as found:
+        yield found
+
+
 @pytest.mark.timeout(150)
 def test_cluster_run_is_identical_to_a_synchronous_run(
-        scene: tuple[Path, Path], synchronous: dict[str, str], tmp_path: Path) -> None:
-    with dask_cluster(2, tmp_path / "logs") as cluster:
-        project = tmp_path / "project"
-        out_map = pipeline(scene, project, cluster.address)
-        used = _workers_that_ran(cluster)
-    assert used == {"w0", "w1"}  # both worker processes did part of the work
+        scene: tuple[Path, Path], synchronous: dict[str, str], cluster: Cluster, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    out_map = pipeline(scene, project, cluster.address)
+    assert _workers_that_ran(cluster) == {"w0", "w1", "w2"}  # every worker process did part of the work
     _assert_same(checksums(project, out_map), synchronous)
 
 
@@ -147,12 +144,12 @@ def _workers_that_ran(cluster: Cluster) -> set[str]:
 
 
 class WorkerKiller(threading.Thread):
-    """Waits until ``segment`` has finished a few patches while worker ``w1`` is running
-    one, then SIGKILLs w1; records what the scheduler lost with it."""
+    """Waits until ``segment`` has finished a few patches while worker ``victim`` is running
+    one, then SIGKILLs it; records what the scheduler lost with it."""
 
-    def __init__(self, cluster: Cluster, project: Path, after: int = 4) -> None:
+    def __init__(self, cluster: Cluster, project: Path, victim: str, after: int = 4) -> None:
         super().__init__(daemon=True)
-        self.cluster, self.project, self.after = cluster, project, after
+        self.cluster, self.project, self.victim, self.after = cluster, project, victim, after
         self.lost: dict[str, int] = {}
         self.done_before = -1
         self.error: BaseException | None = None
@@ -168,31 +165,29 @@ class WorkerKiller(threading.Thread):
 
         deadline = time.monotonic() + 60
         with Client(self.cluster.address, timeout=10) as client:
-            victim = next(a for a, w in client.scheduler_info()["workers"].items() if w["name"] == "w1")
+            victim = next(a for a, w in client.scheduler_info()["workers"].items() if w["name"] == self.victim)
             while time.monotonic() < deadline:
                 done = len(list((self.project / "patches").glob("[0-9]*-[0-9]*.parquet")))
                 running = client.processing().get(victim, ())
                 if done >= self.after and running:
                     held = client.has_what().get(victim, ())
-                    self.cluster.kill("w1")
+                    self.cluster.kill(self.victim)
                     self.done_before = done
                     self.lost = {"running": len(running), "held_results": len(held)}
                     return
                 time.sleep(0.01)
-        raise TimeoutError("segment never had finished patches while w1 was busy")
+        raise TimeoutError(f"segment never had finished patches while {self.victim} was busy")
 
 
 @pytest.mark.timeout(150)
 def test_a_worker_killed_mid_run_the_job_completes_identically(
-        scene: tuple[Path, Path], synchronous: dict[str, str], tmp_path: Path) -> None:
-    with dask_cluster(2, tmp_path / "logs") as cluster:
-        project = tmp_path / "project"
-        killer = WorkerKiller(cluster, project)
-        out_map = pipeline(scene, project, cluster.address, during_segment=killer)
-        assert killer.error is None, killer.error
-        assert cluster.worker_process("w1").returncode == -9  # really killed, and stayed dead
-        assert cluster.worker_process("w0").poll() is None
-        assert 0 < killer.done_before < 35 and killer.lost["running"] >= 1
-        print(f"w1 SIGKILLed after {killer.done_before} of 35 patches; lost with it: {killer.lost}",
-              file=sys.stderr)
+        scene: tuple[Path, Path], synchronous: dict[str, str], cluster: Cluster, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    killer = WorkerKiller(cluster, project, victim="w2")
+    out_map = pipeline(scene, project, cluster.address, during_segment=killer)
+    assert killer.error is None, killer.error
+    assert cluster.worker_process("w2").returncode == -9  # really killed, and stayed dead
+    assert cluster.worker_process("w0").poll() is None and cluster.worker_process("w1").poll() is None
+    assert 0 < killer.done_before < 35 and killer.lost["running"] >= 1
+    print(f"w2 SIGKILLed after {killer.done_before} of 35 patches; lost with it: {killer.lost}", file=sys.stderr)
     _assert_same(checksums(project, out_map), synchronous)
