@@ -1,10 +1,16 @@
-"""Atomic file writes: write to a temporary file beside the target, then rename."""
+"""Atomic file writes: write to a temporary file beside the target, then rename.
+
+A temporary file's name carries its writer's process id (``.NAME.mcae-PID-XXXX``), so a run
+can tell the leftovers of a killed writer (:func:`remove_stale_temps`) from a live one's.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +27,7 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix,
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=suffix or path.suffix,
                                dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -49,7 +55,7 @@ def scratch_path(beside: str | Path, suffix: str = ".tif") -> Iterator[Path]:
     """A temporary file next to ``beside`` that is always removed afterwards."""
     beside = Path(beside)
     beside.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{beside.name}.", suffix=suffix, dir=beside.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(beside), suffix=suffix, dir=beside.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -57,6 +63,19 @@ def scratch_path(beside: str | Path, suffix: str = ".tif") -> Iterator[Path]:
         for leftover in (Path(tmp), *Path(tmp).parent.glob(Path(tmp).name + ".*")):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
+
+
+@contextlib.contextmanager
+def scratch_dir(beside: str | Path) -> Iterator[Path]:
+    """A private temporary folder next to ``beside`` (same file system, so a file made in it
+    renames onto ``beside``); it and whatever GDAL or rio-cogeo put in it are always removed."""
+    beside = Path(beside)
+    beside.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=_temp_prefix(beside), suffix=".d", dir=beside.parent))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_files(folder: Path, writers: dict[str, Callable[[Path], object]]) -> dict[str, Path]:
@@ -67,3 +86,42 @@ def write_files(folder: Path, writers: dict[str, Callable[[Path], object]]) -> d
         with atomic_path(paths[name]) as tmp:
             writer(tmp)
     return paths
+
+
+_TEMP_PID = re.compile(r"\.mcae-(\d+)-")
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}.mcae-{os.getpid()}-"
+
+
+def remove_stale_temps(folder: str | Path, stem: str = "") -> list[Path]:
+    """Remove the temporary files and folders in ``folder`` (names ``.STEM...``) whose writer is gone.
+
+    A writer is gone when no process of its id runs on this machine (a killed ``mcae map``,
+    a full disk that stopped a run before its cleanup). Returns what was removed.
+    """
+    removed = []
+    for entry in Path(folder).glob(f".{stem}*"):
+        match = _TEMP_PID.search(entry.name)
+        if match is None or entry.is_symlink() or _alive(int(match.group(1))):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+        removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -8,6 +8,7 @@ The class names also go beside it, where GDAL and QGIS read them (``class_styles
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from rasterio.windows import Window
 from rio_cogeo.cogeo import cog_translate, cog_validate
 from rio_cogeo.profiles import cog_profiles
 
-from mcae.inference.atomic import atomic_path, scratch_path
+from mcae.inference.atomic import remove_stale_temps, scratch_dir
 from mcae.inference.class_styles import styled_classes, write_class_sidecars
 from mcae.inference.classes import ClassScheme
 from mcae.inference.errors import MCAEError
@@ -51,7 +52,12 @@ def write_class_cog(path: str | Path, *, width: int, height: int, transform: Aff
         "blockxsize": BLOCK, "blockysize": BLOCK, "compress": "deflate",
     }
     meta = {**scheme.tags(), **(tags or {})}
-    with scratch_path(path) as raw, atomic_path(path) as out:
+    if path.parent.is_dir():  # what a killed earlier run left beside the map and its sidecars
+        remove_stale_temps(path.parent, path.stem)
+    # Everything in progress (the raw file, rio-cogeo's own temporary file) sits in one private
+    # folder beside the map: a run killed at any moment leaves the old map and that folder.
+    with scratch_dir(path) as work:
+        raw, out = work / "raw.tif", work / path.name
         with rasterio.open(raw, "w", **profile) as dst:
             dst.write_colormap(1, scheme.colormap())
             for window, data in windows:
@@ -59,6 +65,7 @@ def write_class_cog(path: str | Path, *, width: int, height: int, transform: Aff
                     window.col_off, window.row_off, window.width, window.height))
         translate_to_cog(raw, out, overview_resampling=overview_resampling,
                          tags=meta, nodata=0)
+        os.replace(out, path)
     write_class_sidecars(path, styled_classes(scheme))  # class names for GDAL and QGIS
     return path
 

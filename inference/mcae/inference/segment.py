@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import rasterio
 
-from mcae.inference.atomic import atomic_path, write_parquet
+from mcae.inference.atomic import atomic_path, remove_stale_temps, write_parquet
 from mcae.inference.compute import Executor
 from mcae.inference.errors import InputError
 from mcae.inference.features import FEATURE_VERSION, compute_features
@@ -92,6 +92,8 @@ def segment_patches(project: Project, run: Executor) -> pd.DataFrame:
     """Masks and features for every patch; returns the mask index (``masks.parquet``)."""
     grid, info = project.grid, project.scene_info
     spec = project.manifest["generator"]
+    for folder in (project.root, project.patches_dir):  # a killed run's half-written files
+        remove_stale_temps(folder)
     todo = [p for p in grid.patches() if not _done(project, p, spec)]
     args = {"root": str(project.root), "info": info, "name": spec["name"],
             "options": _freeze(spec["options"]), "stamp": _stamp(spec)}
