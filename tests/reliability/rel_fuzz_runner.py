@@ -11,6 +11,7 @@ Hypothesis is derandomized: the same code generates the same requests.
 from __future__ import annotations
 
 import itertools
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 import requests
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from rel_fuzz_aims import aimed_hooks
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
@@ -43,6 +45,7 @@ class Tally:
     statuses: Counter[int] = field(default_factory=Counter)
     operations: Counter[str] = field(default_factory=Counter)
     answers: dict[str, Counter[int]] = field(default_factory=dict)  # operation -> status -> count
+    seconds: Counter[str] = field(default_factory=Counter)  # operation -> time spent
     failures: dict[str, list[str]] = field(default_factory=dict)
     hangs: int = 0
 
@@ -72,14 +75,16 @@ def aimed_parameters(operation: Any, real_ids: dict[str, list[Any]], limit: int 
 
 
 def case_strategy(operation: Any, headers: dict[str, str], real_ids: dict[str, list[Any]]) -> st.SearchStrategy:
-    """Positive, negative and aimed cases of one operation (kinds the schema cannot make are left out)."""
-    kinds = [operation.as_strategy(GenerationMode.POSITIVE, headers=headers),
-             operation.as_strategy(GenerationMode.NEGATIVE, headers=headers)]
+    """Positive, negative and (twice as often) aimed cases of one operation."""
+    hooks = aimed_hooks(real_ids)
     aimed = aimed_parameters(operation, real_ids)
     if aimed:
-        kinds.append(st.sampled_from(aimed).flatmap(
-            lambda fixed: operation.as_strategy(GenerationMode.POSITIVE, headers=headers, path_parameters=fixed)))
-    return st.one_of(kinds)
+        target = st.sampled_from(aimed).flatmap(lambda fixed: operation.as_strategy(
+            GenerationMode.POSITIVE, headers=headers, path_parameters=fixed, hooks=hooks))
+    else:
+        target = operation.as_strategy(GenerationMode.POSITIVE, headers=headers, hooks=hooks)
+    return st.one_of(operation.as_strategy(GenerationMode.POSITIVE, headers=headers),
+                     operation.as_strategy(GenerationMode.NEGATIVE, headers=headers), target, target)
 
 
 def fuzz_operation(operation: Any, headers: dict[str, str], real_ids: dict[str, list[Any]], tally: Tally,
@@ -111,10 +116,12 @@ def fuzz_operation(operation: Any, headers: dict[str, str], real_ids: dict[str, 
             tally.fail(label, f"{response.status_code} {_short(exc)}\n    {case.as_curl_command()}\n"
                               f"    body: {response.text[:300]!r}")
 
+    started = time.perf_counter()
     try:
         run()
     except Exception as exc:  # generation itself failed: a schema the fuzzer cannot use is a failure too
         tally.fail(label, f"could not generate cases: {type(exc).__name__}: {_short(exc)}")
+    tally.seconds[label] += time.perf_counter() - started
 
 
 def fuzz_all(schema: Any, headers: dict[str, str], real_ids: dict[str, list[Any]], tally: Tally,

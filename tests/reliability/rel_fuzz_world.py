@@ -15,6 +15,7 @@ from typing import Any
 from annotation_fixtures import copy_project, seed_database
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from rel_fuzz_aims import inner_bbox
 from tiles_data import CITY, make_tile_world
 
 from mcae.platform.app import create_app
@@ -49,6 +50,8 @@ def make_fuzz_world(root: Path, template_project: Path) -> FuzzWorld:
     app = create_app(settings)
     found = FuzzWorld(app, tokens)
     found.real_ids = _real_ids(app, found.bearer("admin"))
+    bounds = world.store.layer(CITY, "mcae").bounds
+    found.real_ids["bbox"] = [inner_bbox(bounds, 0.3), inner_bbox(bounds, 2.0)]  # inside; around
     return found
 
 
@@ -58,10 +61,12 @@ def _real_ids(app: FastAPI, auth: dict[str, str]) -> dict[str, list[Any]]:
     p = f"/api/projects/{PROJECT}"
     hoods = [h["name"] for h in client.get(p + "/neighbourhoods", headers=auth).json()["items"]]
     groups = client.get(f"{p}/neighbourhoods/{hoods[0]}/groups", headers=auth).json()
+    members = client.get(f"{p}/neighbourhoods/{hoods[0]}/groups/{groups[0]['key']}/masks", headers=auth).json()
     patches = [x["name"] for x in client.get(p + "/patches", headers=auth).json()["items"]]
     masks = client.get(f"{p}/patches/{patches[0]}", headers=auth).json()["mask_list"]
     z, x, y = TILE_ZXY
     return {"city": [CITY, "evil-city"], "layer": ["mcae", "sinolc1", "imagery", "missing", "vrt"],
             "scheme": ["mcae", "sinolc1"], "item_file": ["mcae.json"], "project": [PROJECT],
             "hood": hoods[:1], "group": [g["key"] for g in groups[:2]], "patch": patches[:1],
-            "mask": [m["mask_id"] for m in masks[:2]], "decision": [1, 2], "z": [z], "x": [x], "y": [y]}
+            "mask": [m["mask_id"] for m in masks[:2]], "decision": [1, 2],
+            "mask_row": [m["id"] for m in members["items"][:6]], "z": [z], "x": [x], "y": [y]}

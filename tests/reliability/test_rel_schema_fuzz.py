@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from rel_fuzz_runner import TIMEOUT_S, Tally, fuzz_all
+from rel_fuzz_runner import TIMEOUT_S, Tally, fuzz_all, fuzz_operation
 from rel_fuzz_world import FuzzWorld, make_fuzz_world
 from schemathesis.python.asgi import shutdown_lifespans
 
@@ -77,6 +77,32 @@ def test_with_a_viewer_token(schema: Any, world: FuzzWorld, tally: Tally) -> Non
     assert not ran.failures, ran.report("with a viewer token")
 
 
+class Mutant:
+    """The app, answering its errors without ``Cache-Control`` and its 404s as 418."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def mutated(message: Any) -> None:
+            if message["type"] == "http.response.start" and message["status"] >= 400 \
+                    and scope.get("path") != "/openapi.json":
+                message = {**message, "status": 418 if message["status"] == 404 else message["status"],
+                           "headers": [(k, v) for k, v in message["headers"] if k.lower() != b"cache-control"]}
+            await send(message)
+
+        await self.app(scope, receive, mutated)
+
+
+def test_the_checks_catch_a_broken_answer(world: FuzzWorld) -> None:
+    """The same fuzzing fails an app that drops a documented header or answers an undocumented status."""
+    mutant = schemathesis.openapi.from_asgi("/openapi.json", Mutant(world.app))
+    ran = Tally()
+    fuzz_operation(mutant["/api/projects/{project}"]["GET"], world.bearer("admin"), world.real_ids, ran, 8)
+    text = ran.report("mutant")
+    assert "Missing required response headers" in text and "Undocumented status code" in text, text
+
+
 def test_summary(schema: Any, tally: Tally) -> None:
     """Every operation was fuzzed, none answered 5xx; the figures go to artifacts/."""
     operations = {result.ok().label for result in schema.get_all_operations()}
@@ -88,7 +114,8 @@ def test_summary(schema: Any, tally: Tally) -> None:
     SUMMARY.write_text(json.dumps({"summary": line, "requests": tally.requests, "operations": len(operations),
                                    "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
                                    "by_operation": {label: {str(k): v for k, v in sorted(answers.items())}
-                                                    for label, answers in sorted(tally.answers.items())}},
+                                                    for label, answers in sorted(tally.answers.items())},
+                                   "slowest_s": {label: round(s, 2) for label, s in tally.seconds.most_common(8)}},
                                   indent=2) + "\n")
     print(line)
 
@@ -98,6 +125,7 @@ def _merge(total: Tally, ran: Tally, who: str) -> None:
     total.hangs += ran.hangs
     total.statuses.update(ran.statuses)
     total.operations.update(ran.operations)
+    total.seconds.update(ran.seconds)
     for label, answers in ran.answers.items():
         total.answers.setdefault(label, Counter()).update(answers)
     for label, texts in ran.failures.items():

@@ -271,7 +271,11 @@ def create_jobs_router(cache_control: str) -> APIRouter:
         return JSONResponse(jobs.get(job_id).public(), headers=NO_STORE)
 
     @router.get("/api/jobs/{job_id}/download", summary="The file a finished job made",
-                responses={409: {"description": "The job is not done (queued, running or failed)."}})
+                response_class=FileResponse, responses={
+                    200: {"description": "The job's file (a bundle: MBTiles, PMTiles or zip).", "content": {
+                        t: {} for t in ("application/vnd.sqlite3", "application/vnd.pmtiles", "application/zip",
+                                        "application/octet-stream")}},
+                    409: {"description": "The job is not done (queued, running or failed)."}})
     def job_download(jobs: JobsDep, job_id: JobIdParam) -> FileResponse:
         record = jobs.get(job_id)
         if not record.has_file:

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query
+from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 from rio_tiler.errors import PointOutsideBounds
 
@@ -29,6 +30,8 @@ def identify_layer(store: CatalogStore, layer: Layer, lon: float, lat: float) ->
         with POOL.reader(str(store.layer_path(layer))) as src:
             point = src.point(lon, lat, indexes=1 if layer.categorical else imagery_indexes(src))
     except (PointOutsideBounds, SourceRefused, RasterioError):  # one unreadable layer spoils no other
+        return entry
+    except CPLE_BaseError:  # GDAL cannot project the point into the layer's CRS: it is outside it
         return entry
     if not (np.asarray(point.mask) > 0).all():
         return entry

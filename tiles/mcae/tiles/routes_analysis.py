@@ -19,7 +19,8 @@ from mcae.tiles.statistics import class_statistics, statistics_csv, statistics_d
 
 FormatParam = Annotated[Literal["json", "csv"], Query(alias="format", description="json or csv.")]
 STATISTICS = "/api/cities/{city}/layers/{layer}/statistics"
-PIXEL_CAP: dict[int | str, dict[str, Any]] = {
+STATISTICS_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Class areas: JSON, or CSV with `format=csv`.", "content": {"text/csv": {}}},
     413: {"description": "The area covers more pixels than the server's cap (`max_image_pixels`)."}}
 
 
@@ -27,7 +28,7 @@ def create_analysis_router() -> APIRouter:
     router = APIRouter(tags=["Analysis"])
 
     @router.get(STATISTICS, summary="Class areas (m², %) in a bbox, a district or the whole layer",
-                responses=PIXEL_CAP)
+                responses=STATISTICS_ANSWERS)
     def statistics(store: StoreDep, settings: SettingsDep, city: Annotated[str, IdParam],
                    layer: Annotated[str, IdParam],
                    bbox: Annotated[str | None, Query(description="w,s,e,n in degrees (EPSG:4326).")] = None,
@@ -47,7 +48,7 @@ def create_analysis_router() -> APIRouter:
         return _answer(store, settings, city, layer, geometry, area, fmt)
 
     @router.post(STATISTICS, summary="Class areas (m², %) inside a GeoJSON polygon (EPSG:4326)",
-                 responses=PIXEL_CAP)
+                 responses=STATISTICS_ANSWERS)
     def statistics_polygon(store: StoreDep, settings: SettingsDep, city: Annotated[str, IdParam],
                            layer: Annotated[str, IdParam],
                            body: Annotated[dict[str, Any], Body(
@@ -58,7 +59,9 @@ def create_analysis_router() -> APIRouter:
         area = {"type": "polygon", "bbox": list(geometry.bounds)}
         return _answer(store, settings, city, layer, geometry, area, fmt)
 
-    @router.get("/api/cities/{city}/compare", summary="MCAE vs SinoLC-1 agreement report (JSON or CSV)")
+    @router.get("/api/cities/{city}/compare", summary="MCAE vs SinoLC-1 agreement report (JSON or CSV)",
+                responses={200: {"description": "The report: JSON, or one table as CSV with `format=csv`.",
+                                 "content": {"text/csv": {}}}})
     def compare(store: StoreDep, city: Annotated[str, IdParam], fmt: FormatParam = "json",
                 table: Annotated[str, Query(description="CSV table: summary, per_class, contingency "
                                                         "or harmonised.")] = "summary") -> Response:
@@ -68,7 +71,8 @@ def create_analysis_router() -> APIRouter:
                                 filename=f"{city}_compare_{name}")
         return FileResponse(read_report(store, city), media_type="application/json")
 
-    @router.get("/api/cities/{city}/compare.png", summary="The harmonised agreement matrix as a PNG plot")
+    @router.get("/api/cities/{city}/compare.png", summary="The harmonised agreement matrix as a PNG plot",
+                response_class=Response, responses={200: {"content": {"image/png": {}}}})
     def compare_png(store: StoreDep, city: Annotated[str, IdParam]) -> Response:
         return FileResponse(read_report(store, city, "compare.png"), media_type="image/png")
 

@@ -3164,13 +3164,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The report: JSON, or one table as CSV with `format=csv`. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
+                    "text/csv": unknown;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3206,7 +3207,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "image/png": unknown;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3368,7 +3369,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": unknown;
+                };
             };
             /** @description Successful Response */
             202: {
@@ -3625,13 +3628,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Class areas: JSON, or CSV with `format=csv`. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
+                    "text/csv": unknown;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3682,13 +3686,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Class areas: JSON, or CSV with `format=csv`. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
+                    "text/csv": unknown;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3764,13 +3769,16 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The job's file (a bundle: MBTiles, PMTiles or zip). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/octet-stream": unknown;
+                    "application/vnd.pmtiles": unknown;
+                    "application/vnd.sqlite3": unknown;
+                    "application/zip": unknown;
                 };
             };
             400: components["responses"]["BadRequest"];
