@@ -8,6 +8,7 @@ The class names also go beside it, where GDAL and QGIS read them (``class_styles
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,12 +27,15 @@ from mcae.inference.class_styles import styled_classes, write_class_sidecars
 from mcae.inference.classes import ClassScheme
 from mcae.inference.errors import MCAEError
 from mcae.inference.masks.base import PixelWindow
+from mcae.inference.storage import disk_full_is_storage_error
 
 BLOCK = 512
 
 
 class COGValidationError(MCAEError):
-    """rio-cogeo rejected a file we wrote (a bug, never a user error); ``errors`` lists why."""
+    """rio-cogeo rejected a file we wrote (a bug, or a disk that filled up); ``errors`` lists why."""
+
+    from_a_write = True  # on a full disk, a StorageError (mcae.inference.storage)
 
     def __init__(self, message: str, errors: list[str] | None = None) -> None:
         super().__init__(message)
@@ -56,7 +60,10 @@ def write_class_cog(path: str | Path, *, width: int, height: int, transform: Aff
         remove_stale_temps(path.parent, path.stem)
     # Everything in progress (the raw file, rio-cogeo's own temporary file) sits in one private
     # folder beside the map: a run killed at any moment leaves the old map and that folder.
-    with scratch_dir(path) as work:
+    # The sidecars (class names for GDAL and QGIS) are made there too and renamed with the map;
+    # a full disk fails the whole write with one StorageError and leaves the old files as they were.
+    full = functools.partial(disk_full_is_storage_error, path.parent, path.name)
+    with full(), scratch_dir(path) as work, full():
         raw, out = work / "raw.tif", work / path.name
         with rasterio.open(raw, "w", **profile) as dst:
             dst.write_colormap(1, scheme.colormap())
@@ -65,8 +72,10 @@ def write_class_cog(path: str | Path, *, width: int, height: int, transform: Aff
                     window.col_off, window.row_off, window.width, window.height))
         translate_to_cog(raw, out, overview_resampling=overview_resampling,
                          tags=meta, nodata=0)
+        sidecars = write_class_sidecars(out, styled_classes(scheme))
+        for sidecar in sidecars:
+            os.replace(sidecar, path.parent / sidecar.name)
         os.replace(out, path)
-    write_class_sidecars(path, styled_classes(scheme))  # class names for GDAL and QGIS
     return path
 
 

@@ -21,3 +21,13 @@ class ProjectStateError(MCAEError):
     """The project is not ready for the step asked for (for example no model yet)."""
 
     exit_code = 3
+
+
+class StorageError(MCAEError):
+    """The disk (or the quota) is full: nothing was written and the previous state is kept.
+
+    Exit code 2 like a bad input: the user frees space and runs the command again. Its message
+    names files by their name only, so the web API can pass it on as it is.
+    """
+
+    exit_code = 2

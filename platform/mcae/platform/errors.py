@@ -39,7 +39,7 @@ from rio_tiler.errors import (
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mcae.inference.errors import InputError, MCAEError, ProjectStateError
+from mcae.inference.errors import InputError, MCAEError, ProjectStateError, StorageError
 from mcae.tiles.catalog import UnknownId
 from mcae.tiles.errors import NO_STORE, NotComputedError, TooLarge
 from mcae.tiles.gdal import SourceRefused
@@ -89,6 +89,7 @@ class ServiceBusy(PlatformError):
 
 STATUS: list[tuple[type[Exception], int]] = [
     (ServiceBusy, 503),
+    (StorageError, 507),  # a full disk: nothing was written, the same request can be sent later
     (Unauthenticated, 401),
     (Forbidden, 403),
     (Conflict, 409),
@@ -137,7 +138,7 @@ def request_id() -> str:
 def error_response(request: Request, exc: Exception) -> JSONResponse:
     """The JSON answer for ``exc`` (logging server faults with a request id)."""
     status = status_of(exc)
-    if status >= 500 and not isinstance(exc, PlatformError):
+    if status >= 500 and not isinstance(exc, (PlatformError, StorageError)):
         rid = request_id()
         logger.error("internal error %s on %s %s", rid, request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "internal error", "request_id": rid}, status_code=status,

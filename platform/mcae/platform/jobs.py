@@ -17,6 +17,7 @@ dict, stored as ``record.result``. The app makes the registry in its lifespan
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -34,7 +35,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from mcae.inference.atomic import write_json
-from mcae.inference.errors import MCAEError, ProjectStateError
+from mcae.inference.errors import MCAEError, ProjectStateError, StorageError
+from mcae.inference.storage import full_disk_message, is_out_of_space
 from mcae.tiles.catalog import UnknownId
 from mcae.tiles.errors import NO_STORE
 
@@ -185,7 +187,13 @@ class JobRegistry:
                                media_type=media_type or (mimetypes.guess_type(file)[0] if file else None),
                                created=now, updated=now)
             self._active[ident] = record
-            self._persist(record)
+            try:
+                self._persist(record)
+            except OSError as exc:  # no record, no job: a full disk is a 507 the client can retry
+                self._forget(ident)
+                if is_out_of_space(exc, self.root):
+                    raise StorageError(full_disk_message(f"the {kind} job's record", "no job was started")) from None
+                raise
             self._pool.submit(self._run, ident, work)
             return record.model_copy(deep=True), True
 
@@ -193,26 +201,38 @@ class JobRegistry:
         with self._lock:
             record = self._active[job_id]
             record.state, record.started = "running", time.time()
-            self._persist(record)
             out = self.root / (record.file or f"{job_id}.out")
         try:
+            with self._lock:
+                self._persist(record)
             result = work(JobContext(self, record, out))
             if result is not None:
                 result = json.loads(json.dumps(result))  # JSON-able, and a copy
         except Exception as exc:
-            if not isinstance(exc, MCAEError):
+            full = not isinstance(exc, MCAEError) and is_out_of_space(exc, self.root)
+            if not isinstance(exc, MCAEError) and not full:
                 logger.exception("%s job %s failed", record.kind, job_id)
             with self._lock:
                 record.state, record.finished = "failed", time.time()
-                record.error = str(exc) if isinstance(exc, MCAEError) else "internal error"
-                self._persist(record)
-                self._forget(job_id)
+                record.error = (str(exc) if isinstance(exc, MCAEError) else
+                                full_disk_message(f"the {record.kind} job's file", "no file was kept") if full
+                                else "internal error")
+                self._settle(record)
             return
         with self._lock:
             record.state, record.finished = "done", time.time()
             record.done, record.result = record.total, result
+            self._settle(record)
+
+    def _settle(self, record: JobRecord) -> None:
+        """Persist a finished job and let it go from memory; if its record cannot be written
+        (a full disk), it stays in memory so its state is still answered."""
+        try:
             self._persist(record)
-            self._forget(job_id)
+        except OSError:
+            logger.warning("job %s: its %s record could not be written", record.id, record.state)
+            return
+        self._forget(record.id)
 
     def _progress(self, record: JobRecord, done: int, total: int | None, message: str | None,
                   extra: dict[str, Any]) -> None:
@@ -224,7 +244,8 @@ class JobRegistry:
                 record.message = message
             record.extra.update(extra)
             if time.time() - self._persisted.get(record.id, 0.0) >= PERSIST_EVERY_S:
-                self._persist(record)
+                with contextlib.suppress(OSError):  # progress is kept in memory; the end is persisted
+                    self._persist(record)
 
     def _forget(self, job_id: str) -> None:
         self._active.pop(job_id, None)

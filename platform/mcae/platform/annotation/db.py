@@ -26,7 +26,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mcae.inference.errors import ProjectStateError
+from mcae.inference.errors import ProjectStateError, StorageError
+from mcae.inference.storage import is_out_of_space
 from mcae.platform.errors import ServiceBusy
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -196,6 +197,9 @@ class Database:
         except DBAPIError as exc:
             if busy(exc):
                 raise ServiceBusy() from exc
+            if is_out_of_space(exc):  # rolled back: nothing of the transaction was saved
+                raise StorageError("no space left on the annotation database's disk; nothing was saved: "
+                                   "free some space and send the request again") from exc
             raise
         finally:
             if self._writer is not None:

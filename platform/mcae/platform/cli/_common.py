@@ -32,8 +32,8 @@ CatalogOpt = Annotated[Path | None, typer.Option(
 
 
 def friendly_errors(fn: F) -> F:
-    """Turn MCAE errors into one line on stderr and their exit code (2 for bad input, and for
-    an unknown catalog id)."""
+    """Turn MCAE errors into one line on stderr and their exit code (2 for bad input, a full
+    disk and an unknown catalog id)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -45,6 +45,15 @@ def friendly_errors(fn: F) -> F:
             console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             code = exc.exit_code if isinstance(exc, MCAEError) else InputError.exit_code
             raise typer.Exit(code) from None
+        except OSError as exc:  # a full disk anywhere else (a project file, a record): one line too
+            from mcae.inference.storage import is_out_of_space
+
+            if not is_out_of_space(exc):
+                raise
+            name = Path(exc.filename).name if exc.filename else "a file"
+            console.print(f"[bold red]error:[/] no space left on the disk while writing {name}: free some "
+                          "space and run the command again", highlight=False, soft_wrap=True)
+            raise typer.Exit(InputError.exit_code) from None
         except KeyboardInterrupt:
             console.print("interrupted; finished patches are kept and a rerun resumes")
             raise typer.Exit(130) from None
