@@ -257,7 +257,7 @@ def test_block_size_falls_back_when_the_validator_sees_a_striped_level(
     assert calls == [512, 256]
     with rasterio.open(out) as src:
         assert src.block_shapes[0] == (256, 256)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.tif", "map.tif"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.tif", "map.qml", "map.tif", "map.tif.aux.xml"]
 
     def always_bad(path, **kwargs):  # type: ignore[no-untyped-def]
         return False, ["The file is greater than 512xH or 512xW, but is not tiled"], []
