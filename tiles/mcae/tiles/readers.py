@@ -41,9 +41,13 @@ def file_token(path: str) -> tuple[int, int, int]:
 def open_dataset(path: str) -> Any:
     """A rasterio dataset of a catalog file, after ``check_source`` and GTiff-only."""
     try:
-        return rasterio.open(check_source(path), driver=ALLOWED_DRIVERS)
+        dataset = rasterio.open(check_source(path), driver=ALLOWED_DRIVERS)
     except RasterioIOError:  # not a GeoTIFF (a VRT, another format, a corrupt file)
         raise SourceRefused("this layer's file is not a GeoTIFF the server can read") from None
+    if dataset.crs is None:  # a file cut short loses its georeferencing (written last) first
+        dataset.close()
+        raise SourceRefused("this layer's file has no georeferencing (is it damaged?); the server cannot place it")
+    return dataset
 
 
 def open_reader(path: str, tms: TileMatrixSet = WEB_MERCATOR_TMS) -> Reader:
