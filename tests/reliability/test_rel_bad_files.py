@@ -35,7 +35,7 @@ from rel_engine_files import (
 SETTINGS = settings(derandomize=True, deadline=None, database=None, print_blob=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 SUPPORTED = {"uint8", "uint16", "int16", "int32", "uint32", "float32", "float64"}
-EXAMPLES = {"segment": 160, "decisions": 60, "reference": 20, "evaluate": 20}
+EXAMPLES = {"segment": 160, "decisions": 60, "reference": 20, "evaluate": 20, "ingest": 40}
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +92,9 @@ def expected(spec: ImageSpec) -> int | None:
 
 
 @st.composite
-def broken_geotiffs(draw: st.DrawFn) -> bytes:
+def broken_geotiffs(draw: st.DrawFn, bands: int = 3) -> bytes:
     """A valid small GeoTIFF, then truncated, overwritten or with one header tag changed."""
-    spec = ImageSpec(height=draw(st.integers(16, 40)), width=draw(st.integers(16, 40)),
+    spec = ImageSpec(height=draw(st.integers(16, 40)), width=draw(st.integers(16, 40)), bands=bands,
                      dtype=draw(st.sampled_from(["uint8", "uint16", "float32"])),
                      seed=draw(st.integers(0, 99)))
     data = image_bytes(spec, compress=draw(st.sampled_from([None, "deflate", "lzw"])))
@@ -308,3 +308,27 @@ def test_evaluate_broken_rasters(base: Path, data: bytes, which: str) -> None:
         line = error_line(result)
         assert result.exit_code == 2 and paths[which].name in line, result.output
         assert snapshot(work) == before
+
+
+@settings(SETTINGS, max_examples=EXAMPLES["ingest"])
+@given(data=broken_geotiffs(bands=1))
+def test_ingest_broken_layers(base: Path, data: bytes) -> None:
+    """``mcae ingest layer``: a broken class raster adds nothing to the catalog, writes no COG."""
+    with example_dir(base) as work:
+        layer = work / "other.tif"
+        layer.write_bytes(data)
+        legend = work / "legend.json"
+        legend.write_text(json.dumps([{"id": i, "name": f"class {i}", "color": "#102030"} for i in range(1, 9)]))
+        site = work / "site"
+        site.mkdir()
+        before = snapshot(work)
+        result = mcae("ingest", "layer", layer, "--city", "testville", "--layer", "other", "--legend", legend,
+                      "--catalog", site / "catalog.json")
+        if result.exit_code == 0:
+            assert (site / "catalog.json").is_file()
+            event("ingest: added")
+            return
+        line = error_line(result)
+        assert result.exit_code == 2 and layer.name in line, result.output
+        assert snapshot(work) == before, "a refused ingest left files behind"
+        event(f"ingest: refused ({line.rsplit(': ', 1)[-1][:50]})")

@@ -8,9 +8,10 @@ The class names also go beside it, where GDAL and QGIS read them (``class_styles
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def write_class_cog(path: str | Path, *, width: int, height: int, transform: Aff
     # The sidecars (class names for GDAL and QGIS) are made there too and renamed with the map;
     # a full disk fails the whole write with one StorageError and leaves the old files as they were.
     full = functools.partial(disk_full_is_storage_error, path.parent, path.name)
-    with full(), scratch_dir(path) as work, full():
+    with _new_folders_removed_on_error(path.parent), full(), scratch_dir(path) as work, full():
         raw, out = work / "raw.tif", work / path.name
         with rasterio.open(raw, "w", **profile) as dst:
             dst.write_colormap(1, scheme.colormap())
@@ -77,6 +78,23 @@ def write_class_cog(path: str | Path, *, width: int, height: int, transform: Aff
             os.replace(sidecar, path.parent / sidecar.name)
         os.replace(out, path)
     return path
+
+
+@contextlib.contextmanager
+def _new_folders_removed_on_error(folder: Path) -> Iterator[None]:
+    """On an error, remove the (empty) folders made for ``folder`` since entering: a failed write
+    leaves nothing behind."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    try:
+        yield
+    except BaseException:
+        for made in missing:  # deepest first
+            with contextlib.suppress(OSError):
+                made.rmdir()
+        raise
 
 
 def cog_width(width: int, height: int) -> int:

@@ -72,7 +72,6 @@ def ingest_map(store: CatalogStore, source: str | Path, *, city: str, layer_id: 
         raise InputError(f"{source}: no such file")
     legend_file = read_legend_file(legend_path) if legend_path is not None else None
     provenance = "synthetic" if synthetic else "real"
-    ensure_city(store, city, provenance=provenance)
     bounds = city_bounds(store, city, exclude=layer_id)
     out = Path(out) if out is not None else store.root / "layers" / city / f"{layer_id}.tif"
     try:
@@ -95,6 +94,7 @@ def ingest_map(store: CatalogStore, source: str | Path, *, city: str, layer_id: 
     layer = layer_from_file(store, out, kind=kind, layer_id=layer_id, title=title or layer_id,
                             provenance=provenance, scheme=defaults.name if defaults else None,
                             legend=legend, description=f"ingested from {source.name}")
+    ensure_city(store, city, provenance=provenance)  # only now: a refused file adds nothing
     store.put_layer(city, layer)
     return Ingested(layer, out, bounds, (int(window.width), int(window.height)), sources)
 
@@ -138,7 +138,7 @@ def _windows(src: Any, window: Window) -> Iterator[tuple[PixelWindow, np.ndarray
         if src.nodata is not None and src.nodata != 0:
             data[data == src.nodata] = 0
         if data.size and (data.min() < 0 or data.max() > 255):
-            raise InputError(f"class values must be 0-255; found {data.min()}..{data.max()}")
+            raise InputError(f"{src.name}: class values must be 0-255; found {data.min()}..{data.max()}")
         yield (PixelWindow(int(sub.row_off - window.row_off), int(sub.col_off - window.col_off),
                            int(sub.height), int(sub.width)), data.astype(np.uint8))
 
