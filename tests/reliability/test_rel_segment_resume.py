@@ -34,6 +34,11 @@ def _manifest(project: Path) -> dict[str, object]:
     return manifest
 
 
+def finished_tables(patches: Path) -> list[str]:
+    """The patches whose table is in place (a writer's temporary ``.<name>...parquet`` is not)."""
+    return [p.stem for p in patches.glob("*.parquet") if not p.name.startswith(".")]
+
+
 def test_killed_segment_resumes_to_the_same_project(tmp_path: Path) -> None:
     image, _ = scene(tmp_path, size=384, seed=11)
     args = ["--patch-size", "64", *SEGMENT]
@@ -45,14 +50,14 @@ def test_killed_segment_resumes_to_the_same_project(tmp_path: Path) -> None:
     resumed = tmp_path / "resumed"
     process = start("segment", image, "--project", resumed, *args)
     deadline = time.monotonic() + 90
-    while len(list((resumed / "patches").glob("*.parquet"))) < PATCHES // 3:
+    while len(finished_tables(resumed / "patches")) < PATCHES // 3:
         assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
         assert time.monotonic() < deadline, "segment made no progress"
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
     process.wait(30)
     patches = resumed / "patches"
-    done = [p.stem for p in patches.glob("*.parquet")]  # a patch's table is written after its raster
+    done = finished_tables(patches)  # a patch's table is written after its raster
     finished = {name: (patches / name).stat().st_mtime_ns
                 for stem in done for name in (f"{stem}.tif", f"{stem}.parquet")}
     half_written = [p.name for p in patches.iterdir() if p.name.startswith(".")]
