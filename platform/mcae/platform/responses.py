@@ -10,7 +10,7 @@ JSON error body (``ErrorMessage``; ``InternalError`` for 500) and the headers th
   and 500 (a server fault, with the ``request_id`` of its log line);
 * a path parameter that is an id (not an enum): 404;
 * the ``current_user`` dependency: 401 (and the bearer security requirement); a role above
-  viewer: 403; a write (not GET): 503 (the database stayed locked, nothing was saved);
+  viewer: 403; a write (not GET): 503 (the database stayed locked) and 507 (a full disk), nothing saved;
 * an ``If-Match`` header: 409 (a stale version) and 412 (a missing or malformed one);
 * a request body: 413 (over the app's body cap).
 
@@ -47,6 +47,7 @@ ERRORS: dict[int, tuple[str, str]] = {
     413: ("ContentTooLarge", "The request body is over the server's cap."),
     500: ("ServerFault", "A server fault: the server's log line carries the same `request_id`."),
     503: ("ServiceBusy", "Busy: nothing was done; send the same request again after `Retry-After` seconds."),
+    507: ("InsufficientStorage", "The server's disk is full: nothing was saved; the same request can be sent later."),
 }
 HEADERS: dict[str, tuple[str, str]] = {  # component name -> (header, description)
     "NoStore": ("Cache-Control", "no-store: an error is never cached."),
@@ -120,7 +121,7 @@ def derived_statuses(route: APIRoute) -> set[int]:
                for c in _calls(route)):
             statuses.add(403)
         if not set(route.methods or ()) <= READ_METHODS:
-            statuses.add(503)
+            statuses.update({503, 507})
     if any(p.alias.lower() == "if-match" for d in dependants for p in d.header_params):
         statuses.update({409, 412})
     if route.body_field is not None or "requestBody" in (route.openapi_extra or {}):

@@ -93,7 +93,8 @@ def create_downloads_router(scratch: Path) -> APIRouter:
     @router.post(LAYER + "/bundles", status_code=202, summary="Start (or find) a bundle job",
                  responses={200: {"description": "The same bundle was made already: its job, done.",
                                   "content": {"application/json": {}}},
-                            413: {"description": "More tiles than the server's cap (`max_bundle_tiles`)."}})
+                            413: {"description": "More tiles than the server's cap (`max_bundle_tiles`)."},
+                            507: {"description": "The server's disk is full: no job was started."}})
     def bundle_start(store: StoreDep, settings: SettingsDep, jobs: JobsDep, ref: RefDep,
                      body: BundleRequest) -> JSONResponse:
         found = ref.layer  # with its version and files, resolved together

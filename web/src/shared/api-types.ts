@@ -3013,6 +3013,16 @@ export interface components {
                 "application/json": components["schemas"]["ErrorMessage"];
             };
         };
+        /** @description The server's disk is full: nothing was saved; the same request can be sent later. */
+        InsufficientStorage: {
+            headers: {
+                "Cache-Control": components["headers"]["NoStore"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
         /** @description Unknown id, or nothing there to serve. */
         NotFound: {
             headers: {
@@ -3405,6 +3415,16 @@ export interface operations {
                 };
             };
             500: components["responses"]["ServerFault"];
+            /** @description The server's disk is full: no job was started. */
+            507: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
         };
     };
     bundle_estimate_api_cities__city__layers__layer__bundles_estimate_get: {
@@ -3998,6 +4018,7 @@ export interface operations {
             };
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     agreement_api_projects__project__agreement_get: {
@@ -4208,6 +4229,7 @@ export interface operations {
             };
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     decision_api_projects__project__decisions__decision__get: {
@@ -4303,6 +4325,7 @@ export interface operations {
             };
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     undo_api_projects__project__decisions__decision__undo_post: {
@@ -4354,6 +4377,7 @@ export interface operations {
             };
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     history_api_projects__project__history_get: {
@@ -4441,6 +4465,7 @@ export interface operations {
             };
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     neighbourhoods_api_projects__project__neighbourhoods_get: {
@@ -4662,6 +4687,7 @@ export interface operations {
             };
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     group_masks_api_projects__project__neighbourhoods__hood__groups__group__masks_get: {
@@ -4763,6 +4789,7 @@ export interface operations {
             };
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     next_group_api_projects__project__next_group_post: {
@@ -4804,6 +4831,7 @@ export interface operations {
             };
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     patches_api_projects__project__patches_get: {
@@ -4937,6 +4965,7 @@ export interface operations {
             };
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     classification_api_projects__project__patches__patch__classification_png_get: {
@@ -5034,6 +5063,7 @@ export interface operations {
             };
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     image_api_projects__project__patches__patch__image_png_get: {
@@ -5289,6 +5319,7 @@ export interface operations {
             };
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     rebuild_preview_api_projects__project__rebuild_preview_get: {
