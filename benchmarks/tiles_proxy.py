@@ -62,7 +62,7 @@ def render(upstream: str, listen: str, cache: Path) -> str:
 
 
 @contextlib.contextmanager
-def proxied(app_url: str, workers: int, work: Path, probe: str) -> Iterator[servers.Server]:
+def proxied(app_url: str, workers: int, work: Path, probe: str = "/healthz") -> Iterator[servers.Server]:
     """nginx (``workers`` processes) with ``docker/nginx.conf`` in front of ``app_url``."""
     if not servers.NGINX:
         raise RuntimeError("nginx is not installed (apt-get install -y nginx)")
@@ -83,6 +83,11 @@ def proxied(app_url: str, workers: int, work: Path, probe: str) -> Iterator[serv
         servers._stop([proc])
 
 
+def nginx_work(server: servers.Server) -> Path:
+    """The temporary folder of a ``proxied`` nginx (its configuration, cache and error log)."""
+    return Path(server.procs[0].args[2])  # [nginx, "-p", folder, ...]
+
+
 def layer_version(base: str, city: str, layer: str) -> str:
     doc = httpx.get(f"{base}/api/cities/{city}", timeout=30).json()
     return str(next(entry["version"] for entry in doc["layers"] if entry["id"] == layer))
@@ -99,7 +104,7 @@ def proxy_rows(app: servers.Server, hot: dict[str, list[tuple[int, int, int]]], 
     checks: list[dict[str, Any]] = []
     paths = {zoom: [f"{ours_path('utm', *t, 'png')}?v={version}" for t in tiles] for zoom, tiles in hot.items()}
     first = next(iter(paths.values()))[0]
-    with proxied(app.url, workers, work, first) as nginx:
+    with proxied(app.url, workers, work, "/healthz") as nginx:  # not a tile: the first one is a MISS
         with httpx.Client(timeout=30) as client:
             direct = client.get(app.url + first)
             one, two = client.get(nginx.url + first), client.get(nginx.url + first)
@@ -115,9 +120,12 @@ def proxy_rows(app: servers.Server, hot: dict[str, list[tuple[int, int, int]]], 
             print(f"  ours hot {zoom} versioned: {res['tiles_per_s']:,.1f} tiles/s, p99 {res['p99_ms']:.2f} ms")
             measure(nginx, reqs, 2 * len(reqs), warmup=True)  # fills nginx's cache
             with httpx.Client(timeout=30) as client:
-                statuses = {client.get(nginx.url + p).headers.get("x-cache-status") for p in zoom_paths}
+                statuses = {p: client.get(nginx.url + p).headers.get("x-cache-status") for p in zoom_paths}
+            missed = [f"{p} {s}" for p, s in statuses.items() if s != "HIT"]
+            errors = (nginx_work(nginx) / "error.log").read_text().strip().splitlines()
             checks.append({"check": f"through nginx at {zoom}: every hot tile a HIT after one pass",
-                           "ok": statuses == {"HIT"}, "detail": str(sorted(map(str, statuses)))})
+                           "ok": not missed, "detail": f"{len(zoom_paths) - len(missed)}/{len(zoom_paths)} HIT"
+                           + (f"; not: {missed[:3]}; nginx error log: {errors[-3:]}" if missed else "")})
             res = measure(nginx, reqs, requests)
             rows.append(row("nginx cache in front (docker/nginx.conf)", "nginx-hot", zoom, "png", res))
             print(f"  nginx {zoom}: {res['tiles_per_s']:,.1f} tiles/s, p99 {res['p99_ms']:.2f} ms")
