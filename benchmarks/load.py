@@ -32,6 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from benchmarks._common import machine_info, write_results
 from benchmarks.load_mix import WEIGHTS, discover
 from benchmarks.load_report import MB, route_figures, rss_figures, rss_table, table, totals
