@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 import rasterio
 from annotation_fixtures import Service
 
@@ -91,3 +92,17 @@ def test_rebuild_changes_the_published_map_and_its_tile_urls(service: Service) -
     assert np.isfinite(len(board["trainings"][-1]["holdout_accuracy"]))
     # decisions survived both rebuilds (the re-import keeps them)
     assert service.get(service.p()).json()["decided"] >= len(rows)
+
+
+def test_a_rebuild_without_the_engine_installed_fails_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slim platform image has no torch: the job says where to retrain instead of a 500."""
+    import sys
+
+    from mcae.inference.errors import ProjectStateError
+    from mcae.platform.annotation.rebuild import run_rebuild
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch: ModuleNotFoundError
+    monkeypatch.delitem(sys.modules, "mcae.inference.train", raising=False)
+    monkeypatch.delitem(sys.modules, "mcae.inference.classifier", raising=False)
+    with pytest.raises(ProjectStateError, match=r"retraining needs torch.*inference image"):
+        run_rebuild(None, None, "p", None, lambda *a: None)  # type: ignore[arg-type]

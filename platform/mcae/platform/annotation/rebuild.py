@@ -16,6 +16,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from mcae.inference.errors import ProjectStateError
 from mcae.inference.project import Project as EngineProject
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.db import Database
@@ -81,9 +82,14 @@ def map_classes(engine_project: EngineProject, decisions: list[Any]) -> dict[tup
 def run_rebuild(database: Database, store: CatalogStore, project_id: str, user_id: int | None,
                 progress: Any) -> dict[str, Any]:
     """Train, map, publish, re-import: the work of one ``rebuild`` job."""
-    from mcae.inference.compute import executor  # the engine (torch, dask) loads with the first rebuild
-    from mcae.inference.mapping import write_map
-    from mcae.inference.train import train
+    try:  # the engine (torch, dask) loads with the first rebuild
+        from mcae.inference.compute import executor
+        from mcae.inference.mapping import write_map
+        from mcae.inference.train import train
+    except ModuleNotFoundError as exc:  # the slim platform image has no torch
+        raise ProjectStateError(
+            f"retraining needs {exc.name}, which this server lacks: run `mcae train` and "
+            "`mcae map --publish` where the engine is installed (the inference image)") from None
 
     progress(0, STEPS, "reading the decisions")
     with database.reader() as session:
