@@ -28,8 +28,8 @@ from mcae.tiles.bundles import (
     plan_tiles,
 )
 from mcae.tiles.catalog import ID_PATTERN, CatalogStore, Layer
-from mcae.tiles.clip import clip_layer
 from mcae.tiles.class_files import package_clip
+from mcae.tiles.clip import clip_layer
 from mcae.tiles.dependencies import IdParam, JobsDep, LayerRef, SettingsDep, StoreDep, layer_ref_dependency
 from mcae.tiles.errors import NO_STORE
 from mcae.tiles.geometry import parse_bbox
