@@ -14,6 +14,7 @@ After every ``sample_every`` answers the workers' RSS is sampled.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -77,7 +78,14 @@ class Runner:
         self._deadline = 0.0
 
     def run(self) -> Stats:
-        return asyncio.run(self._main())
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._main())
+        # a loop already runs in this thread (a test process that also drives a sync Playwright
+        # browser): the clients get their own loop in a thread of their own
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(lambda: asyncio.run(self._main())).result()
 
     async def _main(self) -> Stats:
         start = time.perf_counter()

@@ -101,8 +101,8 @@ def test_a_rebuild_without_the_engine_installed_fails_with_a_clear_message(monke
     from mcae.inference.errors import ProjectStateError
     from mcae.platform.annotation.rebuild import run_rebuild
 
+    for name in [n for n in sys.modules if n == "mcae.inference.train" or n.startswith("mcae.inference.classifier")]:
+        monkeypatch.delitem(sys.modules, name)  # imported afresh, as on a server that never had them
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch: ModuleNotFoundError
-    monkeypatch.delitem(sys.modules, "mcae.inference.train", raising=False)
-    monkeypatch.delitem(sys.modules, "mcae.inference.classifier", raising=False)
     with pytest.raises(ProjectStateError, match=r"retraining needs torch.*inference image"):
         run_rebuild(None, None, "p", None, lambda *a: None)  # type: ignore[arg-type]

@@ -188,7 +188,7 @@ def create_browse_router() -> APIRouter:
                 response_class=Response, responses={200: {"content": {"image/png": {}}}})
     async def classification(request: Request, user: Viewer, project: ProjectId, patch: PatchId,
                              size: SizeQ = None,
-                             highlight: Annotated[list[int] | None, Query(max_length=200, description=(
+                             highlight: Annotated[list[schemas.MaskNumber] | None, Query(max_length=200, description=(
                                  "Mask ids to outline."))] = None,
                              show: Annotated[Literal["decided", "map"], Query(description=(
                                  "decided: only the experts' classes; map: predictions where undecided."))] = "decided",
