@@ -36,6 +36,7 @@ COPY --from=build /opt/mcae /opt/mcae
 COPY --from=web /web/dist /app/web/dist
 ENV PATH="/opt/mcae/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
+    MALLOC_ARENA_MAX=2 \
     MCAE_TILES__WEB_DIST=/app/web/dist \
     MCAE_TILES__CATALOG_PATH=/data/catalog.json
 USER 10001:10001

@@ -91,6 +91,9 @@ def _free_port(host: str, port: int) -> int:
 def supervise(host: str, port: int, workers: int, log_level: str) -> None:
     """Run ``workers`` worker processes until interrupted, restarting any that dies."""
     ctx = multiprocessing.get_context("spawn")
+    # glibc's malloc keeps one arena per thread of the pool, holding freed memory: two arenas
+    # halve a save-heavy worker's growth (benchmarks/README.md, load); read at process start
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     args = (host, port, True, log_level, os.getpid())
     procs = [ctx.Process(target=run_worker, args=args, daemon=False) for _ in range(workers)]
     stopping = False
