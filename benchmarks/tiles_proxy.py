@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,44 +20,10 @@ from typing import Any
 import httpx
 
 from benchmarks import tiles_servers as servers
-from benchmarks._common import REPO
+from benchmarks.nginx_config import write_config
 from benchmarks.tiles_checks import ours_path
 from benchmarks.tiles_client import Request
 from benchmarks.tiles_report import row
-
-CONF = REPO / "docker" / "nginx.conf"
-
-MAIN = """daemon off;
-master_process on;
-worker_processes {workers};
-{user}pid {work}/nginx.pid;
-error_log {work}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {work}/client_body;
-    proxy_temp_path {work}/proxy;
-    fastcgi_temp_path {work}/fastcgi;
-    uwsgi_temp_path {work}/uwsgi;
-    scgi_temp_path {work}/scgi;
-    types {{ application/json json; image/png png; image/webp webp; }}
-    default_type application/octet-stream;
-    sendfile on;
-    keepalive_timeout 65;
-    keepalive_requests 1000000;
-    include {work}/mcae.conf;
-}}
-"""
-
-
-def render(upstream: str, listen: str, cache: Path) -> str:
-    """``docker/nginx.conf`` with its three placeholders substituted (as the nginx image's envsubst)."""
-    text = CONF.read_text()
-    for name, value in (("MCAE_UPSTREAM", upstream), ("MCAE_LISTEN", listen), ("MCAE_NGINX_CACHE", str(cache))):
-        text = text.replace("${" + name + "}", value)
-    if re.search(r"\$\{[A-Za-z_]+\}", text):
-        raise ValueError("docker/nginx.conf has a placeholder this benchmark does not fill")
-    return text
 
 
 @contextlib.contextmanager
@@ -68,12 +33,7 @@ def proxied(app_url: str, workers: int, work: Path, probe: str = "/healthz") -> 
         raise RuntimeError("nginx is not installed (apt-get install -y nginx)")
     port = servers.free_port()
     folder = Path(tempfile.mkdtemp(prefix="nginx-proxy-", dir=work))
-    (folder / "cache").mkdir()
-    (folder / "mcae.conf").write_text(render(app_url.removeprefix("http://"), f"{servers.HOST}:{port}",
-                                             folder / "cache"))
-    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must reach the temporary folder
-    conf = folder / "nginx.conf"
-    conf.write_text(MAIN.format(workers=workers, work=folder, user=user))
+    conf = write_config(folder, app_url.removeprefix("http://"), f"{servers.HOST}:{port}", workers=workers)
     log = folder / "nginx.out"
     proc = servers._popen([servers.NGINX, "-p", str(folder), "-c", str(conf)], dict(os.environ), log)
     try:

@@ -9,7 +9,6 @@ image's envsubst step does. A small main file around it sets what the image's ow
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import socket
@@ -23,41 +22,13 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
-CONF = REPO / "docker" / "nginx.conf"
+if str(REPO) not in sys.path:  # benchmarks/ is a package at the repository root
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import nginx_config  # noqa: E402
+from benchmarks.nginx_config import render  # noqa: E402,F401  (test_rel_nginx_cache uses it from here)
+
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-PLACEHOLDERS = ("MCAE_UPSTREAM", "MCAE_LISTEN", "MCAE_NGINX_CACHE")
-
-MAIN = """daemon off;
-master_process on;
-worker_processes 1;
-{user}pid {work}/nginx.pid;
-error_log {work}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log {work}/access.log;
-    client_body_temp_path {work}/client_body;
-    proxy_temp_path {work}/proxy;
-    fastcgi_temp_path {work}/fastcgi;
-    uwsgi_temp_path {work}/uwsgi;
-    scgi_temp_path {work}/scgi;
-    types {{ text/html html; application/json json; image/png png; }}
-    default_type application/octet-stream;
-    sendfile on;
-    keepalive_timeout 65;
-    include {work}/mcae.conf;
-}}
-"""
-
-
-def render(values: dict[str, str], text: str | None = None) -> str:
-    """``docker/nginx.conf`` with its placeholders replaced; any other ``${MCAE_...}`` is an error."""
-    text = CONF.read_text() if text is None else text
-    for name in PLACEHOLDERS:
-        text = text.replace("${" + name + "}", values[name])
-    left = re.findall(r"\$\{[A-Za-z_]+\}", text)
-    if left:
-        raise ValueError(f"placeholders left in nginx.conf: {sorted(set(left))}")
-    return text
 
 
 def free_port() -> int:
@@ -68,14 +39,7 @@ def free_port() -> int:
 
 def write_config(work: Path, upstream: str, port: int) -> Path:
     """The main file and the rendered ``docker/nginx.conf`` under ``work``; the main file's path."""
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "cache").mkdir(exist_ok=True)
-    (work / "mcae.conf").write_text(render({"MCAE_UPSTREAM": upstream, "MCAE_LISTEN": f"127.0.0.1:{port}",
-                                            "MCAE_NGINX_CACHE": str(work / "cache")}))
-    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must reach the temporary folder
-    main = work / "nginx.conf"
-    main.write_text(MAIN.format(work=work, user=user))
-    return main
+    return nginx_config.write_config(work, upstream, f"127.0.0.1:{port}", access_log=True)
 
 
 def check_config(main: Path) -> subprocess.CompletedProcess[str]:
