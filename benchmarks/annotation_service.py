@@ -33,7 +33,6 @@ import argparse
 import contextlib
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from typing import Any
 import httpx
 
 from benchmarks._common import REPO, machine_info, write_results
+from benchmarks.load_server import stop
 from benchmarks.thumbnails import build_project
 
 if str(REPO) not in sys.path:  # seed_database and the PostgreSQL helpers live in tests/
@@ -135,12 +135,7 @@ def serve(folder: Path, url: str, workers: int) -> Iterator[str]:
         print(f"  mcae serve --workers {workers} up in {time.monotonic() - began:.1f} s")
         yield base
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)
         log.close()
 
 
