@@ -184,6 +184,7 @@ def test_tile_bundle_download(viewer: Viewer, site: Site) -> None:
         tif.write_bytes(files.read(f"{CITY}-mcae-clip.tif"))
     with rasterio.open(tif) as src:
         assert src.count == 1 and src.width > 10 and src.colormap(1)[8][:3] == (222, 31, 7)
+    page.screenshot(path=str(ARTIFACTS / f"{viewer.name}-downloads.png"))
     page.uncheck("#dl-clip-zip")  # the GeoTIFF alone
     with page.expect_download(timeout=60_000) as download:
         page.click("#dl-clip")
