@@ -51,6 +51,22 @@ class JobSettings(BaseModel):
     workers: int = 1  # jobs run at the same time per server process
 
 
+class LoadSettings(BaseModel):
+    """Caps of Load (``POST .../decisions.jsonl``): what a whole city's project needs, no more.
+
+    A city of about 5 million masks in some 20,000 groups is labelled by a few tens of thousands
+    of group decisions and at most a few hundred thousand mask corrections; a Dump of it is well
+    under a million lines. A Dump line is about 200 bytes, plus about 14 bytes per mask a group
+    decision lists (a group of 50,000 masks: 0.7 MB), so 1,000,000 lines and 128 MiB hold such a
+    project twice over; the write lock is held about 20 s per 100,000 lines on SQLite (measured).
+    """
+
+    max_bytes: int = Field(default=128 * 1024 * 1024, ge=1)
+    max_lines: int = Field(default=1_000_000, ge=1)
+    max_line_bytes: int = Field(default=1024 * 1024, ge=64)  # one line: the biggest group's mask list
+    batch_lines: int = Field(default=2000, ge=1)  # decisions inserted per statement batch
+
+
 class Settings(BaseSettings):
     """Defaults every command and the app start from; each command can override its own."""
 
@@ -72,6 +88,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    load: LoadSettings = Field(default_factory=LoadSettings)
 
     @field_validator("tiles", mode="before")
     @classmethod
@@ -120,5 +137,5 @@ def _dotted(error: Any) -> str:
     return ".".join(str(p) for p in error["loc"]) or "settings"
 
 
-__all__ = ["AuthSettings", "DatabaseSettings", "JobSettings", "S3Settings", "Settings", "SettingsError",
+__all__ = ["AuthSettings", "DatabaseSettings", "JobSettings", "LoadSettings", "S3Settings", "Settings", "SettingsError",
            "TileSettings", "get_settings"]

@@ -3,18 +3,17 @@ Dump and Load, project settings, and retrain-and-rebuild as a background job."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from mcae.inference.errors import InputError
 from mcae.platform.annotation import queries, rebuild, review, schemas, service, transfer
 from mcae.platform.annotation.auth import Admin, Annotator, Reviewer, Viewer
 from mcae.platform.annotation.deps import DecisionId, IfMatch, ProjectId, database, forget_images
 from mcae.platform.annotation.lookups import project_row
-from mcae.platform.errors import NO_STORE
+from mcae.platform.errors import NO_STORE, Forbidden
 
 
 def create_manage_router() -> APIRouter:
@@ -52,19 +51,22 @@ def create_manage_router() -> APIRouter:
         return Response(text, media_type="application/x-ndjson", headers={
             **NO_STORE, "Content-Disposition": f'attachment; filename="{project}-decisions.jsonl"'})
 
-    @router.post("/decisions.jsonl", summary="Load: the engine's JSONL, validated, all or nothing",
+    @router.post("/decisions.jsonl", summary="Load: the engine's JSONL, validated line by line, all or nothing",
+                 description="Every line is recorded as the caller's, at the server's time (source `load`). "
+                             "`mode=restore` (admins) keeps the file's authors and times and records who "
+                             "restored them. Caps: `load.max_bytes`, `load.max_lines`, `load.max_line_bytes`.",
                  openapi_extra={"requestBody": {"required": True, "content": {
                      "application/x-ndjson": {"schema": {"type": "string"}}}}})
-    async def load(request: Request, user: Annotator, project: ProjectId) -> schemas.LoadSummary:
-        body = await _read_capped(request, transfer.MAX_LOAD_BYTES)
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError("a decisions file is UTF-8 text (JSON Lines)") from None
+    async def load(request: Request, user: Annotator, project: ProjectId,
+                   mode: Annotated[Literal["load", "restore"], Query()] = "load") -> schemas.LoadSummary:
+        limits = request.app.state.settings.load
+        if mode == "restore" and not user.has("admin"):
+            raise Forbidden("only an admin may restore a file's authors and times (mode=restore)")
+        spooled = await _spool_capped(request, limits.max_bytes)
 
         def work() -> schemas.LoadSummary:
-            with database(request).session() as session:
-                return transfer.load(session, project, user, text)
+            with spooled:
+                return transfer.load(database(request), project, user, spooled, limits, restore=mode == "restore")
 
         from fastapi.concurrency import run_in_threadpool
 
@@ -95,13 +97,22 @@ def create_manage_router() -> APIRouter:
     return router
 
 
-async def _read_capped(request: Request, cap: int) -> bytes:
-    from mcae.tiles.errors import TooLarge
+async def _spool_capped(request: Request, cap: int) -> Any:
+    """The body in a temporary file (in memory up to 8 MiB), 413 past ``cap`` bytes: never whole in memory."""
+    import tempfile
 
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > cap:
-            raise TooLarge(f"the body is over {cap // (1024 * 1024)} MiB")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    from mcae.tiles.errors import CapExceeded
+
+    spooled = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 (closed by the caller)
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > cap:
+                raise CapExceeded(size, cap, what="decisions file", unit="bytes or more", setting="load.max_bytes",
+                                  advice="split it into several loads")
+            spooled.write(chunk)
+    except BaseException:
+        spooled.close()
+        raise
+    return spooled

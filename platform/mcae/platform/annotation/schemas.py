@@ -319,6 +319,10 @@ class LoadSummary(BaseModel):
     mask_decisions: int
     masks_labelled: int
     by_class: dict[str, int]
+    mode: Literal["load", "restore"] = "load"
+    recorded_as: str | None = Field(None, description="The author every line was recorded as (load); "
+                                                      "none for a restore, which kept the file's authors")
+    write_s: float | None = Field(None, description="Seconds the write transaction (and its lock) took")
 
 
 class NextGroupOut(BaseModel):
