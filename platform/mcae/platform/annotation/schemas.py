@@ -272,6 +272,8 @@ class DecisionOut(BaseModel):
     review: Literal["pending", "accepted", "rejected"]
     reviewer: str | None
     review_comment: str | None
+    restored_by: str | None = Field(None, description="The admin whose restore kept this decision's author "
+                                                      "and time from a file")
 
 
 class DecisionPage(Page):
