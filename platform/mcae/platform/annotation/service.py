@@ -96,9 +96,11 @@ def _new_decision(session: Session, project: Project, user_id: int, masks: list[
 
 def decide_group(session: Session, project_id: str, user: CurrentUser, neighbourhood: str, key: str,
                  body: schemas.GroupDecisionIn, if_match: str | None) -> schemas.SaveOut:
-    """One class for a set of a group's masks (all by default): one decision, one transaction."""
+    """One class for a set of a group's masks (all by default): one decision, one transaction.
+
+    Reads the group row once (the claim's UPDATE ... RETURNING, or a plain read for a second
+    labelling) and the users once."""
     project = project_row(session, project_id)
-    group = group_row(session, project_id, neighbourhood, key)
     class_id = _class(body.class_id)
     fine = check_fine(project, class_id, body.fine_class)
     now = utcnow()
@@ -106,12 +108,9 @@ def decide_group(session: Session, project_id: str, user: CurrentUser, neighbour
     names = user_names(session)
     if not body.second_pass:
         version = wanted_version(body.version, if_match, "group")
-        if not _claim(session, Group, group.id, version):  # the group's lock, held to the commit
-            session.refresh(group)
-            raise stale(f"group {neighbourhood}/{key}", version, group.version,
-                        _group_state(session, project, group),
-                        last_change(session, project_id, "group", f"{neighbourhood}/{key}"))
-        session.refresh(group)
+        group = _claim_group(session, project, neighbourhood, key, version)  # its lock, held to the commit
+    else:
+        group = group_row(session, project_id, neighbourhood, key)
     members = list(session.scalars(select(Mask).where(Mask.group_id == group.id, Mask.present.is_(True))
                                    .order_by(Mask.id).execution_options(populate_existing=True)))
     selection = _select(members, body.masks, f"group {neighbourhood}/{key}")
@@ -130,10 +129,24 @@ def decide_group(session: Session, project_id: str, user: CurrentUser, neighbour
     record(session, project_id, user.id, "decide", "group", f"{neighbourhood}/{key}",
            before={"version": version}, after=after)
     record(session, project_id, user.id, "create", "decision", str(decision.id), after=after)
-    session.flush()
-    session.refresh(group)
+    session.flush()  # the group's row as RETURNING gave it, and no other write of this one changes it
     return schemas.SaveOut(decisions=[decision_out(decision, names, len(selection))], masks_changed=len(changed),
-                           group=group_view(session, project, group))
+                           group=group_view(session, project, group, names))
+
+
+def _claim_group(session: Session, project: Project, neighbourhood: str, key: str, version: int) -> Group:
+    """Bump the group's version if it still is ``version``: the row as it is now, locked (one read);
+    404 for no such group, 409 with its current state for another version."""
+    claimed = session.scalars(
+        update(Group).where(Group.project_id == project.id, Group.neighbourhood == neighbourhood, Group.key == key,
+                            Group.version == version)
+        .values(version=Group.version + 1).returning(Group),
+        execution_options={"populate_existing": True, "synchronize_session": False}).first()
+    if claimed is not None:
+        return claimed
+    group = group_row(session, project.id, neighbourhood, key)
+    raise stale(f"group {neighbourhood}/{key}", version, group.version, _group_state(session, project, group),
+                last_change(session, project.id, "group", f"{neighbourhood}/{key}"))
 
 
 def _second_pass(session: Session, project: Project, group: Group, user: CurrentUser, selection: list[Mask],
