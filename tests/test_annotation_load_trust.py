@@ -175,7 +175,7 @@ def test_load_caps_lines_and_bytes_and_writes_in_batches(service: Service, limit
     r = load(service, "alice", lines)
     assert r.status_code == 413 and "load.max_lines" in r.json()["detail"], r.text
     limits.max_lines, limits.max_line_bytes = 1000, 100
-    r = load(service, "alice", lines[:1] + [{**lines[1], "fine_class": "x" * 200}])
+    r = load(service, "alice", [*lines[:1], {**lines[1], "fine_class": "x" * 200}])
     assert r.status_code == 400 and r.json()["detail"].startswith("decisions:2:") and "max_line_bytes" in r.text
     limits.max_line_bytes, limits.max_bytes = 10_000, 200
     r = load(service, "alice", lines)

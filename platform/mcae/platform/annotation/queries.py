@@ -27,7 +27,8 @@ def project_view(session: Session, project: Project) -> schemas.ProjectOut:
         classes=[schemas.ClassOut(id=0, name="Unknown", color="#000000")] +
                 [schemas.ClassOut(id=c.id, name=c.name, color=c.hex) for c in MCAE],
         fine_classes=project.fine_classes or {}, grid=project.grid, model_version=project.model_version,
-        double_share=project.double_share, version=project.version, masks=masks, decided=decided,
+        double_share=project.double_share, publish_policy=project.publish_policy,  # type: ignore[arg-type]
+        version=project.version, masks=masks, decided=decided,
         patches=patches, checked_patches=checked)
 
 

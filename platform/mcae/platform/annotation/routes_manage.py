@@ -36,11 +36,13 @@ def create_manage_router() -> APIRouter:
         with database(request).reader() as session:
             return review.dashboard(session, project_row(session, project))
 
-    @router.patch("", summary="Edit a project: name, fine classes, the share labelled twice (admin)")
+    @router.patch("", summary="Edit a project: name, fine classes, double share, layer, publish policy (admin)")
     def edit(request: Request, user: Admin, project: ProjectId, body: schemas.ProjectPatch,
              if_match: IfMatch = None) -> schemas.ProjectOut:
         with database(request).session() as session:
             found = service.edit_project(session, project, user, body, if_match)
+            if body.city is not None or body.layer is not None:
+                rebuild.check_target(session, request.app.state.store, found)  # 400: nothing saved
             return queries.project_view(session, found)
 
     @router.get("/decisions.jsonl", summary="Dump: the decisions in force, as the engine's JSONL",
@@ -77,20 +79,44 @@ def create_manage_router() -> APIRouter:
         with database(request).reader() as session:
             return rebuild.preview(session, project)
 
-    @router.post("/rebuild", status_code=202, summary="Retrain on every decision, rebuild and republish the map")
-    def start_rebuild(request: Request, user: Annotator, project: ProjectId) -> JSONResponse:
+    @router.post("/rebuild", status_code=202,
+                 summary="Retrain and republish the map (reviewers); publish=false: an annotator's unpublished preview",
+                 description="One rebuild (or preview) per project at a time: 409 naming the running job. A "
+                             "publishing rebuild takes the decisions the project's publish policy lets through and "
+                             "publishes the next version of the project's own MCAE layer; a preview is the job's "
+                             "own file (download it from the job), never the catalog's layer.",
+                 responses={409: {"description": "A rebuild of this project is queued or running already."}})
+    def start_rebuild(request: Request, user: Annotator, project: ProjectId,
+                      publish: Annotated[bool, Query(description="false: a preview, not published")] = True
+                      ) -> JSONResponse:
+        if publish and not user.has("reviewer"):
+            raise Forbidden("publishing the map needs the reviewer role; an annotator may build a preview "
+                            "(publish=false)")
         state = request.app.state
         with database(request).reader() as session:
-            project_row(session, project)
+            found = project_row(session, project)
+            if publish:
+                rebuild.check_target(session, state.store, found)
             mark = rebuild.watermark(session, project)
 
         def work(ctx: Any) -> dict[str, Any]:
-            result = rebuild.run_rebuild(state.database, state.store, project, user.id, ctx.progress)
+            if not publish:
+                return rebuild.run_rebuild(state.database, state.store, project, user.id, ctx.progress,
+                                           publish=False, out=ctx.out_path)
+            result = rebuild.run_rebuild(state.database, state.store, project, user.id, ctx.progress,
+                                         user_name=user.name)
             forget_images(state, project)
             return result
 
-        record, _ = state.jobs.submit("rebuild", {"project": project, "state": mark}, rebuild.STEPS, work,
-                                      owner=user.name)
+        def submit() -> tuple[Any, bool]:
+            if publish:
+                return state.jobs.submit("rebuild", {"project": project, "state": mark}, rebuild.STEPS, work,
+                                         owner=user.name)
+            return state.jobs.submit("rebuild-preview", {"project": project, "state": mark, "by": user.name}, 2,
+                                     work, owner=user.name, suffix=".tif", filename=f"{project}-preview.tif",
+                                     media_type="image/tiff")
+
+        record = rebuild.submit_one(state.jobs, project, submit)
         return JSONResponse(record.public(), status_code=202,
                             headers={"Location": f"/api/jobs/{record.id}", **NO_STORE})
 

@@ -96,6 +96,7 @@ class ProjectOut(BaseModel):
     grid: dict[str, Any]
     model_version: str | None
     double_share: float
+    publish_policy: Literal["reviewed", "any"] = "reviewed"
     version: int
     masks: int
     decided: int
@@ -113,6 +114,9 @@ class ProjectPatch(BaseModel):
     double_share: float | None = Field(None, ge=0, le=1)
     city: str | None = Field(None, pattern=ID_PATTERN)
     layer: str | None = Field(None, pattern=ID_PATTERN)
+    publish_policy: Literal["reviewed", "any"] | None = Field(
+        None, description="reviewed: a rebuild publishes accepted decisions and reviewers' and admins'; "
+                          "any: every decision in force")
 
     @field_validator("fine_classes")
     @classmethod
