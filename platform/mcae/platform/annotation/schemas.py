@@ -403,3 +403,27 @@ class UserOut(BaseModel):
     id: int
     name: str
     role: str
+
+
+class LayerVersionOut(BaseModel):
+    """One published version of a layer (its file stays on the server)."""
+
+    number: int
+    version: str | None = Field(description="The layer version its tiles were served as (tile URLs' `v`)")
+    published_at: dt.datetime
+    by: str | None
+    note: str
+    current: bool
+
+
+class LayerVersionsOut(BaseModel):
+    city: str
+    layer: str
+    current: str | None = Field(description="The layer's version now (tile URLs' `v`)")
+    versions: list[LayerVersionOut]
+
+
+class RollbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str = Field(min_length=1, max_length=40, pattern=r"^[0-9a-f]+$",
+                         description="A version number (1, 2, ...) or the layer version (tile URLs' `v`)")
