@@ -203,6 +203,9 @@ def test_every_version_is_kept_and_a_rollback_is_a_new_version(service: Service,
         assert store.resolve(old.path).is_file()
     assert service.post("/api/cities/roll-city/layers/mcae/rollback", "admin",
                         json={"version": "9"}).status_code == 404
+    assert service.post("/api/cities/roll-city/layers/nothing/rollback", "admin",
+                        json={"version": "1"}).status_code == 404
+    assert service.get("/api/cities/roll-city/layers/nothing/versions", "vera").json()["versions"] == []
     assert service.post("/api/cities/roll-city/layers/mcae/rollback", "admin",
                         json={"version": "3"}).status_code == 400  # the current one
     # the same from the command line, by the layer version of number 2

@@ -237,7 +237,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The published versions of a layer, newest first */
+        /** The published versions of a layer, newest first (none before the first) */
         get: operations["list_versions_api_cities__city__layers__layer__versions_get"];
         put?: never;
         post?: never;

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Request
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.auth import Admin, Viewer
 from mcae.tiles import versions
-from mcae.tiles.catalog import ID_PATTERN, CatalogStore
+from mcae.tiles.catalog import ID_PATTERN, CatalogStore, UnknownId
 from mcae.tiles.gdal import SourceRefused
 
 CityId = Annotated[str, Path(pattern=ID_PATTERN, description="A city id.")]
@@ -18,7 +18,11 @@ LayerId = Annotated[str, Path(pattern=ID_PATTERN, description="A layer id.")]
 
 
 def layer_versions(store: CatalogStore, city: str, layer_id: str) -> schemas.LayerVersionsOut:
-    layer = store.layer(city, layer_id)  # 404 for an unknown one
+    """The versions of a layer, newest first (none for a layer not published yet)."""
+    try:
+        layer = store.layer(city, layer_id)
+    except UnknownId:  # a project's layer before its first rebuild: nothing published yet
+        return schemas.LayerVersionsOut(city=city, layer=layer_id, current=None, versions=[])
     try:
         current: str | None = store.layer_version(layer)
     except SourceRefused:
@@ -33,7 +37,7 @@ def layer_versions(store: CatalogStore, city: str, layer_id: str) -> schemas.Lay
 def create_publish_router() -> APIRouter:
     router = APIRouter(prefix="/api/cities/{city}/layers/{layer}", tags=["Annotation: review and rebuild"])
 
-    @router.get("/versions", summary="The published versions of a layer, newest first")
+    @router.get("/versions", summary="The published versions of a layer, newest first (none before the first)")
     def list_versions(request: Request, user: Viewer, city: CityId, layer: LayerId) -> schemas.LayerVersionsOut:
         return layer_versions(request.app.state.store, city, layer)
 
