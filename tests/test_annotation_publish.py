@@ -104,9 +104,9 @@ def test_publishing_needs_a_reviewer_and_an_annotator_gets_an_unpublished_previe
         train(EngineProject.open(service.root), run, decisions=engine_decisions(session, service.project))
     db.dispose()
     before = store.load().model_dump_json()
-    r = service.post(service.p("/rebuild"), "alice")
-    assert r.status_code == 403 and "publish=false" in r.json()["detail"]
-    r = service.post(service.p("/rebuild"), "alice", params={"publish": "false"})
+    r = service.post(service.p("/rebuild"), "alice", params={"publish": "true"})
+    assert r.status_code == 403 and "reviewer" in r.json()["detail"]
+    r = service.post(service.p("/rebuild"), "alice")  # an annotator's rebuild is a preview
     assert r.status_code == 202, r.text
     record = wait_job(service, r.json(), "alice")
     assert record["state"] == "done" and record["kind"] == "rebuild-preview", record.get("error")

@@ -824,7 +824,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Retrain and republish the map (reviewers); publish=false: an annotator's unpublished preview
+         * Retrain and republish the map (reviewers); an annotator's is an unpublished preview
          * @description One rebuild (or preview) per project at a time: 409 naming the running job. A publishing rebuild takes the decisions the project's publish policy lets through and publishes the next version of the project's own MCAE layer; a preview is the job's own file (download it from the job), never the catalog's layer.
          */
         post: operations["start_rebuild_api_projects__project__rebuild_post"];
@@ -5499,8 +5499,8 @@ export interface operations {
     start_rebuild_api_projects__project__rebuild_post: {
         parameters: {
             query?: {
-                /** @description false: a preview, not published */
-                publish?: boolean;
+                /** @description true: publish (reviewers and admins); false: a preview, not published; default: publish if the caller may, else a preview */
+                publish?: boolean | null;
             };
             header?: never;
             path: {

@@ -60,8 +60,10 @@ class Line:
 
 def read_lines(file: IO[bytes], max_lines: int, max_line_bytes: int) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, JSON object) of each non-blank line; 400 naming the line for anything else."""
-    count = 0
     for number, raw in enumerate(file, start=1):
+        if number > max_lines:  # blank lines count: they cost reading too
+            raise CapExceeded(number, max_lines, what="decisions file", unit="lines or more",
+                              setting="load.max_lines", advice="split it into several loads")
         if len(raw) > max_line_bytes:
             raise InputError(f"decisions:{number}: the line is over {max_line_bytes:,} bytes (load.max_line_bytes)")
         try:
@@ -70,10 +72,6 @@ def read_lines(file: IO[bytes], max_lines: int, max_line_bytes: int) -> Iterator
             raise InputError(f"decisions:{number}: not UTF-8 text") from None
         if not text.strip():
             continue
-        count += 1
-        if count > max_lines:
-            raise CapExceeded(count, max_lines, what="decisions file", unit="lines or more",
-                              setting="load.max_lines", advice="split it into several loads")
         try:
             item = json.loads(text)
         except RecursionError:

@@ -80,15 +80,19 @@ def create_manage_router() -> APIRouter:
             return rebuild.preview(session, project)
 
     @router.post("/rebuild", status_code=202,
-                 summary="Retrain and republish the map (reviewers); publish=false: an annotator's unpublished preview",
+                 summary="Retrain and republish the map (reviewers); an annotator's is an unpublished preview",
                  description="One rebuild (or preview) per project at a time: 409 naming the running job. A "
                              "publishing rebuild takes the decisions the project's publish policy lets through and "
                              "publishes the next version of the project's own MCAE layer; a preview is the job's "
                              "own file (download it from the job), never the catalog's layer.",
                  responses={409: {"description": "A rebuild of this project is queued or running already."}})
     def start_rebuild(request: Request, user: Annotator, project: ProjectId,
-                      publish: Annotated[bool, Query(description="false: a preview, not published")] = True
+                      publish: Annotated[bool | None, Query(
+                          description="true: publish (reviewers and admins); false: a preview, not published; "
+                                      "default: publish if the caller may, else a preview")] = None
                       ) -> JSONResponse:
+        if publish is None:
+            publish = user.has("reviewer")
         if publish and not user.has("reviewer"):
             raise Forbidden("publishing the map needs the reviewer role; an annotator may build a preview "
                             "(publish=false)")
