@@ -180,6 +180,10 @@ def test_load_caps_lines_and_bytes_and_writes_in_batches(service: Service, limit
     limits.max_line_bytes, limits.max_bytes = 10_000, 200
     r = load(service, "alice", lines)
     assert r.status_code == 413 and "load.max_bytes" in r.json()["detail"]
+    limits.max_bytes, limits.max_mask_labels = 1_000_000, sum(g["size"] for g in groups) - 1
+    r = load(service, "alice", lines)
+    assert r.status_code == 413 and "load.max_mask_labels" in r.json()["detail"]
+    limits.max_mask_labels = 1_000_000
     assert total(service) == before
     limits.max_bytes, limits.batch_lines = 1_000_000, 2  # three write batches, one transaction
     r = load(service, "alice", lines)

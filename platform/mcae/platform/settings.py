@@ -52,17 +52,21 @@ class JobSettings(BaseModel):
 
 
 class LoadSettings(BaseModel):
-    """Caps of Load (``POST .../decisions.jsonl``): what a whole city's project needs, no more.
+    """Caps of Load (``POST .../decisions.jsonl``): a large batch of a real project, no more.
 
-    A city of about 5 million masks in some 20,000 groups is labelled by a few tens of thousands
-    of group decisions and at most a few hundred thousand mask corrections; a Dump of it is well
-    under a million lines. A Dump line is about 200 bytes, plus about 14 bytes per mask a group
-    decision lists (a group of 50,000 masks: 0.7 MB), so 1,000,000 lines and 128 MiB hold such a
-    project twice over; the write lock is held about 20 s per 100,000 lines on SQLite (measured).
+    A Load brings in decisions made elsewhere (the engine's ``mcae label`` file, a Dump of a
+    district, an admin's restore). A city of about 5 million masks is labelled by a few tens
+    of thousands of group decisions and some hundreds of thousands of mask corrections; a
+    Dump line is about 60-200 bytes plus about 14 bytes per mask a group decision lists. The
+    write lock (one transaction: all or nothing) grows with the mask labels written, about
+    17,000 a second on SQLite on a busy 2-core machine (``benchmarks.load_lock``: 20,000
+    lines with 417,000 mask labels held it 25 s), so 1,000,000 mask labels bound it to about
+    a minute; a whole-city restore is several Loads, each all or nothing.
     """
 
-    max_bytes: int = Field(default=128 * 1024 * 1024, ge=1)
-    max_lines: int = Field(default=1_000_000, ge=1)
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=1)  # a district's Dump is a few MiB
+    max_lines: int = Field(default=200_000, ge=1)  # every mask correction of a district, and more
+    max_mask_labels: int = Field(default=1_000_000, ge=1)  # masks the lines label, all together
     max_line_bytes: int = Field(default=1024 * 1024, ge=64)  # one line: the biggest group's mask list
     batch_lines: int = Field(default=2000, ge=1)  # decisions inserted per statement batch
 

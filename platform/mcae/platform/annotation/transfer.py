@@ -30,6 +30,7 @@ from mcae.platform.annotation.models import Base, Mask, utcnow
 from mcae.platform.annotation.views import class_name
 from mcae.platform.errors import Conflict, Forbidden
 from mcae.platform.settings import LoadSettings
+from mcae.tiles.errors import CapExceeded
 
 logger = logging.getLogger("mcae.platform.annotation")
 
@@ -49,8 +50,14 @@ def load(database: Database, project_id: str, user: CurrentUser, file: IO[bytes]
         seen_version = project.version
         stamp = Stamp(user.id, utcnow(), project.model_version, restore=restore)
         file.seek(0)
-        lines = list(checked_lines(session, project, read_lines(file, limits.max_lines, limits.max_line_bytes),
-                                   stamp, limits.batch_lines))
+        lines, labels = [], 0
+        for line in checked_lines(session, project, read_lines(file, limits.max_lines, limits.max_line_bytes),
+                                  stamp, limits.batch_lines):
+            labels += len(line.masks)
+            if labels > limits.max_mask_labels:  # what the write lock's time grows with
+                raise CapExceeded(labels, limits.max_mask_labels, what="decisions file", unit="mask labels or more",
+                                  setting="load.max_mask_labels", advice="split it into several loads")
+            lines.append(line)
     started = time.monotonic()
     with database.session() as session:  # the write lock (SQLite) from here to the commit
         project = project_row(session, project_id)
@@ -87,10 +94,13 @@ def _insert(session: Session, project_id: str, user_id: int, lines: list[Line], 
     decisions = Base.metadata.tables["decisions"]
     ids = list(conn.execute(insert(decisions).returning(decisions.c.id, sort_by_parameter_order=True),
                             rows).scalars())
-    links = [{"decision_id": ident, "mask_pk": pk, "before_class": before[pk][0], "before_fine": before[pk][1],
-              "before_decision": before[pk][2]} for ident, line in zip(ids, lines, strict=True) for pk in line.masks]
+    links = [(ident, pk, before[pk][0], before[pk][1], before[pk][2])
+             for ident, line in zip(ids, lines, strict=True) for pk in line.masks]
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"  # plain rows straight to the driver: the
+    sql = (f"INSERT INTO decision_masks (decision_id, mask_pk, before_class, before_fine, before_decision) "
+           f"VALUES ({', '.join([mark] * 5)})")  # mask links are most of a Load's rows
     for start in range(0, len(links), 5000):
-        conn.execute(insert(Base.metadata.tables["decision_masks"]), links[start:start + 5000])
+        conn.exec_driver_sql(sql, links[start:start + 5000])
     now = utcnow()
     conn.execute(insert(Base.metadata.tables["history"]), [
         {"project_id": project_id, "at": now, "user_id": user_id, "action": "restore" if restore else "load",
