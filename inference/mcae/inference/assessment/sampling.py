@@ -67,18 +67,37 @@ def count_strata(path: str, block: int = BLOCK) -> Strata:
         nodata = src.nodata
         rows, cols = -(-src.height // block), -(-src.width // block)
         counts = np.zeros((rows * cols, 256), dtype=np.int64)
+        known: set[int] = {0}
         for r, strip in _strips(src, block):
-            values = strip.astype(np.int64)
             if nodata is not None and 0 < nodata < 256:
-                values[values == int(nodata)] = 0
-            col = (np.arange(src.width) // block)[None, :]
-            keys = (col * 256 + values).ravel()
-            counts[r * cols:(r + 1) * cols] = np.bincount(keys, minlength=cols * 256).reshape(cols, 256)
+                strip[strip == int(nodata)] = 0
+            known |= _count_strip(strip, block, counts[r * cols:(r + 1) * cols], known)
         counts[:, 0] = 0
         area = block_pixel_area(src.crs, src.transform, src.width, src.height, block)
         return Strata(block=block, rows=rows, cols=cols, counts=counts, pixel_area=area, width=src.width,
                       height=src.height, crs=src.crs.to_string() if src.crs else "",
                       transform=tuple(src.transform)[:6])
+
+
+def _count_strip(strip: np.ndarray, block: int, out: np.ndarray, known: set[int]) -> set[int]:
+    """Add the class counts of each block of a strip to ``out`` (blocks, 256); returns the classes
+    seen. Fast path: one comparison per class already seen (numpy's ufuncs, no int64 copy of
+    the strip); exact, since a strip whose counts do not add up is counted again by bincount."""
+    h, w = strip.shape
+    full = (w // block) * block
+    nb = w // block
+    candidates = sorted(known | set(np.unique(strip[::16, ::16]).tolist()))
+    if full:
+        blocks = strip[:, :full].reshape(h, nb, block)
+        got = np.zeros((nb, 256), dtype=np.int64)
+        for c in candidates:
+            got[:, c] = (blocks == c).sum(axis=2, dtype=np.uint16).sum(axis=0, dtype=np.int64)
+        if int(got.sum()) != h * full:  # a class the candidates missed: count the slow, sure way
+            got = np.stack([np.bincount(blocks[:, i, :].ravel(), minlength=256) for i in range(nb)])
+        out[:nb] += got
+    if full < w:
+        out[nb] += np.bincount(strip[:, full:].ravel(), minlength=256)
+    return {int(c) for c in np.flatnonzero(out.sum(axis=0))}
 
 
 @dataclass(frozen=True)
