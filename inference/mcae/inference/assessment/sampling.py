@@ -26,6 +26,7 @@ from mcae.inference.assessment.allocation import allocate
 from mcae.inference.assessment.equal_area import block_pixel_area
 
 BLOCK = 512
+GDAL_CACHE_MB = 64  # GDAL keeps decoded blocks (5 % of RAM by default): a full pass must not fill it
 
 
 @dataclass
@@ -61,7 +62,7 @@ def _strips(src: rasterio.DatasetReader, block: int) -> Iterator[tuple[int, np.n
 
 def count_strata(path: str, block: int = BLOCK) -> Strata:
     """Pass 1: pixels of each class in each ``block``-sized square of the raster."""
-    with rasterio.open(path) as src:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), rasterio.open(path) as src:
         if src.count < 1 or np.dtype(src.dtypes[0]).kind not in "ui" or np.dtype(src.dtypes[0]).itemsize > 1:
             raise ValueError("the map must be a single-band 8-bit classified raster")
         nodata = src.nodata
@@ -138,7 +139,7 @@ def draw_sample(path: str, allocation: dict[int, int], seed: int, strata: Strata
             wanted.setdefault(b, []).append((class_id, r, order))
             order += 1
     found: list[tuple[int, int, int, int]] = []  # (order, row, col, class)
-    with rasterio.open(path) as src:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), rasterio.open(path) as src:
         nodata = src.nodata
         for b in sorted(wanted):
             r0, c0 = (b // strata.cols) * strata.block, (b % strata.cols) * strata.block

@@ -262,3 +262,14 @@ def label_from_reference(session: Session, sample_id: int, classes: list[int | N
 
 def user_name(session: Session, user_id: int | None) -> str | None:
     return session.scalar(select(User.name).where(User.id == user_id)) if user_id is not None else None
+
+
+def published_figures(report: dict[str, Any]) -> dict[str, Any]:
+    """What a STAC item carries of a report: overall, per-class accuracies and areas, the sample."""
+    return {"overall_accuracy": report["overall_accuracy"], "users_accuracy": report["users_accuracy"],
+            "producers_accuracy": report["producers_accuracy"], "area_m2": report["area_m2"], "n": report["n"],
+            "cant_tell": report["cant_tell"], "assessed_at": report.get("assessed_at"),
+            "sample": report["sample"]["id"], "independent": report["sample"]["independent"],
+            "response": report["sample"]["response"], "simulated": report.get("simulated", False),
+            "design": {k: report["design"].get(k) for k in ("method", "seed", "n", "min_per_class", "target_se")},
+            "method": "stratified estimators of Olofsson et al. (2014); ci95 = half-width of the 95 % interval"}

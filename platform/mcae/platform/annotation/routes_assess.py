@@ -119,9 +119,9 @@ def create_layer_assessment_router() -> APIRouter:
             if found is None:
                 return out
             rep = svc.sample_report(session, found.id)
-        return out.model_copy(update={
-            "sample": found.id, "overall_accuracy": rep["overall_accuracy"], "n": rep["n"],
-            "cant_tell": rep["cant_tell"], "assessed_at": rep["assessed_at"], "simulated": rep["simulated"],
-            "independent": found.independent})
+        return LayerAssessmentOut(**{**out.model_dump(), "sample": found.id,
+                                     "overall_accuracy": rep["overall_accuracy"], "n": rep["n"],
+                                     "cant_tell": rep["cant_tell"], "assessed_at": rep["assessed_at"],
+                                     "simulated": rep["simulated"], "independent": found.independent})
 
     return router

@@ -168,6 +168,14 @@ def report(
                    f"{100 * oa['ci95']:.1f} (95 % CI), {result['n']} points, {result['cant_tell']} can't tell"
                    + (" - SIMULATED response from a reference raster" if result["simulated"] else "")
                    + ("" if result["sample"]["independent"] else " - NOT independent: draw a new sample"))
+    from mcae.platform.annotation.assess_service import published_figures
+    from mcae.tiles.assessments import record_figures
+
+    store = open_store(catalog)
+    if result["n"] and result["version"]:
+        sample_info = result["sample"]
+        record_figures(store.root, sample_info["city"], sample_info["layer"], result["version"],
+                       published_figures(result))  # the STAC item of that version carries them
     if out is not None:
         from mcae.inference.assessment.report import write_report
         from mcae.inference.classes import MCAE
