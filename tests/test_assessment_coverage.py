@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mcae.inference.assessment.report import build_report
 from mcae.inference.assessment.response import reference_classes
 from mcae.inference.assessment.sampling import count_strata, design_sample
-from mcae.inference.assessment.report import build_report
 from tests.assessment_data import blob_truth, noisy_map, write_classes
 
 SEEDS = 50
@@ -46,7 +46,7 @@ def test_counts_and_equal_area(maps) -> None:  # type: ignore[no-untyped-def]
 def test_same_seed_same_sample_and_exact_allocation(maps) -> None:  # type: ignore[no-untyped-def]
     map_path, _, _, mapped = maps["blobs"]
     d1, p1 = design_sample(str(map_path), seed=3, points=120, min_per_class=15, block=64)
-    d2, p2 = design_sample(str(map_path), seed=3, points=120, min_per_class=15, block=100)
+    d2, _ = design_sample(str(map_path), seed=3, points=120, min_per_class=15, block=100)
     _, p3 = design_sample(str(map_path), seed=4, points=120, min_per_class=15, block=64)
     assert [(p.row, p.col) for p in p1] != [(p.row, p.col) for p in p3]
     assert d1.n == 120 and len({(p.row, p.col) for p in p1}) == 120

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 from annotation_fixtures import FAST_SCRYPT, ROLES, make_settings
 from assessment_data import blob_truth, noisy_map, write_classes
@@ -36,8 +35,8 @@ def _catalog(tmp: Path) -> tuple[Path, Path]:
     map_path = write_classes(tmp / "map.tif", mapped)
     ref_path = write_classes(tmp / "reference.tif", truth)
     store = CatalogStore(tmp / "catalog.json")
-    from rasterio.warp import transform_bounds
     import rasterio
+    from rasterio.warp import transform_bounds
 
     with rasterio.open(map_path) as src:
         bounds = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
@@ -132,7 +131,7 @@ def test_api_blind_labels_second_expert_undo(env: Env, client: TestClient) -> No
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
     base = f"/api/assessments/{sid}"
-    assert client.get(f"/api/cities/town/layers/mcae/assessment").json()["version"] == r.json()["map_version"]
+    assert client.get("/api/cities/town/layers/mcae/assessment").json()["version"] == r.json()["map_version"]
 
     nxt = client.post(f"{base}/next", headers=_h(env, "alice")).json()["point"]
     assert nxt["map_class"] is None and nxt["pass_no"] == 1 and "stratum" not in nxt  # blind

@@ -14,7 +14,7 @@ def size_for_target_se(weights: np.ndarray, expected_ua: np.ndarray, target_se: 
         raise ValueError("the target standard error is a proportion between 0 and 1")
     w = np.asarray(weights, dtype=float)
     u = np.clip(np.asarray(expected_ua, dtype=float), 0.0, 1.0)
-    return int(math.ceil((np.sum(w * np.sqrt(u * (1 - u))) / target_se) ** 2))
+    return math.ceil(float(np.sum(w * np.sqrt(u * (1 - u))) / target_se) ** 2)
 
 
 def allocate(n: int, pixels: np.ndarray, min_per_class: int = 50) -> np.ndarray:
@@ -29,8 +29,8 @@ def allocate(n: int, pixels: np.ndarray, min_per_class: int = 50) -> np.ndarray:
     if base.sum() > n:  # the minimum alone is more than asked: share n equally, capped
         base = np.zeros_like(size)
         while base.sum() < n:
-            room = size > base
-            base[room] += 1
+            growing = size > base
+            base[growing] += 1
             excess = int(base.sum() - n)
             if excess > 0:  # undo the last round on the largest strata first
                 for i in np.argsort(-size, kind="stable")[:excess]:

@@ -15,7 +15,8 @@ from rasterio.warp import transform as warp_transform
 
 
 def _laea(crs: CRS, transform: Affine, width: int, height: int) -> CRS:
-    cx, cy = transform * (width / 2, height / 2)
+    cx = transform.a * width / 2 + transform.b * height / 2 + transform.c
+    cy = transform.d * width / 2 + transform.e * height / 2 + transform.f
     lon, lat = warp_transform(crs, "EPSG:4326", [cx], [cy])
     return CRS.from_proj4(f"+proj=laea +lat_0={lat[0]:.6f} +lon_0={lon[0]:.6f} +datum=WGS84 +units=m +no_defs")
 
@@ -36,7 +37,9 @@ def block_pixel_area(crs: CRS | None, transform: Affine, width: int, height: int
     r1, c1 = np.minimum(r0 + block, height), np.minimum(c0 + block, width)
     corner_c = np.stack([c0, c1, c1, c0], axis=1).astype(float)
     corner_r = np.stack([r0, r0, r1, r1], axis=1).astype(float)
-    xs, ys = transform * (corner_c.ravel(), corner_r.ravel())
+    cc, rr = corner_c.ravel(), corner_r.ravel()
+    xs = transform.a * cc + transform.b * rr + transform.c
+    ys = transform.d * cc + transform.e * rr + transform.f
     ex, ey = warp_transform(crs, _laea(crs, transform, width, height), list(xs), list(ys))
     area = _polygon_area(np.asarray(ex).reshape(-1, 4), np.asarray(ey).reshape(-1, 4))
     return area / ((r1 - r0) * (c1 - c0))

@@ -40,7 +40,7 @@ def draw(session: Session, store: CatalogStore, city: str, layer: str, *, seed: 
              "row": p.row, "col": p.col, "unit_m": unit} for p in drawn]
     info = {**design.to_json(), "layer_version": version, "crs": "EPSG:4326 (points)",
             "area": "m² of each stratum in a map-centred Lambert azimuthal equal-area projection"}
-    strata = info.pop("strata")
+    strata: dict[str, Any] = dict(info.pop("strata"))  # type: ignore[call-overload]
     sample = assess_service.create_sample(session, city=city, layer=layer, map_version=version, design=info,
                                           strata=strata, points=rows, user_id=user_id,
                                           second_share=second_share, seed=seed)

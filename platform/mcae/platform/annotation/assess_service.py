@@ -36,7 +36,7 @@ def create_sample(session: Session, *, city: str, layer: str, map_version: str, 
                               points_total=len(points), labelled=0)
     session.add(sample)
     session.flush()
-    n_second = int(round(second_share * len(points)))
+    n_second = round(second_share * len(points))
     chosen = set(np.random.default_rng(seed + 1).choice(len(points), size=n_second, replace=False).tolist()) \
         if n_second else set()
     session.add_all([AssessmentPoint(sample_id=sample.id, seq=i + 1, stratum=int(p["stratum"]),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,13 +16,16 @@ from mcae.inference.errors import InputError
 from mcae.platform.cli._common import console, friendly_errors, open_store
 from mcae.platform.cli._store import DatabaseOpt, StoreCatalogOpt
 
+if TYPE_CHECKING:
+    from mcae.platform.annotation.db import Database
+
 app = typer.Typer(help="Map accuracy: stratified samples, blind labels, accuracy and areas with 95 % intervals.",
                   no_args_is_help=True)
 
 SampleOpt = Annotated[int, typer.Option("--sample", help="The sample's id.")]
 
 
-def _db(catalog: Path | None, database: str | None):  # type: ignore[no-untyped-def]
+def _db(catalog: Path | None, database: str | None) -> Database:
     from mcae.platform.annotation.local import open_database, settings_for
 
     return open_database(settings_for(catalog, database))
