@@ -99,7 +99,8 @@ def main() -> None:
     (RESULTS_DIR / "assessment.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(f"{'PASS' if seconds <= 10 else 'SLOWER THAN 10 s'}: {len(points)} points from a {args.size} px map in "
-          f"{seconds:.1f} s ({cpu:.1f} s of CPU, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores), peak RSS {result['rss_peak_mb']:.0f} MB (before: {base:.0f} MB)")
+          f"{seconds:.1f} s ({cpu:.1f} s of CPU, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores), "
+          f"peak RSS {result['rss_peak_mb']:.0f} MB (before: {base:.0f} MB)")
 
 
 if __name__ == "__main__":
