@@ -164,3 +164,25 @@ def test_blind_label_cant_tell_undo_and_second_expert(browser: Any, tools: Tools
         context.close()
     report = tools.call("GET", f"/api/assessments/{sid}/report", "vera")
     assert report["agreement"]["pairs"] == 1
+
+
+def test_viewer_layer_information_shows_the_assessment(browser: Any, tools: Tools) -> None:
+    """After the sample above was labelled, the viewer's (i) of the map names its accuracy."""
+    import re
+
+    line = tools.call("GET", f"/api/cities/{CITY}/layers/mcae/assessment")
+    assert line["sample"] is not None, "the first test of this module labels a sample"
+    context = browser.new_context(**VIEWPORTS["desktop"])
+    page = context.new_page()
+    try:
+        page.goto(tools.url(f"/#city={CITY}"))
+        page.wait_for_selector("#info-a")
+        page.click("#info-a")
+        page.wait_for_function("document.getElementById('layer-assessment')?.textContent.startsWith('OA')")
+        text = page.inner_text("#layer-assessment")
+        assert re.fullmatch(r"OA \d+\.\d % ± \d+\.\d \(95 % CI\), \d+ points, assessed \d{4}-\d\d-\d\d", text), text
+        oa = line["overall_accuracy"]
+        assert f"OA {100 * oa['estimate']:.1f} % ± {100 * oa['ci95']:.1f}" in text
+        page.screenshot(path=str(ARTIFACTS / "assess-viewer-info.png"))
+    finally:
+        context.close()

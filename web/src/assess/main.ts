@@ -85,8 +85,12 @@ class AssessPage {
     sample.independent ? null : el('p', { class: 'warn', id: 'dependent' }, sample.dependent_reason ?? 'not independent'));
   }
 
+  private asked = 0;
+
   async next(id = this.sample?.id ?? Number(this.picker.value)): Promise<void> {
+    const ask = ++this.asked;
     const out = await api.post('/api/assessments/{sample}/next', { path: { sample: id } });
+    if (ask !== this.asked) return; // a newer question was asked meanwhile
     this.showSample(out.sample);
     this.point = out.point ?? null;
     this.revealed.textContent = '';
@@ -116,8 +120,8 @@ class AssessPage {
       this.last = saved;
       const name = (id: number | null | undefined) => this.project.classes.find((c) => c.id === id)?.name ?? String(id);
       const given = saved.label.cant_tell ? "can't tell" : name(saved.label.class_id);
-      this.status.textContent = `Point ${p.seq}: ${given} saved.`;
       await this.next();
+      this.status.textContent = `Point ${p.seq}: ${given} saved.`;
       this.revealed.textContent = `Point ${p.seq}: you said ${given}; the map says ${name(saved.point.map_class)}.`;
       this.revealed.dataset.mapClass = String(saved.point.map_class ?? '');
     } catch (error) {
@@ -134,9 +138,9 @@ class AssessPage {
       await api.post('/api/assessments/{sample}/labels/{label}/undo', { path: { sample: this.sample.id,
         label: last.label.id } });
       this.last = null;
+      await this.next();
       this.status.textContent = `Label of point ${last.point.seq} undone.`;
       this.revealed.textContent = '';
-      await this.next();
     } catch (error) {
       this.status.textContent = `Not undone: ${error instanceof Error ? error.message : String(error)}`;
     }
