@@ -115,6 +115,18 @@ def test_cli_design_label_report(env: Env) -> None:
     code, text = mcae("assess", "report", "--sample", str(imported), *args)
     assert code == 0 and "OA 100.0 %" in text and "1 can't tell" in text, text
 
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(r["lon"]), float(r["lat"])]},
+                 "properties": {"id": r["id"], "stratum": int(r["stratum"]), "reference": int(r["stratum"])}}
+                for r in rows[:5]]
+    (env.tmp / "labelled.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    code, text = mcae("assess", "import", "--city", "town", "--layer", "mcae", "--design", out / "design.json",
+                      "--points", env.tmp / "labelled.geojson", *args)
+    assert code == 0 and "5 points imported, 5 labelled" in text, text
+    (env.tmp / "bad.csv").write_text("id,lon,lat\n1,2,3\n")
+    code, text = mcae("assess", "import", "--city", "town", "--layer", "mcae", "--design", out / "design.json",
+                      "--points", env.tmp / "bad.csv", *args)
+    assert code == 2 and "stratum" in text and str(env.tmp) not in text
+
     code, text = mcae("assess", "design", "--city", "town", "--layer", "mcae", "--seed", "1", *args)
     assert code == 2 and "--points" in text
     code, text = mcae("assess", "report", "--sample", "9999", *args)

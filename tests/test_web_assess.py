@@ -164,6 +164,9 @@ def test_blind_label_cant_tell_undo_and_second_expert(browser: Any, tools: Tools
         context.close()
     report = tools.call("GET", f"/api/assessments/{sid}/report", "vera")
     assert report["agreement"]["pairs"] == 1
+    # every label and the undo are in the project's history (the project's map is the sample's)
+    changes = json.dumps(tools.call("GET", f"/api/projects/{PROJECT}/history?per_page=200", "admin"))
+    assert "assessment-label" in changes and "assessment-undo" in changes and "assessment-sample" in changes
 
 
 def test_viewer_layer_information_shows_the_assessment(browser: Any, tools: Tools) -> None:

@@ -20,10 +20,23 @@ from mcae.inference.assessment.report import build_report
 from mcae.platform.annotation import history
 from mcae.platform.annotation.deps import NotFound
 from mcae.platform.annotation.lookups import stale
-from mcae.platform.annotation.models import AssessmentLabel, AssessmentPoint, AssessmentSample, User, utcnow
+from mcae.platform.annotation.models import (
+    AssessmentLabel,
+    AssessmentPoint,
+    AssessmentSample,
+    Project,
+    User,
+    utcnow,
+)
 from mcae.platform.errors import Conflict, Forbidden
 
 ENTITY = "assessment"
+
+
+def _project_of(session: Session, sample: AssessmentSample) -> str | None:
+    """The project whose map the sample measures (its history gets the sample's entries), if any."""
+    return session.scalar(select(Project.id).where(Project.city == sample.city, Project.layer == sample.layer)
+                          .order_by(Project.id).limit(1))
 
 
 def create_sample(session: Session, *, city: str, layer: str, map_version: str, design: dict[str, Any],
@@ -44,7 +57,7 @@ def create_sample(session: Session, *, city: str, layer: str, map_version: str, 
                                      col=p.get("col"), lon=float(p["lon"]), lat=float(p["lat"]),
                                      unit_m=float(p.get("unit_m", 0.6)), second=i in chosen)
                      for i, p in enumerate(points)])
-    history.record(session, None, user_id, "assessment-sample", ENTITY, str(sample.id),
+    history.record(session, _project_of(session, sample), user_id, "assessment-sample", ENTITY, str(sample.id),
                    after={"city": city, "layer": layer, "map_version": map_version, "n": len(points),
                           "origin": origin, "method": design.get("method")})
     return sample
@@ -91,11 +104,11 @@ def next_point(session: Session, sample_id: int, user_id: int) -> dict[str, Any]
     """The next point for this user, blind: a second-expert point labelled by someone else first,
     else the first point nobody labelled; None when the sample is done for them."""
     sample_row(session, sample_id)
-    first = select(AssessmentLabel.point_id).where(AssessmentLabel.pass_no == 1, AssessmentLabel.state == "active")
-    mine = select(AssessmentLabel.point_id).where(AssessmentLabel.author_id == user_id,
-                                                  AssessmentLabel.state == "active")
-    second_done = select(AssessmentLabel.point_id).where(AssessmentLabel.pass_no == 2,
-                                                         AssessmentLabel.state == "active")
+    ours = (select(AssessmentLabel.point_id).join(AssessmentPoint, AssessmentPoint.id == AssessmentLabel.point_id)
+            .where(AssessmentPoint.sample_id == sample_id, AssessmentLabel.state == "active"))  # this sample's only
+    first = ours.where(AssessmentLabel.pass_no == 1)
+    mine = ours.where(AssessmentLabel.author_id == user_id)
+    second_done = ours.where(AssessmentLabel.pass_no == 2)
     base = select(AssessmentPoint).where(AssessmentPoint.sample_id == sample_id).order_by(AssessmentPoint.seq)
     point = session.scalar(base.where(AssessmentPoint.second.is_(True), AssessmentPoint.id.in_(first),
                                       AssessmentPoint.id.not_in(mine), AssessmentPoint.id.not_in(second_done))
@@ -136,7 +149,7 @@ def label_point(session: Session, sample_id: int, seq: int, user_id: int, *, cla
         sample.labelled += 1
     sample.version += 1
     session.flush()
-    history.record(session, None, user_id, "assessment-label", ENTITY, f"{sample_id}/{seq}",
+    history.record(session, _project_of(session, sample), user_id, "assessment-label", ENTITY, f"{sample_id}/{seq}",
                    after={"label": label.id, "pass_no": pass_no, "class_id": class_id, "cant_tell": cant_tell})
     return {"label": _label_out(label), "point": point_view(session, point, user_id)}
 
@@ -157,7 +170,7 @@ def undo_label(session: Session, sample_id: int, label_id: int, user_id: int, ma
     if label.pass_no == 1:
         sample.labelled -= 1
     sample.version += 1
-    history.record(session, None, user_id, "assessment-undo", ENTITY, f"{sample_id}/{point.seq}",
+    history.record(session, _project_of(session, sample), user_id, "assessment-undo", ENTITY, f"{sample_id}/{point.seq}",
                    before={"label": label.id, "class_id": label.class_id, "cant_tell": label.cant_tell})
     return {"label": _label_out(label), "point": point_view(session, point, user_id)}
 
@@ -172,7 +185,7 @@ def mark_used_for_training(session: Session, sample_id: int, seq: int, user_id: 
         sample.independent = False
         sample.dependent_reason = f"point {seq} was used as a correction (training data): draw a new sample"
     sample.version += 1
-    history.record(session, None, user_id, "assessment-used", ENTITY, f"{sample_id}/{seq}",
+    history.record(session, _project_of(session, sample), user_id, "assessment-used", ENTITY, f"{sample_id}/{seq}",
                    after={"independent": False})
     return sample
 
@@ -255,7 +268,7 @@ def label_from_reference(session: Session, sample_id: int, classes: list[int | N
     sample.labelled += added
     sample.response = source if sample.labelled == added else "mixed"
     sample.version += 1
-    history.record(session, None, user_id, "assessment-label-all", ENTITY, str(sample_id),
+    history.record(session, _project_of(session, sample), user_id, "assessment-label-all", ENTITY, str(sample_id),
                    after={"labels": added, "source": source})
     return added
 
