@@ -157,9 +157,17 @@ def test_blind_label_cant_tell_undo_and_second_expert(browser: Any, tools: Tools
         page.wait_for_selector("#second")
         assert page.evaluate("document.body.dataset.pass") == "2"
         assert answers[-1].json()["point"]["map_class"] is None
+        seq = int(page.evaluate("document.body.dataset.point"))
+        mapped = tools.call("GET", f"/api/assessments/{sid}/points/{seq}", "alice")["map_class"]  # alice labelled it
         page.locator("main").first.click(position={"x": 2, "y": 2})
-        page.keyboard.press("2")
+        page.keyboard.press("1" if mapped != 1 else "2")  # a class other than the map's
         page.wait_for_function("document.getElementById('revealed').textContent.includes('map says')")
+        # the map got it wrong: the point may become a correction, and the sample stops being independent
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("#use-as-correction")
+        page.wait_for_function("document.getElementById('assess-status').textContent.includes('no longer independent')")
+        assert page.locator("#dependent").is_visible()
+        assert tools.call("GET", f"/api/assessments/{sid}", "vera")["independent"] is False
     finally:
         context.close()
     report = tools.call("GET", f"/api/assessments/{sid}/report", "vera")
@@ -183,7 +191,9 @@ def test_viewer_layer_information_shows_the_assessment(browser: Any, tools: Tool
         page.click("#info-a")
         page.wait_for_function("document.getElementById('layer-assessment')?.textContent.startsWith('OA')")
         text = page.inner_text("#layer-assessment")
-        assert re.fullmatch(r"OA \d+\.\d % ± \d+\.\d \(95 % CI\), \d+ points, assessed \d{4}-\d\d-\d\d", text), text
+        # the first test turned a point into a correction: the line says the sample stopped being independent
+        assert re.fullmatch(r"OA \d+\.\d % ± \d+\.\d \(95 % CI\), \d+ points, assessed \d{4}-\d\d-\d\d"
+                            r" \(sample no longer independent\)", text), text
         oa = line["overall_accuracy"]
         assert f"OA {100 * oa['estimate']:.1f} % ± {100 * oa['ci95']:.1f}" in text
         page.screenshot(path=str(ARTIFACTS / "assess-viewer-info.png"))

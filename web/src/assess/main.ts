@@ -122,12 +122,30 @@ class AssessPage {
       const given = saved.label.cant_tell ? "can't tell" : name(saved.label.class_id);
       await this.next();
       this.status.textContent = `Point ${p.seq}: ${given} saved.`;
-      this.revealed.textContent = `Point ${p.seq}: you said ${given}; the map says ${name(saved.point.map_class)}.`;
+      const wrong = !saved.label.cant_tell && saved.point.map_class !== saved.label.class_id;
+      fill(this.revealed, `Point ${p.seq}: you said ${given}; the map says ${name(saved.point.map_class)}.`,
+        wrong ? el('button', { type: 'button', class: 'button ghost', id: 'use-as-correction',
+          title: 'Sample points are not training data: the sample stops counting as an independent assessment',
+          onclick: () => void this.useAsCorrection(p.sample, p.seq) }, 'Use as a correction…') : null);
       this.revealed.dataset.mapClass = String(saved.point.map_class ?? '');
     } catch (error) {
       this.status.textContent = error instanceof ConflictError ? `Not saved: ${error.detail}`
         : `Not saved: ${error instanceof Error ? error.message : String(error)}`;
       if (error instanceof ConflictError) await this.next();
+    }
+  }
+
+  /** Record that a point becomes training data: the sample is then no longer independent. */
+  async useAsCorrection(sample: number, seq: number): Promise<void> {
+    if (!window.confirm('Sample points are not training data. Using this point as a correction ends this sample\'s '
+      + 'independence: its accuracy no longer counts and a new sample is needed. Go on?')) return;
+    try {
+      const out = await api.post('/api/assessments/{sample}/points/{seq}/used-for-training', { path: { sample, seq } });
+      this.showSample(out);
+      this.status.textContent = `Point ${seq} recorded as a correction; correct its mask in Refine. `
+        + 'This sample is no longer independent: draw a new one.';
+    } catch (error) {
+      this.status.textContent = `Not recorded: ${error instanceof Error ? error.message : String(error)}`;
     }
   }
 
