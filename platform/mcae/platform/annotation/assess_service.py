@@ -170,7 +170,8 @@ def undo_label(session: Session, sample_id: int, label_id: int, user_id: int, ma
     if label.pass_no == 1:
         sample.labelled -= 1
     sample.version += 1
-    history.record(session, _project_of(session, sample), user_id, "assessment-undo", ENTITY, f"{sample_id}/{point.seq}",
+    history.record(session, _project_of(session, sample), user_id, "assessment-undo", ENTITY,
+                   f"{sample_id}/{point.seq}",
                    before={"label": label.id, "class_id": label.class_id, "cant_tell": label.cant_tell})
     return {"label": _label_out(label), "point": point_view(session, point, user_id)}
 
