@@ -74,6 +74,17 @@ def _h(env: Env, user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {env.tokens[user]}"}
 
 
+def _wait(client: TestClient, env: Env, link: str) -> dict:  # type: ignore[type-arg]
+    import time
+
+    for _ in range(600):
+        job = client.get(link, headers=_h(env, "rita")).json()
+        if job["state"] in ("done", "failed"):
+            return job  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError(f"{link} did not finish")
+
+
 def test_cli_design_label_report(env: Env) -> None:
     out = env.tmp / "design"
     args = ["--catalog", env.catalog, "--database", env.url]
@@ -137,13 +148,23 @@ def test_api_blind_labels_second_expert_undo(env: Env, client: TestClient) -> No
     r = client.post("/api/assessments", headers=_h(env, "alice"), json={"city": "town", "layer": "mcae", "seed": 9,
                                                                         "points": 30, "min_per_class": 5})
     assert r.status_code == 403  # drawing a sample is a reviewer's
-    r = client.post("/api/assessments", headers=_h(env, "rita"),
-                    json={"city": "town", "layer": "mcae", "seed": 9, "points": 30, "min_per_class": 5,
-                          "second_share": 0.5})
-    assert r.status_code == 201, r.text
-    sid = r.json()["id"]
+    design = {"city": "town", "layer": "mcae", "seed": 9, "points": 30, "min_per_class": 5, "second_share": 0.5}
+    r = client.post("/api/assessments", headers=_h(env, "rita"), json=design)
+    assert r.status_code == 202, r.text  # a job: drawing reads the whole map
+    job = _wait(client, env, r.headers["Location"])
+    assert job["state"] == "done", job
+    sid = job["result"]["sample"]
     base = f"/api/assessments/{sid}"
-    assert client.get("/api/cities/town/layers/mcae/assessment").json()["version"] == r.json()["map_version"]
+    assert client.get("/api/cities/town/layers/mcae/assessment").json()["version"] == job["result"]["map_version"]
+    # the same design on the same version: the same job, the same sample
+    assert client.post("/api/assessments", headers=_h(env, "rita"), json=design).json()["id"] == job["id"]
+    bad = client.post("/api/assessments", headers=_h(env, "rita"), json={**design, "layer": "nope"})
+    assert bad.status_code == 404
+    bad = client.post("/api/assessments", headers=_h(env, "rita"), json={**design, "expected_ua": {"1": 3}})
+    assert bad.status_code == 422
+    too_many = client.post("/api/assessments", headers=_h(env, "rita"), json={**design, "points": 20_000, "seed": 1,
+                                                                               "min_per_class": 5000})
+    assert _wait(client, env, too_many.headers["Location"])["state"] == "done"  # capped at the map's pixels
 
     nxt = client.post(f"{base}/next", headers=_h(env, "alice")).json()["point"]
     assert nxt["map_class"] is None and nxt["pass_no"] == 1 and "stratum" not in nxt  # blind

@@ -9,6 +9,7 @@ map and an imagery layer, the built web/dist, in a uvicorn thread.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -107,9 +108,15 @@ def open_tool(browser: Any, site: Tools, user: str, path: str) -> tuple[Any, Any
 
 
 def test_blind_label_cant_tell_undo_and_second_expert(browser: Any, tools: Tools) -> None:
-    sample = tools.call("POST", "/api/assessments", "rita", {"city": CITY, "layer": "mcae", "seed": 2, "points": 10,
-                                                            "min_per_class": 1, "second_share": 0.5})
-    sid = sample["id"]
+    job = tools.call("POST", "/api/assessments", "rita", {"city": CITY, "layer": "mcae", "seed": 2, "points": 10,
+                                                         "min_per_class": 1, "second_share": 0.5})
+    for _ in range(300):
+        if job["state"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+        job = tools.call("GET", f"/api/jobs/{job['id']}", "rita")
+    assert job["state"] == "done", job
+    sid = job["result"]["sample"]
     context, page, answers = open_tool(browser, tools, "alice", f"/assess/?project={PROJECT}")
     try:
         page.wait_for_function("document.body.dataset.point")
@@ -199,3 +206,29 @@ def test_viewer_layer_information_shows_the_assessment(browser: Any, tools: Tool
         page.screenshot(path=str(ARTIFACTS / "assess-viewer-info.png"))
     finally:
         context.close()
+
+
+def test_dashboard_asks_for_a_new_sample_and_draws_it(browser: Any, tools: Tools) -> None:
+    """The first test used a point as a correction: the dashboard says the sample is no longer
+    independent and a reviewer draws a new one from it (a job), whose figures it then shows."""
+    before = tools.call("GET", f"/api/assessments?city={CITY}&layer=mcae", "rita")["items"]
+    assert before and before[0]["independent"] is False
+    context = browser.new_context(**VIEWPORTS["desktop"])
+    page = context.new_page()
+    try:
+        page.goto(tools.url(f"/dashboard/?project={PROJECT}"))
+        page.fill("#token", tools.tokens["rita"])
+        page.click("#signin-submit")
+        page.wait_for_selector("#assessment-dependent")
+        report = tools.call("GET", f"/api/assessments/{before[0]['id']}/report", "rita")
+        assert f"OA {100 * report['overall_accuracy']['estimate']:.1f} %" in page.inner_text("#assessment-oa")
+        assert "new sample" in page.inner_text("#assessment-dependent")
+        page.click("#assessment-draw")
+        page.wait_for_function("document.getElementById('assessment-oa')?.textContent.includes('of 600 points')",
+                               timeout=60_000)
+        assert page.locator("#assessment-dependent").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "assess-dashboard.png"), full_page=True)
+    finally:
+        context.close()
+    after = tools.call("GET", f"/api/assessments?city={CITY}&layer=mcae", "rita")["items"]
+    assert len(after) == len(before) + 1 and after[0]["independent"] is True and after[0]["points"] == 600

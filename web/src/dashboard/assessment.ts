@@ -2,10 +2,11 @@
 // error-adjusted figures with 95 % intervals, the experts' agreement, and what to do next
 // (draw a sample, label it, or draw a new one when it stopped being independent).
 
-import { api, type Project, type Schemas } from '../shared/client';
+import { api, sendJson, type Project, type Schemas } from '../shared/client';
 import { el, fill } from '../shared/util';
 
 type Report = Schemas['ReportOut'];
+interface Job { id: string; state: string; error: string | null }
 
 const pc = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${(100 * v).toFixed(1)} %`);
 const ha = (v: number | null | undefined) => (v === null || v === undefined ? '–'
@@ -67,8 +68,14 @@ export class AssessmentPanel {
     const p = this.project;
     if (!p.city) return;
     try {
-      await api.post('/api/assessments', { body: { city: p.city, layer: p.layer ?? 'mcae', seed: Date.now() % 2_147_483_647,
-        points: 600, min_per_class: 50, second_share: 0.1 } });
+      fill(this.body, el('p', { id: 'assessment-drawing' }, 'Drawing a sample (a pass over the whole map)…'));
+      let job = await sendJson<Job>('POST', '/api/assessments', { body: { city: p.city, layer: p.layer ?? 'mcae',
+        seed: Date.now() % 2_147_483_647, points: 600, min_per_class: 50, second_share: 0.1 } });
+      while (job.state === 'queued' || job.state === 'running') {
+        await new Promise((resolve) => { window.setTimeout(resolve, 500); });
+        job = await sendJson<Job>('GET', `/api/jobs/${encodeURIComponent(job.id)}`);
+      }
+      if (job.state !== 'done') throw new Error(job.error ?? 'the job failed');
     } catch (error) {
       fill(this.body, el('p', { class: 'warn' }, `Could not draw a sample: ${error instanceof Error ? error.message : String(error)}`));
       return;

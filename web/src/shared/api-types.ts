@@ -14,7 +14,7 @@ export interface paths {
         /** Assessment samples, newest first */
         get: operations["samples_api_assessments_get"];
         put?: never;
-        /** Draw a stratified random sample from a published layer */
+        /** Draw a stratified random sample from a published layer, as a job (a full pass over the map): its result names the sample */
         post: operations["draw_api_assessments_post"];
         delete?: never;
         options?: never;
@@ -3542,13 +3542,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
-            201: {
+            /** @description The job (`/api/jobs/{id}`); when done, `result.sample`. */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SampleOut"];
+                    "application/json": unknown;
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -15,7 +15,7 @@ class DesignIn(BaseModel):
     points: int | None = Field(default=None, ge=1, le=20_000)
     target_se: float | None = Field(default=None, gt=0, lt=1)
     min_per_class: int = Field(default=50, ge=0, le=5_000)
-    expected_ua: dict[int, float] = Field(default_factory=dict)
+    expected_ua: dict[int, Annotated[float, Field(gt=0, le=1)]] = Field(default_factory=dict)
     second_share: float = Field(default=0.1, ge=0, le=1)
 
 

@@ -3,9 +3,10 @@ public figure of the layer version on screen (the viewer's layer information).""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from mcae.platform.annotation import assess_service as svc
@@ -42,16 +43,32 @@ def create_assess_router() -> APIRouter:
             return SampleList(items=[SampleOut(**svc.sample_summary(session, s))
                                      for s in svc.samples_of(session, city, layer)])
 
-    @router.post("", status_code=201, summary="Draw a stratified random sample from a published layer")
-    def draw(request: Request, user: Reviewer, body: DesignIn) -> SampleOut:
+    @router.post("", status_code=202, response_class=JSONResponse,
+                 summary="Draw a stratified random sample from a published layer, as a job (a full pass "
+                         "over the map): its result names the sample",
+                 responses={202: {"description": "The job (`/api/jobs/{id}`); when done, `result.sample`."}})
+    def draw(request: Request, user: Reviewer, body: DesignIn) -> JSONResponse:
         from mcae.platform.annotation.assess_design import draw as draw_sample
+        from mcae.tiles.errors import NO_STORE
 
-        with database(request).session() as session:
-            sample, _ = draw_sample(session, request.app.state.store, body.city, body.layer, seed=body.seed,
-                                    points=body.points, target_se=body.target_se, min_per_class=body.min_per_class,
-                                    expected_ua=body.expected_ua, second_share=body.second_share, user_id=user.id)
-            session.flush()
-            return SampleOut(**svc.sample_summary(session, sample))
+        state = request.app.state
+        store = state.store
+        version = store.layer_version(store.layer(body.city, body.layer))  # 404 now, not in the job
+
+        def work(ctx: Any) -> dict[str, Any]:
+            ctx.progress(0, 1, "counting the map's classes and drawing the points")
+            with state.database.session() as session:
+                sample, _ = draw_sample(session, store, body.city, body.layer, seed=body.seed, points=body.points,
+                                        target_se=body.target_se, min_per_class=body.min_per_class,
+                                        expected_ua=body.expected_ua, second_share=body.second_share,
+                                        user_id=user.id)
+                session.flush()
+                return {"sample": sample.id, "points": sample.points_total, "map_version": sample.map_version}
+
+        record, _ = state.jobs.submit("assessment-sample", {**body.model_dump(mode="json"), "version": version},
+                                      1, work, owner=user.name)
+        return JSONResponse(record.public(), status_code=202,
+                            headers={"Location": f"/api/jobs/{record.id}", **NO_STORE})
 
     @router.get("/{sample}", summary="One sample")
     def sample(request: Request, user: Viewer, sample: SampleId) -> SampleOut:

@@ -39,6 +39,8 @@ def _expected(values: list[str]) -> dict[int, float]:
             out[int(key)] = float(value)
         except ValueError:
             raise InputError(f"--expected-ua takes CLASS=VALUE (e.g. 3=0.8), not {item!r}") from None
+        if not 0 < out[int(key)] <= 1:
+            raise InputError(f"--expected-ua {item}: a user's accuracy is a proportion in (0, 1]")
     return out
 
 
