@@ -2827,8 +2827,16 @@ export interface components {
             sample: {
                 [key: string]: unknown;
             };
-            /** Simulated */
+            /**
+             * Simulated
+             * @description Labels from a reference raster (tests and benchmarks), not experts.
+             */
             simulated: boolean;
+            /**
+             * Simulated Labels
+             * @default 0
+             */
+            simulated_labels?: number;
             /** Strata Without Labels */
             strata_without_labels: string[];
             /** Users Accuracy */

@@ -114,7 +114,8 @@ class ReportOut(BaseModel):
     design: dict[str, Any]
     agreement: dict[str, Any]
     assessed_at: str | None
-    simulated: bool
+    simulated: bool = Field(description="Labels from a reference raster (tests and benchmarks), not experts.")
+    simulated_labels: int = 0
 
 
 class LayerAssessmentOut(BaseModel):

@@ -206,7 +206,8 @@ def sample_report(session: Session, sample_id: int) -> dict[str, Any]:
     """The estimates of a sample from its active labels (issue 16's report.json shape, and more)."""
     sample = sample_row(session, sample_id)
     rows = session.execute(select(AssessmentPoint.id, AssessmentPoint.stratum, AssessmentLabel.pass_no,
-                                  AssessmentLabel.class_id, AssessmentLabel.cant_tell, AssessmentLabel.created_at)
+                                  AssessmentLabel.class_id, AssessmentLabel.cant_tell, AssessmentLabel.created_at,
+                                  AssessmentLabel.source)
                            .join(AssessmentLabel, AssessmentLabel.point_id == AssessmentPoint.id)
                            .where(AssessmentPoint.sample_id == sample_id, AssessmentLabel.state == "active")).all()
     first = {r.id: r for r in rows if r.pass_no == 1}
@@ -225,7 +226,8 @@ def sample_report(session: Session, sample_id: int) -> dict[str, Any]:
                 "created_at": sample.created_at.isoformat()},
         design=sample.design, agreement=agreement([a for a, _ in pairs], [b for _, b in pairs]),
         assessed_at=last.isoformat() if isinstance(last, dt.datetime) else None,
-        simulated=sample.response == "reference")
+        simulated=any(r.source == "reference" for r in first.values()),  # any label from a reference raster
+        simulated_labels=sum(1 for r in first.values() if r.source == "reference"))
 
 
 def samples_of(session: Session, city: str | None, layer: str | None, limit: int = 50) -> list[AssessmentSample]:
