@@ -89,3 +89,13 @@ def test_agreement() -> None:
     assert agreement([1, 2, 3, 3], [1, 2, 3, 1])["agreement"] == 0.75
     assert agreement([], [])["kappa"] is None
     assert agreement([1, 2], [1, 2])["kappa"] == 1.0
+
+
+def test_report_of_a_sample_without_labels(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mcae.inference.assessment.report import write_report
+
+    report = build_report({1: {"area_m2": 10.0}, 2: {"area_m2": 5.0}}, [], cant_tell=2, version="v")
+    assert report["overall_accuracy"] == {"estimate": None, "ci95": None} and report["n"] == 0
+    assert report["area_m2"]["1"] == {"map": 10.0, "estimate": None, "ci95": None}
+    names = [p.name for p in write_report(report, tmp_path)]
+    assert names == ["report.json", "report.csv", "error_matrix.png", "class_areas.png"]
