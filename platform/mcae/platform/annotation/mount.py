@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from mcae.platform.annotation.auth import TokenCache
 from mcae.platform.annotation.db import Database
+from mcae.platform.annotation.routes_assess import create_assess_router, create_layer_assessment_router
 from mcae.platform.annotation.routes_browse import create_browse_router
 from mcae.platform.annotation.routes_manage import create_manage_router
 from mcae.platform.annotation.routes_write import create_write_router
@@ -28,6 +29,8 @@ def add_annotation(app: FastAPI, settings: Any) -> None:
     app.include_router(create_browse_router())
     app.include_router(create_write_router())
     app.include_router(create_manage_router())
+    app.include_router(create_assess_router())
+    app.include_router(create_layer_assessment_router())
 
 
 def start_annotation(app: FastAPI) -> None:

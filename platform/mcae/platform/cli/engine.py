@@ -388,5 +388,10 @@ def demo(
     tokens = setup_demo_annotation(options.out, settings)
     console.print(f"annotation service: project 'demo' with the simulated expert's decisions; tokens of an "
                   f"annotator, a reviewer and an admin in {tokens}")
+    assessed = options.out / "assessment" / "report.json"
+    if assessed.is_file():
+        oa = json.loads(assessed.read_text())["overall_accuracy"]
+        console.print(f"map accuracy (stratified sample labelled by the SIMULATED response from reference.tif): "
+                      f"OA {oa['estimate']:.1%} ± {oa['ci95']:.1%} (95 % CI); {assessed.parent}")
     console.print(f"[green]demo finished[/] in {result['seconds']:.0f} s: {options.out} "
                   f"(catalog: {store.path}); serve it with `mcae serve --catalog {store.path}`")
