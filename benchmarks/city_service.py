@@ -45,15 +45,18 @@ def grid_for(masks: int, patch_size: int = 1024, per_patch: int = MASKS_PER_PATC
 
 
 def write_service_project(root: str | Path, masks: int, *, patch_size: int = 1024,
-                          per_patch: int = MASKS_PER_PATCH, seed: int = 0,
-                          raster_patches: int = 2) -> dict[str, Any]:
-    """Write the project; returns its summary (masks, patches, groups, neighbourhoods)."""
+                          per_patch: int = MASKS_PER_PATCH, seed: int = 0) -> dict[str, Any]:
+    """Write the project; returns its summary (masks, patches, groups, neighbourhoods).
+    The first neighbourhood's patches get imagery and mask rasters (thumbnails, mask-at)."""
     root = Path(root)
     (root / "patches").mkdir(parents=True, exist_ok=True)
     grid = grid_for(masks, patch_size, per_patch)
     patches = grid.patches()
     counts = _split(masks, len(patches), per_patch)
-    scene = _write_scene(root, grid, patches[:raster_patches], counts, per_patch)
+    by_hood = grid.neighbourhoods()
+    first = set(next(iter(by_hood.values())))
+    with_rasters = [(p, counts[i]) for i, p in enumerate(patches) if p.id in first]
+    scene = _write_scene(root, grid, with_rasters, per_patch)
     manifest = {"format": "mcae-project", "version": 1, "created": "2026-01-01T00:00:00+00:00",
                 "image": scene, "grid": {"height": grid.height, "width": grid.width, "patch_size": patch_size,
                                          "overlap": 0, "neighbourhood": 3},
@@ -61,7 +64,6 @@ def write_service_project(root: str | Path, masks: int, *, patch_size: int = 102
                 "feature_version": "synthetic", "steps": {"segment": {"finished": "2026-01-01T00:00:00+00:00"}}}
     (root / "project.json").write_text(json.dumps(manifest, indent=1))
     rng = np.random.default_rng(seed)
-    by_hood = grid.neighbourhoods()
     index = {p.id: i for i, p in enumerate(patches)}
     mask_writer = groups_writer = None
     groups_total = 0
@@ -90,7 +92,7 @@ def write_service_project(root: str | Path, masks: int, *, patch_size: int = 102
             if writer is not None:
                 writer.close()
     return {"masks": masks, "patches": len(patches), "groups": groups_total, "neighbourhoods": len(by_hood),
-            "raster_patches": [p.id for p in patches[:raster_patches]]}
+            "raster_patches": [p.id for p, _ in with_rasters]}
 
 
 def _split(masks: int, patches: int, per_patch: int) -> list[int]:
@@ -129,10 +131,10 @@ def _groups(table: dict[str, np.ndarray], rng: np.random.Generator) -> tuple[dic
     for i, col in enumerate(PROBA_COLUMNS):
         out[col] = proba[:, i]
     out["group"] = keys
-    return out, len(set(zip(cluster.tolist(), pred.tolist())))
+    return out, len(set(zip(cluster.tolist(), pred.tolist(), strict=True)))
 
 
-def _write_scene(root: Path, grid: PatchGrid, patches: list[Any], counts: list[int], per_patch: int) -> dict[str, Any]:
+def _write_scene(root: Path, grid: PatchGrid, patches: list[tuple[Any, int]], per_patch: int) -> dict[str, Any]:
     """A sparse tiled RGB GeoTIFF of the grid; the given patches get imagery and mask rasters."""
     import rasterio
     from rasterio.transform import from_origin
@@ -146,11 +148,11 @@ def _write_scene(root: Path, grid: PatchGrid, patches: list[Any], counts: list[i
                "compress": "deflate", "sparse_ok": True, "BIGTIFF": "IF_SAFER"}
     side, cell = lattice(per_patch, grid.patch_size)
     with rasterio.open(path, "w", **profile) as dst:
-        for i, patch in enumerate(patches):
+        for patch, count in patches:
             w = patch.window
             rows, cols = np.mgrid[0:w.height, 0:w.width]
             cell_id = (rows // cell) * side + cols // cell + 1
-            inside = (rows // cell < side) & (cols // cell < side) & (cell_id <= counts[i])
+            inside = (rows // cell < side) & (cols // cell < side) & (cell_id <= count)
             labels = np.where(inside, cell_id, 0).astype(np.uint32)
             rgb = np.stack([(labels * k % 251).astype(np.uint8) for k in (37, 91, 13)])
             dst.write(rgb, window=((w.row_off, w.row_end), (w.col_off, w.col_off + w.width)))
@@ -161,3 +163,9 @@ def _write_scene(root: Path, grid: PatchGrid, patches: list[Any], counts: list[i
             with rasterio.open(root / "patches" / f"{patch.id}.tif", "w", **mask_profile) as out:
                 out.write(labels, 1)
     return inspect_image(path, target_gsd=0.6).to_dict()
+
+
+if __name__ == "__main__":  # python -m benchmarks.city_service FOLDER MASKS
+    import sys
+
+    print(json.dumps(write_service_project(sys.argv[1], int(sys.argv[2]))))

@@ -7,11 +7,10 @@ only shrink: a listed route that no longer scans fails too, so the list stays tr
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from annotation_fixtures import Service
 
+from benchmarks.city_routes import route_calls
 from benchmarks.query_plans import Captured, capture, masks_scans
 
 # route label -> why it still reads every mask of the project (counters not yet kept by the write path)
@@ -28,66 +27,10 @@ STILL_SCANNING: dict[str, str] = {
 }
 
 
-def _routes(svc: Service) -> list[tuple[str, Callable[[], object]]]:
-    group = svc.take_group(min_size=4)
-    masks = svc.masks(group)
-    hood, patch, mask = group["neighbourhood"], masks[0]["patch"], masks[0]
-    x0, y0, _, _ = mask["bbox"]
-    state: dict[str, object] = {}
-
-    def decide() -> object:
-        r = svc.post(svc.group_url(group, "/decisions"), json={"class": "Tree", "version": group["version"]})
-        assert r.status_code == 201, r.text
-        state["decision"] = r.json()["decisions"][0]["id"]
-        return r
-
-    def correct() -> object:
-        fresh = svc.get(svc.p(f"/patches/{patch}/masks/{mask['mask_id']}")).json()
-        r = svc.post(svc.p(f"/patches/{patch}/corrections"), json={
-            "rows": [{"mask": mask["mask_id"], "class": "Building", "version": fresh["version"]}]})
-        assert r.status_code == 201, r.text
-        return r
-
-    def ok(response: object) -> object:
-        assert getattr(response, "status_code", 0) < 400, getattr(response, "text", "")
-        return response
-
-    g = svc.group_url(group)
-    return [
-        ("projects", lambda: ok(svc.get("/api/projects"))),
-        ("project", lambda: ok(svc.get(svc.p()))),
-        ("neighbourhoods", lambda: ok(svc.get(svc.p("/neighbourhoods")))),
-        ("groups", lambda: ok(svc.get(svc.p(f"/neighbourhoods/{hood}/groups")))),
-        ("group", lambda: ok(svc.get(g))),
-        ("group/masks", lambda: ok(svc.get(g + "/masks", params={"per_page": 48}))),
-        ("group/masks?sort=-area", lambda: ok(svc.get(g + "/masks", params={"per_page": 48, "sort": "-area"}))),
-        ("group/decisions", lambda: ok(svc.get(g + "/decisions"))),
-        ("thumbnail", lambda: ok(svc.get(svc.p(f"/patches/{patch}/masks/{mask['mask_id']}/thumbnail.png")))),
-        ("next-group", lambda: ok(svc.post(svc.p("/next-group"), "bob"))),
-        ("decide", decide),
-        ("correct", correct),
-        ("decisions", lambda: ok(svc.get(svc.p("/decisions")))),
-        ("history", lambda: ok(svc.get(svc.p("/history")))),
-        ("review", lambda: ok(svc.post(svc.p(f"/decisions/{state['decision']}/review"), "rita",
-                                       json={"verdict": "reject", "comment": "no"}))),
-        ("queue", lambda: ok(svc.get(svc.p("/queue")))),
-        ("next-group/second", lambda: ok(svc.post(svc.p("/next-group"), "alice"))),
-        ("agreement", lambda: ok(svc.get(svc.p("/agreement"), "rita"))),
-        ("dashboard", lambda: ok(svc.get(svc.p("/dashboard")))),
-        ("rebuild/preview", lambda: ok(svc.get(svc.p("/rebuild/preview")))),
-        ("patches", lambda: ok(svc.get(svc.p("/patches")))),
-        ("patches?state=refine", lambda: ok(svc.get(svc.p("/patches"), params={"state": "refine"}))),
-        ("patch", lambda: ok(svc.get(svc.p(f"/patches/{patch}")))),
-        ("mask-at", lambda: ok(svc.get(svc.p(f"/patches/{patch}/mask-at"), params={"x": x0, "y": y0}))),
-        ("mask", lambda: ok(svc.get(svc.p(f"/patches/{patch}/masks/{mask['mask_id']}")))),
-        ("classification", lambda: ok(svc.get(svc.p(f"/patches/{patch}/classification.png")))),
-        ("undo", lambda: ok(svc.post(svc.p(f"/decisions/{state['decision']}/undo")))),
-    ]
-
-
 def route_scans(svc: Service) -> tuple[dict[str, list[str]], Captured]:
     engine = svc.client.app.state.database.engine  # type: ignore[attr-defined]
-    routes = _routes(svc)
+    group = svc.take_group(min_size=4)
+    routes = route_calls(svc, group, svc.masks(group))
     with capture(engine) as captured:
         for label, call in routes:
             captured.label = label
