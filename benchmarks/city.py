@@ -118,6 +118,7 @@ def engine_stages(work: Path, size: int, workers: int, pg_url: str | None) -> di
                                         f"sqlite:///{work / 'annotation.db'}"])
         if pg_url is not None:
             (project / "project.json").write_text(manifest)
+            _migrate_and_users(pg_url)  # PostgreSQL is migrated by `mcae db upgrade`, not by the import
             stage("projects add (PostgreSQL)", [MCAE, "projects", "add", str(project), "-q", "--id", f"city{size}",
                                                 "--database", pg_url])
     return stages
