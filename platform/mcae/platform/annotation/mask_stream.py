@@ -46,7 +46,9 @@ class BoxIndex:
     """``(patch, mask_id) -> [x0, y0, x1, y1]`` for every mask of ``masks.parquet``, compactly."""
 
     def __init__(self, masks_path: Path) -> None:
-        keys, boxes, names = [], [], {}
+        keys: list[np.ndarray] = []
+        boxes: list[np.ndarray] = []
+        names: dict[str, int] = {}
         for batch in pq.ParquetFile(masks_path).iter_batches(
                 batch_size=BATCH_ROWS, columns=["patch", "mask_id", "row0", "col0", "row1", "col1"]):
             patch = batch.column(0).to_numpy(zero_copy_only=False)
