@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--skip-engine", action="store_true")
     parser.add_argument("--skip-service", action="store_true")
     parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--results", default="city", help="name of the JSON under benchmarks/results/")
+    parser.add_argument("--results", default="city", help="name of the JSON under benchmarks/results/ (.json added)")
     args = parser.parse_args(argv)
     ratio_size = args.ratio_size or args.size // 2
     ratio_masks = args.ratio_masks or args.masks // 4
@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.reuse is None:
             shutil.rmtree(work, ignore_errors=True)
     print(table(results))
-    path = write_results(args.results, results)
+    path = write_results(f"{args.results}.json", results)
     print(f"results: {path}")
     return results
 

@@ -57,7 +57,7 @@ def route_calls(svc: Any, group: dict[str, Any], masks: list[dict[str, Any]]) ->
         ("agreement", lambda: ok(svc.get(svc.p("/agreement"), "rita"))),
         ("dashboard", lambda: ok(svc.get(svc.p("/dashboard")))),
         ("rebuild/preview", lambda: ok(svc.get(svc.p("/rebuild/preview")))),
-        ("patches", lambda: ok(svc.get(svc.p("/patches")))),
+        ("patches", lambda: ok(svc.get(svc.p("/patches"), params={"per_page": 5}))),  # a page, not the project
         ("patches?state=refine", lambda: ok(svc.get(svc.p("/patches"), params={"state": "refine"}))),
         ("patch", lambda: ok(svc.get(svc.p(f"/patches/{patch}")))),
         ("mask-at", lambda: ok(svc.get(svc.p(f"/patches/{patch}/mask-at"), params={"x": x0, "y": y0}))),
