@@ -2,7 +2,7 @@
 
 ``groups.parquet`` (one row per mask: group, predicted class, probabilities) is read with
 ``pyarrow`` ``iter_batches``; each batch is joined to its masks' boxes (from
-``masks.parquet``, kept as a compact sorted index of about 24 bytes a mask) and turned into
+``masks.parquet``, kept as a compact sorted index of 16 bytes a mask) and turned into
 database rows with vectorised Arrow compute, never a Python object per mask. New masks go in
 with ``COPY ... FROM STDIN (FORMAT csv)`` on PostgreSQL and one prepared ``executemany`` on
 SQLite; known masks are updated by primary key in one ``executemany`` per batch.
@@ -55,14 +55,18 @@ class BoxIndex:
             for name in np.unique(patch):
                 names.setdefault(str(name), len(names))
             keys.append(self._key(batch.column(0), batch.column(1), names))
-            boxes.append(np.stack([np.asarray(batch.column(c), dtype=np.int32) for c in ("col0", "row0", "col1",
-                                                                                           "row1")], axis=1))
+            box = np.stack([np.asarray(batch.column(c)) for c in ("col0", "row0", "col1", "row1")], axis=1)
+            # patch pixels: int16 holds any patch up to 32,767 px (16 bytes a mask with the key)
+            boxes.append(box.astype(np.int16 if box.size == 0 or box.max() < 2**15 else np.int32))
         self.names = names
         self._patches = pa.array(list(names), pa.string())
         key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
-        order = np.argsort(key, kind="stable")
-        self.keys = key[order]
-        self.boxes = (np.concatenate(boxes) if boxes else np.zeros((0, 4), np.int32))[order]
+        box = np.concatenate(boxes) if boxes else np.zeros((0, 4), np.int16)
+        del keys, boxes
+        if key.size and not bool(np.all(key[1:] > key[:-1])):  # segment writes them in order: no sort needed
+            order = np.argsort(key, kind="stable")
+            key, box = key[order], box[order]
+        self.keys, self.boxes = key, box
 
     @staticmethod
     def _key(patch: pa.Array, mask_id: pa.Array, names: dict[str, int]) -> np.ndarray:
