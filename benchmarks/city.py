@@ -100,6 +100,9 @@ def engine_stages(work: Path, size: int, workers: int, pg_url: str | None) -> di
     if not (work / "imagery.tif").is_file():
         stage("scene", [py, "-c", "import sys; from mcae.inference.demo.tiled import write_city; "
                         f"write_city({str(work)!r}, {size})"])
+    pristine = work / "project.json.before-import"  # a rerun (--reuse) starts from the folder's own decisions
+    if pristine.is_file():
+        shutil.copy(pristine, project / "project.json")
     ok = stage("segment", [MCAE, "segment", str(work / "imagery.tif"), "-p", str(project), "--workers",
                            str(workers), "-q"])
     ok = ok and stage("label", [MCAE, "label", "-p", str(project), "--reference", str(work / "reference.tif"),
@@ -113,6 +116,7 @@ def engine_stages(work: Path, size: int, workers: int, pg_url: str | None) -> di
                                          "-q"])
     if ok:
         manifest = (project / "project.json").read_text()  # the import takes the decisions over
+        pristine.write_text(manifest)
         (work / "annotation.db").unlink(missing_ok=True)
         stage("projects add (SQLite)", [MCAE, "projects", "add", str(project), "-q", "--id", "city", "--database",
                                         f"sqlite:///{work / 'annotation.db'}"])

@@ -203,8 +203,12 @@ def map_(
         help="Catalog for --publish (and the annotation database beside it) [MCAE_TILES__CATALOG_PATH or "
              "demo-output/catalog.json].")] = None,
     database: DatabaseOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Write the land-cover map as a Cloud-Optimized GeoTIFF with the MCAE palette."""
+    """Write the land-cover map as a Cloud-Optimized GeoTIFF with the MCAE palette.
+
+    Progress with an ETA, patch by patch; written atomically, so an interrupted map leaves no
+    file and running it again starts over (a map takes a small share of segment's time)."""
     from mcae.inference.districts import clip_districts
     from mcae.inference.mapping import write_map
     from mcae.inference.project import Project
@@ -217,7 +221,7 @@ def map_(
         map_to_object_store(proj, out, decisions=held, districts=districts, district_field=district_field,
                             publish_city=publish, catalog=catalog)
         return
-    path = write_map(proj, Path(out), decisions=held)
+    path = write_map(proj, Path(out), decisions=held, quiet=quiet)
     console.print(f"[green]map written:[/] {path}")
     if districts is not None:
         for written in clip_districts(path, districts, path.parent, field=district_field):
