@@ -53,10 +53,13 @@ def patch_lookups(classes: pd.DataFrame, column: str = "class_id") -> dict[str, 
     return out
 
 
-def class_windows(project: Project, lookups: dict[str, np.ndarray]) -> Iterator[
+def class_windows(project: Project, lookups: dict[str, np.ndarray], quiet: bool = True) -> Iterator[
         tuple[PixelWindow, np.ndarray]]:
-    """(core window, class ids) of every patch, one patch in memory at a time."""
-    for patch in project.grid.patches():
+    """(core window, class ids) of every patch, one patch in memory at a time (``quiet=False``:
+    with a progress bar and its ETA)."""
+    from rich.progress import track
+
+    for patch in track(project.grid.patches(), description="writing the map", disable=quiet):
         if patch.core.height <= 0 or patch.core.width <= 0:
             continue
         labels = read_mask_raster(project, patch.id)
@@ -70,8 +73,10 @@ def class_windows(project: Project, lookups: dict[str, np.ndarray]) -> Iterator[
 
 
 def write_map(project: Project, out: str | Path, *, sparse: bool = False,
-              decisions: list[Decision] | None = None) -> Path:
-    """Write the project's land-cover map as a paletted COG (``sparse``: decided masks only)."""
+              decisions: list[Decision] | None = None, quiet: bool = True) -> Path:
+    """Write the project's land-cover map as a paletted COG (``sparse``: decided masks only).
+
+    Written atomically: an interrupted map leaves no file, and running it again starts over."""
     classes = mask_classes(project, decisions)
     if sparse:
         classes.loc[~classes["decided"], "class_id"] = 0
@@ -83,7 +88,7 @@ def write_map(project: Project, out: str | Path, *, sparse: bool = False,
     if "synthetic" in project.manifest:
         tags["MCAE_SYNTHETIC"] = "yes: " + str(project.manifest["synthetic"])
     return write_class_cog(out, width=info.width, height=info.height, transform=info.affine,
-                           crs=info.rio_crs, windows=class_windows(project, patch_lookups(classes)),
+                           crs=info.rio_crs, windows=class_windows(project, patch_lookups(classes), quiet),
                            scheme=MCAE, tags=tags)
 
 

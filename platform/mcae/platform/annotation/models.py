@@ -140,7 +140,8 @@ class Mask(Base):
     __tablename__ = "masks"
     __table_args__ = (UniqueConstraint("project_id", "patch", "mask_id"),
                       Index("ix_masks_group", "group_id"),
-                      Index("ix_masks_project_patch", "project_id", "patch"))
+                      Index("ix_masks_hood", "project_id", "neighbourhood"),
+                      Index("ix_masks_decision", "decision_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -167,7 +168,8 @@ class Decision(Base):
     """One expert action: a group decision (with its exact masks) or a mask correction."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_project", "project_id", "id"),)
+    __table_args__ = (Index("ix_decisions_project", "project_id", "id"),
+                      Index("ix_decisions_group", "project_id", "neighbourhood", "group_key"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))

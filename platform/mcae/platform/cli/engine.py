@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -203,8 +203,12 @@ def map_(
         help="Catalog for --publish (and the annotation database beside it) [MCAE_TILES__CATALOG_PATH or "
              "demo-output/catalog.json].")] = None,
     database: DatabaseOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Write the land-cover map as a Cloud-Optimized GeoTIFF with the MCAE palette."""
+    """Write the land-cover map as a Cloud-Optimized GeoTIFF with the MCAE palette.
+
+    Progress with an ETA, patch by patch; written atomically, so an interrupted map leaves no
+    file and running it again starts over (a map takes a small share of segment's time)."""
     from mcae.inference.districts import clip_districts
     from mcae.inference.mapping import write_map
     from mcae.inference.project import Project
@@ -217,7 +221,7 @@ def map_(
         map_to_object_store(proj, out, decisions=held, districts=districts, district_field=district_field,
                             publish_city=publish, catalog=catalog)
         return
-    path = write_map(proj, Path(out), decisions=held)
+    path = write_map(proj, Path(out), decisions=held, quiet=quiet)
     console.print(f"[green]map written:[/] {path}")
     if districts is not None:
         for written in clip_districts(path, districts, path.parent, field=district_field):
@@ -353,6 +357,36 @@ def info(project: ProjectOpt) -> None:
     typer.echo("steps:")
     for name, step in manifest["steps"].items():
         typer.echo(f"  {name}: {json.dumps(step)}")
+    done, remaining = _progress_of(Project.open(project))
+    typer.echo("done:      " + ("; ".join(done) or "nothing yet"))
+    typer.echo("remaining: " + ("; ".join(remaining) or "nothing: every step has run"))
+
+
+def _progress_of(project: Any) -> tuple[list[str], list[str]]:
+    """What of the pipeline a project folder holds, and what is left (for long runs that resume)."""
+    total = len(project.grid)
+    segmented = sum(1 for p in project.grid.patches() if project.patch_table(p.id).is_file())
+    done, remaining = [], []
+    if segmented:
+        done.append(f"segment {segmented}/{total} patches")
+    if segmented < total:
+        remaining.append(f"segment {total - segmented} patches (`mcae segment` resumes where it stopped)")
+    elif not project.groups_path.is_file():
+        remaining.append("groups (`mcae segment` again: its patches are done, it clusters)")
+    else:
+        done.append("groups")
+    steps = project.manifest.get("steps", {})
+    store = project.manifest.get("decisions_store")
+    if "label" in steps or store:
+        done.append("decisions " + ("in the annotation database" if store else f"{steps['label'].get('decisions')}"))
+    else:
+        remaining.append("label (`mcae label`, or import with `mcae projects add` and label in the web tools)")
+    if project.has_model():
+        done.append(f"train ({steps.get('train', {}).get('masks', '?')} masks)")
+    else:
+        remaining.append("train (`mcae train`; it starts over if interrupted: one model, written atomically)")
+    remaining.append("map / export-dataset whenever wanted (each writes its outputs atomically; rerun to redo)")
+    return done, remaining
 
 
 @app.command()
