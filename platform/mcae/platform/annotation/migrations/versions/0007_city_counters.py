@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0007_city_counters"
-down_revision = "0001"
+down_revision = "0002_assessment"
 branch_labels = None
 depends_on = None
 
