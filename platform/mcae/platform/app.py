@@ -17,7 +17,6 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from mcae.platform.annotation.mount import add_annotation, start_annotation, stop_annotation
-from mcae.platform.annotation.transfer import MAX_LOAD_BYTES
 from mcae.platform.errors import add_exception_handlers
 from mcae.platform.guards import QueryGuard
 from mcae.platform.jobs import JobRegistry, create_jobs_router
@@ -73,7 +72,7 @@ def create_app(settings: Settings | TileSettings | None = None) -> FastAPI:
     POOL.resize(tiles.dataset_cache_size)
     add_exception_handlers(app)
     app.add_middleware(BodyLimit, cap=settings.max_body_bytes,  # 413 before a body is parsed
-                       larger={r"/api/projects/[^/]+/decisions\.jsonl": MAX_LOAD_BYTES})
+                       larger={r"/api/projects/[^/]+/decisions\.jsonl": settings.load.max_bytes})
     app.include_router(create_catalog_router())
     app.include_router(create_legend_router())
     app.include_router(create_identify_router())

@@ -51,6 +51,26 @@ class JobSettings(BaseModel):
     workers: int = 1  # jobs run at the same time per server process
 
 
+class LoadSettings(BaseModel):
+    """Caps of Load (``POST .../decisions.jsonl``): a large batch of a real project, no more.
+
+    A Load brings in decisions made elsewhere (the engine's ``mcae label`` file, a Dump of a
+    district, an admin's restore). A city of about 5 million masks is labelled by a few tens
+    of thousands of group decisions and some hundreds of thousands of mask corrections; a
+    Dump line is about 60-200 bytes plus about 14 bytes per mask a group decision lists. The
+    write lock (one transaction: all or nothing) grows with the mask labels written, about
+    17,000 a second on SQLite on a busy 2-core machine (``benchmarks.load_lock``: 20,000
+    lines with 417,000 mask labels held it 25 s), so 1,000,000 mask labels bound it to about
+    a minute; a whole-city restore is several Loads, each all or nothing.
+    """
+
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=1)  # a district's Dump is a few MiB
+    max_lines: int = Field(default=200_000, ge=1)  # every mask correction of a district, and more
+    max_mask_labels: int = Field(default=1_000_000, ge=1)  # masks the lines label, all together
+    max_line_bytes: int = Field(default=1024 * 1024, ge=64)  # one line: the biggest group's mask list
+    batch_lines: int = Field(default=2000, ge=1)  # decisions inserted per statement batch
+
+
 class Settings(BaseSettings):
     """Defaults every command and the app start from; each command can override its own."""
 
@@ -72,6 +92,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    load: LoadSettings = Field(default_factory=LoadSettings)
 
     @field_validator("tiles", mode="before")
     @classmethod
@@ -120,5 +141,5 @@ def _dotted(error: Any) -> str:
     return ".".join(str(p) for p in error["loc"]) or "settings"
 
 
-__all__ = ["AuthSettings", "DatabaseSettings", "JobSettings", "S3Settings", "Settings", "SettingsError",
+__all__ = ["AuthSettings", "DatabaseSettings", "JobSettings", "LoadSettings", "S3Settings", "Settings", "SettingsError",
            "TileSettings", "get_settings"]

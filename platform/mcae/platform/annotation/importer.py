@@ -271,12 +271,17 @@ def _import_decisions_file(session: Session, project: EngineProject, project_id:
     return apply_engine_decisions(session, project_id, decisions, author.id, source="file")
 
 
-def engine_decisions(session: Session, project_id: str) -> list[EngineDecision]:
-    """The decisions that are in force, in order, as the engine's records (masks resolved)."""
+def engine_decisions(session: Session, project_id: str, reviewed_only: bool = False) -> list[EngineDecision]:
+    """The decisions that are in force, in order, as the engine's records (masks resolved);
+    ``reviewed_only``: only those a reviewer accepted or a reviewer or admin made (what a
+    project with the publish policy ``reviewed`` publishes)."""
     users = dict(session.execute(select(User.id, User.name)).all())
-    active = list(session.scalars(select(Decision).where(
-        Decision.project_id == project_id, Decision.state == "active", Decision.review != "rejected",
-        Decision.pass_no == 1).order_by(Decision.id)))
+    query = select(Decision).where(Decision.project_id == project_id, Decision.state == "active",
+                                   Decision.review != "rejected", Decision.pass_no == 1)
+    if reviewed_only:
+        trusted = select(User.id).where(User.role.in_(("reviewer", "admin")))
+        query = query.where((Decision.review == "accepted") | Decision.author_id.in_(trusted))
+    active = list(session.scalars(query.order_by(Decision.id)))
     members: dict[int, list[tuple[str, int]]] = {}
     rows = session.execute(
         select(DecisionMask.decision_id, Mask.patch, Mask.mask_id).join(Mask, Mask.id == DecisionMask.mask_pk)

@@ -93,6 +93,8 @@ class Project(Base):
     grid: Mapped[dict[str, Any]] = mapped_column(default=dict)
     model_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
     double_share: Mapped[float] = mapped_column(Float, default=0.05)
+    # reviewed: a rebuild publishes accepted decisions (and reviewers' and admins'); any: every one
+    publish_policy: Mapped[str] = mapped_column(String(16), default="reviewed", server_default="reviewed")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     imported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -193,6 +195,8 @@ class Decision(Base):
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     review_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # an admin's restore (Load in restore mode) kept the file's author and time: who restored it
+    restored_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
 
 class DecisionMask(Base):
