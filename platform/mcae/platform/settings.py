@@ -42,6 +42,14 @@ class AuthSettings(BaseModel):
     scrypt_n: int = 16384
     scrypt_r: int = 8
     scrypt_p: int = 1
+    # guessing tokens (mcae.platform.annotation.throttle); per server process
+    failures_allowed: int = Field(10, ge=1)  # failed authentications per address / token id ...
+    failure_window_s: float = Field(60.0, gt=0)  # ... within this window, before backing off
+    backoff_base_s: float = Field(1.0, gt=0)  # the first wait; doubles with each further failure
+    backoff_max_s: float = Field(300.0, gt=0)  # the longest wait
+    failure_memory_s: float = Field(60.0, ge=0)  # a token that failed fails again without a scrypt
+    max_concurrent_verifications: int = Field(2, ge=1)  # scrypt runs at once (503 beyond)
+    verified_cache_s: float = Field(300.0, ge=0)  # a verified secret skips scrypt (revocation is read per request)
 
 
 class JobSettings(BaseModel):
