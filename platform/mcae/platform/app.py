@@ -20,9 +20,10 @@ from mcae.platform.annotation.mount import add_annotation, start_annotation, sto
 from mcae.platform.annotation.transfer import MAX_LOAD_BYTES
 from mcae.platform.errors import add_exception_handlers
 from mcae.platform.guards import QueryGuard
-from mcae.platform.jobs import JobRegistry, create_jobs_router
+from mcae.platform.jobs import Caps, JobRegistry
 from mcae.platform.limits import BodyLimit
 from mcae.platform.responses import document_errors
+from mcae.platform.routes_jobs import create_jobs_router
 from mcae.platform.settings import Settings
 from mcae.tiles.catalog import CatalogStore
 from mcae.tiles.gdal import configure_gdal
@@ -42,7 +43,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the job registry and the annotation database with the app, stop them with it."""
     settings: Settings = app.state.settings
     start_annotation(app)  # refuses an unmigrated PostgreSQL, naming `mcae db upgrade`
-    jobs = JobRegistry(settings.jobs_dir, workers=settings.jobs.workers)
+    limits = settings.jobs
+    jobs = JobRegistry(settings.jobs_dir, workers=limits.workers, pools={"rebuild": limits.rebuild_workers},
+                       caps={"bundle": Caps(limits.bundles_per_client, limits.bundles_total)},
+                       max_age_s=limits.max_age_s, max_total_bytes=limits.max_total_bytes,
+                       prune_every_s=limits.prune_every_s)
     app.state.jobs = jobs
     try:
         yield

@@ -43,20 +43,26 @@ class AuthSettings(BaseModel):
     scrypt_r: int = 8
     scrypt_p: int = 1
     # guessing tokens (mcae.platform.annotation.throttle); per server process
-    failures_allowed: int = Field(10, ge=1)  # failed authentications per address / token id ...
-    failure_window_s: float = Field(60.0, gt=0)  # ... within this window, before backing off
-    backoff_base_s: float = Field(1.0, gt=0)  # the first wait; doubles with each further failure
-    backoff_max_s: float = Field(300.0, gt=0)  # the longest wait
-    failure_memory_s: float = Field(60.0, ge=0)  # a token that failed fails again without a scrypt
-    max_concurrent_verifications: int = Field(2, ge=1)  # scrypt runs at once (503 beyond)
-    verified_cache_s: float = Field(300.0, ge=0)  # a verified secret skips scrypt (revocation is read per request)
+    failures_allowed: int = Field(default=10, ge=1)  # failed authentications per address / token id ...
+    failure_window_s: float = Field(default=60.0, gt=0)  # ... within this window, before backing off
+    backoff_base_s: float = Field(default=1.0, gt=0)  # the first wait; doubles with each further failure
+    backoff_max_s: float = Field(default=300.0, gt=0)  # the longest wait
+    failure_memory_s: float = Field(default=60.0, ge=0)  # a token that failed fails again without a scrypt
+    max_concurrent_verifications: int = Field(default=2, ge=1)  # scrypt runs at once (503 beyond)
+    verified_cache_s: float = Field(default=300.0, ge=0)  # a verified secret skips scrypt (revocation is read per request)
 
 
 class JobSettings(BaseModel):
     """Background jobs (bundles, rebuilds)."""
 
     dir: Path | None = None  # None: jobs/ beside the catalog file
-    workers: int = 1  # jobs run at the same time per server process
+    workers: int = Field(default=1, ge=1)  # bundle (and other) jobs run at the same time per server process
+    rebuild_workers: int = Field(default=1, ge=1)  # rebuilds: their own threads, never queued behind bundles
+    bundles_per_client: int = Field(default=2, ge=1)  # bundle jobs queued or running per client address (429 beyond)
+    bundles_total: int = Field(default=8, ge=1)  # ... and in all, per server process (429 beyond)
+    max_age_s: float = Field(default=24 * 3600.0, gt=0)  # finished jobs and their files expire after this
+    max_total_bytes: int = Field(default=10 * 1024**3, gt=0)  # the jobs folder's cap: oldest finished jobs go first
+    prune_every_s: float = Field(default=60.0, ge=0)  # expiry runs at most this often (when a job is submitted)
 
 
 class Settings(BaseSettings):

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from mcae.inference.errors import InputError
 from mcae.platform.annotation.models import Token, User, utcnow
-from mcae.platform.annotation.tokens import NewToken, ScryptParams, new_token, split_token, verify
 from mcae.platform.annotation.throttle import AuthGuard
+from mcae.platform.annotation.tokens import NewToken, ScryptParams, new_token, split_token, verify
 from mcae.platform.errors import Forbidden, Unauthenticated
 
 Role = Literal["viewer", "annotator", "reviewer", "admin"]

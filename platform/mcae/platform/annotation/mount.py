@@ -9,10 +9,10 @@ from fastapi import FastAPI
 
 from mcae.platform.annotation.auth import TokenCache
 from mcae.platform.annotation.db import Database
-from mcae.platform.annotation.throttle import AuthGuard
 from mcae.platform.annotation.routes_browse import create_browse_router
 from mcae.platform.annotation.routes_manage import create_manage_router
 from mcae.platform.annotation.routes_write import create_write_router
+from mcae.platform.annotation.throttle import AuthGuard
 from mcae.tiles.cache import TileCache
 
 IMAGE_CACHE_BYTES = 64 * 1024 * 1024
