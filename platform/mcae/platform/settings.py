@@ -2,7 +2,7 @@
 
 ``MCAE_*`` variables set the engine defaults (``MCAE_WORKERS=4``); nested parts use ``__``:
 ``MCAE_TILES__CATALOG_PATH``, ``MCAE_DATABASE__URL``, ``MCAE_AUTH__LEASE_SECONDS``,
-``MCAE_JOBS__WORKERS``. The tiles layer's own ``MCAE_TILES_*`` variables
+``MCAE_JOBS__WORKERS``, ``MCAE_HEAVY__CONCURRENCY``. The tiles layer's own ``MCAE_TILES_*`` variables
 (``MCAE_TILES_CATALOG_PATH``) still work; the ``__`` form wins where both are set.
 Object storage (``tiles.s3``, also ``Settings.s3``) reads ``MCAE_S3_*``: ``MCAE_S3_ENABLED``,
 ``MCAE_S3_ENDPOINT``, ``MCAE_S3_REGION``, ``MCAE_S3_HTTPS``, ``MCAE_S3_VIRTUAL_HOSTING`` and,
@@ -49,7 +49,8 @@ class AuthSettings(BaseModel):
     backoff_max_s: float = Field(default=300.0, gt=0)  # the longest wait
     failure_memory_s: float = Field(default=60.0, ge=0)  # a token that failed fails again without a scrypt
     max_concurrent_verifications: int = Field(default=2, ge=1)  # scrypt runs at once (503 beyond)
-    verified_cache_s: float = Field(default=300.0, ge=0)  # a verified secret skips scrypt (revocation is read per request)
+    # a verified secret skips scrypt this long (its revocation is still read on every request)
+    verified_cache_s: float = Field(default=300.0, ge=0)
 
 
 class JobSettings(BaseModel):
@@ -63,6 +64,15 @@ class JobSettings(BaseModel):
     max_age_s: float = Field(default=24 * 3600.0, gt=0)  # finished jobs and their files expire after this
     max_total_bytes: int = Field(default=10 * 1024**3, gt=0)  # the jobs folder's cap: oldest finished jobs go first
     prune_every_s: float = Field(default=60.0, ge=0)  # expiry runs at most this often (when a job is submitted)
+
+
+class HeavySettings(BaseModel):
+    """The CPU-heavy anonymous routes (clip, statistics, bundle estimates, compare.png, STAC):
+    how many run at once per server process (``mcae.platform.busy``; docker/nginx.conf agrees)."""
+
+    concurrency: int = Field(default=4, ge=1)  # in all (503 + Retry-After beyond)
+    per_client: int = Field(default=2, ge=1)  # per client address (429 + Retry-After beyond)
+    retry_after_s: int = Field(default=1, ge=1)
 
 
 class Settings(BaseSettings):
@@ -86,6 +96,8 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    heavy: HeavySettings = Field(default_factory=HeavySettings)
+    docs_assets: Path | None = None  # a folder with Swagger UI's files: /docs on (no CDN); None: /docs off
 
     @field_validator("tiles", mode="before")
     @classmethod
@@ -134,5 +146,5 @@ def _dotted(error: Any) -> str:
     return ".".join(str(p) for p in error["loc"]) or "settings"
 
 
-__all__ = ["AuthSettings", "DatabaseSettings", "JobSettings", "S3Settings", "Settings", "SettingsError",
-           "TileSettings", "get_settings"]
+__all__ = ["AuthSettings", "DatabaseSettings", "HeavySettings", "JobSettings", "S3Settings", "Settings",
+           "SettingsError", "TileSettings", "get_settings"]
