@@ -37,7 +37,7 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` whose text cells, column names and index labels are neutralised."""
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object:
+        if pd.api.types.is_object_dtype(out[column]) or pd.api.types.is_string_dtype(out[column]):
             out[column] = out[column].map(safe_cell)
     out.columns = [safe_cell(c) for c in out.columns]
     out.index = [safe_cell(i) for i in out.index]
