@@ -24,6 +24,7 @@ from mcae.platform.app import create_app
 from mcae.platform.errors import TooManyRequests
 from mcae.platform.jobs import JOB_ID_PATTERN, Caps, JobRegistry
 from mcae.platform.settings import JobSettings, Settings
+from mcae.tiles.catalog import UnknownId
 from mcae.tiles.settings import TileSettings
 
 BUNDLES = f"/api/cities/{CITY}/layers/mcae/bundles"
@@ -67,7 +68,7 @@ def test_bundle_caps_per_client_and_in_all(registry: JobRegistry) -> None:
         with pytest.raises(TooManyRequests) as caught:  # a fourth client: the server's cap
             registry.submit("bundle", {"i": 4}, 1, blocked(gate), client="198.51.100.3", suffix=".zip")
         assert "jobs.bundles_total" in str(caught.value.details)
-        other, started = registry.submit("export", {"i": 5}, 1, lambda ctx: None, client="198.51.100.3")
+        _, started = registry.submit("export", {"i": 5}, 1, lambda ctx: None, client="198.51.100.3")
         assert started  # other kinds are not bundles
     finally:
         gate.set()
@@ -135,7 +136,7 @@ def test_files_expire_by_age_and_by_size_oldest_first(tmp_path: Path) -> None:
         assert result is not None and result.kept_bytes <= jobs.max_total_bytes and result.removed_jobs == 2
         gone = [not jobs.file_path(r).exists() for r in made]
         assert gone == [True, True, False, False]
-        with pytest.raises(Exception):
+        with pytest.raises(UnknownId):
             jobs.get(made[0].id)
         # age: an hour later every finished job is gone, the running one stays
         jobs.prune(now=max(finished) + 3601)

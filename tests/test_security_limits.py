@@ -129,7 +129,8 @@ def test_the_heavy_routes_are_the_ones_named(client: TestClient) -> None:
     heavy = {p for p in paths if HEAVY.match(re.sub(r"\{[^}]+\}", "x", p))}
     assert heavy == {"/api/cities/{city}/layers/{layer}/clip", "/api/cities/{city}/layers/{layer}/statistics",
                      "/api/cities/{city}/layers/{layer}/bundles/estimate", "/api/cities/{city}/compare.png",
-                     "/api/stac/catalog.json", "/api/stac/{city}/collection.json", "/api/stac/{city}/{layer}/{item_file}"}
+                     "/api/stac/catalog.json", "/api/stac/{city}/collection.json",
+                     "/api/stac/{city}/{layer}/{item_file}"}
     assert not HEAVY.match("/api/cities/x/layers/y/tiles/WebMercatorQuad/1/2/3.png")
 
 
@@ -177,8 +178,8 @@ def test_saturated_heavy_routes_answer_429_and_503_with_retry_after() -> None:
 def test_nginx_limits_agree_with_the_settings() -> None:
     conf = (REPO / "docker" / "nginx.conf").read_text()
     heavy = HeavySettings()
-    location = re.search(r"location ~ (\S+) \{\s*limit_conn mcae_heavy_client (\d+);\s*limit_conn mcae_heavy_all (\d+);",
-                         conf)
+    location = re.search(r"location ~ (\S+) \{\s*limit_conn mcae_heavy_client (\d+);"
+                         r"\s*limit_conn mcae_heavy_all (\d+);", conf)
     assert location is not None
     assert location.group(1) == HEAVY.pattern
     assert int(location.group(2)) == heavy.per_client
