@@ -12,6 +12,7 @@ Failed attempts are throttled per client address and per token id (``throttle``)
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from mcae.platform.annotation.throttle import AuthGuard
 from mcae.platform.annotation.tokens import NewToken, ScryptParams, new_token, split_token, verify
 from mcae.platform.errors import Forbidden, Unauthenticated
 
+logger = logging.getLogger(__name__)
 Role = Literal["viewer", "annotator", "reviewer", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "annotator", "reviewer", "admin")
 CACHE_SECONDS = 300.0
@@ -141,11 +143,17 @@ def authenticate(session: Session, plain: str, cache: TokenCache, guard: AuthGua
                 raise Unauthenticated("invalid or revoked token")
         if not user.active:
             raise Unauthenticated("this token's user is disabled")
-    except Unauthenticated:
+    except Unauthenticated as exc:
         cache.forget(key)
+        # logged: the address and the token's public id, never the token or its secret
+        logger.info("authentication failed from %s (token id %s): %s", address, token_id or "-", exc)
         if guard is not None:
             guard.failed.add(key)
             guard.backoff.fail(*keys)
+            wait = max(guard.backoff.wait_s(k) for k in keys)
+            if wait > 0:
+                logger.warning("authentication failures from %s (token id %s): refused for %.0f s",
+                               address, token_id or "-", wait)
         raise
     current = CurrentUser(user.id, user.name, user.role)  # type: ignore[arg-type]  # role as read now
     cache.put(key, current, token.id)
