@@ -1,9 +1,11 @@
 """Security headers on every answer (pages, API, files, errors): applied once, by ``create_app``.
 
 The content security policy allows the app's own scripts, styles, images and connections only:
-no inline script, no script or style from another origin, images also as ``data:``/``blob:``
-URLs (MapLibre's canvases), workers also from ``blob:`` (MapLibre starts its worker so), no
-framing. ``nosniff``, ``X-Frame-Options: DENY`` and ``Referrer-Policy: no-referrer`` go with it
+no inline or evaluated script, no script or style from another origin, images also as
+``data:``/``blob:`` URLs (MapLibre's canvases), workers also from ``blob:`` (MapLibre starts
+its worker so), no framing. Inline *styles* are allowed (``style-src 'unsafe-inline'``):
+MapLibre and the tools position elements with style attributes, which a strict ``style-src``
+refuses (the browser tests run under this policy and fail on any violation). ``nosniff``, ``X-Frame-Options: DENY`` and ``Referrer-Policy: no-referrer`` go with it
 (tokens live in this origin's storage; nothing leaks in a Referer). ``/docs`` (off unless
 ``docs_assets`` names a local Swagger UI folder) is served under the same policy.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
        "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; child-src 'self' blob:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 HEADERS = {
