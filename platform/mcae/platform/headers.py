@@ -5,8 +5,9 @@ no inline or evaluated script, no script or style from another origin, images al
 ``data:``/``blob:`` URLs (MapLibre's canvases), workers also from ``blob:`` (MapLibre starts
 its worker so), no framing. Inline *styles* are allowed (``style-src 'unsafe-inline'``):
 MapLibre and the tools position elements with style attributes, which a strict ``style-src``
-refuses (the browser tests run under this policy and fail on any violation). ``nosniff``, ``X-Frame-Options: DENY`` and ``Referrer-Policy: no-referrer`` go with it
-(tokens live in this origin's storage; nothing leaks in a Referer). ``/docs`` (off unless
+refuses (the browser tests run under this policy and fail on any violation). ``nosniff``,
+``X-Frame-Options: DENY`` and ``Referrer-Policy: no-referrer`` go with it (tokens live in this
+origin's storage; nothing leaks in a Referer). ``/docs`` (off unless
 ``docs_assets`` names a local Swagger UI folder) is served under the same policy.
 """
 
