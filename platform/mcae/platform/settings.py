@@ -70,8 +70,9 @@ class HeavySettings(BaseModel):
     """The CPU-heavy anonymous routes (clip, statistics, bundle estimates, compare.png, STAC):
     how many run at once per server process (``mcae.platform.busy``; docker/nginx.conf agrees)."""
 
-    concurrency: int = Field(default=4, ge=1)  # in all (503 + Retry-After beyond)
-    per_client: int = Field(default=2, ge=1)  # per client address (429 + Retry-After beyond)
+    concurrency: int = Field(default=8, ge=1)  # in all (503 + Retry-After beyond)
+    per_client: int = Field(default=4, ge=1)  # per client address (429 + Retry-After beyond): the viewer
+    # asks for one layer's statistics per layer shown (up to 4) at once
     retry_after_s: int = Field(default=1, ge=1)
 
 
