@@ -32,7 +32,7 @@ from rel_engine_files import mcae
 from rel_engine_project import command, run, trained_project
 from rio_cogeo.cogeo import cog_validate
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # a liveness bound (a busy 2-core machine)
 KILLS_FORKED, KILLS_PROCESS = 16, 4
 
 
