@@ -408,7 +408,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A job: state and progress */
+        /**
+         * A job: state and progress
+         * @description Its owner and error text are shown to its owner (the user who started it, or for an anonymous bundle the same client address) and to admins only.
+         */
         get: operations["job_api_jobs__job_id__get"];
         put?: never;
         post?: never;
@@ -4352,6 +4355,16 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many bundle jobs queued or running, for this client (`jobs.bundles_per_client`) or in all (`jobs.bundles_total`). */
+            429: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
             500: components["responses"]["ServerFault"];

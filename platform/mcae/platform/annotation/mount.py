@@ -14,6 +14,7 @@ from mcae.platform.annotation.routes_browse import create_browse_router
 from mcae.platform.annotation.routes_manage import create_manage_router
 from mcae.platform.annotation.routes_publish import create_publish_router
 from mcae.platform.annotation.routes_write import create_write_router
+from mcae.platform.annotation.throttle import AuthGuard
 from mcae.tiles.cache import TileCache
 
 IMAGE_CACHE_BYTES = 64 * 1024 * 1024
@@ -23,7 +24,8 @@ def add_annotation(app: FastAPI, settings: Any) -> None:
     """Mount the service; the database is opened lazily and checked in ``start_annotation``."""
     state = app.state
     state.database = Database(settings.database_url(), settings.database.busy_timeout_s)
-    state.token_cache = TokenCache()
+    state.token_cache = TokenCache(settings.auth.verified_cache_s)
+    state.auth_guard = AuthGuard.from_settings(settings.auth)
     state.patch_images = {}
     state.images_lock = threading.Lock()
     state.image_cache = TileCache(IMAGE_CACHE_BYTES)
