@@ -53,6 +53,16 @@ def is_double(project_id: str, neighbourhood: str, key: str, share: float) -> bo
     return int.from_bytes(digest[:4], "big") / 2**32 < share
 
 
+def majority_class(pred: Any) -> int:
+    """A group's predicted class: the one most of its masks are predicted (ties: lowest id).
+
+    Groups keep their keys across retraining (their masks' predictions change, their
+    identity does not), so the group's class is an attribute computed here.
+    """
+    values = np.asarray(pred, dtype=np.int64)
+    return int(np.argmax(np.bincount(values))) if len(values) else 0
+
+
 def system_user(session: Session, name: str = ENGINE_USER) -> User:
     user = session.scalar(select(User).where(User.name == name))
     if user is None:
@@ -141,7 +151,7 @@ def _import_groups(session: Session, project: Project, table: pd.DataFrame) -> d
     existing = {(g.neighbourhood, g.key): g for g in
                 session.scalars(select(Group).where(Group.project_id == project.id))}
     summary = table.groupby(["neighbourhood", "group"], sort=True).agg(
-        cluster=("cluster", "first"), pred_class=("pred_class", "first"), size=("mask_id", "size"),
+        cluster=("cluster", "first"), pred_class=("pred_class", majority_class), size=("mask_id", "size"),
         score_min=("pred_score", "min"), score_max=("pred_score", "max"))
     new_rows, seen = [], set()
     for (hood, key), values in summary.iterrows():

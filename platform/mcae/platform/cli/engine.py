@@ -181,9 +181,16 @@ def train(
         report = train_step(proj, run, classifier, compare_baseline=compare_baseline, decisions=held)
     if held is not None:
         decision_store.after_training(proj, report, len(held), catalog, database)
-    scores = ", ".join(f"{k} {v:.1%}" for k, v in report.holdout_accuracy.items()) or "n/a"
+    scores = ", ".join(f"{k} {v:.1%}" for k, v in report.holdout_accuracy.items()) or "not scored"
     console.print(f"[green]trained[/] {classifier} on {report.n_masks} masks of "
                   f"{len(report.classes)} classes; hold-out accuracy: {scores}")
+    scored = report.holdout
+    if scored.get("ece") is not None:
+        console.print(f"calibration on held-out masks: ECE {scored['ece_uncalibrated']:.3f} raw, "
+                      f"{scored['ece']:.3f} after temperature {scored['temperature']:.2f} "
+                      f"(reliability diagram: {proj.root / scored['figure']})")
+    if scored.get("reason"):
+        console.print(f"hold-out: {scored['reason']}")
 
 
 @app.command("map")
