@@ -76,7 +76,8 @@ def write_map(project: Project, out: str | Path, *, sparse: bool = False,
     if sparse:
         classes.loc[~classes["decided"], "class_id"] = 0
     info = project.scene_info
-    tags = {"MCAE_PROJECT": str(project.root.resolve()), "MCAE_IMAGE": info.path,
+    # names, never server paths: the map is published and downloaded
+    tags = {"MCAE_PROJECT": project.root.resolve().name, "MCAE_IMAGE": Path(info.path).name,
             "MCAE_GSD_M": str(info.gsd),
             "MCAE_DECIDED_MASKS": str(int(classes["decided"].sum())),
             "MCAE_MASKS": str(len(classes))}

@@ -12,6 +12,7 @@ from rio_tiler.io import Reader
 from mcae.inference.errors import InputError
 from mcae.tiles.catalog import CatalogStore, City, District, Layer, LayerKind, make_id
 from mcae.tiles.class_files import name_published_classes
+from mcae.tiles.geometry import native_maxzoom
 from mcae.tiles.serving import prune_serving_copies, with_serving_copy
 
 KIND_SCHEMES = {LayerKind.mcae: "mcae", LayerKind.sinolc1: "sinolc1",
@@ -34,7 +35,8 @@ def layer_from_file(store: CatalogStore, path: str | Path, *, kind: LayerKind,
     try:
         with Reader(str(path)) as src:
             bounds = tuple(float(v) for v in src.get_geographic_bounds(src.tms.rasterio_geographic_crs))
-            minzoom, maxzoom = int(src.minzoom), int(src.maxzoom)
+            minzoom = int(src.minzoom)
+            maxzoom = max(minzoom, native_maxzoom(src.crs, src.transform, src.width, src.height, src.tms))
     except Exception as exc:  # rasterio and rio-tiler raise many kinds
         raise InputError(f"{path}: not a readable georeferenced raster ({exc})") from None
     try:

@@ -122,7 +122,8 @@ def _first_training(session: Session, project: EngineProject, project_id: str, m
     # dated at the import, after the decisions it brought in: the published map matches them
     session.add(Training(project_id=project_id, at=utcnow(), model_version=model_version,
                          masks=int(step.get("masks", 0)), decisions=decisions,
-                         holdout_accuracy=step.get("holdout_accuracy") or {}))
+                         holdout_accuracy=step.get("holdout_accuracy") or {},
+                         holdout=step.get("holdout")))
 
 
 def _in_database(project: EngineProject) -> bool:

@@ -83,6 +83,7 @@ def after_training(project: Project, report: Any, decisions: int, catalog: Path 
         with db.session() as session:
             summary = import_project(session, project.root, ident)
             session.add(Training(project_id=ident, model_version=summary["model_version"], masks=report.n_masks,
-                                 decisions=decisions, holdout_accuracy=report.holdout_accuracy))
+                                 decisions=decisions, holdout_accuracy=report.holdout_accuracy,
+                                 holdout=getattr(report, "holdout", None) or None))
     finally:
         db.dispose()
