@@ -1,7 +1,10 @@
 """Hold-out scores of a training: accuracy (overall and per class) and calibration.
 
 Every decided mask is predicted once by a model that did not see it (stratified k-fold,
-out of fold), so small projects are scored too. A class with fewer than
+out of fold), so small projects are scored too. Given the masks' groups, whole groups are
+held out together (stratified group k-fold): the masks of one group are near-duplicates, and
+the map's undecided masks sit in groups the model never saw, so mask-wise folds would
+flatter both the accuracy and the calibration. A class with fewer than
 ``MIN_PER_CLASS`` masks gets no per-class score, and the report says so in ``reason``;
 the overall accuracy is still scored on every mask when the project has at least
 ``MIN_MASKS`` decided masks in two classes.
@@ -13,12 +16,13 @@ other folds only, so no mask's calibrated confidence was fit on that mask.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from mcae.inference.classes import MCAE
 from mcae.inference.classifier import get_classifier
@@ -62,8 +66,13 @@ def _name(class_id: int) -> str:
     return MCAE.names[class_id - 1]
 
 
-def holdout(X: pd.DataFrame, y: np.ndarray, kinds: list[str]) -> Holdout:
-    """Out-of-fold scores of each classifier kind; calibration of the first kind."""
+def holdout(X: pd.DataFrame, y: np.ndarray, kinds: list[str],
+            groups: np.ndarray | None = None) -> Holdout:
+    """Out-of-fold scores of each classifier kind; calibration of the first kind.
+
+    ``groups``: one label per mask (its neighbourhood and group); whole groups are held out
+    together when there are at least ``N_FOLDS`` of them.
+    """
     ids, counts = np.unique(y, return_counts=True)
     small = [_name(int(c)) for c, n in zip(ids, counts, strict=True) if n < MIN_PER_CLASS]
     if len(y) < MIN_MASKS or len(ids) < 2:
@@ -71,8 +80,10 @@ def holdout(X: pd.DataFrame, y: np.ndarray, kinds: list[str]) -> Holdout:
                   f"(has {len(y)} in {len(ids)})")
         return Holdout(False, reason, unscored_classes=[_name(int(c)) for c in ids], n=len(y))
     n_folds = int(min(N_FOLDS, counts.max()))
-    folds = list(StratifiedKFold(n_folds, shuffle=True, random_state=0).split(X, y)) \
-        if counts.min() >= n_folds else _loose_folds(y, n_folds)
+    folds = _group_folds(y, groups) if groups is not None else None
+    if folds is None:
+        folds = list(StratifiedKFold(n_folds, shuffle=True, random_state=0).split(X, y)) \
+            if counts.min() >= n_folds else _loose_folds(y, n_folds)
     out = Holdout(True, None, n=len(y), unscored_classes=small)
     proba_first: np.ndarray | None = None
     for kind in kinds:
@@ -100,6 +111,18 @@ def holdout(X: pd.DataFrame, y: np.ndarray, kinds: list[str]) -> Holdout:
         out.reason = (f"no per-class score for {', '.join(small)}: fewer than {MIN_PER_CLASS} "
                       "decided masks each (overall accuracy counts them)")
     return out
+
+
+def _group_folds(y: np.ndarray, groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Stratified group k-fold over the masks' groups (None with fewer than N_FOLDS groups)."""
+    codes = pd.factorize(pd.Series(np.asarray(groups).astype(str)))[0]
+    if len(np.unique(codes)) < N_FOLDS:
+        return None
+    with warnings.catch_warnings():  # rare classes: fewer groups than folds is expected
+        warnings.simplefilter("ignore", UserWarning)
+        split = StratifiedGroupKFold(N_FOLDS, shuffle=True, random_state=0).split(y, y, codes)
+        folds = [(tr, te) for tr, te in split if len(te) and len(tr)]
+    return folds if len(folds) >= 2 else None
 
 
 def _loose_folds(y: np.ndarray, n_folds: int) -> list[tuple[np.ndarray, np.ndarray]]:

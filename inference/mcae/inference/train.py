@@ -31,8 +31,19 @@ class TrainingReport:
     holdout: dict[str, Any] = field(default_factory=dict)  # Holdout.to_dict(): reason, ECE, ...
 
 
+def mask_groups(project: Project, index: pd.Index) -> np.ndarray | None:
+    """``neighbourhood/group`` of the masks of ``index`` ((patch, mask_id) pairs), if all known."""
+    if not project.groups_path.is_file():
+        return None
+    groups = pd.read_parquet(project.groups_path, columns=["patch", "mask_id", "neighbourhood", "group"])
+    key = pd.MultiIndex.from_frame(groups[["patch", "mask_id"]].astype({"mask_id": "int64"}))
+    names = pd.Series((groups["neighbourhood"] + "/" + groups["group"]).to_numpy(), index=key)
+    found = names.reindex(index)
+    return None if found.isna().any() else found.to_numpy()
+
+
 def labelled_features(project: Project, labels: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """Features and labels of the decided masks, read patch by patch."""
+    """Features (indexed by patch and mask id) and labels of the decided masks, patch by patch."""
     frames = []
     for patch_id, part in labels.groupby(level="patch"):
         table = read_patch_tables(project, [str(patch_id)])
@@ -41,7 +52,8 @@ def labelled_features(project: Project, labels: pd.DataFrame) -> tuple[pd.DataFr
     table = pd.concat(frames, ignore_index=True)
     key = pd.MultiIndex.from_frame(table[["patch", "mask_id"]].astype({"mask_id": "int64"}))
     y = labels["class_id"].reindex(key).to_numpy()
-    return table[feature_columns(table)], y.astype(np.int64)
+    X = table[feature_columns(table)].set_axis(key, axis=0)  # rows named (patch, mask_id)
+    return X, y.astype(np.int64)
 
 
 def train(project: Project, run: Executor, classifier: str = "mlp",
@@ -58,7 +70,8 @@ def train(project: Project, run: Executor, classifier: str = "mlp",
     X, y = labelled_features(project, labels)
     classes = {int(c): int(n) for c, n in zip(*np.unique(y, return_counts=True), strict=True)}
     kinds = [classifier, "baseline"] if compare_baseline else [classifier]
-    scored = score_holdout(X, y, kinds) if holdout else Holdout(False, "not scored: hold-out off")
+    scored = score_holdout(X, y, kinds, groups=mask_groups(project, X.index)) if holdout \
+        else Holdout(False, "not scored: hold-out off")
     if scored.before is not None and scored.after is not None:
         plot_reliability({"raw": scored.before, f"calibrated (T={scored.temperature:.2f})": scored.after},
                          project.root / RELIABILITY_FIGURE)

@@ -104,8 +104,11 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
         # counts what changes from here
         session.execute(update(Mask).where(Mask.project_id == project_id)
                         .values(mapped_class=func.coalesce(Mask.class_id, Mask.pred_class)))
-    if not _in_database(engine_project):
+    # which database holds the decisions: commands run on the folder find it from here
+    where = {"url": _locator(session), "project_id": project_id}
+    if not _in_database(engine_project) or engine_project.manifest.get("decisions_database") != where:
         engine_project.manifest["decisions_store"] = DATABASE_STORE
+        engine_project.manifest["decisions_database"] = where
         engine_project.save()
     summary = {"project": project_id, "groups": len(groups), **counts, "decisions_imported": loaded,
                "model_version": model_version}
@@ -124,6 +127,14 @@ def _first_training(session: Session, project: EngineProject, project_id: str, m
                          masks=int(step.get("masks", 0)), decisions=decisions,
                          holdout_accuracy=step.get("holdout_accuracy") or {},
                          holdout=step.get("holdout")))
+
+
+def _locator(session: Session) -> str:
+    """The session's database URL without its password (a SQLite file by absolute path)."""
+    url = session.get_bind().url
+    if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
+        url = url.set(database=str(Path(url.database).resolve()))
+    return url.render_as_string(hide_password=True)
 
 
 def _in_database(project: EngineProject) -> bool:
