@@ -16,7 +16,7 @@ DatabaseOpt = Annotated[str | None, typer.Option(
     "--database", help="Annotation database URL (default: MCAE_DATABASE__URL, else annotation.db beside the "
                        "catalog).")]
 StoreCatalogOpt = Annotated[Path | None, typer.Option(
-    "--catalog", help="Catalog whose folder holds the annotation database [the database project.json "
+    "--catalog", help="Catalog whose folder holds the annotation database \\[the database project.json "
                       "records (`mcae projects add` writes it), else MCAE_TILES__CATALOG_PATH or "
                       "demo-output/catalog.json].")]
 
