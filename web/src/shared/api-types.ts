@@ -2115,6 +2115,41 @@ export interface components {
             total: number;
         };
         /**
+         * HoldoutOut
+         * @description How a training was scored on masks it did not see; ``scored`` False draws no point.
+         */
+        HoldoutOut: {
+            /** Ece */
+            ece?: number | null;
+            /** Ece Uncalibrated */
+            ece_uncalibrated?: number | null;
+            /**
+             * N
+             * @default 0
+             */
+            n?: number;
+            /**
+             * Per Class
+             * @default {}
+             */
+            per_class?: {
+                [key: string]: number;
+            };
+            /** Reason */
+            reason?: string | null;
+            reliability?: components["schemas"]["ReliabilityOut"] | null;
+            reliability_uncalibrated?: components["schemas"]["ReliabilityOut"] | null;
+            /** Scored */
+            scored: boolean;
+            /** Temperature */
+            temperature?: number | null;
+            /**
+             * Unscored Classes
+             * @default []
+             */
+            unscored_classes?: string[];
+        };
+        /**
          * Info
          * @description Dataset Info.
          */
@@ -2907,6 +2942,24 @@ export interface components {
             version?: number | null;
         };
         /**
+         * ReliabilityOut
+         * @description Held-out masks binned by confidence: a reliability diagram's points.
+         */
+        ReliabilityOut: {
+            /** Accuracy */
+            accuracy: (number | null)[];
+            /** Confidence */
+            confidence: (number | null)[];
+            /** Count */
+            count: number[];
+            /** Ece */
+            ece: number | null;
+            /** Edges */
+            edges: number[];
+            /** N */
+            n: number;
+        };
+        /**
          * ReportOut
          * @description Issue 16's report.json: classes keyed by id as a string; ``ci95`` a half-width.
          */
@@ -3455,6 +3508,7 @@ export interface components {
             at: string;
             /** Decisions */
             decisions: number;
+            holdout: components["schemas"]["HoldoutOut"];
             /** Holdout Accuracy */
             holdout_accuracy: {
                 [key: string]: number;

@@ -242,6 +242,8 @@ class Training(Base):
     masks: Mapped[int] = mapped_column(Integer, default=0)
     decisions: Mapped[int] = mapped_column(Integer, default=0)
     holdout_accuracy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the engine's hold-out report (mcae.inference.holdout.Holdout.to_dict): reason, ECE, bins
+    holdout: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     map_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
