@@ -343,7 +343,9 @@ def test_dashboard_counts_rebuild_and_viewer(browser: Any, tools: Tools) -> None
             count = page.locator(f"#accuracy-plot circle.point[data-series='{kind}']").count()
             assert count == sum(1 for t in trainings if kind in t["holdout_accuracy"])
         assert page.locator("#accuracy-plot circle.point").count() == sum(
-            max(1, len(t["holdout_accuracy"])) for t in trainings)
+            len(t["holdout_accuracy"]) for t in trainings)  # an unscored training draws no point
+        assert page.locator("#accuracy-plot g.training.unscored").count() == sum(
+            1 for t in trainings if not t["holdout_accuracy"])
         assert not scored or series
 
         help_overlay(page, "Retrain and rebuild")

@@ -2,7 +2,7 @@
 
 ``MCAE_*`` variables set the engine defaults (``MCAE_WORKERS=4``); nested parts use ``__``:
 ``MCAE_TILES__CATALOG_PATH``, ``MCAE_DATABASE__URL``, ``MCAE_AUTH__LEASE_SECONDS``,
-``MCAE_JOBS__WORKERS``. The tiles layer's own ``MCAE_TILES_*`` variables
+``MCAE_JOBS__WORKERS``, ``MCAE_HEAVY__CONCURRENCY``. The tiles layer's own ``MCAE_TILES_*`` variables
 (``MCAE_TILES_CATALOG_PATH``) still work; the ``__`` form wins where both are set.
 Object storage (``tiles.s3``, also ``Settings.s3``) reads ``MCAE_S3_*``: ``MCAE_S3_ENABLED``,
 ``MCAE_S3_ENDPOINT``, ``MCAE_S3_REGION``, ``MCAE_S3_HTTPS``, ``MCAE_S3_VIRTUAL_HOSTING`` and,
@@ -42,13 +42,38 @@ class AuthSettings(BaseModel):
     scrypt_n: int = 16384
     scrypt_r: int = 8
     scrypt_p: int = 1
+    # guessing tokens (mcae.platform.annotation.throttle); per server process
+    failures_allowed: int = Field(default=10, ge=1)  # failed authentications per address / token id ...
+    failure_window_s: float = Field(default=60.0, gt=0)  # ... within this window, before backing off
+    backoff_base_s: float = Field(default=1.0, gt=0)  # the first wait; doubles with each further failure
+    backoff_max_s: float = Field(default=300.0, gt=0)  # the longest wait
+    failure_memory_s: float = Field(default=60.0, ge=0)  # a token that failed fails again without a scrypt
+    max_concurrent_verifications: int = Field(default=1, ge=1)  # scrypt runs at once per process (503 beyond)
+    # a verified secret skips scrypt this long (its revocation is still read on every request)
+    verified_cache_s: float = Field(default=300.0, ge=0)
 
 
 class JobSettings(BaseModel):
     """Background jobs (bundles, rebuilds)."""
 
     dir: Path | None = None  # None: jobs/ beside the catalog file
-    workers: int = 1  # jobs run at the same time per server process
+    workers: int = Field(default=1, ge=1)  # bundle (and other) jobs run at the same time per server process
+    rebuild_workers: int = Field(default=1, ge=1)  # rebuilds: their own threads, never queued behind bundles
+    bundles_per_client: int = Field(default=2, ge=1)  # bundle jobs queued or running per client address (429 beyond)
+    bundles_total: int = Field(default=8, ge=1)  # ... and in all, per server process (429 beyond)
+    max_age_s: float = Field(default=24 * 3600.0, gt=0)  # finished jobs and their files expire after this
+    max_total_bytes: int = Field(default=10 * 1024**3, gt=0)  # the jobs folder's cap: oldest finished jobs go first
+    prune_every_s: float = Field(default=60.0, ge=0)  # expiry runs at most this often (when a job is submitted)
+
+
+class HeavySettings(BaseModel):
+    """The CPU-heavy anonymous routes (clip, statistics, bundle estimates, compare.png, STAC):
+    how many run at once per server process (``mcae.platform.busy``; docker/nginx.conf agrees)."""
+
+    concurrency: int = Field(default=8, ge=1)  # in all (503 + Retry-After beyond)
+    per_client: int = Field(default=4, ge=1)  # per client address (429 + Retry-After beyond): the viewer
+    # asks for one layer's statistics per layer shown (up to 4) at once
+    retry_after_s: int = Field(default=1, ge=1)
 
 
 class LoadSettings(BaseModel):
@@ -94,6 +119,8 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     load: LoadSettings = Field(default_factory=LoadSettings)
+    heavy: HeavySettings = Field(default_factory=HeavySettings)
+    docs_assets: Path | None = None  # a folder with Swagger UI's files: /docs on (no CDN); None: /docs off
 
     @field_validator("tiles", mode="before")
     @classmethod
@@ -142,5 +169,5 @@ def _dotted(error: Any) -> str:
     return ".".join(str(p) for p in error["loc"]) or "settings"
 
 
-__all__ = ["AuthSettings", "DatabaseSettings", "JobSettings", "LoadSettings", "S3Settings", "Settings", "SettingsError",
-           "TileSettings", "get_settings"]
+__all__ = ["AuthSettings", "DatabaseSettings", "HeavySettings", "JobSettings", "LoadSettings", "S3Settings",
+           "Settings", "SettingsError", "TileSettings", "get_settings"]

@@ -5,6 +5,7 @@ import { api, type Project } from '../shared/client';
 import { addShortcuts } from '../shared/keys';
 import { startTool } from '../shared/page';
 import { el, fill } from '../shared/util';
+import { AssessmentPanel } from './assessment';
 import { accuracyPlot, type Training } from './plot';
 import { RebuildPanel } from './rebuild';
 import { VersionsPanel } from './versions';
@@ -16,11 +17,14 @@ const REFRESH_MS = 30_000;
 async function main(): Promise<void> {
   let current: Project | null = null;
   let rebuild: RebuildPanel | null = null;
+  let assessment: AssessmentPanel | null = null;
   let published: VersionsPanel | null = null;
   const { user, nav } = await startTool('dashboard', (project) => {
     current = project;
     rebuild?.setProject(project);
     published?.setProject(project);
+    assessment?.setProject(project);
+    void assessment?.load();
     void refresh();
     void rebuild?.loadPreview();
   });
@@ -32,6 +36,8 @@ async function main(): Promise<void> {
   rebuild = new RebuildPanel(current, ['annotator', 'reviewer', 'admin'].includes(user.role),
     ['reviewer', 'admin'].includes(user.role));
   const panel = rebuild;
+  assessment = new AssessmentPanel(current, ['reviewer', 'admin'].includes(user.role));
+  const accuracy = assessment;
   published = new VersionsPanel(current, user.role === 'admin');
   const versions = published;
 
@@ -44,7 +50,7 @@ async function main(): Promise<void> {
           el('h2', { id: 'accuracy-title' }, 'Hold-out accuracy after each retraining'), plot),
         el('section', { class: 'panel', 'aria-labelledby': 'people-title' }, el('h2', { id: 'people-title' }, 'Annotators'),
           people)),
-      el('div', { class: 'column' }, panel.node, versions.node))));
+      el('div', { class: 'column' }, panel.node, accuracy.node, versions.node))));
 
   let asked = 0;
   async function refresh(): Promise<void> {
@@ -76,7 +82,7 @@ async function main(): Promise<void> {
       run: () => document.getElementById('rebuild')?.click() },
   );
   window.setInterval(() => { if (document.visibilityState === 'visible') void refresh(); }, REFRESH_MS);
-  await Promise.all([refresh(), panel.loadPreview(), versions.load()]);
+  await Promise.all([refresh(), panel.loadPreview(), accuracy.load(), versions.load()]);
   panel.resume();
   document.body.classList.add('dashboard-ready');
 }

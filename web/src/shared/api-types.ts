@@ -4,6 +4,143 @@
  */
 
 export interface paths {
+    "/api/assessments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Assessment samples, newest first */
+        get: operations["samples_api_assessments_get"];
+        put?: never;
+        /** Draw a stratified random sample from a published layer, as a job (a full pass over the map): its result names the sample */
+        post: operations["draw_api_assessments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assessments/{sample}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One sample */
+        get: operations["sample_api_assessments__sample__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assessments/{sample}/labels/{label}/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Undo a label (a new history entry) */
+        post: operations["undo_api_assessments__sample__labels__label__undo_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assessments/{sample}/next": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The next point for you to label (its map class is not sent) */
+        post: operations["next_point_api_assessments__sample__next_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assessments/{sample}/points/{seq}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A point (its map class only once you labelled it) */
+        get: operations["point_api_assessments__sample__points__seq__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assessments/{sample}/points/{seq}/labels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Label a point: a class, or can't tell; names the point's version (409 if stale) */
+        post: operations["label_api_assessments__sample__points__seq__labels_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assessments/{sample}/points/{seq}/used-for-training": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record that a point became a correction: the sample is no longer independent */
+        post: operations["used_api_assessments__sample__points__seq__used_for_training_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assessments/{sample}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Error matrix, accuracies and class areas with 95 % intervals */
+        get: operations["report_api_assessments__sample__report_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cities": {
         parameters: {
             query?: never;
@@ -115,6 +252,23 @@ export interface paths {
         };
         /** Class (or imagery RGB) of every layer of a city at a point */
         get: operations["identify_api_cities__city__identify_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cities/{city}/layers/{layer}/assessment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The latest accuracy assessment of the layer version published now (or none) */
+        get: operations["layer_assessment_api_cities__city__layers__layer__assessment_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -254,7 +408,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A job: state and progress */
+        /**
+         * A job: state and progress
+         * @description Its owner and error text are shown to its owner (the user who started it, or for an anonymous bundle the same client address) and to admins only.
+         */
         get: operations["job_api_jobs__job_id__get"];
         put?: never;
         post?: never;
@@ -1287,6 +1444,15 @@ export interface components {
             /** User */
             user: string;
         };
+        /** AreaEstimate */
+        AreaEstimate: {
+            /** Ci95 */
+            ci95: number | null;
+            /** Estimate */
+            estimate: number | null;
+            /** Map */
+            map: number;
+        };
         /**
          * BoundingBox
          * @description BoundingBox model.
@@ -1630,6 +1796,33 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** DesignIn */
+        DesignIn: {
+            /** City */
+            city: string;
+            /** Expected Ua */
+            expected_ua?: {
+                [key: string]: number;
+            };
+            /** Layer */
+            layer: string;
+            /**
+             * Min Per Class
+             * @default 50
+             */
+            min_per_class?: number;
+            /** Points */
+            points?: number | null;
+            /**
+             * Second Share
+             * @default 0.1
+             */
+            second_share?: number;
+            /** Seed */
+            seed: number;
+            /** Target Se */
+            target_se?: number | null;
+        };
         /** Disagreement */
         Disagreement: {
             first: components["schemas"]["Labelling"];
@@ -1658,6 +1851,16 @@ export interface components {
             detail: string;
         } & {
             [key: string]: unknown;
+        };
+        /** Estimate */
+        Estimate: {
+            /**
+             * Ci95
+             * @description Half-width of the 95 % confidence interval.
+             */
+            ci95: number | null;
+            /** Estimate */
+            estimate: number | null;
         };
         /** Feature[Union[Polygon, MultiPolygon], Info] */
         Feature_Union_Polygon__MultiPolygon__Info_: {
@@ -1912,6 +2115,41 @@ export interface components {
             total: number;
         };
         /**
+         * HoldoutOut
+         * @description How a training was scored on masks it did not see; ``scored`` False draws no point.
+         */
+        HoldoutOut: {
+            /** Ece */
+            ece?: number | null;
+            /** Ece Uncalibrated */
+            ece_uncalibrated?: number | null;
+            /**
+             * N
+             * @default 0
+             */
+            n?: number;
+            /**
+             * Per Class
+             * @default {}
+             */
+            per_class?: {
+                [key: string]: number;
+            };
+            /** Reason */
+            reason?: string | null;
+            reliability?: components["schemas"]["ReliabilityOut"] | null;
+            reliability_uncalibrated?: components["schemas"]["ReliabilityOut"] | null;
+            /** Scored */
+            scored: boolean;
+            /** Temperature */
+            temperature?: number | null;
+            /**
+             * Unscored Classes
+             * @default []
+             */
+            unscored_classes?: string[];
+        };
+        /**
          * Info
          * @description Dataset Info.
          */
@@ -1962,6 +2200,52 @@ export interface components {
              */
             request_id: string;
         };
+        /** LabelIn */
+        LabelIn: {
+            /**
+             * Cant Tell
+             * @default false
+             */
+            cant_tell?: boolean;
+            /** Class Id */
+            class_id?: number | null;
+            /** Comment */
+            comment?: string | null;
+            /**
+             * Pass No
+             * @default 1
+             */
+            pass_no?: number;
+            /** Version */
+            version?: number | null;
+        };
+        /** LabelOut */
+        LabelOut: {
+            /** Cant Tell */
+            cant_tell: boolean;
+            /** Class Id */
+            class_id: number | null;
+            /** Comment */
+            comment: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: number;
+            /** Pass No */
+            pass_no: number;
+            /** Source */
+            source: string;
+            /** State */
+            state: string;
+        };
+        /** LabelSaved */
+        LabelSaved: {
+            label: components["schemas"]["LabelOut"];
+            point: components["schemas"]["PointOut"];
+        };
         /**
          * Labelling
          * @description One annotator's labelling of a mask of a double group.
@@ -1975,6 +2259,36 @@ export interface components {
             class_name: string;
             /** Decision */
             decision: number;
+        };
+        /**
+         * LayerAssessmentOut
+         * @description The latest assessment of the layer version now published (null: none yet).
+         */
+        LayerAssessmentOut: {
+            /** Assessed At */
+            assessed_at?: string | null;
+            /** Cant Tell */
+            cant_tell?: number | null;
+            /** City */
+            city: string;
+            /**
+             * Earlier Versions
+             * @default 0
+             */
+            earlier_versions?: number;
+            /** Independent */
+            independent?: boolean | null;
+            /** Layer */
+            layer: string;
+            /** N */
+            n?: number | null;
+            overall_accuracy?: components["schemas"]["Estimate"] | null;
+            /** Sample */
+            sample?: number | null;
+            /** Simulated */
+            simulated?: boolean | null;
+            /** Version */
+            version: string;
         };
         /**
          * LayerJSON
@@ -2320,6 +2634,11 @@ export interface components {
              */
             second_pass?: boolean;
         };
+        /** NextPointOut */
+        NextPointOut: {
+            point: components["schemas"]["PointOut"] | null;
+            sample: components["schemas"]["SampleOut"];
+        };
         /** PatchDetail */
         PatchDetail: {
             /** Bounds */
@@ -2386,6 +2705,32 @@ export interface components {
             per_page: number;
             /** Total */
             total: number;
+        };
+        /**
+         * PointOut
+         * @description A sample point. ``map_class`` is null until the asking user labelled the point.
+         */
+        PointOut: {
+            /** Labels */
+            labels: components["schemas"]["LabelOut"][];
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /** Map Class */
+            map_class: number | null;
+            /** Pass No */
+            pass_no?: number | null;
+            /** Sample */
+            sample: number;
+            /** Second */
+            second: boolean;
+            /** Seq */
+            seq: number;
+            /** Unit M */
+            unit_m: number;
+            /** Version */
+            version: number;
         };
         /**
          * Polygon
@@ -2596,6 +2941,85 @@ export interface components {
             /** Version */
             version?: number | null;
         };
+        /**
+         * ReliabilityOut
+         * @description Held-out masks binned by confidence: a reliability diagram's points.
+         */
+        ReliabilityOut: {
+            /** Accuracy */
+            accuracy: (number | null)[];
+            /** Confidence */
+            confidence: (number | null)[];
+            /** Count */
+            count: number[];
+            /** Ece */
+            ece: number | null;
+            /** Edges */
+            edges: number[];
+            /** N */
+            n: number;
+        };
+        /**
+         * ReportOut
+         * @description Issue 16's report.json: classes keyed by id as a string; ``ci95`` a half-width.
+         */
+        ReportOut: {
+            /** Agreement */
+            agreement: {
+                [key: string]: unknown;
+            };
+            /** Area Ha */
+            area_ha: {
+                [key: string]: components["schemas"]["AreaEstimate"];
+            };
+            /** Area M2 */
+            area_m2: {
+                [key: string]: components["schemas"]["AreaEstimate"];
+            };
+            /** Assessed At */
+            assessed_at: string | null;
+            /** Cant Tell */
+            cant_tell: number;
+            /** Classes */
+            classes: string[];
+            /** Design */
+            design: {
+                [key: string]: unknown;
+            };
+            /** Error Matrix */
+            error_matrix: {
+                [key: string]: unknown;
+            };
+            /** N */
+            n: number;
+            overall_accuracy: components["schemas"]["Estimate"];
+            /** Producers Accuracy */
+            producers_accuracy: {
+                [key: string]: components["schemas"]["Estimate"];
+            };
+            /** Sample */
+            sample: {
+                [key: string]: unknown;
+            };
+            /**
+             * Simulated
+             * @description Labels from a reference raster (tests and benchmarks), not experts.
+             */
+            simulated: boolean;
+            /**
+             * Simulated Labels
+             * @default 0
+             */
+            simulated_labels?: number;
+            /** Strata Without Labels */
+            strata_without_labels: string[];
+            /** Users Accuracy */
+            users_accuracy: {
+                [key: string]: components["schemas"]["Estimate"];
+            };
+            /** Version */
+            version: string | null;
+        };
         /** ReviewIn */
         ReviewIn: {
             /** Comment */
@@ -2613,6 +3037,49 @@ export interface components {
              * @description A version number (1, 2, ...) or the layer version (tile URLs' `v`)
              */
             version: string;
+        };
+        /** SampleList */
+        SampleList: {
+            /** Items */
+            items: components["schemas"]["SampleOut"][];
+        };
+        /** SampleOut */
+        SampleOut: {
+            /** Cant Tell */
+            cant_tell: number;
+            /** City */
+            city: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dependent Reason */
+            dependent_reason: string | null;
+            /** Design */
+            design: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: number;
+            /** Independent */
+            independent: boolean;
+            /** Labelled */
+            labelled: number;
+            /** Layer */
+            layer: string;
+            /** Map Version */
+            map_version: string;
+            /** Origin */
+            origin: string;
+            /** Points */
+            points: number;
+            /** Response */
+            response: string;
+            /** Second Share */
+            second_share: number;
+            /** Version */
+            version: number;
         };
         /**
          * SaveOut
@@ -3041,6 +3508,7 @@ export interface components {
             at: string;
             /** Decisions */
             decisions: number;
+            holdout: components["schemas"]["HoldoutOut"];
             /** Holdout Accuracy */
             holdout_accuracy: {
                 [key: string]: number;
@@ -3216,6 +3684,373 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    samples_api_assessments_get: {
+        parameters: {
+            query?: {
+                city?: string | null;
+                layer?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SampleList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+        };
+    };
+    draw_api_assessments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DesignIn"];
+            };
+        };
+        responses: {
+            /** @description The job (`/api/jobs/{id}`); when done, `result.sample`. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["ContentTooLarge"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    sample_api_assessments__sample__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An assessment sample id. */
+                sample: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SampleOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+        };
+    };
+    undo_api_assessments__sample__labels__label__undo_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An assessment sample id. */
+                sample: number;
+                /** @description A label id. */
+                label: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LabelSaved"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    next_point_api_assessments__sample__next_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An assessment sample id. */
+                sample: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NextPointOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    point_api_assessments__sample__points__seq__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An assessment sample id. */
+                sample: number;
+                /** @description A point's number in its sample. */
+                seq: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PointOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+        };
+    };
+    label_api_assessments__sample__points__seq__labels_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The version the write was made on, e.g. "3". */
+                "if-match"?: string | null;
+            };
+            path: {
+                /** @description An assessment sample id. */
+                sample: number;
+                /** @description A point's number in its sample. */
+                seq: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LabelIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LabelSaved"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["ContentTooLarge"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    used_api_assessments__sample__points__seq__used_for_training_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An assessment sample id. */
+                sample: number;
+                /** @description A point's number in its sample. */
+                seq: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SampleOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    report_api_assessments__sample__report_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An assessment sample id. */
+                sample: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+        };
+    };
     list_cities_api_cities_get: {
         parameters: {
             query?: never;
@@ -3482,6 +4317,42 @@ export interface operations {
             500: components["responses"]["ServerFault"];
         };
     };
+    layer_assessment_api_cities__city__layers__layer__assessment_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                city: string;
+                layer: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayerAssessmentOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+        };
+    };
     bundle_start_api_cities__city__layers__layer__bundles_post: {
         parameters: {
             query?: never;
@@ -3538,6 +4409,16 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many bundle jobs queued or running, for this client (`jobs.bundles_per_client`) or in all (`jobs.bundles_total`). */
+            429: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
             500: components["responses"]["ServerFault"];

@@ -149,13 +149,16 @@ def patch_counts(session: Session, project_id: str, names: list[str] | None = No
 def patches(session: Session, project: Project, page: int, per_page: int,
             state: Literal["all", "refine", "unchecked", "checked"]) -> schemas.PatchPage:
     rows = list(session.scalars(select(Patch).where(Patch.project_id == project.id).order_by(Patch.row, Patch.col)))
-    counts = patch_counts(session, project.id)
-    if state == "refine":
+    if state == "refine":  # which patches wait for refinement: counted over the project (no counter yet)
+        counts = patch_counts(session, project.id)
         rows = [p for p in rows if counts.get(p.name, (0, 0, 0))[2] > 0]
     elif state in ("unchecked", "checked"):
         rows = [p for p in rows if p.checked == (state == "checked")]
+    shown = rows[(page - 1) * per_page: page * per_page]
+    if state != "refine":  # only the page's patches are counted (the unique index's project_id, patch)
+        counts = patch_counts(session, project.id, [p.name for p in shown])
     names = user_names(session)
-    items = [patch_out(p, *counts.get(p.name, (0, 0, 0)), names) for p in rows[(page - 1) * per_page: page * per_page]]
+    items = [patch_out(p, *counts.get(p.name, (0, 0, 0)), names) for p in shown]
     return schemas.PatchPage(total=len(rows), page=page, per_page=per_page, items=items)
 
 

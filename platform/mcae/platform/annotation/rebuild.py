@@ -152,6 +152,7 @@ def run_rebuild(database: Database, store: CatalogStore, project_id: str, user_i
         mark_mapped(session, project_id, classes)
         session.add(Training(project_id=project_id, model_version=summary["model_version"], masks=report.n_masks,
                              decisions=len(decisions), holdout_accuracy=report.holdout_accuracy,
+                             holdout=report.holdout or None,
                              map_version=version, user_id=user_id))
     progress(STEPS, STEPS, "done")
     return {"project": project_id, "city": city, "layer": layer_id, "layer_version": version,

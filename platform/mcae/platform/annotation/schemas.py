@@ -76,6 +76,43 @@ class AnnotatorStats(BaseModel):
     second_pass: int
 
 
+class ReliabilityOut(BaseModel):
+    """Held-out masks binned by confidence: a reliability diagram's points."""
+
+    edges: list[float]
+    count: list[int]
+    confidence: list[float | None]
+    accuracy: list[float | None]
+    ece: float | None
+    n: int
+
+
+class HoldoutOut(BaseModel):
+    """How a training was scored on masks it did not see; ``scored`` False draws no point."""
+
+    scored: bool
+    reason: str | None = None
+    n: int = 0
+    per_class: dict[str, float] = {}
+    unscored_classes: list[str] = []
+    temperature: float | None = None
+    ece: float | None = None
+    ece_uncalibrated: float | None = None
+    reliability: ReliabilityOut | None = None
+    reliability_uncalibrated: ReliabilityOut | None = None
+
+    @classmethod
+    def from_report(cls, report: dict[str, Any] | None, accuracy: dict[str, Any] | None) -> HoldoutOut:
+        """From the stored report; trainings recorded before it existed say what they can."""
+        if report:
+            fields = {k: v for k, v in report.items() if k in cls.model_fields}
+            return cls.model_validate(fields)
+        if accuracy:
+            return cls(scored=True)
+        return cls(scored=False, reason="not scored: needs at least 5 decided masks in every class "
+                                        "(trained before per-class scoring)")
+
+
 class TrainingOut(BaseModel):
     at: dt.datetime
     model_version: str | None
@@ -83,6 +120,7 @@ class TrainingOut(BaseModel):
     decisions: int
     holdout_accuracy: dict[str, float]
     map_version: str | None
+    holdout: HoldoutOut
 
 
 class ProjectOut(BaseModel):
