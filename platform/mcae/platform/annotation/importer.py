@@ -102,8 +102,11 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
         if loaded:
             session.execute(update(Mask).where(Mask.project_id == project_id, Mask.class_id.is_not(None))
                             .values(mapped_class=Mask.class_id))
-    if not _in_database(engine_project):
+    # which database holds the decisions: commands run on the folder find it from here
+    where = {"url": _locator(session), "project_id": project_id}
+    if not _in_database(engine_project) or engine_project.manifest.get("decisions_database") != where:
         engine_project.manifest["decisions_store"] = DATABASE_STORE
+        engine_project.manifest["decisions_database"] = where
         engine_project.save()
     summary = {"project": project_id, "groups": len(groups), **counts, "decisions_imported": loaded,
                "model_version": model_version}
@@ -120,7 +123,16 @@ def _first_training(session: Session, project: EngineProject, project_id: str, m
     # dated at the import, after the decisions it brought in: the published map matches them
     session.add(Training(project_id=project_id, at=utcnow(), model_version=model_version,
                          masks=int(step.get("masks", 0)), decisions=decisions,
-                         holdout_accuracy=step.get("holdout_accuracy") or {}))
+                         holdout_accuracy=step.get("holdout_accuracy") or {},
+                         holdout=step.get("holdout")))
+
+
+def _locator(session: Session) -> str:
+    """The session's database URL without its password (a SQLite file by absolute path)."""
+    url = session.get_bind().url
+    if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
+        url = url.set(database=str(Path(url.database).resolve()))
+    return url.render_as_string(hide_password=True)
 
 
 def _in_database(project: EngineProject) -> bool:
@@ -146,21 +158,28 @@ def _import_patches(session: Session, project: EngineProject, project_id: str) -
 
 
 def _group_summary(project: EngineProject) -> pd.DataFrame:
-    """Per group (neighbourhood, key): cluster, predicted class, size, score range; streamed."""
-    parts = []
+    """Per group (neighbourhood, key): cluster, predicted class (the majority of its masks'),
+    size, score range; streamed."""
+    parts, votes = [], []
     for batch in mask_stream.group_batches(project.groups_path, ["neighbourhood", "group", "cluster", "pred_class",
                                                                   "pred_score"]):
         frame = batch.to_pandas()
-        frame["first"] = np.arange(len(frame))
         parts.append(frame.groupby(["neighbourhood", "group"], sort=False).agg(
-            cluster=("cluster", "first"), pred_class=("pred_class", "first"), size=("cluster", "size"),
+            cluster=("cluster", "first"), size=("cluster", "size"),
             score_min=("pred_score", "min"), score_max=("pred_score", "max")))
+        votes.append(frame.groupby(["neighbourhood", "group", "pred_class"], sort=False).size())
+    columns = ["cluster", "pred_class", "size", "score_min", "score_max"]
     if not parts:
-        return pd.DataFrame(columns=["cluster", "pred_class", "size", "score_min", "score_max"])
-    merged = pd.concat(parts)
-    return merged.groupby(level=[0, 1], sort=True).agg(
-        cluster=("cluster", "first"), pred_class=("pred_class", "first"), size=("size", "sum"),
+        return pd.DataFrame(columns=columns)
+    merged = pd.concat(parts).groupby(level=[0, 1], sort=True).agg(
+        cluster=("cluster", "first"), size=("size", "sum"),
         score_min=("score_min", "min"), score_max=("score_max", "max"))
+    # the majority class over all batches (ties: the lowest id, as groups.majority_class)
+    counts = pd.concat(votes).groupby(level=[0, 1, 2]).sum().rename("n").reset_index()
+    counts = counts.sort_values(["neighbourhood", "group", "n", "pred_class"], ascending=[True, True, False, True])
+    majority = counts.drop_duplicates(["neighbourhood", "group"]).set_index(["neighbourhood", "group"])["pred_class"]
+    merged["pred_class"] = majority.reindex(merged.index).to_numpy()
+    return merged[columns]
 
 
 def _import_groups(session: Session, project: Project, engine_project: EngineProject) -> dict[tuple[str, str], int]:
@@ -271,12 +290,17 @@ def _import_decisions_file(session: Session, project: EngineProject, project_id:
     return apply_engine_decisions(session, project_id, decisions, author.id, source="file")
 
 
-def engine_decisions(session: Session, project_id: str) -> list[EngineDecision]:
-    """The decisions that are in force, in order, as the engine's records (masks resolved)."""
+def engine_decisions(session: Session, project_id: str, reviewed_only: bool = False) -> list[EngineDecision]:
+    """The decisions that are in force, in order, as the engine's records (masks resolved);
+    ``reviewed_only``: only those a reviewer accepted or a reviewer or admin made (what a
+    project with the publish policy ``reviewed`` publishes)."""
     users = dict(session.execute(select(User.id, User.name)).all())
-    active = list(session.scalars(select(Decision).where(
-        Decision.project_id == project_id, Decision.state == "active", Decision.review != "rejected",
-        Decision.pass_no == 1).order_by(Decision.id)))
+    query = select(Decision).where(Decision.project_id == project_id, Decision.state == "active",
+                                   Decision.review != "rejected", Decision.pass_no == 1)
+    if reviewed_only:
+        trusted = select(User.id).where(User.role.in_(("reviewer", "admin")))
+        query = query.where((Decision.review == "accepted") | Decision.author_id.in_(trusted))
+    active = list(session.scalars(query.order_by(Decision.id)))
     members: dict[int, list[tuple[str, int]]] = {}
     rows = session.execute(
         select(DecisionMask.decision_id, Mask.patch, Mask.mask_id).join(Mask, Mask.id == DecisionMask.mask_pk)
