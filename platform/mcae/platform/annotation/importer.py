@@ -129,7 +129,7 @@ def _first_training(session: Session, project: EngineProject, project_id: str, m
 
 def _locator(session: Session) -> str:
     """The session's database URL without its password (a SQLite file by absolute path)."""
-    url = session.get_bind().url
+    url = session.get_bind().engine.url
     if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
         url = url.set(database=str(Path(url.database).resolve()))
     return url.render_as_string(hide_password=True)
