@@ -346,6 +346,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cities/{city}/layers/{layer}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish a previous version of a layer again, as a new version (admin)
+         * @description The old version's file is copied to the next number and published: new tile URLs; every older tile URL answers 410 naming the new current version.
+         */
+        post: operations["rollback_api_cities__city__layers__layer__rollback_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cities/{city}/layers/{layer}/statistics": {
         parameters: {
             query?: never;
@@ -364,6 +384,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cities/{city}/layers/{layer}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The published versions of a layer, newest first (none before the first) */
+        get: operations["list_versions_api_cities__city__layers__layer__versions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/jobs/{job_id}": {
         parameters: {
             query?: never;
@@ -371,7 +408,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A job: state and progress */
+        /**
+         * A job: state and progress
+         * @description Its owner and error text are shown to its owner (the user who started it, or for an anonymous bundle the same client address) and to admins only.
+         */
         get: operations["job_api_jobs__job_id__get"];
         put?: never;
         post?: never;
@@ -480,7 +520,7 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Edit a project: name, fine classes, the share labelled twice (admin) */
+        /** Edit a project: name, fine classes, double share, layer, publish policy (admin) */
         patch: operations["edit_api_projects__project__patch"];
         trace?: never;
     };
@@ -545,7 +585,10 @@ export interface paths {
         /** Dump: the decisions in force, as the engine's JSONL */
         get: operations["dump_api_projects__project__decisions_jsonl_get"];
         put?: never;
-        /** Load: the engine's JSONL, validated, all or nothing */
+        /**
+         * Load: the engine's JSONL, validated line by line, all or nothing
+         * @description Every line is recorded as the caller's, at the server's time (source `load`). `mode=restore` (admins) keeps the file's authors and times and records who restored them. Caps: `load.max_bytes`, `load.max_lines`, `load.max_line_bytes`.
+         */
         post: operations["load_api_projects__project__decisions_jsonl_post"];
         delete?: never;
         options?: never;
@@ -937,7 +980,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Retrain on every decision, rebuild and republish the map */
+        /**
+         * Retrain and republish the map (reviewers); an annotator's is an unpublished preview
+         * @description One rebuild (or preview) per project at a time: 409 naming the running job. A publishing rebuild takes the decisions the project's publish policy lets through and publishes the next version of the project's own MCAE layer; a preview is the job's own file (download it from the job), never the catalog's layer.
+         */
         post: operations["start_rebuild_api_projects__project__rebuild_post"];
         delete?: never;
         options?: never;
@@ -1627,6 +1673,11 @@ export interface components {
             /** Patch */
             patch: string | null;
             /**
+             * Restored By
+             * @description The admin whose restore kept this decision's author and time from a file
+             */
+            restored_by?: string | null;
+            /**
              * Review
              * @enum {string}
              */
@@ -1703,6 +1754,11 @@ export interface components {
             neighbourhood: string | null;
             /** Patch */
             patch: string | null;
+            /**
+             * Restored By
+             * @description The admin whose restore kept this decision's author and time from a file
+             */
+            restored_by?: string | null;
             /**
              * Review
              * @enum {string}
@@ -2059,6 +2115,41 @@ export interface components {
             total: number;
         };
         /**
+         * HoldoutOut
+         * @description How a training was scored on masks it did not see; ``scored`` False draws no point.
+         */
+        HoldoutOut: {
+            /** Ece */
+            ece?: number | null;
+            /** Ece Uncalibrated */
+            ece_uncalibrated?: number | null;
+            /**
+             * N
+             * @default 0
+             */
+            n?: number;
+            /**
+             * Per Class
+             * @default {}
+             */
+            per_class?: {
+                [key: string]: number;
+            };
+            /** Reason */
+            reason?: string | null;
+            reliability?: components["schemas"]["ReliabilityOut"] | null;
+            reliability_uncalibrated?: components["schemas"]["ReliabilityOut"] | null;
+            /** Scored */
+            scored: boolean;
+            /** Temperature */
+            temperature?: number | null;
+            /**
+             * Unscored Classes
+             * @default []
+             */
+            unscored_classes?: string[];
+        };
+        /**
          * Info
          * @description Dataset Info.
          */
@@ -2308,6 +2399,44 @@ export interface components {
             /** Tilesets */
             tilesets: components["schemas"]["LayerTileSet"][];
         };
+        /**
+         * LayerVersionOut
+         * @description One published version of a layer (its file stays on the server).
+         */
+        LayerVersionOut: {
+            /** By */
+            by: string | null;
+            /** Current */
+            current: boolean;
+            /** Note */
+            note: string;
+            /** Number */
+            number: number;
+            /**
+             * Published At
+             * Format: date-time
+             */
+            published_at: string;
+            /**
+             * Version
+             * @description The layer version its tiles were served as (tile URLs' `v`)
+             */
+            version: string | null;
+        };
+        /** LayerVersionsOut */
+        LayerVersionsOut: {
+            /** City */
+            city: string;
+            /**
+             * Current
+             * @description The layer's version now (tile URLs' `v`)
+             */
+            current: string | null;
+            /** Layer */
+            layer: string;
+            /** Versions */
+            versions: components["schemas"]["LayerVersionOut"][];
+        };
         /** LeaseOut */
         LeaseOut: {
             /**
@@ -2386,6 +2515,22 @@ export interface components {
             mask_decisions: number;
             /** Masks Labelled */
             masks_labelled: number;
+            /**
+             * Mode
+             * @default load
+             * @enum {string}
+             */
+            mode?: "load" | "restore";
+            /**
+             * Recorded As
+             * @description The author every line was recorded as (load); none for a restore, which kept the file's authors
+             */
+            recorded_as?: string | null;
+            /**
+             * Write S
+             * @description Seconds the write transaction (and its lock) took
+             */
+            write_s?: number | null;
         };
         /** MaskOut */
         MaskOut: {
@@ -2636,6 +2781,12 @@ export interface components {
             name: string;
             /** Patches */
             patches: number;
+            /**
+             * Publish Policy
+             * @default reviewed
+             * @enum {string}
+             */
+            publish_policy?: "reviewed" | "any";
             /** Scheme */
             scheme: string;
             /** Version */
@@ -2658,6 +2809,11 @@ export interface components {
             layer?: string | null;
             /** Name */
             name?: string | null;
+            /**
+             * Publish Policy
+             * @description reviewed: a rebuild publishes accepted decisions and reviewers' and admins'; any: every decision in force
+             */
+            publish_policy?: ("reviewed" | "any") | null;
             /** Version */
             version: number;
         };
@@ -2786,6 +2942,24 @@ export interface components {
             version?: number | null;
         };
         /**
+         * ReliabilityOut
+         * @description Held-out masks binned by confidence: a reliability diagram's points.
+         */
+        ReliabilityOut: {
+            /** Accuracy */
+            accuracy: (number | null)[];
+            /** Confidence */
+            confidence: (number | null)[];
+            /** Count */
+            count: number[];
+            /** Ece */
+            ece: number | null;
+            /** Edges */
+            edges: number[];
+            /** N */
+            n: number;
+        };
+        /**
          * ReportOut
          * @description Issue 16's report.json: classes keyed by id as a string; ``ci95`` a half-width.
          */
@@ -2855,6 +3029,14 @@ export interface components {
              * @enum {string}
              */
             verdict: "accept" | "reject";
+        };
+        /** RollbackIn */
+        RollbackIn: {
+            /**
+             * Version
+             * @description A version number (1, 2, ...) or the layer version (tile URLs' `v`)
+             */
+            version: string;
         };
         /** SampleList */
         SampleList: {
@@ -3326,6 +3508,7 @@ export interface components {
             at: string;
             /** Decisions */
             decisions: number;
+            holdout: components["schemas"]["HoldoutOut"];
             /** Holdout Accuracy */
             holdout_accuracy: {
                 [key: string]: number;
@@ -4228,6 +4411,16 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description Too many bundle jobs queued or running, for this client (`jobs.bundles_per_client`) or in all (`jobs.bundles_total`). */
+            429: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             500: components["responses"]["ServerFault"];
             /** @description The server's disk is full: no job was started. */
             507: {
@@ -4441,6 +4634,53 @@ export interface operations {
             500: components["responses"]["ServerFault"];
         };
     };
+    rollback_api_cities__city__layers__layer__rollback_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A city id. */
+                city: string;
+                /** @description A layer id. */
+                layer: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RollbackIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayerVersionsOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["ContentTooLarge"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
     statistics_api_cities__city__layers__layer__statistics_get: {
         parameters: {
             query?: {
@@ -4542,6 +4782,45 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+        };
+    };
+    list_versions_api_cities__city__layers__layer__versions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A city id. */
+                city: string;
+                /** @description A layer id. */
+                layer: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayerVersionsOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5003,7 +5282,9 @@ export interface operations {
     };
     load_api_projects__project__decisions_jsonl_post: {
         parameters: {
-            query?: never;
+            query?: {
+                mode?: "load" | "restore";
+            };
             header?: never;
             path: {
                 /** @description A project id. */
@@ -6098,7 +6379,10 @@ export interface operations {
     };
     start_rebuild_api_projects__project__rebuild_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: publish (reviewers and admins); false: a preview, not published; default: publish if the caller may, else a preview */
+                publish?: boolean | null;
+            };
             header?: never;
             path: {
                 /** @description A project id. */
@@ -6121,6 +6405,16 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description A rebuild of this project is queued or running already. */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {

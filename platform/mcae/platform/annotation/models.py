@@ -93,6 +93,8 @@ class Project(Base):
     grid: Mapped[dict[str, Any]] = mapped_column(default=dict)
     model_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
     double_share: Mapped[float] = mapped_column(Float, default=0.05)
+    # reviewed: a rebuild publishes accepted decisions (and reviewers' and admins'); any: every one
+    publish_policy: Mapped[str] = mapped_column(String(16), default="reviewed", server_default="reviewed")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     imported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -140,7 +142,8 @@ class Mask(Base):
     __tablename__ = "masks"
     __table_args__ = (UniqueConstraint("project_id", "patch", "mask_id"),
                       Index("ix_masks_group", "group_id"),
-                      Index("ix_masks_project_patch", "project_id", "patch"))
+                      Index("ix_masks_hood", "project_id", "neighbourhood"),
+                      Index("ix_masks_decision", "decision_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -167,7 +170,8 @@ class Decision(Base):
     """One expert action: a group decision (with its exact masks) or a mask correction."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_project", "project_id", "id"),)
+    __table_args__ = (Index("ix_decisions_project", "project_id", "id"),
+                      Index("ix_decisions_group", "project_id", "neighbourhood", "group_key"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -191,6 +195,8 @@ class Decision(Base):
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     review_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # an admin's restore (Load in restore mode) kept the file's author and time: who restored it
+    restored_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
 
 class DecisionMask(Base):
@@ -236,6 +242,8 @@ class Training(Base):
     masks: Mapped[int] = mapped_column(Integer, default=0)
     decisions: Mapped[int] = mapped_column(Integer, default=0)
     holdout_accuracy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the engine's hold-out report (mcae.inference.holdout.Holdout.to_dict): reason, ECE, bins
+    holdout: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     map_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
