@@ -98,8 +98,8 @@ function drawWaiting(): void {
   const waiting = (detail?.mask_list ?? []).filter((m) => m.refine && m.class_id === null && !rows.find(m.mask_id));
   box.hidden = waiting.length === 0;
   const add = (m: Mask) => {
-    const [row0, col0, row1, col1] = m.bbox;
-    addRow(seenOf(m), Math.floor((col0 + col1 - 1) / 2), Math.floor((row0 + row1 - 1) / 2), false);
+    const [x0, y0, x1, y1] = m.bbox; // the API's boxes are [x0, y0, x1, y1]: columns first
+    addRow(seenOf(m), Math.floor((x0 + x1 - 1) / 2), Math.floor((y0 + y1 - 1) / 2), false);
   };
   fill(box, el('span', { class: 'note' }, 'Waiting for refinement:'),
     ...waiting.map((m) => el('button', { type: 'button', class: 'button small', 'data-mask': m.mask_id,
@@ -201,7 +201,7 @@ function setClass(classId: number): void {
     return;
   }
   if (!table.classes.some((c) => c.id === classId)) return;
-  for (const row of targets) rows.update(row.seen.mask_id, { classId, fine: null });
+  for (const row of targets) rows.update(row.seen.mask_id, { classId, fine: null, on: true });
   redraw(false);
 }
 
@@ -260,12 +260,12 @@ async function save(): Promise<void> {
   }
 }
 
-async function toggleChecked(): Promise<void> {
+async function toggleChecked(override = false): Promise<void> {
   if (!detail) return;
   const button = byId<HTMLButtonElement>('checked');
   button.disabled = true;
   try {
-    const result = await setChecked(project.id, detail.name, !detail.checked, detail.version);
+    const result = await setChecked(project.id, detail.name, !detail.checked, detail.version, override);
     if (result.patch && detail) {
       detail = { ...detail, ...result.patch };
       list.replace(result.patch);
@@ -275,6 +275,11 @@ async function toggleChecked(): Promise<void> {
       showBanner('conflict', conflictText(result.conflict, `patch ${detail.name}`, (id) => table.className(id)),
         el('button', { type: 'button', class: 'button small primary', id: 'reload-patch',
           onclick: () => { reloadKeepingRows().catch(report); } }, 'Reload the patch (keep my rows)'));
+    } else if (result.error && result.error.includes('undecided masks')) {
+      // the server's rule: a checked patch feeds the dense training set; an override is recorded
+      showBanner('error', `Not marked fully checked: ${result.error}.`,
+        el('button', { type: 'button', class: 'button small', id: 'check-anyway',
+          onclick: () => { toggleChecked(true).catch(report); } }, 'Mark it checked anyway (recorded with my name)'));
     } else if (result.error) {
       showBanner('error', `Not marked: ${result.error}`);
     }
