@@ -13,6 +13,10 @@ function build(): HTMLDialogElement {
   const node = el('dialog', { id: 'enlarged', class: 'tool-dialog enlarged', 'aria-labelledby': 'enlarged-title' });
   node.addEventListener('click', (e) => { if (e.target === node) node.close(); });
   node.addEventListener('close', () => images.clear());
+  node.addEventListener('keydown', (e) => { // the page's shortcuts wait while it is open
+    e.stopPropagation();
+    if (e.key === 'Escape') { e.preventDefault(); node.close(); }
+  });
   document.body.append(node);
   return node;
 }
