@@ -260,8 +260,20 @@ async function save(): Promise<void> {
   }
 }
 
+function askOverride(text: string): void {
+  showBanner('error', `Not marked fully checked: ${text}.`,
+    el('button', { type: 'button', class: 'button small', id: 'check-anyway',
+      onclick: () => { toggleChecked(true).catch(report); } }, 'Mark it checked anyway (recorded with my name)'));
+}
+
 async function toggleChecked(override = false): Promise<void> {
   if (!detail) return;
+  const undecided = detail.masks - detail.decided;
+  if (!detail.checked && !override && undecided > 0) { // the server refuses it too; ask before sending
+    askOverride(`patch ${detail.name} has ${undecided} undecided masks (${detail.refine} waiting for refinement): `
+      + 'a fully checked patch feeds the dense training set, so decide them first');
+    return;
+  }
   const button = byId<HTMLButtonElement>('checked');
   button.disabled = true;
   try {
@@ -277,9 +289,7 @@ async function toggleChecked(override = false): Promise<void> {
           onclick: () => { reloadKeepingRows().catch(report); } }, 'Reload the patch (keep my rows)'));
     } else if (result.error && result.error.includes('undecided masks')) {
       // the server's rule: a checked patch feeds the dense training set; an override is recorded
-      showBanner('error', `Not marked fully checked: ${result.error}.`,
-        el('button', { type: 'button', class: 'button small', id: 'check-anyway',
-          onclick: () => { toggleChecked(true).catch(report); } }, 'Mark it checked anyway (recorded with my name)'));
+      askOverride(result.error);
     } else if (result.error) {
       showBanner('error', `Not marked: ${result.error}`);
     }
