@@ -9,10 +9,10 @@ import {
   ApiError, ConflictError, api, send, type Decision, type Group, type Mask, type Neighbourhood, type Project,
   type SaveOut, type User,
 } from '../shared/client';
+import { enlarge, enlargedOpen } from '../shared/enlarge';
 import { addShortcuts } from '../shared/keys';
 import { startTool } from '../shared/page';
 import { byId, download, el, flash, param, pct, seconds, setParams, when } from '../shared/util';
-import { enlarge, enlargedOpen } from './enlarge';
 import { Grid, areaText, type ClassInfo } from './grid';
 import { queueWrite, writesPending } from './writes';
 import './annotate.css';
@@ -113,8 +113,13 @@ const grid = new Grid({
     return { class_id: mask.class_id ?? null, fine: mask.fine_class ?? null };
   },
   onSelection: () => showCount(),
-  onEnlarge: (mask) => enlarge(mask, mask.class_name ?? 'undecided'),
+  onEnlarge: (mask) => enlargeMask(mask),
 });
+
+function enlargeMask(mask: Mask): void {
+  enlarge({ id: mask.id, thumbnail: mask.thumbnail, title: `${mask.patch}_${mask.mask_id}`,
+    caption: `${mask.class_name ?? 'undecided'} · ${areaText(mask)} · confidence ${mask.confidence?.toFixed(2) ?? '–'}` });
+}
 
 const ha = (value: number | undefined): string => `${(value ?? 0).toFixed(2)} ha`;
 const groupKey = (): string => (s.group ? `${s.group.neighbourhood}/${s.group.key}` : '');
@@ -671,7 +676,7 @@ function wire(): void {
     { keys: ['u', 'Ctrl+z'], label: 'Undo the last decision or send to refinement on this group', group: 'Label', when: open,
       run: () => { queueWrite('Undo (u)', () => undo(), (t) => status(t)); } },
     { keys: ['v'], label: 'Enlarge the focused thumbnail with its surroundings (or click its ⤢)', group: 'Select', when: open,
-      run: () => { const m = grid.masks[grid.focus]; if (m && !enlargedOpen()) enlarge(m, m.class_name ?? 'undecided'); } },
+      run: () => { const m = grid.masks[grid.focus]; if (m && !enlargedOpen()) enlargeMask(m); } },
     { keys: ['a', 'Ctrl+a'], label: 'Select all masks of the group', group: 'Select', when: open, run: () => { void selectAll(); } },
     { keys: ['Escape'], label: 'Unselect all', group: 'Select', run: () => grid.clear() },
     { keys: ['i'], label: 'Invert the selection on this page', group: 'Select', when: open,

@@ -5,6 +5,7 @@ import { api, type Project } from '../shared/client';
 import { addShortcuts } from '../shared/keys';
 import { startTool } from '../shared/page';
 import { el, fill } from '../shared/util';
+import { FinePanel } from './fine';
 import { accuracyPlot, type Training } from './plot';
 import { RebuildPanel } from './rebuild';
 import { annotatorChart, annotators, annotatorTable, cards } from './summary';
@@ -15,9 +16,11 @@ const REFRESH_MS = 30_000;
 async function main(): Promise<void> {
   let current: Project | null = null;
   let rebuild: RebuildPanel | null = null;
+  let fine: FinePanel | null = null;
   const { user, nav } = await startTool('dashboard', (project) => {
     current = project;
     rebuild?.setProject(project);
+    fine?.setProject(project);
     void refresh();
     void rebuild?.loadPreview();
   });
@@ -28,6 +31,7 @@ async function main(): Promise<void> {
   const plot = el('div', { id: 'accuracy' });
   rebuild = new RebuildPanel(current, ['annotator', 'reviewer', 'admin'].includes(user.role));
   const panel = rebuild;
+  fine = new FinePanel(current, user.role === 'admin');
 
   document.body.append(el('main', { id: 'dashboard', class: 'dashboard-page' },
     el('div', { class: 'board-head' }, el('h1', { id: 'board-title' }, 'Dashboard'), status),
@@ -38,7 +42,7 @@ async function main(): Promise<void> {
           el('h2', { id: 'accuracy-title' }, 'Hold-out accuracy after each retraining'), plot),
         el('section', { class: 'panel', 'aria-labelledby': 'people-title' }, el('h2', { id: 'people-title' }, 'Annotators'),
           people)),
-      el('div', { class: 'column' }, panel.node))));
+      el('div', { class: 'column' }, panel.node, fine.node))));
 
   let asked = 0;
   async function refresh(): Promise<void> {
