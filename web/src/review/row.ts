@@ -147,7 +147,7 @@ export class DecisionRow {
     const shown = lines.slice(0, EXPANDED_MAX);
     const cards = shown.map((m) => {
       const img = this.zoomable(el('img', { class: 'thumb', width: 160, height: 160,
-        alt: `mask ${m.mask_id} of ${m.patch}`, loading: 'lazy' }), m);
+        alt: `mask ${m.mask_id} of ${m.patch}` }), m); // fetched by the image set anyway: decoded at once
       const now = m.from_this_decision ? null
         : el('span', { class: 'now', title: 'The class the mask has now (another decision or this one not in force)' },
           'now ', classTag(this.ctx.classes, m.class_id));
