@@ -473,3 +473,41 @@ def test_waiting_masks_are_crossed_inside_their_box_and_rows_start_unset(browser
         assert not unexpected(viewer.errors), viewer.errors
     finally:
         context.close()
+
+
+def test_zoom_and_pan_keep_clicks_on_the_right_pixel(browser: Any, refine_site: Refine) -> None:
+    site = refine_site
+    name = site.fresh_patch()["name"]
+    context, page, viewer = open_refine(browser, site, "alice", f"?project={PROJECT}&patch={name}&filter=all")
+    try:
+        wait_patch(page, name)
+        width = int(page.get_attribute("#class-stage", "data-width"))
+        height = int(page.get_attribute("#class-stage", "data-height"))
+        page.locator("#class-stage").focus()
+        page.keyboard.press("=")
+        page.keyboard.press("=")
+        assert float(page.get_attribute("#class-stage", "data-zoom")) == 2.25
+        assert page.inner_text("#zoom-level").startswith("2.")
+        box = page.locator("#class-stage").bounding_box()
+        # zoomed around the centre: the centre of the view is still the patch's centre
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        cross = page.locator("#class-marks g.cross").first
+        cross.wait_for()
+        x, y = int(cross.get_attribute("data-x")), int(cross.get_attribute("data-y"))
+        assert abs(x - width / 2) <= 2 and abs(y - height / 2) <= 2, (x, y)
+        # a drag pans (and picks nothing); the same screen point is then another pixel
+        rows = page.locator("#row-body tr").count()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2 + 40, steps=5)
+        page.mouse.up()
+        assert page.locator("#row-body tr").count() == rows
+        assert page.locator("#class-stage .zoom-layer").evaluate("n => n.style.transform").startswith("translate(")
+        page.keyboard.press("z")
+        assert page.get_attribute("#class-stage", "data-zoom") == "1.00"
+        help_text = page.evaluate("() => { document.querySelector('#help').click(); "
+                                  "return document.querySelector('#shortcuts').innerText; }")
+        assert "Zoom in" in help_text and "Fit the whole patch" in help_text
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()

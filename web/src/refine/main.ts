@@ -317,6 +317,9 @@ function shortcuts(): void {
     { keys: ['ArrowRight', ']'], label: 'Next patch', group: 'Patches', run: () => go(1) },
     { keys: ['c'], label: 'Mark the patch fully checked, or not', group: 'Patches', run: () => { toggleChecked().catch(report); } },
     { keys: ['b'], label: 'Blend the classification over the imagery, or not', group: 'View', run: () => views.toggleBlend() },
+    { keys: ['+', '='], label: 'Zoom in (also the mouse wheel; drag to pan)', group: 'View', run: () => views.zoom.zoomAt(1.5) },
+    { keys: ['-'], label: 'Zoom out', group: 'View', run: () => views.zoom.zoomAt(1 / 1.5) },
+    { keys: ['z'], label: 'Fit the whole patch again', group: 'View', run: () => views.zoom.reset() },
     { keys: ['p'], label: 'Show the predictions where no expert decided, or not', group: 'View',
       run: () => { const box = byId<HTMLInputElement>('show-map'); box.checked = !box.checked; redraw(false); } },
   );

@@ -34,8 +34,9 @@ export function comboOf(event: KeyboardEvent): string {
 }
 
 function normal(combo: string): string {
-  const parts = combo.split('+');
-  const key = parts.pop() ?? '';
+  const plusKey = combo.endsWith('+'); // the + key itself ('+', 'Ctrl++')
+  const parts = (plusKey ? combo.slice(0, -1) : combo).split('+').filter(Boolean);
+  const key = plusKey ? '+' : parts.pop() ?? '';
   const mods = ['Ctrl', 'Alt', 'Shift'].filter((m) => parts.includes(m));
   const printable = key.length === 1;
   return [...mods.filter((m) => !(printable && m === 'Shift')), printable && !mods.includes('Shift') ? key.toLowerCase()
