@@ -20,6 +20,7 @@ from test_web_annotate import (  # noqa: F401  (annotation_site is a fixture)
     wait_drawn,
     wait_saved,
 )
+from web_fixtures import VIEWPORTS, Viewer
 
 
 def post(site: Annotation, path: str, user: str, body: Any) -> Any:
@@ -105,6 +106,27 @@ def test_a_rejection_reaches_its_author_and_a_thumbnail_opens_large(browser: Any
         second.locator(".zoom").click()
         page.wait_for_selector(f"#enlarged[open][data-drawn='{second.get_attribute('data-id')}']")
         assert selected(page) == 0  # the magnifier does not select
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
+
+
+def test_an_admin_adds_fine_classes_in_the_dashboard(browser: Any, annotation_site: Annotation) -> None:
+    site = annotation_site
+    context = browser.new_context(**VIEWPORTS["desktop"])
+    page = context.new_page()
+    viewer = Viewer(page, "desktop", site)
+    page.goto(site.url("/dashboard/?project=demo"))
+    page.fill("#token", site.tokens["admin"])  # type: ignore[index]
+    page.click("#signin-submit")
+    try:
+        page.wait_for_selector("#fine-classes textarea[data-class='Water']")
+        page.fill("#fine-classes textarea[data-class='Water']", "Pond\nRiver, Canal")
+        page.click("#fine-save")
+        page.wait_for_function("() => document.querySelector('#fine-status').textContent.startsWith('Saved')")
+        assert site.api(site.p())["fine_classes"]["Water"] == ["Pond", "River", "Canal"]
+        # the progress figures carry the area
+        assert "ha" in page.inner_text("#cards")
         assert not unexpected(viewer.errors), viewer.errors
     finally:
         context.close()

@@ -82,6 +82,8 @@ function drawPatch(): void {
   byId<HTMLButtonElement>('next').disabled = list.index >= list.items.length - 1;
   fill(byId('patch-stats'),
     el('span', { id: 'decided' }, `${d.decided} / ${d.masks} decided`),
+    el('span', { id: 'decided-area', title: 'Area decided of the patch\'s masks' },
+      ` · ${(d.decided_ha ?? 0).toFixed(2)} / ${(d.area_ha ?? 0).toFixed(2)} ha`),
     d.refine ? el('span', { class: 'waiting-count' }, ` · ${d.refine} waiting`) : null,
     el('span', { title: 'Neighbourhood' }, ` · hood ${d.neighbourhood}`));
   const check = byId<HTMLButtonElement>('checked');
