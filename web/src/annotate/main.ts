@@ -6,14 +6,18 @@
 
 import { currentUser } from '../shared/auth';
 import {
-  ApiError, ConflictError, api, send, type Decision, type Group, type Mask, type Neighbourhood, type Project,
+  ConflictError, api, type Decision, type Group, type Mask, type Neighbourhood, type Project,
   type SaveOut, type User,
 } from '../shared/client';
 import { enlarge, enlargedOpen } from '../shared/enlarge';
 import { addShortcuts } from '../shared/keys';
 import { startTool } from '../shared/page';
-import { byId, download, el, flash, param, pct, seconds, setParams, when } from '../shared/util';
+import { byId, el, flash, param, pct, seconds, setParams } from '../shared/util';
 import { Grid, areaText, type ClassInfo } from './grid';
+import { dumpDecisions, loadDecisions } from './transfer';
+import { errorText as errorTextOf } from './errors';
+import { renderHistory } from './history';
+import { ui } from './ui';
 import { queueWrite, writesPending } from './writes';
 import './annotate.css';
 
@@ -47,42 +51,6 @@ interface State {
   lastSend: { id: number; group: string; masks: number } | null;
 }
 
-const ui = {
-  main: byId('annotate'),
-  hoods: byId('hoods'),
-  hoodPage: byId('hood-page'),
-  hoodPrev: byId<HTMLButtonElement>('hood-prev'),
-  hoodNext: byId<HTMLButtonElement>('hood-next'),
-  groups: byId('groups'),
-  lease: byId('lease'),
-  nextGroup: byId<HTMLButtonElement>('next-group'),
-  banner: byId('banner'),
-  sort: byId<HTMLSelectElement>('sort'),
-  state: byId<HTMLSelectElement>('state'),
-  count: byId('selected-count'),
-  timing: byId('timing'),
-  pageInfo: byId('page-info'),
-  pagePrev: byId<HTMLButtonElement>('page-prev'),
-  pageNext: byId<HTMLButtonElement>('page-next'),
-  grid: byId('grid'),
-  scroll: byId('grid-scroll'),
-  band: byId('band'),
-  empty: byId('grid-empty'),
-  coarse: byId('coarse'),
-  fineOf: byId<HTMLSelectElement>('fine-of'),
-  fine: byId('fine'),
-  selectAll: byId<HTMLButtonElement>('select-all'),
-  selectNone: byId<HTMLButtonElement>('select-none'),
-  undo: byId<HTMLButtonElement>('undo'),
-  refine: byId<HTMLButtonElement>('refine'),
-  status: byId('save-status'),
-  summary: byId('summary'),
-  history: byId('history'),
-  dump: byId<HTMLButtonElement>('dump'),
-  load: byId<HTMLButtonElement>('load'),
-  loadFile: byId<HTMLInputElement>('load-file'),
-  loadStatus: byId('load-status'),
-};
 
 let s: State;
 let openSeq = 0;
@@ -145,13 +113,7 @@ function banner(content: (Node | string)[] | null, kind: 'warn' | 'info' | 'erro
   ui.banner.replaceChildren(...content);
 }
 
-function errorText(error: unknown): string {
-  if (error instanceof ApiError) {
-    if (error.status === 403) return `not allowed for your role (${s.user.role}): ${error.detail}`;
-    return error.detail;
-  }
-  return error instanceof Error ? error.message : String(error);
-}
+const errorText = (error: unknown): string => errorTextOf(error, s.user.role);
 
 // -- neighbourhoods and groups -----------------------------------------------------------
 
@@ -356,32 +318,7 @@ function canUndo(d: Decision): boolean {
 }
 
 function drawHistory(): void {
-  const rejections = s.group?.rejections ?? [];
-  if (!s.history.length && rejections.length) { // decided under an earlier grouping: its rejections still show
-    ui.history.replaceChildren(...rejections.map((r) => el('li', { class: 'decision active', 'data-decision': r.decision },
-      el('span', { class: 'what' }, el('strong', {}, r.class_name), ` · ${r.masks} mask${r.masks === 1 ? '' : 's'}`),
-      el('span', { class: 'by' }, `${r.author}`, el('span', { class: 'badge rejected' }, `rejected by ${r.reviewer ?? '?'}`)),
-      r.comment ? el('span', { class: 'review-comment' }, r.comment) : null)));
-    return;
-  }
-  if (!s.history.length) {
-    ui.history.replaceChildren(el('li', { class: 'note' }, 'No decision on this group yet.'));
-    return;
-  }
-  ui.history.replaceChildren(...s.history.map((d) => {
-    const cls = classes().find((c) => c.id === d.class_id);
-    return el('li', { class: `decision ${d.state}`, 'data-decision': d.id, 'data-author': d.author },
-      el('span', { class: 'chip', style: `background:${cls?.color ?? '#000'}` }),
-      el('span', { class: 'what' }, el('strong', {}, d.class_name), d.fine_class ? `, ${d.fine_class}` : '',
-        ` · ${d.masks} mask${d.masks === 1 ? '' : 's'}`),
-      el('span', { class: 'by' }, `${d.author}, ${when(d.created_at)}`,
-        d.second_pass ? el('span', { class: 'badge' }, '2nd pass') : null,
-        d.state === 'undone' ? el('span', { class: 'badge' }, `undone${d.undone_by ? ` by ${d.undone_by}` : ''}`) : null,
-        d.review !== 'pending' ? el('span', { class: `badge ${d.review}` }, d.review) : null,
-        d.review === 'rejected' && d.review_comment ? el('span', { class: 'review-comment' }, `${d.reviewer ?? ''}: ${d.review_comment}`) : null),
-      canUndo(d) ? el('button', { type: 'button', class: 'button small', title: `Undo decision #${d.id} as a whole`,
-        onclick: () => { void undo(d); } }, 'Undo') : null);
-  }));
+  renderHistory(ui.history, s.history, s.group?.rejections ?? [], classes(), canUndo, (d) => { void undo(d); });
 }
 
 async function undoSend(send: { id: number; masks: number }): Promise<void> {
@@ -602,36 +539,14 @@ function armFine(classId: number): void {
   }, el('span', { class: 'name' }, f))) : [el('p', { class: 'note' }, `No fine classes for ${name}.`)]));
 }
 
-// -- dump and load -----------------------------------------------------------------------
+// -- dump and load (transfer.ts) ---------------------------------------------------------
 
-async function dump(): Promise<void> {
-  try {
-    const response = await send('GET', `/api/projects/${encodeURIComponent(s.project.id)}/decisions.jsonl`,
-      { headers: { Accept: 'application/x-ndjson' } });
-    const blob = await response.blob();
-    download(blob, `${s.project.id}-decisions.jsonl`);
-    flash(ui.loadStatus, `Dumped ${(await blob.text()).split('\n').filter(Boolean).length} decisions.`, 'ok');
-  } catch (error) {
-    flash(ui.loadStatus, `Dump failed: ${errorText(error)}`, 'error');
-  }
+function dump(): Promise<void> {
+  return dumpDecisions(s.project.id, ui.loadStatus);
 }
 
-async function load(file: File): Promise<void> {
-  flash(ui.loadStatus, `Loading ${file.name}…`);
-  try {
-    const text = await file.text();
-    const response = await send('POST', `/api/projects/${encodeURIComponent(s.project.id)}/decisions.jsonl`,
-      { text, contentType: 'application/x-ndjson' });
-    const out = (await response.json()) as import('../shared/client').LoadSummary;
-    const byClass = Object.entries(out.by_class).map(([k, v]) => `${k} ${v}`).join(', ');
-    flash(ui.loadStatus, `Loaded ${file.name}: ${out.added} decisions added (${out.group_decisions} group, ` +
-      `${out.mask_decisions} mask), ${out.masks_labelled} masks labelled${byClass ? `: ${byClass}` : ''}.`, 'ok');
-    if (s.group) await afterWrite();
-  } catch (error) {
-    flash(ui.loadStatus, `Load refused, nothing changed: ${errorText(error)}`, 'error');
-  } finally {
-    ui.loadFile.value = '';
-  }
+function load(file: File): Promise<void> {
+  return loadDecisions(s.project.id, file, ui.loadStatus, ui.loadFile, async () => { if (s.group) await afterWrite(); });
 }
 
 // -- wiring ------------------------------------------------------------------------------
