@@ -160,7 +160,8 @@ def test_checked_flag_refinement_and_mask_at(service: Service) -> None:
     r = service.put(service.p(f"/patches/{patch['name']}/checked"), json={"checked": True, "version": patch["version"],
                                                                           "override": True})
     assert r.status_code == 200 and r.json()["checked"] and r.json()["checked_by"] == "alice"
-    entry = service.get(service.p("/history"), params={"entity": "patch", "entity_id": patch["name"]}).json()["items"][0]
+    where = {"entity": "patch", "entity_id": patch["name"]}
+    entry = service.get(service.p("/history"), params=where).json()["items"][0]
     assert entry["user"] == "alice" and entry["after"]["override"] is True and entry["after"]["undecided"] > 0
     r = service.put(service.p(f"/patches/{patch['name']}/checked"), json={"checked": False,
                                                                           "version": patch["version"]})
