@@ -88,6 +88,8 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
     groups = _import_groups(session, row, table)
     counts = _import_masks(session, project_id, table, groups)
     refresh_totals(session, groups.values())
+    row.area = int(session.scalar(select(func.coalesce(func.sum(Group.area), 0))
+                                  .where(Group.project_id == project_id)) or 0)
     loaded = 0
     if first and not _in_database(engine_project):
         loaded = _import_decisions_file(session, engine_project, project_id, table)

@@ -93,6 +93,7 @@ class Project(Base):
     grid: Mapped[dict[str, Any]] = mapped_column(default=dict)
     model_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
     double_share: Mapped[float] = mapped_column(Float, default=0.05)
+    area: Mapped[int] = mapped_column(Integer, default=0)  # pixels of the present masks, set by each import
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     imported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

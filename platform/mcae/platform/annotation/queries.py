@@ -89,7 +89,7 @@ def groups_of(session: Session, project: Project, neighbourhood: str, sort: Grou
         if group_id is not None:
             masks[group_id].append((class_id, refine, proba))
     names = user_names(session)
-    gsd_m, (total, _) = gsd(project), project_area(session, project.id)
+    gsd_m, total = gsd(project), project.area or project_area(session, project.id)[0]
     out = [group_out(g, masks[g.id], i + 1, len(groups), project.model_version, names, gsd_m=gsd_m,
                      project_area=total) for i, g in enumerate(groups)]
     if min_area_ha is not None:
@@ -108,7 +108,7 @@ def group_view(session: Session, project: Project, group: Group) -> schemas.Grou
         Mask.group_id == group.id, Mask.present.is_(True)))]
     names = user_names(session)
     return group_out(group, masks, siblings.index(group.id) + 1, len(siblings), project.model_version,
-                     names, gsd_m=gsd(project), project_area=project_area(session, project.id)[0],
+                     names, gsd_m=gsd(project), project_area=project.area or project_area(session, project.id)[0],
                      rejections=rejections_of(session, group, names))
 
 

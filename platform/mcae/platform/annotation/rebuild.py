@@ -54,7 +54,7 @@ def preview(session: Session, project_id: str) -> schemas.RebuildPreview:
         by_class=dict(Counter(class_name(int(c)) or "?" for c, _ in rows)),
         decisions_since_last_build=session.scalar(since) or 0,
         last_build=aware(last.at) if last is not None else None,
-        share=share(sum(a for _, a in rows), project_area(session, project_id)[0]))
+        share=share(sum(a for _, a in rows), project.area or project_area(session, project_id)[0]))
 
 
 def _gsd(root: str) -> float:

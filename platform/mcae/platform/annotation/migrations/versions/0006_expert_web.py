@@ -22,6 +22,8 @@ def upgrade() -> None:
         for name in _COLUMNS:
             batch.add_column(sa.Column(name, sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("gain", sa.Float(), nullable=False, server_default="0"))
+    with op.batch_alter_table("projects") as batch:
+        batch.add_column(sa.Column("area", sa.Integer(), nullable=False, server_default="0"))
     op.create_index("ix_groups_gain", "groups", ["project_id", "gain"])
     op.create_index("ix_history_entity", "history", ["project_id", "entity", "entity_id"])
     # fill the counters from the masks (once, here; every write keeps them from now on)
@@ -33,11 +35,15 @@ def upgrade() -> None:
         f"open_area = COALESCE((SELECT SUM(area) FROM masks WHERE {open_}), 0), "
         f"open_masks = (SELECT COUNT(*) FROM masks WHERE {open_}), "
         f"gain = COALESCE((SELECT SUM(area * (1 - COALESCE(pred_score, 0))) FROM masks WHERE {open_}), 0)"))
+    op.execute(sa.text("UPDATE projects SET area = COALESCE((SELECT SUM(groups.area) FROM groups "
+                       "WHERE groups.project_id = projects.id), 0)"))
 
 
 def downgrade() -> None:
     op.drop_index("ix_history_entity", table_name="history")
     op.drop_index("ix_groups_gain", table_name="groups")
+    with op.batch_alter_table("projects") as batch:
+        batch.drop_column("area")
     with op.batch_alter_table("groups") as batch:
         for name in (*_COLUMNS, "gain"):
             batch.drop_column(name)
