@@ -17,6 +17,7 @@ import { Grid, areaText, type ClassInfo } from './grid';
 import { dumpDecisions, loadDecisions } from './transfer';
 import { errorText as errorTextOf } from './errors';
 import { renderHistory } from './history';
+import { ha, renderGroups, renderHoods } from './pickers';
 import { ui } from './ui';
 import { queueWrite, writesPending } from './writes';
 import './annotate.css';
@@ -89,7 +90,6 @@ function enlargeMask(mask: Mask): void {
     caption: `${mask.class_name ?? 'undecided'} · ${areaText(mask)} · confidence ${mask.confidence?.toFixed(2) ?? '–'}` });
 }
 
-const ha = (value: number | undefined): string => `${(value ?? 0).toFixed(2)} ha`;
 const groupKey = (): string => (s.group ? `${s.group.neighbourhood}/${s.group.key}` : '');
 
 // -- small displays ----------------------------------------------------------------------
@@ -131,14 +131,7 @@ function drawHoods(): void {
   ui.hoodPage.textContent = `${s.hoodPage} / ${pages}`;
   ui.hoodPrev.disabled = s.hoodPage <= 1;
   ui.hoodNext.disabled = s.hoodPage >= pages;
-  ui.hoods.replaceChildren(...s.hoods.map((h) => el('button', {
-    type: 'button', class: `pick hood${h.progress >= 1 ? ' done' : ''}`, 'data-hood': h.name,
-    'aria-pressed': String(h.name === s.hood), title: `${h.groups} groups, ${h.decided}/${h.masks} masks decided (${pct(h.progress)}); `
-      + `${ha(h.decided_ha)} of ${ha(h.area_ha)} decided (${pct(h.share ?? 0)} of the project's area)`,
-    onclick: () => { void openHood(h.name); },
-  }, el('span', {}, h.name), el('span', { class: 'bar', 'aria-hidden': 'true' },
-    el('span', { style: `width:${(h.progress * 100).toFixed(1)}%` })),
-  el('span', { class: 'sr-only' }, `, ${pct(h.progress)} decided`))));
+  renderHoods(ui.hoods, s.hoods, s.hood, (name) => { void openHood(name); });
 }
 
 async function loadGroups(hood: string): Promise<Group[]> {
@@ -148,21 +141,7 @@ async function loadGroups(hood: string): Promise<Group[]> {
 }
 
 function drawGroups(): void {
-  ui.groups.dataset.hood = s.hood ?? '';
-  ui.groups.replaceChildren(...s.groups.map((g) => {
-    const done = g.decided >= g.size;
-    const leasedByOther = g.lease && g.lease.user !== s.user.name;
-    return el('button', {
-      type: 'button', class: `pick group${done ? ' done' : ''}${g.decided && !done ? ' partial' : ''}${leasedByOther ? ' leased' : ''}`,
-      'data-group': g.key, 'aria-pressed': String(g.key === s.group?.key && g.neighbourhood === s.group?.neighbourhood),
-      title: `${g.summary}\n${g.decided}/${g.size} decided, ${g.refine} to refine; ${ha(g.area_ha)} (${pct(g.share ?? 0)} of the project), `
-        + `${ha(g.decided_ha)} decided, map gain ${ha(g.gain_ha)}${leasedByOther ? `\nheld by ${String(g.lease?.user)}` : ''}`,
-      'data-area-ha': g.area_ha ?? 0,
-      onclick: () => { void openGroup(g.neighbourhood, g.key); },
-    }, done ? el('span', { class: 'tick', 'aria-label': 'done' }, '✓') : null, g.key,
-    el('span', { class: 'pick-area' }, ` ${(g.area_ha ?? 0).toFixed(1)} ha`),
-    el('span', { class: 'bar', 'aria-hidden': 'true' }, el('span', { style: `width:${(100 * g.decided / Math.max(1, g.size)).toFixed(1)}%` })));
-  }));
+  renderGroups(ui.groups, s.hood, s.groups, s.group, s.user.name, (g) => { void openGroup(g.neighbourhood, g.key); });
 }
 
 async function openHood(hood: string, groupKey?: string): Promise<void> {
