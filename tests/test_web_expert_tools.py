@@ -106,6 +106,18 @@ def test_a_rejection_reaches_its_author_and_a_thumbnail_opens_large(browser: Any
         second.locator(".zoom").click()
         page.wait_for_selector(f"#enlarged[open][data-drawn='{second.get_attribute('data-id')}']")
         assert selected(page) == 0  # the magnifier does not select
+        page.keyboard.press("Escape")
+        # the groups by area, largest first; then only the larger ones
+        pills = "#groups [data-group]"
+        page.select_option("#group-sort", "-area")
+        page.wait_for_function("""() => { const a = [...document.querySelectorAll('#groups [data-group]')]
+            .map(b => Number(b.dataset.areaHa)); return a.every((v, i) => i === 0 || a[i - 1] >= v); }""")
+        areas = [float(v) for v in page.eval_on_selector_all(pills, "bs => bs.map(b => b.dataset.areaHa)")]
+        assert areas == sorted(areas, reverse=True) and len(areas) > 1
+        page.fill("#group-min-ha", str(areas[0]))
+        page.dispatch_event("#group-min-ha", "change")
+        page.wait_for_function("n => document.querySelectorAll('#groups [data-group]').length < n", arg=len(areas))
+        assert all(float(v) >= areas[0] for v in page.eval_on_selector_all(pills, "bs => bs.map(b => b.dataset.areaHa)"))
         assert not unexpected(viewer.errors), viewer.errors
     finally:
         context.close()

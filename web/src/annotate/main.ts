@@ -135,9 +135,10 @@ function drawHoods(): void {
 }
 
 async function loadGroups(hood: string): Promise<Group[]> {
-  const sort = (document.getElementById('group-sort') as HTMLSelectElement | null)?.value ?? 'cluster';
+  const sort = byId<HTMLSelectElement>('group-sort').value as 'cluster' | '-area' | '-gain' | '-open-area';
+  const min = Number(byId<HTMLInputElement>('group-min-ha').value);
   return api.get('/api/projects/{project}/neighbourhoods/{hood}/groups',
-    { path: { ...P(), hood }, query: { sort: sort as 'cluster' | '-area' | '-gain' | '-open-area' } });
+    { path: { ...P(), hood }, query: { sort, ...(min > 0 ? { min_area_ha: min } : {}) } });
 }
 
 function drawGroups(): void {
@@ -550,9 +551,11 @@ function wire(): void {
   ui.selectNone.addEventListener('click', () => grid.clear());
   ui.undo.addEventListener('click', () => { queueWrite('Undo', () => undo(), (t) => status(t)); });
   ui.refine.addEventListener('click', () => { queueWrite('Rest to refine', sendRestToRefine, (t) => status(t)); });
-  byId<HTMLSelectElement>('group-sort').addEventListener('change', () => {
-    if (s.hood) void loadGroups(s.hood).then((groups) => { s.groups = groups; drawGroups(); });
-  });
+  for (const id of ['group-sort', 'group-min-ha']) {
+    byId(id).addEventListener('change', () => {
+      if (s.hood) void loadGroups(s.hood).then((groups) => { s.groups = groups; drawGroups(); });
+    });
+  }
   ui.fineOf.addEventListener('change', () => armFine(Number(ui.fineOf.value)));
   ui.dump.addEventListener('click', () => { void dump(); });
   ui.load.addEventListener('click', () => ui.loadFile.click());
