@@ -117,7 +117,8 @@ def test_a_rejection_reaches_its_author_and_a_thumbnail_opens_large(browser: Any
         page.fill("#group-min-ha", str(areas[0]))
         page.dispatch_event("#group-min-ha", "change")
         page.wait_for_function("n => document.querySelectorAll('#groups [data-group]').length < n", arg=len(areas))
-        assert all(float(v) >= areas[0] for v in page.eval_on_selector_all(pills, "bs => bs.map(b => b.dataset.areaHa)"))
+        kept = page.eval_on_selector_all(pills, "bs => bs.map(b => b.dataset.areaHa)")
+        assert all(float(v) >= areas[0] for v in kept)
         assert not unexpected(viewer.errors), viewer.errors
     finally:
         context.close()
