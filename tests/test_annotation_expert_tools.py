@@ -98,3 +98,36 @@ def test_the_large_thumbnail_is_bigger_and_sharper(service: Service) -> None:
     from PIL import Image
 
     assert Image.open(BytesIO(large.content)).size[0] >= 256 > 192 == Image.open(BytesIO(small.content)).size[0]
+
+
+def test_the_area_counters_match_the_masks_after_every_write(service: Service) -> None:
+    """Last of the module: after its decisions, reviews, sends and undos (and a re-import), each
+    group's counters equal what its masks say."""
+    from sqlalchemy import select
+
+    from mcae.platform.annotation.db import Database
+    from mcae.platform.annotation.importer import import_project
+    from mcae.platform.annotation.models import Group, Mask, Project
+
+    def check(db: Database) -> None:
+        with db.session() as session:
+            for group in session.scalars(select(Group).where(Group.project_id == "demo")):
+                masks = session.execute(select(Mask.area, Mask.class_id, Mask.refine, Mask.pred_score).where(
+                    Mask.group_id == group.id, Mask.present.is_(True))).all()
+                opened = [m for m in masks if m.class_id is None and not m.refine]
+                assert group.area == sum(m.area for m in masks)
+                assert group.decided_area == sum(m.area for m in masks if m.class_id is not None)
+                assert (group.open_area, group.open_masks) == (sum(m.area for m in opened), len(opened))
+                assert group.gain == pytest.approx(sum(m.area * (1 - (m.pred_score or 0)) for m in opened), abs=0.01)
+            project = session.get(Project, "demo")
+            assert project is not None and project.area == sum(
+                session.scalars(select(Group.area).where(Group.project_id == "demo")))
+
+    db = Database(service.url)
+    try:
+        check(db)
+        with db.session() as session:
+            import_project(session, service.root, "demo")
+        check(db)
+    finally:
+        db.dispose()
