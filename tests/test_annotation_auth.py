@@ -44,7 +44,7 @@ def concrete(service: Service, path: str) -> str:
     group = service.groups()[0]
     mask = service.masks(group)[0]
     values = {"project": service.project, "hood": group["neighbourhood"], "group": group["key"],
-              "patch": mask["patch"], "mask": str(mask["mask_id"]), "decision": "1"}
+              "patch": mask["patch"], "mask": str(mask["mask_id"]), "decision": "1", "refinement": "1"}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
