@@ -46,6 +46,7 @@ from mcae.tiles.dependencies import (
 )
 from mcae.tiles.errors import NO_STORE
 from mcae.tiles.gdal import SourceRefused
+from mcae.tiles.geometry import native_maxzoom
 from mcae.tiles.ogc_models import LayerTileSet, LayerTileSetList
 from mcae.tiles.palettes import named_colormaps
 from mcae.tiles.readers import POOL, pooled_reader
@@ -326,7 +327,8 @@ def layer_extent(ref: LayerRef, tms: TileMatrixSet) -> tuple[tuple[float, float,
     """Geographic bounds and zoom range of a layer on ``tms`` (read from its file)."""
     with POOL.reader(ref.path, tms) as src:
         bounds = src.get_geographic_bounds(tms.rasterio_geographic_crs)
-        return (tuple(float(b) for b in bounds), int(src.minzoom), int(src.maxzoom))  # type: ignore[return-value]
+        maxzoom = max(int(src.minzoom), native_maxzoom(src.crs, src.transform, src.width, src.height, src.tms))
+        return (tuple(float(b) for b in bounds), int(src.minzoom), maxzoom)  # type: ignore[return-value]
 
 
 def wmts_layer(ref: LayerRef, tms: TileMatrixSet, template: str) -> WMTSLayer:

@@ -5,9 +5,11 @@ import { api, type Project } from '../shared/client';
 import { addShortcuts } from '../shared/keys';
 import { startTool } from '../shared/page';
 import { el, fill } from '../shared/util';
+import { AssessmentPanel } from './assessment';
 import { FinePanel } from './fine';
 import { accuracyPlot, type Training } from './plot';
 import { RebuildPanel } from './rebuild';
+import { VersionsPanel } from './versions';
 import { annotatorChart, annotators, annotatorTable, cards } from './summary';
 import './dashboard.css';
 
@@ -17,10 +19,15 @@ async function main(): Promise<void> {
   let current: Project | null = null;
   let rebuild: RebuildPanel | null = null;
   let fine: FinePanel | null = null;
+  let assessment: AssessmentPanel | null = null;
+  let published: VersionsPanel | null = null;
   const { user, nav } = await startTool('dashboard', (project) => {
     current = project;
     rebuild?.setProject(project);
     fine?.setProject(project);
+    published?.setProject(project);
+    assessment?.setProject(project);
+    void assessment?.load();
     void refresh();
     void rebuild?.loadPreview();
   });
@@ -29,8 +36,13 @@ async function main(): Promise<void> {
   const figures = el('div', { id: 'figures' });
   const people = el('div', { class: 'people' });
   const plot = el('div', { id: 'accuracy' });
-  rebuild = new RebuildPanel(current, ['annotator', 'reviewer', 'admin'].includes(user.role));
+  rebuild = new RebuildPanel(current, ['annotator', 'reviewer', 'admin'].includes(user.role),
+    ['reviewer', 'admin'].includes(user.role));
   const panel = rebuild;
+  assessment = new AssessmentPanel(current, ['reviewer', 'admin'].includes(user.role));
+  const accuracy = assessment;
+  published = new VersionsPanel(current, user.role === 'admin');
+  const versions = published;
   fine = new FinePanel(current, user.role === 'admin');
 
   document.body.append(el('main', { id: 'dashboard', class: 'dashboard-page' },
@@ -42,7 +54,7 @@ async function main(): Promise<void> {
           el('h2', { id: 'accuracy-title' }, 'Hold-out accuracy after each retraining'), plot),
         el('section', { class: 'panel', 'aria-labelledby': 'people-title' }, el('h2', { id: 'people-title' }, 'Annotators'),
           people)),
-      el('div', { class: 'column' }, panel.node, fine.node))));
+      el('div', { class: 'column' }, panel.node, accuracy.node, versions.node, fine.node))));
 
   let asked = 0;
   async function refresh(): Promise<void> {
@@ -66,7 +78,7 @@ async function main(): Promise<void> {
       status.dataset.kind = 'error';
     }
   }
-  panel.onDone = () => void refresh();
+  panel.onDone = () => { void refresh(); void versions.load(); };
 
   addShortcuts(
     { keys: ['u'], label: 'Update the figures now', group: 'Dashboard', run: () => void refresh() },
@@ -74,7 +86,7 @@ async function main(): Promise<void> {
       run: () => document.getElementById('rebuild')?.click() },
   );
   window.setInterval(() => { if (document.visibilityState === 'visible') void refresh(); }, REFRESH_MS);
-  await Promise.all([refresh(), panel.loadPreview()]);
+  await Promise.all([refresh(), panel.loadPreview(), accuracy.load(), versions.load()]);
   panel.resume();
   document.body.classList.add('dashboard-ready');
 }

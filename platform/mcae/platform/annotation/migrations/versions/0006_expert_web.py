@@ -1,7 +1,7 @@
 """area counters on groups (area, decided, open, map gain) and a history index by entity
 
 Revision ID: 0006_expert_web
-Revises: 0001
+Revises: 0004_stable_groups
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_expert_web"
-down_revision = "0001"
+down_revision = "0004_stable_groups"
 branch_labels = None
 depends_on = None
 
