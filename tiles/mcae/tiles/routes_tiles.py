@@ -327,6 +327,7 @@ def layer_extent(ref: LayerRef, tms: TileMatrixSet) -> tuple[tuple[float, float,
     """Geographic bounds and zoom range of a layer on ``tms`` (read from its file)."""
     with POOL.reader(ref.path, tms) as src:
         bounds = src.get_geographic_bounds(tms.rasterio_geographic_crs)
+        assert src.transform is not None and src.width and src.height  # a file read by rio-tiler has its grid
         maxzoom = max(int(src.minzoom), native_maxzoom(src.crs, src.transform, src.width, src.height, src.tms))
         return (tuple(float(b) for b in bounds), int(src.minzoom), maxzoom)  # type: ignore[return-value]
 
