@@ -21,8 +21,6 @@ STILL_SCANNING: dict[str, str] = {
     "patches?state=refine": "patches with masks waiting for refinement, counted over the project (patch counters)",
     "dashboard": "masks, decided and decided-by counted per request (project counters)",
     "rebuild/preview": "every mask's current class compared with the mapped one (a changed-mask counter)",
-    "next-group": "open masks counted per group over the project (an open count per group)",
-    "next-group/second": "as next-group",
 }
 
 
