@@ -55,8 +55,8 @@ KILLS = 20
 KILL_GAP_S = (0.3, 1.5)  # the server lives this long (uniform) before each SIGKILL
 CLIENTS = ("alice", "bob", "admin", "carol")  # carol: a fourth annotator added here
 START_TIMEOUT_S = 60.0
-PHASE_BUDGET_S = 300.0  # the whole kill phase at most: a liveness bound only (a busy 2-core machine
-# restarts the server 20 times in well under it; the kills are counted, not timed)
+PHASE_BUDGET_S = 1800.0  # the clients' liveness bound only: the kill phase is counted, never timed
+SAVES_BEFORE_KILL = 3  # each server takes at least this many save attempts before its SIGKILL
 CLASSES = list(range(1, 10))
 
 # The zygote: imports the CLI once, then forks one `mcae serve ...` per "start" line on stdin
@@ -505,6 +505,12 @@ def check_api(base: str, token: str, acks: list[Ack], rng: random.Random) -> int
     return len(listed)
 
 
+def wait_for_attempts(clients: list[Annotator], attempts: int) -> None:
+    """Until the clients have sent ``attempts`` saves in all (or one of them has stopped)."""
+    while sum(c.tally.attempts for c in clients) < attempts and all(c.is_alive() for c in clients):
+        time.sleep(0.02)
+
+
 # -- the test --------------------------------------------------------------------------------
 
 def test_sigkill_during_saves_loses_nothing_acknowledged(db_url: str, template_project: Path,
@@ -538,8 +544,9 @@ def test_sigkill_during_saves_loses_nothing_acknowledged(db_url: str, template_p
         kills, restarts = 0, []
         try:
             for _ in range(KILLS):
-                if time.monotonic() > deadline - 20:  # room for a last restart and the checks
-                    break
+                # kill a server that is taking saves: after a few attempts reached it, then a seeded pause
+                # (how fast the machine is decides only how long this takes, not what is asserted)
+                wait_for_attempts(clients, sum(c.tally.attempts for c in clients) + SAVES_BEFORE_KILL)
                 time.sleep(rng.uniform(*KILL_GAP_S))
                 server.kill()
                 kills += 1
@@ -576,7 +583,7 @@ def test_sigkill_during_saves_loses_nothing_acknowledged(db_url: str, template_p
     print(f"\nSIGKILL durability ({backend}): " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     assert not failures, f"{len(failures)} unexpected answers, first: {failures[:5]}"
     assert "Traceback" not in log and "database is locked" not in log, log[-4000:]
-    assert kills == KILLS, f"only {kills} kills within the time budget"
+    assert kills == KILLS
     assert counts["saves_acknowledged"] > 0 and counts["saves_lost_in_flight"] > 0
     assert counts["decisions_verified"] > 0 and counts["multi_row_corrections_acknowledged"] > 0
     assert counts["group_decisions_acknowledged"] > 0
