@@ -102,6 +102,12 @@ class Server:
         return self.log.read_text(errors="replace")[-chars:]
 
 
+# every simulated client comes from 127.0.0.1: the per-address limits (heavy routes, bundle
+# jobs) would refuse what stands for many people's requests, so they are raised here
+ONE_ADDRESS_MANY_CLIENTS = {"MCAE_HEAVY__PER_CLIENT": "64", "MCAE_HEAVY__CONCURRENCY": "64",
+                            "MCAE_JOBS__BUNDLES_PER_CLIENT": "64", "MCAE_JOBS__BUNDLES_TOTAL": "64"}
+
+
 @contextlib.contextmanager
 def serve(folder: Path, work: Path, workers: int, env: dict[str, str] | None = None) -> Iterator[Server]:
     """``mcae serve --workers N`` of the demo in ``folder`` on a free loopback port, with a
@@ -110,7 +116,7 @@ def serve(folder: Path, work: Path, workers: int, env: dict[str, str] | None = N
     url = copy_database(folder / "annotation.db", work / "annotation.db")
     port = free_port()
     run_env = {**os.environ, "MCAE_DATABASE__URL": url, "MCAE_JOBS__DIR": str(work / "jobs"),
-               "MCAE_TILES__WEB_DIST": str(work / "no-web"), **(env or {})}
+               "MCAE_TILES__WEB_DIST": str(work / "no-web"), **ONE_ADDRESS_MANY_CLIENTS, **(env or {})}
     log_path = work / f"serve-{port}.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen([mcae(), "serve", "--catalog", str(folder / "catalog.json"), "--host", "127.0.0.1",

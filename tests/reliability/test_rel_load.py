@@ -26,7 +26,7 @@ from benchmarks.load_mix import WEIGHTS  # noqa: E402
 from benchmarks.load_run import RunConfig  # noqa: E402
 from benchmarks.load_server import build_demo  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 CLIENTS = 8
 REQUESTS = 2000
@@ -40,7 +40,8 @@ ENV = {"MCAE_TILES__TILE_CACHE_MB": "4", "MCAE_TILES__GDAL_CACHEMAX_MB": "16",
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     demo = tmp_path_factory.mktemp("load-demo")
     build_demo(demo, 512)
-    load = RunConfig(clients=CLIENTS, seconds=30.0, requests=REQUESTS, sample_every=100, seed=3, timeout_s=20.0)
+    # the run ends at REQUESTS, however long a busy machine takes: seconds is only a liveness bound
+    load = RunConfig(clients=CLIENTS, seconds=900.0, requests=REQUESTS, sample_every=100, seed=3, timeout_s=20.0)
     result = measure(demo, tmp_path_factory.mktemp("load-work"), workers=2, load=load, warmup=WARMUP, env=ENV,
                      log=lambda *_: None)
     result["settings"] = settings_of(ENV, demo / "catalog.json")
@@ -53,7 +54,7 @@ def test_no_errors_and_every_route_asked(run: dict[str, Any]) -> None:
     assert totals["errors"] == 0, totals["first_errors"]
     assert not run["workers_gone"], f"workers died: {run['workers_gone']}\n{run['server_log_tail']}"
     assert run["server_tracebacks"] == 0, run["server_log_tail"]
-    assert totals["requests"] >= REQUESTS * 0.5, f"only {totals['requests']} requests answered in 30 s"
+    assert totals["requests"] >= REQUESTS * 0.9, f"only {totals['requests']} of {REQUESTS} requests answered"
     asked = {name.split(" z")[0].removesuffix(" retry") for name, r in run["routes"].items() if r["count"]}
     assert set(WEIGHTS) <= asked, f"never asked: {set(WEIGHTS) - asked}"
     assert run["routes"]["job status"]["count"] > 0
