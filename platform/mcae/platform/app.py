@@ -23,7 +23,7 @@ from mcae.platform.guards import QueryGuard
 from mcae.platform.jobs import JobRegistry, create_jobs_router
 from mcae.platform.limits import BodyLimit
 from mcae.platform.responses import document_errors
-from mcae.platform.settings import Settings
+from mcae.platform.settings import Settings, get_settings
 from mcae.tiles.catalog import CatalogStore
 from mcae.tiles.gdal import configure_gdal
 from mcae.tiles.identify import create_identify_router
@@ -34,7 +34,6 @@ from mcae.tiles.routes_downloads import create_downloads_router
 from mcae.tiles.routes_legend import create_legend_router
 from mcae.tiles.routes_stac import create_stac_router
 from mcae.tiles.routes_tiles import add_tile_routes
-from mcae.tiles.settings import TileSettings
 
 
 @asynccontextmanager
@@ -52,15 +51,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop_annotation(app)
 
 
-def create_app(settings: Settings | TileSettings | None = None) -> FastAPI:
-    """Build the app for ``settings`` (no import-time globals).
-
-    ``settings`` is the root tree; a bare ``TileSettings`` (the older form) is taken as its
-    ``tiles`` part.
-    """
-    if isinstance(settings, TileSettings):
-        settings = Settings(tiles=settings)
-    settings = settings or Settings()
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for ``settings`` (the root tree; no import-time globals)."""
+    settings = settings or get_settings()
     tiles = settings.tiles
     # the query guard applies to every API route added to the app, included routers and all
     app = FastAPI(title="MCAE", version="0.1.0", lifespan=lifespan, dependencies=[QueryGuard],

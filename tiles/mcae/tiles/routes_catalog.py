@@ -32,13 +32,13 @@ def create_catalog_router() -> APIRouter:
 
     @router.get("/api/cities", summary="Every city, with its layers and district names")
     def list_cities(store: StoreDep) -> list[dict[str, Any]]:
-        return [_city(store, city, with_geometry=False) for city in store.snapshot().cities.values()]
+        return [_city(store, city) for city in store.snapshot().cities.values()]
 
     @router.get("/api/cities/{city}", summary="One city with its layers and districts (ETag: the viewer "
                 "polls it with If-None-Match to follow rebuilt layers)",
                 responses={304: {"description": "Not modified: `If-None-Match` names the current ETag."}})
     def get_city(request: Request, store: StoreDep, city: Annotated[City, Depends(city_dependency)]) -> Response:
-        return revalidated(request, json.dumps(_city(store, city, with_geometry=False)), "application/json")
+        return revalidated(request, json.dumps(_city(store, city)), "application/json")
 
     @router.get("/api/cities/{city}/districts.geojson", summary="District boundaries (GeoJSON)")
     def districts(city: Annotated[City, Depends(city_dependency)]) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def create_catalog_router() -> APIRouter:
     return router
 
 
-def _city(store: StoreDep, city: City, with_geometry: bool) -> dict[str, Any]:
+def _city(store: StoreDep, city: City) -> dict[str, Any]:
     return {
         "id": city.id, "name": city.name, "provenance": city.provenance,
         "description": city.description,
