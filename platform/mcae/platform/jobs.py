@@ -39,6 +39,7 @@ from mcae.inference.errors import MCAEError, ProjectStateError, StorageError
 from mcae.inference.storage import full_disk_message, is_out_of_space
 from mcae.tiles.catalog import UnknownId
 from mcae.tiles.errors import NO_STORE
+from mcae.tiles.schemas import JobOut
 
 logger = logging.getLogger(__name__)
 
@@ -287,7 +288,7 @@ def create_jobs_router(cache_control: str) -> APIRouter:
     """``/api/jobs/{id}`` (any kind of job) and ``/api/jobs/{id}/download`` (jobs that made a file)."""
     router = APIRouter(tags=["Jobs"])
 
-    @router.get("/api/jobs/{job_id}", summary="A job: state and progress")
+    @router.get("/api/jobs/{job_id}", summary="A job: state and progress", response_model=JobOut)
     def job(jobs: JobsDep, job_id: JobIdParam) -> JSONResponse:
         return JSONResponse(jobs.get(job_id).public(), headers=NO_STORE)
 

@@ -34,6 +34,7 @@ from mcae.tiles.dependencies import IdParam, JobsDep, LayerRef, SettingsDep, Sto
 from mcae.tiles.errors import NO_STORE
 from mcae.tiles.geometry import parse_bbox
 from mcae.tiles.palettes import layer_legend
+from mcae.tiles.schemas import JobOut
 from mcae.tiles.settings import TileSettings
 
 Zoom = Annotated[int, Field(ge=0, le=MAX_ZOOM)]
@@ -91,8 +92,9 @@ def create_downloads_router(scratch: Path) -> APIRouter:
         return JSONResponse(body, headers=NO_STORE)
 
     @router.post(LAYER + "/bundles", status_code=202, summary="Start (or find) a bundle job",
+                 response_model=JobOut,
                  responses={200: {"description": "The same bundle was made already: its job, done.",
-                                  "content": {"application/json": {}}},
+                                  "model": JobOut},
                             413: {"description": "More tiles than the server's cap (`max_bundle_tiles`)."},
                             507: {"description": "The server's disk is full: no job was started."}})
     def bundle_start(store: StoreDep, settings: SettingsDep, jobs: JobsDep, ref: RefDep,

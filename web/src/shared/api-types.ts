@@ -1345,6 +1345,41 @@ export interface components {
             /** Version */
             version?: number | null;
         };
+        /**
+         * CityOut
+         * @description A city with its layers and district names.
+         */
+        CityOut: {
+            /** Description */
+            description: string;
+            /** Districts */
+            districts: components["schemas"]["DistrictName"][];
+            /** Id */
+            id: string;
+            /** Layers */
+            layers: components["schemas"]["LayerOut"][];
+            /** Name */
+            name: string;
+            /**
+             * Provenance
+             * @enum {string}
+             */
+            provenance: "real" | "synthetic";
+        };
+        /** ClassEntry */
+        ClassEntry: {
+            /**
+             * Color
+             * @description #RRGGBB
+             */
+            color: string;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Rgb */
+            rgb: number[];
+        };
         /** ClassOut */
         ClassOut: {
             /** Color */
@@ -1593,6 +1628,43 @@ export interface components {
             second: components["schemas"]["Labelling"];
             settled?: components["schemas"]["Settled"] | null;
         };
+        /** DistrictCollection */
+        DistrictCollection: {
+            /** Features */
+            features: components["schemas"]["DistrictFeature"][];
+            /**
+             * Type
+             * @default FeatureCollection
+             * @constant
+             */
+            type?: "FeatureCollection";
+        };
+        /**
+         * DistrictFeature
+         * @description A district as a GeoJSON Feature (geometry: Polygon or MultiPolygon, EPSG:4326).
+         */
+        DistrictFeature: {
+            /** Geometry */
+            geometry: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: string;
+            properties: components["schemas"]["FeatureProperties"];
+            /**
+             * Type
+             * @default Feature
+             * @constant
+             */
+            type?: "Feature";
+        };
+        /** DistrictName */
+        DistrictName: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+        };
         /**
          * ErrorMessage
          * @description Every error answer: a message, and for some errors more fields (a version, a state).
@@ -1605,6 +1677,13 @@ export interface components {
             detail: string;
         } & {
             [key: string]: unknown;
+        };
+        /** FeatureProperties */
+        FeatureProperties: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
         };
         /** Feature[Union[Polygon, MultiPolygon], Info] */
         Feature_Union_Polygon__MultiPolygon__Info_: {
@@ -1909,6 +1988,57 @@ export interface components {
              */
             request_id: string;
         };
+        /** JobLinks */
+        JobLinks: {
+            /** Download */
+            download?: string | null;
+            /** Self */
+            self: string;
+        };
+        /**
+         * JobOut
+         * @description A job as clients see it (no paths). What it builds (its spec: city, layer, format, ...)
+         *     and its latest progress values (``tiles_done`` ...) appear at the top level too.
+         */
+        JobOut: {
+            /** Created */
+            created: number;
+            /** Done */
+            done: number;
+            /** Error */
+            error?: string | null;
+            /** Finished */
+            finished?: number | null;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            links: components["schemas"]["JobLinks"];
+            /** Message */
+            message?: string | null;
+            /** Owner */
+            owner?: string | null;
+            /**
+             * Progress
+             * @description done / total, 0 to 1
+             */
+            progress: number;
+            /** Result */
+            result?: {
+                [key: string]: unknown;
+            } | null;
+            /** Started */
+            started?: number | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "queued" | "running" | "done" | "failed";
+            /** Total */
+            total: number;
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * Labelling
          * @description One annotator's labelling of a mask of a double group.
@@ -1940,6 +2070,68 @@ export interface components {
             maxzoom?: number | null;
             /** Minzoom */
             minzoom?: number | null;
+        };
+        /**
+         * LayerKind
+         * @description What a layer holds; fixes its scheme and how it renders.
+         * @enum {string}
+         */
+        LayerKind: "imagery" | "mcae" | "sinolc1" | "agreement" | "other";
+        /**
+         * LayerLegendOut
+         * @description The legend a categorical layer renders with.
+         */
+        LayerLegendOut: {
+            /** Classes */
+            classes: components["schemas"]["ClassEntry"][];
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            /** Layer */
+            layer: string;
+            /** Name */
+            name: string;
+            /** Nodata */
+            nodata: number;
+            /** Title */
+            title: string;
+        };
+        /**
+         * LayerOut
+         * @description A layer as clients see it: no file paths, plus its current version (``None``, and
+         *     ``available`` false, while its file is missing).
+         */
+        LayerOut: {
+            /** Available */
+            available: boolean;
+            /**
+             * Bounds
+             * @description west, south, east, north (EPSG:4326)
+             */
+            bounds: number[];
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            kind: components["schemas"]["LayerKind"];
+            /** Legend */
+            legend?: components["schemas"]["LegendEntry"][] | null;
+            /** Maxzoom */
+            maxzoom: number;
+            /** Minzoom */
+            minzoom: number;
+            /**
+             * Provenance
+             * @enum {string}
+             */
+            provenance: "real" | "synthetic";
+            /** Scheme */
+            scheme?: string | null;
+            /** Title */
+            title: string;
+            /** Version */
+            version: string | null;
         };
         /**
          * LayerTileSet
@@ -2041,6 +2233,36 @@ export interface components {
             until: string;
             /** User */
             user: string | null;
+        };
+        /**
+         * LegendEntry
+         * @description One class of a layer's own legend, as the catalog stores it.
+         */
+        LegendEntry: {
+            /** Color */
+            color: string;
+            /** Id */
+            id: number;
+            /** Name */
+            name?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * LegendOut
+         * @description A class scheme: id, name, description, nodata value and classes.
+         */
+        LegendOut: {
+            /** Classes */
+            classes: components["schemas"]["ClassEntry"][];
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Nodata */
+            nodata: number;
         };
         /**
          * Link
@@ -2518,6 +2740,35 @@ export interface components {
             class_name: string;
             /** Decision */
             decision: number;
+        };
+        /** StacLink */
+        StacLink: {
+            /** Href */
+            href: string;
+            /** Rel */
+            rel: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * StacObject
+         * @description A STAC catalog, collection or item (STAC 1.x; the fields the API always writes, the
+         *     rest as STAC defines them).
+         */
+        StacObject: {
+            /** Id */
+            id: string;
+            /** Links */
+            links: components["schemas"]["StacLink"][];
+            /** Stac Version */
+            stac_version: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "Catalog" | "Collection" | "Feature";
+        } & {
+            [key: string]: unknown;
         };
         /**
          * Style
@@ -3105,9 +3356,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["CityOut"][];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3132,7 +3381,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CityOut"];
                 };
             };
             /** @description Not modified: `If-None-Match` names the current ETag. */
@@ -3253,9 +3502,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DistrictCollection"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3293,9 +3540,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DistrictFeature"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3380,7 +3625,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["JobOut"];
                 };
             };
             /** @description Successful Response */
@@ -3389,7 +3634,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["JobOut"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3607,9 +3852,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LayerLegendOut"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3759,7 +4002,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["JobOut"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3841,9 +4084,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["LegendOut"][];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3868,9 +4109,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LegendOut"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -5300,7 +5539,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["JobOut"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -5375,9 +5614,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["StacObject"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -5402,9 +5639,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["StacObject"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -5443,9 +5678,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["StacObject"];
                 };
             };
             400: components["responses"]["BadRequest"];

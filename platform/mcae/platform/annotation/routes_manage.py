@@ -15,6 +15,7 @@ from mcae.platform.annotation.auth import Admin, Annotator, Reviewer, Viewer
 from mcae.platform.annotation.deps import DecisionId, IfMatch, ProjectId, database, forget_images
 from mcae.platform.annotation.lookups import project_row
 from mcae.platform.errors import NO_STORE
+from mcae.tiles.schemas import JobOut
 
 
 def create_manage_router() -> APIRouter:
@@ -75,7 +76,8 @@ def create_manage_router() -> APIRouter:
         with database(request).reader() as session:
             return rebuild.preview(session, project)
 
-    @router.post("/rebuild", status_code=202, summary="Retrain on every decision, rebuild and republish the map")
+    @router.post("/rebuild", status_code=202, response_model=JobOut,
+                 summary="Retrain on every decision, rebuild and republish the map")
     def start_rebuild(request: Request, user: Annotator, project: ProjectId) -> JSONResponse:
         state = request.app.state
         with database(request).reader() as session:
