@@ -2333,6 +2333,20 @@ export interface components {
             /** Masks Labelled */
             masks_labelled: number;
         };
+        /**
+         * MaskAt
+         * @description What lies under a pixel of a patch: one of the patch's masks (``mask``), ground no mask
+         *     covers (``ground``), or a mask of the patch's margin that a neighbouring patch's core owns
+         *     (``neighbour``: it is decided there, from that patch).
+         */
+        MaskAt: {
+            /**
+             * Found
+             * @enum {string}
+             */
+            found: "mask" | "ground" | "neighbour";
+            mask?: components["schemas"]["MaskOut"] | null;
+        };
         /** MaskOut */
         MaskOut: {
             /** Area */
@@ -5372,7 +5386,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MaskOut"] | null;
+                    "application/json": components["schemas"]["MaskAt"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -137,7 +137,7 @@ def create_browse_router() -> APIRouter:
     def patch_mask_at(request: Request, user: Viewer, project: ProjectId, patch: PatchId,
                       x: Annotated[int, Query(ge=0, le=100_000, description="Column in patch pixels.")],
                       y: Annotated[int, Query(ge=0, le=100_000, description="Row in patch pixels.")]
-                      ) -> schemas.MaskOut | None:
+                      ) -> schemas.MaskAt:
         images = images_for(request, project)
         with database(request).reader() as session:
             patch_row(session, project, patch)
@@ -146,12 +146,12 @@ def create_browse_router() -> APIRouter:
             except (LookupError, ValueError) as exc:
                 raise NotFound(str(exc).strip("'\"")) from None
             if found == 0:
-                return None
+                return schemas.MaskAt(found="ground")
             try:
                 row = mask_row(session, project, patch, found)
-            except LookupError:
-                return None  # a mask of the patch's margin, labelled in its neighbour's core
-            return queries.mask_view(session, project_row(session, project), row)
+            except LookupError:  # a mask of the patch's margin, labelled in its neighbour's core
+                return schemas.MaskAt(found="neighbour")
+            return schemas.MaskAt(found="mask", mask=queries.mask_view(session, project_row(session, project), row))
 
     @router.get("/projects/{project}/patches/{patch}/masks/{mask}", summary="One mask and the decision behind it")
     def mask(request: Request, user: Viewer, project: ProjectId, patch: PatchId, mask: MaskId) -> schemas.MaskOut:

@@ -393,3 +393,12 @@ class UserOut(BaseModel):
     id: int
     name: str
     role: str
+
+
+class MaskAt(BaseModel):
+    """What lies under a pixel of a patch: one of the patch's masks (``mask``), ground no mask
+    covers (``ground``), or a mask of the patch's margin that a neighbouring patch's core owns
+    (``neighbour``: it is decided there, from that patch)."""
+
+    found: Literal["mask", "ground", "neighbour"]
+    mask: MaskOut | None = None
