@@ -80,11 +80,7 @@ def moto_server(log: Path, timeout: float = 30.0) -> Iterator[S3Server]:
 @contextlib.contextmanager
 def object_storage_env(server: S3Server) -> Iterator[None]:
     """The process environment pointing at ``server`` while the block runs; afterwards the
-    environment, GDAL's options and the active object store are as they were."""
-    from mcae.inference import object_store
-    from mcae.tiles import gdal
-    from mcae.tiles.settings import TileSettings
-
+    environment is as it was (an app's GDAL options and object store are its own)."""
     saved = dict(os.environ)
     os.environ.update(server.env())
     try:
@@ -92,5 +88,3 @@ def object_storage_env(server: S3Server) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        gdal.configure_gdal(TileSettings())  # s3 off again for the tests that follow
-        object_store._active = None

@@ -30,7 +30,6 @@ from mcae.platform.app import create_app
 from mcae.platform.cli import get_app
 from mcae.platform.settings import get_settings
 from mcae.tiles.gdal import configure_gdal
-from mcae.tiles.readers import POOL
 
 BUCKET = "mcae-maps"
 CITY = "s3-town"
@@ -72,10 +71,8 @@ def site(s3: S3Server, city_map: Path, tmp_path_factory: pytest.TempPathFactory)
     assert code == 0 and "published" in out, out
     settings = get_settings()
     settings.tiles.catalog_path = catalog
-    POOL.clear()
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings)) as client:  # its own reader pool, closed with it
         yield client
-    POOL.clear()
 
 
 def _stored_paths(client: TestClient) -> dict[str, str]:

@@ -4,8 +4,10 @@
 (``mcae.platform.errors``), the query guard on every route (``mcae.platform.guards``), the
 job registry (made and shut down in the lifespan, ``app.state.jobs``) and the web viewer.
 What routes read hangs off ``app.state``: ``settings`` (the root ``Settings``),
-``tile_settings`` (``settings.tiles``, what tiles' dependencies read), ``store``,
-``gdal_options``, ``tile_cache`` and, while the app runs, ``jobs``.
+``tile_settings`` (``settings.tiles``, what tiles' dependencies read), ``sources`` (what
+the app may open and its GDAL options), ``store``, ``readers`` (its reader pool, closed with
+the app), ``gdal_options``, ``tile_cache`` and, while the app runs, ``jobs``. Nothing here
+changes the process: two apps with different settings live side by side.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from mcae.platform.limits import BodyLimit
 from mcae.platform.responses import document_errors
 from mcae.platform.settings import Settings, get_settings
 from mcae.tiles.catalog import CatalogStore
-from mcae.tiles.gdal import configure_gdal
+from mcae.tiles.gdal import Sources
 from mcae.tiles.identify import create_identify_router
-from mcae.tiles.readers import POOL
+from mcae.tiles.readers import ReaderPool
 from mcae.tiles.routes_analysis import create_analysis_router
 from mcae.tiles.routes_catalog import create_catalog_router
 from mcae.tiles.routes_downloads import create_downloads_router
@@ -49,6 +51,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         jobs.shutdown(wait=False)  # queued jobs are cancelled; a running one finishes in its thread
         app.state.jobs = None
         stop_annotation(app)
+        app.state.readers.close()  # the app's open datasets and what was computed from them
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,16 +64,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               "comparisons, downloads, and the experts' annotation service.")
     app.state.settings = settings
     app.state.tile_settings = tiles
-    app.state.store = CatalogStore(tiles.catalog_path)
-    app.state.gdal_options = configure_gdal(tiles)  # before any dataset is opened
-    POOL.resize(tiles.dataset_cache_size)
+    # what this app may read and how (GDAL options per thread, never the process's), its
+    # catalog and its reader pool: another app in the same process has its own
+    app.state.sources = sources = Sources.from_settings(tiles)
+    app.state.gdal_options = dict(sources.options)
+    app.state.store = CatalogStore(tiles.catalog_path, sources)
+    app.state.readers = ReaderPool(tiles.dataset_cache_size, sources)
     add_exception_handlers(app)
     app.add_middleware(BodyLimit, cap=settings.max_body_bytes,  # 413 before a body is parsed
                        larger={r"/api/projects/[^/]+/decisions\.jsonl": MAX_LOAD_BYTES})
     app.include_router(create_catalog_router())
     app.include_router(create_legend_router())
     app.include_router(create_identify_router())
-    add_tile_routes(app, tiles)
+    add_tile_routes(app, tiles, app.state.readers)
     app.include_router(create_analysis_router())
     app.include_router(create_stac_router())
     app.include_router(create_downloads_router(scratch=settings.jobs_dir / "clips"))

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from mcae.inference import object_store
 from mcae.inference.atomic import write_json
 from mcae.inference.errors import InputError
-from mcae.tiles.gdal import SourceRefused
+from mcae.tiles.gdal import LOCAL, SourceRefused, Sources
 
 ID = r"[a-z0-9][a-z0-9_-]{0,63}"  # the one id rule: cities, layers, districts, projects (web: via OpenAPI)
 ID_PATTERN = f"^{ID}$"
@@ -122,8 +122,9 @@ class UnknownId(KeyError):
 class CatalogStore:
     """A catalog kept in one JSON file; every change is one atomic rewrite."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, sources: Sources = LOCAL) -> None:
         self.path = Path(path)
+        self.sources = sources  # what its layers may be read from, and how (the app's, or a command's)
         self._snapshot: tuple[tuple[int, int, int], Catalog] | None = None
 
     @property
@@ -191,7 +192,7 @@ class CatalogStore:
         object's ETag, size and time (``SourceRefused`` while it is missing or unreachable)."""
         if object_store.is_s3(layer.path):
             try:
-                return object_store.head(layer.path)
+                return object_store.head(layer.path, self.sources.s3 or object_store.S3Settings(enabled=False))
             except object_store.StorageError:
                 raise SourceRefused("this layer's object cannot be read from object storage") from None
         try:

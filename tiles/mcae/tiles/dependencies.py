@@ -1,7 +1,8 @@
 """FastAPI dependencies: the catalog store, and ids resolved before any file is opened.
 
 What the app provides on ``app.state`` (the platform builds it): ``store`` (the catalog),
-``tile_settings`` (this layer's ``TileSettings``) and, while the app runs, ``jobs`` (a job
+``tile_settings`` (this layer's ``TileSettings``), ``readers`` (its reader pool) and, while
+the app runs, ``jobs`` (a job
 registry, see ``mcae.tiles.jobs.JobSubmitter``). The query guard that refuses undeclared
 query parameters is the platform's (``mcae.platform.guards``); it lets the WMTS key-value
 parameters below through on routes that declare them.
@@ -19,6 +20,7 @@ from fastapi import Path as PathParam
 
 from mcae.tiles.catalog import ID_PATTERN, SERVING_TMS, CatalogStore, City, Layer
 from mcae.tiles.jobs import JobSubmitter
+from mcae.tiles.readers import ReaderPool
 from mcae.tiles.settings import TileSettings
 
 IdParam = PathParam(pattern=ID_PATTERN, description="A catalog id.")
@@ -34,6 +36,12 @@ def get_settings(request: Request) -> TileSettings:
     return settings
 
 
+def get_readers(request: Request) -> ReaderPool:
+    """The app's reader pool (made by the app, closed by its lifespan)."""
+    readers: ReaderPool = request.app.state.readers
+    return readers
+
+
 def get_jobs(request: Request) -> JobSubmitter:
     """The app's job registry (made and shut down by the app's lifespan)."""
     jobs: JobSubmitter = request.app.state.jobs
@@ -43,6 +51,7 @@ def get_jobs(request: Request) -> JobSubmitter:
 StoreDep = Annotated[CatalogStore, Depends(get_store)]
 SettingsDep = Annotated[TileSettings, Depends(get_settings)]
 JobsDep = Annotated[JobSubmitter, Depends(get_jobs)]
+ReadersDep = Annotated[ReaderPool, Depends(get_readers)]
 
 
 def city_dependency(store: StoreDep, city: Annotated[str, IdParam]) -> City:

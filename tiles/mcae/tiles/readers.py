@@ -1,10 +1,12 @@
-"""A per-process pool of open rio-tiler readers, so requests do not reopen files.
+"""An app's pool of open rio-tiler readers, so requests do not reopen files.
 
 Readers are keyed by path, file identity (size, mtime, inode: a replaced file gets a
 new key) and tile matrix set. A GDAL dataset must not be used by two threads at once, so
 a reader is checked out for one request and checked back in afterwards; at most
 ``size`` idle readers are kept, least recently used closed first. Every dataset is
-opened through ``gdal.check_source`` and with ``gdal.ALLOWED_DRIVERS`` only.
+opened after the pool's ``Sources.check`` and with ``gdal.ALLOWED_DRIVERS`` only, and used
+inside the pool's ``Sources.env()`` (GDAL options per thread). The app makes its pool
+(``app.state.readers``) and closes it in its lifespan; nothing here is process-wide.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from rio_tiler.constants import WEB_MERCATOR_TMS
 from rio_tiler.errors import NoOverviewWarning
 from rio_tiler.io import Reader
 
-from mcae.tiles.gdal import ALLOWED_DRIVERS, SourceRefused, check_source
+from mcae.tiles.gdal import ALLOWED_DRIVERS, LOCAL, SourceRefused, Sources
 
 Key = tuple[str, tuple[int, int, int], str]
 
@@ -38,10 +40,11 @@ def file_token(path: str) -> tuple[int, int, int]:
     return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
-def open_dataset(path: str) -> Any:
-    """A rasterio dataset of a catalog file, after ``check_source`` and GTiff-only."""
+def open_dataset(path: str, sources: Sources = LOCAL) -> Any:
+    """A rasterio dataset of a catalog file, after ``sources.check`` and GTiff-only (to be
+    used inside ``sources.env()`` where the file is remote; see ``read_dataset``)."""
     try:
-        dataset = rasterio.open(check_source(path), driver=ALLOWED_DRIVERS)
+        dataset = rasterio.open(sources.check(path), driver=ALLOWED_DRIVERS)
     except RasterioIOError:  # not a GeoTIFF (a VRT, another format, a corrupt file)
         raise SourceRefused("this layer's file is not a GeoTIFF the server can read") from None
     if dataset.crs is None:  # a file cut short loses its georeferencing (written last) first
@@ -50,9 +53,17 @@ def open_dataset(path: str) -> Any:
     return dataset
 
 
-def open_reader(path: str, tms: TileMatrixSet = WEB_MERCATOR_TMS) -> Reader:
+@contextmanager
+def read_dataset(path: str, sources: Sources = LOCAL) -> Iterator[Any]:
+    """``with read_dataset(path, sources) as src``: the dataset, opened and read inside the
+    options of ``sources``."""
+    with sources.env(), open_dataset(path, sources) as dataset:
+        yield dataset
+
+
+def open_reader(path: str, tms: TileMatrixSet = WEB_MERCATOR_TMS, sources: Sources = LOCAL) -> Reader:
     """A reader on ``path`` that owns its dataset (opened GTiff-only)."""
-    dataset = open_dataset(path)
+    dataset = open_dataset(path, sources)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NoOverviewWarning)
@@ -67,8 +78,11 @@ def open_reader(path: str, tms: TileMatrixSet = WEB_MERCATOR_TMS) -> Reader:
 class ReaderPool:
     """Idle readers by (path, file token, TMS id), least recently used evicted first."""
 
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = 64, sources: Sources = LOCAL) -> None:
         self.size = size
+        self.sources = sources
+        self.ranges: dict[Any, Any] = {}  # what ``render.imagery_range`` computed, per file version
+        self.ranges_lock = threading.Lock()
         self._idle: OrderedDict[Key, list[Reader]] = OrderedDict()
         self._count = 0
         self._lock = threading.Lock()
@@ -81,15 +95,26 @@ class ReaderPool:
         _close_all(closing)
 
     def clear(self) -> None:
+        """Close every idle reader and forget what was computed (the app's lifespan ends so)."""
         with self._lock:
             closing = [r for readers in self._idle.values() for r in readers]
             self._idle.clear()
             self._count = 0
+        with self.ranges_lock:
+            self.ranges.clear()
         _close_all(closing)
 
+    close = clear
+
     @contextmanager
-    def reader(self, path: str, tms: TileMatrixSet = WEB_MERCATOR_TMS) -> Iterator[Reader]:
-        """A reader for this thread alone while the block runs."""
+    def reader(self, path: str, tms: TileMatrixSet = WEB_MERCATOR_TMS, **_: Any) -> Iterator[Reader]:
+        """A reader for this thread alone while the block runs, inside the pool's GDAL options
+        (also ``Reader``-like for titiler's factories: ``with pool.reader(path, tms=tms) as src``)."""
+        with self.sources.env(), self._checked_out(path, tms) as found:
+            yield found
+
+    @contextmanager
+    def _checked_out(self, path: str, tms: TileMatrixSet) -> Iterator[Reader]:
         key: Key = (path, file_token(path), str(tms.id))
         with self._lock:
             idle = self._idle.get(key)
@@ -101,7 +126,7 @@ class ReaderPool:
                 else:  # no empty lists: _evict pops the first key's oldest reader
                     del self._idle[key]
         if found is None:
-            found = open_reader(path, tms)
+            found = open_reader(path, tms, self.sources)
             self.opened += 1
         try:
             yield found
@@ -146,11 +171,3 @@ class ReaderPool:
 def _close_all(readers: list[Reader]) -> None:
     for reader in readers:
         reader.close()
-
-
-POOL = ReaderPool()
-
-
-def pooled_reader(path: str, tms: TileMatrixSet = WEB_MERCATOR_TMS, **_: Any) -> Any:
-    """``Reader``-like factory for titiler's factories: ``with pooled_reader(path) as src``."""
-    return POOL.reader(path, tms)

@@ -84,7 +84,8 @@ def _answer(store: StoreDep, settings: TileSettings, city: str, layer_id: str,
     layer = store.layer(city, layer_id)
     if not layer.categorical:
         raise InputError(f"layer {layer.id!r} is {layer.kind.value}, not a categorical map")
-    stats = class_statistics(store.layer_path(layer), geometry, max_pixels=settings.max_image_pixels)
+    stats = class_statistics(store.layer_path(layer), geometry, max_pixels=settings.max_image_pixels,
+                             sources=store.sources)
     document = statistics_document(stats, layer, city=city, area=area)
     if fmt == "csv":
         return Response(statistics_csv(document), media_type="text/csv", headers={

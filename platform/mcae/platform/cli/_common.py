@@ -72,8 +72,10 @@ def executor(scheduler: str | None, workers: int | None, quiet: bool) -> Any:
 
 
 def open_store(catalog: Path | None) -> CatalogStore:
-    """The catalog of ``--catalog``, else of the settings."""
+    """The catalog of ``--catalog``, else of the settings, read with the settings' sources."""
     from mcae.platform.settings import get_settings
     from mcae.tiles.catalog import CatalogStore
+    from mcae.tiles.gdal import Sources
 
-    return CatalogStore(catalog or get_settings().tiles.catalog_path)
+    tiles = get_settings().tiles
+    return CatalogStore(catalog or tiles.catalog_path, Sources.from_settings(tiles))
