@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from mcae.inference import object_store
 from mcae.inference.atomic import write_json
-from mcae.inference.errors import InputError
+from mcae.inference.errors import InputError, NotFoundError
 from mcae.tiles.gdal import LOCAL, SourceRefused, Sources
 
 ID = r"[a-z0-9][a-z0-9_-]{0,63}"  # the one id rule: cities, layers, districts, projects (web: via OpenAPI)
@@ -107,16 +107,13 @@ class Catalog(BaseModel):
     cities: dict[str, City] = Field(default_factory=dict)
 
 
-class UnknownId(KeyError):
-    """A city, layer or district id that the catalog does not hold."""
+class UnknownId(NotFoundError):
+    """A city, layer or district id (or another id the API is given) that is not there."""
 
     def __init__(self, kind: str, ident: str) -> None:
         super().__init__(f"unknown {kind} {ident!r}")
         self.kind = kind
         self.ident = ident
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 class CatalogStore:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Header, Path, Query, Request
 from sqlalchemy import select
 
+from mcae.inference.errors import NotFoundError
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.models import Project
 from mcae.platform.annotation.thumbnails import PatchImages
@@ -30,7 +31,7 @@ class NotFound(UnknownId):
     """Something addressed by id that is not there (404), with its own message."""
 
     def __init__(self, message: str) -> None:
-        KeyError.__init__(self, message)
+        NotFoundError.__init__(self, message)
         self.kind, self.ident = "item", message
 
 

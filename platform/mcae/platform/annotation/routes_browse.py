@@ -48,7 +48,7 @@ def _image(request: Request, etag: str, render: Callable[[], bytes]) -> Response
         try:
             body = render()
         except LookupError as exc:
-            raise NotFound(str(exc).strip("'\"")) from None
+            raise NotFound(str(exc)) from None
         cache.put(etag, body)
     return Response(body, media_type="image/png", headers=headers)
 
@@ -144,7 +144,7 @@ def create_browse_router() -> APIRouter:
             try:
                 found = mask_at(images, patch, x, y)
             except (LookupError, ValueError) as exc:
-                raise NotFound(str(exc).strip("'\"")) from None
+                raise NotFound(str(exc)) from None
             if found == 0:
                 return schemas.MaskAt(found="ground")
             try:
@@ -249,4 +249,4 @@ def _version(images: PatchImages, patch: str) -> str:
     try:
         return images.version(patch)
     except LookupError as exc:
-        raise NotFound(str(exc).strip("'\"")) from None
+        raise NotFound(str(exc)) from None

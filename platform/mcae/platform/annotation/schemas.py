@@ -122,7 +122,7 @@ class ProjectPatch(BaseModel):
         for coarse, fine in value.items():
             try:
                 MCAE.id_of(coarse)
-            except KeyError:  # a validator's KeyError is no validation error: it would be a 500
+            except LookupError:  # a validator's LookupError is no validation error: it would be a 500
                 raise ValueError(f"{coarse!r} is not an MCAE class; one of {', '.join(MCAE.names)}") from None
             if len(fine) > 200 or any(not f.strip() or len(f) > 64 for f in fine):
                 raise ValueError(f"fine classes of {coarse}: 1-64 characters each, at most 200")
