@@ -209,7 +209,7 @@ def test_no_copy_on_request_and_paths_stay_private(world: TileWorld, tmp_path: P
     assert code == 0, out
     plain = world.store.layer(CITY, "plain")
     assert plain.serving_path is None and world.store.serving_copy(plain) is None
-    assert world.store.tile_path(plain, "WebMercatorQuad") == world.store.layer_path(plain)
+    assert world.store.layer_ref(CITY, "plain").tile_path("WebMercatorQuad") == str(world.store.layer_path(plain))
     body = world.client.get(f"/api/cities/{CITY}").json()
     for entry in body["layers"]:
         assert not {"path", "serving_path", "serving_source"} & set(entry)
@@ -230,7 +230,7 @@ def test_a_failed_copy_leaves_nothing(world: TileWorld, monkeypatch: pytest.Monk
     with pytest.raises(OSError, match="disk full"):
         with_serving_copy(world.store, layer)
     assert sorted(p.name for p in copy.parent.iterdir()) == before
-    assert world.store.tile_path(layer, "WebMercatorQuad") == world.store.layer_path(layer)
+    assert world.store.layer_ref(CITY, "mcae").tile_path("WebMercatorQuad") == str(world.store.layer_path(layer))
 
 
 def test_block_size_falls_back_when_the_validator_sees_a_striped_level(

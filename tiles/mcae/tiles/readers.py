@@ -11,7 +11,6 @@ inside the pool's ``Sources.env()`` (GDAL options per thread). The app makes its
 
 from __future__ import annotations
 
-import os
 import threading
 import warnings
 from collections import OrderedDict
@@ -26,18 +25,15 @@ from rio_tiler.constants import WEB_MERCATOR_TMS
 from rio_tiler.errors import NoOverviewWarning
 from rio_tiler.io import Reader
 
+from mcae.inference.errors import MCAEError
+from mcae.tiles.catalog import file_token
 from mcae.tiles.gdal import ALLOWED_DRIVERS, LOCAL, SourceRefused, Sources
 
-Key = tuple[str, tuple[int, int, int], str]
+Key = tuple[str, str | None, str]  # path, file token (catalog.file_token), TMS id
 
 
-def file_token(path: str) -> tuple[int, int, int]:
-    """What changes when the file at ``path`` is rewritten or replaced."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return (0, 0, 0)  # remote sources (when allowed) and vanished files
-    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+class FileChanged(MCAEError):
+    """The file changed while a reader was out: what was read may mix two versions."""
 
 
 def open_dataset(path: str, sources: Sources = LOCAL) -> Any:
@@ -107,15 +103,21 @@ class ReaderPool:
     close = clear
 
     @contextmanager
-    def reader(self, path: str, tms: TileMatrixSet = WEB_MERCATOR_TMS, **_: Any) -> Iterator[Reader]:
+    def reader(self, path: str, tms: TileMatrixSet = WEB_MERCATOR_TMS, token: str | None = None,
+               **_: Any) -> Iterator[Reader]:
         """A reader for this thread alone while the block runs, inside the pool's GDAL options
-        (also ``Reader``-like for titiler's factories: ``with pool.reader(path, tms=tms) as src``)."""
-        with self.sources.env(), self._checked_out(path, tms) as found:
+        (also ``Reader``-like for titiler's factories: ``with pool.reader(path, tms=tms) as src``).
+
+        ``token``: the file's ``file_token`` as the caller resolved it (no stat here); when the
+        file is no longer that at check-in, ``FileChanged`` is raised after the block (without
+        a token the reader is only dropped)."""
+        with self.sources.env(), self._checked_out(path, tms, token) as found:
             yield found
 
     @contextmanager
-    def _checked_out(self, path: str, tms: TileMatrixSet) -> Iterator[Reader]:
-        key: Key = (path, file_token(path), str(tms.id))
+    def _checked_out(self, path: str, tms: TileMatrixSet, token: str | None) -> Iterator[Reader]:
+        remote = path.startswith("/vsi") or "://" in path
+        key: Key = (path, None if remote else (token or file_token(path)), str(tms.id))
         with self._lock:
             idle = self._idle.get(key)
             found = idle.pop() if idle else None
@@ -137,12 +139,14 @@ class ReaderPool:
             self._check_in(key, found)
             raise
         else:
-            self._check_in(key, found)
+            if not self._check_in(key, found) and token is not None:  # the caller asked to know
+                raise FileChanged("the layer's file changed while it was read")
 
-    def _check_in(self, key: Key, reader: Reader) -> None:
-        if file_token(key[0]) != key[1]:  # the file changed while this reader was out
+    def _check_in(self, key: Key, reader: Reader) -> bool:
+        """Keep ``reader`` for later, unless its file changed (then closed: False)."""
+        if key[1] is not None and file_token(key[0]) != key[1]:  # changed while this reader was out
             reader.close()
-            return
+            return False
         with self._lock:
             stale = [k for k in self._idle if k[0] == key[0] and k[1] != key[1]]
             closing = [r for k in stale for r in self._idle.pop(k)]
@@ -152,6 +156,7 @@ class ReaderPool:
             self._count += 1
             closing += self._evict()
         _close_all(closing)
+        return True
 
     def _evict(self) -> list[Reader]:
         closing: list[Reader] = []

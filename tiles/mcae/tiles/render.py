@@ -24,10 +24,10 @@ from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 
-from mcae.tiles.catalog import Layer
+from mcae.tiles.catalog import Layer, file_token
 from mcae.tiles.gdal import SourceRefused
 from mcae.tiles.palettes import palette_for
-from mcae.tiles.readers import ReaderPool, file_token
+from mcae.tiles.readers import ReaderPool
 
 logger = logging.getLogger(__name__)
 TileFormat = Literal["png", "webp"]
@@ -43,27 +43,31 @@ def get_tms(tms_id: str) -> TileMatrixSet:
 
 def render_tile(path: str, layer: Layer, tms_id: str, z: int, x: int, y: int, *,
                 tilesize: int = 256, fmt: TileFormat = "png", source: str | None = None,
-                readers: ReaderPool | None = None) -> bytes | None:
+                readers: ReaderPool | None = None, token: str | None = None,
+                source_token: str | None = None) -> bytes | None:
     """The tile as image bytes, or None where the layer has no data there.
 
     ``path`` is what the tile is read from; ``source`` the layer's own file when ``path`` is
     its serving copy: imagery is stretched by the source's range (the same on every tile
     matrix set), and a copy that cannot be read is passed over for the source. ``readers``
-    is the app's pool (None: a one-off pool, local files only, nothing kept).
+    is the app's pool (None: a one-off pool, local files only, nothing kept); ``token`` and
+    ``source_token`` the files' tokens as the caller resolved them (``FileChanged`` when a
+    file is no longer that after the read).
     """
     readers = readers if readers is not None else ReaderPool(0)
     source = source or path
     if source != path:
         try:
-            return _render(readers, path, layer, tms_id, z, x, y, tilesize, fmt, source)
+            return _render(readers, path, layer, tms_id, z, x, y, tilesize, fmt, source, token, source_token)
         except (RasterioError, SourceRefused):
             logger.warning("serving copy %s cannot be read; tiles come from %s", path, source, exc_info=True)
-    return _render(readers, source, layer, tms_id, z, x, y, tilesize, fmt, source)
+    return _render(readers, source, layer, tms_id, z, x, y, tilesize, fmt, source,
+                   source_token if source != path or token is None else token, source_token)
 
 
 def _render(readers: ReaderPool, path: str, layer: Layer, tms_id: str, z: int, x: int, y: int, tilesize: int,
-            fmt: TileFormat, source: str) -> bytes | None:
-    with readers.reader(path, get_tms(tms_id)) as src:
+            fmt: TileFormat, source: str, token: str | None, source_token: str | None) -> bytes | None:
+    with readers.reader(path, get_tms(tms_id), token=token) as src:
         img = read_tile(src, layer, z, x, y, tilesize)
         if img is None:
             return None
@@ -74,7 +78,7 @@ def _render(readers: ReaderPool, path: str, layer: Layer, tms_id: str, z: int, x
             return encode_classes(np.asarray(img.data[0]), valid, palette_for(layer), fmt)
         data = np.asarray(img.data)
         if data.dtype != np.uint8:
-            data = stretch(data, imagery_range(readers, source, data.shape[0]))
+            data = stretch(data, imagery_range(readers, source, data.shape[0], source_token))
     return encode_rgb(data, valid, fmt)
 
 
@@ -97,14 +101,16 @@ def imagery_indexes(src: Reader) -> tuple[int, ...]:
     return tuple(colour[:3]) if len(colour) >= 3 else tuple(colour[:1])
 
 
-def imagery_range(readers: ReaderPool, path: str, bands: int) -> list[tuple[float, float]]:
+def imagery_range(readers: ReaderPool, path: str, bands: int,
+                  token: str | None = None) -> list[tuple[float, float]]:
     """2nd and 98th percentile per band of the file at ``path``, from a small preview of its
-    valid pixels, computed once per version of the file (kept by the pool)."""
-    key = (path, file_token(path), bands)
+    valid pixels, computed once per version of the file (``token``; kept by the pool)."""
+    token = token or file_token(path)
+    key = (path, token, bands)
     with readers.ranges_lock:
         found: list[tuple[float, float]] | None = readers.ranges.get(key)
     if found is None:
-        with readers.reader(path) as src:
+        with readers.reader(path, token=token) as src:
             preview = src.preview(indexes=imagery_indexes(src)[:bands], max_size=512)
         valid = np.asarray(preview.mask) > 0
         found = []

@@ -49,7 +49,7 @@ from mcae.tiles.errors import NO_STORE
 from mcae.tiles.gdal import SourceRefused
 from mcae.tiles.ogc_models import LayerTileSet, LayerTileSetList
 from mcae.tiles.palettes import named_colormaps
-from mcae.tiles.readers import ReaderPool
+from mcae.tiles.readers import FileChanged, ReaderPool
 from mcae.tiles.render import MEDIA_TYPES, TileFormat, get_tms, render_tile
 from mcae.tiles.settings import TileSettings
 from mcae.tiles.wmts import WMTSLayer, capabilities, matrix_limits
@@ -203,11 +203,13 @@ class CatalogTilerFactory(TilerFactory):
                 return Response(status_code=304, headers=headers)
             found, content = self.tile_cache.get(etag)
             if not found:
-                content = await run_in_threadpool(render_tile, ref.tile_path(tms_id), ref.layer, tms_id, z, x, y,
-                                                  tilesize=size, fmt=fmt, source=ref.path, readers=self.readers)
-                now = layer_ref_dependency(request.app.state.store, ref.city, ref.layer.id)
-                if now.version != ref.version:
-                    ref = now
+                try:  # read from the files as resolved for this request (their tokens: no stat again)
+                    content = await run_in_threadpool(
+                        render_tile, ref.tile_path(tms_id), ref.layer, tms_id, z, x, y, tilesize=size, fmt=fmt,
+                        source=ref.path, readers=self.readers, token=ref.tile_token(tms_id),
+                        source_token=ref.source_token)
+                except FileChanged:  # rewritten during the render: resolve it again
+                    ref = request.app.state.store.layer_ref(ref.city, ref.layer.id)
                     continue
                 self.tile_cache.put(etag, content)
             if content is None:
