@@ -22,8 +22,8 @@ from mcae.platform.app import create_app
 from mcae.platform.errors import Conflict, Forbidden, PreconditionFailed, Unauthenticated
 from mcae.platform.jobs import STALE_AFTER_S, JobRegistry
 from mcae.platform.settings import JobSettings, Settings
-from mcae.tiles.catalog import UnknownId
 from mcae.tiles.errors import CapExceeded
+from mcae.tiles.ids import UnknownId
 from mcae.tiles.settings import TileSettings
 
 PATH_VALUES = {"city": CITY, "layer": "mcae", "district": "triangle", "scheme": "mcae",

@@ -299,9 +299,10 @@ def test_reader_pool_bounds_and_file_changes(world: TileWorld, tmp_path: Path) -
 
 
 def test_tile_cache_and_etags() -> None:
-    from mcae.tiles.cache import TileCache, etag_matches, tile_etag
+    from mcae.tiles.http_cache import ByteCache, etag_matches
+    from mcae.tiles.render import tile_etag
 
-    cache = TileCache(1000)
+    cache = ByteCache(1000)
     for i in range(20):
         cache.put(str(i), bytes(100))
     assert len(cache) < 10 and cache.get("19") == (True, bytes(100)) and cache.get("0") == (False, None)

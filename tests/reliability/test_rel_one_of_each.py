@@ -27,8 +27,8 @@ from tiles_data import CITY
 
 from mcae.platform.errors import status_of
 from mcae.tiles import geometry
-from mcae.tiles.catalog import ID, ID_PATTERN
 from mcae.tiles.errors import CapExceeded, TooLarge
+from mcae.tiles.ids import ID, ID_PATTERN
 
 REPO = Path(__file__).resolve().parents[2]
 LAYER = f"/api/cities/{CITY}/layers/mcae"

@@ -37,8 +37,8 @@ from pydantic import BaseModel, Field, ValidationError
 from mcae.inference.atomic import write_json
 from mcae.inference.errors import MCAEError, ProjectStateError, StorageError
 from mcae.inference.storage import full_disk_message, is_out_of_space
-from mcae.tiles.catalog import UnknownId
 from mcae.tiles.errors import NO_STORE
+from mcae.tiles.ids import UnknownId
 from mcae.tiles.schemas import JobOut
 
 logger = logging.getLogger(__name__)

@@ -22,11 +22,10 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from mcae.inference import object_store
 from mcae.inference.atomic import write_json
-from mcae.inference.errors import InputError, NotFoundError
+from mcae.inference.errors import InputError
 from mcae.tiles.gdal import LOCAL, SourceRefused, Sources
+from mcae.tiles.ids import ID_PATTERN, UnknownId
 
-ID = r"[a-z0-9][a-z0-9_-]{0,63}"  # the one id rule: cities, layers, districts, projects (web: via OpenAPI)
-ID_PATTERN = f"^{ID}$"
 CATALOG_FORMAT = "mcae-catalog"
 CATALOG_VERSION = 1
 SERVING_TMS = "WebMercatorQuad"  # the tile matrix set serving copies are aligned with
@@ -115,15 +114,6 @@ class Catalog(BaseModel):
     format: Literal["mcae-catalog"] = "mcae-catalog"
     version: int = CATALOG_VERSION
     cities: dict[str, City] = Field(default_factory=dict)
-
-
-class UnknownId(NotFoundError):
-    """A city, layer or district id (or another id the API is given) that is not there."""
-
-    def __init__(self, kind: str, ident: str) -> None:
-        super().__init__(f"unknown {kind} {ident!r}")
-        self.kind = kind
-        self.ident = ident
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 
-from mcae.tiles.catalog import ID_PATTERN, CatalogStore, City, Layer, LayerRef
+from mcae.tiles.catalog import CatalogStore, City, Layer, LayerRef
+from mcae.tiles.ids import ID_PATTERN
 from mcae.tiles.jobs import JobSubmitter
 from mcae.tiles.readers import ReaderPool
 from mcae.tiles.settings import TileSettings

@@ -10,6 +10,7 @@ routes and by bundle exports alike.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 from functools import lru_cache
@@ -33,6 +34,13 @@ logger = logging.getLogger(__name__)
 TileFormat = Literal["png", "webp"]
 MEDIA_TYPES = {"png": "image/png", "webp": "image/webp"}
 RGBA = tuple[int, int, int, int]
+RENDER_VERSION = "2"  # bump when the rendering of a tile changes
+
+
+def tile_etag(version: str, *parts: object) -> str:
+    """A strong ETag for a rendered tile: the layer version plus every render parameter."""
+    token = "/".join(str(p) for p in (RENDER_VERSION, *parts))
+    return f'"{version}-{hashlib.sha1(token.encode()).hexdigest()[:16]}"'
 
 
 @lru_cache(maxsize=32)

@@ -10,10 +10,10 @@ from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
 from mcae.inference.errors import InputError
-from mcae.tiles.catalog import ID_PATTERN
 from mcae.tiles.compare_report import read_report, table_name
 from mcae.tiles.dependencies import IdParam, SettingsDep, StoreDep
 from mcae.tiles.geometry import parse_bbox, parse_geojson
+from mcae.tiles.ids import ID_PATTERN
 from mcae.tiles.settings import TileSettings
 from mcae.tiles.statistics import class_statistics, statistics_csv, statistics_document
 

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mcae.tiles.cache import revalidated
 from mcae.tiles.catalog import CatalogStore, City, District, Layer
 from mcae.tiles.dependencies import IdParam, StoreDep, city_dependency
 from mcae.tiles.gdal import SourceRefused
+from mcae.tiles.http_cache import revalidated
 from mcae.tiles.schemas import CityOut, DistrictCollection, DistrictFeature, DistrictName, LayerOut
 
 PRIVATE = {"path", "serving_path", "serving_source"}

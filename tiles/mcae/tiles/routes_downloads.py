@@ -27,7 +27,7 @@ from mcae.tiles.bundles import (
     estimate,
     plan_tiles,
 )
-from mcae.tiles.catalog import ID_PATTERN, CatalogStore, Layer
+from mcae.tiles.catalog import CatalogStore, Layer
 from mcae.tiles.class_files import package_clip
 from mcae.tiles.clip import clip_layer
 from mcae.tiles.dependencies import (
@@ -41,6 +41,7 @@ from mcae.tiles.dependencies import (
 )
 from mcae.tiles.errors import NO_STORE
 from mcae.tiles.geometry import parse_bbox
+from mcae.tiles.ids import ID_PATTERN
 from mcae.tiles.palettes import layer_legend
 from mcae.tiles.schemas import JobOut
 from mcae.tiles.settings import TileSettings

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
 
-from mcae.tiles.catalog import Layer, UnknownId
+from mcae.tiles.catalog import Layer
 from mcae.tiles.dependencies import IdParam, layer_dependency
+from mcae.tiles.ids import UnknownId
 from mcae.tiles.palettes import layer_legend, scheme_legend, scheme_names
 from mcae.tiles.schemas import LayerLegendOut, LegendOut
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 
-from mcae.tiles.catalog import ID, UnknownId
 from mcae.tiles.dependencies import IdParam, StoreDep
+from mcae.tiles.ids import ID, UnknownId
 from mcae.tiles.schemas import StacObject
 from mcae.tiles.stac import STAC_PREFIX, build_catalog, served
 

@@ -34,7 +34,6 @@ from titiler.core.dependencies import DefaultDependency
 from titiler.core.factory import ColorMapFactory, TilerFactory, TMSFactory
 from titiler.core.models.mapbox import TileJSON
 
-from mcae.tiles.cache import TileCache, etag_matches, revalidated, tile_etag
 from mcae.tiles.catalog import City
 from mcae.tiles.dependencies import (
     LayerRef,
@@ -47,10 +46,11 @@ from mcae.tiles.dependencies import (
 )
 from mcae.tiles.errors import NO_STORE
 from mcae.tiles.gdal import SourceRefused
+from mcae.tiles.http_cache import ByteCache, etag_matches, revalidated
 from mcae.tiles.ogc_models import LayerTileSet, LayerTileSetList
 from mcae.tiles.palettes import named_colormaps
 from mcae.tiles.readers import FileChanged, ReaderPool
-from mcae.tiles.render import MEDIA_TYPES, TileFormat, get_tms, render_tile
+from mcae.tiles.render import MEDIA_TYPES, TileFormat, get_tms, render_tile, tile_etag
 from mcae.tiles.settings import TileSettings
 from mcae.tiles.wmts import WMTSLayer, capabilities, matrix_limits
 
@@ -112,7 +112,7 @@ class CatalogTilerFactory(TilerFactory):
     """A TilerFactory for catalog layers: ids in the path, fixed rendering, bounded sizes."""
 
     settings: TileSettings = field(factory=TileSettings)
-    tile_cache: TileCache = field(factory=lambda: TileCache(0))
+    tile_cache: ByteCache = field(factory=lambda: ByteCache(0))
     readers: ReaderPool = field(factory=lambda: ReaderPool(0))  # the app's pool
 
     reader: Any = None  # ``readers.reader`` (set at init)
@@ -383,7 +383,7 @@ def mcae_colormaps() -> Any:
 def add_tile_routes(app: FastAPI, settings: TileSettings, readers: ReaderPool) -> CatalogTilerFactory:
     """Compose the tile, tile-matrix-set and colormap factories into ``app`` (reading through
     the app's ``readers``)."""
-    cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
+    cache = ByteCache(settings.tile_cache_mb * 1024 * 1024)
     tiler = CatalogTilerFactory(settings=settings, tile_cache=cache, readers=readers,
                                 router=APIRouter())
     app.include_router(tiler.router, prefix=LAYER_PREFIX, tags=["Tiles"])

@@ -12,7 +12,7 @@ from mcae.inference.errors import NotFoundError
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.models import Project
 from mcae.platform.annotation.thumbnails import PatchImages
-from mcae.tiles.catalog import ID_PATTERN, UnknownId
+from mcae.tiles.ids import ID_PATTERN, UnknownId
 
 ProjectId = Annotated[str, Path(pattern=ID_PATTERN, description="A project id.")]
 HoodId = Annotated[str, Path(pattern=r"^[0-9]{1,5}-[0-9]{1,5}$", description="A neighbourhood, named by its "

@@ -62,7 +62,7 @@ def groups_of(session: Session, project: Project, neighbourhood: str) -> list[sc
                                                       Group.neighbourhood == neighbourhood)
                                   .order_by(Group.cluster, Group.pred_class)))
     if not groups:
-        from mcae.tiles.catalog import UnknownId
+        from mcae.tiles.ids import UnknownId
 
         raise UnknownId("neighbourhood", neighbourhood)
     masks: dict[int, list[MaskState]] = defaultdict(list)

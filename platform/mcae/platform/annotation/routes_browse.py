@@ -31,7 +31,7 @@ from mcae.platform.annotation.geo import patch_bounds
 from mcae.platform.annotation.lookups import decision_row, group_row, mask_row, patch_row, project_row
 from mcae.platform.annotation.models import Mask, Project
 from mcae.platform.annotation.thumbnails import PatchImages, mask_at, mask_thumbnail, patch_classification, patch_image
-from mcae.tiles.cache import etag_matches
+from mcae.tiles.http_cache import etag_matches
 
 IMAGE_CACHE = "private, max-age=0, must-revalidate"
 ClassQ = Annotated[int | None, Query(ge=0, le=9, description="A class id (0 = Unknown).")]

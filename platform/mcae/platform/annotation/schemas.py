@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mcae.inference.classes import MCAE
-from mcae.tiles.catalog import ID_PATTERN
+from mcae.tiles.ids import ID_PATTERN
 
 ClassIn = int | str
 # ids a body names are looked up in the database: bounded like the path's ids (SQLite's
