@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mcae.inference.errors import InputError
@@ -141,8 +141,14 @@ def configure(settings: S3Settings) -> dict[str, str]:
 
 
 def active() -> S3Settings:
-    """The object store of the environment (``MCAE_S3_*``), for callers given no settings."""
-    return S3Settings()
+    """The object store of the environment (``MCAE_S3_*``), for callers given no settings
+    (an invalid variable: one-line :class:`StorageError`)."""
+    try:
+        return S3Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"MCAE_S3_{'.'.join(str(p) for p in e['loc']).upper()}: "
+                             f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        raise StorageError(f"invalid settings: {problems}") from None
 
 
 def require(settings: S3Settings) -> S3Settings:

@@ -29,7 +29,7 @@ def get_store(request: Request) -> CatalogStore:
     return request.app.state.store
 
 
-def get_settings(request: Request) -> TileSettings:
+def get_tile_settings(request: Request) -> TileSettings:
     """This layer's settings (``app.state.tile_settings``; the app's root settings hold them)."""
     settings: TileSettings = request.app.state.tile_settings
     return settings
@@ -48,7 +48,7 @@ def get_jobs(request: Request) -> JobSubmitter:
 
 
 StoreDep = Annotated[CatalogStore, Depends(get_store)]
-SettingsDep = Annotated[TileSettings, Depends(get_settings)]
+SettingsDep = Annotated[TileSettings, Depends(get_tile_settings)]
 JobsDep = Annotated[JobSubmitter, Depends(get_jobs)]
 ReadersDep = Annotated[ReaderPool, Depends(get_readers)]
 
