@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import httpx
 import psutil
+
+from benchmarks.harness import free_port
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 120.0
@@ -70,10 +71,6 @@ def copy_database(source: Path, target: Path) -> str:
     return f"sqlite:///{target}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

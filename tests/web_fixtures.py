@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import socket
 import threading
 import time
 import urllib.error
@@ -26,6 +25,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from benchmarks.harness import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 DIST = REPO / "web" / "dist"
@@ -79,10 +80,59 @@ class Site:
         assert status != 404, f"{feature}: the server answers 404 for {path}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+PROJECT = "demo"  # the expert tools' test project
+
+
+@dataclass
+class ToolSite(Site):
+    """A server with the annotation service: the test project and a token per user. The one
+    place the browser tests call the API as someone and sign in (``sign_in``)."""
+
+    tokens: dict[str, str] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+
+    def call(self, method: str, path: str, user: str = "admin", body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.url(path), data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"{method} {path} as {user}: {exc.code} {exc.read()[:300]!r}") from None
+
+    def api(self, path: str, user: str = "admin") -> Any:
+        return self.call("GET", path, user)
+
+    def p(self, rest: str = "") -> str:
+        return f"/api/projects/{PROJECT}{rest}"
+
+    def fresh_group(self, min_size: int = 3) -> dict[str, Any]:
+        """A group no earlier test used, with nothing decided."""
+        for hood in self.api(self.p("/neighbourhoods"))["items"]:
+            for group in self.api(self.p(f"/neighbourhoods/{hood['name']}/groups")):
+                key = f"{group['neighbourhood']}/{group['key']}"
+                if key not in self.used and group["size"] >= min_size and group["decided"] == 0:
+                    self.used.add(key)
+                    return group
+        raise AssertionError("the test project ran out of fresh groups")
+
+
+def sign_in(browser: Any, site: ToolSite, user: str, path: str,
+            viewport: str = "desktop") -> tuple[Any, Any, Viewer]:
+    """A new browser context signed in as ``user`` (the token typed into the form) at ``path``."""
+    context = browser.new_context(**VIEWPORTS[viewport])
+    page = context.new_page()
+    viewer = Viewer(page, viewport, site)
+    page.goto(site.url(path))
+    page.fill("#token", site.tokens[user])
+    page.click("#signin-submit")
+    page.wait_for_selector("#toolbar #who")
+    return context, page, viewer
+
+
 
 
 def add_fixture_town(store: Any, root: Path) -> None:

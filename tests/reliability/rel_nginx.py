@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,20 +20,16 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # benchmarks/ is a package at the repository root
-    sys.path.insert(0, str(REPO))
+# benchmarks/ is a package at the repository root, on sys.path under pytest (pyproject.toml)
+from benchmarks import nginx_config
+from benchmarks.harness import free_port
+from benchmarks.nginx_config import render  # noqa: F401  (test_rel_nginx_cache uses it from here)
 
-from benchmarks import nginx_config  # noqa: E402
-from benchmarks.nginx_config import render  # noqa: E402,F401  (test_rel_nginx_cache uses it from here)
+REPO = Path(__file__).resolve().parents[2]
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(work: Path, upstream: str, port: int) -> Path:
