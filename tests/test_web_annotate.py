@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from annotation_fixtures import build_project, seed_database  # helpers only, no fixtures
-from web_fixtures import ARTIFACTS, CHROMIUM, DIST, PROJECT, ToolSite, Viewer, app_server, sign_in
+from web_fixtures import ARTIFACTS, CHROMIUM, PROJECT, ToolSite, Viewer, sign_in, tool_server
 
 if not CHROMIUM.is_file():
     pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium; `make test` does it)", allow_module_level=True)
@@ -45,17 +44,8 @@ class Annotation(ToolSite):
 
 @pytest.fixture(scope="module")
 def annotation_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Annotation]:
-    from mcae.platform.app import create_app
-    from mcae.platform.settings import DatabaseSettings, JobSettings, Settings, TileSettings
-
     root = tmp_path_factory.mktemp("webannotate")
-    project = build_project(root / "city")
-    url = f"sqlite:///{root / 'annotation.db'}"
-    tokens = seed_database(url, project, PROJECT)
-    app = create_app(Settings(tiles=TileSettings(catalog_path=root / "catalog.json", web_dist=DIST),
-                              database=DatabaseSettings(url=url), jobs=JobSettings(dir=root / "jobs")))
-    with app_server(app) as base:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with tool_server(root) as (base, tokens, _):
         yield Annotation(base, root, tokens=tokens, used=set())
         if TIMINGS:
             (ARTIFACTS / "annotate-thumbnails.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")

@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from annotation_fixtures import build_project, seed_database  # helpers only, no fixtures
-from web_fixtures import ARTIFACTS, CHROMIUM, DIST, PROJECT, ToolSite, Viewer, app_server, sign_in
+from web_fixtures import ARTIFACTS, CHROMIUM, PROJECT, ToolSite, Viewer, sign_in, tool_server
 
 if not CHROMIUM.is_file():
     pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium; `make test` does it)", allow_module_level=True)
@@ -84,26 +83,19 @@ class Refine(ToolSite):
 
 @pytest.fixture(scope="module")
 def refine_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Refine]:
-    from mcae.platform.app import create_app
-    from mcae.platform.settings import DatabaseSettings, JobSettings, Settings, TileSettings
     from mcae.tiles.catalog import CatalogStore, LayerKind
     from mcae.tiles.layers import publish_layer
 
+    def imagery(root: Path) -> None:
+        publish_layer(CatalogStore(root / "catalog.json"), CITY, root / "city" / "scene.tif",
+                      kind=LayerKind.imagery, layer_id="imagery", city_name="Refine Town", provenance="synthetic")
+
     root = tmp_path_factory.mktemp("webrefine")
-    project = build_project(root / "city")
-    url = f"sqlite:///{root / 'annotation.db'}"
-    tokens = seed_database(url, project, PROJECT)
-    store = CatalogStore(root / "catalog.json")
-    publish_layer(store, CITY, root / "city" / "scene.tif", kind=LayerKind.imagery, layer_id="imagery",
-                  city_name="Refine Town", provenance="synthetic")
-    app = create_app(Settings(tiles=TileSettings(catalog_path=store.path, web_dist=DIST),
-                              database=DatabaseSettings(url=url), jobs=JobSettings(dir=root / "jobs")))
-    with app_server(app) as base:
+    with tool_server(root, imagery) as (base, tokens, project):
         site = Refine(base, root, tokens=tokens, project=project)
         version = site.api("")["version"]
         changed = site.api("", "admin", "PATCH", {"version": version, "city": CITY, "fine_classes": FINE})
         assert (changed["city"], changed["fine_classes"]["Water"]) == (CITY, FINE["Water"])
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         yield site
 
 

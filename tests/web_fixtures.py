@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,29 @@ class ToolSite(Site):
                     self.used.add(key)
                     return group
         raise AssertionError("the test project ran out of fresh groups")
+
+
+@contextlib.contextmanager
+def tool_server(root: Path,
+                prepare: Callable[[Path], None] | None = None) -> Iterator[tuple[str, dict[str, str], Path]]:
+    """The expert tools' server: the test project built under ``root`` and imported as
+    ``PROJECT`` (a SQLite database, one token per role), ``prepare(root)`` run on the catalog
+    folder before the app starts, the app in a uvicorn thread: (base URL, tokens, project)."""
+    from annotation_fixtures import build_project, seed_database
+
+    from mcae.platform.app import create_app
+    from mcae.platform.settings import DatabaseSettings, JobSettings, Settings, TileSettings
+
+    project = build_project(root / "city")
+    url = f"sqlite:///{root / 'annotation.db'}"
+    tokens = seed_database(url, project, PROJECT)
+    if prepare is not None:
+        prepare(root)
+    app = create_app(Settings(tiles=TileSettings(catalog_path=root / "catalog.json", web_dist=DIST),
+                              database=DatabaseSettings(url=url), jobs=JobSettings(dir=root / "jobs")))
+    with app_server(app) as base:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        yield base, tokens, project
 
 
 def sign_in(browser: Any, site: ToolSite, user: str, path: str,
