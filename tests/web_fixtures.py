@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks.harness import free_port
+from benchmarks.harness import app_server, free_port  # noqa: F401  (app_server: used by the suites)
 
 REPO = Path(__file__).resolve().parents[1]
 DIST = REPO / "web" / "dist"
@@ -187,27 +186,6 @@ def add_fixture_town(store: Any, root: Path) -> None:
     gone = layer_from_file(store, root / "mcae.tif", kind=LayerKind.other, layer_id="gone", title="Gone layer",
                            legend=[{"id": 1, "name": "One", "color": "#112233"}], serving=False)
     store.put_layer(SECOND, gone.model_copy(update={"path": "fixture-town/deleted.tif"}))
-
-
-@contextlib.contextmanager
-def app_server(app: Any) -> Iterator[str]:
-    """``app`` served by uvicorn in a thread on a free loopback port; yields its base URL."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
-                                           access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ import httpx
 
 # benchmarks/ is a package at the repository root, on sys.path under pytest (pyproject.toml)
 from benchmarks import nginx_config
-from benchmarks.harness import free_port
+from benchmarks.harness import free_port, mcae_serve
 from benchmarks.nginx_config import render  # noqa: F401  (test_rel_nginx_cache uses it from here)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,32 +95,5 @@ main()
 @contextmanager
 def serve_without_torch(catalog: Path, log: Path) -> Iterator[str]:
     """``mcae serve --workers 1`` on ``catalog`` in its own process, torch unimportable: its base URL."""
-    port = free_port()
-    cmd = [sys.executable, "-c", NO_TORCH_SERVE, "serve", "--port", str(port),
-           "--workers", "1", "--catalog", str(catalog), "--log-level", "warning"]
-    handle = log.open("wb")
-    proc = subprocess.Popen(cmd, cwd=catalog.parent, stdout=handle, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"mcae serve exited ({proc.returncode}): {log.read_text()[-3000:]}")
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"mcae serve did not start: {log.read_text()[-3000:]}")
-            time.sleep(0.1)
+    with mcae_serve(catalog, cwd=catalog.parent, log=log, code=NO_TORCH_SERVE) as (base, _):
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        handle.close()
