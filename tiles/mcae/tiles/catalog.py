@@ -255,12 +255,7 @@ class CatalogStore:
     def layer_version(self, layer: Layer) -> str:
         """Changes whenever the layer's file, or what its tiles are read from, changes
         (``SourceRefused`` while the file is missing)."""
-        return self.layer_state(layer)[0]
-
-    def layer_state(self, layer: Layer) -> tuple[str, Path | None]:
-        """The layer's version and its fresh serving copy (or None)."""
-        state = self.layer_ref_of("", layer)
-        return state.version, Path(state.serving_path) if state.serving_path else None
+        return self.layer_ref_of("", layer).version
 
     def layer_ref(self, city_id: str, layer_id: str) -> LayerRef:
         """The layer ``city_id/layer_id`` resolved once: its files and their tokens, and the
@@ -268,6 +263,7 @@ class CatalogStore:
         return self.layer_ref_of(city_id, self.layer(city_id, layer_id))
 
     def layer_ref_of(self, city_id: str, layer: Layer) -> LayerRef:
+        """``layer`` (of ``city_id``) resolved: one stat of its file and one of its serving copy."""
         source = self.source_token(layer)  # SourceRefused while the file is missing
         token = f"{layer.path}:{source}"
         found = self._fresh_copy(layer, source)  # one stat of each file per request
