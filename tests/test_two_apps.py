@@ -72,7 +72,8 @@ def test_each_app_keeps_its_own_permissions(apps: tuple[FastAPI, FastAPI]) -> No
     with remote.state.sources.env():
         assert get_gdal_config("CPL_VSIL_CURL_ALLOWED_EXTENSIONS") == ".tif,.tiff"
         assert get_gdal_config("AWS_S3_ENDPOINT") == "127.0.0.1:9"
-    assert get_gdal_config("AWS_S3_ENDPOINT") is None  # and nothing outside them
+    with local.state.sources.env():  # B's options ended with B's block
+        assert get_gdal_config("CPL_VSIL_CURL_ALLOWED_EXTENSIONS") == NO_NETWORK_EXTENSION
 
 
 def test_each_app_has_its_own_object_store(world: TileWorld, apps: tuple[FastAPI, FastAPI],

@@ -75,7 +75,9 @@ class Sources:
     The permissions (``check``) and the options (``env()``: a ``rasterio.Env``, which GDAL
     holds per thread) belong to whoever made this object, never to the process: two apps with
     different settings in one process each read with their own. Credentials for the object
-    store go into the ``rasterio.Env`` as an ``AWSSession`` (never into ``os.environ``).
+    store go into the ``rasterio.Env`` as an ``AWSSession`` (never into ``os.environ``); note
+    that rasterio sets a session's credentials for the whole process while the block runs, so
+    two apps in one process with *different* object-store credentials are not isolated there.
     """
 
     allow_network: bool = False
