@@ -31,7 +31,17 @@ from typing import Any
 import httpx
 import pytest
 from annotation_fixtures import FAST_SCRYPT, copy_project, seed_database
-from durability_harness import CLIENTS, KILL_GAP_S, KILLS, PHASE_BUDGET_S, SEED, Ack, Annotator, Server, fetch_world
+from durability_harness import (
+    CLIENTS,
+    KILL_GAP_S,
+    KILLS,
+    PHASE_BUDGET_S,
+    SEED,
+    Ack,
+    Annotator,
+    Server,
+    fetch_world,
+)
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 

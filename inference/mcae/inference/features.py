@@ -17,7 +17,10 @@ Column groups (``{band}`` is each band name, lower-cased):
 * ``texture_*``: see :mod:`mcae.inference.features_texture`.
 * ``shape_*``: area, log area, perimeter (Crofton, 4 directions) and axes in metres;
   compactness 4 pi A / P^2 (clipped to 1), extent (area / bounding box), axis ratio and
-  eccentricity from the second moments.
+  eccentricity from the second moments; ``log_inscribed_radius_m`` (log1p of the largest
+  distance from a mask pixel to the mask's edge: how "thick" it is, so a field's width
+  is not a roof's) and ``log_major_axis_m`` (sizes on a log scale, so a field tens of
+  times larger than any roof is not an extreme input to the classifier).
 * ``context_{band}_mean``: mean colour of the neighbouring masks weighted by shared
   border length (the mask's own colour when it has none), ``context_luminance_contrast``
   (own minus context luminance), ``context_n_neighbours``, ``context_edge_fraction``
@@ -33,7 +36,7 @@ from scipy import ndimage
 
 from mcae.inference.features_texture import TEXTURE_NAMES, LabelStats, texture_features
 
-FEATURE_VERSION = "1"
+FEATURE_VERSION = "2"  # 2: multi-scale texture, coherence, inscribed radius
 
 _PERCENTILES = (10, 50, 90)
 _BAND_STATS = ("mean", "std", *(f"p{q}" for q in _PERCENTILES))
@@ -41,7 +44,8 @@ _DERIVED = ("luminance_mean", "luminance_std", "hue_sin_mean", "hue_cos_mean",
             "saturation_mean", "value_mean", "exg_mean", "blue_ratio_mean")
 _NDVI = ("ndvi_mean", "ndvi_std")
 _SHAPE = ("area_m2", "log_area_m2", "perimeter_m", "compactness", "extent",
-          "major_axis_m", "minor_axis_m", "axis_ratio", "eccentricity")
+          "major_axis_m", "minor_axis_m", "axis_ratio", "eccentricity",
+          "log_inscribed_radius_m", "log_major_axis_m")
 _CONTEXT = ("luminance_contrast", "n_neighbours", "edge_fraction")
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -167,6 +171,24 @@ def _derived_colour(red: np.ndarray, green: np.ndarray, blue: np.ndarray, lum: n
     return cols
 
 
+def _inscribed_radius(labels: np.ndarray, n: int) -> np.ndarray:
+    """Per mask, the largest distance (px) from one of its pixels to another label or the edge."""
+    padded = np.pad(labels, 1)
+    edge = np.zeros(padded.shape, bool)
+    for axis in (0, 1):
+        diff = np.diff(padded, axis=axis) != 0
+        lo = [slice(None)] * 2
+        hi = [slice(None)] * 2
+        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
+        edge[tuple(lo)] |= diff
+        edge[tuple(hi)] |= diff
+    dist = ndimage.distance_transform_edt(~edge)[1:-1, 1:-1]
+    if n == 0:
+        return np.zeros(0)
+    radius = ndimage.maximum(dist, labels, index=np.arange(1, n + 1))
+    return np.maximum(np.nan_to_num(np.asarray(radius, np.float64)), 0.5)
+
+
 def _boundary_pairs(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Differing label pairs of the zero-padded raster: across, down and both diagonals."""
     lp = np.pad(labels, 1)
@@ -212,6 +234,8 @@ def _shape_context(labels: np.ndarray, n: int, gsd: float, stats: LabelStats,
     cols["shape_minor_axis_m"] = 4 * np.sqrt(minor) * gsd
     cols["shape_axis_ratio"] = np.sqrt(minor / major)
     cols["shape_eccentricity"] = np.sqrt(1 - minor / major)
+    cols["shape_log_major_axis_m"] = np.log1p(cols["shape_major_axis_m"])
+    cols["shape_log_inscribed_radius_m"] = np.log1p(_inscribed_radius(labels, n) * gsd)
 
     # context over 4-adjacency: crossings to label 0 are the patch edge or no-data
     a = np.concatenate([pairs[0][0], pairs[1][0]])

@@ -4,6 +4,12 @@ Texture is measured on luminance over a mask's *interior*: the pixels whose 3 x 
 neighbourhood lies wholly inside the mask, so edges against neighbours, no-data and
 the patch border do not count as texture. A mask without interior pixels (thin or
 tiny) falls back to all of its pixels, with no-data filled from the nearest valid one.
+
+Texture is measured at several scales, so a field (furrows and tracks metres apart, a
+faint gradient over tens of metres) is told from a roof (flat, or sharp small features
+such as skylights and panels): gradients of the luminance smoothed at 1, 2 and 4 px, the
+local deviation in 3, 9 and 25 px windows, and the coherence of the mask's structure
+tensor (1 for parallel lines such as furrows, 0 for no preferred direction).
 """
 
 from __future__ import annotations
@@ -18,6 +24,12 @@ TEXTURE_NAMES = (
     "texture_gradient_std",
     "texture_local_std_mean",  # standard deviation of luminance in the 3 x 3 window
     *(f"texture_lbp_{i}" for i in range(LBP_BINS)),  # normalised LBP histogram
+    "texture_gradient_s2_mean",  # Gaussian gradient magnitude at sigma 2 px (grey levels/px)
+    "texture_gradient_s4_mean",  # ... at sigma 4 px
+    "texture_local_std9_mean",  # standard deviation of luminance in the 9 x 9 window
+    "texture_local_std25_mean",  # ... in the 25 x 25 window
+    "texture_coherence",  # (l1 - l2) / (l1 + l2) of the mask's summed structure tensor
+    "texture_scale_ratio",  # coarse (25 px) over fine (3 px) local deviation
 )
 
 
@@ -68,6 +80,31 @@ def texture_features(lum: np.ndarray, valid: np.ndarray, labels: np.ndarray,
         "texture_local_std_mean": stats.mean(local_std),
     }
     out.update({f"texture_lbp_{i}": hist[:, i] for i in range(LBP_BINS)})
+    out.update(_multiscale(lum, stats, fine_std=out["texture_local_std_mean"]))
+    return out
+
+
+def _local_std(lum: np.ndarray, size: int) -> np.ndarray:
+    mean = ndimage.uniform_filter(lum, size, mode="nearest")
+    sq = ndimage.uniform_filter(lum * lum, size, mode="nearest")
+    return np.sqrt(np.clip(sq - mean * mean, 0.0, None))
+
+
+def _multiscale(lum: np.ndarray, stats: LabelStats, fine_std: np.ndarray) -> dict[str, np.ndarray]:
+    """Coarser gradients and deviations, and the orientation coherence, per mask."""
+    out = {
+        "texture_gradient_s2_mean": stats.mean(ndimage.gaussian_gradient_magnitude(lum, 2.0)),
+        "texture_gradient_s4_mean": stats.mean(ndimage.gaussian_gradient_magnitude(lum, 4.0)),
+        "texture_local_std9_mean": stats.mean(_local_std(lum, 9)),
+        "texture_local_std25_mean": stats.mean(_local_std(lum, 25)),
+    }
+    gy = ndimage.gaussian_filter(lum, 1.0, order=(1, 0))
+    gx = ndimage.gaussian_filter(lum, 1.0, order=(0, 1))
+    jxx, jyy, jxy = stats.sum(gx * gx), stats.sum(gy * gy), stats.sum(gx * gy)
+    trace = jxx + jyy
+    spread = np.sqrt((jxx - jyy) ** 2 + 4 * jxy * jxy)
+    out["texture_coherence"] = np.divide(spread, trace, out=np.zeros_like(trace), where=trace > 1e-9)
+    out["texture_scale_ratio"] = np.log1p(out["texture_local_std25_mean"]) - np.log1p(fine_std)
     return out
 
 

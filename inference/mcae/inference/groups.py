@@ -1,9 +1,16 @@
 """Neighbourhood clustering and the ``x-y`` groups the expert labels.
 
 Inside each neighbourhood the masks are clustered on their features; a group
-``x-y`` is cluster ``x`` split by the class ``y`` the classifier predicts (``y`` is
-0, shown as "Unknown", until a model exists). Only masks that own pixels of their
-patch's core take part, so overlapping patches never offer a mask twice.
+``x-y`` is cluster ``x`` split by the class ``y`` the classifier predicted *when the
+clusters were made* (``y`` is 0, shown as "Unknown", when no model existed then). Only
+masks that own pixels of their patch's core take part, so overlapping patches never
+offer a mask twice.
+
+Group identity is stable: retraining (``refresh_predictions``) re-predicts every mask's
+``pred_class`` but never moves a mask to another group, so group keys, links to them,
+review labels and a group's history survive a retrain. The current prediction is an
+attribute of each mask to split or filter a group by, not part of its identity; only
+re-clustering (``build_groups``, i.e. ``mcae segment``) makes new groups.
 """
 
 from __future__ import annotations
@@ -59,12 +66,13 @@ def group_neighbourhood(item: tuple[str, list[str]], *, root: str, model_path: s
     table = table[table["core_area"] > 0].reset_index(drop=True)
     X = table[feature_columns(table)]
     out = table[["patch", "mask_id", "neighbourhood", "area"]].copy()
-    if recluster or not project.groups_path.is_file():
-        out["cluster"] = NeighbourhoodClusterer(random_state=0, n_init=1).fit(X.to_numpy()).labels_
-    else:
-        old = pd.read_parquet(project.groups_path, columns=["patch", "mask_id", "cluster"])
+    keep = not recluster and project.groups_path.is_file()
+    if keep:  # the clusters and group keys stay; only the predictions change
+        old = pd.read_parquet(project.groups_path, columns=["patch", "mask_id", "cluster", "group"])
         out = out.merge(old, on=["patch", "mask_id"], how="left")
         out["cluster"] = out["cluster"].fillna(0).astype(np.int32)
+    else:
+        out["cluster"] = NeighbourhoodClusterer(random_state=0, n_init=1).fit(X.to_numpy()).labels_
     proba = _predict(model_path, X)
     out["pred_class"] = np.where(np.isnan(proba).any(axis=1), 0,
                                  np.nanargmax(np.nan_to_num(proba, nan=-1), axis=1) + 1)
@@ -73,7 +81,8 @@ def group_neighbourhood(item: tuple[str, list[str]], *, root: str, model_path: s
         out[col] = proba[:, i].astype(np.float32)
     out["cluster"] = out["cluster"].astype(np.int32)
     out["pred_class"] = out["pred_class"].astype(np.int32)
-    out["group"] = out["cluster"].astype(str) + "-" + out["pred_class"].astype(str)
+    fresh = out["cluster"].astype(str) + "-" + out["pred_class"].astype(str)
+    out["group"] = out["group"].fillna(fresh) if keep else fresh
     return out[GROUP_COLUMNS]
 
 
@@ -104,7 +113,7 @@ def group_summary(groups: pd.DataFrame, labels: pd.Series | None = None) -> pd.D
         mix = _class_mix(part)
         rows.append({
             "neighbourhood": hood, "group": group, "cluster": int(part["cluster"].iloc[0]),
-            "pred_class": int(part["pred_class"].iloc[0]), "size": len(part),
+            "pred_class": majority_class(part["pred_class"].to_numpy()), "size": len(part),
             "decided": int((part["label"] > 0).sum()),
             "score_min": float(part["pred_score"].min()), "score_max": float(part["pred_score"].max()),
             "histogram": mix,
@@ -112,10 +121,17 @@ def group_summary(groups: pd.DataFrame, labels: pd.Series | None = None) -> pd.D
     summary = pd.DataFrame(rows)
     if summary.empty:
         return summary
-    summary = summary.sort_values(["neighbourhood", "cluster", "pred_class"], ignore_index=True)
+    summary = summary.sort_values(["neighbourhood", "cluster", "group"], ignore_index=True)
     summary["index"] = summary.groupby("neighbourhood").cumcount() + 1
     summary["of"] = summary.groupby("neighbourhood")["group"].transform("size")
     return summary
+
+
+def majority_class(pred: np.ndarray) -> int:
+    """The class most of a group's masks are predicted (ties: the lowest id; 0 if empty)."""
+    if len(pred) == 0:
+        return 0
+    return int(np.argmax(np.bincount(np.asarray(pred, dtype=np.int64))))
 
 
 def _class_mix(part: pd.DataFrame) -> dict[str, float]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ import pandas as pd
 from mcae.inference.classes import MCAE
 from mcae.inference.cog import write_class_cog
 from mcae.inference.decisions import Decision, mask_labels, read_decisions
-from mcae.inference.errors import ProjectStateError
+from mcae.inference.errors import InputError, ProjectStateError
 from mcae.inference.masks.base import PixelWindow
 from mcae.inference.project import Project
 from mcae.inference.segment import read_mask_raster
@@ -53,10 +54,13 @@ def patch_lookups(classes: pd.DataFrame, column: str = "class_id") -> dict[str, 
     return out
 
 
-def class_windows(project: Project, lookups: dict[str, np.ndarray]) -> Iterator[
+def class_windows(project: Project, lookups: dict[str, np.ndarray], quiet: bool = True) -> Iterator[
         tuple[PixelWindow, np.ndarray]]:
-    """(core window, class ids) of every patch, one patch in memory at a time."""
-    for patch in project.grid.patches():
+    """(core window, class ids) of every patch, one patch in memory at a time (``quiet=False``:
+    with a progress bar and its ETA)."""
+    from rich.progress import track
+
+    for patch in track(project.grid.patches(), description="writing the map", disable=quiet):
         if patch.core.height <= 0 or patch.core.width <= 0:
             continue
         labels = read_mask_raster(project, patch.id)
@@ -69,21 +73,50 @@ def class_windows(project: Project, lookups: dict[str, np.ndarray]) -> Iterator[
         yield patch.core, lut[core]
 
 
+def georeference(width: int, height: int, bounds: tuple[float, float, float, float],
+                 crs: str = "EPSG:4326") -> tuple[Any, Any]:
+    """(CRS, transform) laying a ``width`` x ``height`` grid on ``bounds`` (west, south, east, north)."""
+    from rasterio.crs import CRS
+    from rasterio.errors import CRSError
+    from rasterio.transform import from_bounds
+
+    west, south, east, north = bounds
+    if not (west < east and south < north):
+        raise InputError(f"--bounds must be WEST,SOUTH,EAST,NORTH with west < east and south < north, got {bounds}")
+    try:
+        parsed = CRS.from_user_input(crs)
+    except CRSError as exc:
+        raise InputError(f"--crs {crs!r} is not a coordinate reference system ({exc})") from None
+    return parsed, from_bounds(west, south, east, north, width, height)
+
+
 def write_map(project: Project, out: str | Path, *, sparse: bool = False,
-              decisions: list[Decision] | None = None) -> Path:
-    """Write the project's land-cover map as a paletted COG (``sparse``: decided masks only)."""
+              decisions: list[Decision] | None = None, quiet: bool = True,
+              bounds: tuple[float, float, float, float] | None = None, crs: str = "EPSG:4326") -> Path:
+    """Write the project's land-cover map as a paletted COG (``sparse``: decided masks only).
+
+    Written atomically: an interrupted map leaves no file, and running it again starts over.
+    ``bounds`` (in ``crs``) georeferences the map of a plain image (segmented with ``--gsd``),
+    whose own grid is local pixels the viewer cannot place.
+    """
     classes = mask_classes(project, decisions)
     if sparse:
         classes.loc[~classes["decided"], "class_id"] = 0
     info = project.scene_info
-    tags = {"MCAE_PROJECT": str(project.root.resolve()), "MCAE_IMAGE": info.path,
+    # names, never server paths: the map is published and downloaded
+    tags = {"MCAE_PROJECT": project.root.resolve().name, "MCAE_IMAGE": Path(info.path).name,
             "MCAE_GSD_M": str(info.gsd),
             "MCAE_DECIDED_MASKS": str(int(classes["decided"].sum())),
             "MCAE_MASKS": str(len(classes))}
     if "synthetic" in project.manifest:
         tags["MCAE_SYNTHETIC"] = "yes: " + str(project.manifest["synthetic"])
-    return write_class_cog(out, width=info.width, height=info.height, transform=info.affine,
-                           crs=info.rio_crs, windows=class_windows(project, patch_lookups(classes)),
+    grid_crs, transform = info.rio_crs, info.affine
+    if bounds is not None:
+        if info.georeferenced:
+            raise InputError("the image is georeferenced already: --bounds is for plain images (--gsd)")
+        grid_crs, transform = georeference(info.width, info.height, bounds, crs)
+    return write_class_cog(out, width=info.width, height=info.height, transform=transform,
+                           crs=grid_crs, windows=class_windows(project, patch_lookups(classes), quiet),
                            scheme=MCAE, tags=tags)
 
 

@@ -12,7 +12,7 @@ import contextlib
 import os
 import tempfile
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,26 @@ from mcae.tiles.readers import read_dataset
 
 BLOCK = 512
 SCRATCH_MAX_AGE_S = 3600.0
+
+
+def looks_like_path(value: str) -> bool:
+    """Whether a metadata value names a file or folder by an absolute path (POSIX, Windows, URL)."""
+    text = value.strip()
+    return (PurePosixPath(text).is_absolute() or PureWindowsPath(text).is_absolute()
+            or text.lower().startswith(("file:", "\\\\")))
+
+
+def public_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Metadata safe in a public file: an absolute path becomes its last name (none if empty)."""
+    out = {}
+    for key, value in tags.items():
+        if looks_like_path(value):
+            name = PureWindowsPath(value.strip()).name if "\\" in value else PurePosixPath(value.strip()).name
+            if not name:
+                continue
+            value = name
+        out[key] = value
+    return out
 
 
 def class_tags(layer: Layer) -> dict[str, str]:
@@ -97,7 +117,8 @@ def _write(src: DatasetReader, out: Path, profile: dict[str, Any], window: Windo
     with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(out, "w", **profile) as dst:
         if categorical:
             dst.write_colormap(1, colour_table(layer))
-        dst.update_tags(**{**src.tags(), **class_tags(layer), **(tags or {})})
+        # the source's own tags may name server paths (older maps did): never in a download
+        dst.update_tags(**public_tags({**src.tags(), **class_tags(layer), **(tags or {})}))
         if not categorical:
             dst.colorinterp = src.colorinterp
         for i, text in enumerate(src.descriptions, start=1):

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
+import rasterio
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rio_tiler.io import Reader
 
 from mcae.inference.errors import InputError
 from mcae.tiles.catalog import CatalogStore, City, District, Layer, LayerKind, make_id
 from mcae.tiles.class_files import name_published_classes
+from mcae.tiles.geometry import native_maxzoom
 from mcae.tiles.serving import prune_serving_copies, with_serving_copy
 
 KIND_SCHEMES = {LayerKind.mcae: "mcae", LayerKind.sinolc1: "sinolc1",
@@ -31,10 +35,12 @@ def layer_from_file(store: CatalogStore, path: str | Path, *, kind: LayerKind,
     path = Path(path).resolve()
     if not path.is_file():
         raise InputError(f"{path}: no such raster")
+    require_georeferenced(path)
     try:
         with Reader(str(path)) as src:
             bounds = tuple(float(v) for v in src.get_geographic_bounds(src.tms.rasterio_geographic_crs))
-            minzoom, maxzoom = int(src.minzoom), int(src.maxzoom)
+            minzoom = int(src.minzoom)
+            maxzoom = max(minzoom, native_maxzoom(src.crs, src.transform, src.width, src.height, src.tms))
     except Exception as exc:  # rasterio and rio-tiler raise many kinds
         raise InputError(f"{path}: not a readable georeferenced raster ({exc})") from None
     try:
@@ -46,6 +52,27 @@ def layer_from_file(store: CatalogStore, path: str | Path, *, kind: LayerKind,
                   bounds=bounds, minzoom=minzoom, maxzoom=maxzoom,  # type: ignore[arg-type]
                   provenance=provenance, description=description)  # type: ignore[arg-type]
     return with_serving_copy(store, layer) if serving else layer
+
+
+GEOREFERENCE_HELP = (
+    "the viewer places layers by their coordinates. Georeference it first: write the map with "
+    "`mcae map --project DIR --out map.tif --bounds WEST,SOUTH,EAST,NORTH` (the image's corners in "
+    "EPSG:4326 degrees, or in --crs), and the imagery with `gdal_translate -of COG -a_srs EPSG:4326 "
+    "-a_ullr WEST NORTH EAST SOUTH image.jpg image.tif`; then `mcae catalog add` both")
+
+
+def require_georeferenced(path: Path) -> None:
+    """InputError saying what to do when ``path`` has no CRS (a plain image, or a map of one)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                crs = src.crs
+    except RasterioError as exc:
+        raise InputError(f"{path.name}: not a raster the server can read ({exc})") from None
+    if crs is None:
+        raise InputError(f"{path.name} has no georeferencing (a plain image segmented with --gsd, or its "
+                         f"map): {GEOREFERENCE_HELP}")
 
 
 def districts_from_geojson(path: str | Path, field: str = "name") -> dict[str, District]:

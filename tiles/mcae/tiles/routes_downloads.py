@@ -31,6 +31,7 @@ from mcae.tiles.catalog import CatalogStore, Layer
 from mcae.tiles.class_files import package_clip
 from mcae.tiles.clip import clip_layer
 from mcae.tiles.dependencies import (
+    ClientDep,
     IdParam,
     JobsDep,
     LayerRef,
@@ -105,8 +106,11 @@ def create_downloads_router(scratch: Path) -> APIRouter:
                  responses={200: {"description": "The same bundle was made already: its job, done.",
                                   "model": JobOut},
                             413: {"description": "More tiles than the server's cap (`max_bundle_tiles`)."},
+                            429: {"description": "Too many bundle jobs queued or running, for this client "
+                                                 "(`jobs.bundles_per_client`) or in all (`jobs.bundles_total`)."},
                             507: {"description": "The server's disk is full: no job was started."}})
     def bundle_start(store: StoreDep, settings: SettingsDep, jobs: JobsDep, readers: ReadersDep, ref: RefDep,
+                     client: ClientDep,
                      body: BundleRequest) -> JSONResponse:
         found = ref.layer  # with its version and files, resolved together
         geom, rectangular, area = resolve_area(store, ref.city, found, bbox=body.bbox, district=body.district)
@@ -122,7 +126,8 @@ def create_downloads_router(scratch: Path) -> APIRouter:
                                                                 readers),
                                 suffix=f".{body.format}", filename=spec.filename(),
                                 media_type=MEDIA_TYPES[body.format],
-                                extra={"tiles_done": 0, "tiles_total": plan.count, "tiles_written": 0, "bytes": 0})
+                                extra={"tiles_done": 0, "tiles_total": plan.count, "tiles_written": 0, "bytes": 0},
+                                client=client)
         return JSONResponse(record.public(), status_code=200 if record.state == "done" else 202,
                             headers={"Location": f"/api/jobs/{record.id}", **NO_STORE})
 

@@ -46,6 +46,7 @@ from mcae.tiles.dependencies import (
 )
 from mcae.tiles.errors import NO_STORE
 from mcae.tiles.gdal import SourceRefused
+from mcae.tiles.geometry import native_maxzoom
 from mcae.tiles.http_cache import ByteCache, etag_matches, revalidated
 from mcae.tiles.ogc_models import LayerTileSet, LayerTileSetList
 from mcae.tiles.palettes import named_colormaps
@@ -336,7 +337,11 @@ def layer_extent(readers: ReaderPool, ref: LayerRef,
     """Geographic bounds and zoom range of a layer on ``tms`` (read from its file)."""
     with readers.reader(ref.path, tms) as src:
         bounds = src.get_geographic_bounds(tms.rasterio_geographic_crs)
-        return (tuple(float(b) for b in bounds), int(src.minzoom), int(src.maxzoom))  # type: ignore[return-value]
+        dataset = src.dataset  # typed where the reader's own attributes are optional
+        assert dataset is not None
+        maxzoom = max(int(src.minzoom), native_maxzoom(dataset.crs, dataset.transform, dataset.width,
+                                                       dataset.height, src.tms))
+        return (tuple(float(b) for b in bounds), int(src.minzoom), maxzoom)  # type: ignore[return-value]
 
 
 def wmts_layer(readers: ReaderPool, ref: LayerRef, tms: TileMatrixSet, template: str) -> WMTSLayer:

@@ -1,5 +1,6 @@
 // The classifier's hold-out accuracy after each retraining, over time: one point per training
-// (and per classifier kind it was scored with), as inline SVG.
+// (and per classifier kind it was scored with), as inline SVG. A training that was not scored
+// (holdout.scored false) draws no point: its reason is in its tooltip and under the chart.
 
 import { el } from '../shared/util';
 import { svg, title } from './svg';
@@ -11,6 +12,17 @@ export interface Training {
   decisions: number;
   holdout_accuracy: Record<string, number>;
   map_version: string | null;
+  holdout?: { scored: boolean; reason?: string | null; ece?: number | null; temperature?: number | null };
+}
+
+/** What a training's hold-out said beyond its accuracy: the reason it is (partly) unscored, ECE. */
+function holdoutNote(t: Training): string {
+  const h = t.holdout;
+  const parts = [];
+  if (h?.ece != null) parts.push(`calibration error (ECE) ${(h.ece * 100).toFixed(1)} %`);
+  if (h?.reason) parts.push(h.reason);
+  else if (!Object.keys(t.holdout_accuracy ?? {}).length) parts.push('not scored');
+  return parts.join('; ');
 }
 
 const W = 560;
@@ -68,15 +80,14 @@ export function accuracyPlot(trainings: Training[]): HTMLElement {
   const points = trainings.map((t, i) => {
     const acc = t.holdout_accuracy ?? {};
     const text = `${new Date(t.at).toLocaleString()}: model ${t.model_version ?? '?'}, ${t.masks} masks, `
-      + `${t.decisions} decisions; hold-out ${Object.entries(acc).map(([k, v]) => `${k} ${(v * 100).toFixed(1)} %`).join(', ')
-        || 'not scored'}${t.map_version ? `; map ${t.map_version}` : ''}`;
+      + `${t.decisions} decisions; hold-out ${Object.entries(acc).map(([k, v]) => `${k} ${(v * 100).toFixed(1)} %`).join(', ')}`
+      + `${Object.keys(acc).length && holdoutNote(t) ? '; ' : ''}${holdoutNote(t)}${t.map_version ? `; map ${t.map_version}` : ''}`;
+    // an unscored training draws no point: a value-less mark on the scale would read as a score
     const marks = series.filter((k) => typeof acc[k] === 'number').map((k) => svg('circle', {
       class: 'point', 'data-series': k, cx: x(i), cy: y(acc[k]), r: 4.5,
       fill: COLOURS[series.indexOf(k) % COLOURS.length] }));
-    if (!marks.length) { // trained without a hold-out score: a hollow mark on the axis
-      marks.push(svg('circle', { class: 'point unscored', cx: x(i), cy: M.top + ih, r: 4.5, fill: '#fff', stroke: '#5d6b7c' }));
-    }
-    return svg('g', { class: 'training', 'data-training': i, 'data-version': t.model_version ?? '' }, title(text), ...marks);
+    return svg('g', { class: marks.length ? 'training' : 'training unscored', 'data-training': i,
+      'data-version': t.model_version ?? '' }, title(text), ...marks);
   });
   const chart = svg('svg', { id: 'accuracy-plot', class: 'plot', viewBox: `0 0 ${W} ${H}`, role: 'img',
     'aria-label': `Hold-out accuracy after each of ${trainings.length} trainings` },
@@ -89,8 +100,12 @@ export function accuracyPlot(trainings: Training[]): HTMLElement {
     el('span', { class: 'swatch', style: `background:${COLOURS[s % COLOURS.length]}` }), k === 'mlp' ? 'MLP (the classifier)' : k)));
   const last = trainings[trainings.length - 1];
   const lastText = Object.entries(last.holdout_accuracy ?? {}).map(([k, v]) => `${k} ${(v * 100).toFixed(1)} %`).join(', ');
+  const unscored = trainings.filter((t) => !Object.keys(t.holdout_accuracy ?? {}).length).length;
+  const note = holdoutNote(last);
   return el('figure', { class: 'accuracy' }, chart,
     el('figcaption', {}, series.length ? legend : null,
-      el('span', { class: 'note', id: 'accuracy-last' }, `Latest: ${lastText || 'not scored'} (model ${last.model_version ?? '?'}, `
-        + `${last.masks} masks).`)));
+      el('span', { class: 'note', id: 'accuracy-last' }, `Latest: ${[lastText, note].filter(Boolean).join('; ')} `
+        + `(model ${last.model_version ?? '?'}, ${last.masks} masks).`),
+      unscored ? el('span', { class: 'note', id: 'accuracy-unscored' },
+        ` ${unscored} of ${trainings.length} trainings not scored, so not drawn.`) : null));
 }

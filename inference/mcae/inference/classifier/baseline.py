@@ -15,6 +15,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from mcae.inference.classes import N_CLASSES
+from mcae.inference.classifier.calibration import scale_proba
 from mcae.inference.classifier.contract import (
     CLASS_IDS,
     as_features,
@@ -23,6 +24,7 @@ from mcae.inference.classifier.contract import (
     balanced_weights,
     build_metadata,
     check_metadata,
+    check_temperature,
     full_proba,
     restore_features,
 )
@@ -32,7 +34,8 @@ class BaselineMaskClassifier(BaseEstimator, ClassifierMixin):
     """Histogram gradient boosting with class-balanced sample weights; NaN is native.
 
     Learned: ``model_``, ``classes_`` (always 1..9), ``n_features_in_`` and
-    ``feature_names_in_`` (when fit on a DataFrame).
+    ``feature_names_in_`` (when fit on a DataFrame) and ``temperature_`` (1.0 after
+    ``fit``; see ``set_temperature``).
     """
 
     kind = "baseline"
@@ -66,6 +69,12 @@ class BaselineMaskClassifier(BaseEstimator, ClassifierMixin):
             )
         self.model_.fit(data, labels, sample_weight=weights)
         self.classes_ = CLASS_IDS.copy()
+        self.temperature_ = 1.0
+        return self
+
+    def set_temperature(self, temperature: float) -> BaselineMaskClassifier:
+        """Temper probabilities by ``temperature`` from now on (calibration); returns self."""
+        self.temperature_ = check_temperature(temperature)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -73,7 +82,8 @@ class BaselineMaskClassifier(BaseEstimator, ClassifierMixin):
         data = as_features(self, X, reset=False)
         if len(data) == 0:
             return np.zeros((0, N_CLASSES))
-        return full_proba(self.model_.predict_proba(data), self.model_.classes_)
+        proba = full_proba(self.model_.predict_proba(data), self.model_.classes_)
+        return scale_proba(proba, float(getattr(self, "temperature_", 1.0)))
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable MCAE id (1..9) per mask."""
@@ -87,7 +97,8 @@ class BaselineMaskClassifier(BaseEstimator, ClassifierMixin):
         check_is_fitted(self, "model_")
         meta = build_metadata(self, self.kind, feature_names, feature_version, scheme,
                               joblib=joblib.__version__)
-        payload = {"metadata": meta, "params": self.get_params(), "model": self.model_}
+        payload = {"metadata": meta, "params": self.get_params(), "model": self.model_,
+                   "temperature": float(getattr(self, "temperature_", 1.0))}
         return atomic_write(path, lambda tmp: joblib.dump(payload, tmp, compress=3))
 
     @classmethod
@@ -110,5 +121,9 @@ class BaselineMaskClassifier(BaseEstimator, ClassifierMixin):
         est = cls(**payload["params"])
         est.model_ = payload["model"]
         est.classes_ = CLASS_IDS.copy()
+        try:
+            est.temperature_ = check_temperature(payload.get("temperature", 1.0))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path} is a corrupt MCAE mask classifier: {exc}") from exc
         restore_features(est, meta)
         return est

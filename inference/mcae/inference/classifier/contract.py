@@ -7,6 +7,7 @@ model, the class scheme, the feature names and the feature version, written atom
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import secrets
@@ -155,6 +156,14 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> 
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def check_temperature(value: Any) -> float:
+    """A calibration temperature as a positive, finite float."""
+    t = float(value)
+    if not (math.isfinite(t) and t > 0):
+        raise ValueError(f"temperature must be a positive number, got {value!r}")
+    return t
 
 
 def full_proba(proba: np.ndarray, classes: np.ndarray) -> np.ndarray:

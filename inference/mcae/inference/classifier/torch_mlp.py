@@ -30,6 +30,7 @@ from mcae.inference.classifier.contract import (
     balanced_weights,
     build_metadata,
     check_metadata,
+    check_temperature,
     restore_features,
 )
 
@@ -70,10 +71,13 @@ def _weighted_ce(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tenso
 class TorchMaskClassifier(BaseEstimator, ClassifierMixin):
     """MLP mask classifier with class-balanced loss, AdamW and early stopping.
 
-    Early stopping (on the weighted validation loss, best weights kept) runs when
+    Standardised inputs are clipped to +-``clip_z`` (None: not clipped). Early stopping
+    (on the weighted validation loss, best weights kept) runs when
     ``validation_fraction`` of the data holds at least 20 samples. Learned: ``model_``,
     ``scaler_mean_``, ``scaler_scale_``, ``classes_`` (always 1..9), ``n_epochs_``,
-    ``n_features_in_`` and ``feature_names_in_`` (when fit on a DataFrame).
+    ``n_features_in_``, ``feature_names_in_`` (when fit on a DataFrame) and
+    ``temperature_`` (1.0 after ``fit``; ``set_temperature`` applies one learned on
+    held-out masks by :class:`~mcae.inference.classifier.calibration.TemperatureScaler`).
     """
 
     kind = "mlp"
@@ -90,6 +94,7 @@ class TorchMaskClassifier(BaseEstimator, ClassifierMixin):
         validation_fraction: float = 0.15,
         patience: int = 20,
         random_state: int | None = 0,
+        clip_z: float | None = 5.0,
     ) -> None:
         self.hidden_sizes = hidden_sizes
         self.dropout = dropout
@@ -101,6 +106,7 @@ class TorchMaskClassifier(BaseEstimator, ClassifierMixin):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.random_state = random_state
+        self.clip_z = clip_z
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> TorchMaskClassifier:
         """Fit on masks ``X`` labelled with MCAE ids ``y`` (absent classes are allowed)."""
@@ -126,6 +132,12 @@ class TorchMaskClassifier(BaseEstimator, ClassifierMixin):
             self.n_epochs_ = self._train(inputs, target, weight, train_idx, val_idx, seed)
         self.model_.eval()
         self.classes_ = CLASS_IDS.copy()
+        self.temperature_ = 1.0
+        return self
+
+    def set_temperature(self, temperature: float) -> TorchMaskClassifier:
+        """Divide the logits by ``temperature`` from now on (calibration); returns self."""
+        self.temperature_ = check_temperature(temperature)
         return self
 
     def _train(
@@ -164,6 +176,9 @@ class TorchMaskClassifier(BaseEstimator, ClassifierMixin):
 
     def _standardise(self, data: np.ndarray) -> torch.Tensor:
         z = (data - self.scaler_mean_) / self.scaler_scale_
+        if self.clip_z is not None:  # a mask far outside the training range (a 6 ha field
+            # among roofs) must not get extreme logits, hence a confident guess, from its size
+            z = np.clip(z, -self.clip_z, self.clip_z)
         return torch.as_tensor(np.nan_to_num(z, nan=0.0), dtype=torch.float32)
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -172,7 +187,8 @@ class TorchMaskClassifier(BaseEstimator, ClassifierMixin):
         inputs = self._standardise(as_features(self, X, reset=False))
         self.model_.eval()
         with torch.inference_mode():
-            parts = [torch.softmax(self.model_(chunk).double(), dim=1)
+            t = float(getattr(self, "temperature_", 1.0))
+            parts = [torch.softmax(self.model_(chunk).double() / t, dim=1)
                      for chunk in inputs.split(65536)]
         return torch.cat(parts).numpy() if parts else np.zeros((0, N_CLASSES))
 
@@ -186,6 +202,7 @@ class TorchMaskClassifier(BaseEstimator, ClassifierMixin):
         params["hidden_sizes"] = [int(h) for h in self.hidden_sizes]
         rs = self.random_state
         params["random_state"] = int(rs) if isinstance(rs, int | np.integer) else None
+        params["clip_z"] = None if self.clip_z is None else float(self.clip_z)
         return params
 
     def save(
@@ -206,6 +223,7 @@ class TorchMaskClassifier(BaseEstimator, ClassifierMixin):
             "scaler_mean": torch.as_tensor(self.scaler_mean_, dtype=torch.float64),
             "scaler_scale": torch.as_tensor(self.scaler_scale_, dtype=torch.float64),
             "n_epochs": int(getattr(self, "n_epochs_", 0)),
+            "temperature": float(getattr(self, "temperature_", 1.0)),
         }
         return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
@@ -244,6 +262,10 @@ class TorchMaskClassifier(BaseEstimator, ClassifierMixin):
             raise ValueError(f"{path} is a corrupt MCAE mask classifier: {exc}") from exc
         est.model_.eval()
         est.n_epochs_ = int(payload.get("n_epochs", 0))
+        try:
+            est.temperature_ = check_temperature(payload.get("temperature", 1.0))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path} is a corrupt MCAE mask classifier: {exc}") from exc
         est.classes_ = CLASS_IDS.copy()
         restore_features(est, meta)
         return est

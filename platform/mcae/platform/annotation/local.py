@@ -26,11 +26,38 @@ def settings_for(catalog: Path | None = None, database: str | None = None) -> Se
     return settings
 
 
-def open_database(settings: Settings, migrate: bool = True) -> Database:
-    """The settings' database, checked (SQLite migrated when ``migrate``)."""
-    db = Database(settings.database_url(), settings.database.busy_timeout_s)
+def recorded_database(project: EngineProject) -> str | None:
+    """The database URL ``project.json`` records for the project's decisions (None if none, or
+    if its password was left out: then MCAE_DATABASE__URL or --database must give it)."""
+    entry = project.manifest.get("decisions_database")
+    url = entry.get("url") if isinstance(entry, dict) else None
+    return url if isinstance(url, str) and "***" not in url else None
+
+
+def open_database(settings: Settings, migrate: bool = True, create: bool = True) -> Database:
+    """The settings' database, checked (SQLite migrated when ``migrate``).
+
+    ``create=False``: a SQLite file that does not exist is an error naming it, never a new
+    empty database (a command looking for a project's decisions must not make one).
+    """
+    url = settings.database_url()
+    path = sqlite_file(url)
+    if not create and path is not None and not path.is_file():
+        raise ProjectStateError(f"no annotation database at {path}: give the --catalog or --database the "
+                                "project was added with (`mcae projects add`), or set MCAE_DATABASE__URL")
+    db = Database(url, settings.database.busy_timeout_s)
     db.require_current(migrate_sqlite=migrate)
     return db
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
 
 
 def project_id_for(db: Database, root: str | Path) -> str:
@@ -48,7 +75,7 @@ def decisions_for(project: EngineProject, settings: Settings) -> list[EngineDeci
     """The database's decisions for a project it owns; None where the engine's file is the store."""
     if not decisions_in_database(project):
         return None
-    db = open_database(settings)
+    db = open_database(settings, create=False)
     try:
         project_id = project_id_for(db, project.root)
         with db.reader() as session:

@@ -110,7 +110,8 @@ def dashboard(session: Session, project: Project) -> schemas.DashboardOut:
     patches, checked = session.execute(select(func.count(Patch.id), func.count(Patch.checked_by)).where(
         Patch.project_id == project.id)).one()
     trainings = [schemas.TrainingOut(at=t.at, model_version=t.model_version, masks=t.masks, decisions=t.decisions,
-                                     holdout_accuracy=t.holdout_accuracy or {}, map_version=t.map_version)
+                                     holdout_accuracy=t.holdout_accuracy or {}, map_version=t.map_version,
+                                     holdout=schemas.HoldoutOut.from_report(t.holdout, t.holdout_accuracy))
                  for t in session.scalars(select(Training).where(Training.project_id == project.id)
                                           .order_by(Training.id))]
     labelled = int(via.get("group", 0)) + int(via.get("mask", 0))

@@ -76,6 +76,43 @@ class AnnotatorStats(BaseModel):
     second_pass: int
 
 
+class ReliabilityOut(BaseModel):
+    """Held-out masks binned by confidence: a reliability diagram's points."""
+
+    edges: list[float]
+    count: list[int]
+    confidence: list[float | None]
+    accuracy: list[float | None]
+    ece: float | None
+    n: int
+
+
+class HoldoutOut(BaseModel):
+    """How a training was scored on masks it did not see; ``scored`` False draws no point."""
+
+    scored: bool
+    reason: str | None = None
+    n: int = 0
+    per_class: dict[str, float] = {}
+    unscored_classes: list[str] = []
+    temperature: float | None = None
+    ece: float | None = None
+    ece_uncalibrated: float | None = None
+    reliability: ReliabilityOut | None = None
+    reliability_uncalibrated: ReliabilityOut | None = None
+
+    @classmethod
+    def from_report(cls, report: dict[str, Any] | None, accuracy: dict[str, Any] | None) -> HoldoutOut:
+        """From the stored report; trainings recorded before it existed say what they can."""
+        if report:
+            fields = {k: v for k, v in report.items() if k in cls.model_fields}
+            return cls.model_validate(fields)
+        if accuracy:
+            return cls(scored=True)
+        return cls(scored=False, reason="not scored: needs at least 5 decided masks in every class "
+                                        "(trained before per-class scoring)")
+
+
 class TrainingOut(BaseModel):
     at: dt.datetime
     model_version: str | None
@@ -83,6 +120,7 @@ class TrainingOut(BaseModel):
     decisions: int
     holdout_accuracy: dict[str, float]
     map_version: str | None
+    holdout: HoldoutOut
 
 
 class ProjectOut(BaseModel):
@@ -96,6 +134,7 @@ class ProjectOut(BaseModel):
     grid: dict[str, Any]
     model_version: str | None
     double_share: float
+    publish_policy: Literal["reviewed", "any"] = "reviewed"
     version: int
     masks: int
     decided: int
@@ -113,6 +152,9 @@ class ProjectPatch(BaseModel):
     double_share: float | None = Field(None, ge=0, le=1)
     city: str | None = Field(None, pattern=ID_PATTERN)
     layer: str | None = Field(None, pattern=ID_PATTERN)
+    publish_policy: Literal["reviewed", "any"] | None = Field(
+        None, description="reviewed: a rebuild publishes accepted decisions and reviewers' and admins'; "
+                          "any: every decision in force")
 
     @field_validator("fine_classes")
     @classmethod
@@ -272,6 +314,8 @@ class DecisionOut(BaseModel):
     review: Literal["pending", "accepted", "rejected"]
     reviewer: str | None
     review_comment: str | None
+    restored_by: str | None = Field(None, description="The admin whose restore kept this decision's author "
+                                                      "and time from a file")
 
 
 class DecisionPage(Page):
@@ -319,6 +363,10 @@ class LoadSummary(BaseModel):
     mask_decisions: int
     masks_labelled: int
     by_class: dict[str, int]
+    mode: Literal["load", "restore"] = "load"
+    recorded_as: str | None = Field(None, description="The author every line was recorded as (load); "
+                                                      "none for a restore, which kept the file's authors")
+    write_s: float | None = Field(None, description="Seconds the write transaction (and its lock) took")
 
 
 class NextGroupOut(BaseModel):
@@ -393,6 +441,30 @@ class UserOut(BaseModel):
     id: int
     name: str
     role: str
+
+
+class LayerVersionOut(BaseModel):
+    """One published version of a layer (its file stays on the server)."""
+
+    number: int
+    version: str | None = Field(description="The layer version its tiles were served as (tile URLs' `v`)")
+    published_at: dt.datetime
+    by: str | None
+    note: str
+    current: bool
+
+
+class LayerVersionsOut(BaseModel):
+    city: str
+    layer: str
+    current: str | None = Field(description="The layer's version now (tile URLs' `v`)")
+    versions: list[LayerVersionOut]
+
+
+class RollbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str = Field(min_length=1, max_length=40, pattern=r"^[0-9a-f]+$",
+                         description="A version number (1, 2, ...) or the layer version (tile URLs' `v`)")
 
 
 class MaskAt(BaseModel):

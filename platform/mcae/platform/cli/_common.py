@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mcae.tiles.catalog import CatalogStore
 
 console = Console(stderr=True)
+stdout = Console()  # results meant for a pipe or a file (tables); notes go to `console`
 F = TypeVar("F", bound=Callable[..., Any])
 
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project folder (one city).")]

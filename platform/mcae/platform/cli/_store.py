@@ -3,6 +3,7 @@ once the project was added to it (`mcae projects add`); never both."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,13 +16,19 @@ DatabaseOpt = Annotated[str | None, typer.Option(
     "--database", help="Annotation database URL (default: MCAE_DATABASE__URL, else annotation.db beside the "
                        "catalog).")]
 StoreCatalogOpt = Annotated[Path | None, typer.Option(
-    "--catalog", help="Catalog whose folder holds the annotation database [MCAE_TILES__CATALOG_PATH or "
+    "--catalog", help="Catalog whose folder holds the annotation database \\[the database project.json "
+                      "records (`mcae projects add` writes it), else MCAE_TILES__CATALOG_PATH or "
                       "demo-output/catalog.json].")]
 
 
-def _settings(catalog: Path | None, database: str | None) -> Any:
-    from mcae.platform.annotation.local import settings_for
+def _settings(catalog: Path | None, database: str | None, project: Project | None = None) -> Any:
+    """Settings naming the database: --database, --catalog, the environment, else the one
+    ``project.json`` records (``mcae projects add`` writes it there)."""
+    from mcae.platform.annotation.local import recorded_database, settings_for
 
+    if database is None and catalog is None and project is not None and not any(
+            os.environ.get(name) for name in ("MCAE_DATABASE__URL", "MCAE_TILES__CATALOG_PATH")):
+        database = recorded_database(project)
     return settings_for(catalog, database)
 
 
@@ -31,7 +38,7 @@ def decisions_of(project: Project, catalog: Path | None, database: str | None) -
         return None
     from mcae.platform.annotation.local import decisions_for
 
-    return decisions_for(project, _settings(catalog, database))
+    return decisions_for(project, _settings(catalog, database, project))
 
 
 def checked_patches(project: Project, catalog: Path | None, database: str | None) -> set[str] | None:
@@ -43,7 +50,7 @@ def checked_patches(project: Project, catalog: Path | None, database: str | None
     from mcae.platform.annotation.local import open_database, project_id_for
     from mcae.platform.annotation.models import Patch
 
-    db = open_database(_settings(catalog, database))
+    db = open_database(_settings(catalog, database, project), create=False)
     try:
         ident = project_id_for(db, project.root)
         with db.reader() as session:
@@ -59,7 +66,7 @@ def record(project: Project, new: list[Decision], source: str, catalog: Path | N
     from mcae.platform.annotation.local import open_database, project_id_for
     from mcae.platform.annotation.service import apply_engine_decisions
 
-    db = open_database(_settings(catalog, database))
+    db = open_database(_settings(catalog, database, project), create=False)
     try:
         ident = project_id_for(db, project.root)
         with db.session() as session:
@@ -77,12 +84,13 @@ def after_training(project: Project, report: Any, decisions: int, catalog: Path 
     from mcae.platform.annotation.local import open_database, project_id_for
     from mcae.platform.annotation.models import Training
 
-    db = open_database(_settings(catalog, database))
+    db = open_database(_settings(catalog, database, project), create=False)
     try:
         ident = project_id_for(db, project.root)
         with db.session() as session:
             summary = import_project(session, project.root, ident)
             session.add(Training(project_id=ident, model_version=summary["model_version"], masks=report.n_masks,
-                                 decisions=decisions, holdout_accuracy=report.holdout_accuracy))
+                                 decisions=decisions, holdout_accuracy=report.holdout_accuracy,
+                                 holdout=getattr(report, "holdout", None) or None))
     finally:
         db.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -21,6 +21,7 @@ from mcae.platform.cli._common import (
     executor,
     friendly_errors,
     open_store,
+    stdout,
 )
 from mcae.platform.cli._store import DatabaseOpt, StoreCatalogOpt
 from mcae.platform.settings import get_settings
@@ -181,9 +182,16 @@ def train(
         report = train_step(proj, run, classifier, compare_baseline=compare_baseline, decisions=held)
     if held is not None:
         decision_store.after_training(proj, report, len(held), catalog, database)
-    scores = ", ".join(f"{k} {v:.1%}" for k, v in report.holdout_accuracy.items()) or "n/a"
+    scores = ", ".join(f"{k} {v:.1%}" for k, v in report.holdout_accuracy.items()) or "not scored"
     console.print(f"[green]trained[/] {classifier} on {report.n_masks} masks of "
                   f"{len(report.classes)} classes; hold-out accuracy: {scores}")
+    scored = report.holdout
+    if scored.get("ece") is not None:
+        console.print(f"calibration on held-out masks: ECE {scored['ece_uncalibrated']:.3f} raw, "
+                      f"{scored['ece']:.3f} after temperature {scored['temperature']:.2f} "
+                      f"(reliability diagram: {proj.root / scored['figure']})")
+    if scored.get("reason"):
+        console.print(f"hold-out: {scored['reason']}")
 
 
 @app.command("map")
@@ -203,8 +211,16 @@ def map_(
         help="Catalog for --publish (and the annotation database beside it) [MCAE_TILES__CATALOG_PATH or "
              "demo-output/catalog.json].")] = None,
     database: DatabaseOpt = None,
+    quiet: QuietOpt = False,
+    bounds: Annotated[str | None, typer.Option(
+        help="WEST,SOUTH,EAST,NORTH of a plain image (segmented with --gsd, no georeferencing), in --crs: "
+             "georeferences the map so the viewer can show it.")] = None,
+    crs: Annotated[str, typer.Option(help="CRS of --bounds.")] = "EPSG:4326",
 ) -> None:
-    """Write the land-cover map as a Cloud-Optimized GeoTIFF with the MCAE palette."""
+    """Write the land-cover map as a Cloud-Optimized GeoTIFF with the MCAE palette.
+
+    Progress with an ETA, patch by patch; written atomically, so an interrupted map leaves no
+    file and running it again starts over (a map takes a small share of segment's time)."""
     from mcae.inference.districts import clip_districts
     from mcae.inference.mapping import write_map
     from mcae.inference.project import Project
@@ -217,7 +233,8 @@ def map_(
         map_to_object_store(proj, out, decisions=held, districts=districts, district_field=district_field,
                             publish_city=publish, catalog=catalog)
         return
-    path = write_map(proj, Path(out), decisions=held)
+    box = _bounds(bounds) if bounds is not None else None
+    path = write_map(proj, Path(out), decisions=held, bounds=box, crs=crs, quiet=quiet)
     console.print(f"[green]map written:[/] {path}")
     if districts is not None:
         for written in clip_districts(path, districts, path.parent, field=district_field):
@@ -240,11 +257,14 @@ def map_(
 def groups(
     project: ProjectOpt,
     neighbourhood: Annotated[str | None, typer.Option(help="Only this neighbourhood.")] = None,
-    limit: Annotated[int, typer.Option(help="Rows to show.")] = 30,
+    limit: Annotated[int, typer.Option(help="Rows to show (0: all of them).", min=0)] = 30,
+    show_all: Annotated[bool, typer.Option("--all", help="Show every group (same as --limit 0).")] = False,
     catalog: StoreCatalogOpt = None,
     database: DatabaseOpt = None,
 ) -> None:
-    """Show the groups an expert labels, as `index/of, (score range), {class mix}`."""
+    """Show the groups an expert labels, as `index/of, (score range), {class mix}`.
+
+    The table goes to stdout (so `| head` and `> file` work); notes go to stderr."""
     from mcae.inference.decisions import mask_labels, read_decisions
     from mcae.inference.groups import describe_group, group_summary
     from mcae.inference.project import Project
@@ -255,13 +275,26 @@ def groups(
     summary = group_summary(proj.groups(), labels)
     if neighbourhood:
         summary = summary[summary["neighbourhood"] == neighbourhood]
+    shown = summary if show_all or limit == 0 else summary.head(limit)
     table = Table("neighbourhood", "group", "masks", "decided", "view")
-    for _, row in summary.head(limit).iterrows():
+    for _, row in shown.iterrows():
         table.add_row(row["neighbourhood"], row["group"], str(row["size"]), str(row["decided"]),
                       describe_group(row))
-    console.print(table)
-    console.print(f"{len(summary)} groups; group x-y is cluster x with predicted class y "
-                  "(0 = Unknown until a model is trained)")
+    stdout.print(table)
+    if len(shown) < len(summary):
+        console.print(f"showing the first {len(shown)} of {len(summary)} groups: --limit N or --all for more")
+    console.print(f"{len(summary)} groups; group x-y is cluster x split by the class y predicted when it was "
+                  "made (0 = Unknown: no model then); retraining keeps groups, it updates predictions")
+
+
+def _bounds(text: str) -> tuple[float, float, float, float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise typer.BadParameter(f"{text!r} is not WEST,SOUTH,EAST,NORTH", param_hint="--bounds")
+    return values[0], values[1], values[2], values[3]
 
 
 def _parse_options(pairs: list[str]) -> dict[str, object]:
@@ -353,6 +386,36 @@ def info(project: ProjectOpt) -> None:
     typer.echo("steps:")
     for name, step in manifest["steps"].items():
         typer.echo(f"  {name}: {json.dumps(step)}")
+    done, remaining = _progress_of(Project.open(project))
+    typer.echo("done:      " + ("; ".join(done) or "nothing yet"))
+    typer.echo("remaining: " + ("; ".join(remaining) or "nothing: every step has run"))
+
+
+def _progress_of(project: Any) -> tuple[list[str], list[str]]:
+    """What of the pipeline a project folder holds, and what is left (for long runs that resume)."""
+    total = len(project.grid)
+    segmented = sum(1 for p in project.grid.patches() if project.patch_table(p.id).is_file())
+    done, remaining = [], []
+    if segmented:
+        done.append(f"segment {segmented}/{total} patches")
+    if segmented < total:
+        remaining.append(f"segment {total - segmented} patches (`mcae segment` resumes where it stopped)")
+    elif not project.groups_path.is_file():
+        remaining.append("groups (`mcae segment` again: its patches are done, it clusters)")
+    else:
+        done.append("groups")
+    steps = project.manifest.get("steps", {})
+    store = project.manifest.get("decisions_store")
+    if "label" in steps or store:
+        done.append("decisions " + ("in the annotation database" if store else f"{steps['label'].get('decisions')}"))
+    else:
+        remaining.append("label (`mcae label`, or import with `mcae projects add` and label in the web tools)")
+    if project.has_model():
+        done.append(f"train ({steps.get('train', {}).get('masks', '?')} masks)")
+    else:
+        remaining.append("train (`mcae train`; it starts over if interrupted: one model, written atomically)")
+    remaining.append("map / export-dataset whenever wanted (each writes its outputs atomically; rerun to redo)")
+    return done, remaining
 
 
 @app.command()
@@ -388,5 +451,10 @@ def demo(
     tokens = setup_demo_annotation(options.out, settings)
     console.print(f"annotation service: project 'demo' with the simulated expert's decisions; tokens of an "
                   f"annotator, a reviewer and an admin in {tokens}")
+    assessed = options.out / "assessment" / "report.json"
+    if assessed.is_file():
+        oa = json.loads(assessed.read_text())["overall_accuracy"]
+        console.print(f"map accuracy (stratified sample labelled by the SIMULATED response from reference.tif): "
+                      f"OA {oa['estimate']:.1%} ± {oa['ci95']:.1%} (95 % CI); {assessed.parent}")
     console.print(f"[green]demo finished[/] in {result['seconds']:.0f} s: {options.out} "
                   f"(catalog: {store.path}); serve it with `mcae serve --catalog {store.path}`")
