@@ -7,10 +7,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from mcae.tiles.ids import ID_PATTERN
+
 
 class DesignIn(BaseModel):
-    city: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
-    layer: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    city: str = Field(pattern=ID_PATTERN)
+    layer: str = Field(pattern=ID_PATTERN)
     seed: int = Field(ge=0, le=2**31 - 1)
     points: int | None = Field(default=None, ge=1, le=20_000)
     target_se: float | None = Field(default=None, gt=0, lt=1)
