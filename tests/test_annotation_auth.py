@@ -46,7 +46,7 @@ def concrete(service: Service, path: str) -> str:
     mask = service.masks(group)[0]
     values = {"project": service.project, "hood": group["neighbourhood"], "group": group["key"],
               "patch": mask["patch"], "mask": str(mask["mask_id"]), "decision": "1", "city": "test-city",
-              "layer": "mcae"}
+              "layer": "mcae", "refinement": "1"}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 

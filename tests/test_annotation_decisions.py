@@ -157,7 +157,13 @@ def test_checked_flag_refinement_and_mask_at(service: Service) -> None:
     assert patches["total"] == 25
     patch = patches["items"][-1]
     r = service.put(service.p(f"/patches/{patch['name']}/checked"), json={"checked": True, "version": patch["version"]})
+    assert r.status_code == 400 and "undecided masks" in r.json()["detail"]  # refused, nothing changed
+    r = service.put(service.p(f"/patches/{patch['name']}/checked"), json={"checked": True, "version": patch["version"],
+                                                                          "override": True})
     assert r.status_code == 200 and r.json()["checked"] and r.json()["checked_by"] == "alice"
+    where = {"entity": "patch", "entity_id": patch["name"]}
+    entry = service.get(service.p("/history"), params=where).json()["items"][0]
+    assert entry["user"] == "alice" and entry["after"]["override"] is True and entry["after"]["undecided"] > 0
     r = service.put(service.p(f"/patches/{patch['name']}/checked"), json={"checked": False,
                                                                           "version": patch["version"]})
     assert r.status_code == 409

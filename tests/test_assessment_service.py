@@ -227,3 +227,23 @@ def test_api_blind_labels_second_expert_undo(env: Env, client: TestClient) -> No
     assert client.get(f"{base}/report", headers=_h(env, "vera")).json()["sample"]["independent"] is False
     assert client.get("/api/assessments/424242", headers=_h(env, "vera")).status_code == 404
     assert client.get(f"{base}/report").status_code == 401
+
+
+def test_every_assessment_route_needs_its_role(env: Env, client: TestClient) -> None:
+    """No token: 401 everywhere; below the route's role: 403 (the public layer line needs none)."""
+    doc = client.get("/openapi.json").json()
+    routes = [(m, p) for p, ops in doc["paths"].items() if p.startswith("/api/assessments") for m in ops]
+    assert len(routes) >= 9
+    least = {("post", "/api/assessments"): "rita", ("get", "/api/assessments"): "vera",
+             ("get", "/api/assessments/{sample}"): "vera", ("get", "/api/assessments/{sample}/report"): "vera"}
+    for method, path in routes:
+        url = path.format(sample=1, seq=1, label=999_999)  # no such label: 404 once past the role check
+        assert client.request(method.upper(), url, json={}).status_code == 401, (method, path)
+        need = least.get((method, path), "alice")
+        below = {"rita": ["vera", "alice"], "alice": ["vera"], "vera": []}[need]
+        for user in below:
+            r = client.request(method.upper(), url, headers=_h(env, user), json={})
+            assert r.status_code == 403, (method, path, user, r.status_code)
+        r = client.request(method.upper(), url, headers=_h(env, need), json={})
+        assert r.status_code not in (401, 403), (method, path, need, r.status_code)
+    assert client.get("/api/cities/town/layers/mcae/assessment").status_code == 200

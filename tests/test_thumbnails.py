@@ -24,6 +24,8 @@ from mcae.platform.annotation.thumbnails import (
     PatchImages,
     UnknownMask,
     UnknownPatch,
+    crop_origin,
+    crop_side,
     mask_at,
     mask_thumbnail,
     patch_classification,
@@ -118,11 +120,27 @@ def test_outline_is_yellow_on_the_mask_boundary_and_bbox_red(images: PatchImages
     assert red.sum() <= perimeter.size  # a rectangle, nothing else
 
 
-def test_thumbnail_pads_black_past_the_patch_edge(images: PatchImages, project_dir: Path) -> None:
+def test_thumbnail_crop_stays_inside_the_patch(images: PatchImages, project_dir: Path) -> None:
     labels = raster(project_dir, "0-0")
-    mask_id = int(labels[0, 0])  # touches the top-left corner: the crop reaches past it
+    mask_id = int(labels[0, 0])  # touches the top-left corner: the crop moves inside instead of padding
     pixels = decode(mask_thumbnail(images, "0-0", mask_id, size=128))
-    assert (pixels[:4, :4] == 0).all()
+    assert not (pixels[:4, :4] == 0).all()
+
+
+def test_a_large_mask_fills_its_thumbnail() -> None:
+    # a field 900 px long in a 1024 px patch: its box takes most of the crop, no black frame
+    side = crop_side(900, 2.0, (1024, 1024))
+    assert 900 <= side <= 1024 and 900 / side > 0.85
+    assert crop_origin(100, 1000, side, 1024) == 1024 - side  # moved inside, not centred past the edge
+    assert crop_side(20, 2.0, (1024, 1024)) == 64  # a small mask keeps its context
+    assert crop_side(80, 2.0, (1024, 1024)) == 160
+
+
+def test_the_large_view_is_at_native_pixels(images: PatchImages, project_dir: Path) -> None:
+    mask_id, (r0, c0, r1, c1) = interior_mask(project_dir)
+    pixels = decode(mask_thumbnail(images, "0-0", mask_id, size=None, context=4.0))
+    assert pixels.shape[0] == pixels.shape[1] >= 256
+    assert pixels.shape[0] >= crop_side(max(r1 - r0, c1 - c0), 4.0, (1024, 1024)) or pixels.shape[0] == 1024
 
 
 def test_unknown_mask_and_patch(images: PatchImages, project_dir: Path) -> None:

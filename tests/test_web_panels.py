@@ -193,3 +193,13 @@ def test_tile_bundle_download(viewer: Viewer, site: Site) -> None:
     wmts = page.locator("#service-links input").first.input_value()
     assert wmts.endswith("/WMTSCapabilities.xml")
     assert site.status(urllib.parse.urlparse(wmts).path) == 200
+
+
+def test_download_layer_follows_side_a_until_picked(viewer: Viewer, site: Site) -> None:
+    """The Download tab offers side A's layer (the MCAE map) by default, not the imagery."""
+    viewer.open()
+    page = viewer.page
+    viewer.tab("download")
+    page.wait_for_function("() => document.querySelector('#dl-layer').value !== ''")
+    side_a = page.eval_on_selector("#layer-a", "s => s.value")
+    assert page.eval_on_selector("#dl-layer", "s => s.value") == side_a

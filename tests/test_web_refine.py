@@ -249,10 +249,17 @@ def test_mark_patch_fully_checked(browser: Any, refine_site: Refine) -> None:
         wait_patch(page, name)
         assert page.get_attribute("#checked", "aria-pressed") == "false"
         page.click("#checked")
+        # undecided masks: refused with the reason, until alice overrides (recorded with her name)
+        page.wait_for_selector("#banner:not([hidden]) #check-anyway")
+        assert "undecided masks" in page.inner_text("#banner")
+        assert site.api(f"/patches/{name}")["checked"] is False
+        page.click("#check-anyway")
         page.wait_for_selector("#checked[aria-pressed='true']")
         assert "alice" in page.inner_text("#checked-by")
         found = site.api(f"/patches/{name}")
         assert (found["checked"], found["checked_by"]) == (True, "alice")
+        entry = site.api(f"/history?entity=patch&entity_id={name}")["items"][0]
+        assert (entry["user"], entry["after"]["override"]) == ("alice", True)
         page.reload()
         wait_patch(page, name)
         assert page.get_attribute("#checked", "aria-pressed") == "true"
@@ -263,6 +270,8 @@ def test_mark_patch_fully_checked(browser: Any, refine_site: Refine) -> None:
         page.wait_for_selector("#checked[aria-pressed='false']")
         assert site.api(f"/patches/{name}")["checked"] is False
         page.keyboard.press("c")
+        page.wait_for_selector("#banner:not([hidden]) #check-anyway")
+        page.click("#check-anyway")
         page.wait_for_selector("#checked[aria-pressed='true']")
         assert site.api(f"/patches/{name}")["checked_by"] == "alice"
         # the filter of checked patches lists it
@@ -401,6 +410,80 @@ def test_patches_waiting_for_refinement_come_first(browser: Any, refine_site: Re
         page.select_option("#filter", "refine")
         page.wait_for_function("() => document.querySelector('#position').textContent === '0 / 0'")
         assert "No patch waits for refinement" in page.inner_text("#patch-stats")
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
+
+
+def test_waiting_masks_are_crossed_inside_their_box_and_rows_start_unset(browser: Any, refine_site: Refine) -> None:
+    """Masks added from "Waiting for refinement" get their cross inside their box (the API's
+    bbox is [x0, y0, x1, y1]); "Add all" rows start with no class and unticked: Save saves nothing."""
+    site = refine_site
+    patches = site.patches()
+    target = next(p for p in patches if p["name"] not in site.used and p["decided"] == 0)
+    name = target["name"]
+    site.used.add(name)
+    masks = [m for m in site.detail(name)["mask_list"] if m["class_id"] is None and m["group"]]
+    # the boxes farthest from square first: swapped axes would put their crosses outside
+    masks.sort(key=lambda m: -abs((m["bbox"][2] - m["bbox"][0]) - (m["bbox"][3] - m["bbox"][1])))
+    chosen = masks[:3]
+    for mask in chosen:
+        hood, group = mask["neighbourhood"], mask["group"]
+        version = next(g for g in site.api(f"/neighbourhoods/{hood}/groups") if g["key"] == group)["version"]
+        site.api(f"/neighbourhoods/{hood}/groups/{group}/refine", "alice", "POST",
+                 {"masks": [mask["id"]], "version": version})
+    context, page, viewer = open_refine(browser, site, "alice", f"?project={PROJECT}&patch={name}&filter=all")
+    try:
+        wait_patch(page, name)
+        page.click("#add-waiting")
+        for mask in chosen:
+            cross = page.locator(f"#class-marks g.cross[data-mask='{mask['mask_id']}']")
+            x, y = int(cross.get_attribute("data-x")), int(cross.get_attribute("data-y"))
+            x0, y0, x1, y1 = mask["bbox"]
+            assert x0 <= x < x1 and y0 <= y < y1, (mask["bbox"], x, y)
+            row = f"#row-body tr[data-mask='{mask['mask_id']}']"
+            assert page.get_attribute(row, "data-class") in ("", None)  # no model guess pre-filled
+            assert not page.is_checked(f"{row} input.tick")
+        assert page.is_disabled("#save")  # nothing chosen: nothing to save
+        assert all(site.mask(name, m["mask_id"])["class_id"] is None for m in chosen)
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
+
+
+def test_zoom_and_pan_keep_clicks_on_the_right_pixel(browser: Any, refine_site: Refine) -> None:
+    site = refine_site
+    name = site.fresh_patch()["name"]
+    context, page, viewer = open_refine(browser, site, "alice", f"?project={PROJECT}&patch={name}&filter=all")
+    try:
+        wait_patch(page, name)
+        width = int(page.get_attribute("#class-stage", "data-width"))
+        height = int(page.get_attribute("#class-stage", "data-height"))
+        page.locator("#class-stage").focus()
+        page.keyboard.press("=")
+        page.keyboard.press("=")
+        assert float(page.get_attribute("#class-stage", "data-zoom")) == 2.25
+        assert page.inner_text("#zoom-level").startswith("2.")
+        box = page.locator("#class-stage").bounding_box()
+        # zoomed around the centre: the centre of the view is still the patch's centre
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        cross = page.locator("#class-marks g.cross").first
+        cross.wait_for()
+        x, y = int(cross.get_attribute("data-x")), int(cross.get_attribute("data-y"))
+        assert abs(x - width / 2) <= 2 and abs(y - height / 2) <= 2, (x, y)
+        # a drag pans (and picks nothing); the same screen point is then another pixel
+        rows = page.locator("#row-body tr").count()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2 + 40, steps=5)
+        page.mouse.up()
+        assert page.locator("#row-body tr").count() == rows
+        assert page.locator("#class-stage .zoom-layer").evaluate("n => n.style.transform").startswith("translate(")
+        page.keyboard.press("z")
+        assert page.get_attribute("#class-stage", "data-zoom") == "1.00"
+        help_text = page.evaluate("() => { document.querySelector('#help').click(); "
+                                  "return document.querySelector('#shortcuts').innerText; }")
+        assert "Zoom in" in help_text and "Fit the whole patch" in help_text
         assert not unexpected(viewer.errors), viewer.errors
     finally:
         context.close()

@@ -37,9 +37,11 @@ export class Downloads {
   private estimateToken = 0;
   private polling: number | undefined;
   lastJob: Job | null = null;
+  /** The user chose the layer: keep it; until then it follows side A's layer. */
+  private picked = false;
 
   constructor(private host: DownloadHost) {
-    this.layerSelect.addEventListener('change', () => { this.fillZooms(); this.refresh(); });
+    this.layerSelect.addEventListener('change', () => { this.picked = true; this.fillZooms(); this.refresh(); });
     for (const select of [this.minSelect, this.maxSelect, this.format]) select.addEventListener('change', () => this.refresh());
     this.start.addEventListener('click', () => void this.build());
     this.clipButton.addEventListener('click', () => void this.clip());
@@ -55,7 +57,8 @@ export class Downloads {
     const previous = this.layerSelect.value;
     this.layerSelect.replaceChildren(...layers.map((l) => h('option', { value: l.id }, l.title)));
     const preferred = this.host.preferredLayer();
-    this.layerSelect.value = layers.some((l) => l.id === previous) ? previous : preferred?.id ?? layers[0]?.id ?? '';
+    const keep = this.picked && layers.some((l) => l.id === previous);
+    this.layerSelect.value = keep ? previous : preferred?.id ?? layers[0]?.id ?? '';
     this.fillZooms();
     this.renderLinks();
   }

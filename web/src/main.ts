@@ -87,7 +87,7 @@ class App {
     this.downloads = new Downloads({
       city: () => this.city.id,
       layers: () => this.sortedLayers(),
-      preferredLayer: () => this.layerOf('b') ?? this.layerOf('a'),
+      preferredLayer: () => this.layerOf('a') ?? this.layerOf('b'), // side A: the MCAE map
       area: () => this.areas.downloadArea(),
       zoom: () => this.pair.a.getZoom(),
     });

@@ -83,10 +83,11 @@ class LoadSettings(BaseModel):
     district, an admin's restore). A city of about 5 million masks is labelled by a few tens
     of thousands of group decisions and some hundreds of thousands of mask corrections; a
     Dump line is about 60-200 bytes plus about 14 bytes per mask a group decision lists. The
-    write lock (one transaction: all or nothing) grows with the mask labels written, about
-    17,000 a second on SQLite on a busy 2-core machine (``benchmarks.load_lock``: 20,000
-    lines with 417,000 mask labels held it 25 s), so 1,000,000 mask labels bound it to about
-    a minute; a whole-city restore is several Loads, each all or nothing.
+    write lock (one transaction: all or nothing) grows with the mask labels written
+    (``benchmarks.load_lock``, SQLite, a 2-core machine at load average ~19: 20,000 lines with
+    417,000 mask labels held it 25 s; 45,000 lines with 932,000 labels 77 s), so 1,000,000
+    mask labels bound it to a minute or two on a busy machine, less on a quiet one; a
+    whole-city restore is several Loads, each all or nothing.
     """
 
     max_bytes: int = Field(default=64 * 1024 * 1024, ge=1)  # a district's Dump is a few MiB

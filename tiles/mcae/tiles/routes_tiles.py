@@ -337,10 +337,8 @@ def layer_extent(readers: ReaderPool, ref: LayerRef,
     """Geographic bounds and zoom range of a layer on ``tms`` (read from its file)."""
     with readers.reader(ref.path, tms) as src:
         bounds = src.get_geographic_bounds(tms.rasterio_geographic_crs)
-        dataset = src.dataset  # typed where the reader's own attributes are optional
-        assert dataset is not None
-        maxzoom = max(int(src.minzoom), native_maxzoom(dataset.crs, dataset.transform, dataset.width,
-                                                       dataset.height, src.tms))
+        assert src.transform is not None and src.width and src.height  # a file read by rio-tiler has its grid
+        maxzoom = max(int(src.minzoom), native_maxzoom(src.crs, src.transform, src.width, src.height, src.tms))
         return (tuple(float(b) for b in bounds), int(src.minzoom), maxzoom)  # type: ignore[return-value]
 
 

@@ -10,6 +10,13 @@ export interface ClassInfo {
   color: string;
 }
 
+/** A mask's area for a caption: m² below a hectare, else ha. */
+export function areaText(mask: Mask): string {
+  const m2 = mask.area_m2;
+  if (m2 === null || m2 === undefined) return `${mask.area} px`;
+  return m2 >= 10_000 ? `${(m2 / 10_000).toFixed(2)} ha` : `${Math.round(m2)} m²`;
+}
+
 export interface GridOptions {
   node: HTMLElement;
   scroll: HTMLElement;
@@ -18,6 +25,8 @@ export interface GridOptions {
   /** What to show for a mask's class (e.g. hidden in a second labelling). */
   shown: (mask: Mask) => { class_id: number | null; fine: string | null; note?: string };
   onSelection: () => void;
+  /** Open a card's enlarged view (its magnifier button). */
+  onEnlarge?: (mask: Mask) => void;
 }
 
 const DRAG_PX = 6;
@@ -61,7 +70,10 @@ export class Grid {
       const img = el('img', { alt: `mask ${mask.patch}_${mask.mask_id}`, width: 192, height: 192, draggable: 'false' });
       const card = el('div', { class: 'card', role: 'option', 'data-id': mask.id, 'data-index': index,
         tabindex: index === this.focus ? 0 : -1 },
-      el('div', { class: 'thumb' }, img), el('div', { class: 'cap' }));
+      el('div', { class: 'thumb' }, img,
+        el('button', { type: 'button', class: 'zoom', tabindex: -1, title: 'Enlarge, with its surroundings (v)',
+          'aria-label': `Enlarge mask ${mask.patch}_${mask.mask_id}` }, '⤢')),
+      el('div', { class: 'cap' }));
       this.cards.set(mask.id, card);
       this.caption(card, mask);
       loads.push(this.images.into(img, String(mask.id), mask.thumbnail).then(() => {
@@ -116,7 +128,7 @@ export class Grid {
         pred && pred.id ? el('span', { class: 'pred', title: 'The model\'s prediction' }, ` · pred. ${pred.name}`) : null);
     fill(card.querySelector('.cap')!,
       el('span', { class: 'mid', title: `patch ${mask.patch}, mask ${mask.mask_id}, area ${mask.area} px` },
-        `${mask.patch}_${mask.mask_id}`),
+        `${mask.patch}_${mask.mask_id}`, el('span', { class: 'area' }, ` · ${areaText(mask)}`)),
       el('span', { class: 'conf', title: 'Confidence of the prediction' }, confidence),
       label,
       mask.refine ? el('span', { class: 'badge', title: 'Sent to refinement' }, 'refine') : null,
@@ -168,6 +180,11 @@ export class Grid {
     const card = (event.target as HTMLElement).closest<HTMLElement>('.card');
     if (!card) return;
     const index = Number(card.dataset.index);
+    if ((event.target as HTMLElement).closest('.zoom')) {
+      const mask = this.masks[index];
+      if (mask) this.o.onEnlarge?.(mask);
+      return;
+    }
     if (event.shiftKey && this.anchor !== null) this.range(index);
     else this.toggle(index);
     this.moveFocus(index, false);

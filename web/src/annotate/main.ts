@@ -6,13 +6,20 @@
 
 import { currentUser } from '../shared/auth';
 import {
-  ApiError, ConflictError, api, send, type Decision, type Group, type Mask, type Neighbourhood, type Project,
+  ConflictError, api, type Decision, type Group, type Mask, type Neighbourhood, type Project,
   type SaveOut, type User,
 } from '../shared/client';
+import { enlarge, enlargedOpen } from '../shared/enlarge';
 import { addShortcuts } from '../shared/keys';
 import { startTool } from '../shared/page';
-import { byId, download, el, flash, param, pct, seconds, setParams, when } from '../shared/util';
-import { Grid, type ClassInfo } from './grid';
+import { byId, el, flash, param, pct, seconds, setParams } from '../shared/util';
+import { Grid, areaText, type ClassInfo } from './grid';
+import { dumpDecisions, loadDecisions } from './transfer';
+import { errorText as errorTextOf } from './errors';
+import { renderHistory } from './history';
+import { ha, renderGroups, renderHoods } from './pickers';
+import { ui } from './ui';
+import { queueWrite, writesPending } from './writes';
 import './annotate.css';
 
 type Sort = 'confidence' | '-confidence' | 'area' | '-area' | 'id';
@@ -41,44 +48,10 @@ interface State {
   secondLabels: Map<number, { class_id: number; fine: string | null }>;
   saving: boolean;
   fineOf: number;
+  /** The last send to refinement made here (`u` takes it back before any older decision). */
+  lastSend: { id: number; group: string; masks: number } | null;
 }
 
-const ui = {
-  main: byId('annotate'),
-  hoods: byId('hoods'),
-  hoodPage: byId('hood-page'),
-  hoodPrev: byId<HTMLButtonElement>('hood-prev'),
-  hoodNext: byId<HTMLButtonElement>('hood-next'),
-  groups: byId('groups'),
-  lease: byId('lease'),
-  nextGroup: byId<HTMLButtonElement>('next-group'),
-  banner: byId('banner'),
-  sort: byId<HTMLSelectElement>('sort'),
-  state: byId<HTMLSelectElement>('state'),
-  count: byId('selected-count'),
-  timing: byId('timing'),
-  pageInfo: byId('page-info'),
-  pagePrev: byId<HTMLButtonElement>('page-prev'),
-  pageNext: byId<HTMLButtonElement>('page-next'),
-  grid: byId('grid'),
-  scroll: byId('grid-scroll'),
-  band: byId('band'),
-  empty: byId('grid-empty'),
-  coarse: byId('coarse'),
-  fineOf: byId<HTMLSelectElement>('fine-of'),
-  fine: byId('fine'),
-  selectAll: byId<HTMLButtonElement>('select-all'),
-  selectNone: byId<HTMLButtonElement>('select-none'),
-  undo: byId<HTMLButtonElement>('undo'),
-  refine: byId<HTMLButtonElement>('refine'),
-  status: byId('save-status'),
-  summary: byId('summary'),
-  history: byId('history'),
-  dump: byId<HTMLButtonElement>('dump'),
-  load: byId<HTMLButtonElement>('load'),
-  loadFile: byId<HTMLInputElement>('load-file'),
-  loadStatus: byId('load-status'),
-};
 
 let s: State;
 let openSeq = 0;
@@ -109,7 +82,15 @@ const grid = new Grid({
     return { class_id: mask.class_id ?? null, fine: mask.fine_class ?? null };
   },
   onSelection: () => showCount(),
+  onEnlarge: (mask) => enlargeMask(mask),
 });
+
+function enlargeMask(mask: Mask): void {
+  enlarge({ id: mask.id, thumbnail: mask.thumbnail, title: `${mask.patch}_${mask.mask_id}`,
+    caption: `${mask.class_name ?? 'undecided'} · ${areaText(mask)} · confidence ${mask.confidence?.toFixed(2) ?? '–'}` });
+}
+
+const groupKey = (): string => (s.group ? `${s.group.neighbourhood}/${s.group.key}` : '');
 
 // -- small displays ----------------------------------------------------------------------
 
@@ -132,13 +113,7 @@ function banner(content: (Node | string)[] | null, kind: 'warn' | 'info' | 'erro
   ui.banner.replaceChildren(...content);
 }
 
-function errorText(error: unknown): string {
-  if (error instanceof ApiError) {
-    if (error.status === 403) return `not allowed for your role (${s.user.role}): ${error.detail}`;
-    return error.detail;
-  }
-  return error instanceof Error ? error.message : String(error);
-}
+const errorText = (error: unknown): string => errorTextOf(error, s.user.role);
 
 // -- neighbourhoods and groups -----------------------------------------------------------
 
@@ -156,32 +131,18 @@ function drawHoods(): void {
   ui.hoodPage.textContent = `${s.hoodPage} / ${pages}`;
   ui.hoodPrev.disabled = s.hoodPage <= 1;
   ui.hoodNext.disabled = s.hoodPage >= pages;
-  ui.hoods.replaceChildren(...s.hoods.map((h) => el('button', {
-    type: 'button', class: `pick hood${h.progress >= 1 ? ' done' : ''}`, 'data-hood': h.name,
-    'aria-pressed': String(h.name === s.hood), title: `${h.groups} groups, ${h.decided}/${h.masks} masks decided (${pct(h.progress)})`,
-    onclick: () => { void openHood(h.name); },
-  }, el('span', {}, h.name), el('span', { class: 'bar', 'aria-hidden': 'true' },
-    el('span', { style: `width:${(h.progress * 100).toFixed(1)}%` })),
-  el('span', { class: 'sr-only' }, `, ${pct(h.progress)} decided`))));
+  renderHoods(ui.hoods, s.hoods, s.hood, (name) => { void openHood(name); });
 }
 
 async function loadGroups(hood: string): Promise<Group[]> {
-  return api.get('/api/projects/{project}/neighbourhoods/{hood}/groups', { path: { ...P(), hood } });
+  const sort = byId<HTMLSelectElement>('group-sort').value as 'cluster' | '-area' | '-gain' | '-open-area';
+  const min = Number(byId<HTMLInputElement>('group-min-ha').value);
+  return api.get('/api/projects/{project}/neighbourhoods/{hood}/groups',
+    { path: { ...P(), hood }, query: { sort, ...(min > 0 ? { min_area_ha: min } : {}) } });
 }
 
 function drawGroups(): void {
-  ui.groups.dataset.hood = s.hood ?? '';
-  ui.groups.replaceChildren(...s.groups.map((g) => {
-    const done = g.decided >= g.size;
-    const leasedByOther = g.lease && g.lease.user !== s.user.name;
-    return el('button', {
-      type: 'button', class: `pick group${done ? ' done' : ''}${g.decided && !done ? ' partial' : ''}${leasedByOther ? ' leased' : ''}`,
-      'data-group': g.key, 'aria-pressed': String(g.key === s.group?.key && g.neighbourhood === s.group?.neighbourhood),
-      title: `${g.summary}\n${g.decided}/${g.size} decided, ${g.refine} to refine${leasedByOther ? `\nheld by ${String(g.lease?.user)}` : ''}`,
-      onclick: () => { void openGroup(g.neighbourhood, g.key); },
-    }, done ? el('span', { class: 'tick', 'aria-label': 'done' }, '✓') : null, g.key,
-    el('span', { class: 'bar', 'aria-hidden': 'true' }, el('span', { style: `width:${(100 * g.decided / Math.max(1, g.size)).toFixed(1)}%` })));
-  }));
+  renderGroups(ui.groups, s.hood, s.groups, s.group, s.user.name, (g) => { void openGroup(g.neighbourhood, g.key); });
 }
 
 async function openHood(hood: string, groupKey?: string): Promise<void> {
@@ -207,9 +168,20 @@ function describeGroup(): void {
   const g = s.group;
   if (!g) { ui.summary.textContent = ''; return; }
   ui.summary.replaceChildren(el('strong', {}, `${g.neighbourhood} / ${g.key}`), ' ', g.summary,
-    el('br'), `${g.decided}/${g.size} decided · ${g.open} open · ${g.refine} to refine · version ${g.version}`);
+    el('br'), `${g.decided}/${g.size} decided · ${g.open} open · ${g.refine} to refine · version ${g.version}`,
+    el('br'), el('span', { id: 'group-area' }, `${ha(g.area_ha)} (${pct(g.share ?? 0)} of the project's area) · `
+      + `${ha(g.decided_ha)} decided · ${ha(g.open_ha)} open · map gain ${ha(g.gain_ha)}`));
+  const rejected = (g.rejections ?? []).filter((r) => r.author === s.user.name);
   const lease = g.lease as { user?: string; until?: string } | null;
-  if (s.secondPass) {
+  if (rejected.length && !s.secondPass && !ui.banner.dataset.sticky) {
+    const r = rejected[0];
+    banner([el('strong', {}, `Rejected by ${r.reviewer ?? 'a reviewer'}: `),
+      `your decision #${r.decision} (${r.class_name}, ${r.masks} mask${r.masks === 1 ? '' : 's'}) on this group`,
+      r.comment ? el('q', { class: 'review-comment' }, r.comment) : ' (no comment)',
+      rejected.length > 1 ? ` and ${rejected.length - 1} more rejection${rejected.length > 2 ? 's' : ''}` : '',
+      '. Its masks are open again: label them anew.'], 'warn');
+    ui.banner.dataset.rejection = String(r.decision);
+  } else if (s.secondPass) {
     banner([el('strong', {}, 'Second, independent labelling. '),
       'This group is one of those labelled twice: label its masks as you see them. Your classes are compared with the first labelling, not applied; the first labeller\'s classes are hidden.'], 'info');
   } else if (lease?.user && lease.user !== s.user.name) {
@@ -326,27 +298,28 @@ function canUndo(d: Decision): boolean {
 }
 
 function drawHistory(): void {
-  if (!s.history.length) {
-    ui.history.replaceChildren(el('li', { class: 'note' }, 'No decision on this group yet.'));
-    return;
+  renderHistory(ui.history, s.history, s.group?.rejections ?? [], classes(), canUndo, (d) => { void undo(d); });
+}
+
+async function undoSend(send: { id: number; masks: number }): Promise<void> {
+  s.saving = true;
+  status(`Taking back the send to refinement…`);
+  try {
+    const out = await api.post('/api/projects/{project}/refinements/{refinement}/undo',
+      { path: { ...P(), refinement: send.id } });
+    s.lastSend = null;
+    status(`Undone: the send to refinement (${out.masks_changed} mask${out.masks_changed === 1 ? '' : 's'} open again).`, 'ok');
+    await afterWrite(out);
+  } catch (error) {
+    status(`Undo failed: ${errorText(error)}`, 'error');
+  } finally {
+    s.saving = false;
   }
-  ui.history.replaceChildren(...s.history.map((d) => {
-    const cls = classes().find((c) => c.id === d.class_id);
-    return el('li', { class: `decision ${d.state}`, 'data-decision': d.id, 'data-author': d.author },
-      el('span', { class: 'chip', style: `background:${cls?.color ?? '#000'}` }),
-      el('span', { class: 'what' }, el('strong', {}, d.class_name), d.fine_class ? `, ${d.fine_class}` : '',
-        ` · ${d.masks} mask${d.masks === 1 ? '' : 's'}`),
-      el('span', { class: 'by' }, `${d.author}, ${when(d.created_at)}`,
-        d.second_pass ? el('span', { class: 'badge' }, '2nd pass') : null,
-        d.state === 'undone' ? el('span', { class: 'badge' }, `undone${d.undone_by ? ` by ${d.undone_by}` : ''}`) : null,
-        d.review !== 'pending' ? el('span', { class: `badge ${d.review}` }, d.review) : null),
-      canUndo(d) ? el('button', { type: 'button', class: 'button small', title: `Undo decision #${d.id} as a whole`,
-        onclick: () => { void undo(d); } }, 'Undo') : null);
-  }));
 }
 
 async function undo(decision?: Decision): Promise<void> {
-  if (!s.group || s.saving) return;
+  if (!s.group) return;
+  if (!decision && s.lastSend && s.lastSend.group === groupKey()) { await undoSend(s.lastSend); return; }
   const target = decision ?? s.history.find((d) => canUndo(d) && d.author === s.user.name) ?? s.history.find(canUndo);
   if (!target) { status('Nothing to undo on this group.', 'info'); return; }
   s.saving = true;
@@ -394,16 +367,17 @@ function conflict(error: ConflictError, what: string): void {
   ], 'warn');
 }
 
-async function assign(classId: number, fine: string | null = null): Promise<void> {
+async function assign(classId: number, fine: string | null = null, chosen?: number[]): Promise<void> {
   if (selecting) await selecting;
-  if (!s.group || s.saving) return;
-  const ids = [...grid.selected];
+  if (!s.group) return;
+  const ids = chosen?.length ? chosen : [...grid.selected];
   const label = classId === 0 ? 'Unknown (label taken back)' : className(classId) + (fine ? `, ${fine}` : '');
   if (!ids.length) {
     status('Select masks first: click, shift-click, drag a box over them, or press a for all.', 'info');
     return;
   }
   s.saving = true;
+  s.lastSend = null;
   document.body.classList.add('saving');
   status(`Saving ${ids.length} mask${ids.length === 1 ? '' : 's'} as ${label}…`);
   const group = s.group;
@@ -442,13 +416,14 @@ async function assign(classId: number, fine: string | null = null): Promise<void
 }
 
 async function sendRestToRefine(): Promise<void> {
-  if (!s.group || s.saving) return;
+  if (!s.group) return;
   if (!s.group.open) { status('No open mask left in this group.', 'info'); return; }
   s.saving = true;
   try {
     const out = await api.post('/api/projects/{project}/neighbourhoods/{hood}/groups/{group}/refine',
       { path: G(), body: { version: s.group.version } });
-    status(`Sent to refinement: ${out.masks_changed} open mask${out.masks_changed === 1 ? '' : 's'} (the Refine page shows them).`, 'ok');
+    if (out.refinement) s.lastSend = { id: out.refinement, group: groupKey(), masks: out.masks_changed };
+    status(`Sent to refinement: ${out.masks_changed} open mask${out.masks_changed === 1 ? '' : 's'} (the Refine page shows them; u takes it back).`, 'ok');
     await afterWrite(out);
   } catch (error) {
     if (error instanceof ConflictError) conflict(error, 'Sending the rest to refinement');
@@ -524,7 +499,7 @@ function drawClassButtons(): void {
   ui.coarse.replaceChildren(...list.map((c) => el('button', {
     type: 'button', class: 'button class-button', 'data-class': c.id,
     title: c.id === 0 ? 'Unknown: takes a label back (0)' : `${c.name} (${c.id})`,
-    onclick: () => { grid.moveFocus(grid.focus, false); void assign(c.id); },
+    onclick: () => { grid.moveFocus(grid.focus, false); queueWrite(c.name, () => assign(c.id), (t) => status(t)); },
     onpointerenter: () => armFine(c.id), onfocus: () => armFine(c.id),
   }, el('span', { class: 'chip', style: `background:${c.id === 0 ? 'transparent' : c.color}` }),
   el('span', { class: 'name' }, c.name), el('kbd', {}, String(c.id)))));
@@ -540,40 +515,18 @@ function armFine(classId: number): void {
   const fine = s.project.fine_classes[name] ?? [];
   ui.fine.replaceChildren(...(fine.length ? fine.map((f) => el('button', {
     type: 'button', class: 'button class-button fine-button', 'data-fine': f, title: `${name}, ${f}`,
-    onclick: () => { grid.moveFocus(grid.focus, false); void assign(classId, f); },
+    onclick: () => { grid.moveFocus(grid.focus, false); queueWrite(f, () => assign(classId, f), (t) => status(t)); },
   }, el('span', { class: 'name' }, f))) : [el('p', { class: 'note' }, `No fine classes for ${name}.`)]));
 }
 
-// -- dump and load -----------------------------------------------------------------------
+// -- dump and load (transfer.ts) ---------------------------------------------------------
 
-async function dump(): Promise<void> {
-  try {
-    const response = await send('GET', `/api/projects/${encodeURIComponent(s.project.id)}/decisions.jsonl`,
-      { headers: { Accept: 'application/x-ndjson' } });
-    const blob = await response.blob();
-    download(blob, `${s.project.id}-decisions.jsonl`);
-    flash(ui.loadStatus, `Dumped ${(await blob.text()).split('\n').filter(Boolean).length} decisions.`, 'ok');
-  } catch (error) {
-    flash(ui.loadStatus, `Dump failed: ${errorText(error)}`, 'error');
-  }
+function dump(): Promise<void> {
+  return dumpDecisions(s.project.id, ui.loadStatus);
 }
 
-async function load(file: File): Promise<void> {
-  flash(ui.loadStatus, `Loading ${file.name}…`);
-  try {
-    const text = await file.text();
-    const response = await send('POST', `/api/projects/${encodeURIComponent(s.project.id)}/decisions.jsonl`,
-      { text, contentType: 'application/x-ndjson' });
-    const out = (await response.json()) as import('../shared/client').LoadSummary;
-    const byClass = Object.entries(out.by_class).map(([k, v]) => `${k} ${v}`).join(', ');
-    flash(ui.loadStatus, `Loaded ${file.name}: ${out.added} decisions added (${out.group_decisions} group, ` +
-      `${out.mask_decisions} mask), ${out.masks_labelled} masks labelled${byClass ? `: ${byClass}` : ''}.`, 'ok');
-    if (s.group) await afterWrite();
-  } catch (error) {
-    flash(ui.loadStatus, `Load refused, nothing changed: ${errorText(error)}`, 'error');
-  } finally {
-    ui.loadFile.value = '';
-  }
+function load(file: File): Promise<void> {
+  return loadDecisions(s.project.id, file, ui.loadStatus, ui.loadFile, async () => { if (s.group) await afterWrite(); });
 }
 
 // -- wiring ------------------------------------------------------------------------------
@@ -596,8 +549,13 @@ function wire(): void {
   ui.pageNext.addEventListener('click', () => turn(1));
   ui.selectAll.addEventListener('click', () => { void selectAll(); });
   ui.selectNone.addEventListener('click', () => grid.clear());
-  ui.undo.addEventListener('click', () => { void undo(); });
-  ui.refine.addEventListener('click', () => { void sendRestToRefine(); });
+  ui.undo.addEventListener('click', () => { queueWrite('Undo', () => undo(), (t) => status(t)); });
+  ui.refine.addEventListener('click', () => { queueWrite('Rest to refine', sendRestToRefine, (t) => status(t)); });
+  for (const id of ['group-sort', 'group-min-ha']) {
+    byId(id).addEventListener('change', () => {
+      if (s.hood) void loadGroups(s.hood).then((groups) => { s.groups = groups; drawGroups(); });
+    });
+  }
   ui.fineOf.addEventListener('change', () => armFine(Number(ui.fineOf.value)));
   ui.dump.addEventListener('click', () => { void dump(); });
   ui.load.addEventListener('click', () => ui.loadFile.click());
@@ -606,10 +564,16 @@ function wire(): void {
   const open = () => Boolean(s.group);
   addShortcuts(
     ...classes().map((c) => ({ keys: [String(c.id)], label: c.id === 0 ? 'Label the selection Unknown (takes labels back)'
-      : `Label the selection ${c.name}`, group: 'Label', when: open, run: () => { void assign(c.id); } })),
-    { keys: ['r'], label: 'Send the rest of the group (its open masks) to refinement', group: 'Label', when: open,
-      run: () => { void sendRestToRefine(); } },
-    { keys: ['u', 'Ctrl+z'], label: 'Undo the last decision on this group', group: 'Label', when: open, run: () => { void undo(); } },
+      : `Label the selection ${c.name}`, group: 'Label', when: open, run: () => {
+      const chosen = writesPending() ? [...grid.selected] : undefined; // what was selected when the key was pressed
+      queueWrite(`${c.name} (${c.id})`, () => assign(c.id, null, chosen), (t) => status(t));
+    } })),
+    { keys: ['r'], label: 'Send the rest of the group (its open masks) to refinement (u takes it back)', group: 'Label', when: open,
+      run: () => { queueWrite('Rest to refine (r)', sendRestToRefine, (t) => status(t)); } },
+    { keys: ['u', 'Ctrl+z'], label: 'Undo the last decision or send to refinement on this group', group: 'Label', when: open,
+      run: () => { queueWrite('Undo (u)', () => undo(), (t) => status(t)); } },
+    { keys: ['v'], label: 'Enlarge the focused thumbnail with its surroundings (or click its ⤢)', group: 'Select', when: open,
+      run: () => { const m = grid.masks[grid.focus]; if (m && !enlargedOpen()) enlargeMask(m); } },
     { keys: ['a', 'Ctrl+a'], label: 'Select all masks of the group', group: 'Select', when: open, run: () => { void selectAll(); } },
     { keys: ['Escape'], label: 'Unselect all', group: 'Select', run: () => grid.clear() },
     { keys: ['i'], label: 'Invert the selection on this page', group: 'Select', when: open,
@@ -640,7 +604,7 @@ async function startProject(project: Project, user: User): Promise<void> {
   s = {
     user, project, hoodPage: 1, hoodTotal: 0, hoods: [], hood: null, groups: [], group: null, secondPass: false,
     leaseUntil: null, sort: (ui.sort.value as Sort) || 'confidence', filter: 'all', page: 1, total: 0, history: [],
-    secondLabels: new Map(), saving: false, fineOf: 5,
+    secondLabels: new Map(), saving: false, fineOf: 5, lastSend: null,
   };
   drawClassButtons();
   await loadHoods(1);

@@ -6,6 +6,7 @@ import { addShortcuts } from '../shared/keys';
 import { startTool } from '../shared/page';
 import { el, fill } from '../shared/util';
 import { AssessmentPanel } from './assessment';
+import { FinePanel } from './fine';
 import { accuracyPlot, type Training } from './plot';
 import { RebuildPanel } from './rebuild';
 import { VersionsPanel } from './versions';
@@ -17,11 +18,13 @@ const REFRESH_MS = 30_000;
 async function main(): Promise<void> {
   let current: Project | null = null;
   let rebuild: RebuildPanel | null = null;
+  let fine: FinePanel | null = null;
   let assessment: AssessmentPanel | null = null;
   let published: VersionsPanel | null = null;
   const { user, nav } = await startTool('dashboard', (project) => {
     current = project;
     rebuild?.setProject(project);
+    fine?.setProject(project);
     published?.setProject(project);
     assessment?.setProject(project);
     void assessment?.load();
@@ -40,6 +43,7 @@ async function main(): Promise<void> {
   const accuracy = assessment;
   published = new VersionsPanel(current, user.role === 'admin');
   const versions = published;
+  fine = new FinePanel(current, user.role === 'admin');
 
   document.body.append(el('main', { id: 'dashboard', class: 'dashboard-page' },
     el('div', { class: 'board-head' }, el('h1', { id: 'board-title' }, 'Dashboard'), status),
@@ -50,7 +54,7 @@ async function main(): Promise<void> {
           el('h2', { id: 'accuracy-title' }, 'Hold-out accuracy after each retraining'), plot),
         el('section', { class: 'panel', 'aria-labelledby': 'people-title' }, el('h2', { id: 'people-title' }, 'Annotators'),
           people)),
-      el('div', { class: 'column' }, panel.node, accuracy.node, versions.node))));
+      el('div', { class: 'column' }, panel.node, accuracy.node, versions.node, fine.node))));
 
   let asked = 0;
   async function refresh(): Promise<void> {

@@ -53,6 +53,7 @@ function bar(id: string, fraction: number, label: string): HTMLElement {
 export function cards(board: Board): HTMLElement {
   const share = board.masks ? board.decided / board.masks : 0;
   const checked = board.patches ? board.checked_patches / board.patches : 0;
+  const areaShare = board.area_ha ? (board.decided_ha ?? 0) / board.area_ha : 0;
   const reviews = board.reviews ?? {};
   const reviewed = (reviews.accepted ?? 0) + (reviews.rejected ?? 0);
   return el('div', { class: 'cards', id: 'cards' },
@@ -60,7 +61,11 @@ export function cards(board: Board): HTMLElement {
       bar('decided-bar', share, 'Masks decided'),
       el('p', { class: 'sub' }, `${(share * 100).toFixed(1)} % · ${num(board.decided_by_group)} by cluster decisions, `
         + `${num(board.decided_by_mask)} by mask corrections`)),
-    card('actions', 'Expert actions', num(board.actions), el('p', { class: 'sub' }, 'decisions in force (first pass)')),
+    card('area', 'Area decided', `${(board.decided_ha ?? 0).toFixed(2)} of ${(board.area_ha ?? 0).toFixed(2)} ha`,
+      bar('area-bar', areaShare, 'Area decided'),
+      el('p', { class: 'sub' }, `${(areaShare * 100).toFixed(1)} % of the area (the map is judged by area)`)),
+    card('actions', 'Expert actions', num(board.actions), el('p', { class: 'sub' },
+      `decisions in force (first pass) and ${num(board.refine_sends ?? 0)} send${board.refine_sends === 1 ? '' : 's'} to refinement`)),
     card('masks-per-action', 'Masks per action', num(board.masks_per_action, 1),
       el('p', { class: 'sub' }, 'masks labelled ÷ actions')),
     card('seconds', 'Seconds per bulk action', num(board.seconds_per_bulk_action, 1),

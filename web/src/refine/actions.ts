@@ -47,7 +47,7 @@ export async function saveRows(project: string, patch: string, rows: readonly Ro
   try {
     const out = await api.post('/api/projects/{project}/patches/{patch}/corrections', {
       path: { project, patch },
-      body: { rows: rows.map((r) => ({ mask: r.seen.mask_id, class: r.classId, fine_class: r.fine,
+      body: { rows: rows.map((r) => ({ mask: r.seen.mask_id, class: r.classId ?? 0, fine_class: r.fine,
         version: r.seen.version })) },
     });
     flash(line, `Saved: ${rows.length} mask${rows.length === 1 ? '' : 's'} (${out.masks_changed} changed)`, 'ok');
@@ -70,10 +70,11 @@ export interface CheckResult {
   error?: string;
 }
 
-export async function setChecked(project: string, patch: string, checked: boolean, version: number): Promise<CheckResult> {
+export async function setChecked(project: string, patch: string, checked: boolean, version: number,
+  override = false): Promise<CheckResult> {
   try {
     const out = await api.put('/api/projects/{project}/patches/{patch}/checked', {
-      path: { project, patch }, body: { checked, version } });
+      path: { project, patch }, body: { checked, version, override } });
     return { patch: out };
   } catch (error) {
     if (error instanceof ConflictError) return { conflict: error };

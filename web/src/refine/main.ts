@@ -82,6 +82,8 @@ function drawPatch(): void {
   byId<HTMLButtonElement>('next').disabled = list.index >= list.items.length - 1;
   fill(byId('patch-stats'),
     el('span', { id: 'decided' }, `${d.decided} / ${d.masks} decided`),
+    el('span', { id: 'decided-area', title: 'Area decided of the patch\'s masks' },
+      ` · ${(d.decided_ha ?? 0).toFixed(2)} / ${(d.area_ha ?? 0).toFixed(2)} ha`),
     d.refine ? el('span', { class: 'waiting-count' }, ` · ${d.refine} waiting`) : null,
     el('span', { title: 'Neighbourhood' }, ` · hood ${d.neighbourhood}`));
   const check = byId<HTMLButtonElement>('checked');
@@ -98,8 +100,8 @@ function drawWaiting(): void {
   const waiting = (detail?.mask_list ?? []).filter((m) => m.refine && m.class_id === null && !rows.find(m.mask_id));
   box.hidden = waiting.length === 0;
   const add = (m: Mask) => {
-    const [row0, col0, row1, col1] = m.bbox;
-    addRow(seenOf(m), Math.floor((col0 + col1 - 1) / 2), Math.floor((row0 + row1 - 1) / 2), false);
+    const [x0, y0, x1, y1] = m.bbox; // the API's boxes are [x0, y0, x1, y1]: columns first
+    addRow(seenOf(m), Math.floor((x0 + x1 - 1) / 2), Math.floor((y0 + y1 - 1) / 2), false);
   };
   fill(box, el('span', { class: 'note' }, 'Waiting for refinement:'),
     ...waiting.map((m) => el('button', { type: 'button', class: 'button small', 'data-mask': m.mask_id,
@@ -205,7 +207,7 @@ function setClass(classId: number): void {
     return;
   }
   if (!table.classes.some((c) => c.id === classId)) return;
-  for (const row of targets) rows.update(row.seen.mask_id, { classId, fine: null });
+  for (const row of targets) rows.update(row.seen.mask_id, { classId, fine: null, on: true });
   redraw(false);
 }
 
@@ -264,12 +266,24 @@ async function save(): Promise<void> {
   }
 }
 
-async function toggleChecked(): Promise<void> {
+function askOverride(text: string): void {
+  showBanner('error', `Not marked fully checked: ${text}.`,
+    el('button', { type: 'button', class: 'button small', id: 'check-anyway',
+      onclick: () => { toggleChecked(true).catch(report); } }, 'Mark it checked anyway (recorded with my name)'));
+}
+
+async function toggleChecked(override = false): Promise<void> {
   if (!detail) return;
+  const undecided = detail.masks - detail.decided;
+  if (!detail.checked && !override && undecided > 0) { // the server refuses it too; ask before sending
+    askOverride(`patch ${detail.name} has ${undecided} undecided masks (${detail.refine} waiting for refinement): `
+      + 'a fully checked patch feeds the dense training set, so decide them first');
+    return;
+  }
   const button = byId<HTMLButtonElement>('checked');
   button.disabled = true;
   try {
-    const result = await setChecked(project.id, detail.name, !detail.checked, detail.version);
+    const result = await setChecked(project.id, detail.name, !detail.checked, detail.version, override);
     if (result.patch && detail) {
       detail = { ...detail, ...result.patch };
       list.replace(result.patch);
@@ -279,6 +293,9 @@ async function toggleChecked(): Promise<void> {
       showBanner('conflict', conflictText(result.conflict, `patch ${detail.name}`, (id) => table.className(id)),
         el('button', { type: 'button', class: 'button small primary', id: 'reload-patch',
           onclick: () => { reloadKeepingRows().catch(report); } }, 'Reload the patch (keep my rows)'));
+    } else if (result.error && result.error.includes('undecided masks')) {
+      // the server's rule: a checked patch feeds the dense training set; an override is recorded
+      askOverride(result.error);
     } else if (result.error) {
       showBanner('error', `Not marked: ${result.error}`);
     }
@@ -306,6 +323,9 @@ function shortcuts(): void {
     { keys: ['ArrowRight', ']'], label: 'Next patch', group: 'Patches', run: () => go(1) },
     { keys: ['c'], label: 'Mark the patch fully checked, or not', group: 'Patches', run: () => { toggleChecked().catch(report); } },
     { keys: ['b'], label: 'Blend the classification over the imagery, or not', group: 'View', run: () => views.toggleBlend() },
+    { keys: ['+', '='], label: 'Zoom in (also the mouse wheel; drag to pan)', group: 'View', run: () => views.zoom.zoomAt(1.5) },
+    { keys: ['-'], label: 'Zoom out', group: 'View', run: () => views.zoom.zoomAt(1 / 1.5) },
+    { keys: ['z'], label: 'Fit the whole patch again', group: 'View', run: () => views.zoom.reset() },
     { keys: ['p'], label: 'Show the predictions where no expert decided, or not', group: 'View',
       run: () => { const box = byId<HTMLInputElement>('show-map'); box.checked = !box.checked; redraw(false); } },
   );

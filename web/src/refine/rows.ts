@@ -25,8 +25,8 @@ export interface Seen {
 
 export interface Row {
   seen: Seen;
-  /** The class to save. */
-  classId: number;
+  /** The class to save: none until the expert chooses one (a row never starts with the model's guess). */
+  classId: number | null;
   fine: string | null;
   /** Ticked: saved with the next Save. */
   on: boolean;
@@ -45,10 +45,6 @@ export function seenOf(mask: Mask): Seen {
   };
 }
 
-/** The class a new row starts with: the mask's class, else the prediction, else Unknown. */
-export function startClass(mask: Seen): number {
-  return mask.class_id ?? mask.pred_class ?? 0;
-}
 
 export class Rows {
   private list: Row[] = [];
@@ -91,7 +87,7 @@ export class Rows {
   add(mask: Seen, x: number, y: number): { row: Row; added: boolean } {
     const known = this.find(mask.mask_id);
     if (known) return { row: known, added: false };
-    const row: Row = { seen: mask, classId: startClass(mask), fine: null, on: true, x, y };
+    const row: Row = { seen: mask, classId: null, fine: null, on: false, x, y };
     this.list.push(row);
     this.store();
     return { row, added: true };
@@ -157,8 +153,8 @@ export class Rows {
     this.select(this.list[next].seen.mask_id);
   }
 
-  /** The rows to save: ticked ones. */
+  /** The rows to save: ticked ones with a class chosen. */
   get ticked(): Row[] {
-    return this.list.filter((r) => r.on);
+    return this.list.filter((r) => r.on && r.classId !== null);
   }
 }

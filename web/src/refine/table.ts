@@ -51,14 +51,16 @@ export class Table {
   private coarse(row: Row, index: number): HTMLSelectElement {
     const select = el('select', { class: 'coarse', 'aria-label': `Coarse class of mask ${row.seen.mask_id}`,
       'data-mask': row.seen.mask_id },
+    el('option', { value: '', selected: row.classId === null }, '— choose —'),
     ...this.classes.map((c) => el('option', { value: c.id, selected: c.id === row.classId },
       `${c.id} · ${c.name}`)));
-    select.style.setProperty('--class', this.colour(row.classId));
-    select.style.setProperty('--class-ink', inkOn(this.colour(row.classId)));
+    select.style.setProperty('--class', this.colour(row.classId ?? 0));
+    select.style.setProperty('--class-ink', inkOn(this.colour(row.classId ?? 0)));
     select.addEventListener('change', () => {
-      const classId = Number(select.value);
-      const fineNames = this.fine[this.className(classId)] ?? [];
-      this.rows.update(row.seen.mask_id, { classId, fine: row.fine && fineNames.includes(row.fine) ? row.fine : null });
+      const classId = select.value === '' ? null : Number(select.value);
+      const fineNames = classId === null ? [] : this.fine[this.className(classId)] ?? [];
+      this.rows.update(row.seen.mask_id, { classId, on: classId !== null,
+        fine: row.fine && fineNames.includes(row.fine) ? row.fine : null });
       this.rows.select(row.seen.mask_id);
       this.render();
       this.events.changed();
@@ -69,7 +71,7 @@ export class Table {
   }
 
   private fineSelect(row: Row): HTMLSelectElement {
-    const names = this.fine[this.className(row.classId)] ?? [];
+    const names = row.classId === null ? [] : this.fine[this.className(row.classId)] ?? [];
     const select = el('select', { class: 'fine', 'aria-label': `Fine class of mask ${row.seen.mask_id}`,
       disabled: names.length === 0, title: names.length ? null : 'No fine classes for this class (an admin sets them)' },
     el('option', { value: '' }, names.length ? '—' : 'none'),

@@ -4,6 +4,7 @@
 
 import { ImageSet, isAbort } from '../shared/client';
 import type { Row } from './rows';
+import { Zoom } from './zoom';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -32,6 +33,8 @@ export class Views {
   private readonly images = new ImageSet();
   private classRequest = 0;
   private lastBlend = 50;
+  readonly zoom = new Zoom(this.stages, this.stages.map((s) => s.querySelector<HTMLElement>('.zoom-layer')!),
+    document.getElementById('zoom-level'));
   /** The patch's size in its own pixels (width, height). */
   width = 0;
   height = 0;
@@ -40,7 +43,8 @@ export class Views {
     for (const stage of this.stages) {
       stage.addEventListener('click', (event) => {
         if (!this.width) return;
-        const box = stage.getBoundingClientRect();
+        if (this.zoom.panned) { this.zoom.panned = false; return; } // the end of a drag, not a pick
+        const box = (stage.querySelector('.zoom-layer') ?? stage).getBoundingClientRect(); // zoomed and panned
         const x = Math.floor(((event.clientX - box.left) / box.width) * this.width);
         const y = Math.floor(((event.clientY - box.top) / box.height) * this.height);
         onPick({ x: Math.min(this.width - 1, Math.max(0, x)), y: Math.min(this.height - 1, Math.max(0, y)),
@@ -84,6 +88,7 @@ export class Views {
     this.classRequest += 1;
     this.width = 0;
     this.height = 0;
+    this.zoom.reset();
     for (const img of [this.image, this.classes, this.blendLayer]) img.removeAttribute('src');
     this.marks.forEach((m) => m.replaceChildren());
   }

@@ -3,6 +3,7 @@
 
 import { api, ImageSet, isAbort, type Decision, type Schemas } from '../shared/client';
 import { el, when } from '../shared/util';
+import { enlarge, thumbnailOf } from '../shared/enlarge';
 import { classTag, errorText, thumbPath, type ClassInfo } from './common';
 
 type Detail = Schemas['DecisionDetail'];
@@ -109,12 +110,24 @@ export class DecisionRow {
         return;
       }
     }
-    const imgs = masks.map((m) => el('img', { class: 'thumb', width: 56, height: 56, alt: `mask ${m.mask_id} of ${m.patch}`,
-      loading: 'lazy', 'data-mask': `${m.patch}/${m.mask_id}` }));
+    const imgs = masks.map((m) => this.zoomable(el('img', { class: 'thumb', width: 96, height: 96,
+      alt: `mask ${m.mask_id} of ${m.patch}`, loading: 'lazy', 'data-mask': `${m.patch}/${m.mask_id}` }), m));
     this.thumbs.replaceChildren(...imgs);
     if (d.masks > masks.length) this.thumbs.append(el('span', { class: 'more' }, `+${d.masks - masks.length}`));
     await Promise.all(masks.map((m, i) => this.ctx.images.into(imgs[i], `p${d.id}/${m.patch}/${m.mask_id}`,
-      thumbPath(this.ctx.project, m.patch, m.mask_id, 96)).catch(() => undefined)));
+      thumbPath(this.ctx.project, m.patch, m.mask_id, 192)).catch(() => undefined)));
+  }
+
+  /** A click on a thumbnail opens it large, with its surroundings. */
+  private zoomable(img: HTMLImageElement, m: { patch: string; mask_id: number }): HTMLImageElement {
+    img.title = 'Click: enlarge, with its surroundings';
+    img.classList.add('zoomable');
+    img.addEventListener('click', (event) => {
+      event.stopPropagation();
+      enlarge({ id: `${m.patch}/${m.mask_id}`, thumbnail: thumbnailOf(this.ctx.project, m.patch, m.mask_id),
+        title: `${m.patch} #${m.mask_id}`, caption: `decision #${this.decision.id}: ${this.decision.class_name}` });
+    });
+    return img;
   }
 
   async setExpanded(open: boolean): Promise<void> {
@@ -133,8 +146,8 @@ export class DecisionRow {
     }
     const shown = lines.slice(0, EXPANDED_MAX);
     const cards = shown.map((m) => {
-      const img = el('img', { class: 'thumb', width: 96, height: 96, alt: `mask ${m.mask_id} of ${m.patch}`,
-        loading: 'lazy' });
+      const img = this.zoomable(el('img', { class: 'thumb', width: 160, height: 160,
+        alt: `mask ${m.mask_id} of ${m.patch}` }), m); // fetched by the image set anyway: decoded at once
       const now = m.from_this_decision ? null
         : el('span', { class: 'now', title: 'The class the mask has now (another decision or this one not in force)' },
           'now ', classTag(this.ctx.classes, m.class_id));
@@ -144,7 +157,7 @@ export class DecisionRow {
           el('span', { class: 'change' }, classTag(this.ctx.classes, m.before_class), el('span', { 'aria-label': 'to' }, ' → '),
             classTag(this.ctx.classes, this.decision.class_id, this.decision.class_name)),
           now));
-      void this.ctx.images.into(img, `x${this.decision.id}/${m.id}`, thumbPath(this.ctx.project, m.patch, m.mask_id, 128))
+      void this.ctx.images.into(img, `x${this.decision.id}/${m.id}`, thumbPath(this.ctx.project, m.patch, m.mask_id, 320))
         .catch(() => undefined);
       return card;
     });

@@ -1008,6 +1008,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project}/refinements/{refinement}/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Take a send to refinement back (its masks still waiting return to their group) */
+        post: operations["undo_refinement_api_projects__project__refinements__refinement__undo_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/stac/catalog.json": {
         parameters: {
             query?: never;
@@ -1551,6 +1568,12 @@ export interface components {
         CheckedIn: {
             /** Checked */
             checked: boolean;
+            /**
+             * Override
+             * @description mark it checked although masks are undecided or waiting for refinement (recorded, with who overrode)
+             * @default false
+             */
+            override?: boolean;
             /** Version */
             version?: number | null;
         };
@@ -1649,6 +1672,11 @@ export interface components {
         DashboardOut: {
             /** Actions */
             actions: number;
+            /**
+             * Area Ha
+             * @default 0
+             */
+            area_ha?: number;
             /** Checked Patches */
             checked_patches: number;
             /** Decided */
@@ -1657,6 +1685,11 @@ export interface components {
             decided_by_group: number;
             /** Decided By Mask */
             decided_by_mask: number;
+            /**
+             * Decided Ha
+             * @default 0
+             */
+            decided_ha?: number;
             /** Masks */
             masks: number;
             /** Masks Per Action */
@@ -1665,6 +1698,11 @@ export interface components {
             patches: number;
             /** Per Annotator */
             per_annotator: components["schemas"]["AnnotatorStats"][];
+            /**
+             * Refine Sends
+             * @default 0
+             */
+            refine_sends?: number;
             /** Reviews */
             reviews: {
                 [key: string]: number;
@@ -2109,12 +2147,28 @@ export interface components {
         };
         /** GroupOut */
         GroupOut: {
+            /**
+             * Area Ha
+             * @default 0
+             */
+            area_ha?: number;
             /** Cluster */
             cluster: number;
             /** Decided */
             decided: number;
+            /**
+             * Decided Ha
+             * @default 0
+             */
+            decided_ha?: number;
             /** Double */
             double: boolean;
+            /**
+             * Gain Ha
+             * @description map gain: open area x (1 - confidence), in ha
+             * @default 0
+             */
+            gain_ha?: number;
             /** Histogram */
             histogram: {
                 [key: string]: number;
@@ -2134,16 +2188,32 @@ export interface components {
             of: number;
             /** Open */
             open: number;
+            /**
+             * Open Ha
+             * @default 0
+             */
+            open_ha?: number;
             /** Pred Class */
             pred_class: number;
             /** Pred Name */
             pred_name: string;
             /** Refine */
             refine: number;
+            /**
+             * Rejections
+             * @description rejected decisions on this group's masks, newest first
+             */
+            rejections?: components["schemas"]["RejectionOut"][];
             /** Score Max */
             score_max: number | null;
             /** Score Min */
             score_min: number | null;
+            /**
+             * Share
+             * @description the group's share of the project's area
+             * @default 0
+             */
+            share?: number;
             /** Size */
             size: number;
             /** Summary */
@@ -2772,6 +2842,8 @@ export interface components {
         MaskOut: {
             /** Area */
             area: number;
+            /** Area M2 */
+            area_m2?: number | null;
             /** Bbox */
             bbox: number[];
             /** Class Id */
@@ -2833,8 +2905,18 @@ export interface components {
         };
         /** NeighbourhoodOut */
         NeighbourhoodOut: {
+            /**
+             * Area Ha
+             * @default 0
+             */
+            area_ha?: number;
             /** Decided */
             decided: number;
+            /**
+             * Decided Ha
+             * @default 0
+             */
+            decided_ha?: number;
             /** Groups */
             groups: number;
             /** Masks */
@@ -2845,6 +2927,11 @@ export interface components {
             patches: string[];
             /** Progress */
             progress: number;
+            /**
+             * Share
+             * @default 0
+             */
+            share?: number;
         };
         /** NeighbourhoodPage */
         NeighbourhoodPage: {
@@ -2877,6 +2964,11 @@ export interface components {
         };
         /** PatchDetail */
         PatchDetail: {
+            /**
+             * Area Ha
+             * @default 0
+             */
+            area_ha?: number;
             /** Bounds */
             bounds?: number[] | null;
             /** Checked */
@@ -2889,6 +2981,11 @@ export interface components {
             col: number;
             /** Decided */
             decided: number;
+            /**
+             * Decided Ha
+             * @default 0
+             */
+            decided_ha?: number;
             /** Mask List */
             mask_list: components["schemas"]["MaskOut"][];
             /** Masks */
@@ -2906,6 +3003,11 @@ export interface components {
         };
         /** PatchOut */
         PatchOut: {
+            /**
+             * Area Ha
+             * @default 0
+             */
+            area_ha?: number;
             /** Bounds */
             bounds?: number[] | null;
             /** Checked */
@@ -2918,6 +3020,11 @@ export interface components {
             col: number;
             /** Decided */
             decided: number;
+            /**
+             * Decided Ha
+             * @default 0
+             */
+            decided_ha?: number;
             /** Masks */
             masks: number;
             /** Name */
@@ -2987,6 +3094,11 @@ export interface components {
         Position3D: (number)[];
         /** ProjectOut */
         ProjectOut: {
+            /**
+             * Area Ha
+             * @default 0
+             */
+            area_ha?: number;
             /** Checked Patches */
             checked_patches: number;
             /** City */
@@ -2995,6 +3107,11 @@ export interface components {
             classes: components["schemas"]["ClassOut"][];
             /** Decided */
             decided: number;
+            /**
+             * Decided Ha
+             * @default 0
+             */
+            decided_ha?: number;
             /** Double Share */
             double_share: number;
             /** Fine Classes */
@@ -3005,6 +3122,8 @@ export interface components {
             grid: {
                 [key: string]: unknown;
             };
+            /** Gsd */
+            gsd?: number | null;
             /** Id */
             id: string;
             /** Layer */
@@ -3166,6 +3285,11 @@ export interface components {
             last_build: string | null;
             /** Masks Changed */
             masks_changed: number;
+            /**
+             * Share
+             * @default 0
+             */
+            share?: number;
         };
         /** RefineIn */
         RefineIn: {
@@ -3176,6 +3300,23 @@ export interface components {
             masks?: number[] | null;
             /** Version */
             version?: number | null;
+        };
+        /** RejectionOut */
+        RejectionOut: {
+            /** Author */
+            author: string;
+            /** Class Name */
+            class_name: string;
+            /** Comment */
+            comment: string | null;
+            /** Decision */
+            decision: number;
+            /** Masks */
+            masks: number;
+            /** Reviewed At */
+            reviewed_at: string | null;
+            /** Reviewer */
+            reviewer: string | null;
         };
         /**
          * ReliabilityOut
@@ -3328,6 +3469,11 @@ export interface components {
             /** Masks Changed */
             masks_changed: number;
             patch?: components["schemas"]["PatchOut"] | null;
+            /**
+             * Refinement
+             * @description a send to refinement: the id its undo names
+             */
+            refinement?: number | null;
             /**
              * Saved
              * @default true
@@ -5860,7 +6006,12 @@ export interface operations {
     };
     groups_api_projects__project__neighbourhoods__hood__groups_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description cluster order, or largest area / map gain / open area first */
+                sort?: "cluster" | "-area" | "-gain" | "-open-area";
+                /** @description only groups of at least this area (ha) */
+                min_area_ha?: number | null;
+            };
             header?: never;
             path: {
                 /** @description A project id. */
@@ -6546,6 +6697,8 @@ export interface operations {
             query?: {
                 /** @description Pixels. */
                 size?: number;
+                /** @description the enlarged view: the mask and its surroundings at the imagery's pixels (to 1024 px) */
+                large?: boolean;
             };
             header?: never;
             path: {
@@ -6719,6 +6872,58 @@ export interface operations {
                 };
             };
             500: components["responses"]["ServerFault"];
+        };
+    };
+    undo_refinement_api_projects__project__refinements__refinement__undo_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A project id. */
+                project: string;
+                /** @description SaveOut.refinement */
+                refinement: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SaveOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Taken back already. */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     catalog_api_stac_catalog_json_get: {

@@ -34,8 +34,9 @@ export function comboOf(event: KeyboardEvent): string {
 }
 
 function normal(combo: string): string {
-  const parts = combo.split('+');
-  const key = parts.pop() ?? '';
+  const plusKey = combo.endsWith('+'); // the + key itself ('+', 'Ctrl++')
+  const parts = (plusKey ? combo.slice(0, -1) : combo).split('+').filter(Boolean);
+  const key = plusKey ? '+' : parts.pop() ?? '';
   const mods = ['Ctrl', 'Alt', 'Shift'].filter((m) => parts.includes(m));
   const printable = key.length === 1;
   return [...mods.filter((m) => !(printable && m === 'Shift')), printable && !mods.includes('Shift') ? key.toLowerCase()
@@ -100,7 +101,7 @@ export function toggleHelp(): void {
     groups.set(g, [...(groups.get(g) ?? []), s]);
   }
   dialog.replaceChildren(
-    el('h2', { id: 'shortcuts-title' }, 'Keyboard shortcuts'),
+    el('h2', { id: 'shortcuts-title', tabindex: '-1', autofocus: true }, 'Keyboard shortcuts'),
     el('div', { class: 'shortcut-groups' }, ...[...groups].map(([name, list]) => el('section', {},
       el('h3', {}, name),
       el('dl', {}, ...list.flatMap((s) => [
@@ -110,4 +111,6 @@ export function toggleHelp(): void {
     el('form', { method: 'dialog', class: 'row end' }, el('button', { class: 'button primary', value: 'close' }, 'Close')),
   );
   dialog.showModal();
+  dialog.scrollTop = 0; // open at the top (keys 0-4 first), not where the focused Close button is
+  dialog.querySelector<HTMLElement>('.shortcut-groups')?.scrollTo({ top: 0 });
 }

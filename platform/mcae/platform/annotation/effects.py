@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from mcae.platform.annotation.models import Base, Decision, DecisionMask, Group, Mask
@@ -65,6 +65,7 @@ def recompute(session: Session, mask_pks: list[int],
                 if mask.group_id is not None:
                     groups.add(mask.group_id)
     bump_groups(session, groups - set(bumped))
+    refresh_totals(session, groups)
     return changed
 
 
@@ -85,6 +86,30 @@ def bump_groups(session: Session, group_ids: Iterable[int]) -> None:
     ids = sorted(set(group_ids))
     for part in chunks(ids):
         session.execute(update(Group).where(Group.id.in_(part)).values(version=Group.version + 1))
+
+
+def refresh_totals(session: Session, group_ids: Iterable[int]) -> None:
+    """Recount the area counters of these groups from their masks (indexed by group: the cost is
+    the size of the groups a write touched, never the project's), in the write's transaction."""
+    ids = sorted(set(group_ids))
+    if not ids:
+        return
+    undecided = Mask.class_id.is_(None)
+    is_open = undecided & Mask.refine.is_(False)
+    for part in chunks(ids):
+        rows = session.execute(
+            select(Mask.group_id, func.coalesce(func.sum(Mask.area), 0),
+                   func.coalesce(func.sum(case((Mask.class_id.is_not(None), Mask.area), else_=0)), 0),
+                   func.coalesce(func.sum(case((is_open, Mask.area), else_=0)), 0),
+                   func.count(case((is_open, 1))),
+                   func.coalesce(func.sum(case((is_open, Mask.area * (1.0 - func.coalesce(Mask.pred_score, 0.0))),
+                                               else_=0.0)), 0.0))
+            .where(Mask.group_id.in_(part), Mask.present.is_(True)).group_by(Mask.group_id)).all()
+        found = {r[0]: r[1:] for r in rows}
+        values = [{"id": gid, "area": int(a), "decided_area": int(d), "open_area": int(o), "open_masks": int(n),
+                   "gain": round(float(g), 3)} for gid, (a, d, o, n, g) in
+                  ((gid, found.get(gid, (0, 0, 0, 0, 0.0))) for gid in part)]
+        session.execute(update(Group), values)
 
 
 def recompute_bulk(session: Session, mask_pks: list[int]) -> int:
@@ -117,4 +142,5 @@ def recompute_bulk(session: Session, mask_pks: list[int]) -> int:
                     version=masks.version + 1, **refine), values)
         changed += len(decided) + len(undecided)
     bump_groups(session, groups)
+    refresh_totals(session, groups)
     return changed

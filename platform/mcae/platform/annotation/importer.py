@@ -17,13 +17,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mcae.inference.decisions import DATABASE_STORE, read_decisions, resolve
 from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.project import Project as EngineProject
 from mcae.platform.annotation import mask_stream
+from mcae.platform.annotation.effects import refresh_totals
 from mcae.platform.annotation.history import record
 from mcae.platform.annotation.models import (
     Decision,
@@ -90,8 +91,12 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
     # saves lock groups before masks: so does the import, all at once, so it never deadlocks with one
     session.execute(select(Group.id).where(Group.project_id == project_id).order_by(Group.id).with_for_update())
     _import_patches(session, engine_project, project_id)
+    row.grid = {**engine_project.manifest["grid"], "gsd": _scene_gsd(engine_project)}
     groups = _import_groups(session, row, engine_project)
     counts = _import_masks(session, project_id, engine_project, groups, first, progress)
+    refresh_totals(session, groups.values())
+    row.area = int(session.scalar(select(func.coalesce(func.sum(Group.area), 0))
+                                  .where(Group.project_id == project_id)) or 0)
     loaded = 0
     if first and not _in_database(engine_project):
         loaded = _import_decisions_file(session, engine_project, project_id)
@@ -114,6 +119,14 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
     return summary
 
 
+def _scene_gsd(project: EngineProject) -> float | None:
+    """Metres a pixel of the segmented image (the areas the tools show); None if unknown."""
+    try:
+        return float(project.scene_info.gsd)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _first_training(session: Session, project: EngineProject, project_id: str, model_version: str | None,
                     decisions: int) -> None:
     """The training the engine ran before the import, so the dashboard's accuracy plot starts there."""
@@ -129,7 +142,7 @@ def _first_training(session: Session, project: EngineProject, project_id: str, m
 
 def _locator(session: Session) -> str:
     """The session's database URL without its password (a SQLite file by absolute path)."""
-    url = session.get_bind().url
+    url = session.get_bind().engine.url
     if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
         url = url.set(database=str(Path(url.database).resolve()))
     return url.render_as_string(hide_password=True)

@@ -3,8 +3,10 @@
 A lease is a conditional update (free, expired or already mine -> mine until now + ttl), so
 two requests racing for one group cannot both win, on SQLite or PostgreSQL. It expires by
 itself; asking for the next group gives back the one held before. Groups holding masks of
-the expert's own rejected decisions come first; then open groups in neighbourhood order;
-then, once first passes are done, double groups that need a second, independent labelling.
+the expert's own rejected decisions come first; then open groups by map gain (open area x
+(1 - confidence), the groups' counters, indexed), groups of one or two open masks last (they
+are better corrected one by one in refinement than by a cluster action each); then, once first
+passes are done, double groups that need a second, independent labelling.
 """
 
 from __future__ import annotations
@@ -20,14 +22,24 @@ from mcae.platform.annotation.lookups import project_row
 from mcae.platform.annotation.models import Decision, DecisionMask, Group, Mask, Project, utcnow
 from mcae.platform.annotation.queries import group_view
 
+SMALL_GROUP = 2  # open masks: such groups come after every larger one
+CANDIDATES = 200  # groups read per request (in gain order); leased ones are skipped
 
-def _open_groups(session: Session, project_id: str, neighbourhood: str | None) -> dict[int, int]:
-    query = select(Mask.group_id, func.count(Mask.id)).where(
-        Mask.project_id == project_id, Mask.present.is_(True), Mask.class_id.is_(None), Mask.refine.is_(False),
-        Mask.group_id.is_not(None))
+
+def _open_groups(session: Session, project_id: str, neighbourhood: str | None, limit: int | None) -> list[int]:
+    """Open groups, best map gain first (small groups last), from the groups' counters."""
+    query = select(Group.id).where(Group.project_id == project_id, Group.open_masks > 0)
     if neighbourhood is not None:
-        query = query.where(Mask.neighbourhood == neighbourhood)
-    return dict(session.execute(query.group_by(Mask.group_id)).all())  # type: ignore[arg-type]
+        query = query.where(Group.neighbourhood == neighbourhood)
+    query = query.order_by((Group.open_masks <= SMALL_GROUP), Group.gain.desc(), Group.id)
+    return list(session.scalars(query.limit(limit) if limit else query))
+
+
+def _open_count(session: Session, project_id: str, neighbourhood: str | None) -> int:
+    query = select(func.count(Group.id)).where(Group.project_id == project_id, Group.open_masks > 0)
+    if neighbourhood is not None:
+        query = query.where(Group.neighbourhood == neighbourhood)
+    return int(session.scalar(query) or 0)
 
 
 def _returned(session: Session, project_id: str, user_id: int) -> list[int]:
@@ -41,10 +53,10 @@ def _returned(session: Session, project_id: str, user_id: int) -> list[int]:
     return [gid for (gid,) in rows if gid is not None]
 
 
-def _second_pass_candidates(session: Session, project_id: str, user_id: int, open_ids: set[int]) -> list[int]:
-    doubles = [g for (g,) in session.execute(select(Group.id).where(
-        Group.project_id == project_id, Group.double.is_(True)).order_by(Group.neighbourhood, Group.cluster))
-        if g not in open_ids]
+def _second_pass_candidates(session: Session, project_id: str, user_id: int) -> list[int]:
+    doubles = list(session.scalars(select(Group.id).where(
+        Group.project_id == project_id, Group.double.is_(True), Group.open_masks == 0)
+        .order_by(Group.neighbourhood, Group.cluster)))
     out = []
     for gid in doubles:
         authors = session.execute(
@@ -74,19 +86,25 @@ def next_group(session: Session, project_id: str, user: CurrentUser, lease_secon
     session.execute(update(Group).where(Group.project_id == project_id, Group.lease_user_id == user.id)
                     .values(lease_user_id=None, lease_until=None, lease_started=None)
                     .execution_options(synchronize_session=False))
-    open_counts = _open_groups(session, project_id, neighbourhood)
     leased = set(session.scalars(select(Group.id).where(
         Group.project_id == project_id, and_(Group.lease_user_id.is_not(None), Group.lease_user_id != user.id,
                                              Group.lease_until >= now))))
-    order = [gid for (gid,) in session.execute(select(Group.id).where(Group.project_id == project_id)
-                                               .order_by(Group.neighbourhood, Group.cluster, Group.pred_class))]
-    returned = [g for g in _returned(session, project_id, user.id) if g in open_counts]
-    first = returned + [g for g in order if g in open_counts and g not in returned]
-    remaining = len([g for g in first if g not in leased])
-    for gid in first:
-        if gid not in leased and _take(session, gid, user.id, now, lease_seconds):
-            return _out(session, project, gid, False, remaining)
-    for gid in _second_pass_candidates(session, project_id, user.id, set(open_counts)):
+    returned = list(session.scalars(select(Group.id).where(
+        Group.id.in_(_returned(session, project_id, user.id)), Group.open_masks > 0)))
+    if neighbourhood is not None:
+        returned = [g for g in returned if g in set(_open_groups(session, project_id, neighbourhood, None))]
+    remaining = max(0, _open_count(session, project_id, neighbourhood) - len(leased))
+    limit = CANDIDATES + len(leased)
+    while True:
+        ranked = _open_groups(session, project_id, neighbourhood, limit)
+        first = returned + [g for g in ranked if g not in returned]
+        for gid in first:
+            if gid not in leased and _take(session, gid, user.id, now, lease_seconds):
+                return _out(session, project, gid, False, remaining)
+        if len(ranked) < limit:
+            break
+        limit *= 4  # every candidate read was leased meanwhile: read further
+    for gid in _second_pass_candidates(session, project_id, user.id):
         if gid not in leased and _take(session, gid, user.id, now, lease_seconds):
             return _out(session, project, gid, True, remaining)
     return schemas.NextGroupOut(group=None, remaining=0)

@@ -93,6 +93,7 @@ class Project(Base):
     grid: Mapped[dict[str, Any]] = mapped_column(default=dict)
     model_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
     double_share: Mapped[float] = mapped_column(Float, default=0.05)
+    area: Mapped[int] = mapped_column(Integer, default=0)  # pixels of the present masks, set by each import
     # reviewed: a rebuild publishes accepted decisions (and reviewers' and admins'); any: every one
     publish_policy: Mapped[str] = mapped_column(String(16), default="reviewed", server_default="reviewed")
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -120,7 +121,8 @@ class Group(Base):
     """Group ``x-y`` of a neighbourhood: cluster x with predicted class y."""
 
     __tablename__ = "groups"
-    __table_args__ = (UniqueConstraint("project_id", "neighbourhood", "key"),)
+    __table_args__ = (UniqueConstraint("project_id", "neighbourhood", "key"),
+                      Index("ix_groups_gain", "project_id", "gain"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -132,6 +134,12 @@ class Group(Base):
     score_min: Mapped[float | None] = mapped_column(Float, nullable=True)
     score_max: Mapped[float | None] = mapped_column(Float, nullable=True)
     double: Mapped[bool] = mapped_column(Boolean, default=False)  # labelled twice
+    # counters kept by every write that changes a mask's state (effects.refresh_totals), in pixels
+    area: Mapped[int] = mapped_column(Integer, default=0)  # present masks
+    decided_area: Mapped[int] = mapped_column(Integer, default=0)
+    open_area: Mapped[int] = mapped_column(Integer, default=0)  # undecided, not sent to refinement
+    open_masks: Mapped[int] = mapped_column(Integer, default=0)
+    gain: Mapped[float] = mapped_column(Float, default=0.0)  # sum of open area x (1 - confidence)
     lease_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     lease_started: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -217,7 +225,8 @@ class History(Base):
     """Append-only: who changed what, when, before and after."""
 
     __tablename__ = "history"
-    __table_args__ = (Index("ix_history_project", "project_id", "id"),)
+    __table_args__ = (Index("ix_history_project", "project_id", "id"),
+                      Index("ix_history_entity", "project_id", "entity", "entity_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from mcae.inference.classes import MCAE
 from mcae.platform.annotation import schemas
+from mcae.platform.annotation.areas import gsd, hectares, neighbourhood_areas, project_area, share
 from mcae.platform.annotation.lookups import user_names
 from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Patch, Project
 from mcae.platform.annotation.views import MaskState, aware, decision_out, group_out, mask_out, patch_out
@@ -22,6 +23,8 @@ def project_view(session: Session, project: Project) -> schemas.ProjectOut:
         Mask.project_id == project.id, Mask.present.is_(True))).one()
     patches, checked = session.execute(select(func.count(Patch.id), func.count(case((Patch.checked, 1)))).where(
         Patch.project_id == project.id)).one()
+    area, decided_area = project_area(session, project.id)
+    gsd_m = gsd(project)
     return schemas.ProjectOut(
         id=project.id, name=project.name, city=project.city, layer=project.layer, scheme=project.scheme,
         classes=[schemas.ClassOut(id=0, name="Unknown", color="#000000")] +
@@ -29,7 +32,8 @@ def project_view(session: Session, project: Project) -> schemas.ProjectOut:
         fine_classes=project.fine_classes or {}, grid=project.grid, model_version=project.model_version,
         double_share=project.double_share, publish_policy=project.publish_policy,  # type: ignore[arg-type]
         version=project.version, masks=masks, decided=decided,
-        patches=patches, checked_patches=checked)
+        patches=patches, checked_patches=checked, area_ha=hectares(area, gsd_m),
+        decided_ha=hectares(decided_area, gsd_m), gsd=gsd_m or None)
 
 
 def neighbourhoods(session: Session, project: Project, page: int, per_page: int) -> schemas.NeighbourhoodPage:
@@ -43,11 +47,17 @@ def neighbourhoods(session: Session, project: Project, page: int, per_page: int)
                func.count(Mask.class_id))
         .where(Mask.project_id == project.id, Mask.present.is_(True)).group_by(Mask.neighbourhood))}
     names = [h for h in _hood_order(members) if h in counts]
+    areas = neighbourhood_areas(session, project.id)
+    total = sum(a for a, _ in areas.values())
+    gsd_m = gsd(project)
     items = []
     for hood in names[(page - 1) * per_page: page * per_page]:
         groups, masks, decided = counts[hood]
+        area, decided_area = areas.get(hood, (0, 0))
         items.append(schemas.NeighbourhoodOut(name=hood, patches=members[hood], groups=groups, masks=masks,
-                                              decided=decided, progress=round(decided / masks, 4) if masks else 1.0))
+                                              decided=decided, progress=round(decided / masks, 4) if masks else 1.0,
+                                              area_ha=hectares(area, gsd_m), decided_ha=hectares(decided_area, gsd_m),
+                                              share=share(area, total)))
     return schemas.NeighbourhoodPage(total=len(names), page=page, per_page=per_page, items=items)
 
 
@@ -58,7 +68,13 @@ def _hood_order(members: dict[str, list[str]]) -> list[str]:
     return sorted(members, key=key)
 
 
-def groups_of(session: Session, project: Project, neighbourhood: str) -> list[schemas.GroupOut]:
+GroupSort = Literal["cluster", "-area", "-gain", "-open-area"]
+
+
+def groups_of(session: Session, project: Project, neighbourhood: str, sort: GroupSort = "cluster",
+              min_area_ha: float | None = None) -> list[schemas.GroupOut]:
+    """The groups of a neighbourhood, in cluster order or by area or map gain (largest first);
+    ``min_area_ha`` keeps those of at least that area. ``index``/``of`` stay the cluster order's."""
     groups = list(session.scalars(select(Group).where(Group.project_id == project.id,
                                                       Group.neighbourhood == neighbourhood)
                                   .order_by(Group.cluster, Group.pred_class)))
@@ -73,8 +89,15 @@ def groups_of(session: Session, project: Project, neighbourhood: str) -> list[sc
         if group_id is not None:
             masks[group_id].append((class_id, refine, proba))
     names = user_names(session)
-    return [group_out(g, masks[g.id], i + 1, len(groups), project.model_version, names)
-            for i, g in enumerate(groups)]
+    gsd_m, total = gsd(project), project.area or project_area(session, project.id)[0]
+    out = [group_out(g, masks[g.id], i + 1, len(groups), project.model_version, names, gsd_m=gsd_m,
+                     project_area=total) for i, g in enumerate(groups)]
+    if min_area_ha is not None:
+        out = [g for g in out if g.area_ha >= min_area_ha]
+    if sort != "cluster":
+        field = {"-area": "area_ha", "-gain": "gain_ha", "-open-area": "open_ha"}[sort]
+        out.sort(key=lambda g: (-getattr(g, field), g.index))
+    return out
 
 
 def group_view(session: Session, project: Project, group: Group,
@@ -84,8 +107,25 @@ def group_view(session: Session, project: Project, group: Group,
                                     .order_by(Group.cluster, Group.pred_class)))
     masks = [(c, r, p) for c, r, p in session.execute(select(Mask.class_id, Mask.refine, Mask.proba).where(
         Mask.group_id == group.id, Mask.present.is_(True)))]
+    names = names if names is not None else user_names(session)
     return group_out(group, masks, siblings.index(group.id) + 1, len(siblings), project.model_version,
-                     names if names is not None else user_names(session))
+                     names, gsd_m=gsd(project), project_area=project.area or project_area(session, project.id)[0],
+                     rejections=rejections_of(session, group, names))
+
+
+def rejections_of(session: Session, group: Group, names: dict[int, str]) -> list[schemas.RejectionOut]:
+    """Rejected decisions (in force otherwise) on masks of this group, newest first: what the
+    reviewer said, for the author who meets the masks again (indexed: the group's masks)."""
+    rows = session.execute(
+        select(Decision, func.count(DecisionMask.mask_pk)).join(DecisionMask, DecisionMask.decision_id == Decision.id)
+        .join(Mask, Mask.id == DecisionMask.mask_pk)
+        .where(Mask.group_id == group.id, Decision.review == "rejected", Decision.state == "active")
+        .group_by(Decision.id).order_by(Decision.id.desc()).limit(20)).all()
+    return [schemas.RejectionOut(decision=d.id, author=names.get(d.author_id, "?"),
+                                 reviewer=names.get(d.reviewer_id) if d.reviewer_id else None,
+                                 comment=d.review_comment, reviewed_at=d.reviewed_at,
+                                 class_name=("Unknown" if d.class_id == 0 else MCAE.name_of(d.class_id)),
+                                 masks=int(n)) for d, n in rows]
 
 
 SortKey = Literal["confidence", "-confidence", "area", "-area", "id"]
@@ -126,45 +166,60 @@ def _mask_page(session: Session, project: Project, query: Select[Any], sort: Sor
         group_ids = {m.group_id for m in masks if m.group_id}
         keys = dict(session.execute(select(Group.id, Group.key).where(Group.id.in_(group_ids))).all())
     via = _via(session, masks)
+    gsd_m = gsd(project)
     items = [mask_out(project.id, m, keys.get(m.group_id) if m.group_id else None,
-                      via.get(m.decision_id) if m.decision_id else None) for m in masks]
+                      via.get(m.decision_id) if m.decision_id else None, gsd_m) for m in masks]
     return schemas.MaskPage(total=total, page=page, per_page=per_page, items=items)
 
 
 def mask_view(session: Session, project: Project, mask: Mask) -> schemas.MaskOut:
     key = session.scalar(select(Group.key).where(Group.id == mask.group_id)) if mask.group_id else None
     via = _via(session, [mask])
-    return mask_out(project.id, mask, key, via.get(mask.decision_id) if mask.decision_id else None)
+    return mask_out(project.id, mask, key, via.get(mask.decision_id) if mask.decision_id else None, gsd(project))
 
 
 def patch_counts(session: Session, project_id: str, names: list[str] | None = None) -> dict[str, tuple[int, int, int]]:
+    return {p: c[:3] for p, c in patch_totals(session, project_id, names).items()}
+
+
+def patch_totals(session: Session, project_id: str,
+                 names: list[str] | None = None) -> dict[str, tuple[int, int, int, int, int]]:
+    """Per patch: masks, decided, waiting for refinement, area and decided area (pixels)."""
     query = select(Mask.patch, func.count(Mask.id), func.count(Mask.class_id),
-                   func.count(case((Mask.refine & Mask.class_id.is_(None), 1)))).where(
+                   func.count(case((Mask.refine & Mask.class_id.is_(None), 1))),
+                   func.coalesce(func.sum(Mask.area), 0),
+                   func.coalesce(func.sum(case((Mask.class_id.is_not(None), Mask.area), else_=0)), 0)).where(
         Mask.project_id == project_id, Mask.present.is_(True))
     if names is not None:
         query = query.where(Mask.patch.in_(names))
-    return {p: (n, d, r) for p, n, d, r in session.execute(query.group_by(Mask.patch))}
+    return {p: (n, d, r, int(a), int(da)) for p, n, d, r, a, da in session.execute(query.group_by(Mask.patch))}
 
 
 def patches(session: Session, project: Project, page: int, per_page: int,
             state: Literal["all", "refine", "unchecked", "checked"]) -> schemas.PatchPage:
     rows = list(session.scalars(select(Patch).where(Patch.project_id == project.id).order_by(Patch.row, Patch.col)))
     if state == "refine":  # which patches wait for refinement: counted over the project (no counter yet)
-        counts = patch_counts(session, project.id)
-        rows = [p for p in rows if counts.get(p.name, (0, 0, 0))[2] > 0]
+        counts = patch_totals(session, project.id)
+        rows = [p for p in rows if counts.get(p.name, (0, 0, 0, 0, 0))[2] > 0]
     elif state in ("unchecked", "checked"):
         rows = [p for p in rows if p.checked == (state == "checked")]
     shown = rows[(page - 1) * per_page: page * per_page]
     if state != "refine":  # only the page's patches are counted (the unique index's project_id, patch)
-        counts = patch_counts(session, project.id, [p.name for p in shown])
+        counts = patch_totals(session, project.id, [p.name for p in shown])
     names = user_names(session)
-    items = [patch_out(p, *counts.get(p.name, (0, 0, 0)), names) for p in shown]
+    gsd_m = gsd(project)
+    items = []
+    for p in shown:
+        n, d, r, a, da = counts.get(p.name, (0, 0, 0, 0, 0))
+        items.append(patch_out(p, n, d, r, names, area=(a, da, gsd_m)))
     return schemas.PatchPage(total=len(rows), page=page, per_page=per_page, items=items)
 
 
 def patch_view(session: Session, patch: Patch, bounds: list[float] | None = None) -> schemas.PatchOut:
-    counts = patch_counts(session, patch.project_id, [patch.name]).get(patch.name, (0, 0, 0))
-    return patch_out(patch, *counts, user_names(session), bounds)
+    n, d, r, a, da = patch_totals(session, patch.project_id, [patch.name]).get(patch.name, (0, 0, 0, 0, 0))
+    project = session.get(Project, patch.project_id)
+    return patch_out(patch, n, d, r, user_names(session), bounds,
+                     area=(a, da, gsd(project) if project is not None else 0.0))
 
 
 def patch_detail(session: Session, project: Project, patch: Patch, bounds: list[float] | None) -> schemas.PatchDetail:

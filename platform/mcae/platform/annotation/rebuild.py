@@ -28,6 +28,7 @@ from mcae.inference.atomic import atomic_path
 from mcae.inference.errors import InputError, ProjectStateError
 from mcae.inference.project import Project as EngineProject
 from mcae.platform.annotation import schemas
+from mcae.platform.annotation.areas import project_area, share
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.importer import engine_decisions, import_project
 from mcae.platform.annotation.lookups import project_row
@@ -62,7 +63,8 @@ def preview(session: Session, project_id: str) -> schemas.RebuildPreview:
         masks_changed=len(rows), area_m2=round(float(sum(a for _, a in rows)) * gsd * gsd, 1),
         by_class=dict(Counter(class_name(int(c)) or "?" for c, _ in rows)),
         decisions_since_last_build=session.scalar(since) or 0,
-        last_build=aware(last.at) if last is not None else None)
+        last_build=aware(last.at) if last is not None else None,
+        share=share(sum(a for _, a in rows), project.area or project_area(session, project_id)[0]))
 
 
 def _gsd(root: str) -> float:

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mcae.platform.annotation import schemas
+from mcae.platform.annotation.areas import gsd, hectares, project_area
 from mcae.platform.annotation.lookups import user_names
-from mcae.platform.annotation.models import Decision, DecisionMask, Group, Mask, Patch, Project, Training
+from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Patch, Project, Training
 from mcae.platform.annotation.views import class_name
 
 
@@ -79,6 +80,12 @@ def dashboard(session: Session, project: Project) -> schemas.DashboardOut:
     active = select(Decision).where(Decision.project_id == project.id, Decision.state == "active",
                                     Decision.pass_no == 1).subquery()
     actions = session.scalar(select(func.count()).select_from(active)) or 0
+    sends = dict(session.execute(select(History.action, func.count(History.id)).where(  # index: entity
+        History.project_id == project.id, History.entity == "refinement").group_by(History.action)).all())
+    refine_sends = max(0, int(sends.get("send", 0)) - int(sends.get("unsend", 0)))
+    actions += refine_sends  # a send to refinement is an expert action too (masks labelled: none)
+    area, decided_area = project_area(session, project.id)
+    gsd_m = gsd(project)
     bulk = session.scalar(select(func.avg(Decision.elapsed_s)).where(
         Decision.project_id == project.id, Decision.target == "group", Decision.elapsed_s.is_not(None),
         Decision.state == "active"))
@@ -122,4 +129,5 @@ def dashboard(session: Session, project: Project) -> schemas.DashboardOut:
         seconds_per_bulk_action=round(float(bulk), 3) if bulk is not None else None,
         patches=patches, checked_patches=checked,
         per_annotator=[schemas.AnnotatorStats(user=names.get(uid, "?"), **row) for uid, row in sorted(per.items())],
-        reviews={k: int(v) for k, v in reviews.items()}, trainings=trainings)
+        reviews={k: int(v) for k, v in reviews.items()}, trainings=trainings, refine_sends=refine_sends,
+        area_ha=hectares(area, gsd_m), decided_ha=hectares(decided_area, gsd_m))

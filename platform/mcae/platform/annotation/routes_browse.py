@@ -84,9 +84,14 @@ def create_browse_router() -> APIRouter:
 
     @router.get("/projects/{project}/neighbourhoods/{hood}/groups",
                 summary="The groups x-y of a neighbourhood with the engine's summary line")
-    def groups(request: Request, user: Viewer, project: ProjectId, hood: HoodId) -> list[schemas.GroupOut]:
+    def groups(request: Request, user: Viewer, project: ProjectId, hood: HoodId,
+               sort: Annotated[queries.GroupSort, Query(description="cluster order, or largest area / map gain / "
+                                                                    "open area first")] = "cluster",
+               min_area_ha: Annotated[float | None, Query(ge=0, le=1e7, description="only groups of at least "
+                                                                                    "this area (ha)")] = None,
+               ) -> list[schemas.GroupOut]:
         with database(request).reader() as session:
-            return queries.groups_of(session, project_row(session, project), hood)
+            return queries.groups_of(session, project_row(session, project), hood, sort, min_area_ha)
 
     @router.get("/projects/{project}/neighbourhoods/{hood}/groups/{group}", summary="One group (ETag: its version)")
     def group(request: Request, user: Viewer, project: ProjectId, hood: HoodId, group: GroupKey,
@@ -162,12 +167,16 @@ def create_browse_router() -> APIRouter:
                 summary="The mask in context: outlined, boxed, on the patch imagery", response_class=Response,
                 responses={200: {"content": {"image/png": {}}}, 304: {"description": "Not modified."}})
     async def thumbnail(request: Request, user: Viewer, project: ProjectId, patch: PatchId, mask: MaskId,
-                        size: Annotated[int, Query(ge=32, le=512, description="Pixels.")] = 192) -> Response:
+                        size: Annotated[int, Query(ge=32, le=512, description="Pixels.")] = 192,
+                        large: Annotated[bool, Query(description="the enlarged view: the mask and its surroundings "
+                                                                 "at the imagery's pixels (to 1024 px)")] = False,
+                        ) -> Response:
         images = images_for(request, project)
+        wanted, context = (None, 4.0) if large else (size, 2.0)
 
         def work() -> Response:
-            etag = _etag("thumb", project, patch, mask, size, _version(images, patch))
-            return _image(request, etag, lambda: mask_thumbnail(images, patch, mask, size=size))
+            etag = _etag("thumb", project, patch, mask, wanted, context, _version(images, patch))
+            return _image(request, etag, lambda: mask_thumbnail(images, patch, mask, size=wanted, context=context))
 
         return await run_in_threadpool(work)
 

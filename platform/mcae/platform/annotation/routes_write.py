@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from mcae.platform.annotation import leases, schemas, service
 from mcae.platform.annotation.auth import Annotator
@@ -48,6 +48,14 @@ def create_write_router() -> APIRouter:
     def undo(request: Request, user: Annotator, project: ProjectId, decision: DecisionId) -> schemas.SaveOut:
         with database(request).session() as session:
             return service.undo(session, project, user, decision)
+
+    @router.post("/refinements/{refinement}/undo", summary="Take a send to refinement back (its masks still "
+                 "waiting return to their group)", responses={409: {"description": "Taken back already."}})
+    def undo_refinement(request: Request, user: Annotator, project: ProjectId,
+                        refinement: Annotated[int, Path(ge=1, le=2**62, description="SaveOut.refinement")],
+                        ) -> schemas.SaveOut:
+        with database(request).session() as session:
+            return service.undo_refinement(session, project, user, refinement)
 
     @router.post("/next-group", summary="The next group to label, leased to you for a short while")
     def next_group(request: Request, user: Annotator, project: ProjectId,

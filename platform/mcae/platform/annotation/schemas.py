@@ -140,6 +140,9 @@ class ProjectOut(BaseModel):
     decided: int
     patches: int
     checked_patches: int
+    area_ha: float = 0.0  # of the present masks
+    decided_ha: float = 0.0
+    gsd: float | None = None  # metres a pixel
 
 
 class ProjectPatch(BaseModel):
@@ -178,10 +181,23 @@ class NeighbourhoodOut(BaseModel):
     masks: int
     decided: int
     progress: float
+    area_ha: float = 0.0
+    decided_ha: float = 0.0
+    share: float = 0.0  # of the project's area
 
 
 class NeighbourhoodPage(Page):
     items: list[NeighbourhoodOut]
+
+
+class RejectionOut(BaseModel):
+    decision: int
+    author: str
+    reviewer: str | None
+    comment: str | None
+    reviewed_at: dt.datetime | None
+    class_name: str
+    masks: int
 
 
 class GroupOut(BaseModel):
@@ -205,6 +221,13 @@ class GroupOut(BaseModel):
     model_version: str | None
     version: int
     lease: LeaseOut | None
+    area_ha: float = 0.0
+    decided_ha: float = 0.0
+    open_ha: float = 0.0
+    share: float = Field(default=0.0, description="the group's share of the project's area")
+    gain_ha: float = Field(default=0.0, description="map gain: open area x (1 - confidence), in ha")
+    rejections: list[RejectionOut] = Field(default_factory=list,
+                                           description="rejected decisions on this group's masks, newest first")
 
 
 class MaskOut(BaseModel):
@@ -225,6 +248,7 @@ class MaskOut(BaseModel):
     refine: bool
     version: int
     thumbnail: str
+    area_m2: float | None = None
 
 
 class MaskPage(Page):
@@ -267,6 +291,8 @@ class CheckedIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     checked: bool
     version: int | None = None
+    override: bool = Field(default=False, description="mark it checked although masks are undecided or waiting "
+                                              "for refinement (recorded, with who overrode)")
 
 
 class PatchOut(BaseModel):
@@ -282,6 +308,8 @@ class PatchOut(BaseModel):
     refine: int
     version: int
     bounds: list[float] | None = None  # lon/lat of the patch, for a locator map
+    area_ha: float = 0.0
+    decided_ha: float = 0.0
 
 
 class PatchPage(Page):
@@ -334,6 +362,7 @@ class SaveOut(BaseModel):
     masks_changed: int
     group: GroupOut | None = None
     patch: PatchOut | None = None
+    refinement: int | None = Field(default=None, description="a send to refinement: the id its undo names")
 
 
 class ReviewIn(BaseModel):
@@ -427,6 +456,9 @@ class DashboardOut(BaseModel):
     per_annotator: list[AnnotatorStats]
     reviews: dict[str, int]
     trainings: list[TrainingOut]
+    refine_sends: int = 0  # sends to refinement in force (not undone), counted among the actions
+    area_ha: float = 0.0
+    decided_ha: float = 0.0
 
 
 class RebuildPreview(BaseModel):
@@ -435,6 +467,7 @@ class RebuildPreview(BaseModel):
     by_class: dict[str, int]
     decisions_since_last_build: int
     last_build: dt.datetime | None
+    share: float = 0.0  # area changed / the project's area
 
 
 class UserOut(BaseModel):

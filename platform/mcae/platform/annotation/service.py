@@ -17,7 +17,7 @@ from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.errors import InputError
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.auth import CurrentUser
-from mcae.platform.annotation.effects import lock_groups_of, recompute
+from mcae.platform.annotation.effects import lock_groups_of, recompute, refresh_totals
 from mcae.platform.annotation.history import record
 from mcae.platform.annotation.lookups import (
     decision_row,
@@ -29,7 +29,7 @@ from mcae.platform.annotation.lookups import (
     wanted_version,
 )
 from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Patch, Project, utcnow
-from mcae.platform.annotation.queries import group_view, patch_view
+from mcae.platform.annotation.queries import group_view, patch_counts, patch_view
 from mcae.platform.annotation.views import aware, decision_out
 from mcae.platform.errors import Conflict, Forbidden
 
@@ -181,15 +181,61 @@ def refine_group(session: Session, project_id: str, user: CurrentUser, neighbour
         session.refresh(group)
         raise stale(f"group {neighbourhood}/{key}", version, group.version, _group_state(session, project, group),
                     last_change(session, project_id, "group", f"{neighbourhood}/{key}"))
+    sent = []
     for mask in session.scalars(select(Mask).where(Mask.id.in_([m.id for m in selection]))
                                 .execution_options(populate_existing=True)):
+        if not mask.refine:
+            sent.append(mask.id)
         mask.refine = True
         mask.version += 1
+    session.flush()
+    refresh_totals(session, [group.id])
     record(session, project_id, user.id, "refine", "group", f"{neighbourhood}/{key}",
            before={"version": version}, after={"masks": [m.id for m in selection]})
+    entry = record(session, project_id, user.id, "send", "refinement", f"{neighbourhood}/{key}",
+                   after={"masks": sorted(sent), "group": group.id})
     session.flush()
     session.refresh(group)
-    return schemas.SaveOut(decisions=[], masks_changed=len(selection), group=group_view(session, project, group))
+    return schemas.SaveOut(decisions=[], masks_changed=len(selection), group=group_view(session, project, group),
+                           refinement=entry.id)
+
+
+def undo_refinement(session: Session, project_id: str, user: CurrentUser, refinement: int) -> schemas.SaveOut:
+    """Take a send to refinement back: its masks that still wait (undecided) return to the group."""
+    entry = session.scalar(select(History).where(History.id == refinement, History.project_id == project_id,
+                                                 History.entity == "refinement", History.action == "send"))
+    if entry is None:
+        from mcae.tiles.catalog import UnknownId
+
+        raise UnknownId("refinement", str(refinement))
+    if entry.user_id != user.id and not user.has("reviewer"):
+        raise Forbidden("only who sent masks to refinement, or a reviewer, can take the send back")
+    project = project_row(session, project_id)
+    hood, _, key = entry.entity_id.partition("/")
+    group = group_row(session, project_id, hood, key)
+    if not _claim(session, Group, group.id, group.version):  # the group's lock, held to the commit
+        session.refresh(group)
+    later = session.scalars(select(History.after).where(  # indexed: this group's sends and their undos
+        History.project_id == project_id, History.entity == "refinement", History.entity_id == entry.entity_id,
+        History.action == "unsend", History.id > entry.id))
+    if any((after or {}).get("of") == entry.id for after in later):
+        raise Conflict(f"the send to refinement {refinement} was taken back already",
+                       details={"refinement": refinement})
+    ids = [int(i) for i in (entry.after or {}).get("masks", [])]
+    back = list(session.scalars(select(Mask).where(Mask.id.in_(ids), Mask.refine.is_(True), Mask.class_id.is_(None))
+                                .execution_options(populate_existing=True))) if ids else []
+    for mask in back:
+        mask.refine = False
+        mask.version += 1
+    session.flush()
+    refresh_totals(session, [group.id])
+    record(session, project_id, user.id, "unsend", "refinement", entry.entity_id,
+           after={"of": entry.id, "masks": [m.id for m in back]})
+    record(session, project_id, user.id, "unrefine", "group", entry.entity_id,
+           after={"of": entry.id, "masks": len(back)})
+    session.flush()
+    session.refresh(group)
+    return schemas.SaveOut(decisions=[], masks_changed=len(back), group=group_view(session, project, group))
 
 
 def correct_patch(session: Session, project_id: str, user: CurrentUser, patch_name: str,
@@ -260,10 +306,22 @@ def set_checked(session: Session, project_id: str, user: CurrentUser, patch_name
                                                                       "checked": patch.checked},
                     last_change(session, project_id, "patch", patch_name))
     session.refresh(patch)
+    open_masks = 0
+    if body.checked:
+        n, decided, waiting = patch_counts(session, project_id, [patch_name]).get(patch_name, (0, 0, 0))
+        open_masks = n - decided
+        if open_masks and not body.override:
+            raise InputError(
+                f"patch {patch_name} has {n - decided} undecided masks ({waiting} waiting for refinement): "
+                "a fully checked patch feeds the dense training set, so decide them first, or mark it "
+                "checked with override (recorded with your name)")
     patch.checked = body.checked
     patch.checked_by, patch.checked_at = (user.id, utcnow()) if body.checked else (None, None)
+    after: dict[str, Any] = {"checked": body.checked, "version": patch.version}
+    if open_masks:
+        after.update(override=True, undecided=open_masks)
     record(session, project_id, user.id, "check" if body.checked else "uncheck", "patch", patch_name,
-           before=before, after={"checked": body.checked, "version": patch.version})
+           before=before, after=after)
     session.flush()
     return patch_view(session, patch)
 

@@ -28,6 +28,8 @@ __all__ = ["PatchImages", "UnknownMask", "UnknownPatch", "mask_at", "mask_thumbn
 YELLOW = (255, 230, 0)
 RED = (255, 0, 0)
 MIN_CROP = 64  # px of the patch shown around even the smallest mask
+TAPER_FROM = 96  # px: masks longer than this get less context around them, down to LARGE_CONTEXT
+LARGE_CONTEXT = 1.15
 MAX_SIZE = 4096
 # Palette indices of the classification PNG: class ids as they are, then the highlight.
 _WHITE, _BLACK = 254, 255
@@ -57,23 +59,44 @@ def png(image: Image.Image, photo: bool = False) -> bytes:
     return buf.getvalue()
 
 
-def mask_thumbnail(images: PatchImages, patch_id: str, mask_id: int, size: int = 192,
+def crop_side(longer: int, context: float, shape: tuple[int, int]) -> int:
+    """The side of a mask's square crop: ``context`` times its box for small masks, tapering to
+    1.15 times it for large ones (a field fills its thumbnail instead of sitting tiny in a
+    frame), never under 64 px, and no larger than the patch unless the box itself is."""
+    taper = max(LARGE_CONTEXT, min(context, context * TAPER_FROM / max(longer, 1)))
+    side = max(MIN_CROP, int(np.ceil(longer * taper)))
+    return max(min(side, max(shape)), int(np.ceil(longer * 1.02)) + 2)
+
+
+def crop_origin(start: int, end: int, side: int, extent: int) -> int:
+    """Where a crop of ``side`` px begins, centred on [start, end) and moved inside [0, extent)."""
+    origin = (start + end - side) // 2
+    if side <= extent:
+        origin = min(max(origin, 0), extent - side)
+    return origin
+
+
+def mask_thumbnail(images: PatchImages, patch_id: str, mask_id: int, size: int | None = 192,
                    context: float = 2.0) -> bytes:
     """PNG of the imagery around a mask: outline yellow, bounding box red, ``size`` px square.
 
-    The crop is a square centred on the mask's box, ``context`` times its longer side
-    (at least 64 px), padded with black past the patch edge.
+    The crop is a square around the mask's box (see :func:`crop_side`), moved inside the patch
+    where it fits (black only past the patch edge when the mask is larger than what is left).
+    ``size=None``: the crop at its own pixels (at least 256, at most 1024): the enlarged view.
     """
-    _check_size(size)
     if not context >= 1.0:
         raise ValueError("context must be at least 1 (the crop holds the mask's box)")
     data = images.get(patch_id)
     row0, col0, row1, col1 = data.bbox(int(mask_id))
-    side = max(MIN_CROP, int(np.ceil(max(row1 - row0, col1 - col0) * context)))
-    top = (row0 + row1 - side) // 2
-    left = (col0 + col1 - side) // 2
+    height, width = data.shape
+    side = crop_side(max(row1 - row0, col1 - col0), context, data.shape)
+    if size is None:
+        size = min(max(side, 256), 1024)
+    _check_size(size)
+    top = crop_origin(row0, row1, side, height)
+    left = crop_origin(col0, col1, side, width)
     crop = data.image.crop((left, top, left + side, top + side))  # pads with black
-    out = crop.resize((size, size), Image.Resampling.BILINEAR)
+    out = crop.resize((size, size), Image.Resampling.BILINEAR if size < side else Image.Resampling.LANCZOS)
 
     inside = _mask_crop(data, int(mask_id), top, left, side)
     small = np.asarray(Image.fromarray(inside).resize((size, size), Image.Resampling.BILINEAR))

@@ -11,6 +11,7 @@ import numpy as np
 from mcae.inference.classes import MCAE, N_CLASSES
 from mcae.inference.group_line import class_mix, describe_group
 from mcae.platform.annotation import schemas
+from mcae.platform.annotation.areas import hectares, share
 from mcae.platform.annotation.models import Decision, Group, Mask, Patch, utcnow
 
 
@@ -31,8 +32,10 @@ def group_mix(states: Sequence[MaskState]) -> dict[str, float]:
 
 
 def group_out(group: Group, masks: Sequence[MaskState], index: int, of: int,
-              model_version: str | None, lease_names: dict[int, str]) -> schemas.GroupOut:
-    """A group as the tools see it, from its masks' (class, refine, probabilities)."""
+              model_version: str | None, lease_names: dict[int, str], *, gsd_m: float = 0.0,
+              project_area: int = 0, rejections: list[schemas.RejectionOut] | None = None) -> schemas.GroupOut:
+    """A group as the tools see it, from its masks' (class, refine, probabilities) and its area
+    counters (pixels; ``gsd_m`` metres a pixel, ``project_area`` the project's pixels)."""
     mix = group_mix(masks)
     decided = sum(1 for cls, _, _ in masks if cls)
     refine = sum(1 for cls, flagged, _ in masks if flagged and not cls)
@@ -50,17 +53,22 @@ def group_out(group: Group, masks: Sequence[MaskState], index: int, of: int,
         size=len(masks), decided=decided, open=len(masks) - decided - refine, refine=refine,
         score_min=_finite(group.score_min), score_max=_finite(group.score_max), histogram=mix,
         index=index, of=of, summary=summary, double=group.double, model_version=model_version,
-        version=group.version, lease=lease)
+        version=group.version, lease=lease, area_ha=hectares(group.area or 0, gsd_m),
+        decided_ha=hectares(group.decided_area or 0, gsd_m), open_ha=hectares(group.open_area or 0, gsd_m),
+        share=share(group.area or 0, project_area), gain_ha=hectares(group.gain or 0.0, gsd_m),
+        rejections=rejections or [])
 
 
-def mask_out(project_id: str, mask: Mask, group_key: str | None, via: str | None) -> schemas.MaskOut:
+def mask_out(project_id: str, mask: Mask, group_key: str | None, via: str | None,
+             gsd_m: float = 0.0) -> schemas.MaskOut:
     return schemas.MaskOut(
         id=mask.id, patch=mask.patch, mask_id=mask.mask_id, neighbourhood=mask.neighbourhood,
         group=group_key, area=mask.area, bbox=[int(v) for v in mask.bbox], pred_class=mask.pred_class,
         confidence=_finite(mask.pred_score), class_id=mask.class_id, class_name=class_name(mask.class_id),
         fine_class=mask.fine_class, decision_id=mask.decision_id, via=via,  # type: ignore[arg-type]
         refine=mask.refine, version=mask.version,
-        thumbnail=f"/api/projects/{project_id}/patches/{mask.patch}/masks/{mask.mask_id}/thumbnail.png")
+        thumbnail=f"/api/projects/{project_id}/patches/{mask.patch}/masks/{mask.mask_id}/thumbnail.png",
+        area_m2=round(mask.area * gsd_m * gsd_m, 1) if gsd_m else None)
 
 
 def decision_out(d: Decision, users: dict[int, str], n_masks: int) -> schemas.DecisionOut:
@@ -75,12 +83,13 @@ def decision_out(d: Decision, users: dict[int, str], n_masks: int) -> schemas.De
 
 
 def patch_out(patch: Patch, masks: int, decided: int, refine: int, users: dict[int, str],
-              bounds: list[float] | None = None) -> schemas.PatchOut:
+              bounds: list[float] | None = None, area: tuple[int, int, float] = (0, 0, 0.0)) -> schemas.PatchOut:
+    """``area``: (pixels, decided pixels, metres a pixel)."""
     return schemas.PatchOut(
         name=patch.name, neighbourhood=patch.neighbourhood, row=patch.row, col=patch.col,
         checked=patch.checked, checked_by=users.get(patch.checked_by) if patch.checked_by else None,
         checked_at=patch.checked_at, masks=masks, decided=decided, refine=refine, version=patch.version,
-        bounds=bounds)
+        bounds=bounds, area_ha=hectares(area[0], area[2]), decided_ha=hectares(area[1], area[2]))
 
 
 def _finite(value: float | None) -> float | None:

@@ -1,7 +1,7 @@
 """publish policy per project; who restored a decision loaded with its file's author
 
 Revision ID: 0003_publish_policy
-Revises: 0001
+Revises: 0007_city_counters
 Create Date: 2026-12-07 10:30:00
 """
 

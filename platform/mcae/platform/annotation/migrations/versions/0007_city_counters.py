@@ -7,7 +7,7 @@ neighbourhood, group_key). ``ix_masks_project_patch`` goes: the unique constrain
 maintains one index less.
 
 Revision ID: 0007_city_counters
-Revises: 0001
+Revises: 0002_assessment
 """
 
 from __future__ import annotations
