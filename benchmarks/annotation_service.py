@@ -31,10 +31,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,7 +46,7 @@ from typing import Any
 import httpx
 
 from benchmarks._common import REPO, machine_info, write_results
-from benchmarks.load_server import stop
+from benchmarks.harness import mcae_serve
 from benchmarks.thumbnails import build_project
 
 if str(REPO) not in sys.path:  # seed_database and the PostgreSQL helpers live in tests/
@@ -110,33 +108,16 @@ def postgres() -> Iterator[Any | None]:
 @contextlib.contextmanager
 def serve(folder: Path, url: str, workers: int) -> Iterator[str]:
     """``mcae serve --workers N`` on a free loopback port; yields its base URL."""
-    from tests.annotation_fixtures import _free_port
-
     catalog = folder / "catalog.json"
     catalog.write_text('{"cities": {}}\n')
-    port = _free_port()
-    env = {**os.environ, "MCAE_DATABASE__URL": url, "MCAE_TILES__WEB_DIST": str(folder / "no-web")}
-    log = (folder / f"serve-{port}.log").open("w")
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("mcae")), "serve", "--catalog", str(catalog),
-                             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                             "--log-level", "warning"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        began = time.monotonic()
-        while True:
-            if proc.poll() is not None or time.monotonic() - began > START_TIMEOUT_S:
-                raise RuntimeError(f"mcae serve did not start: {(folder / log.name).read_text()[-2000:]}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
+    env = {"MCAE_DATABASE__URL": url, "MCAE_TILES__WEB_DIST": str(folder / "no-web")}
+    began = time.monotonic()
+    with mcae_serve(catalog, workers=workers, cwd=folder, env=env, log=folder / f"serve-{workers}.log",
+                    timeout=START_TIMEOUT_S) as (base, _):
         # both workers up: /healthz answered by two different connections is not proof, so wait a little
         time.sleep(1.0)
         print(f"  mcae serve --workers {workers} up in {time.monotonic() - began:.1f} s")
         yield base
-    finally:
-        stop(proc)
-        log.close()
 
 
 def percentile(values: list[float], q: float) -> float:

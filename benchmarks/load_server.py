@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +21,8 @@ from pathlib import Path
 
 import httpx
 import psutil
+
+from benchmarks.harness import mcae_serve
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 120.0
@@ -70,10 +70,6 @@ def copy_database(source: Path, target: Path) -> str:
     return f"sqlite:///{target}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -114,23 +110,17 @@ def serve(folder: Path, work: Path, workers: int, env: dict[str, str] | None = N
     fresh copy of its annotation database and jobs folder in ``work``; stopped afterwards."""
     work.mkdir(parents=True, exist_ok=True)
     url = copy_database(folder / "annotation.db", work / "annotation.db")
-    port = free_port()
-    run_env = {**os.environ, "MCAE_DATABASE__URL": url, "MCAE_JOBS__DIR": str(work / "jobs"),
+    run_env = {"MCAE_DATABASE__URL": url, "MCAE_JOBS__DIR": str(work / "jobs"),
                "MCAE_TILES__WEB_DIST": str(work / "no-web"), **ONE_ADDRESS_MANY_CLIENTS, **(env or {})}
-    log_path = work / f"serve-{port}.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([mcae(), "serve", "--catalog", str(folder / "catalog.json"), "--host", "127.0.0.1",
-                                 "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
-                                cwd=work, env=run_env, stdout=log, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", proc, log_path, workers, env or {})
-    try:
-        wait_until_up(server)
+    log_path = work / "serve.log"
+    with mcae_serve(folder / "catalog.json", workers=workers, cwd=work, env=run_env, log=log_path,
+                    timeout=START_TIMEOUT_S) as (base, proc):
+        server = Server(base, proc, log_path, workers, env or {})
+        wait_for_workers(server)
         yield server
-    finally:
-        stop(proc)
 
 
-def wait_until_up(server: Server) -> None:
+def wait_for_workers(server: Server) -> None:
     """Until every worker answers ``/healthz`` (fresh connections land on either worker)."""
     began = time.monotonic()
     while True:
@@ -149,16 +139,6 @@ def _listens(pid: int) -> bool:
     with contextlib.suppress(psutil.Error):
         return any(c.status == psutil.CONN_LISTEN for c in psutil.Process(pid).net_connections("tcp"))
     return False
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
 
 
 @dataclass

@@ -51,7 +51,7 @@ def _layer(spec: dict[str, Any], served: bool = True) -> Any:
 
     store = CatalogStore(spec["catalog"])
     layer = store.layer("bench", spec["layer"])
-    path = store.tile_path(layer, "WebMercatorQuad") if served else store.layer_path(layer)
+    path = store.layer_ref("bench", layer.id).tile_path("WebMercatorQuad") if served else store.layer_path(layer)
     return layer, str(path)
 
 

@@ -16,13 +16,12 @@ ENV PATH="/opt/mcae/bin:$PATH"
 # versions) is ignored because TORCH holds pinned versions, which hadolint cannot see in a variable.
 # hadolint ignore=DL3013
 RUN pip install --no-cache-dir --index-url "$TORCH_INDEX" $TORCH
-COPY docker/requirements-platform.txt /tmp/requirements-platform.txt
-RUN pip install --no-cache-dir -r /tmp/requirements-platform.txt "segment-anything>=1.0"
 COPY pyproject.toml README.md /src/
 COPY inference /src/inference
 COPY tiles /src/tiles
 COPY platform /src/platform
-RUN pip install --no-cache-dir --no-deps /src \
+# the project with its `engine` extra (segment-anything; torch and torchvision are already there)
+RUN pip install --no-cache-dir "/src[engine]" \
  && python -c "import torch, torchvision, segment_anything, distributed, mcae.inference"
 
 FROM python:3.11-slim

@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # The platform image: the viewer, tiles, the API and the annotation service (`mcae serve`),
-# slim: no torch, torchvision or segment-anything (docker/requirements-platform.txt).
+# slim: pyproject.toml's dependencies without the `engine` extra (torch, torchvision,
+# segment-anything).
 # Build from the repository root (docker/compose.yaml does):
 #   docker build -f docker/platform.Dockerfile -t mcae-platform .
 
@@ -17,14 +18,12 @@ FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/mcae
 ENV PATH="/opt/mcae/bin:$PATH"
-COPY docker/requirements-platform.txt /tmp/requirements-platform.txt
-RUN pip install --no-cache-dir -r /tmp/requirements-platform.txt
 COPY pyproject.toml README.md /src/
 COPY inference /src/inference
 COPY tiles /src/tiles
 COPY platform /src/platform
-# the project itself without its dependencies: pyproject.toml names torch, which this image leaves out
-RUN pip install --no-cache-dir --no-deps /src \
+# the project and its base dependencies: no `engine` extra, so no torch
+RUN pip install --no-cache-dir /src \
  && python -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in ('torch', 'torchvision', 'segment_anything')))"
 
 FROM python:3.11-slim

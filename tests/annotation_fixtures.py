@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -22,6 +21,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from benchmarks.harness import free_port as _free_port
+from benchmarks.scenes import blocky_scene, write_tif
 from mcae.inference.compute import executor
 from mcae.inference.decisions import Decision, record_decisions, resolve
 from mcae.inference.groups import build_groups
@@ -31,10 +32,6 @@ from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.importer import import_project
 from mcae.platform.annotation.tokens import ScryptParams
 
-try:  # as a pytest plugin (tests/ on the path) or imported by a benchmark (the repository root)
-    from conftest import blocky_scene, write_tif
-except ModuleNotFoundError:
-    from tests.conftest import blocky_scene, write_tif
 
 def _pg_bin() -> Path:
     """Debian's PostgreSQL binaries (the newest installed version), or MCAE_PG_BIN."""
@@ -75,10 +72,6 @@ def copy_project(template: Path, dest: Path) -> Path:
 
 # -- PostgreSQL ------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from annotation_fixtures import Service
 
 
@@ -177,11 +178,28 @@ def test_checked_flag_refinement_and_mask_at(service: Service) -> None:
     x0, y0, x1, y1 = mask["bbox"]
     for y in range(y0, y1):
         for x in range(x0, x1):
-            found = service.get(service.p(f"/patches/{mask['patch']}/mask-at"), params={"x": x, "y": y}).json()
+            at = service.get(service.p(f"/patches/{mask['patch']}/mask-at"), params={"x": x, "y": y}).json()
+            assert (at["mask"] is not None) == (at["found"] == "mask"), at
+            found = at["mask"]
             if found and found["mask_id"] == mask["mask_id"]:
                 assert found["id"] == mask["id"] and found["refine"] is True
                 return
     raise AssertionError("mask-at never found the mask inside its box")
+
+
+def test_mask_at_tells_ground_from_a_neighbours_mask(service: Service,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """0 in the patch raster is ground; an id the patch does not own is its neighbour's mask."""
+    from mcae.platform.annotation import routes_browse
+
+    patch = service.get(service.p("/patches"), params={"per_page": 1}).json()["items"][0]["name"]
+    url = service.p(f"/patches/{patch}/mask-at")
+    owned = service.get(service.p(f"/patches/{patch}")).json()["mask_list"][0]["mask_id"]
+    for raster_id, expected in ((0, "ground"), (2**30, "neighbour"), (owned, "mask")):
+        monkeypatch.setattr(routes_browse, "mask_at", lambda *_args, value=raster_id: value)
+        at = service.get(url, params={"x": 1, "y": 1}).json()
+        assert at["found"] == expected, at
+        assert (at["mask"] or {}).get("mask_id") == (owned if expected == "mask" else None)
 
 
 def test_history_records_every_change(service: Service) -> None:

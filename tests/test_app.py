@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from downloads_fixtures import CITY, Downloads, downloads  # noqa: F401
+from downloads_fixtures import CITY, Downloads  # the `downloads` fixture: tests/conftest.py
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -22,8 +22,8 @@ from mcae.platform.app import create_app
 from mcae.platform.errors import Conflict, Forbidden, PreconditionFailed, Unauthenticated
 from mcae.platform.jobs import STALE_AFTER_S, JobRegistry
 from mcae.platform.settings import JobSettings, Settings
-from mcae.tiles.catalog import UnknownId
 from mcae.tiles.errors import CapExceeded
+from mcae.tiles.ids import UnknownId
 from mcae.tiles.settings import TileSettings
 
 PATH_VALUES = {"city": CITY, "layer": "mcae", "district": "triangle", "scheme": "mcae",
@@ -31,13 +31,13 @@ PATH_VALUES = {"city": CITY, "layer": "mcae", "district": "triangle", "scheme": 
                "format": "png", "colorMapId": "mcae", "item_file": "mcae.json", "job_id": "0" * 24}
 
 
-def make_app(downloads: Downloads, tmp_path: Path) -> FastAPI:  # noqa: F811
+def make_app(downloads: Downloads, tmp_path: Path) -> FastAPI:
     return create_app(Settings(tiles=TileSettings(catalog_path=downloads.catalog, web_dist=tmp_path / "no-web"),
                                jobs=JobSettings(dir=tmp_path / "jobs")))
 
 
 @pytest.fixture
-def app(downloads: Downloads, tmp_path: Path) -> FastAPI:  # noqa: F811
+def app(downloads: Downloads, tmp_path: Path) -> FastAPI:
     return make_app(downloads, tmp_path)
 
 
@@ -102,7 +102,7 @@ def _raising(app: FastAPI, exc: BaseException) -> str:
     (CapExceeded(10, 5), 413), (UnknownId("city", "x"), 404), (InputError("bad"), 400),
     (ProjectStateError("not yet"), 409),
 ])
-def test_the_error_table(downloads: Downloads, tmp_path: Path,  # noqa: F811
+def test_the_error_table(downloads: Downloads, tmp_path: Path,
                          exc: MCAEError, status: int) -> None:
     app = make_app(downloads, tmp_path)
     path = _raising(app, exc)
@@ -117,7 +117,7 @@ def test_the_error_table(downloads: Downloads, tmp_path: Path,  # noqa: F811
         assert answer.headers["www-authenticate"] == "Bearer"
 
 
-def test_headers_of_an_exception_are_sent(downloads: Downloads, tmp_path: Path) -> None:  # noqa: F811
+def test_headers_of_an_exception_are_sent(downloads: Downloads, tmp_path: Path) -> None:
     app = make_app(downloads, tmp_path)
     path = _raising(app, Conflict("busy", headers={"Retry-After": "5"}))
     with TestClient(app) as client:
@@ -125,7 +125,7 @@ def test_headers_of_an_exception_are_sent(downloads: Downloads, tmp_path: Path) 
     assert answer.status_code == 409 and answer.headers["retry-after"] == "5"
 
 
-def test_server_faults_are_500_with_a_logged_request_id(downloads: Downloads, tmp_path: Path,  # noqa: F811
+def test_server_faults_are_500_with_a_logged_request_id(downloads: Downloads, tmp_path: Path,
                                                         caplog: pytest.LogCaptureFixture) -> None:
     app = make_app(downloads, tmp_path)
     path = _raising(app, RuntimeError("/secret/path/catalog.json exploded"))

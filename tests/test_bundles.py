@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import shapely
-from downloads_fixtures import CITY, CORNER, TMS, Downloads, downloads  # noqa: F401
+from downloads_fixtures import CITY, CORNER, TMS, Downloads  # the `downloads` fixture: tests/conftest.py
 from fastapi.testclient import TestClient
 from pmtiles.reader import MmapSource, Reader, all_tiles
 from shapely.geometry import box, shape
@@ -31,7 +31,7 @@ BBOX = [CORNER.x - D, CORNER.y - D, CORNER.x + D, CORNER.y + D]
 BUNDLES = f"/api/cities/{CITY}/layers/mcae/bundles"
 
 
-def client_for(downloads: Downloads, jobs: Path, **limits: Any) -> TestClient:  # noqa: F811
+def client_for(downloads: Downloads, jobs: Path, **limits: Any) -> TestClient:
     """A client of the app on the downloads catalog with its jobs in ``jobs``; enter it (``with``)
     to run the app's lifespan, which starts the job registry."""
     return TestClient(create_app(Settings(tiles=TileSettings(catalog_path=downloads.catalog, **limits),
@@ -39,7 +39,7 @@ def client_for(downloads: Downloads, jobs: Path, **limits: Any) -> TestClient:  
 
 
 @pytest.fixture
-def client(downloads: Downloads, tmp_path: Path) -> Iterator[TestClient]:  # noqa: F811
+def client(downloads: Downloads, tmp_path: Path) -> Iterator[TestClient]:
     with client_for(downloads, tmp_path / "jobs") as running:
         yield running
 
@@ -72,7 +72,7 @@ def bundle(client: TestClient, fmt: str, **area: Any) -> tuple[dict[str, Any], b
     return job, answer.content
 
 
-def test_bbox_tile_count_is_morecantiles_count(client: TestClient, downloads: Downloads) -> None:  # noqa: F811
+def test_bbox_tile_count_is_morecantiles_count(client: TestClient, downloads: Downloads) -> None:
     expected = hand_count(BBOX, [12, 13, 14])
     assert len(expected) == 12  # 2 x 2 tiles around the corner at each zoom
     plan = plan_tiles(box(*BBOX), True, 12, 14)
@@ -87,7 +87,7 @@ def test_bbox_tile_count_is_morecantiles_count(client: TestClient, downloads: Do
     assert body["estimated_bytes"] > 12 * 100
 
 
-def test_district_counts_only_tiles_overlapping_the_polygon(downloads: Downloads) -> None:  # noqa: F811
+def test_district_counts_only_tiles_overlapping_the_polygon(downloads: Downloads) -> None:
     layer = downloads.store.layer(CITY, "mcae")
     triangle = shape(downloads.triangle).intersection(box(*layer.bounds))
     plan = plan_tiles(triangle, False, 12, 18)
@@ -109,7 +109,7 @@ def served_tile(world: Downloads, layer: Layer, z: int, x: int, y: int) -> bytes
     return render_tile(str(copy), layer, "WebMercatorQuad", z, x, y)
 
 
-def test_mbtiles_has_metadata_and_tms_rows(client: TestClient, downloads: Downloads,  # noqa: F811
+def test_mbtiles_has_metadata_and_tms_rows(client: TestClient, downloads: Downloads,
                                            tmp_path: Path) -> None:
     job, data = bundle(client, "mbtiles")
     assert job["tiles_total"] == job["tiles_written"] == 12 and job["progress"] == 1.0
@@ -134,7 +134,7 @@ def test_mbtiles_has_metadata_and_tms_rows(client: TestClient, downloads: Downlo
     db.close()
 
 
-def test_pmtiles_readable_with_the_right_tiles(client: TestClient, downloads: Downloads,  # noqa: F811
+def test_pmtiles_readable_with_the_right_tiles(client: TestClient, downloads: Downloads,
                                                tmp_path: Path) -> None:
     _, data = bundle(client, "pmtiles")
     path = tmp_path / "out.pmtiles"
@@ -160,7 +160,7 @@ def test_zip_has_z_x_y_names(client: TestClient) -> None:
     assert names == {f"{z}/{x}/{y}.png" for z, x, y in hand_count(BBOX, [12, 13, 14])} | {"metadata.json"}
 
 
-def test_district_bundle_holds_the_planned_tiles(client: TestClient, downloads: Downloads) -> None:  # noqa: F811
+def test_district_bundle_holds_the_planned_tiles(client: TestClient, downloads: Downloads) -> None:
     job, data = bundle(client, "zip", district="triangle")
     layer = downloads.store.layer(CITY, "mcae")
     plan = plan_tiles(shape(downloads.triangle).intersection(box(*layer.bounds)), False, 12, 14)
@@ -169,7 +169,7 @@ def test_district_bundle_holds_the_planned_tiles(client: TestClient, downloads: 
     assert job["district"] == "triangle" and job["tiles_total"] == plan.count
 
 
-def test_over_the_cap_is_413_with_count_and_cap(downloads: Downloads, tmp_path: Path) -> None:  # noqa: F811
+def test_over_the_cap_is_413_with_count_and_cap(downloads: Downloads, tmp_path: Path) -> None:
     with client_for(downloads, tmp_path / "jobs", max_bundle_tiles=10) as client:
         answer = client.post(BUNDLES, json={"format": "mbtiles", "bbox": BBOX, "minzoom": 12, "maxzoom": 14})
         estimate = client.get(BUNDLES + "/estimate", params={"bbox": ",".join(map(str, BBOX)),
@@ -192,7 +192,7 @@ def test_identical_request_reuses_the_job(client: TestClient, tmp_path: Path) ->
     finish(client, other.json())
 
 
-def test_finished_jobs_survive_a_restart(downloads: Downloads, client: TestClient,  # noqa: F811
+def test_finished_jobs_survive_a_restart(downloads: Downloads, client: TestClient,
                                          tmp_path: Path) -> None:
     job, data = bundle(client, "pmtiles")
     with client_for(downloads, tmp_path / "jobs") as restarted:

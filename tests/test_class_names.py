@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from downloads_fixtures import CITY, STEP, Downloads, downloads  # noqa: F401
+from downloads_fixtures import CITY, STEP, Downloads  # the `downloads` fixture: tests/conftest.py
 from fastapi.testclient import TestClient
 from gdal_classes import gdal_classes
 from rasterio.crs import CRS
@@ -69,18 +69,18 @@ def test_another_scheme_gets_its_own_names_and_a_rewrite_replaces_them(tmp_path:
 
 
 @pytest.fixture
-def client(downloads: Downloads, tmp_path: Path) -> Iterator[TestClient]:  # noqa: F811
+def client(downloads: Downloads, tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(tiles=TileSettings(catalog_path=downloads.catalog), jobs=JobSettings(dir=tmp_path / "jobs"))
     with TestClient(create_app(settings)) as running:
         yield running
 
 
-def wgs_bbox(downloads: Downloads) -> str:  # noqa: F811
+def wgs_bbox(downloads: Downloads) -> str:
     west, north = downloads.wgs_origin
     return ",".join(repr(v) for v in (west + 10 * STEP, north - 90 * STEP, west + 130 * STEP, north - 10 * STEP))
 
 
-def test_a_zipped_clip_carries_the_names_and_a_qgis_style(client: TestClient, downloads: Downloads,  # noqa: F811
+def test_a_zipped_clip_carries_the_names_and_a_qgis_style(client: TestClient, downloads: Downloads,
                                                           tmp_path: Path) -> None:
     answer = client.get(f"/api/cities/{CITY}/layers/wgs/clip", params={"bbox": wgs_bbox(downloads), "package": "zip"})
     assert answer.status_code == 200, answer.text
@@ -105,7 +105,7 @@ def test_a_zipped_imagery_clip_holds_the_tif_alone(client: TestClient) -> None:
         assert bundle.namelist() == [f"{CITY}-imagery-clip.tif"]
 
 
-def test_an_unknown_package_is_refused(client: TestClient, downloads: Downloads) -> None:  # noqa: F811
+def test_an_unknown_package_is_refused(client: TestClient, downloads: Downloads) -> None:
     answer = client.get(f"/api/cities/{CITY}/layers/wgs/clip", params={"bbox": wgs_bbox(downloads), "package": "rar"})
     assert answer.status_code == 422 and "detail" in answer.json()
 

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 import typer
-from conftest import blocky_scene, write_tif
 from test_pipeline import SMALL, mcae
 
+from benchmarks.scenes import blocky_scene, write_tif
 from mcae.platform.cli import get_app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mcae.inference.errors import NotFoundError
 from mcae.inference.grid import PatchGrid
 
 
@@ -28,7 +29,7 @@ def test_ids_and_neighbourhood_names() -> None:
     assert hoods["1-1"] == ["0-0", "0-1", "0-2", "1-0", "1-1", "1-2", "2-0", "2-1", "2-2"]
     assert grid.neighbourhood_of(4, 3) == "3-3"  # edge block rows 3-4, col 3: centre clamped
     assert sum(len(v) for v in hoods.values()) == len(grid)
-    with pytest.raises(KeyError):
+    with pytest.raises(NotFoundError, match='outside'):
         grid.patch_by_id("9-9")
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from conftest import blocky_scene, write_tif
 
+from benchmarks.scenes import blocky_scene, write_tif
 from mcae.inference.errors import InputError
 from mcae.inference.imagery import inspect_image, open_scene
 from mcae.inference.masks.base import PixelWindow

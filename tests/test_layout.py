@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import tomllib
-from conftest import REPO
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_stdlib_platform_is_not_shadowed_from_repo_root() -> None:

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-from conftest import blocky_scene, write_tif
 from typer.testing import CliRunner
 
+from benchmarks.scenes import blocky_scene, write_tif
 from mcae.platform.cli import get_app
 
 README = Path(__file__).resolve().parents[1] / "README.md"

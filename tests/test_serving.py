@@ -24,7 +24,6 @@ from mcae.inference.masks.base import PixelWindow
 from mcae.platform.cli import get_app
 from mcae.tiles import serving
 from mcae.tiles.catalog import stat_token
-from mcae.tiles.readers import POOL
 from mcae.tiles.render import render_tile
 from mcae.tiles.serving import SERVING_DIR, SOURCE_TAG, with_serving_copy
 
@@ -47,9 +46,7 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return real(fp, *args, **kwargs)
 
     monkeypatch.setattr(rasterio, "open", spy)
-    POOL.clear()
-    yield paths
-    POOL.clear()
+    yield paths  # each test's world is a new app, with a reader pool of its own
 
 
 def mcae_cli(*args: str | Path) -> tuple[int, str]:
@@ -212,7 +209,7 @@ def test_no_copy_on_request_and_paths_stay_private(world: TileWorld, tmp_path: P
     assert code == 0, out
     plain = world.store.layer(CITY, "plain")
     assert plain.serving_path is None and world.store.serving_copy(plain) is None
-    assert world.store.tile_path(plain, "WebMercatorQuad") == world.store.layer_path(plain)
+    assert world.store.layer_ref(CITY, "plain").tile_path("WebMercatorQuad") == str(world.store.layer_path(plain))
     body = world.client.get(f"/api/cities/{CITY}").json()
     for entry in body["layers"]:
         assert not {"path", "serving_path", "serving_source"} & set(entry)
@@ -233,7 +230,7 @@ def test_a_failed_copy_leaves_nothing(world: TileWorld, monkeypatch: pytest.Monk
     with pytest.raises(OSError, match="disk full"):
         with_serving_copy(world.store, layer)
     assert sorted(p.name for p in copy.parent.iterdir()) == before
-    assert world.store.tile_path(layer, "WebMercatorQuad") == world.store.layer_path(layer)
+    assert world.store.layer_ref(CITY, "mcae").tile_path("WebMercatorQuad") == str(world.store.layer_path(layer))
 
 
 def test_block_size_falls_back_when_the_validator_sees_a_striped_level(
@@ -317,7 +314,7 @@ def test_a_damaged_copy_is_passed_over_for_the_source(world: TileWorld) -> None:
     assert copy is not None
     t = data_tile(world)
     copy.write_bytes(copy.read_bytes()[: copy.stat().st_size // 2])  # truncated behind our back
-    POOL.clear()
+    world.client.app.state.readers.clear()  # type: ignore[attr-defined]
     r = world.client.get(tile_url("mcae", t))
     assert r.status_code == 200
     assert r.content == render_tile(str(world.store.layer_path(layer)), layer, "WebMercatorQuad", t.z, t.x, t.y)
@@ -326,7 +323,7 @@ def test_a_damaged_copy_is_passed_over_for_the_source(world: TileWorld) -> None:
 def test_an_unreadable_source_is_a_clean_404(world: TileWorld) -> None:
     source = world.store.layer_path(world.store.layer(CITY, "mcae"))
     source.write_bytes(source.read_bytes()[: source.stat().st_size * 2 // 3])  # opens, fails to read
-    POOL.clear()
+    world.client.app.state.readers.clear()  # type: ignore[attr-defined]
     lon, lat = world.lonlat_of("mcae", SIZE // 2, SIZE * 3 // 4)
     g = morecantile.tms.get("WorldCRS84Quad").tile(lon, lat, 17)
     w, s, e, n = world.store.layer(CITY, "mcae").bounds

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import blocky_scene
 
+from benchmarks.scenes import blocky_scene
 from mcae.inference.masks import ArrayScene, PixelWindow, available_generators, get_generator
 from mcae.inference.masks.cleanup import connected_masks, merge_small_masks
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import blocky_scene, write_tif
 from PIL import Image
 from scipy import ndimage
 
+from benchmarks.scenes import blocky_scene, write_tif
 from mcae.inference.classes import MCAE
 from mcae.inference.compute import executor
 from mcae.inference.project import Project

@@ -15,7 +15,6 @@ from PIL import Image
 from tiles_data import CITY, SIZE, TileWorld, live_server, make_tile_world
 
 from mcae.inference.classes import MCAE, SCHEMES, SINOLC1
-from mcae.tiles.readers import POOL
 from mcae.tiles.render import render_tile
 
 WMQ = morecantile.tms.get("WebMercatorQuad")
@@ -164,10 +163,11 @@ def test_errors_are_not_cached(world: TileWorld) -> None:
 def test_datasets_are_reused(world: TileWorld) -> None:
     tiles = data_tiles(world, "mcae", 19)
     world.client.get(url("mcae", tile_path(tiles[0]) + "?tilesize=512"))
-    opened = POOL.opened
+    pool = world.client.app.state.readers  # type: ignore[attr-defined]
+    opened = pool.opened
     for t in tiles[1:15]:
         assert world.client.get(url("mcae", tile_path(t) + "?tilesize=512")).status_code == 200
-    assert POOL.opened == opened
+    assert pool.opened == opened
 
 
 # -- TileJSON, WMTS, OGC tilesets, info --------------------------------------------------------
@@ -299,9 +299,10 @@ def test_reader_pool_bounds_and_file_changes(world: TileWorld, tmp_path: Path) -
 
 
 def test_tile_cache_and_etags() -> None:
-    from mcae.tiles.cache import TileCache, etag_matches, tile_etag
+    from mcae.tiles.http_cache import ByteCache, etag_matches
+    from mcae.tiles.render import tile_etag
 
-    cache = TileCache(1000)
+    cache = ByteCache(1000)
     for i in range(20):
         cache.put(str(i), bytes(100))
     assert len(cache) < 10 and cache.get("19") == (True, bytes(100)) and cache.get("0") == (False, None)

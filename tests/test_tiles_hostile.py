@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from tiles_data import CITY, TileWorld, make_tile_world
 
-from mcae.tiles.readers import POOL
 from mcae.tiles.serving import SERVING_DIR
 from mcae.tiles.stac import STAC_PREFIX
 
@@ -53,9 +52,10 @@ def opened(world: TileWorld, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[s
 
     monkeypatch.setattr(rasterio, "open", spy_open)
     monkeypatch.setattr(rasterio, "DatasetReader", spy_reader)
-    POOL.clear()  # so that every request below really opens its files
+    pool = world.client.app.state.readers  # type: ignore[attr-defined]
+    pool.clear()  # so that every request below really opens its files
     yield paths
-    POOL.clear()
+    pool.clear()
 
 
 def assert_clean_4xx(r: Response, *statuses: int) -> None:

@@ -11,48 +11,25 @@ the built web/dist, in a uvicorn thread. The fixtures `browser` comes from tests
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from annotation_fixtures import build_project, seed_database  # helpers only, no fixtures
-from web_fixtures import ARTIFACTS, CHROMIUM, DIST, VIEWPORTS, Site, Viewer, app_server
+from web_fixtures import ARTIFACTS, CHROMIUM, PROJECT, ToolSite, Viewer, sign_in, tool_server
 
 if not CHROMIUM.is_file():
     pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium; `make test` does it)", allow_module_level=True)
 
-PROJECT = "demo"
 TREE, WATER, BUILDING = 5, 6, 8
 TIMINGS: dict[str, float] = {}
 
 
 @dataclass
-class Annotation(Site):
-    tokens: dict[str, str] | None = None
-    used: set[str] | None = None
-
-    def api(self, path: str, user: str = "admin") -> Any:
-        assert self.tokens is not None
-        request = urllib.request.Request(self.url(path), headers={"Authorization": f"Bearer {self.tokens[user]}"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
-
-    def p(self, rest: str = "") -> str:
-        return f"/api/projects/{PROJECT}{rest}"
-
+class Annotation(ToolSite):
     def fresh_group(self, min_size: int = 6) -> dict[str, Any]:
-        """A group no earlier test used, with nothing decided."""
-        assert self.used is not None
-        for hood in self.api(self.p("/neighbourhoods"))["items"]:
-            for group in self.api(self.p(f"/neighbourhoods/{hood['name']}/groups")):
-                key = f"{group['neighbourhood']}/{group['key']}"
-                if key not in self.used and group["size"] >= min_size and group["decided"] == 0:
-                    self.used.add(key)
-                    return group
-        raise AssertionError("the test project ran out of fresh groups")
+        return super().fresh_group(min_size)
 
     def masks(self, group: dict[str, Any]) -> dict[int, dict[str, Any]]:
         found = self.api(self.p(f"/neighbourhoods/{group['neighbourhood']}/groups/{group['key']}/masks?per_page=500"))
@@ -67,17 +44,8 @@ class Annotation(Site):
 
 @pytest.fixture(scope="module")
 def annotation_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Annotation]:
-    from mcae.platform.app import create_app
-    from mcae.platform.settings import DatabaseSettings, JobSettings, Settings, TileSettings
-
     root = tmp_path_factory.mktemp("webannotate")
-    project = build_project(root / "city")
-    url = f"sqlite:///{root / 'annotation.db'}"
-    tokens = seed_database(url, project, PROJECT)
-    app = create_app(Settings(tiles=TileSettings(catalog_path=root / "catalog.json", web_dist=DIST),
-                              database=DatabaseSettings(url=url), jobs=JobSettings(dir=root / "jobs")))
-    with app_server(app) as base:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with tool_server(root) as (base, tokens, _):
         yield Annotation(base, root, tokens=tokens, used=set())
         if TIMINGS:
             (ARTIFACTS / "annotate-thumbnails.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
@@ -89,14 +57,8 @@ def annotation_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Annota
 def open_tool(browser: Any, site: Annotation, user: str, url: str | None = None,
               viewport: str = "desktop") -> tuple[Any, Any, Viewer]:
     """A new context signed in as `user` (the token typed into the form) on /annotate/."""
-    assert site.tokens is not None
-    context = browser.new_context(**VIEWPORTS[viewport])
-    page = context.new_page()
-    viewer = Viewer(page, viewport, site)
-    page.goto(url or site.url("/annotate/"))
-    page.fill("#token", site.tokens[user])
-    page.click("#signin-submit")
-    page.wait_for_selector("#toolbar #who")
+    context, page, viewer = sign_in(browser, site, user, (url or site.url("/annotate/")).removeprefix(site.base),
+                                    viewport)
     wait_drawn(page)
     return context, page, viewer
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +20,7 @@ import rasterio
 from annotation_fixtures import build_project, seed_database
 from assessment_data import blob_truth, noisy_map, write_classes
 from rasterio.transform import from_origin
-from web_fixtures import ARTIFACTS, CHROMIUM, DIST, VIEWPORTS, Site, app_server
+from web_fixtures import ARTIFACTS, CHROMIUM, DIST, VIEWPORTS, ToolSite, app_server
 
 if not CHROMIUM.is_file():
     pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium; `make test` does it)", allow_module_level=True)
@@ -31,21 +28,8 @@ if not CHROMIUM.is_file():
 PROJECT, CITY = "demo", "town"
 
 
-@dataclass
-class Tools(Site):
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    def call(self, method: str, path: str, user: str = "admin", body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(self.url(path), data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise AssertionError(f"{method} {path} as {user}: {exc.code} {exc.read()[:300]!r}") from None
+class Tools(ToolSite):
+    """The assessment page's server (the API calls and tokens of ``ToolSite``)."""
 
 
 def _city(root: Path) -> Path:

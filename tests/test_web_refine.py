@@ -14,22 +14,18 @@ The `browser` fixture comes from tests/conftest.py.
 from __future__ import annotations
 
 import io
-import json
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from annotation_fixtures import build_project, seed_database  # helpers only, no fixtures
-from web_fixtures import ARTIFACTS, CHROMIUM, DIST, VIEWPORTS, Site, Viewer, app_server
+from web_fixtures import ARTIFACTS, CHROMIUM, PROJECT, ToolSite, Viewer, sign_in, tool_server
 
 if not CHROMIUM.is_file():
     pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium; `make test` does it)", allow_module_level=True)
 
-PROJECT = "demo"
 CITY = "refine-town"
 FINE = {"Water": ["Pond", "River"], "Building": ["Factory", "House"]}
 TREE, WATER, BUILDING, OTHERS = 5, 6, 8, 9
@@ -38,18 +34,12 @@ COLOURS = {TREE: (0x22, 0x61, 0x26), WATER: (0x00, 0x45, 0xFF), BUILDING: (0xDE,
 
 
 @dataclass
-class Refine(Site):
-    tokens: dict[str, str] = field(default_factory=dict)
+class Refine(ToolSite):
     project: Path = Path()
-    used: set[str] = field(default_factory=set)
 
     def api(self, path: str, user: str = "admin", method: str = "GET", body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url(f"/api/projects/{PROJECT}{path}"), data=data, method=method,
-                                         headers={"Authorization": f"Bearer {self.tokens[user]}",
-                                                  "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
+        """``path`` under the test project."""
+        return self.call(method, self.p(path), user, body)
 
     def patches(self) -> list[dict[str, Any]]:
         return list(self.api("/patches?per_page=500")["items"])
@@ -93,26 +83,19 @@ class Refine(Site):
 
 @pytest.fixture(scope="module")
 def refine_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Refine]:
-    from mcae.platform.app import create_app
-    from mcae.platform.settings import DatabaseSettings, JobSettings, Settings, TileSettings
     from mcae.tiles.catalog import CatalogStore, LayerKind
     from mcae.tiles.layers import publish_layer
 
+    def imagery(root: Path) -> None:
+        publish_layer(CatalogStore(root / "catalog.json"), CITY, root / "city" / "scene.tif",
+                      kind=LayerKind.imagery, layer_id="imagery", city_name="Refine Town", provenance="synthetic")
+
     root = tmp_path_factory.mktemp("webrefine")
-    project = build_project(root / "city")
-    url = f"sqlite:///{root / 'annotation.db'}"
-    tokens = seed_database(url, project, PROJECT)
-    store = CatalogStore(root / "catalog.json")
-    publish_layer(store, CITY, root / "city" / "scene.tif", kind=LayerKind.imagery, layer_id="imagery",
-                  city_name="Refine Town", provenance="synthetic")
-    app = create_app(Settings(tiles=TileSettings(catalog_path=store.path, web_dist=DIST),
-                              database=DatabaseSettings(url=url), jobs=JobSettings(dir=root / "jobs")))
-    with app_server(app) as base:
+    with tool_server(root, imagery) as (base, tokens, project):
         site = Refine(base, root, tokens=tokens, project=project)
         version = site.api("")["version"]
         changed = site.api("", "admin", "PATCH", {"version": version, "city": CITY, "fine_classes": FINE})
         assert (changed["city"], changed["fine_classes"]["Water"]) == (CITY, FINE["Water"])
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         yield site
 
 
@@ -124,14 +107,7 @@ def unexpected(errors: list[str], allowed: tuple[str, ...] = ()) -> list[str]:
 
 def open_refine(browser: Any, site: Refine, user: str, query: str = "") -> tuple[Any, Any, Viewer]:
     """A new 1280 x 800 context signed in as `user` (the token typed into the form) on /refine/."""
-    context = browser.new_context(**VIEWPORTS["desktop"])
-    page = context.new_page()
-    viewer = Viewer(page, "desktop", site)
-    page.goto(site.url(f"/refine/{query}"))
-    page.fill("#token", site.tokens[user])
-    page.click("#signin-submit")
-    page.wait_for_selector("#toolbar #who")
-    return context, page, viewer
+    return sign_in(browser, site, user, f"/refine/{query}")
 
 
 def wait_patch(page: Any, name: str) -> None:

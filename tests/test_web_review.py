@@ -15,58 +15,23 @@ the built web/dist, in a uvicorn thread; `browser` comes from tests/conftest.py.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from annotation_fixtures import build_project, seed_database  # helpers only, no fixtures
-from web_fixtures import ARTIFACTS, CHROMIUM, DIST, VIEWPORTS, Site, Viewer, app_server
+from web_fixtures import ARTIFACTS, CHROMIUM, PROJECT, ToolSite, Viewer, sign_in, tool_server
 
 if not CHROMIUM.is_file():
     pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium; `make test` does it)", allow_module_level=True)
 
-PROJECT = "demo"
 CITY = "test-city"
 TREE, WATER, BUILDING = 5, 6, 8
 
 
 @dataclass
-class Tools(Site):
-    tokens: dict[str, str] = field(default_factory=dict)
-    used: set[str] = field(default_factory=set)
-
-    def call(self, method: str, path: str, user: str = "admin", body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(self.url(path), data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise AssertionError(f"{method} {path} as {user}: {exc.code} {exc.read()[:300]!r}") from None
-
-    def api(self, path: str, user: str = "admin") -> Any:
-        return self.call("GET", path, user)
-
-    def p(self, rest: str = "") -> str:
-        return f"/api/projects/{PROJECT}{rest}"
-
-    def fresh_group(self, min_size: int = 3) -> dict[str, Any]:
-        for hood in self.api(self.p("/neighbourhoods"))["items"]:
-            for group in self.api(self.p(f"/neighbourhoods/{hood['name']}/groups")):
-                key = f"{group['neighbourhood']}/{group['key']}"
-                if key not in self.used and group["size"] >= min_size and group["decided"] == 0:
-                    self.used.add(key)
-                    return group
-        raise AssertionError("the test project ran out of fresh groups")
-
+class Tools(ToolSite):
     def decide(self, group: dict[str, Any], user: str, cls: str, **extra: Any) -> dict[str, Any]:
         body = {"class": cls, **({} if extra.get("second_pass") else {"version": group["version"]}), **extra}
         out = self.call("POST", self.p(f"/neighbourhoods/{group['neighbourhood']}/groups/{group['key']}/decisions"),
@@ -85,17 +50,8 @@ class Tools(Site):
 
 @pytest.fixture(scope="module")
 def tools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tools]:
-    from mcae.platform.app import create_app
-    from mcae.platform.settings import DatabaseSettings, JobSettings, Settings, TileSettings
-
     root = tmp_path_factory.mktemp("webreview")
-    project = build_project(root / "city")
-    url = f"sqlite:///{root / 'annotation.db'}"
-    tokens = seed_database(url, project, PROJECT)
-    app = create_app(Settings(tiles=TileSettings(catalog_path=root / "catalog.json", web_dist=DIST),
-                              database=DatabaseSettings(url=url), jobs=JobSettings(dir=root / "jobs")))
-    with app_server(app) as base:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with tool_server(root) as (base, tokens, _):
         site = Tools(base, root, tokens=tokens)
         # the rebuild republishes the map as the city's mcae layer
         version = site.api(site.p())["version"]
@@ -105,14 +61,7 @@ def tools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tools]:
 
 def open_tool(browser: Any, site: Tools, user: str, path: str) -> tuple[Any, Any, Viewer]:
     """A new 1280 x 800 context signed in as `user` (the token typed into the form) at `path`."""
-    context = browser.new_context(**VIEWPORTS["desktop"])
-    page = context.new_page()
-    viewer = Viewer(page, "desktop", site)
-    page.goto(site.url(path))
-    page.fill("#token", site.tokens[user])
-    page.click("#signin-submit")
-    page.wait_for_selector("#toolbar #who")
-    return context, page, viewer
+    return sign_in(browser, site, user, path)
 
 
 def thumbs_drawn(page: Any, selector: str) -> None:

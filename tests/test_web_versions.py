@@ -30,13 +30,14 @@ WATER = 6
 def town(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """A server of its own (this test rewrites a map file): Fixture Town alone in the catalog."""
     from mcae.platform.app import create_app
+    from mcae.platform.settings import Settings
     from mcae.tiles.catalog import CatalogStore
     from mcae.tiles.settings import TileSettings
 
     root = tmp_path_factory.mktemp("webversions")
     store = CatalogStore(root / "catalog.json")
     add_fixture_town(store, root / "fixture-town")
-    app = create_app(TileSettings(catalog_path=store.path, web_dist=DIST))  # jobs: beside the catalog
+    app = create_app(Settings(tiles=TileSettings(catalog_path=store.path, web_dist=DIST)))  # jobs: beside the catalog
     with app_server(app) as base:
         yield Site(base, root)
 

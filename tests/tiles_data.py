@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import numpy as np
 import rasterio
 from affine import Affine
 from fastapi.testclient import TestClient
 from rasterio.warp import transform as warp_transform
 
+from benchmarks.harness import mcae_serve
 from mcae.inference.classes import MCAE, SINOLC1
 from mcae.inference.cog import translate_to_cog, write_class_cog
 from mcae.inference.masks.base import PixelWindow
@@ -38,26 +33,8 @@ SIZE = 512
 @contextmanager
 def live_server(catalog: Path, workers: int = 1) -> Iterator[str]:
     """``mcae serve`` on a free loopback port, in its own process: yields its base URL."""
-    from mcae.platform.cli.serve import _free_port
-
-    port = _free_port("127.0.0.1", 0)
-    cmd = [sys.executable, "-c", "from mcae.platform.cli import main; main()", "serve", "--port", str(port),
-           "--workers", str(workers), "--catalog", str(catalog), "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("mcae serve did not start")
+    with mcae_serve(catalog, workers=workers) as (base, _):
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
 
 
 @dataclass

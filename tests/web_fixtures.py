@@ -13,19 +13,19 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import socket
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+
+from benchmarks.harness import app_server, free_port  # noqa: F401  (app_server: used by the suites)
 
 REPO = Path(__file__).resolve().parents[1]
 DIST = REPO / "web" / "dist"
@@ -79,10 +79,82 @@ class Site:
         assert status != 404, f"{feature}: the server answers 404 for {path}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+PROJECT = "demo"  # the expert tools' test project
+
+
+@dataclass
+class ToolSite(Site):
+    """A server with the annotation service: the test project and a token per user. The one
+    place the browser tests call the API as someone and sign in (``sign_in``)."""
+
+    tokens: dict[str, str] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+
+    def call(self, method: str, path: str, user: str = "admin", body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.url(path), data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"{method} {path} as {user}: {exc.code} {exc.read()[:300]!r}") from None
+
+    def api(self, path: str, user: str = "admin") -> Any:
+        return self.call("GET", path, user)
+
+    def p(self, rest: str = "") -> str:
+        return f"/api/projects/{PROJECT}{rest}"
+
+    def fresh_group(self, min_size: int = 3) -> dict[str, Any]:
+        """A group no earlier test used, with nothing decided."""
+        for hood in self.api(self.p("/neighbourhoods"))["items"]:
+            for group in self.api(self.p(f"/neighbourhoods/{hood['name']}/groups")):
+                key = f"{group['neighbourhood']}/{group['key']}"
+                if key not in self.used and group["size"] >= min_size and group["decided"] == 0:
+                    self.used.add(key)
+                    return group
+        raise AssertionError("the test project ran out of fresh groups")
+
+
+@contextlib.contextmanager
+def tool_server(root: Path,
+                prepare: Callable[[Path], None] | None = None) -> Iterator[tuple[str, dict[str, str], Path]]:
+    """The expert tools' server: the test project built under ``root`` and imported as
+    ``PROJECT`` (a SQLite database, one token per role), ``prepare(root)`` run on the catalog
+    folder before the app starts, the app in a uvicorn thread: (base URL, tokens, project)."""
+    from annotation_fixtures import build_project, seed_database
+
+    from mcae.platform.app import create_app
+    from mcae.platform.settings import DatabaseSettings, JobSettings, Settings, TileSettings
+
+    project = build_project(root / "city")
+    url = f"sqlite:///{root / 'annotation.db'}"
+    tokens = seed_database(url, project, PROJECT)
+    if prepare is not None:
+        prepare(root)
+    app = create_app(Settings(tiles=TileSettings(catalog_path=root / "catalog.json", web_dist=DIST),
+                              database=DatabaseSettings(url=url), jobs=JobSettings(dir=root / "jobs")))
+    with app_server(app) as base:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        yield base, tokens, project
+
+
+def sign_in(browser: Any, site: ToolSite, user: str, path: str,
+            viewport: str = "desktop") -> tuple[Any, Any, Viewer]:
+    """A new browser context signed in as ``user`` (the token typed into the form) at ``path``."""
+    context = browser.new_context(**VIEWPORTS[viewport])
+    page = context.new_page()
+    viewer = Viewer(page, viewport, site)
+    page.goto(site.url(path))
+    page.fill("#token", site.tokens[user])
+    page.click("#signin-submit")
+    page.wait_for_selector("#toolbar #who")
+    return context, page, viewer
+
+
 
 
 def add_fixture_town(store: Any, root: Path) -> None:
@@ -114,27 +186,6 @@ def add_fixture_town(store: Any, root: Path) -> None:
     gone = layer_from_file(store, root / "mcae.tif", kind=LayerKind.other, layer_id="gone", title="Gone layer",
                            legend=[{"id": 1, "name": "One", "color": "#112233"}], serving=False)
     store.put_layer(SECOND, gone.model_copy(update={"path": "fixture-town/deleted.tif"}))
-
-
-@contextlib.contextmanager
-def app_server(app: Any) -> Iterator[str]:
-    """``app`` served by uvicorn in a thread on a free loopback port; yields its base URL."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
-                                           access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import blocky_scene, write_tif
 from rel_engine_files import mcae
+
+from benchmarks.scenes import blocky_scene, write_tif
 
 SEGMENT = ["--neighbourhood", "2", "--scheduler", "synchronous", "-q"]
 

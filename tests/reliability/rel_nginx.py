@@ -11,9 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,20 +19,16 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # benchmarks/ is a package at the repository root
-    sys.path.insert(0, str(REPO))
+# benchmarks/ is a package at the repository root, on sys.path under pytest (pyproject.toml)
+from benchmarks import nginx_config
+from benchmarks.harness import free_port, mcae_serve
+from benchmarks.nginx_config import render  # noqa: F401  (test_rel_nginx_cache uses it from here)
 
-from benchmarks import nginx_config  # noqa: E402
-from benchmarks.nginx_config import render  # noqa: E402,F401  (test_rel_nginx_cache uses it from here)
+REPO = Path(__file__).resolve().parents[2]
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(work: Path, upstream: str, port: int) -> Path:
@@ -101,32 +95,5 @@ main()
 @contextmanager
 def serve_without_torch(catalog: Path, log: Path) -> Iterator[str]:
     """``mcae serve --workers 1`` on ``catalog`` in its own process, torch unimportable: its base URL."""
-    port = free_port()
-    cmd = [sys.executable, "-c", NO_TORCH_SERVE, "serve", "--port", str(port),
-           "--workers", "1", "--catalog", str(catalog), "--log-level", "warning"]
-    handle = log.open("wb")
-    proc = subprocess.Popen(cmd, cwd=catalog.parent, stdout=handle, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"mcae serve exited ({proc.returncode}): {log.read_text()[-3000:]}")
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"mcae serve did not start: {log.read_text()[-3000:]}")
-            time.sleep(0.1)
+    with mcae_serve(catalog, cwd=catalog.parent, log=log, code=NO_TORCH_SERVE) as (base, _):
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        handle.close()

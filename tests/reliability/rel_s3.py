@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from benchmarks.harness import free_port as _free_port
 
 BIN = Path(sys.executable).parent
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "mcae-test", "AWS_SECRET_ACCESS_KEY": "mcae-test-secret"}
@@ -44,10 +45,6 @@ class S3Server:
             aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -80,11 +77,7 @@ def moto_server(log: Path, timeout: float = 30.0) -> Iterator[S3Server]:
 @contextlib.contextmanager
 def object_storage_env(server: S3Server) -> Iterator[None]:
     """The process environment pointing at ``server`` while the block runs; afterwards the
-    environment, GDAL's options and the active object store are as they were."""
-    from mcae.inference import object_store
-    from mcae.tiles import gdal
-    from mcae.tiles.settings import TileSettings
-
+    environment is as it was (an app's GDAL options and object store are its own)."""
     saved = dict(os.environ)
     os.environ.update(server.env())
     try:
@@ -92,5 +85,3 @@ def object_storage_env(server: S3Server) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        gdal.configure_gdal(TileSettings())  # s3 off again for the tests that follow
-        object_store._active = None

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 from tiles_data import CITY, SIZE, TileWorld, make_tile_world
 
-from mcae.tiles.readers import POOL
 from mcae.tiles.render import render_tile
 
 
@@ -95,7 +94,7 @@ def _urls(world: TileWorld) -> dict[str, str]:
 
 def _sweep(world: TileWorld) -> dict[str, int]:
     """Every route once: never a 500; a 4xx is JSON with a message that names no server path."""
-    POOL.clear()
+    world.client.app.state.readers.clear()  # type: ignore[attr-defined]
     statuses = {}
     for name, url in _urls(world).items():
         r = world.client.get(url)

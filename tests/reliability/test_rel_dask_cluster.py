@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-from conftest import blocky_scene, write_tif
 from rel_dask import Cluster, dask_cluster
 from typer.testing import CliRunner
 
+from benchmarks.scenes import blocky_scene, write_tif
 from mcae.platform.cli import get_app
 
 GRID = ["--patch-size", "64", "--neighbourhood", "2"]

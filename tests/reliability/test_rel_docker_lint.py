@@ -102,17 +102,16 @@ def test_the_build_context_sends_what_the_image_copies(dockerfile: Path) -> None
 
 def test_the_platform_image_has_no_torch_and_the_rest_of_pyproject() -> None:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+ (the images' and CI's Python)
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    listed = [line.strip() for line in (DOCKER / "requirements-platform.txt").read_text().splitlines()
-              if line.strip() and not line.startswith("#")]
-    assert not {requirement_name(s) for s in listed} & HEAVY
-    assert sorted(listed) == sorted(d for d in deps if requirement_name(d) not in HEAVY), \
-        "docker/requirements-platform.txt and pyproject.toml disagree"
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert not {requirement_name(d) for d in project["dependencies"]} & HEAVY, "torch belongs to the engine extra"
+    assert {requirement_name(d) for d in project["optional-dependencies"]["engine"]} == HEAVY
+    assert not (DOCKER / "requirements-platform.txt").exists(), "one dependency list: pyproject.toml"
     platform = (DOCKER / "platform.Dockerfile").read_text()
-    assert "--no-deps /src" in platform and "requirements-platform.txt" in platform
+    assert re.search(r"pip install --no-cache-dir /src(\s|$)", platform), "the base install, no extra"
+    assert "[engine]" not in platform and "--no-deps" not in platform
     assert not re.search(r"pip install[^\n]*\b(torch|segment-anything)", platform)
     inference = (DOCKER / "inference.Dockerfile").read_text()
-    assert "requirements-platform.txt" in inference and "segment-anything" in inference
+    assert '"/src[engine]"' in inference
     assert re.search(r'ARG TORCH="torch==[^ ]+ torchvision==[^ "]+"', inference)
     assert 'HEALTHCHECK' in platform and "/healthz" in platform
 

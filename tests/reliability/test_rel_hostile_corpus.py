@@ -29,8 +29,6 @@ from rel_corpus import RECIPES, STREAMED, Answer, Line, fill, fill_json, message
 from rel_world import PROJECT, World, make_world
 from tiles_data import CITY
 
-from mcae.tiles.readers import POOL
-
 REPO = Path(__file__).resolve().parents[2]
 CODE_ROOTS = [REPO / "inference" / "mcae", REPO / "tiles" / "mcae", REPO / "platform" / "mcae"]  # linecache
 REQUIRED_KINDS = {"traversal", "encoded-traversal", "double-encoded", "unicode", "gdal-vsi", "gdal-connection",
@@ -103,7 +101,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, template_project: Path) -> Ite
     root_logger = logging.getLogger()
     with TestClient(app) as client, pytest.MonkeyPatch.context() as mp:
         result = Run(world, placeholders(world, client), records=records)
-        POOL.clear()  # so that every open below is a real one, seen by the spy
+        client.app.state.readers.clear()  # type: ignore[attr-defined]  # so that every open below is a real one, seen by the spy
         root_logger.addHandler(handler)
         try:
             lines = read_corpus()
@@ -116,7 +114,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, template_project: Path) -> Ite
                     result.answers.append((line, answer))
         finally:
             root_logger.removeHandler(handler)
-            POOL.clear()
+            client.app.state.readers.clear()  # type: ignore[attr-defined]
         yield result
 
 

@@ -10,21 +10,19 @@ pool and connections can hold (``rel_load_bound``).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rel_load_bound import capacities_mb, fd_bound, growth_bound_mb, settings_of
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # benchmarks/ is a package at the repository root
-    sys.path.insert(0, str(REPO))
+# benchmarks/ is a package at the repository root, on sys.path under pytest (pyproject.toml)
+from benchmarks.load import measure, report
+from benchmarks.load_mix import WEIGHTS
+from benchmarks.load_run import RunConfig
+from benchmarks.load_server import build_demo
 
-from benchmarks.load import measure, report  # noqa: E402
-from benchmarks.load_mix import WEIGHTS  # noqa: E402
-from benchmarks.load_run import RunConfig  # noqa: E402
-from benchmarks.load_server import build_demo  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -91,8 +89,8 @@ def test_reader_pool_evicts_past_a_key_in_use(tmp_path: Path) -> None:
     whose every reader was checked out stayed in the pool as an empty list, and the next
     eviction popped from it (IndexError), leaving the readers it had taken out unclosed."""
     import numpy as np
-    from conftest import write_tif
 
+    from benchmarks.scenes import write_tif
     from mcae.tiles.readers import ReaderPool
 
     paths = [str(write_tif(tmp_path / f"{i}.tif", np.full((1, 32, 32), i, np.uint8))) for i in range(3)]

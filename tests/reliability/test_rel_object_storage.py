@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from conftest import blocky_scene
 from fastapi.testclient import TestClient
 from rasterio.crs import CRS
 from rel_s3 import BIN, S3Server, moto_server, object_storage_env
 from rio_cogeo.cogeo import cog_validate
 from typer.testing import CliRunner
 
+from benchmarks.scenes import blocky_scene
 from mcae.inference.classes import MCAE
 from mcae.inference.cog import write_class_cog
 from mcae.inference.masks.base import PixelWindow
@@ -30,7 +30,6 @@ from mcae.platform.app import create_app
 from mcae.platform.cli import get_app
 from mcae.platform.settings import get_settings
 from mcae.tiles.gdal import configure_gdal
-from mcae.tiles.readers import POOL
 
 BUCKET = "mcae-maps"
 CITY = "s3-town"
@@ -72,10 +71,8 @@ def site(s3: S3Server, city_map: Path, tmp_path_factory: pytest.TempPathFactory)
     assert code == 0 and "published" in out, out
     settings = get_settings()
     settings.tiles.catalog_path = catalog
-    POOL.clear()
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings)) as client:  # its own reader pool, closed with it
         yield client
-    POOL.clear()
 
 
 def _stored_paths(client: TestClient) -> dict[str, str]:
@@ -176,7 +173,7 @@ def test_a_rewritten_object_is_a_new_version_and_a_deleted_one_a_404(
 @pytest.fixture(scope="module")
 def trained(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small trained project (segment, simulated expert, train; synchronous)."""
-    from conftest import write_tif
+    from benchmarks.scenes import write_tif
 
     root = tmp_path_factory.mktemp("project")
     image, labels = blocky_scene(160, 200, seed=3, objects=90)

@@ -27,8 +27,8 @@ from tiles_data import CITY
 
 from mcae.platform.errors import status_of
 from mcae.tiles import geometry
-from mcae.tiles.catalog import ID, ID_PATTERN
 from mcae.tiles.errors import CapExceeded, TooLarge
+from mcae.tiles.ids import ID, ID_PATTERN
 
 REPO = Path(__file__).resolve().parents[2]
 LAYER = f"/api/cities/{CITY}/layers/mcae"
@@ -186,7 +186,7 @@ def test_the_id_regex_is_written_once() -> None:
         for path in (REPO / folder).rglob(f"*{suffix}"):
             if "node_modules" not in path.parts and literal in path.read_text(encoding="utf-8"):
                 holders.append(path.relative_to(REPO).as_posix())
-    assert holders == ["tiles/mcae/tiles/catalog.py"], holders
+    assert holders == ["tiles/mcae/tiles/ids.py"], holders
     state = (REPO / "web" / "src" / "state.ts").read_text()
     assert "new RegExp(__MCAE_ID_PATTERN__)" in state
     assert "openapi.json" in (REPO / "web" / "vite.config.ts").read_text()

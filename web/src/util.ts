@@ -70,15 +70,6 @@ export function formatInt(value: number): string {
   return value.toLocaleString('en-US');
 }
 
-/** Black or white text, whichever reads better on a background colour. */
-export function textOn(hex: string): string {
-  const value = hex.replace('#', '');
-  const [r, g, b] = [0, 2, 4].map((i) => parseInt(value.slice(i, i + 2), 16) / 255);
-  const lin = (c: number) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
-  const luminance = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
-  return luminance > 0.4 ? '#111' : '#fff';
-}
-
 /** Save a blob as a file through a temporary link. */
 export function saveBlob(blob: Blob, name: string): void {
   const url = URL.createObjectURL(blob);

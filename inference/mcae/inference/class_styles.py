@@ -9,7 +9,6 @@ opened in QGIS shows "Tree", "Water"... in its legend instead of 1..9.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,12 +96,6 @@ def write_class_sidecars(tif: str | Path, classes: Iterable[StyledClass]) -> tup
     _write_text(aux, pam_xml(entries))
     _write_text(qml, qgis_qml(entries))
     return aux, qml
-
-
-def remove_class_sidecars(tif: str | Path) -> None:
-    for path in (aux_path(tif), qml_path(tif)):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
 
 
 def _write_text(path: Path, text: str) -> None:

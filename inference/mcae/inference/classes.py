@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from mcae.inference.errors import NotFoundError
+
 RGB = tuple[int, int, int]
 
 
@@ -55,7 +57,7 @@ class ClassScheme:
         try:
             return self._by_id[class_id]
         except KeyError:
-            raise KeyError(f"class id {class_id} is not in scheme {self.name!r}") from None
+            raise NotFoundError(f"class id {class_id} is not in scheme {self.name!r}") from None
 
     def name_of(self, class_id: int) -> str:
         return "no data" if class_id == 0 else self.get(class_id).name
@@ -65,7 +67,7 @@ class ClassScheme:
         for c in self.classes:
             if c.name.lower() == lowered:
                 return c.id
-        raise KeyError(f"class {name!r} is not in scheme {self.name!r}; known: {self.names}")
+        raise NotFoundError(f"class {name!r} is not in scheme {self.name!r}; known: {self.names}")
 
     def colormap(self) -> dict[int, tuple[int, int, int, int]]:
         """A GDAL colour table (RGBA per id, 0 transparent), as rasterio writes it."""
@@ -159,4 +161,4 @@ def get_scheme(name: str) -> ClassScheme:
     try:
         return SCHEMES[name.lower()]
     except KeyError:
-        raise KeyError(f"unknown class scheme {name!r}; known: {sorted(SCHEMES)}") from None
+        raise NotFoundError(f"unknown class scheme {name!r}; known: {sorted(SCHEMES)}") from None

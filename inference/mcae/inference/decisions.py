@@ -57,8 +57,8 @@ class Decision(BaseModel):
                 return UNKNOWN
             try:
                 return MCAE.id_of(value)
-            except KeyError as exc:
-                raise ValueError(str(exc).strip("'\"")) from None
+            except LookupError as exc:
+                raise ValueError(str(exc)) from None
         if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
                 isinstance(value, float) and not value.is_integer()):
             raise ValueError(f"class must be an MCAE class id (1-9, or 0 for Unknown) or name, not {value!r}")
@@ -108,7 +108,7 @@ def parse_decisions(text: str, origin: str = "decisions") -> list[Decision]:
     for number, item in items:
         try:
             out.append(Decision.model_validate(item))
-        except (ValidationError, KeyError, ValueError) as exc:
+        except (ValidationError, LookupError, ValueError) as exc:
             raise InputError(f"{origin}:{number}: {_reason(exc)}") from None
     return out
 
@@ -118,7 +118,7 @@ def _reason(exc: Exception) -> str:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         return f"{where}: {err['msg']}" if where else str(err["msg"])
-    return str(exc).strip("'\"")
+    return str(exc)
 
 
 def load_decisions_file(path: str | Path) -> list[Decision]:

@@ -17,6 +17,13 @@ class InputError(MCAEError):
     exit_code = 2
 
 
+class NotFoundError(MCAEError, LookupError):
+    """Something named by id or name is not there (a city, a layer, a patch, a class): its own
+    error, not a ``KeyError``, so its message reads as written (404 on the web API)."""
+
+    exit_code = 2
+
+
 class ProjectStateError(MCAEError):
     """The project is not ready for the step asked for (for example no model yet)."""
 

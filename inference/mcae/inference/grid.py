@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mcae.inference.errors import NotFoundError
 from mcae.inference.masks.base import PixelWindow
 
 
@@ -70,7 +71,7 @@ class PatchGrid:
 
     def patch(self, row: int, col: int) -> Patch:
         if not (0 <= row < self.n_rows and 0 <= col < self.n_cols):
-            raise KeyError(f"patch {row}-{col} is outside the {self.n_rows} x {self.n_cols} grid")
+            raise NotFoundError(f"patch {row}-{col} is outside the {self.n_rows} x {self.n_cols} grid")
         window = PixelWindow(row * self.stride, col * self.stride, self.patch_size,
                              self.patch_size)
         r0, r1 = self._core_span(row, self.n_rows, self.height)
@@ -82,7 +83,7 @@ class PatchGrid:
         try:
             row, col = (int(v) for v in patch_id.split("-"))
         except ValueError:
-            raise KeyError(f"{patch_id!r} is not a patch id (row-col)") from None
+            raise NotFoundError(f"{patch_id!r} is not a patch id (row-col)") from None
         return self.patch(row, col)
 
     def _core_span(self, index: int, count: int, size: int) -> tuple[int, int]:

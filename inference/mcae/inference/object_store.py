@@ -4,9 +4,9 @@ One settings block (``MCAE_S3_*``: endpoint, region, https, virtual hosting, opt
 credentials; without them the usual ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` /
 ``~/.aws`` apply) serves both readers and writers:
 
-* GDAL reads objects as ``/vsis3/bucket/key``; :func:`configure` puts the matching
-  ``AWS_*`` options into the process environment once (app start, CLI command), since
-  rasterio refuses AWS credentials in ``rasterio.Env``;
+* GDAL reads objects as ``/vsis3/bucket/key``, with the options of :func:`gdal_env` (an app
+  applies them per thread through ``mcae.tiles.gdal.Sources``; a command may put them into
+  its process environment with :func:`configure`);
 * boto3 writes them (:func:`upload`) and answers what an object is now (:func:`head`:
   ETag, size and time, the layer version of an ``s3://`` layer).
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mcae.inference.errors import InputError
@@ -132,21 +132,23 @@ def gdal_env(settings: S3Settings) -> dict[str, str]:
     return env
 
 
-_active: S3Settings | None = None
-
-
 def configure(settings: S3Settings) -> dict[str, str]:
-    """Make ``settings`` the process's object storage (GDAL's environment, :func:`active`)."""
-    global _active
+    """Put ``settings``' GDAL options into this process's environment (a command-line process;
+    an app reads through its own ``rasterio.Env`` instead, see ``mcae.tiles.gdal.Sources``)."""
     env = gdal_env(settings) if settings.enabled else {}
     os.environ.update(env)
-    _active = settings
     return env
 
 
 def active() -> S3Settings:
-    """The settings :func:`configure` was given, else those of the environment."""
-    return _active if _active is not None else S3Settings()
+    """The object store of the environment (``MCAE_S3_*``), for callers given no settings
+    (an invalid variable: one-line :class:`StorageError`)."""
+    try:
+        return S3Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"MCAE_S3_{'.'.join(str(p) for p in e['loc']).upper()}: "
+                             f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        raise StorageError(f"invalid settings: {problems}") from None
 
 
 def require(settings: S3Settings) -> S3Settings:

@@ -4,8 +4,10 @@
 (``mcae.platform.errors``), the query guard on every route (``mcae.platform.guards``), the
 job registry (made and shut down in the lifespan, ``app.state.jobs``) and the web viewer.
 What routes read hangs off ``app.state``: ``settings`` (the root ``Settings``),
-``tile_settings`` (``settings.tiles``, what tiles' dependencies read), ``store``,
-``gdal_options``, ``tile_cache`` and, while the app runs, ``jobs``.
+``tile_settings`` (``settings.tiles``, what tiles' dependencies read), ``sources`` (what
+the app may open and its GDAL options), ``store``, ``readers`` (its reader pool, closed with
+the app), ``gdal_options``, ``tile_cache`` and, while the app runs, ``jobs``. Nothing here
+changes the process: two apps with different settings live side by side.
 """
 
 from __future__ import annotations
@@ -26,18 +28,17 @@ from mcae.platform.jobs import Caps, JobRegistry
 from mcae.platform.limits import BodyLimit
 from mcae.platform.responses import document_errors
 from mcae.platform.routes_jobs import create_jobs_router
-from mcae.platform.settings import Settings
+from mcae.platform.settings import Settings, get_settings
 from mcae.tiles.catalog import CatalogStore
-from mcae.tiles.gdal import configure_gdal
+from mcae.tiles.gdal import Sources
 from mcae.tiles.identify import create_identify_router
-from mcae.tiles.readers import POOL
+from mcae.tiles.readers import ReaderPool
 from mcae.tiles.routes_analysis import create_analysis_router
 from mcae.tiles.routes_catalog import create_catalog_router
 from mcae.tiles.routes_downloads import create_downloads_router
 from mcae.tiles.routes_legend import create_legend_router
 from mcae.tiles.routes_stac import create_stac_router
 from mcae.tiles.routes_tiles import add_tile_routes
-from mcae.tiles.settings import TileSettings
 
 
 @asynccontextmanager
@@ -57,17 +58,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         jobs.shutdown(wait=False)  # queued jobs are cancelled; a running one finishes in its thread
         app.state.jobs = None
         stop_annotation(app)
+        app.state.readers.close()  # the app's open datasets and what was computed from them
 
 
-def create_app(settings: Settings | TileSettings | None = None) -> FastAPI:
-    """Build the app for ``settings`` (no import-time globals).
-
-    ``settings`` is the root tree; a bare ``TileSettings`` (the older form) is taken as its
-    ``tiles`` part.
-    """
-    if isinstance(settings, TileSettings):
-        settings = Settings(tiles=settings)
-    settings = settings or Settings()
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for ``settings`` (the root tree; no import-time globals)."""
+    settings = settings or get_settings()
     tiles = settings.tiles
     # the query guard applies to every API route added to the app, included routers and all
     app = FastAPI(title="MCAE", version="0.1.0", lifespan=lifespan, dependencies=[QueryGuard],
@@ -76,9 +72,12 @@ def create_app(settings: Settings | TileSettings | None = None) -> FastAPI:
                               "comparisons, downloads, and the experts' annotation service.")
     app.state.settings = settings
     app.state.tile_settings = tiles
-    app.state.store = CatalogStore(tiles.catalog_path)
-    app.state.gdal_options = configure_gdal(tiles)  # before any dataset is opened
-    POOL.resize(tiles.dataset_cache_size)
+    # what this app may read and how (GDAL options per thread, never the process's), its
+    # catalog and its reader pool: another app in the same process has its own
+    app.state.sources = sources = Sources.from_settings(tiles)
+    app.state.gdal_options = dict(sources.options)
+    app.state.store = CatalogStore(tiles.catalog_path, sources)
+    app.state.readers = ReaderPool(tiles.dataset_cache_size, sources)
     add_exception_handlers(app)
     app.add_middleware(BodyLimit, cap=settings.max_body_bytes,  # 413 before a body is parsed
                        larger={r"/api/projects/[^/]+/decisions\.jsonl": settings.load.max_bytes})
@@ -88,7 +87,7 @@ def create_app(settings: Settings | TileSettings | None = None) -> FastAPI:
     app.include_router(create_catalog_router())
     app.include_router(create_legend_router())
     app.include_router(create_identify_router())
-    add_tile_routes(app, tiles)
+    add_tile_routes(app, tiles, app.state.readers)
     app.include_router(create_analysis_router())
     app.include_router(create_stac_router())
     app.include_router(create_downloads_router(scratch=settings.jobs_dir / "clips"))

@@ -39,8 +39,7 @@ from rio_tiler.errors import (
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mcae.inference.errors import InputError, MCAEError, ProjectStateError, StorageError
-from mcae.tiles.catalog import UnknownId
+from mcae.inference.errors import InputError, MCAEError, NotFoundError, ProjectStateError, StorageError
 from mcae.tiles.errors import NO_STORE, NotComputedError, TooLarge
 from mcae.tiles.gdal import SourceRefused
 
@@ -114,7 +113,7 @@ STATUS: list[tuple[type[Exception], int]] = [
     (Forbidden, 403),
     (Conflict, 409),
     (PreconditionFailed, 412),
-    (UnknownId, 404),
+    (NotFoundError, 404),  # UnknownId and every other id or name that is not there
     (TileOutsideBounds, 404),
     (SourceRefused, 404),
     (TooLarge, 413),

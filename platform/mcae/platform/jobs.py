@@ -47,7 +47,7 @@ from mcae.inference.errors import MCAEError, ProjectStateError, StorageError
 from mcae.inference.storage import full_disk_message, is_out_of_space
 from mcae.platform.errors import TooManyRequests
 from mcae.platform.job_expiry import KEYS, prune
-from mcae.tiles.catalog import UnknownId
+from mcae.tiles.ids import UnknownId
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,9 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from mcae.inference.errors import ProjectStateError
 from mcae.platform.jobs import JOB_ID_PATTERN, JobRegistry, JobViewer, client_key
-from mcae.tiles.catalog import UnknownId
 from mcae.tiles.errors import NO_STORE
+from mcae.tiles.ids import UnknownId
+from mcae.tiles.schemas import JobOut
 
 JobIdParam = Annotated[str, PathParam(pattern=JOB_ID_PATTERN, description="A job id.")]
 
@@ -46,7 +47,7 @@ def create_jobs_router(cache_control: str) -> APIRouter:
     """``/api/jobs/{id}`` (any kind of job) and ``/api/jobs/{id}/download`` (jobs that made a file)."""
     router = APIRouter(tags=["Jobs"])
 
-    @router.get("/api/jobs/{job_id}", summary="A job: state and progress",
+    @router.get("/api/jobs/{job_id}", summary="A job: state and progress", response_model=JobOut,
                 description="Its owner and error text are shown to its owner (the user who started it, or "
                             "for an anonymous bundle the same client address) and to admins only.")
     def job(jobs: JobsDep, job_id: JobIdParam, viewer: ViewerDep) -> JSONResponse:

@@ -31,6 +31,7 @@ from mcae.tiles.bundle_writers import EXTENSIONS, BundleMeta, open_writer
 from mcae.tiles.catalog import Layer
 from mcae.tiles.errors import CapExceeded
 from mcae.tiles.jobs import JobContext, Work
+from mcae.tiles.readers import ReaderPool
 from mcae.tiles.render import render_tile
 
 TMS_ID = "WebMercatorQuad"
@@ -174,10 +175,12 @@ def check_cap(plan: TilePlan, cap: int) -> None:
                           advice="ask for a smaller area or fewer zooms")
 
 
-def estimate(path: str, layer: Layer, plan: TilePlan, fmt: str, source: str | None = None) -> dict[str, Any]:
+def estimate(path: str, layer: Layer, plan: TilePlan, fmt: str, source: str | None = None,
+             readers: ReaderPool | None = None) -> dict[str, Any]:
     """Tile count and an estimated file size, from a few rendered sample tiles."""
     samples = plan.sample()
-    sizes = [len(render_tile(path, layer, TMS_ID, t.z, t.x, t.y, tilesize=TILESIZE, source=source) or b"")
+    sizes = [len(render_tile(path, layer, TMS_ID, t.z, t.x, t.y, tilesize=TILESIZE, source=source,
+                                 readers=readers) or b"")
              for t in samples]
     with_data = sum(1 for s in sizes if s)
     mean = sum(sizes) / len(sizes) if sizes else 0.0
@@ -193,7 +196,7 @@ Progress = Callable[[int, int, int], None]  # tiles done, tiles written, bytes w
 
 def build_bundle(path: str, layer: Layer, plan: TilePlan, fmt: str, out: Path, meta: BundleMeta,
                  progress: Progress | None = None, threads: int = RENDER_THREADS,
-                 source: str | None = None) -> tuple[int, int]:
+                 source: str | None = None, readers: ReaderPool | None = None) -> tuple[int, int]:
     """Render every tile of ``plan`` into a bundle at ``out`` (atomically): (tiles written, bytes).
     ``path`` is what tiles are read from, ``source`` the layer's own file (see ``render_tile``)."""
     if fmt not in EXTENSIONS:
@@ -202,7 +205,8 @@ def build_bundle(path: str, layer: Layer, plan: TilePlan, fmt: str, out: Path, m
     done = written = nbytes = 0
 
     def render(tile: morecantile.Tile) -> bytes | None:
-        return render_tile(path, layer, TMS_ID, tile.z, tile.x, tile.y, tilesize=TILESIZE, source=source)
+        return render_tile(path, layer, TMS_ID, tile.z, tile.x, tile.y, tilesize=TILESIZE, source=source,
+                           readers=readers)
 
     batch = max(16, threads * 8)
     with atomic_path(out) as tmp, open_writer(fmt, tmp, meta) as writer, \
@@ -233,7 +237,7 @@ def bundle_meta(layer: Layer, city_name: str, geom: BaseGeometry, minzoom: int, 
 
 
 def bundle_work(path: str, layer: Layer, plan: TilePlan, fmt: str, meta: BundleMeta,
-                source: str | None = None) -> Work:
+                source: str | None = None, readers: ReaderPool | None = None) -> Work:
     """The job that builds a bundle at its context's ``out_path``, reporting tiles as it goes.
 
     Progress and result carry what the viewer shows: ``tiles_done``, ``tiles_total``,
@@ -245,7 +249,8 @@ def bundle_work(path: str, layer: Layer, plan: TilePlan, fmt: str, meta: BundleM
         def progress(done: int, written: int, nbytes: int) -> None:
             ctx.progress(done, tiles_done=done, tiles_total=total, tiles_written=written, bytes=nbytes)
 
-        written, _ = build_bundle(path, layer, plan, fmt, ctx.out_path, meta, progress, source=source)
+        written, _ = build_bundle(path, layer, plan, fmt, ctx.out_path, meta, progress, source=source,
+                                  readers=readers)
         size = ctx.out_path.stat().st_size
         ctx.progress(total, tiles_done=total, tiles_total=total, tiles_written=written, bytes=size)
         return {"tiles_written": written, "bytes": size}

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
@@ -22,10 +23,9 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from mcae.inference import object_store
 from mcae.inference.atomic import write_json
 from mcae.inference.errors import InputError
-from mcae.tiles.gdal import SourceRefused
+from mcae.tiles.gdal import LOCAL, SourceRefused, Sources
+from mcae.tiles.ids import ID_PATTERN, UnknownId
 
-ID = r"[a-z0-9][a-z0-9_-]{0,63}"  # the one id rule: cities, layers, districts, projects (web: via OpenAPI)
-ID_PATTERN = f"^{ID}$"
 CATALOG_FORMAT = "mcae-catalog"
 CATALOG_VERSION = 1
 SERVING_TMS = "WebMercatorQuad"  # the tile matrix set serving copies are aligned with
@@ -42,8 +42,17 @@ class LayerKind(str, Enum):
 
 
 def stat_token(stat: os.stat_result) -> str:
-    """Size and modification time of a file, as a serving copy records its source's."""
+    """The one answer to "has this file changed?": its size and modification time (what a
+    layer's version, a serving copy's record of its source and the reader pool's keys use)."""
     return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def file_token(path: str | Path) -> str | None:
+    """``stat_token`` of the file at ``path``; None for a remote source or a missing file."""
+    try:
+        return stat_token(os.stat(path))
+    except (OSError, ValueError):
+        return None
 
 
 def make_id(name: str) -> str:
@@ -107,24 +116,43 @@ class Catalog(BaseModel):
     cities: dict[str, City] = Field(default_factory=dict)
 
 
-class UnknownId(KeyError):
-    """A city, layer or district id that the catalog does not hold."""
+@dataclass(frozen=True)
+class LayerRef:
+    """A layer resolved once per request: ids, record, private file path, the file's token,
+    the fresh serving copy (if any) with its token, and the version they make."""
 
-    def __init__(self, kind: str, ident: str) -> None:
-        super().__init__(f"unknown {kind} {ident!r}")
-        self.kind = kind
-        self.ident = ident
+    city: str
+    layer: Layer
+    path: str
+    version: str
+    source_token: str
+    serving_path: str | None = None  # fresh web-optimized copy, if any
+    serving_token: str | None = None
 
-    def __str__(self) -> str:
-        return str(self.args[0])
+    def tile_path(self, tms_id: str) -> str:
+        """What tiles on ``tms_id`` are rendered from (the serving copy on its own grid)."""
+        return self.serving_path if self.serving_path and tms_id == SERVING_TMS else self.path
+
+    def tile_token(self, tms_id: str) -> str:
+        """The token of ``tile_path(tms_id)`` as it was resolved."""
+        return self.serving_token if self.serving_path and tms_id == SERVING_TMS and self.serving_token \
+            else self.source_token
+
+    @property
+    def render_key(self) -> str:
+        """What, besides the file, changes a rendered tile: kind, scheme and legend."""
+        legend = json.dumps(self.layer.legend, sort_keys=True) if self.layer.legend else ""
+        return f"{self.layer.kind.value}:{self.layer.scheme}:{legend}"
 
 
 class CatalogStore:
     """A catalog kept in one JSON file; every change is one atomic rewrite."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, sources: Sources = LOCAL) -> None:
         self.path = Path(path)
-        self._snapshot: tuple[tuple[int, int, int], Catalog] | None = None
+        self.sources = sources  # what its layers may be read from, and how (the app's, or a command's)
+        self._snapshot: tuple[str, Catalog] | None = None
+        self._resolved: dict[str, Path] = {}  # stored path -> absolute path (no stat per request)
 
     @property
     def root(self) -> Path:
@@ -147,9 +175,10 @@ class CatalogStore:
             stat = self.path.stat()
         except FileNotFoundError:
             return Catalog()
-        key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        key = f"{stat_token(stat)}:{stat.st_ino}"  # rewritten atomically: a new inode each time
         if self._snapshot is None or self._snapshot[0] != key:
             self._snapshot = (key, self.load())
+            self._resolved = {}
         return self._snapshot[1]
 
     # -- queries -------------------------------------------------------------
@@ -179,8 +208,12 @@ class CatalogStore:
                 return Path(object_store.vsi_path(stored))
             except object_store.StorageError:
                 raise SourceRefused("this layer's object location is not a bucket and key") from None
-        path = Path(stored)
-        return path if path.is_absolute() else (self.root / path).resolve()
+        found = self._resolved.get(stored)
+        if found is None:
+            path = Path(stored)
+            found = path if path.is_absolute() else (self.root / path).resolve()
+            self._resolved[stored] = found
+        return found
 
     def layer_path(self, layer: Layer) -> Path:
         """The layer's own file: what identify, statistics, clips and comparisons read."""
@@ -191,7 +224,7 @@ class CatalogStore:
         object's ETag, size and time (``SourceRefused`` while it is missing or unreachable)."""
         if object_store.is_s3(layer.path):
             try:
-                return object_store.head(layer.path)
+                return object_store.head(layer.path, self.sources.s3 or object_store.S3Settings(enabled=False))
             except object_store.StorageError:
                 raise SourceRefused("this layer's object cannot be read from object storage") from None
         try:
@@ -219,28 +252,28 @@ class CatalogStore:
         except OSError:
             return None
 
-    def tile_path(self, layer: Layer, tms_id: str) -> Path:
-        """The file tiles on ``tms_id`` are rendered from: the serving copy on WebMercatorQuad."""
-        if tms_id == SERVING_TMS:
-            copy = self.serving_copy(layer)
-            if copy is not None:
-                return copy
-        return self.layer_path(layer)
-
     def layer_version(self, layer: Layer) -> str:
         """Changes whenever the layer's file, or what its tiles are read from, changes
         (``SourceRefused`` while the file is missing)."""
-        return self.layer_state(layer)[0]
+        return self.layer_ref_of("", layer).version
 
-    def layer_state(self, layer: Layer) -> tuple[str, Path | None]:
-        """The layer's version and its fresh serving copy (or None), resolved together so
-        that a tile's ETag always names the file it was read from."""
+    def layer_ref(self, city_id: str, layer_id: str) -> LayerRef:
+        """The layer ``city_id/layer_id`` resolved once: its files and their tokens, and the
+        version they make (``UnknownId``; ``SourceRefused`` while its file is missing)."""
+        return self.layer_ref_of(city_id, self.layer(city_id, layer_id))
+
+    def layer_ref_of(self, city_id: str, layer: Layer) -> LayerRef:
+        """``layer`` (of ``city_id``) resolved: one stat of its file and one of its serving copy."""
         source = self.source_token(layer)  # SourceRefused while the file is missing
         token = f"{layer.path}:{source}"
         found = self._fresh_copy(layer, source)  # one stat of each file per request
+        copy_token = None
         if found is not None:
-            token += f"|{layer.serving_path}:{stat_token(found[1])}"
-        return hashlib.sha1(token.encode()).hexdigest()[:12], found[0] if found else None
+            copy_token = stat_token(found[1])
+            token += f"|{layer.serving_path}:{copy_token}"
+        version = hashlib.sha1(token.encode()).hexdigest()[:12]
+        return LayerRef(city_id, layer, str(self.layer_path(layer)), version, source,
+                        str(found[0]) if found else None, copy_token)
 
     # -- changes -------------------------------------------------------------
     def put_city(self, city: City) -> None:

@@ -27,9 +27,10 @@ from shapely.geometry.base import BaseGeometry
 from mcae.inference.errors import InputError
 from mcae.tiles.catalog import Layer
 from mcae.tiles.errors import CapExceeded
+from mcae.tiles.gdal import LOCAL, Sources
 from mcae.tiles.geometry import blocks, to_crs, window_of
 from mcae.tiles.palettes import layer_legend, palette_for
-from mcae.tiles.readers import open_dataset
+from mcae.tiles.readers import read_dataset
 
 BLOCK = 512
 SCRATCH_MAX_AGE_S = 3600.0
@@ -72,13 +73,13 @@ def colour_table(layer: Layer) -> dict[int, tuple[int, int, int, int]]:
 
 
 def clip_layer(path: str, layer: Layer, area: BaseGeometry, *, polygon: bool, cap: int,
-               scratch: Path, tags: dict[str, str] | None = None) -> Path:
+               scratch: Path, tags: dict[str, str] | None = None, sources: Sources = LOCAL) -> Path:
     """The layer's pixels under ``area`` (EPSG:4326) as a new GeoTIFF in the folder ``scratch``.
 
     ``polygon``: set pixels outside ``area`` to no data (a bbox keeps its whole window).
     Nothing is written before the area and the cap are checked; the caller removes the file.
     """
-    with open_dataset(str(path)) as src:  # local GeoTIFFs only (SourceRefused: 404)
+    with read_dataset(str(path), sources) as src:  # what ``sources`` may open (else SourceRefused: 404)
         if src.crs is None:
             raise InputError(f"layer {layer.id!r} has no CRS; it cannot be clipped by coordinates")
         area_crs = to_crs(area, src.crs)

@@ -41,8 +41,9 @@ from mcae.inference.classes import (
 from mcae.inference.cog import write_class_cog
 from mcae.inference.errors import InputError
 from mcae.inference.masks.base import PixelWindow
-from mcae.tiles.catalog import CatalogStore, City, Layer, LayerKind, UnknownId
+from mcae.tiles.catalog import CatalogStore, City, Layer, LayerKind
 from mcae.tiles.geometry import blocks, to_crs, window_of
+from mcae.tiles.ids import UnknownId
 
 UNKNOWN = 255  # a SinoLC-1 value its legend does not explain: data, but not compared
 

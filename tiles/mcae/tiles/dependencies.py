@@ -1,7 +1,8 @@
 """FastAPI dependencies: the catalog store, and ids resolved before any file is opened.
 
 What the app provides on ``app.state`` (the platform builds it): ``store`` (the catalog),
-``tile_settings`` (this layer's ``TileSettings``) and, while the app runs, ``jobs`` (a job
+``tile_settings`` (this layer's ``TileSettings``), ``readers`` (its reader pool) and, while
+the app runs, ``jobs`` (a job
 registry, see ``mcae.tiles.jobs.JobSubmitter``). The query guard that refuses undeclared
 query parameters is the platform's (``mcae.platform.guards``); it lets the WMTS key-value
 parameters below through on routes that declare them.
@@ -9,16 +10,16 @@ parameters below through on routes that declare them.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 
-from mcae.tiles.catalog import ID_PATTERN, SERVING_TMS, CatalogStore, City, Layer
+from mcae.tiles.catalog import CatalogStore, City, Layer, LayerRef
+from mcae.tiles.ids import ID_PATTERN
 from mcae.tiles.jobs import JobSubmitter
+from mcae.tiles.readers import ReaderPool
 from mcae.tiles.settings import TileSettings
 
 IdParam = PathParam(pattern=ID_PATTERN, description="A catalog id.")
@@ -28,10 +29,16 @@ def get_store(request: Request) -> CatalogStore:
     return request.app.state.store
 
 
-def get_settings(request: Request) -> TileSettings:
+def get_tile_settings(request: Request) -> TileSettings:
     """This layer's settings (``app.state.tile_settings``; the app's root settings hold them)."""
     settings: TileSettings = request.app.state.tile_settings
     return settings
+
+
+def get_readers(request: Request) -> ReaderPool:
+    """The app's reader pool (made by the app, closed by its lifespan)."""
+    readers: ReaderPool = request.app.state.readers
+    return readers
 
 
 def get_jobs(request: Request) -> JobSubmitter:
@@ -41,8 +48,9 @@ def get_jobs(request: Request) -> JobSubmitter:
 
 
 StoreDep = Annotated[CatalogStore, Depends(get_store)]
-SettingsDep = Annotated[TileSettings, Depends(get_settings)]
+SettingsDep = Annotated[TileSettings, Depends(get_tile_settings)]
 JobsDep = Annotated[JobSubmitter, Depends(get_jobs)]
+ReadersDep = Annotated[ReaderPool, Depends(get_readers)]
 
 
 def client_address(request: Request) -> str | None:
@@ -71,33 +79,11 @@ def layer_path_dependency(store: StoreDep, city: Annotated[str, IdParam],
     return str(found)
 
 
-@dataclass(frozen=True)
-class LayerRef:
-    """A resolved layer: ids, catalog record, private file path and version token."""
-
-    city: str
-    layer: Layer
-    path: str
-    version: str
-    serving_path: str | None = None  # fresh web-optimized copy, if any
-
-    def tile_path(self, tms_id: str) -> str:
-        """What tiles on ``tms_id`` are rendered from (the serving copy on its own grid)."""
-        return self.serving_path if self.serving_path and tms_id == SERVING_TMS else self.path
-
-    @property
-    def render_key(self) -> str:
-        """What, besides the file, changes a rendered tile: kind, scheme and legend."""
-        legend = json.dumps(self.layer.legend, sort_keys=True) if self.layer.legend else ""
-        return f"{self.layer.kind.value}:{self.layer.scheme}:{legend}"
-
-
 def layer_ref_dependency(store: StoreDep, city: Annotated[str, IdParam],
                          layer: Annotated[str, IdParam]) -> LayerRef:
-    """The route's layer with its path and version (404 for unknown ids or a missing file)."""
-    found = store.layer(city, layer)
-    version, copy = store.layer_state(found)  # SourceRefused (404) while the file is missing
-    return LayerRef(city, found, str(store.layer_path(found)), version, str(copy) if copy else None)
+    """The route's layer with its files, tokens and version, resolved once for the request
+    (404 for unknown ids, SourceRefused (404) while the file is missing)."""
+    return store.layer_ref(city, layer)
 
 
 # -- OGC key-value parameters on WMTS capabilities ------------------------------------------

@@ -4,14 +4,15 @@ Categorical layers are read with nearest resampling and encoded as paletted PNG
 (index = class id, 0 transparent) or lossless WebP, so every class colour stays exact.
 Imagery is read bilinear and encoded as PNG (alpha where there is no data) or lossless
 WebP; bands that are not 8 bit are stretched to their 2-98 % range. Datasets come from
-the per-process reader pool. Used by the tile routes and by bundle exports alike.
+the app's reader pool (``readers``; a one-off pool when none is given). Used by the tile
+routes and by bundle exports alike.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
-import threading
 from functools import lru_cache
 from typing import Literal
 
@@ -24,15 +25,22 @@ from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 
-from mcae.tiles.catalog import Layer
+from mcae.tiles.catalog import Layer, file_token
 from mcae.tiles.gdal import SourceRefused
 from mcae.tiles.palettes import palette_for
-from mcae.tiles.readers import POOL, file_token
+from mcae.tiles.readers import ReaderPool
 
 logger = logging.getLogger(__name__)
 TileFormat = Literal["png", "webp"]
 MEDIA_TYPES = {"png": "image/png", "webp": "image/webp"}
 RGBA = tuple[int, int, int, int]
+RENDER_VERSION = "2"  # bump when the rendering of a tile changes
+
+
+def tile_etag(version: str, *parts: object) -> str:
+    """A strong ETag for a rendered tile: the layer version plus every render parameter."""
+    token = "/".join(str(p) for p in (RENDER_VERSION, *parts))
+    return f'"{version}-{hashlib.sha1(token.encode()).hexdigest()[:16]}"'
 
 
 @lru_cache(maxsize=32)
@@ -42,25 +50,32 @@ def get_tms(tms_id: str) -> TileMatrixSet:
 
 
 def render_tile(path: str, layer: Layer, tms_id: str, z: int, x: int, y: int, *,
-                tilesize: int = 256, fmt: TileFormat = "png", source: str | None = None) -> bytes | None:
+                tilesize: int = 256, fmt: TileFormat = "png", source: str | None = None,
+                readers: ReaderPool | None = None, token: str | None = None,
+                source_token: str | None = None) -> bytes | None:
     """The tile as image bytes, or None where the layer has no data there.
 
     ``path`` is what the tile is read from; ``source`` the layer's own file when ``path`` is
     its serving copy: imagery is stretched by the source's range (the same on every tile
-    matrix set), and a copy that cannot be read is passed over for the source.
+    matrix set), and a copy that cannot be read is passed over for the source. ``readers``
+    is the app's pool (None: a one-off pool, local files only, nothing kept); ``token`` and
+    ``source_token`` the files' tokens as the caller resolved them (``FileChanged`` when a
+    file is no longer that after the read).
     """
+    readers = readers if readers is not None else ReaderPool(0)
     source = source or path
     if source != path:
         try:
-            return _render(path, layer, tms_id, z, x, y, tilesize, fmt, source)
+            return _render(readers, path, layer, tms_id, z, x, y, tilesize, fmt, source, token, source_token)
         except (RasterioError, SourceRefused):
             logger.warning("serving copy %s cannot be read; tiles come from %s", path, source, exc_info=True)
-    return _render(source, layer, tms_id, z, x, y, tilesize, fmt, source)
+    return _render(readers, source, layer, tms_id, z, x, y, tilesize, fmt, source,
+                   source_token if source != path or token is None else token, source_token)
 
 
-def _render(path: str, layer: Layer, tms_id: str, z: int, x: int, y: int, tilesize: int, fmt: TileFormat,
-            source: str) -> bytes | None:
-    with POOL.reader(path, get_tms(tms_id)) as src:
+def _render(readers: ReaderPool, path: str, layer: Layer, tms_id: str, z: int, x: int, y: int, tilesize: int,
+            fmt: TileFormat, source: str, token: str | None, source_token: str | None) -> bytes | None:
+    with readers.reader(path, get_tms(tms_id), token=token) as src:
         img = read_tile(src, layer, z, x, y, tilesize)
         if img is None:
             return None
@@ -71,7 +86,7 @@ def _render(path: str, layer: Layer, tms_id: str, z: int, x: int, y: int, tilesi
             return encode_classes(np.asarray(img.data[0]), valid, palette_for(layer), fmt)
         data = np.asarray(img.data)
         if data.dtype != np.uint8:
-            data = stretch(data, imagery_range(source, data.shape[0]))
+            data = stretch(data, imagery_range(readers, source, data.shape[0], source_token))
     return encode_rgb(data, valid, fmt)
 
 
@@ -94,18 +109,16 @@ def imagery_indexes(src: Reader) -> tuple[int, ...]:
     return tuple(colour[:3]) if len(colour) >= 3 else tuple(colour[:1])
 
 
-_ranges: dict[tuple[str, tuple[int, int, int]], list[tuple[float, float]]] = {}
-_ranges_lock = threading.Lock()
-
-
-def imagery_range(path: str, bands: int) -> list[tuple[float, float]]:
+def imagery_range(readers: ReaderPool, path: str, bands: int,
+                  token: str | None = None) -> list[tuple[float, float]]:
     """2nd and 98th percentile per band of the file at ``path``, from a small preview of its
-    valid pixels, computed once per version of the file."""
-    key = (path, file_token(path))
-    with _ranges_lock:
-        found = _ranges.get(key)
+    valid pixels, computed once per version of the file (``token``; kept by the pool)."""
+    token = token or file_token(path)
+    key = (path, token, bands)
+    with readers.ranges_lock:
+        found: list[tuple[float, float]] | None = readers.ranges.get(key)
     if found is None:
-        with POOL.reader(path) as src:
+        with readers.reader(path, token=token) as src:
             preview = src.preview(indexes=imagery_indexes(src)[:bands], max_size=512)
         valid = np.asarray(preview.mask) > 0
         found = []
@@ -113,10 +126,10 @@ def imagery_range(path: str, bands: int) -> list[tuple[float, float]]:
             values = band[valid] if valid.any() else band.ravel()
             lo, hi = np.percentile(values, [2, 98]) if values.size else (0.0, 1.0)
             found.append((float(lo), float(hi) if hi > lo else float(lo) + 1.0))
-        with _ranges_lock:
-            if len(_ranges) > 256:
-                _ranges.clear()
-            _ranges[key] = found
+        with readers.ranges_lock:
+            if len(readers.ranges) > 256:
+                readers.ranges.clear()
+            readers.ranges[key] = found
     return found
 
 

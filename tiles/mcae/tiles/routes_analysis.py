@@ -10,11 +10,11 @@ from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
 from mcae.inference.errors import InputError
-from mcae.tiles.catalog import ID_PATTERN
 from mcae.tiles.compare_report import read_report, table_name
 from mcae.tiles.csv_safe import safe_csv_file
 from mcae.tiles.dependencies import IdParam, SettingsDep, StoreDep
 from mcae.tiles.geometry import parse_bbox, parse_geojson
+from mcae.tiles.ids import ID_PATTERN
 from mcae.tiles.settings import TileSettings
 from mcae.tiles.statistics import class_statistics, statistics_csv, statistics_document
 
@@ -85,7 +85,8 @@ def _answer(store: StoreDep, settings: TileSettings, city: str, layer_id: str,
     layer = store.layer(city, layer_id)
     if not layer.categorical:
         raise InputError(f"layer {layer.id!r} is {layer.kind.value}, not a categorical map")
-    stats = class_statistics(store.layer_path(layer), geometry, max_pixels=settings.max_image_pixels)
+    stats = class_statistics(store.layer_path(layer), geometry, max_pixels=settings.max_image_pixels,
+                             sources=store.sources)
     document = statistics_document(stats, layer, city=city, area=area)
     if fmt == "csv":
         return Response(statistics_csv(document), media_type="text/csv", headers={

@@ -27,13 +27,24 @@ from mcae.tiles.bundles import (
     estimate,
     plan_tiles,
 )
-from mcae.tiles.catalog import ID_PATTERN, CatalogStore, Layer
+from mcae.tiles.catalog import CatalogStore, Layer
 from mcae.tiles.class_files import package_clip
 from mcae.tiles.clip import clip_layer
-from mcae.tiles.dependencies import ClientDep, IdParam, JobsDep, LayerRef, SettingsDep, StoreDep, layer_ref_dependency
+from mcae.tiles.dependencies import (
+    ClientDep,
+    IdParam,
+    JobsDep,
+    LayerRef,
+    ReadersDep,
+    SettingsDep,
+    StoreDep,
+    layer_ref_dependency,
+)
 from mcae.tiles.errors import NO_STORE
 from mcae.tiles.geometry import parse_bbox
+from mcae.tiles.ids import ID_PATTERN
 from mcae.tiles.palettes import layer_legend
+from mcae.tiles.schemas import JobOut
 from mcae.tiles.settings import TileSettings
 
 Zoom = Annotated[int, Field(ge=0, le=MAX_ZOOM)]
@@ -75,7 +86,7 @@ def create_downloads_router(scratch: Path) -> APIRouter:
     router = APIRouter(tags=["Downloads"])
 
     @router.get(LAYER + "/bundles/estimate", summary="Tile count and estimated size of a bundle (free)")
-    def bundle_estimate(store: StoreDep, settings: SettingsDep, ref: RefDep,
+    def bundle_estimate(store: StoreDep, settings: SettingsDep, readers: ReadersDep, ref: RefDep,
                         minzoom: Annotated[int, Query(ge=0, le=MAX_ZOOM)],
                         maxzoom: Annotated[int, Query(ge=0, le=MAX_ZOOM)],
                         bbox: Annotated[str | None, Query(description="w,s,e,n in degrees.")] = None,
@@ -86,18 +97,20 @@ def create_downloads_router(scratch: Path) -> APIRouter:
                                             district=district)
         plan = plan_tiles(geom, rectangular, minzoom, maxzoom)
         cap = settings.max_bundle_tiles
-        body = {**estimate(ref.tile_path(TMS_ID), ref.layer, plan, fmt, source=ref.path), "cap": cap,
+        body = {**estimate(ref.tile_path(TMS_ID), ref.layer, plan, fmt, source=ref.path, readers=readers), "cap": cap,
                 "allowed": plan.count <= cap, "format": fmt, "minzoom": minzoom, "maxzoom": maxzoom}
         return JSONResponse(body, headers=NO_STORE)
 
     @router.post(LAYER + "/bundles", status_code=202, summary="Start (or find) a bundle job",
+                 response_model=JobOut,
                  responses={200: {"description": "The same bundle was made already: its job, done.",
-                                  "content": {"application/json": {}}},
+                                  "model": JobOut},
                             413: {"description": "More tiles than the server's cap (`max_bundle_tiles`)."},
                             429: {"description": "Too many bundle jobs queued or running, for this client "
                                                  "(`jobs.bundles_per_client`) or in all (`jobs.bundles_total`)."},
                             507: {"description": "The server's disk is full: no job was started."}})
-    def bundle_start(store: StoreDep, settings: SettingsDep, jobs: JobsDep, ref: RefDep, client: ClientDep,
+    def bundle_start(store: StoreDep, settings: SettingsDep, jobs: JobsDep, readers: ReadersDep, ref: RefDep,
+                     client: ClientDep,
                      body: BundleRequest) -> JSONResponse:
         found = ref.layer  # with its version and files, resolved together
         geom, rectangular, area = resolve_area(store, ref.city, found, bbox=body.bbox, district=body.district)
@@ -109,7 +122,8 @@ def create_downloads_router(scratch: Path) -> APIRouter:
         path = ref.tile_path(TMS_ID)  # the serving copy, when fresh
         meta = bundle_meta(found, store.city(ref.city).name, geom, body.minzoom, body.maxzoom, ref.version,
                            _legend(found))
-        record, _ = jobs.submit(KIND, spec, plan.count, bundle_work(path, found, plan, body.format, meta, ref.path),
+        record, _ = jobs.submit(KIND, spec, plan.count, bundle_work(path, found, plan, body.format, meta, ref.path,
+                                                                readers),
                                 suffix=f".{body.format}", filename=spec.filename(),
                                 media_type=MEDIA_TYPES[body.format],
                                 extra={"tiles_done": 0, "tiles_total": plan.count, "tiles_written": 0, "bytes": 0},
@@ -152,7 +166,7 @@ def _clip(store: CatalogStore, settings: TileSettings, scratch: Path, city: str,
             "MCAE_PROVENANCE": layer.provenance,
             "MCAE_CLIP_AREA": area.get("district") or ("bbox" if rectangular else "polygon")}
     out = clip_layer(str(store.layer_path(layer)), layer, geom, polygon=not rectangular,
-                     cap=settings.max_image_pixels, scratch=scratch, tags=tags)
+                     cap=settings.max_image_pixels, scratch=scratch, tags=tags, sources=store.sources)
     name = f"{city}-{layer_id}-clip"
     if package == "zip":
         try:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 
-from mcae.tiles.catalog import ID, UnknownId
 from mcae.tiles.dependencies import IdParam, StoreDep
+from mcae.tiles.ids import ID, UnknownId
+from mcae.tiles.schemas import StacObject
 from mcae.tiles.stac import STAC_PREFIX, build_catalog, served
 
 ITEM_FILE = rf"^{ID}\.json$"  # <layer id>.json
@@ -21,21 +22,21 @@ def create_stac_router() -> APIRouter:
     router = APIRouter(prefix=STAC_PREFIX, tags=["STAC"])
 
     @router.get("/catalog.json", summary="The STAC catalog of every city")
-    def catalog(store: StoreDep, request: Request) -> dict[str, Any]:
-        return served(build_catalog(store, _base(request)))
+    def catalog(store: StoreDep, request: Request) -> StacObject:
+        return StacObject.model_validate(served(build_catalog(store, _base(request))))
 
     @router.get("/{city}/collection.json", summary="A city as a STAC collection")
-    def collection(store: StoreDep, request: Request, city: Annotated[str, IdParam]) -> dict[str, Any]:
+    def collection(store: StoreDep, request: Request, city: Annotated[str, IdParam]) -> StacObject:
         store.city(city)
         found = build_catalog(store, _base(request)).get_child(city)
         if found is None:  # pragma: no cover - store.city raised already
             raise UnknownId("city", city)
-        return served(found)
+        return StacObject.model_validate(served(found))
 
     @router.get("/{city}/{layer}/{item_file}", summary="A layer as a STAC item")
     def item(store: StoreDep, request: Request, city: Annotated[str, IdParam],
              layer: Annotated[str, IdParam],
-             item_file: Annotated[str, Path(pattern=ITEM_FILE)]) -> dict[str, Any]:
+             item_file: Annotated[str, Path(pattern=ITEM_FILE)]) -> StacObject:
         store.layer(city, layer)
         if item_file != f"{layer}.json":
             raise UnknownId("STAC item", f"{city}/{layer}/{item_file}")
@@ -43,6 +44,6 @@ def create_stac_router() -> APIRouter:
         found = child.get_item(layer) if child is not None else None
         if found is None:  # its file is missing or unreadable
             raise UnknownId("STAC item", f"{city}/{layer}/{item_file}")
-        return served(found)
+        return StacObject.model_validate(served(found))
 
     return router

@@ -34,10 +34,10 @@ from titiler.core.dependencies import DefaultDependency
 from titiler.core.factory import ColorMapFactory, TilerFactory, TMSFactory
 from titiler.core.models.mapbox import TileJSON
 
-from mcae.tiles.cache import TileCache, etag_matches, revalidated, tile_etag
 from mcae.tiles.catalog import City
 from mcae.tiles.dependencies import (
     LayerRef,
+    ReadersDep,
     StoreDep,
     WmtsKvp,
     city_dependency,
@@ -47,10 +47,11 @@ from mcae.tiles.dependencies import (
 from mcae.tiles.errors import NO_STORE
 from mcae.tiles.gdal import SourceRefused
 from mcae.tiles.geometry import native_maxzoom
+from mcae.tiles.http_cache import ByteCache, etag_matches, revalidated
 from mcae.tiles.ogc_models import LayerTileSet, LayerTileSetList
 from mcae.tiles.palettes import named_colormaps
-from mcae.tiles.readers import POOL, pooled_reader
-from mcae.tiles.render import MEDIA_TYPES, TileFormat, get_tms, render_tile
+from mcae.tiles.readers import FileChanged, ReaderPool
+from mcae.tiles.render import MEDIA_TYPES, TileFormat, get_tms, render_tile, tile_etag
 from mcae.tiles.settings import TileSettings
 from mcae.tiles.wmts import WMTSLayer, capabilities, matrix_limits
 
@@ -112,9 +113,10 @@ class CatalogTilerFactory(TilerFactory):
     """A TilerFactory for catalog layers: ids in the path, fixed rendering, bounded sizes."""
 
     settings: TileSettings = field(factory=TileSettings)
-    tile_cache: TileCache = field(factory=lambda: TileCache(0))
+    tile_cache: ByteCache = field(factory=lambda: ByteCache(0))
+    readers: ReaderPool = field(factory=lambda: ReaderPool(0))  # the app's pool
 
-    reader: Any = pooled_reader
+    reader: Any = None  # ``readers.reader`` (set at init)
     path_dependency: Any = layer_path_dependency
     layer_dependency: Any = NoParams
     dataset_dependency: Any = NoParams
@@ -127,6 +129,10 @@ class CatalogTilerFactory(TilerFactory):
     add_part: bool = False
     add_viewer: bool = False
     router_prefix: str = LAYER_PREFIX
+
+    def __attrs_post_init__(self) -> None:
+        self.reader = self.readers.reader
+        super().__attrs_post_init__()
 
     def url_for(self, request: Request, name: str, **path_params: Any) -> str:
         """titiler's ``url_for``, with URI-template braces (``{z}``) left unescaped."""
@@ -198,11 +204,13 @@ class CatalogTilerFactory(TilerFactory):
                 return Response(status_code=304, headers=headers)
             found, content = self.tile_cache.get(etag)
             if not found:
-                content = await run_in_threadpool(render_tile, ref.tile_path(tms_id), ref.layer, tms_id, z, x, y,
-                                                  tilesize=size, fmt=fmt, source=ref.path)
-                now = layer_ref_dependency(request.app.state.store, ref.city, ref.layer.id)
-                if now.version != ref.version:
-                    ref = now
+                try:  # read from the files as resolved for this request (their tokens: no stat again)
+                    content = await run_in_threadpool(
+                        render_tile, ref.tile_path(tms_id), ref.layer, tms_id, z, x, y, tilesize=size, fmt=fmt,
+                        source=ref.path, readers=self.readers, token=ref.tile_token(tms_id),
+                        source_token=ref.source_token)
+                except FileChanged:  # rewritten during the render: resolve it again
+                    ref = request.app.state.store.layer_ref(ref.city, ref.layer.id)
                     continue
                 self.tile_cache.put(etag, content)
             if content is None:
@@ -229,7 +237,7 @@ class CatalogTilerFactory(TilerFactory):
 
     def tileset_doc(self, request: Request, ref: LayerRef, tms_id: str, *, limits: bool) -> dict[str, Any]:
         tms = get_tms(tms_id)
-        bounds, minzoom, maxzoom = layer_extent(ref, tms)
+        bounds, minzoom, maxzoom = layer_extent(self.readers, ref, tms)
         links = [
             {"href": self.url_for(request, "tileset", tileMatrixSetId=tms_id), "rel": "self",
              "type": "application/json", "title": f"Tileset on {tms_id}"},
@@ -256,7 +264,7 @@ class CatalogTilerFactory(TilerFactory):
         def tilejson(request: Request, ref: RefDep, tileMatrixSetId: TmsId, tilesize: TileSize = None,
                      tile_format: FormatQuery = "png") -> Response:
             tms = get_tms(tileMatrixSetId)
-            bounds, minzoom, maxzoom = layer_extent(ref, tms)
+            bounds, minzoom, maxzoom = layer_extent(self.readers, ref, tms)
             doc = {"tilejson": "3.0.0", "name": ref.layer.title, "description": ref.layer.description or None,
                    "scheme": "xyz", "tiles": [tile_template(request, ref, tileMatrixSetId, tilesize, tile_format)],
                    "minzoom": minzoom, "maxzoom": maxzoom, "bounds": list(bounds),
@@ -279,7 +287,8 @@ class CatalogTilerFactory(TilerFactory):
                  tile_format: FormatQuery = "png") -> Response:
             tms = get_tms(tileMatrixSetId)
             size = tilesize or 256
-            layer = wmts_layer(ref, tms, tile_template(request, ref, tileMatrixSetId, size, tile_format, WMTS_XYZ))
+            template = tile_template(request, ref, tileMatrixSetId, size, tile_format, WMTS_XYZ)
+            layer = wmts_layer(self.readers, ref, tms, template)
             xml = capabilities([layer], tms, tilesize=size, media_type=MEDIA_TYPES[tile_format],
                                title=f"MCAE: {ref.layer.title}", url=str(request.url))
             return self.document(request, xml, "application/xml")
@@ -323,17 +332,18 @@ def check_in_matrix(tms: TileMatrixSet, z: int, x: int, y: int) -> None:
         raise TileOutsideBounds(f"tile {z}/{x}/{y} is outside the {tms.id} matrix at zoom {z}")
 
 
-def layer_extent(ref: LayerRef, tms: TileMatrixSet) -> tuple[tuple[float, float, float, float], int, int]:
+def layer_extent(readers: ReaderPool, ref: LayerRef,
+                 tms: TileMatrixSet) -> tuple[tuple[float, float, float, float], int, int]:
     """Geographic bounds and zoom range of a layer on ``tms`` (read from its file)."""
-    with POOL.reader(ref.path, tms) as src:
+    with readers.reader(ref.path, tms) as src:
         bounds = src.get_geographic_bounds(tms.rasterio_geographic_crs)
         assert src.transform is not None and src.width and src.height  # a file read by rio-tiler has its grid
         maxzoom = max(int(src.minzoom), native_maxzoom(src.crs, src.transform, src.width, src.height, src.tms))
         return (tuple(float(b) for b in bounds), int(src.minzoom), maxzoom)  # type: ignore[return-value]
 
 
-def wmts_layer(ref: LayerRef, tms: TileMatrixSet, template: str) -> WMTSLayer:
-    bounds, minzoom, maxzoom = layer_extent(ref, tms)
+def wmts_layer(readers: ReaderPool, ref: LayerRef, tms: TileMatrixSet, template: str) -> WMTSLayer:
+    bounds, minzoom, maxzoom = layer_extent(readers, ref, tms)
     return WMTSLayer(identifier=f"{ref.city}.{ref.layer.id}", title=ref.layer.title,
                      abstract=ref.layer.description or ref.layer.kind.value, bounds=bounds,
                      minzoom=minzoom, maxzoom=maxzoom, template=template)
@@ -346,7 +356,8 @@ def create_city_wmts_router() -> APIRouter:
     @router.get("/cities/{city}/{tileMatrixSetId}/WMTSCapabilities.xml", response_class=Response,
                 summary="OGC WMTS capabilities of every layer of a city",
                 responses={200: {"content": {"application/xml": {}}}, **REVALIDATED}, dependencies=[WmtsKvp])
-    def city_wmts(request: Request, store: StoreDep, city: Annotated[City, Depends(city_dependency)],
+    def city_wmts(request: Request, store: StoreDep, readers: ReadersDep,
+                  city: Annotated[City, Depends(city_dependency)],
                   tileMatrixSetId: TmsId, tilesize: TileSize = None, tile_format: FormatQuery = "png") -> Response:
         tms = get_tms(tileMatrixSetId)
         size = tilesize or 256
@@ -355,7 +366,7 @@ def create_city_wmts_router() -> APIRouter:
             try:
                 ref = layer_ref_dependency(store, city.id, layer.id)
                 template = tile_template(request, ref, tileMatrixSetId, size, tile_format, WMTS_XYZ)
-                layers.append(wmts_layer(ref, tms, template))
+                layers.append(wmts_layer(readers, ref, tms, template))
             except SourceRefused:  # a layer whose file is missing or unreadable is left out
                 continue
         if not layers:
@@ -372,10 +383,11 @@ def mcae_colormaps() -> Any:
     return default_cmap.register(named_colormaps(), overwrite=True)  # type: ignore[arg-type]
 
 
-def add_tile_routes(app: FastAPI, settings: TileSettings) -> CatalogTilerFactory:
-    """Compose the tile, tile-matrix-set and colormap factories into ``app``."""
-    cache = TileCache(settings.tile_cache_mb * 1024 * 1024)
-    tiler = CatalogTilerFactory(settings=settings, tile_cache=cache,
+def add_tile_routes(app: FastAPI, settings: TileSettings, readers: ReaderPool) -> CatalogTilerFactory:
+    """Compose the tile, tile-matrix-set and colormap factories into ``app`` (reading through
+    the app's ``readers``)."""
+    cache = ByteCache(settings.tile_cache_mb * 1024 * 1024)
+    tiler = CatalogTilerFactory(settings=settings, tile_cache=cache, readers=readers,
                                 router=APIRouter())
     app.include_router(tiler.router, prefix=LAYER_PREFIX, tags=["Tiles"])
     app.include_router(create_city_wmts_router())

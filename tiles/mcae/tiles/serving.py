@@ -38,7 +38,8 @@ from rasterio.vrt import WarpedVRT
 from mcae.inference.atomic import atomic_path
 from mcae.inference.cog import COGValidationError, translate_to_cog
 from mcae.tiles.catalog import SERVING_TMS, CatalogStore, Layer, stat_token
-from mcae.tiles.readers import open_dataset
+from mcae.tiles.gdal import LOCAL, Sources
+from mcae.tiles.readers import read_dataset
 
 SERVING_DIR = ".serving"
 BLOCKS = (512, 256)  # block sizes to try, in order
@@ -54,7 +55,7 @@ def serving_path_for(store: CatalogStore, source: Path, categorical: bool = True
 
 
 def write_serving_copy(source: str | Path, dest: str | Path, *, categorical: bool,
-                       token: str | None = None) -> Path:
+                       token: str | None = None, sources: Sources = LOCAL) -> Path:
     """Translate ``source`` to a validated web-optimized COG at ``dest`` (atomic).
 
     512 px blocks; 256 px where a pyramid level would be exactly one 512 px block wide and
@@ -65,16 +66,17 @@ def write_serving_copy(source: str | Path, dest: str | Path, *, categorical: boo
     source, dest = Path(source), Path(dest)
     for block in BLOCKS[:-1]:
         try:
-            _translate(source, dest, categorical, block, token)
+            _translate(source, dest, categorical, block, token, sources)
             return dest
         except COGValidationError as exc:
             if not all("is not tiled" in e for e in exc.errors):
                 raise
-    _translate(source, dest, categorical, BLOCKS[-1], token)
+    _translate(source, dest, categorical, BLOCKS[-1], token, sources)
     return dest
 
 
-def _translate(source: Path, dest: Path, categorical: bool, block: int, token: str | None = None) -> None:
+def _translate(source: Path, dest: Path, categorical: bool, block: int, token: str | None = None,
+               sources: Sources = LOCAL) -> None:
     """One try at ``block`` px; ``COGValidationError`` (and nothing at ``dest``) if rio-cogeo
     rejects the result."""
     options: dict[str, Any] = {
@@ -83,7 +85,7 @@ def _translate(source: Path, dest: Path, categorical: bool, block: int, token: s
         "overview_resampling": "mode" if categorical else "average",
     }
     with ExitStack() as stack:
-        src = stack.enter_context(open_dataset(str(source)))  # local GeoTIFFs (or the object store's)
+        src = stack.enter_context(read_dataset(str(source), sources))  # local GeoTIFFs (or the object store's)
         tags = {**src.tags(), SOURCE_TAG: token or stat_token(source.stat())}
         if categorical:
             options.update(nodata=src.nodata if src.nodata is not None else 0, indexes=(1,))
@@ -111,7 +113,7 @@ def with_serving_copy(store: CatalogStore, layer: Layer, *, force: bool = False)
     dest = serving_path_for(store, source, layer.categorical)
     token = store.source_token(layer)
     if force or not (dest.is_file() and _copy_source(dest) == token):
-        write_serving_copy(source, dest, categorical=layer.categorical, token=token)
+        write_serving_copy(source, dest, categorical=layer.categorical, token=token, sources=store.sources)
     return layer.model_copy(update={"serving_path": os.path.relpath(dest, store.root),
                                     "serving_source": token})
 

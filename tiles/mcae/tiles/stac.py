@@ -23,7 +23,7 @@ from shapely.geometry import box, mapping
 from mcae.inference import object_store
 from mcae.tiles.catalog import CatalogStore, City, Layer
 from mcae.tiles.gdal import SourceRefused
-from mcae.tiles.readers import open_dataset
+from mcae.tiles.readers import read_dataset
 from mcae.tiles.statistics import layer_classes
 
 CATALOG_ID = "mcae"
@@ -77,7 +77,7 @@ def city_collection(store: CatalogStore, city: City, base_url: str | None) -> py
 def layer_item(store: CatalogStore, city: City, layer: Layer, base_url: str | None) -> pystac.Item:
     """One layer: footprint, projection, its COG asset and (categorical) classes."""
     path = store.layer_path(layer)
-    with open_dataset(str(path)) as src:
+    with read_dataset(str(path), store.sources) as src:
         crs, shape, transform, native = src.crs, [src.height, src.width], list(src.transform)[:6], list(src.bounds)
         dtype, nodata = src.dtypes[0], src.nodata
     remote = object_store.is_s3(layer.path)  # an object: its time from the store, its s3:// URL as href

@@ -25,9 +25,10 @@ from mcae.inference.errors import InputError
 from mcae.tiles.catalog import Layer
 from mcae.tiles.csv_safe import safe_frame
 from mcae.tiles.errors import CapExceeded
+from mcae.tiles.gdal import LOCAL, Sources
 from mcae.tiles.geometry import WGS84, PixelAreas, blocks, centre_lonlat, to_crs, window_of
 from mcae.tiles.palettes import layer_legend
-from mcae.tiles.readers import open_dataset
+from mcae.tiles.readers import read_dataset
 
 CSV_COLUMNS = ["id", "name", "color", "pixels", "area_m2", "percent"]
 
@@ -71,10 +72,10 @@ class ClassStatistics:
 
 
 def class_statistics(path: str | Path, geometry: BaseGeometry | None, *, max_pixels: int,
-                     window_size: int = 1024) -> ClassStatistics:
+                     window_size: int = 1024, sources: Sources = LOCAL) -> ClassStatistics:
     """Class areas of the raster at ``path`` inside ``geometry`` (EPSG:4326; None: all of it)."""
     stats = ClassStatistics()
-    with open_dataset(str(path)) as src:  # local GeoTIFFs only (SourceRefused: 404)
+    with read_dataset(str(path), sources) as src:  # what ``sources`` may open (else SourceRefused: 404)
         if src.count != 1 or not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
             raise InputError("statistics need a single-band categorical (integer) layer")
         if src.crs is None:

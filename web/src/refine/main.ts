@@ -179,11 +179,15 @@ async function pickAt(pick: Pick): Promise<void> {
   const found = await api.get('/api/projects/{project}/patches/{patch}/mask-at', {
     path: { project: project.id, patch: name }, query: { x: pick.x, y: pick.y } }).catch((e: unknown) => { report(e); return undefined; });
   if (found === undefined || detail?.name !== name) return;
-  if (!found) {
+  if (found.found === 'neighbour') {
+    flash(status(), `The mask at (${pick.x}, ${pick.y}) belongs to a neighbouring patch: correct it there.`, 'info');
+    return;
+  }
+  if (!found.mask) {
     flash(status(), `No mask of this patch at (${pick.x}, ${pick.y}): nothing to correct there.`, 'info');
     return;
   }
-  const seen = seenOf(found);
+  const seen = seenOf(found.mask);
   const known = rows.find(seen.mask_id);
   if (known) {
     rows.select(seen.mask_id, pick.extend);

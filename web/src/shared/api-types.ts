@@ -1577,6 +1577,41 @@ export interface components {
             /** Version */
             version?: number | null;
         };
+        /**
+         * CityOut
+         * @description A city with its layers and district names.
+         */
+        CityOut: {
+            /** Description */
+            description: string;
+            /** Districts */
+            districts: components["schemas"]["DistrictName"][];
+            /** Id */
+            id: string;
+            /** Layers */
+            layers: components["schemas"]["LayerOut"][];
+            /** Name */
+            name: string;
+            /**
+             * Provenance
+             * @enum {string}
+             */
+            provenance: "real" | "synthetic";
+        };
+        /** ClassEntry */
+        ClassEntry: {
+            /**
+             * Color
+             * @description #RRGGBB
+             */
+            color: string;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Rgb */
+            rgb: number[];
+        };
         /** ClassOut */
         ClassOut: {
             /** Color */
@@ -1877,6 +1912,43 @@ export interface components {
             second: components["schemas"]["Labelling"];
             settled?: components["schemas"]["Settled"] | null;
         };
+        /** DistrictCollection */
+        DistrictCollection: {
+            /** Features */
+            features: components["schemas"]["DistrictFeature"][];
+            /**
+             * Type
+             * @default FeatureCollection
+             * @constant
+             */
+            type?: "FeatureCollection";
+        };
+        /**
+         * DistrictFeature
+         * @description A district as a GeoJSON Feature (geometry: Polygon or MultiPolygon, EPSG:4326).
+         */
+        DistrictFeature: {
+            /** Geometry */
+            geometry: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: string;
+            properties: components["schemas"]["FeatureProperties"];
+            /**
+             * Type
+             * @default Feature
+             * @constant
+             */
+            type?: "Feature";
+        };
+        /** DistrictName */
+        DistrictName: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+        };
         /**
          * ErrorMessage
          * @description Every error answer: a message, and for some errors more fields (a version, a state).
@@ -1899,6 +1971,13 @@ export interface components {
             ci95: number | null;
             /** Estimate */
             estimate: number | null;
+        };
+        /** FeatureProperties */
+        FeatureProperties: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
         };
         /** Feature[Union[Polygon, MultiPolygon], Info] */
         Feature_Union_Polygon__MultiPolygon__Info_: {
@@ -2270,6 +2349,57 @@ export interface components {
              */
             request_id: string;
         };
+        /** JobLinks */
+        JobLinks: {
+            /** Download */
+            download?: string | null;
+            /** Self */
+            self: string;
+        };
+        /**
+         * JobOut
+         * @description A job as clients see it (no paths). What it builds (its spec: city, layer, format, ...)
+         *     and its latest progress values (``tiles_done`` ...) appear at the top level too.
+         */
+        JobOut: {
+            /** Created */
+            created: number;
+            /** Done */
+            done: number;
+            /** Error */
+            error?: string | null;
+            /** Finished */
+            finished?: number | null;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            links: components["schemas"]["JobLinks"];
+            /** Message */
+            message?: string | null;
+            /** Owner */
+            owner?: string | null;
+            /**
+             * Progress
+             * @description done / total, 0 to 1
+             */
+            progress: number;
+            /** Result */
+            result?: {
+                [key: string]: unknown;
+            } | null;
+            /** Started */
+            started?: number | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "queued" | "running" | "done" | "failed";
+            /** Total */
+            total: number;
+        } & {
+            [key: string]: unknown;
+        };
         /** LabelIn */
         LabelIn: {
             /**
@@ -2377,6 +2507,68 @@ export interface components {
             maxzoom?: number | null;
             /** Minzoom */
             minzoom?: number | null;
+        };
+        /**
+         * LayerKind
+         * @description What a layer holds; fixes its scheme and how it renders.
+         * @enum {string}
+         */
+        LayerKind: "imagery" | "mcae" | "sinolc1" | "agreement" | "other";
+        /**
+         * LayerLegendOut
+         * @description The legend a categorical layer renders with.
+         */
+        LayerLegendOut: {
+            /** Classes */
+            classes: components["schemas"]["ClassEntry"][];
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            /** Layer */
+            layer: string;
+            /** Name */
+            name: string;
+            /** Nodata */
+            nodata: number;
+            /** Title */
+            title: string;
+        };
+        /**
+         * LayerOut
+         * @description A layer as clients see it: no file paths, plus its current version (``None``, and
+         *     ``available`` false, while its file is missing).
+         */
+        LayerOut: {
+            /** Available */
+            available: boolean;
+            /**
+             * Bounds
+             * @description west, south, east, north (EPSG:4326)
+             */
+            bounds: number[];
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            kind: components["schemas"]["LayerKind"];
+            /** Legend */
+            legend?: components["schemas"]["LegendEntry"][] | null;
+            /** Maxzoom */
+            maxzoom: number;
+            /** Minzoom */
+            minzoom: number;
+            /**
+             * Provenance
+             * @enum {string}
+             */
+            provenance: "real" | "synthetic";
+            /** Scheme */
+            scheme?: string | null;
+            /** Title */
+            title: string;
+            /** Version */
+            version: string | null;
         };
         /**
          * LayerTileSet
@@ -2518,6 +2710,36 @@ export interface components {
             user: string | null;
         };
         /**
+         * LegendEntry
+         * @description One class of a layer's own legend, as the catalog stores it.
+         */
+        LegendEntry: {
+            /** Color */
+            color: string;
+            /** Id */
+            id: number;
+            /** Name */
+            name?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * LegendOut
+         * @description A class scheme: id, name, description, nodata value and classes.
+         */
+        LegendOut: {
+            /** Classes */
+            classes: components["schemas"]["ClassEntry"][];
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Nodata */
+            nodata: number;
+        };
+        /**
          * Link
          * @description Link model.
          *
@@ -2601,6 +2823,20 @@ export interface components {
              * @description Seconds the write transaction (and its lock) took
              */
             write_s?: number | null;
+        };
+        /**
+         * MaskAt
+         * @description What lies under a pixel of a patch: one of the patch's masks (``mask``), ground no mask
+         *     covers (``ground``), or a mask of the patch's margin that a neighbouring patch's core owns
+         *     (``neighbour``: it is decided there, from that patch).
+         */
+        MaskAt: {
+            /**
+             * Found
+             * @enum {string}
+             */
+            found: "mask" | "ground" | "neighbour";
+            mask?: components["schemas"]["MaskOut"] | null;
         };
         /** MaskOut */
         MaskOut: {
@@ -3257,6 +3493,35 @@ export interface components {
             class_name: string;
             /** Decision */
             decision: number;
+        };
+        /** StacLink */
+        StacLink: {
+            /** Href */
+            href: string;
+            /** Rel */
+            rel: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * StacObject
+         * @description A STAC catalog, collection or item (STAC 1.x; the fields the API always writes, the
+         *     rest as STAC defines them).
+         */
+        StacObject: {
+            /** Id */
+            id: string;
+            /** Links */
+            links: components["schemas"]["StacLink"][];
+            /** Stac Version */
+            stac_version: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "Catalog" | "Collection" | "Feature";
+        } & {
+            [key: string]: unknown;
         };
         /**
          * Style
@@ -4212,9 +4477,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["CityOut"][];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -4239,7 +4502,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CityOut"];
                 };
             };
             /** @description Not modified: `If-None-Match` names the current ETag. */
@@ -4360,9 +4623,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DistrictCollection"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -4400,9 +4661,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DistrictFeature"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -4523,7 +4782,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["JobOut"];
                 };
             };
             /** @description Successful Response */
@@ -4532,7 +4791,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["JobOut"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -4760,9 +5019,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LayerLegendOut"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -4998,7 +5255,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["JobOut"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -5080,9 +5337,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["LegendOut"][];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -5107,9 +5362,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LegendOut"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -6379,7 +6632,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MaskOut"] | null;
+                    "application/json": components["schemas"]["MaskAt"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -6551,7 +6804,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["JobOut"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -6688,9 +6941,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["StacObject"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -6715,9 +6966,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["StacObject"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -6756,9 +7005,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["StacObject"];
                 };
             };
             400: components["responses"]["BadRequest"];

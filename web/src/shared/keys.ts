@@ -78,10 +78,6 @@ export function addShortcuts(...list: Shortcut[]): () => void {
   return () => list.forEach((s) => shortcuts.splice(shortcuts.indexOf(s), 1));
 }
 
-export function shortcutList(): readonly Shortcut[] {
-  return shortcuts;
-}
-
 function keyLabel(combo: string): HTMLElement {
   const names: Record<string, string> = { ArrowLeft: '←', ArrowRight: '→', ArrowUp: '↑', ArrowDown: '↓',
     Escape: 'Esc', Space: 'Space', PageDown: 'PgDn', PageUp: 'PgUp', Enter: 'Enter' };

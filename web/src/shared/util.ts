@@ -32,14 +32,6 @@ export function fill(node: Element, ...children: Child[]): void {
     .map((c) => (typeof c === 'number' ? String(c) : c)));
 }
 
-export function debounce<A extends unknown[]>(fn: (...args: A) => void, ms: number): (...args: A) => void {
-  let timer: number | undefined;
-  return (...args: A) => {
-    window.clearTimeout(timer);
-    timer = window.setTimeout(() => fn(...args), ms);
-  };
-}
-
 export function pct(value: number, digits = 0): string {
   return `${(value * 100).toFixed(digits)} %`;
 }

@@ -66,12 +66,3 @@ def colour_labels(labels: np.ndarray) -> np.ndarray:
         lut[k] = rgba[:3]
     out: np.ndarray = lut[labels]
     return out
-
-
-def save_preview(scene: CityScene, path: str) -> None:
-    """Write the image and its coloured labels side by side as a PNG."""
-    from PIL import Image
-
-    rgb = np.moveaxis(scene.image, 0, -1)
-    gap = np.full((rgb.shape[0], 8, 3), 255, np.uint8)
-    Image.fromarray(np.concatenate([rgb, gap, colour_labels(scene.labels)], axis=1)).save(path)

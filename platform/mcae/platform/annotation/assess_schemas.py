@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from mcae.tiles.catalog import ID_PATTERN
+from mcae.tiles.ids import ID_PATTERN
 
 
 class DesignIn(BaseModel):

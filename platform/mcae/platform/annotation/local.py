@@ -14,11 +14,11 @@ from mcae.inference.project import Project as EngineProject
 from mcae.platform.annotation.db import Database, redacted
 from mcae.platform.annotation.importer import engine_decisions
 from mcae.platform.annotation.models import Project
-from mcae.platform.settings import Settings
+from mcae.platform.settings import Settings, get_settings
 
 
 def settings_for(catalog: Path | None = None, database: str | None = None) -> Settings:
-    settings = Settings()
+    settings = get_settings()  # an invalid setting: one line (SettingsError)
     if catalog is not None:
         settings.tiles.catalog_path = catalog
     if database is not None:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from mcae.platform.annotation.models import Decision, Group, Mask, Patch, Project, User
 from mcae.platform.errors import Conflict, PreconditionFailed
-from mcae.tiles.catalog import UnknownId
+from mcae.tiles.ids import UnknownId
 
 
 def project_row(session: Session, project_id: str) -> Project:

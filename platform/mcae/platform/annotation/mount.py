@@ -15,7 +15,7 @@ from mcae.platform.annotation.routes_manage import create_manage_router
 from mcae.platform.annotation.routes_publish import create_publish_router
 from mcae.platform.annotation.routes_write import create_write_router
 from mcae.platform.annotation.throttle import AuthGuard
-from mcae.tiles.cache import TileCache
+from mcae.tiles.http_cache import ByteCache
 
 IMAGE_CACHE_BYTES = 64 * 1024 * 1024
 
@@ -28,7 +28,7 @@ def add_annotation(app: FastAPI, settings: Any) -> None:
     state.auth_guard = AuthGuard.from_settings(settings.auth)
     state.patch_images = {}
     state.images_lock = threading.Lock()
-    state.image_cache = TileCache(IMAGE_CACHE_BYTES)
+    state.image_cache = ByteCache(IMAGE_CACHE_BYTES)
     app.include_router(create_browse_router())
     app.include_router(create_write_router())
     app.include_router(create_manage_router())

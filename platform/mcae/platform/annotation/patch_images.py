@@ -72,8 +72,8 @@ class PatchImages:
         """The grid patch ``patch_id`` (:class:`UnknownPatch` if outside the grid)."""
         try:
             return self.grid.patch_by_id(patch_id)
-        except KeyError as exc:
-            raise UnknownPatch(str(exc).strip("'\"")) from None
+        except LookupError as exc:
+            raise UnknownPatch(str(exc)) from None
 
     def version(self, patch_id: str) -> str:
         """A token that changes when the patch's mask raster is rewritten (for ETags)."""

@@ -79,7 +79,7 @@ def groups_of(session: Session, project: Project, neighbourhood: str, sort: Grou
                                                       Group.neighbourhood == neighbourhood)
                                   .order_by(Group.cluster, Group.pred_class)))
     if not groups:
-        from mcae.tiles.catalog import UnknownId
+        from mcae.tiles.ids import UnknownId
 
         raise UnknownId("neighbourhood", neighbourhood)
     masks: dict[int, list[MaskState]] = defaultdict(list)

@@ -31,7 +31,7 @@ from mcae.platform.annotation.geo import patch_bounds
 from mcae.platform.annotation.lookups import decision_row, group_row, mask_row, patch_row, project_row
 from mcae.platform.annotation.models import Mask, Project
 from mcae.platform.annotation.thumbnails import PatchImages, mask_at, mask_thumbnail, patch_classification, patch_image
-from mcae.tiles.cache import etag_matches
+from mcae.tiles.http_cache import etag_matches
 
 IMAGE_CACHE = "private, max-age=0, must-revalidate"
 ClassQ = Annotated[int | None, Query(ge=0, le=9, description="A class id (0 = Unknown).")]
@@ -48,7 +48,7 @@ def _image(request: Request, etag: str, render: Callable[[], bytes]) -> Response
         try:
             body = render()
         except LookupError as exc:
-            raise NotFound(str(exc).strip("'\"")) from None
+            raise NotFound(str(exc)) from None
         cache.put(etag, body)
     return Response(body, media_type="image/png", headers=headers)
 
@@ -142,21 +142,21 @@ def create_browse_router() -> APIRouter:
     def patch_mask_at(request: Request, user: Viewer, project: ProjectId, patch: PatchId,
                       x: Annotated[int, Query(ge=0, le=100_000, description="Column in patch pixels.")],
                       y: Annotated[int, Query(ge=0, le=100_000, description="Row in patch pixels.")]
-                      ) -> schemas.MaskOut | None:
+                      ) -> schemas.MaskAt:
         images = images_for(request, project)
         with database(request).reader() as session:
             patch_row(session, project, patch)
             try:
                 found = mask_at(images, patch, x, y)
             except (LookupError, ValueError) as exc:
-                raise NotFound(str(exc).strip("'\"")) from None
+                raise NotFound(str(exc)) from None
             if found == 0:
-                return None
+                return schemas.MaskAt(found="ground")
             try:
                 row = mask_row(session, project, patch, found)
-            except LookupError:
-                return None  # a mask of the patch's margin, labelled in its neighbour's core
-            return queries.mask_view(session, project_row(session, project), row)
+            except LookupError:  # a mask of the patch's margin, labelled in its neighbour's core
+                return schemas.MaskAt(found="neighbour")
+            return schemas.MaskAt(found="mask", mask=queries.mask_view(session, project_row(session, project), row))
 
     @router.get("/projects/{project}/patches/{patch}/masks/{mask}", summary="One mask and the decision behind it")
     def mask(request: Request, user: Viewer, project: ProjectId, patch: PatchId, mask: MaskId) -> schemas.MaskOut:
@@ -258,4 +258,4 @@ def _version(images: PatchImages, patch: str) -> str:
     try:
         return images.version(patch)
     except LookupError as exc:
-        raise NotFound(str(exc).strip("'\"")) from None
+        raise NotFound(str(exc)) from None

@@ -14,6 +14,7 @@ from mcae.platform.annotation.auth import Admin, Annotator, Reviewer, Viewer
 from mcae.platform.annotation.deps import DecisionId, IfMatch, ProjectId, database, forget_images
 from mcae.platform.annotation.lookups import project_row
 from mcae.platform.errors import NO_STORE, Forbidden
+from mcae.tiles.schemas import JobOut
 
 
 def create_manage_router() -> APIRouter:
@@ -79,7 +80,7 @@ def create_manage_router() -> APIRouter:
         with database(request).reader() as session:
             return rebuild.preview(session, project)
 
-    @router.post("/rebuild", status_code=202,
+    @router.post("/rebuild", status_code=202, response_model=JobOut,
                  summary="Retrain and republish the map (reviewers); an annotator's is an unpublished preview",
                  description="One rebuild (or preview) per project at a time: 409 naming the running job. A "
                              "publishing rebuild takes the decisions the project's publish policy lets through and "

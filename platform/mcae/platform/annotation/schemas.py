@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mcae.inference.classes import MCAE
-from mcae.tiles.catalog import ID_PATTERN
+from mcae.tiles.ids import ID_PATTERN
 
 ClassIn = int | str
 # ids a body names are looked up in the database: bounded like the path's ids (SQLite's
@@ -167,7 +167,7 @@ class ProjectPatch(BaseModel):
         for coarse, fine in value.items():
             try:
                 MCAE.id_of(coarse)
-            except KeyError:  # a validator's KeyError is no validation error: it would be a 500
+            except LookupError:  # a validator's LookupError is no validation error: it would be a 500
                 raise ValueError(f"{coarse!r} is not an MCAE class; one of {', '.join(MCAE.names)}") from None
             if len(fine) > 200 or any(not f.strip() or len(f) > 64 for f in fine):
                 raise ValueError(f"fine classes of {coarse}: 1-64 characters each, at most 200")
@@ -498,3 +498,12 @@ class RollbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: str = Field(min_length=1, max_length=40, pattern=r"^[0-9a-f]+$",
                          description="A version number (1, 2, ...) or the layer version (tile URLs' `v`)")
+
+
+class MaskAt(BaseModel):
+    """What lies under a pixel of a patch: one of the patch's masks (``mask``), ground no mask
+    covers (``ground``), or a mask of the patch's margin that a neighbouring patch's core owns
+    (``neighbour``: it is decided there, from that patch)."""
+
+    found: Literal["mask", "ground", "neighbour"]
+    mask: MaskOut | None = None

@@ -431,8 +431,8 @@ def apply_engine_decisions(session: Session, project_id: str, decisions: list[En
 def _class(value: schemas.ClassIn) -> int:
     try:
         return schemas.class_id_of(value, allow_unknown=True)
-    except (KeyError, ValueError) as exc:
-        raise InputError(str(exc).strip("'\"")) from None
+    except (LookupError, ValueError) as exc:
+        raise InputError(str(exc)) from None
 
 
 def _select(members: list[Mask], wanted: list[int] | None, where: str) -> list[Mask]:

@@ -38,14 +38,11 @@ def friendly_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from mcae.tiles.catalog import UnknownId
-
         try:
             return fn(*args, **kwargs)
-        except (MCAEError, UnknownId) as exc:
+        except MCAEError as exc:  # an unknown catalog id too (UnknownId is a NotFoundError)
             console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            code = exc.exit_code if isinstance(exc, MCAEError) else InputError.exit_code
-            raise typer.Exit(code) from None
+            raise typer.Exit(exc.exit_code) from None
         except OSError as exc:  # a full disk anywhere else (a project file, a record): one line too
             from mcae.inference.storage import is_out_of_space
 
@@ -73,8 +70,10 @@ def executor(scheduler: str | None, workers: int | None, quiet: bool) -> Any:
 
 
 def open_store(catalog: Path | None) -> CatalogStore:
-    """The catalog of ``--catalog``, else of the settings."""
+    """The catalog of ``--catalog``, else of the settings, read with the settings' sources."""
     from mcae.platform.settings import get_settings
     from mcae.tiles.catalog import CatalogStore
+    from mcae.tiles.gdal import Sources
 
-    return CatalogStore(catalog or get_settings().tiles.catalog_path)
+    tiles = get_settings().tiles
+    return CatalogStore(catalog or tiles.catalog_path, Sources.from_settings(tiles))

@@ -19,8 +19,8 @@ app = typer.Typer(help="Publish maps into object storage.")
 
 
 def configure_storage() -> Any:
-    """The settings' object store, for GDAL and boto3 in this process (refused while off):
-    configured as the app does at its start (``gdal.configure_gdal``)."""
+    """The settings' object store, for GDAL and boto3 in this command's process (refused while
+    off; ``gdal.configure_gdal``: an app reads through its own ``Sources`` instead)."""
     from mcae.inference import object_store
     from mcae.platform.settings import get_settings
     from mcae.tiles.gdal import configure_gdal

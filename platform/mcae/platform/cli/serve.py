@@ -64,10 +64,13 @@ def run_worker(host: str, port: int, reuse_port: bool, log_level: str, parent: i
     import uvicorn
 
     from mcae.platform.app import create_app
-    from mcae.platform.settings import Settings
+    from mcae.platform.settings import get_settings
 
+    settings = get_settings()
+    # GDAL's block cache is the process's, not an app's: this process serves one app
+    os.environ.setdefault("GDAL_CACHEMAX", str(settings.tiles.gdal_cachemax_mb))
     sock = listening_socket(host, port, reuse_port=reuse_port)
-    config = uvicorn.Config(create_app(Settings()), log_level=log_level,
+    config = uvicorn.Config(create_app(settings), log_level=log_level,
                             timeout_keep_alive=KEEP_ALIVE_S, server_header=False)
     server = uvicorn.Server(config)
     if parent is not None:

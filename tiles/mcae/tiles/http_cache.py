@@ -1,4 +1,7 @@
-"""ETags of rendered tiles and a per-process LRU of hot tiles keyed by them."""
+"""HTTP caching helpers shared by the tiles layer and the annotation service: strong ETags of
+documents, ``If-None-Match`` matching (weak comparison, RFC 9110), revalidated documents, and
+``ByteCache``, a bounded LRU of response bodies keyed by their ETag (rendered tiles, patch
+images)."""
 
 from __future__ import annotations
 
@@ -8,14 +11,6 @@ from collections import OrderedDict
 
 from starlette.requests import Request
 from starlette.responses import Response
-
-RENDER_VERSION = "2"  # bump when the rendering of a tile changes
-
-
-def tile_etag(version: str, *parts: object) -> str:
-    """A strong ETag for a rendered tile: the layer version plus every render parameter."""
-    token = "/".join(str(p) for p in (RENDER_VERSION, *parts))
-    return f'"{version}-{hashlib.sha1(token.encode()).hexdigest()[:16]}"'
 
 
 def doc_etag(body: bytes | str) -> str:
@@ -45,8 +40,9 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == bare for tag in if_none_match.split(","))
 
 
-class TileCache:
-    """Rendered tiles (``None`` = no data) by ETag, bounded in bytes, least recently used out."""
+class ByteCache:
+    """Bodies (``None`` = nothing, e.g. a tile without data) by ETag, bounded in bytes, least
+    recently used out."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
