@@ -48,7 +48,8 @@ class AuthSettings(BaseModel):
     backoff_base_s: float = Field(default=1.0, gt=0)  # the first wait; doubles with each further failure
     backoff_max_s: float = Field(default=300.0, gt=0)  # the longest wait
     failure_memory_s: float = Field(default=60.0, ge=0)  # a token that failed fails again without a scrypt
-    max_concurrent_verifications: int = Field(default=1, ge=1)  # scrypt runs at once per process (503 beyond)
+    max_concurrent_verifications: int = Field(default=2, ge=1)  # scrypt runs at once per process ...
+    verification_wait_s: float = Field(default=0.5, ge=0)  # ... one more waits this long for a slot, then 503
     # a verified secret skips scrypt this long (its revocation is still read on every request)
     verified_cache_s: float = Field(default=300.0, ge=0)
 

@@ -8,7 +8,8 @@ Guessing a token at scale is refused in three ways, all per server process and i
 - :class:`FailureMemo`: a token that just failed (by a hash of it) fails again at once, for
   ``failure_memory_s``, without another scrypt;
 - :class:`VerifySlots`: at most ``max_concurrent_verifications`` scrypt verifications run at
-  the same time; one more is answered 503 with ``Retry-After`` (it never waits on a thread).
+  the same time; one more waits ``verification_wait_s`` at most for a slot (honest users
+  arriving together after a restart), then is answered 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -110,15 +111,19 @@ class FailureMemo:
 
 
 class VerifySlots:
-    """At most ``slots`` scrypt verifications at a time; one more is a 503, never a wait."""
+    """At most ``slots`` scrypt verifications at a time; one more waits ``wait_s`` at most for
+    a slot (a short, bounded wait: the failures' backoff keeps guessers from queueing long),
+    then is a 503."""
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, wait_s: float = 0.0) -> None:
         self.slots = max(1, slots)
+        self.wait_s = max(0.0, wait_s)
         self._free = threading.BoundedSemaphore(self.slots)
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
-        if not self._free.acquire(blocking=False):
+        acquired = self._free.acquire(timeout=self.wait_s) if self.wait_s else self._free.acquire(blocking=False)
+        if not acquired:
             raise Saturated("too many token verifications at once; try again in a second")
         try:
             yield
@@ -139,4 +144,5 @@ class AuthGuard:
         get = auth.__getattribute__
         return cls(Backoff(get("failures_allowed"), get("failure_window_s"), get("backoff_base_s"),
                            get("backoff_max_s"), clock),
-                   FailureMemo(get("failure_memory_s"), clock), VerifySlots(get("max_concurrent_verifications")))
+                   FailureMemo(get("failure_memory_s"), clock), VerifySlots(get("max_concurrent_verifications"),
+                                                                  get("verification_wait_s")))
