@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from mcae.inference.classes import MCAE
@@ -131,7 +132,8 @@ def _first_training(session: Session, project: EngineProject, project_id: str, m
 
 def _locator(session: Session) -> str:
     """The session's database URL without its password (a SQLite file by absolute path)."""
-    url = session.get_bind().url
+    bind = session.get_bind()
+    url = bind.engine.url if isinstance(bind, Connection) else bind.url
     if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
         url = url.set(database=str(Path(url.database).resolve()))
     return url.render_as_string(hide_password=True)
