@@ -8,3 +8,4 @@ PY="${PYTHON:-.venv/bin/python}"
 "$PY" -m benchmarks.tiles
 "$PY" -m benchmarks.annotation_service
 "$PY" -m benchmarks.thumbnails
+"$PY" -m benchmarks.auth_burst

@@ -208,11 +208,15 @@ def seed_database(url: str, project_root: Path, project_id: str = "demo") -> dic
     return tokens
 
 
-def make_settings(tmp: Path, url: str):  # type: ignore[no-untyped-def]
-    from mcae.platform.settings import DatabaseSettings, Settings, TileSettings
+def make_settings(tmp: Path, url: str, **auth: object):  # type: ignore[no-untyped-def]
+    """Settings over ``url``; the failed-authentication backoff is generous (the suite sends
+    many bad tokens on purpose from one address) unless ``auth`` says otherwise
+    (tests/test_annotation_throttle.py tests the backoff at its defaults)."""
+    from mcae.platform.settings import AuthSettings, DatabaseSettings, Settings, TileSettings
 
     return Settings(tiles=TileSettings(catalog_path=tmp / "catalog.json", web_dist=tmp / "no-web"),
-                    database=DatabaseSettings(url=url))
+                    database=DatabaseSettings(url=url),
+                    auth=AuthSettings(**{"failures_allowed": 100_000, **auth}))
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ NEEDS = {  # (method, path template) -> the least role
     ("get", "/api/projects/{project}/queue"): "annotator",
     ("get", "/api/projects/{project}/decisions.jsonl"): "annotator",
     ("get", "/api/projects/{project}/rebuild/preview"): "annotator",
+    ("post", "/api/cities/{city}/layers/{layer}/rollback"): "admin",
 }
 
 
@@ -44,7 +45,8 @@ def concrete(service: Service, path: str) -> str:
     group = service.groups()[0]
     mask = service.masks(group)[0]
     values = {"project": service.project, "hood": group["neighbourhood"], "group": group["key"],
-              "patch": mask["patch"], "mask": str(mask["mask_id"]), "decision": "1"}
+              "patch": mask["patch"], "mask": str(mask["mask_id"]), "decision": "1", "city": "test-city",
+              "layer": "mcae"}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 

@@ -63,8 +63,16 @@ def test_users_get_a_token_once_stored_hashed(cli_env: Path) -> None:
         assert client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()["name"] == "carla"
         code, out = mcae("users", "revoke", "carla")
         assert code == 0 and "revoked 1 token" in out
-        client.app.state.token_cache.forget_user(1)  # another process forgets within 30 s
+        # another process revoked it: the server's next request refuses it (no cache to expire)
         assert client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        # rotation: a new token, the others revoked with it, effective at once
+        code, first = mcae("users", "token", "carla")
+        assert code == 0
+        assert client.get("/api/me", headers={"Authorization": f"Bearer {first.strip()}"}).status_code == 200
+        code, second = mcae("users", "token", "carla", "--rotate")
+        assert code == 0
+        assert client.get("/api/me", headers={"Authorization": f"Bearer {first.strip()}"}).status_code == 401
+        assert client.get("/api/me", headers={"Authorization": f"Bearer {second.strip()}"}).json()["name"] == "carla"
 
 
 def test_engine_commands_use_the_database_once_it_holds_the_project(cli_env: Path, template_project: Path,

@@ -55,7 +55,8 @@ KILLS = 20
 KILL_GAP_S = (0.3, 1.5)  # the server lives this long (uniform) before each SIGKILL
 CLIENTS = ("alice", "bob", "admin", "carol")  # carol: a fourth annotator added here
 START_TIMEOUT_S = 60.0
-PHASE_BUDGET_S = 90.0  # the whole kill phase, whatever happens
+PHASE_BUDGET_S = 300.0  # the whole kill phase at most: a liveness bound only (a busy 2-core machine
+# restarts the server 20 times in well under it; the kills are counted, not timed)
 CLASSES = list(range(1, 10))
 
 # The zygote: imports the CLI once, then forks one `mcae serve ...` per "start" line on stdin

@@ -21,8 +21,8 @@ def wait_job(service: Service, job: dict, timeout: float = 120.0) -> dict:
     raise AssertionError(f"job {job['id']} did not finish: {record}")
 
 
-def rebuild(service: Service) -> dict:
-    r = service.post(service.p("/rebuild"))
+def rebuild(service: Service, user: str = "rita") -> dict:
+    r = service.post(service.p("/rebuild"), user)
     assert r.status_code == 202, r.text
     assert r.headers["location"] == f"/api/jobs/{r.json()['id']}" and r.json()["kind"] == "rebuild"
     record = wait_job(service, r.json())
@@ -45,8 +45,8 @@ def test_rebuild_changes_the_published_map_and_its_tile_urls(service: Service) -
                                                                        "version": group["version"]})
         assert r.status_code == 201
     project = service.get(service.p()).json()
-    r = service.client.patch(service.p(), headers=service.auth("admin"),
-                             json={"version": project["version"], "city": "test-city"})
+    r = service.client.patch(service.p(), headers=service.auth("admin"),  # today's behaviour: publish every decision
+                             json={"version": project["version"], "city": "test-city", "publish_policy": "any"})
     assert r.status_code == 200
     preview = service.get(service.p("/rebuild/preview")).json()
     assert preview["masks_changed"] > 0 and preview["area_m2"] > 0 and preview["last_build"] is None
@@ -73,9 +73,14 @@ def test_rebuild_changes_the_published_map_and_its_tile_urls(service: Service) -
     new_version = second["result"]["layer_version"]
     assert new_version != old_version
     assert f"v={new_version}" in tilejson(service)["tiles"][0]
-    with rasterio.open(path) as src:
+    store = service.client.app.state.store
+    new_path = store.layer_path(store.layer("test-city", "mcae"))
+    assert new_path != path  # a new version is a new file: the old one is kept as it was
+    with rasterio.open(new_path) as src:
         after = src.read(1)
     assert (after == 6).sum() > (before == 6).sum()
+    with rasterio.open(path) as src:
+        assert (src.read(1) == before).all()
     # old tile URLs are gone (410 naming the new version); the new ones are immutable
     z, x, y = 18, 0, 0
     bounds = tilejson(service)["bounds"]

@@ -50,12 +50,12 @@ def test_dump_then_load_round_trips_exactly(service: Service, template_project: 
     tokens = seed_database(url, root)
     with TestClient(__import__("mcae.platform.app", fromlist=["create_app"]).create_app(
             make_settings(tmp_path, url))) as client:
-        auth = {"Authorization": f"Bearer {tokens['alice']}"}
-        r = client.post("/api/projects/demo/decisions.jsonl", content=dump.encode(),
+        auth = {"Authorization": f"Bearer {tokens['admin']}"}  # a restore keeps authors and times: admins'
+        r = client.post("/api/projects/demo/decisions.jsonl?mode=restore", content=dump.encode(),
                         headers={**auth, "Content-Type": "application/x-ndjson"})
         assert r.status_code == 200, r.text
         summary = r.json()
-        assert summary["added"] == len(lines) and summary["mask_decisions"] == 1
+        assert summary["added"] == len(lines) and summary["mask_decisions"] == 1 and summary["mode"] == "restore"
         again = client.get("/api/projects/demo/decisions.jsonl", headers=auth).text
     strip = [{k: v for k, v in json.loads(line).items() if k != "id"} for line in again.splitlines()]
     assert strip == [{k: v for k, v in line.items() if k != "id"} for line in lines]

@@ -99,7 +99,7 @@ def tools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tools]:
         site = Tools(base, root, tokens=tokens)
         # the rebuild republishes the map as the city's mcae layer
         version = site.api(site.p())["version"]
-        site.call("PATCH", site.p(), "admin", {"version": version, "city": CITY})
+        site.call("PATCH", site.p(), "admin", {"version": version, "city": CITY, "publish_policy": "any"})
         yield site
 
 
@@ -271,7 +271,7 @@ def test_dashboard_counts_rebuild_and_viewer(browser: Any, tools: Tools) -> None
     for cls in ("Building", "Tree", "Water"):
         tools.decide(tools.fresh_group(), "alice", cls)
     tools.decide(tools.fresh_group(), "bob", "Road")
-    context, page, viewer = open_tool(browser, tools, "alice", f"/dashboard/?project={PROJECT}")
+    context, page, viewer = open_tool(browser, tools, "rita", f"/dashboard/?project={PROJECT}")  # publishing: reviewers
     tiles: list[str] = []
     page.on("request", lambda r: tiles.append(r.url) if "/tiles/WebMercatorQuad/" in r.url else None)
     try:
@@ -331,7 +331,7 @@ def test_dashboard_counts_rebuild_and_viewer(browser: Any, tools: Tools) -> None
         detail = tools.api(tools.p(f"/patches/{patch['name']}"), "alice")
         rows = [{"mask": m["mask_id"], "class": "Water", "version": m["version"]} for m in detail["mask_list"][:5]]
         tools.call("POST", tools.p(f"/patches/{patch['name']}/corrections"), "alice", {"rows": rows})
-        job = tools.call("POST", tools.p("/rebuild"), "bob")
+        job = tools.call("POST", tools.p("/rebuild"), "rita")
         assert tools.wait_job(job["links"]["self"])["state"] == "done"
         page.keyboard.press("u")
         page.wait_for_function("() => document.querySelectorAll('#accuracy-plot g.training').length === 2")
@@ -361,6 +361,39 @@ def test_dashboard_counts_rebuild_and_viewer(browser: Any, tools: Tools) -> None
         page.wait_for_function("performance.getEntriesByName('mcae-first-tiles').length > 0", timeout=60_000)
         mcae = [u for u in tiles if f"/cities/{CITY}/layers/mcae/" in u]
         assert mcae and all(u.endswith(f"?v={newest}") for u in mcae), mcae[:3]
+        assert not viewer.errors, viewer.errors
+    finally:
+        context.close()
+
+
+def test_dashboard_previews_for_annotators_and_rollback_for_admins(browser: Any, tools: Tools) -> None:
+    """After the rebuilds above: an annotator builds an unpublished preview; an admin rolls the
+    layer back to its first version, which comes back as a new one."""
+    before = next(x for x in tools.api(f"/api/cities/{CITY}")["layers"] if x["id"] == "mcae")["version"]
+    tools.decide(tools.fresh_group(), "alice", "Road")  # a state no job has built
+    context, page, viewer = open_tool(browser, tools, "alice", f"/dashboard/?project={PROJECT}")
+    try:
+        page.wait_for_selector("body.dashboard-ready")
+        assert page.inner_text("#rebuild") == "Build a preview map"
+        assert page.locator("#versions button.rollback").count() == 0  # admins only
+        page.click("#rebuild")
+        page.wait_for_selector("#rebuild-dialog[open]")
+        page.click("#rebuild-start")
+        page.wait_for_selector("#preview-download", timeout=120_000)
+        assert next(x for x in tools.api(f"/api/cities/{CITY}")["layers"] if x["id"] == "mcae")["version"] == before
+        assert not viewer.errors, viewer.errors
+    finally:
+        context.close()
+    context, page, viewer = open_tool(browser, tools, "admin", f"/dashboard/?project={PROJECT}")
+    try:
+        page.wait_for_selector("body.dashboard-ready")
+        page.wait_for_selector("#versions tr[data-number='2'][data-current='true']")
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.click("#versions button.rollback[data-number='1']")
+        page.wait_for_selector("#versions tr[data-number='3'][data-current='true']", timeout=60_000)
+        listing = tools.api(f"/api/cities/{CITY}/layers/mcae/versions", "admin")
+        assert listing["versions"][0]["note"] == "rollback to version 1" and listing["current"] != before
+        assert "published again" in page.inner_text("#versions-message")
         assert not viewer.errors, viewer.errors
     finally:
         context.close()

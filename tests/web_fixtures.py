@@ -163,6 +163,27 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                   + ", ".join(f"{k} {v:.0f} ms" for k, v in sorted(found.timings.items())))
 
 
+def _wait_for_function(page: Any, expression: str, *, arg: Any = None, timeout: float | None = None,
+                       polling: Any = None) -> Any:
+    """``Page.wait_for_function`` by polling ``evaluate``: Playwright's own compiles the predicate
+    with ``new Function`` inside the page, which the app's CSP (no ``unsafe-eval``) refuses, and
+    the pages are tested under their real CSP. Returns the truthy value's handle."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.monotonic() + (30_000 if timeout is None else timeout) / 1000
+    while True:
+        handle = page.evaluate_handle(expression, arg)
+        if page.evaluate("v => !!v", handle):
+            return handle
+        handle.dispose()
+        if time.monotonic() > deadline:
+            raise PlaywrightTimeout(f"wait_for_function timed out: {expression[:80]}")
+        page.wait_for_timeout(polling if isinstance(polling, (int, float)) else 30)
+
+
+sync_api.Page.wait_for_function = _wait_for_function  # type: ignore[assignment,method-assign]
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:

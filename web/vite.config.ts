@@ -25,6 +25,7 @@ const pages = {
   refine: resolve(root, 'refine/index.html'),
   review: resolve(root, 'review/index.html'),
   dashboard: resolve(root, 'dashboard/index.html'),
+  assess: resolve(root, 'assess/index.html'),
 };
 
 export default defineConfig({

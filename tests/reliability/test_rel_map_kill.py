@@ -1,14 +1,15 @@
-"""``mcae map`` killed with SIGKILL at 20 seeded moments: the output is the old map or a valid new one.
+"""``mcae map`` killed with SIGKILL at 20 seeded points: the output is the old map or a valid new one.
 
-The output path starts with an older map (made before one more decision); each run is killed at
-a seeded moment across its duration. After each kill the path holds the old map byte for byte,
-or a complete new one (byte-equal to an uninterrupted run's, valid for rio-cogeo), never a
-partial file. A later run removes what the killed ones left beside it (their private scratch
-folders) and writes the same map as the uninterrupted run.
+The output path starts with an older map (made before one more decision); each run kills itself
+at a point the test names (``rel_kill_points``: on entry, after the n-th window, before or after
+the COG translation, after the sidecars, before or after the rename), never at a clock delay,
+so what each kill leaves is known in advance whatever the machine's load. After each kill the
+path holds the old map byte for byte, or a complete new one (byte-equal to an uninterrupted
+run's, valid for rio-cogeo), never a partial file. A later run removes what the killed ones left
+beside it (their private scratch folders) and writes the same map as the uninterrupted run.
 
-Four kills hit the real command (``python -m mcae.platform.cli map``, interpreter start-up
-included, killed late in its run); sixteen hit a forked copy of this process running the same
-command (no 3 s of imports per run, so the kills land in the writing itself).
+Four kills hit the real command (a fresh interpreter running ``mcae map`` with the kill point
+installed); sixteen hit a forked copy of this process running the same command.
 """
 
 from __future__ import annotations
@@ -19,18 +20,19 @@ import random
 import shutil
 import signal
 import subprocess
-import time
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import rasterio
+import rel_kill_points
 from rel_engine_files import mcae
-from rel_engine_project import run, start, trained_project
+from rel_engine_project import command, run, trained_project
 from rio_cogeo.cogeo import cog_validate
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # a liveness bound (a busy 2-core machine)
 KILLS_FORKED, KILLS_PROCESS = 16, 4
 
 
@@ -47,19 +49,18 @@ def maps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert mcae("label", "--project", project, "--decisions", decision).exit_code == 0
     new = base / "new" / "map.tif"
     new.parent.mkdir()
-    began = time.monotonic()
     done = run("map", "--project", project, "--out", new)
-    seconds = time.monotonic() - began
     assert done.returncode == 0, done.stdout.decode()
     assert old.read_bytes() != new.read_bytes()
-    return {"project": project, "old": old.read_bytes(), "new": new.read_bytes(), "seconds": seconds,
+    return {"project": project, "old": old.read_bytes(), "new": new.read_bytes(),
             "base": base}
 
 
-def _child(argv: list[str]) -> None:
-    """The forked run: the ``mcae`` command in a copy of this process."""
+def _child(argv: list[str], point: str, n: int) -> None:
+    """The forked run: the ``mcae`` command in a copy of this process, killing itself at ``point``."""
     from mcae.platform.cli import get_app
 
+    rel_kill_points.install(point, n)
     code = 0
     try:
         get_app()(argv, prog_name="mcae")
@@ -69,10 +70,20 @@ def _child(argv: list[str]) -> None:
         os._exit(code)
 
 
-def _forked(argv: list[str]) -> Any:
-    process = multiprocessing.get_context("fork").Process(target=_child, args=(argv,))
+def _forked(argv: list[str], point: str, n: int) -> Any:
+    process = multiprocessing.get_context("fork").Process(target=_child, args=(argv, point, n))
     process.start()
     return process
+
+
+def _process(argv: list[str], point: str, n: int) -> subprocess.Popen[bytes]:
+    """The real command in a fresh interpreter, with the kill point installed first."""
+    script = [sys.executable, rel_kill_points.__file__, point, str(n)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join([str(Path(rel_kill_points.__file__).parent),
+                                          os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen(script + command(*argv)[3:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=env)
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -90,40 +101,34 @@ def test_map_survives_sigkill_at_twenty_moments(maps: dict[str, Any]) -> None:
     folder.mkdir()
     out = folder / "map.tif"
     argv = ["map", "--project", str(maps["project"]), "--out", str(out)]
-    # how long the forked run takes, start to finish
-    out.write_bytes(maps["old"])
-    began = time.monotonic()
-    probe = _forked(argv)
-    probe.join(60)
-    forked_seconds = time.monotonic() - began
-    assert probe.exitcode == 0 and out.read_bytes() == maps["new"]
     rng = random.Random(20)
-    # forked: half early (before or while reading), half late (writing, overviews, validation, rename);
-    # the real command: late in its run, when it writes
-    moments = ([("fork", rng.uniform(0.0, 0.5) * forked_seconds) for _ in range(KILLS_FORKED // 2)]
-               + [("fork", rng.uniform(0.5, 1.05) * forked_seconds) for _ in range(KILLS_FORKED // 2)]
-               + [("process", rng.uniform(0.6, 1.0) * maps["seconds"]) for _ in range(KILLS_PROCESS)])
+    # every point at least twice in the forked runs (the window counts seeded), two of them
+    # again in the real command
+    points = [p for p in rel_kill_points.POINTS for _ in range(2)]
+    points += rng.sample(rel_kill_points.POINTS, KILLS_FORKED - len(points))
+    moments = ([("fork", point, rng.randint(1, 15)) for point in points]
+               + [("process", point, rng.randint(1, 15)) for point in ("window", "rename", "renamed", "start")])
     rng.shuffle(moments)
     outcomes = {"old": 0, "new": 0}
     left_behind = 0
-    for how, delay in moments:
+    for how, point, n in moments:
         out.write_bytes(maps["old"])
         if how == "fork":
-            child = _forked(argv)
-            time.sleep(delay)
-            if child.pid is not None and child.exitcode is None:
-                os.kill(child.pid, signal.SIGKILL)
-            child.join(30)
+            child = _forked(argv, point, n)
+            child.join(60)
+            code, pid = child.exitcode, child.pid
         else:
-            process: subprocess.Popen[bytes] = start(*argv)
-            time.sleep(delay)
-            process.send_signal(signal.SIGKILL)
-            process.wait(30)
+            process = _process(argv, point, n)
+            code, pid = process.wait(60), process.pid
+        assert code == -signal.SIGKILL, f"{how} run at {point} ({n}) was not killed: exit {code}"
         data = out.read_bytes()
-        assert data in (maps["old"], maps["new"]), f"{how} killed after {delay:.2f} s: a partial map"
+        assert data in (maps["old"], maps["new"]), f"{how} killed at {point} ({n}): a partial map"
         assert cog_validate(str(out), quiet=True)[0]
-        outcomes["old" if data == maps["old"] else "new"] += 1
-        left_behind += bool(_leftovers(folder))
+        got = "old" if data == maps["old"] else "new"
+        left = any(f".mcae-{pid}-" in name for name in _leftovers(folder))  # this run's own scratch
+        assert (got, left) == rel_kill_points.EXPECTED[point], (how, point, n, got, _leftovers(folder))
+        outcomes[got] += 1
+        left_behind += left
     # the rerun: cleans what the killed runs left, writes the uninterrupted run's map
     rerun = run(*argv)
     assert rerun.returncode == 0, rerun.stdout.decode()
@@ -131,7 +136,6 @@ def test_map_survives_sigkill_at_twenty_moments(maps: dict[str, Any]) -> None:
     assert out.read_bytes() == maps["new"] and cog_validate(str(out), quiet=True)[0]
     np.testing.assert_array_equal(_pixels(out.read_bytes()), _pixels(maps["new"]))
     assert sum(outcomes.values()) == KILLS_FORKED + KILLS_PROCESS
-    assert outcomes["old"] >= 5 and left_behind >= 3, (outcomes, left_behind)  # the kills hit the write
     print(f"kills survived: {sum(outcomes.values())}; output old {outcomes['old']}, new {outcomes['new']}; "
           f"{left_behind} left scratch files the next run removed")
 

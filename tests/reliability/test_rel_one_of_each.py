@@ -134,7 +134,7 @@ def test_a_streamed_body_over_the_cap_is_413_and_the_load_keeps_its_own_cap(clie
     assert answer.status_code == 413 and answer.headers["content-type"] == "application/json", answer.text
     assert "max_body_bytes" in answer.json()["detail"]
     auth = {"Authorization": f"Bearer {world.tokens['alice']}", "Content-Type": "application/x-ndjson"}
-    big = b"\n" * (17 * 1024 * 1024) + b"not json\n"  # over the app's cap, under the load's own
+    big = b" " * (17 * 1024 * 1024) + b"\nnot json\n"  # over the app's cap, under the load's own
     answer = client.post(f"/api/projects/{PROJECT}/decisions.jsonl", content=big, headers=auth)
     assert answer.status_code == 400, answer.text[:300]  # the load read it, and refused its content
 

@@ -2,6 +2,7 @@
 // dialog about a layer (provenance, version, kind, scheme, zoom range, bounds, service links).
 
 import { absolute, api, type City, type Layer } from './api';
+import { accuracyNode } from './assessment';
 import { provenanceBadge } from './legend';
 import { byId, h } from './util';
 
@@ -37,6 +38,7 @@ export function showLayerInfo(city: City, layer: Layer): void {
   const rows: [string, Node | string][] = [
     ['Provenance', provenanceBadge(layer)],
     ['Version', h('code', {}, layer.version)],
+    ...(layer.kind !== 'imagery' ? [['Accuracy', accuracyNode(city.id, layer.id)] as [string, Node]] : []),
     ['Kind', layer.kind],
     ['Class scheme', layer.scheme ?? '–'],
     ['Zoom levels', `${layer.minzoom}–${layer.maxzoom}`],

@@ -54,10 +54,13 @@ def patch_lookups(classes: pd.DataFrame, column: str = "class_id") -> dict[str, 
     return out
 
 
-def class_windows(project: Project, lookups: dict[str, np.ndarray]) -> Iterator[
+def class_windows(project: Project, lookups: dict[str, np.ndarray], quiet: bool = True) -> Iterator[
         tuple[PixelWindow, np.ndarray]]:
-    """(core window, class ids) of every patch, one patch in memory at a time."""
-    for patch in project.grid.patches():
+    """(core window, class ids) of every patch, one patch in memory at a time (``quiet=False``:
+    with a progress bar and its ETA)."""
+    from rich.progress import track
+
+    for patch in track(project.grid.patches(), description="writing the map", disable=quiet):
         if patch.core.height <= 0 or patch.core.width <= 0:
             continue
         labels = read_mask_raster(project, patch.id)
@@ -88,10 +91,11 @@ def georeference(width: int, height: int, bounds: tuple[float, float, float, flo
 
 
 def write_map(project: Project, out: str | Path, *, sparse: bool = False,
-              decisions: list[Decision] | None = None,
+              decisions: list[Decision] | None = None, quiet: bool = True,
               bounds: tuple[float, float, float, float] | None = None, crs: str = "EPSG:4326") -> Path:
     """Write the project's land-cover map as a paletted COG (``sparse``: decided masks only).
 
+    Written atomically: an interrupted map leaves no file, and running it again starts over.
     ``bounds`` (in ``crs``) georeferences the map of a plain image (segmented with ``--gsd``),
     whose own grid is local pixels the viewer cannot place.
     """
@@ -112,7 +116,7 @@ def write_map(project: Project, out: str | Path, *, sparse: bool = False,
             raise InputError("the image is georeferenced already: --bounds is for plain images (--gsd)")
         grid_crs, transform = georeference(info.width, info.height, bounds, crs)
     return write_class_cog(out, width=info.width, height=info.height, transform=transform,
-                           crs=grid_crs, windows=class_windows(project, patch_lookups(classes)),
+                           crs=grid_crs, windows=class_windows(project, patch_lookups(classes), quiet),
                            scheme=MCAE, tags=tags)
 
 

@@ -17,12 +17,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from mcae.platform.annotation.mount import add_annotation, start_annotation, stop_annotation
-from mcae.platform.annotation.transfer import MAX_LOAD_BYTES
+from mcae.platform.busy import HeavyRouteLimit
+from mcae.platform.docs import add_docs
 from mcae.platform.errors import add_exception_handlers
 from mcae.platform.guards import QueryGuard
-from mcae.platform.jobs import JobRegistry, create_jobs_router
+from mcae.platform.headers import SecurityHeaders
+from mcae.platform.jobs import Caps, JobRegistry
 from mcae.platform.limits import BodyLimit
 from mcae.platform.responses import document_errors
+from mcae.platform.routes_jobs import create_jobs_router
 from mcae.platform.settings import Settings
 from mcae.tiles.catalog import CatalogStore
 from mcae.tiles.gdal import configure_gdal
@@ -42,7 +45,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the job registry and the annotation database with the app, stop them with it."""
     settings: Settings = app.state.settings
     start_annotation(app)  # refuses an unmigrated PostgreSQL, naming `mcae db upgrade`
-    jobs = JobRegistry(settings.jobs_dir, workers=settings.jobs.workers)
+    limits = settings.jobs
+    jobs = JobRegistry(settings.jobs_dir, workers=limits.workers, pools={"rebuild": limits.rebuild_workers},
+                       caps={"bundle": Caps(limits.bundles_per_client, limits.bundles_total)},
+                       max_age_s=limits.max_age_s, max_total_bytes=limits.max_total_bytes,
+                       prune_every_s=limits.prune_every_s)
     app.state.jobs = jobs
     try:
         yield
@@ -64,6 +71,7 @@ def create_app(settings: Settings | TileSettings | None = None) -> FastAPI:
     tiles = settings.tiles
     # the query guard applies to every API route added to the app, included routers and all
     app = FastAPI(title="MCAE", version="0.1.0", lifespan=lifespan, dependencies=[QueryGuard],
+                  docs_url=None, redoc_url=None,  # no CDN scripts: mcae.platform.docs serves /docs
                   description="Land-cover maps of whole cities: catalog, tiles, statistics, "
                               "comparisons, downloads, and the experts' annotation service.")
     app.state.settings = settings
@@ -73,7 +81,10 @@ def create_app(settings: Settings | TileSettings | None = None) -> FastAPI:
     POOL.resize(tiles.dataset_cache_size)
     add_exception_handlers(app)
     app.add_middleware(BodyLimit, cap=settings.max_body_bytes,  # 413 before a body is parsed
-                       larger={r"/api/projects/[^/]+/decisions\.jsonl": MAX_LOAD_BYTES})
+                       larger={r"/api/projects/[^/]+/decisions\.jsonl": settings.load.max_bytes})
+    app.add_middleware(HeavyRouteLimit, concurrency=settings.heavy.concurrency,  # 429/503 when saturated
+                       per_client=settings.heavy.per_client, retry_after_s=settings.heavy.retry_after_s)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the refusals above included
     app.include_router(create_catalog_router())
     app.include_router(create_legend_router())
     app.include_router(create_identify_router())
@@ -83,6 +94,7 @@ def create_app(settings: Settings | TileSettings | None = None) -> FastAPI:
     app.include_router(create_downloads_router(scratch=settings.jobs_dir / "clips"))
     app.include_router(create_jobs_router(tiles.cache_control))
     add_annotation(app, settings)
+    add_docs(app, settings.docs_assets)
     document_errors(app)  # every route's error answers in the OpenAPI document, derived in one place
 
     @app.get("/healthz", include_in_schema=False)

@@ -12,11 +12,11 @@ only the platform raises (authentication, permissions, edit conflicts) are defin
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from rasterio.errors import RasterioError
@@ -77,6 +77,24 @@ class PreconditionFailed(PlatformError):
     """An ``If-Match`` version that is no longer the current one (412)."""
 
 
+def _retry_after(seconds: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
+class TooManyRequests(PlatformError):
+    """This client (address, token) asked too often or too much: 429 with ``Retry-After``."""
+
+    def __init__(self, message: str, *, retry_after: float = 1.0, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details, headers=_retry_after(retry_after))
+
+
+class Saturated(PlatformError):
+    """The server is at its limit for this kind of work: 503 with ``Retry-After``, nothing was done."""
+
+    def __init__(self, message: str, *, retry_after: float = 1.0, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details, headers=_retry_after(retry_after))
+
+
 # first match wins: subclasses before their bases
 class ServiceBusy(PlatformError):
     """The database stayed locked past its busy timeout (or chose this write to break a deadlock):
@@ -89,6 +107,8 @@ class ServiceBusy(PlatformError):
 
 STATUS: list[tuple[type[Exception], int]] = [
     (ServiceBusy, 503),
+    (Saturated, 503),
+    (TooManyRequests, 429),
     (StorageError, 507),  # a full disk: nothing was written, the same request can be sent later
     (Unauthenticated, 401),
     (Forbidden, 403),
@@ -151,6 +171,39 @@ def error_response(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+EXCERPT_CHARS = 40  # of a rejected value, at most, in a 422 answer
+MAX_ERRORS = 20  # validation errors listed in one answer, at most
+
+
+def excerpt(value: Any) -> str | None:
+    """A short, printable excerpt of a rejected value (None for a container: never echoed)."""
+    if isinstance(value, (dict, list, tuple, set, bytes, bytearray)) or value is None:
+        return None
+    text = "".join(c if c.isprintable() else "?" for c in str(value))
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "..."
+
+
+def validation_details(errors: Any) -> list[dict[str, Any]]:
+    """FastAPI's validation errors without the client's input: where, what and why, and at most
+    a short sanitised excerpt of a rejected scalar (never a body, never a whole long string)."""
+    details = []
+    for error in list(errors)[:MAX_ERRORS]:
+        item: dict[str, Any] = {"type": str(error.get("type", "")),
+                                "loc": [p if isinstance(p, int) else excerpt(p) for p in error.get("loc", ())][:8],
+                                "msg": excerpt_message(str(error.get("msg", "")))}
+        shown = excerpt(error.get("input"))
+        if shown is not None:
+            item["input"] = shown
+        details.append(item)
+    return details
+
+
+def excerpt_message(text: str, limit: int = 200) -> str:
+    """A validation message, printable and at most ``limit`` characters."""
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     """Register the table on ``app``; errors are JSON ``{"detail": ...}`` and never cached."""
 
@@ -162,9 +215,7 @@ def add_exception_handlers(app: FastAPI) -> None:
                             headers={**(exc.headers or {}), **NO_STORE})
 
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        response = await request_validation_exception_handler(request, exc)
-        response.headers.update(NO_STORE)
-        return response
+        return JSONResponse({"detail": validation_details(exc.errors())}, status_code=422, headers=NO_STORE)
 
     for kind, _ in STATUS:
         app.add_exception_handler(kind, known)

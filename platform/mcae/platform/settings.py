@@ -2,7 +2,7 @@
 
 ``MCAE_*`` variables set the engine defaults (``MCAE_WORKERS=4``); nested parts use ``__``:
 ``MCAE_TILES__CATALOG_PATH``, ``MCAE_DATABASE__URL``, ``MCAE_AUTH__LEASE_SECONDS``,
-``MCAE_JOBS__WORKERS``. The tiles layer's own ``MCAE_TILES_*`` variables
+``MCAE_JOBS__WORKERS``, ``MCAE_HEAVY__CONCURRENCY``. The tiles layer's own ``MCAE_TILES_*`` variables
 (``MCAE_TILES_CATALOG_PATH``) still work; the ``__`` form wins where both are set.
 Object storage (``tiles.s3``, also ``Settings.s3``) reads ``MCAE_S3_*``: ``MCAE_S3_ENABLED``,
 ``MCAE_S3_ENDPOINT``, ``MCAE_S3_REGION``, ``MCAE_S3_HTTPS``, ``MCAE_S3_VIRTUAL_HOSTING`` and,
@@ -42,13 +42,58 @@ class AuthSettings(BaseModel):
     scrypt_n: int = 16384
     scrypt_r: int = 8
     scrypt_p: int = 1
+    # guessing tokens (mcae.platform.annotation.throttle); per server process
+    failures_allowed: int = Field(default=10, ge=1)  # failed authentications per address / token id ...
+    failure_window_s: float = Field(default=60.0, gt=0)  # ... within this window, before backing off
+    backoff_base_s: float = Field(default=1.0, gt=0)  # the first wait; doubles with each further failure
+    backoff_max_s: float = Field(default=300.0, gt=0)  # the longest wait
+    failure_memory_s: float = Field(default=60.0, ge=0)  # a token that failed fails again without a scrypt
+    max_concurrent_verifications: int = Field(default=1, ge=1)  # scrypt runs at once per process (503 beyond)
+    # a verified secret skips scrypt this long (its revocation is still read on every request)
+    verified_cache_s: float = Field(default=300.0, ge=0)
 
 
 class JobSettings(BaseModel):
     """Background jobs (bundles, rebuilds)."""
 
     dir: Path | None = None  # None: jobs/ beside the catalog file
-    workers: int = 1  # jobs run at the same time per server process
+    workers: int = Field(default=1, ge=1)  # bundle (and other) jobs run at the same time per server process
+    rebuild_workers: int = Field(default=1, ge=1)  # rebuilds: their own threads, never queued behind bundles
+    bundles_per_client: int = Field(default=2, ge=1)  # bundle jobs queued or running per client address (429 beyond)
+    bundles_total: int = Field(default=8, ge=1)  # ... and in all, per server process (429 beyond)
+    max_age_s: float = Field(default=24 * 3600.0, gt=0)  # finished jobs and their files expire after this
+    max_total_bytes: int = Field(default=10 * 1024**3, gt=0)  # the jobs folder's cap: oldest finished jobs go first
+    prune_every_s: float = Field(default=60.0, ge=0)  # expiry runs at most this often (when a job is submitted)
+
+
+class HeavySettings(BaseModel):
+    """The CPU-heavy anonymous routes (clip, statistics, bundle estimates, compare.png, STAC):
+    how many run at once per server process (``mcae.platform.busy``; docker/nginx.conf agrees)."""
+
+    concurrency: int = Field(default=8, ge=1)  # in all (503 + Retry-After beyond)
+    per_client: int = Field(default=4, ge=1)  # per client address (429 + Retry-After beyond): the viewer
+    # asks for one layer's statistics per layer shown (up to 4) at once
+    retry_after_s: int = Field(default=1, ge=1)
+
+
+class LoadSettings(BaseModel):
+    """Caps of Load (``POST .../decisions.jsonl``): a large batch of a real project, no more.
+
+    A Load brings in decisions made elsewhere (the engine's ``mcae label`` file, a Dump of a
+    district, an admin's restore). A city of about 5 million masks is labelled by a few tens
+    of thousands of group decisions and some hundreds of thousands of mask corrections; a
+    Dump line is about 60-200 bytes plus about 14 bytes per mask a group decision lists. The
+    write lock (one transaction: all or nothing) grows with the mask labels written, about
+    17,000 a second on SQLite on a busy 2-core machine (``benchmarks.load_lock``: 20,000
+    lines with 417,000 mask labels held it 25 s), so 1,000,000 mask labels bound it to about
+    a minute; a whole-city restore is several Loads, each all or nothing.
+    """
+
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=1)  # a district's Dump is a few MiB
+    max_lines: int = Field(default=200_000, ge=1)  # every mask correction of a district, and more
+    max_mask_labels: int = Field(default=1_000_000, ge=1)  # masks the lines label, all together
+    max_line_bytes: int = Field(default=1024 * 1024, ge=64)  # one line: the biggest group's mask list
+    batch_lines: int = Field(default=2000, ge=1)  # decisions inserted per statement batch
 
 
 class Settings(BaseSettings):
@@ -72,6 +117,9 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    load: LoadSettings = Field(default_factory=LoadSettings)
+    heavy: HeavySettings = Field(default_factory=HeavySettings)
+    docs_assets: Path | None = None  # a folder with Swagger UI's files: /docs on (no CDN); None: /docs off
 
     @field_validator("tiles", mode="before")
     @classmethod
@@ -120,5 +168,5 @@ def _dotted(error: Any) -> str:
     return ".".join(str(p) for p in error["loc"]) or "settings"
 
 
-__all__ = ["AuthSettings", "DatabaseSettings", "JobSettings", "S3Settings", "Settings", "SettingsError",
-           "TileSettings", "get_settings"]
+__all__ = ["AuthSettings", "DatabaseSettings", "HeavySettings", "JobSettings", "LoadSettings", "S3Settings",
+           "Settings", "SettingsError", "TileSettings", "get_settings"]

@@ -23,6 +23,7 @@ from mcae.inference.evaluate import metrics_from_confusion
 from mcae.inference.report import AccuracyReport, _num, plot_confusion
 from mcae.tiles.catalog import CatalogStore, LayerKind
 from mcae.tiles.compare import MCAE_H, SINOLC1_H, Comparison, compare_city
+from mcae.tiles.csv_safe import safe_frame
 from mcae.tiles.errors import NotComputedError
 
 TABLES = ("summary", "per_class", "contingency", "harmonised")
@@ -138,7 +139,7 @@ def write_report(result: Comparison, out_dir: str | Path) -> dict[str, Path]:
     text = json.dumps(document, indent=2, allow_nan=False) + "\n"
     writers: dict[str, Callable[[Path], object]] = {"compare.json": lambda p: p.write_text(text)}
     for name, frame in tables(document).items():
-        writers[f"{name}.csv"] = lambda p, f=frame: f.to_csv(p, index=False)  # type: ignore[misc]
+        writers[f"{name}.csv"] = lambda p, f=frame: safe_frame(f).to_csv(p, index=False)  # type: ignore[misc]
     writers["compare.png"] = lambda p: plot_confusion(
         harmonised_report(result.counts["city"]), p, axes=("SinoLC-1", "MCAE"),
         title=f"{result.city.name}: MCAE vs SinoLC-1", score="agreement")

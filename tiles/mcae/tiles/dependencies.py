@@ -45,6 +45,14 @@ SettingsDep = Annotated[TileSettings, Depends(get_settings)]
 JobsDep = Annotated[JobSubmitter, Depends(get_jobs)]
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address (behind a proxy, what uvicorn's ``--forwarded-allow-ips`` trusts)."""
+    return request.client.host if request.client else None
+
+
+ClientDep = Annotated[str | None, Depends(client_address)]
+
+
 def city_dependency(store: StoreDep, city: Annotated[str, IdParam]) -> City:
     """The city of the route (404 for an unknown id)."""
     return store.city(city)

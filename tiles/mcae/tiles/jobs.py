@@ -45,4 +45,5 @@ class JobSubmitter(Protocol):
 
     def submit(self, kind: str, spec: dict[str, Any] | BaseModel, total: int, work: Work, *,
                owner: str | None = None, suffix: str = "", filename: str | None = None,
-               media_type: str | None = None, extra: dict[str, Any] | None = None) -> tuple[JobView, bool]: ...
+               media_type: str | None = None, extra: dict[str, Any] | None = None,
+               client: str | None = None) -> tuple[JobView, bool]: ...

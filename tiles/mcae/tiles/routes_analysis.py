@@ -12,6 +12,7 @@ from shapely.geometry.base import BaseGeometry
 from mcae.inference.errors import InputError
 from mcae.tiles.catalog import ID_PATTERN
 from mcae.tiles.compare_report import read_report, table_name
+from mcae.tiles.csv_safe import safe_csv_file
 from mcae.tiles.dependencies import IdParam, SettingsDep, StoreDep
 from mcae.tiles.geometry import parse_bbox, parse_geojson
 from mcae.tiles.settings import TileSettings
@@ -67,8 +68,8 @@ def create_analysis_router() -> APIRouter:
                                                         "or harmonised.")] = "summary") -> Response:
         if fmt == "csv":
             name = table_name(table)
-            return FileResponse(read_report(store, city, name), media_type="text/csv",
-                                filename=f"{city}_compare_{name}")
+            return Response(safe_csv_file(read_report(store, city, name)), media_type="text/csv", headers={
+                "Content-Disposition": f'attachment; filename="{city}_compare_{name}"'})
         return FileResponse(read_report(store, city), media_type="application/json")
 
     @router.get("/api/cities/{city}/compare.png", summary="The harmonised agreement matrix as a PNG plot",

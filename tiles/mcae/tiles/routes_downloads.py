@@ -30,7 +30,7 @@ from mcae.tiles.bundles import (
 from mcae.tiles.catalog import ID_PATTERN, CatalogStore, Layer
 from mcae.tiles.class_files import package_clip
 from mcae.tiles.clip import clip_layer
-from mcae.tiles.dependencies import IdParam, JobsDep, LayerRef, SettingsDep, StoreDep, layer_ref_dependency
+from mcae.tiles.dependencies import ClientDep, IdParam, JobsDep, LayerRef, SettingsDep, StoreDep, layer_ref_dependency
 from mcae.tiles.errors import NO_STORE
 from mcae.tiles.geometry import parse_bbox
 from mcae.tiles.palettes import layer_legend
@@ -94,8 +94,10 @@ def create_downloads_router(scratch: Path) -> APIRouter:
                  responses={200: {"description": "The same bundle was made already: its job, done.",
                                   "content": {"application/json": {}}},
                             413: {"description": "More tiles than the server's cap (`max_bundle_tiles`)."},
+                            429: {"description": "Too many bundle jobs queued or running, for this client "
+                                                 "(`jobs.bundles_per_client`) or in all (`jobs.bundles_total`)."},
                             507: {"description": "The server's disk is full: no job was started."}})
-    def bundle_start(store: StoreDep, settings: SettingsDep, jobs: JobsDep, ref: RefDep,
+    def bundle_start(store: StoreDep, settings: SettingsDep, jobs: JobsDep, ref: RefDep, client: ClientDep,
                      body: BundleRequest) -> JSONResponse:
         found = ref.layer  # with its version and files, resolved together
         geom, rectangular, area = resolve_area(store, ref.city, found, bbox=body.bbox, district=body.district)
@@ -110,7 +112,8 @@ def create_downloads_router(scratch: Path) -> APIRouter:
         record, _ = jobs.submit(KIND, spec, plan.count, bundle_work(path, found, plan, body.format, meta, ref.path),
                                 suffix=f".{body.format}", filename=spec.filename(),
                                 media_type=MEDIA_TYPES[body.format],
-                                extra={"tiles_done": 0, "tiles_total": plan.count, "tiles_written": 0, "bytes": 0})
+                                extra={"tiles_done": 0, "tiles_total": plan.count, "tiles_written": 0, "bytes": 0},
+                                client=client)
         return JSONResponse(record.public(), status_code=200 if record.state == "done" else 202,
                             headers={"Location": f"/api/jobs/{record.id}", **NO_STORE})
 

@@ -88,6 +88,12 @@ def layer_item(store: CatalogStore, city: City, layer: Layer, base_url: str | No
         properties={"title": layer.title, "description": layer.description or layer.title,
                     "mcae:kind": layer.kind.value, "mcae:scheme": layer.scheme,
                     "mcae:provenance": layer.provenance, "mcae:version": store.layer_version(layer)})
+    if layer.categorical:  # the map's own accuracy, when this version was assessed (mcae assess report)
+        from mcae.tiles.assessments import read_figures
+
+        figures = read_figures(store.root, city.id, layer.id, item.properties["mcae:version"])
+        if figures is not None:
+            item.properties["mcae:assessment"] = figures
     proj = ProjectionExtension.ext(item, add_if_missing=True)
     epsg = crs.to_epsg() if crs is not None else None
     proj.code = f"EPSG:{epsg}" if epsg else None

@@ -23,6 +23,7 @@ from shapely.geometry.base import BaseGeometry
 
 from mcae.inference.errors import InputError
 from mcae.tiles.catalog import Layer
+from mcae.tiles.csv_safe import safe_frame
 from mcae.tiles.errors import CapExceeded
 from mcae.tiles.geometry import WGS84, PixelAreas, blocks, centre_lonlat, to_crs, window_of
 from mcae.tiles.palettes import layer_legend
@@ -127,9 +128,9 @@ def statistics_document(stats: ClassStatistics, layer: Layer, *, city: str,
 
 
 def statistics_csv(document: dict[str, Any]) -> str:
-    """The per-class rows of a statistics document as CSV."""
+    """The per-class rows of a statistics document as CSV (formula-like names neutralised)."""
     buffer = io.StringIO()
-    pd.DataFrame(document["classes"], columns=CSV_COLUMNS).to_csv(buffer, index=False)
+    safe_frame(pd.DataFrame(document["classes"], columns=CSV_COLUMNS)).to_csv(buffer, index=False)
     return buffer.getvalue()
 
 

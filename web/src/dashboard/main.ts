@@ -5,8 +5,10 @@ import { api, type Project } from '../shared/client';
 import { addShortcuts } from '../shared/keys';
 import { startTool } from '../shared/page';
 import { el, fill } from '../shared/util';
+import { AssessmentPanel } from './assessment';
 import { accuracyPlot, type Training } from './plot';
 import { RebuildPanel } from './rebuild';
+import { VersionsPanel } from './versions';
 import { annotatorChart, annotators, annotatorTable, cards } from './summary';
 import './dashboard.css';
 
@@ -15,9 +17,14 @@ const REFRESH_MS = 30_000;
 async function main(): Promise<void> {
   let current: Project | null = null;
   let rebuild: RebuildPanel | null = null;
+  let assessment: AssessmentPanel | null = null;
+  let published: VersionsPanel | null = null;
   const { user, nav } = await startTool('dashboard', (project) => {
     current = project;
     rebuild?.setProject(project);
+    published?.setProject(project);
+    assessment?.setProject(project);
+    void assessment?.load();
     void refresh();
     void rebuild?.loadPreview();
   });
@@ -26,8 +33,13 @@ async function main(): Promise<void> {
   const figures = el('div', { id: 'figures' });
   const people = el('div', { class: 'people' });
   const plot = el('div', { id: 'accuracy' });
-  rebuild = new RebuildPanel(current, ['annotator', 'reviewer', 'admin'].includes(user.role));
+  rebuild = new RebuildPanel(current, ['annotator', 'reviewer', 'admin'].includes(user.role),
+    ['reviewer', 'admin'].includes(user.role));
   const panel = rebuild;
+  assessment = new AssessmentPanel(current, ['reviewer', 'admin'].includes(user.role));
+  const accuracy = assessment;
+  published = new VersionsPanel(current, user.role === 'admin');
+  const versions = published;
 
   document.body.append(el('main', { id: 'dashboard', class: 'dashboard-page' },
     el('div', { class: 'board-head' }, el('h1', { id: 'board-title' }, 'Dashboard'), status),
@@ -38,7 +50,7 @@ async function main(): Promise<void> {
           el('h2', { id: 'accuracy-title' }, 'Hold-out accuracy after each retraining'), plot),
         el('section', { class: 'panel', 'aria-labelledby': 'people-title' }, el('h2', { id: 'people-title' }, 'Annotators'),
           people)),
-      el('div', { class: 'column' }, panel.node))));
+      el('div', { class: 'column' }, panel.node, accuracy.node, versions.node))));
 
   let asked = 0;
   async function refresh(): Promise<void> {
@@ -62,7 +74,7 @@ async function main(): Promise<void> {
       status.dataset.kind = 'error';
     }
   }
-  panel.onDone = () => void refresh();
+  panel.onDone = () => { void refresh(); void versions.load(); };
 
   addShortcuts(
     { keys: ['u'], label: 'Update the figures now', group: 'Dashboard', run: () => void refresh() },
@@ -70,7 +82,7 @@ async function main(): Promise<void> {
       run: () => document.getElementById('rebuild')?.click() },
   );
   window.setInterval(() => { if (document.visibilityState === 'visible') void refresh(); }, REFRESH_MS);
-  await Promise.all([refresh(), panel.loadPreview()]);
+  await Promise.all([refresh(), panel.loadPreview(), accuracy.load(), versions.load()]);
   panel.resume();
   document.body.classList.add('dashboard-ready');
 }

@@ -1,8 +1,9 @@
 // Retrain and rebuild: what the pending decisions change (masks, area, by class), the job's
 // progress while it trains, maps and republishes, and the new layer version with a link to
-// the viewer (which follows the new version by itself).
+// the viewer (which follows the new version by itself). Publishing needs the reviewer role;
+// an annotator builds a preview map instead (the job's file, never the public layer).
 
-import { api, ApiError, sendJson, type Project, type Schemas } from '../shared/client';
+import { api, ApiError, send, sendJson, type Project, type Schemas } from '../shared/client';
 import { el, flash } from '../shared/util';
 import { area, num } from './svg';
 
@@ -15,7 +16,8 @@ export interface Job {
   progress: number;
   message: string | null;
   result: { layer_version?: string | null; model_version?: string; holdout_accuracy?: Record<string, number>;
-    city?: string | null; layer?: string; trained_on_masks?: number; decisions?: number } | null;
+    city?: string | null; layer?: string; trained_on_masks?: number; decisions?: number; published?: boolean;
+    policy?: string } | null;
   error: string | null;
   links: { self: string };
 }
@@ -36,11 +38,14 @@ export class RebuildPanel {
   private timer: number | undefined;
   private last: Preview | null = null;
 
-  constructor(private project: Project, private readonly canRebuild: boolean) {
+  constructor(private project: Project, private readonly canRebuild: boolean, private readonly canPublish: boolean) {
     this.preview = el('div', { id: 'rebuild-preview', class: 'rebuild-preview' });
     this.button = el('button', { type: 'button', id: 'rebuild', class: 'button primary', disabled: !canRebuild,
-      title: canRebuild ? 'Retrain on every decision, rebuild the map and republish it' : 'Needs the annotator role' },
-    'Retrain and rebuild');
+      'data-publish': String(canPublish),
+      title: canPublish ? 'Retrain on the reviewed decisions, rebuild the map and republish it'
+        : canRebuild ? 'Build a preview map of every decision (not published: publishing needs a reviewer)'
+          : 'Needs the annotator role' },
+    canPublish ? 'Retrain and rebuild' : 'Build a preview map');
     this.fill = el('span', { class: 'fill', style: 'width:0%' });
     this.progress = el('div', { id: 'rebuild-progress', class: 'bar job', role: 'progressbar', 'aria-valuemin': 0,
       'aria-valuemax': 100, 'aria-valuenow': 0, 'aria-label': 'Rebuild progress', hidden: true }, this.fill);
@@ -97,11 +102,17 @@ export class RebuildPanel {
     const p = await this.loadPreview();
     this.button.disabled = !this.canRebuild;
     if (!p) return;
-    const start = el('button', { class: 'button primary', id: 'rebuild-start', value: 'start' }, 'Start the rebuild');
+    const start = el('button', { class: 'button primary', id: 'rebuild-start', value: 'start' },
+      this.canPublish ? 'Start the rebuild' : 'Build the preview');
+    const policy = this.project.publish_policy === 'any' ? 'every decision in force'
+      : 'the accepted decisions and those of reviewers and admins';
     this.dialog.replaceChildren(
-      el('h2', { id: 'rebuild-dialog-title' }, 'Retrain and rebuild?'),
-      el('p', {}, `The classifier is retrained on every decision in force, the map of ${this.project.city ?? 'the project'} `
-        + `is rebuilt with the decisions applied${this.project.city ? ` and republished as its ${this.project.layer} layer` : ''}.`),
+      el('h2', { id: 'rebuild-dialog-title' }, this.canPublish ? 'Retrain and rebuild?' : 'Build a preview map?'),
+      this.canPublish
+        ? el('p', {}, `The classifier is retrained on ${policy}, the map of ${this.project.city ?? 'the project'} `
+          + `is rebuilt with them applied${this.project.city ? ` and published as a new version of its ${this.project.layer} layer` : ''}.`)
+        : el('p', {}, 'A map of every decision in force, with the current model, for you to download. '
+          + 'It is not published: the public map changes when a reviewer rebuilds it.'),
       this.previewTable(p),
       el('form', { method: 'dialog', class: 'row end' },
         el('button', { class: 'button', value: 'cancel', id: 'rebuild-cancel' }, 'Cancel'), start));
@@ -116,7 +127,8 @@ export class RebuildPanel {
     this.result.replaceChildren();
     this.show({ state: 'queued', progress: 0, message: 'starting' });
     try {
-      const job = await api.post('/api/projects/{project}/rebuild', { path: { project: this.project.id } }) as unknown as Job;
+      const job = await api.post('/api/projects/{project}/rebuild', { path: { project: this.project.id },
+        query: { publish: this.canPublish } }) as unknown as Job;
       window.sessionStorage.setItem(jobKey(this.project.id), job.id);
       this.follow(job);
     } catch (error) {
@@ -158,6 +170,19 @@ export class RebuildPanel {
     }, POLL_MS);
   }
 
+  /** The preview's file, fetched with the token (never in a URL) and saved. */
+  private async download(job: Job): Promise<void> {
+    try {
+      const response = await send('GET', `/api/jobs/${encodeURIComponent(job.id)}/download`);
+      const url = URL.createObjectURL(await response.blob());
+      const a = el('a', { href: url, download: `${this.project.id}-preview.tif` });
+      a.click();
+      window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (error) {
+      flash(this.message, `No download: ${error instanceof Error ? error.message : String(error)}`, 'error');
+    }
+  }
+
   private finish(job: Job): void {
     window.sessionStorage.removeItem(jobKey(this.project.id));
     this.button.disabled = !this.canRebuild;
@@ -166,6 +191,14 @@ export class RebuildPanel {
       return;
     }
     const r = job.result ?? {};
+    if (r.published === false) {
+      const link = el('button', { type: 'button', id: 'preview-download', class: 'button' }, 'Download the preview map');
+      link.addEventListener('click', () => void this.download(job));
+      this.result.replaceChildren(el('div', { class: 'done-box' },
+        el('p', {}, `Preview of ${num(r.decisions ?? 0)} decisions, not published. `), link));
+      this.onDone(job);
+      return;
+    }
     const city = r.city ?? this.project.city;
     const acc = Object.entries(r.holdout_accuracy ?? {}).map(([k, v]) => `${k} ${(v * 100).toFixed(1)} %`).join(', ');
     const viewer = city ? `/#city=${encodeURIComponent(city)}` : null;

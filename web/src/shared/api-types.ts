@@ -4,6 +4,143 @@
  */
 
 export interface paths {
+    "/api/assessments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Assessment samples, newest first */
+        get: operations["samples_api_assessments_get"];
+        put?: never;
+        /** Draw a stratified random sample from a published layer, as a job (a full pass over the map): its result names the sample */
+        post: operations["draw_api_assessments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assessments/{sample}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One sample */
+        get: operations["sample_api_assessments__sample__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assessments/{sample}/labels/{label}/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Undo a label (a new history entry) */
+        post: operations["undo_api_assessments__sample__labels__label__undo_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assessments/{sample}/next": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The next point for you to label (its map class is not sent) */
+        post: operations["next_point_api_assessments__sample__next_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assessments/{sample}/points/{seq}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A point (its map class only once you labelled it) */
+        get: operations["point_api_assessments__sample__points__seq__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assessments/{sample}/points/{seq}/labels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Label a point: a class, or can't tell; names the point's version (409 if stale) */
+        post: operations["label_api_assessments__sample__points__seq__labels_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assessments/{sample}/points/{seq}/used-for-training": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record that a point became a correction: the sample is no longer independent */
+        post: operations["used_api_assessments__sample__points__seq__used_for_training_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assessments/{sample}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Error matrix, accuracies and class areas with 95 % intervals */
+        get: operations["report_api_assessments__sample__report_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cities": {
         parameters: {
             query?: never;
@@ -123,6 +260,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cities/{city}/layers/{layer}/assessment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The latest accuracy assessment of the layer version published now (or none) */
+        get: operations["layer_assessment_api_cities__city__layers__layer__assessment_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cities/{city}/layers/{layer}/bundles": {
         parameters: {
             query?: never;
@@ -192,6 +346,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cities/{city}/layers/{layer}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish a previous version of a layer again, as a new version (admin)
+         * @description The old version's file is copied to the next number and published: new tile URLs; every older tile URL answers 410 naming the new current version.
+         */
+        post: operations["rollback_api_cities__city__layers__layer__rollback_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cities/{city}/layers/{layer}/statistics": {
         parameters: {
             query?: never;
@@ -210,6 +384,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cities/{city}/layers/{layer}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The published versions of a layer, newest first (none before the first) */
+        get: operations["list_versions_api_cities__city__layers__layer__versions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/jobs/{job_id}": {
         parameters: {
             query?: never;
@@ -217,7 +408,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A job: state and progress */
+        /**
+         * A job: state and progress
+         * @description Its owner and error text are shown to its owner (the user who started it, or for an anonymous bundle the same client address) and to admins only.
+         */
         get: operations["job_api_jobs__job_id__get"];
         put?: never;
         post?: never;
@@ -326,7 +520,7 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Edit a project: name, fine classes, the share labelled twice (admin) */
+        /** Edit a project: name, fine classes, double share, layer, publish policy (admin) */
         patch: operations["edit_api_projects__project__patch"];
         trace?: never;
     };
@@ -391,7 +585,10 @@ export interface paths {
         /** Dump: the decisions in force, as the engine's JSONL */
         get: operations["dump_api_projects__project__decisions_jsonl_get"];
         put?: never;
-        /** Load: the engine's JSONL, validated, all or nothing */
+        /**
+         * Load: the engine's JSONL, validated line by line, all or nothing
+         * @description Every line is recorded as the caller's, at the server's time (source `load`). `mode=restore` (admins) keeps the file's authors and times and records who restored them. Caps: `load.max_bytes`, `load.max_lines`, `load.max_line_bytes`.
+         */
         post: operations["load_api_projects__project__decisions_jsonl_post"];
         delete?: never;
         options?: never;
@@ -783,7 +980,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Retrain on every decision, rebuild and republish the map */
+        /**
+         * Retrain and republish the map (reviewers); an annotator's is an unpublished preview
+         * @description One rebuild (or preview) per project at a time: 409 naming the running job. A publishing rebuild takes the decisions the project's publish policy lets through and publishes the next version of the project's own MCAE layer; a preview is the job's own file (download it from the job), never the catalog's layer.
+         */
         post: operations["start_rebuild_api_projects__project__rebuild_post"];
         delete?: never;
         options?: never;
@@ -1244,6 +1444,15 @@ export interface components {
             /** User */
             user: string;
         };
+        /** AreaEstimate */
+        AreaEstimate: {
+            /** Ci95 */
+            ci95: number | null;
+            /** Estimate */
+            estimate: number | null;
+            /** Map */
+            map: number;
+        };
         /**
          * BoundingBox
          * @description BoundingBox model.
@@ -1464,6 +1673,11 @@ export interface components {
             /** Patch */
             patch: string | null;
             /**
+             * Restored By
+             * @description The admin whose restore kept this decision's author and time from a file
+             */
+            restored_by?: string | null;
+            /**
              * Review
              * @enum {string}
              */
@@ -1541,6 +1755,11 @@ export interface components {
             /** Patch */
             patch: string | null;
             /**
+             * Restored By
+             * @description The admin whose restore kept this decision's author and time from a file
+             */
+            restored_by?: string | null;
+            /**
              * Review
              * @enum {string}
              */
@@ -1577,6 +1796,33 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** DesignIn */
+        DesignIn: {
+            /** City */
+            city: string;
+            /** Expected Ua */
+            expected_ua?: {
+                [key: string]: number;
+            };
+            /** Layer */
+            layer: string;
+            /**
+             * Min Per Class
+             * @default 50
+             */
+            min_per_class?: number;
+            /** Points */
+            points?: number | null;
+            /**
+             * Second Share
+             * @default 0.1
+             */
+            second_share?: number;
+            /** Seed */
+            seed: number;
+            /** Target Se */
+            target_se?: number | null;
+        };
         /** Disagreement */
         Disagreement: {
             first: components["schemas"]["Labelling"];
@@ -1605,6 +1851,16 @@ export interface components {
             detail: string;
         } & {
             [key: string]: unknown;
+        };
+        /** Estimate */
+        Estimate: {
+            /**
+             * Ci95
+             * @description Half-width of the 95 % confidence interval.
+             */
+            ci95: number | null;
+            /** Estimate */
+            estimate: number | null;
         };
         /** Feature[Union[Polygon, MultiPolygon], Info] */
         Feature_Union_Polygon__MultiPolygon__Info_: {
@@ -1944,6 +2200,52 @@ export interface components {
              */
             request_id: string;
         };
+        /** LabelIn */
+        LabelIn: {
+            /**
+             * Cant Tell
+             * @default false
+             */
+            cant_tell?: boolean;
+            /** Class Id */
+            class_id?: number | null;
+            /** Comment */
+            comment?: string | null;
+            /**
+             * Pass No
+             * @default 1
+             */
+            pass_no?: number;
+            /** Version */
+            version?: number | null;
+        };
+        /** LabelOut */
+        LabelOut: {
+            /** Cant Tell */
+            cant_tell: boolean;
+            /** Class Id */
+            class_id: number | null;
+            /** Comment */
+            comment: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: number;
+            /** Pass No */
+            pass_no: number;
+            /** Source */
+            source: string;
+            /** State */
+            state: string;
+        };
+        /** LabelSaved */
+        LabelSaved: {
+            label: components["schemas"]["LabelOut"];
+            point: components["schemas"]["PointOut"];
+        };
         /**
          * Labelling
          * @description One annotator's labelling of a mask of a double group.
@@ -1957,6 +2259,36 @@ export interface components {
             class_name: string;
             /** Decision */
             decision: number;
+        };
+        /**
+         * LayerAssessmentOut
+         * @description The latest assessment of the layer version now published (null: none yet).
+         */
+        LayerAssessmentOut: {
+            /** Assessed At */
+            assessed_at?: string | null;
+            /** Cant Tell */
+            cant_tell?: number | null;
+            /** City */
+            city: string;
+            /**
+             * Earlier Versions
+             * @default 0
+             */
+            earlier_versions?: number;
+            /** Independent */
+            independent?: boolean | null;
+            /** Layer */
+            layer: string;
+            /** N */
+            n?: number | null;
+            overall_accuracy?: components["schemas"]["Estimate"] | null;
+            /** Sample */
+            sample?: number | null;
+            /** Simulated */
+            simulated?: boolean | null;
+            /** Version */
+            version: string;
         };
         /**
          * LayerJSON
@@ -2067,6 +2399,44 @@ export interface components {
             /** Tilesets */
             tilesets: components["schemas"]["LayerTileSet"][];
         };
+        /**
+         * LayerVersionOut
+         * @description One published version of a layer (its file stays on the server).
+         */
+        LayerVersionOut: {
+            /** By */
+            by: string | null;
+            /** Current */
+            current: boolean;
+            /** Note */
+            note: string;
+            /** Number */
+            number: number;
+            /**
+             * Published At
+             * Format: date-time
+             */
+            published_at: string;
+            /**
+             * Version
+             * @description The layer version its tiles were served as (tile URLs' `v`)
+             */
+            version: string | null;
+        };
+        /** LayerVersionsOut */
+        LayerVersionsOut: {
+            /** City */
+            city: string;
+            /**
+             * Current
+             * @description The layer's version now (tile URLs' `v`)
+             */
+            current: string | null;
+            /** Layer */
+            layer: string;
+            /** Versions */
+            versions: components["schemas"]["LayerVersionOut"][];
+        };
         /** LeaseOut */
         LeaseOut: {
             /**
@@ -2145,6 +2515,22 @@ export interface components {
             mask_decisions: number;
             /** Masks Labelled */
             masks_labelled: number;
+            /**
+             * Mode
+             * @default load
+             * @enum {string}
+             */
+            mode?: "load" | "restore";
+            /**
+             * Recorded As
+             * @description The author every line was recorded as (load); none for a restore, which kept the file's authors
+             */
+            recorded_as?: string | null;
+            /**
+             * Write S
+             * @description Seconds the write transaction (and its lock) took
+             */
+            write_s?: number | null;
         };
         /** MaskOut */
         MaskOut: {
@@ -2248,6 +2634,11 @@ export interface components {
              */
             second_pass?: boolean;
         };
+        /** NextPointOut */
+        NextPointOut: {
+            point: components["schemas"]["PointOut"] | null;
+            sample: components["schemas"]["SampleOut"];
+        };
         /** PatchDetail */
         PatchDetail: {
             /** Bounds */
@@ -2316,6 +2707,32 @@ export interface components {
             total: number;
         };
         /**
+         * PointOut
+         * @description A sample point. ``map_class`` is null until the asking user labelled the point.
+         */
+        PointOut: {
+            /** Labels */
+            labels: components["schemas"]["LabelOut"][];
+            /** Lat */
+            lat: number;
+            /** Lon */
+            lon: number;
+            /** Map Class */
+            map_class: number | null;
+            /** Pass No */
+            pass_no?: number | null;
+            /** Sample */
+            sample: number;
+            /** Second */
+            second: boolean;
+            /** Seq */
+            seq: number;
+            /** Unit M */
+            unit_m: number;
+            /** Version */
+            version: number;
+        };
+        /**
          * Polygon
          * @description Polygon Model
          */
@@ -2364,6 +2781,12 @@ export interface components {
             name: string;
             /** Patches */
             patches: number;
+            /**
+             * Publish Policy
+             * @default reviewed
+             * @enum {string}
+             */
+            publish_policy?: "reviewed" | "any";
             /** Scheme */
             scheme: string;
             /** Version */
@@ -2386,6 +2809,11 @@ export interface components {
             layer?: string | null;
             /** Name */
             name?: string | null;
+            /**
+             * Publish Policy
+             * @description reviewed: a rebuild publishes accepted decisions and reviewers' and admins'; any: every decision in force
+             */
+            publish_policy?: ("reviewed" | "any") | null;
             /** Version */
             version: number;
         };
@@ -2531,6 +2959,67 @@ export interface components {
             /** N */
             n: number;
         };
+        /**
+         * ReportOut
+         * @description Issue 16's report.json: classes keyed by id as a string; ``ci95`` a half-width.
+         */
+        ReportOut: {
+            /** Agreement */
+            agreement: {
+                [key: string]: unknown;
+            };
+            /** Area Ha */
+            area_ha: {
+                [key: string]: components["schemas"]["AreaEstimate"];
+            };
+            /** Area M2 */
+            area_m2: {
+                [key: string]: components["schemas"]["AreaEstimate"];
+            };
+            /** Assessed At */
+            assessed_at: string | null;
+            /** Cant Tell */
+            cant_tell: number;
+            /** Classes */
+            classes: string[];
+            /** Design */
+            design: {
+                [key: string]: unknown;
+            };
+            /** Error Matrix */
+            error_matrix: {
+                [key: string]: unknown;
+            };
+            /** N */
+            n: number;
+            overall_accuracy: components["schemas"]["Estimate"];
+            /** Producers Accuracy */
+            producers_accuracy: {
+                [key: string]: components["schemas"]["Estimate"];
+            };
+            /** Sample */
+            sample: {
+                [key: string]: unknown;
+            };
+            /**
+             * Simulated
+             * @description Labels from a reference raster (tests and benchmarks), not experts.
+             */
+            simulated: boolean;
+            /**
+             * Simulated Labels
+             * @default 0
+             */
+            simulated_labels?: number;
+            /** Strata Without Labels */
+            strata_without_labels: string[];
+            /** Users Accuracy */
+            users_accuracy: {
+                [key: string]: components["schemas"]["Estimate"];
+            };
+            /** Version */
+            version: string | null;
+        };
         /** ReviewIn */
         ReviewIn: {
             /** Comment */
@@ -2540,6 +3029,57 @@ export interface components {
              * @enum {string}
              */
             verdict: "accept" | "reject";
+        };
+        /** RollbackIn */
+        RollbackIn: {
+            /**
+             * Version
+             * @description A version number (1, 2, ...) or the layer version (tile URLs' `v`)
+             */
+            version: string;
+        };
+        /** SampleList */
+        SampleList: {
+            /** Items */
+            items: components["schemas"]["SampleOut"][];
+        };
+        /** SampleOut */
+        SampleOut: {
+            /** Cant Tell */
+            cant_tell: number;
+            /** City */
+            city: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Dependent Reason */
+            dependent_reason: string | null;
+            /** Design */
+            design: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: number;
+            /** Independent */
+            independent: boolean;
+            /** Labelled */
+            labelled: number;
+            /** Layer */
+            layer: string;
+            /** Map Version */
+            map_version: string;
+            /** Origin */
+            origin: string;
+            /** Points */
+            points: number;
+            /** Response */
+            response: string;
+            /** Second Share */
+            second_share: number;
+            /** Version */
+            version: number;
         };
         /**
          * SaveOut
@@ -3144,6 +3684,373 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    samples_api_assessments_get: {
+        parameters: {
+            query?: {
+                city?: string | null;
+                layer?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SampleList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+        };
+    };
+    draw_api_assessments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DesignIn"];
+            };
+        };
+        responses: {
+            /** @description The job (`/api/jobs/{id}`); when done, `result.sample`. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["ContentTooLarge"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    sample_api_assessments__sample__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An assessment sample id. */
+                sample: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SampleOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+        };
+    };
+    undo_api_assessments__sample__labels__label__undo_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An assessment sample id. */
+                sample: number;
+                /** @description A label id. */
+                label: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LabelSaved"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    next_point_api_assessments__sample__next_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An assessment sample id. */
+                sample: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NextPointOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    point_api_assessments__sample__points__seq__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An assessment sample id. */
+                sample: number;
+                /** @description A point's number in its sample. */
+                seq: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PointOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+        };
+    };
+    label_api_assessments__sample__points__seq__labels_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The version the write was made on, e.g. "3". */
+                "if-match"?: string | null;
+            };
+            path: {
+                /** @description An assessment sample id. */
+                sample: number;
+                /** @description A point's number in its sample. */
+                seq: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LabelIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LabelSaved"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["ContentTooLarge"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    used_api_assessments__sample__points__seq__used_for_training_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An assessment sample id. */
+                sample: number;
+                /** @description A point's number in its sample. */
+                seq: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SampleOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    report_api_assessments__sample__report_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An assessment sample id. */
+                sample: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+        };
+    };
     list_cities_api_cities_get: {
         parameters: {
             query?: never;
@@ -3410,6 +4317,42 @@ export interface operations {
             500: components["responses"]["ServerFault"];
         };
     };
+    layer_assessment_api_cities__city__layers__layer__assessment_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                city: string;
+                layer: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayerAssessmentOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+        };
+    };
     bundle_start_api_cities__city__layers__layer__bundles_post: {
         parameters: {
             query?: never;
@@ -3466,6 +4409,16 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many bundle jobs queued or running, for this client (`jobs.bundles_per_client`) or in all (`jobs.bundles_total`). */
+            429: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
             500: components["responses"]["ServerFault"];
@@ -3681,6 +4634,53 @@ export interface operations {
             500: components["responses"]["ServerFault"];
         };
     };
+    rollback_api_cities__city__layers__layer__rollback_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A city id. */
+                city: string;
+                /** @description A layer id. */
+                layer: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RollbackIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayerVersionsOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["ContentTooLarge"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+            507: components["responses"]["InsufficientStorage"];
+        };
+    };
     statistics_api_cities__city__layers__layer__statistics_get: {
         parameters: {
             query?: {
@@ -3782,6 +4782,45 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+        };
+    };
+    list_versions_api_cities__city__layers__layer__versions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A city id. */
+                city: string;
+                /** @description A layer id. */
+                layer: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayerVersionsOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4243,7 +5282,9 @@ export interface operations {
     };
     load_api_projects__project__decisions_jsonl_post: {
         parameters: {
-            query?: never;
+            query?: {
+                mode?: "load" | "restore";
+            };
             header?: never;
             path: {
                 /** @description A project id. */
@@ -5338,7 +6379,10 @@ export interface operations {
     };
     start_rebuild_api_projects__project__rebuild_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: publish (reviewers and admins); false: a preview, not published; default: publish if the caller may, else a preview */
+                publish?: boolean | null;
+            };
             header?: never;
             path: {
                 /** @description A project id. */
@@ -5361,6 +6405,16 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            /** @description A rebuild of this project is queued or running already. */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {

@@ -6,13 +6,14 @@ import { api, type Project, type User } from './client';
 import { toggleHelp } from './keys';
 import { el, param, setParams } from './util';
 
-export type ToolPage = 'annotate' | 'refine' | 'review' | 'dashboard';
+export type ToolPage = 'annotate' | 'refine' | 'review' | 'dashboard' | 'assess';
 
 const TOOLS: { page: ToolPage; label: string; title: string }[] = [
   { page: 'annotate', label: 'Annotate', title: 'Label groups of masks at once' },
   { page: 'refine', label: 'Refine', title: 'Correct single masks of a patch' },
   { page: 'review', label: 'Review', title: 'Accept or reject decisions' },
   { page: 'dashboard', label: 'Dashboard', title: 'Progress, speed, agreement, rebuild' },
+  { page: 'assess', label: 'Assess', title: 'Label the accuracy sample of the map, blind' },
 ];
 const PROJECT_KEY = 'mcae-project';
 

@@ -28,13 +28,15 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
-from rasterio.warp import calculate_default_transform, reproject, transform_geom
+from rasterio.warp import calculate_default_transform, reproject
 
 from mcae.inference.atomic import atomic_path, scratch_path, write_json
 from mcae.inference.classes import MCAE, SINOLC1
 from mcae.inference.cog import translate_to_cog, write_class_cog
 from mcae.inference.compute import executor
 from mcae.inference.decisions import mask_labels, read_decisions, record_decisions, resolve
+from mcae.inference.demo.city_geo import CITY, CRS_UTM50, GSD, ORIGIN, SYNTHETIC
+from mcae.inference.demo.city_geo import write_districts as _write_districts
 from mcae.inference.demo.preview import write_preview
 from mcae.inference.demo.scene import make_city
 from mcae.inference.demo.sinolc1_standin import sinolc1_standin
@@ -47,13 +49,6 @@ from mcae.inference.masks.base import PixelWindow
 from mcae.inference.reference import reference_per_mask
 from mcae.inference.segment import SegmentOptions, prepare_project, segment_patches
 from mcae.inference.train import train
-
-SYNTHETIC = "synthetic demo data made by `mcae demo`; not a real place or a real map"
-CITY = "Demo City (synthetic)"
-CRS_UTM50 = CRS.from_epsg(32650)
-ORIGIN = (668_000.0, 3_550_000.0)  # near Nanjing, UTM 50N
-GSD = 0.6
-DISTRICTS = ("Riverside", "Old Town", "Harbour", "New District")
 
 
 @dataclass
@@ -160,28 +155,3 @@ def _write_sinolc1(path: Path, values: np.ndarray, transform: Affine, tags: dict
     write_class_cog(path, width=dst_w, height=dst_h, transform=dst_t,
                     crs=CRS.from_epsg(4326), windows=[(PixelWindow(0, 0, dst_h, dst_w), out)],
                     scheme=SINOLC1, tags={**tags, "MCAE_LAYER": "sinolc1 stand-in"})
-
-
-def _write_districts(path: Path, size: int, transform: Affine) -> list[str]:
-    """Four districts split by two gently bent lines crossing at the centre (EPSG:4326)."""
-    n, amp = 8, 0.05 * size
-    ts = [i / n for i in range(n + 1)]  # n even: ts[n // 2] == 0.5, where both bends are 0
-    ns = [(size / 2 + amp * math.sin(2 * math.pi * t), t * size) for t in ts]  # north-south
-    ew = [(t * size, size / 2 + amp * math.sin(2 * math.pi * t + math.pi)) for t in ts]
-    mid = n // 2
-    rings = {
-        DISTRICTS[0]: [(0, 0), *ns[: mid + 1], *ew[mid - 1 :: -1]],
-        DISTRICTS[1]: [ns[0], (size, 0), ew[n], *ew[n - 1 : mid - 1 : -1], *ns[mid - 1 :: -1]][:-1],
-        DISTRICTS[2]: [ew[0], *ew[1 : mid + 1], *ns[mid + 1 :], (0, size)],
-        DISTRICTS[3]: [*ew[mid:], (size, size), *ns[n : mid - 1 : -1]],
-    }
-    features = []
-    for name, ring in rings.items():
-        coords = [transform @ (x, y) for x, y in ring]
-        polygon = {"type": "Polygon", "coordinates": [[*coords, coords[0]]]}
-        geometry = transform_geom(CRS_UTM50, "EPSG:4326", polygon)
-        features.append({"type": "Feature", "properties": {"name": name, "synthetic": True},
-                         "geometry": geometry})
-    write_json(path, {"type": "FeatureCollection", "name": f"{CITY} districts",
-                      "features": features})
-    return list(rings)

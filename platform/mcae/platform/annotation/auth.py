@@ -2,13 +2,17 @@
 
 Roles are ordered ``viewer < annotator < reviewer < admin``; a route asks for the least
 role it needs. Tokens come only in the ``Authorization: Bearer`` header (never in a URL).
-A verified token is remembered for a short while by a hash of it, so scrypt runs once
-per token and process, not once per request.
+A verified secret is remembered for a while by a hash of the token, so scrypt runs once per
+token and process, not once per request; but the token's row and its user's (revoked?
+active? role?) are read on every request, one primary-key join, so a revoke, a disable or a
+role change made by any process (the CLI, another worker) applies to the very next request.
+Failed attempts are throttled per client address and per token id (``throttle``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -21,12 +25,14 @@ from sqlalchemy.orm import Session
 
 from mcae.inference.errors import InputError
 from mcae.platform.annotation.models import Token, User, utcnow
+from mcae.platform.annotation.throttle import AuthGuard
 from mcae.platform.annotation.tokens import NewToken, ScryptParams, new_token, split_token, verify
 from mcae.platform.errors import Forbidden, Unauthenticated
 
+logger = logging.getLogger(__name__)
 Role = Literal["viewer", "annotator", "reviewer", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "annotator", "reviewer", "admin")
-CACHE_SECONDS = 30.0
+CACHE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,8 @@ class CurrentUser:
 
 
 class TokenCache:
-    """Recently verified tokens (by SHA-256 of the token) -> user, per process."""
+    """Recently verified tokens (by SHA-256 of the token) -> user, per process: what spares a
+    scrypt. It never decides alone: ``authenticate`` reads the token's and user's rows first."""
 
     def __init__(self, seconds: float = CACHE_SECONDS) -> None:
         self.seconds = seconds
@@ -60,6 +67,10 @@ class TokenCache:
             if len(self._seen) > 10_000:
                 self._seen.clear()
             self._seen[key] = (time.monotonic() + self.seconds, user, token_id)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._seen.pop(key, None)
 
     def forget_user(self, user_id: int) -> None:
         with self._lock:
@@ -96,23 +107,55 @@ def issue_token(session: Session, user: User, params: ScryptParams, nbytes: int 
     return made.plain
 
 
-def authenticate(session: Session, plain: str, cache: TokenCache) -> CurrentUser:
-    """The user a token belongs to (Unauthenticated for a wrong, revoked or malformed one)."""
+def authenticate(session: Session, plain: str, cache: TokenCache, guard: AuthGuard | None = None,
+                 address: str = "unknown") -> CurrentUser:
+    """The user a token belongs to (Unauthenticated for a wrong, revoked or malformed one).
+
+    With a ``guard``: 429 while ``address`` or the token's id is backing off after failures
+    (the id's backoff spares a token this process verified already: its owner is not locked
+    out by someone guessing), a recently failed token fails again without a scrypt, and scrypt
+    runs in a capped number of slots (503 beyond).
+    """
+    parts = split_token(plain)
+    token_id = parts[0] if parts is not None else None
+    keys = (f"addr:{address}",) + ((f"token:{token_id}",) if token_id else ())
     key = hashlib.sha256(plain.encode()).hexdigest()
     cached = cache.get(key)
-    if cached is not None:
-        return cached
-    parts = split_token(plain)
-    if parts is None:
-        raise Unauthenticated("malformed token: expected `Authorization: Bearer mcae_...`")
-    token = session.get(Token, parts[0])
-    if token is None or token.revoked_at is not None or not verify(parts[1], token.salt, token.secret_hash,
-                                                                    token.params):
-        raise Unauthenticated("invalid or revoked token")
-    user = session.get(User, token.user_id)
-    if user is None or not user.active:
-        raise Unauthenticated("this token's user is disabled")
-    current = CurrentUser(user.id, user.name, user.role)  # type: ignore[arg-type]
+    if guard is not None:  # a token this process verified already is not held back by others' guesses
+        guard.backoff.check(*(keys[:1] if cached is not None else keys))
+    try:
+        if parts is None:
+            raise Unauthenticated("malformed token: expected `Authorization: Bearer mcae_...`")
+        if guard is not None and key in guard.failed:
+            raise Unauthenticated("invalid or revoked token")
+        row = session.execute(select(Token, User).join(User, User.id == Token.user_id)
+                              .where(Token.id == parts[0])).first()
+        if row is None or row[0].revoked_at is not None:
+            raise Unauthenticated("invalid or revoked token")
+        token, user = row
+        if cached is None or cached.id != user.id:
+            if guard is None:
+                ok = verify(parts[1], token.salt, token.secret_hash, token.params)
+            else:
+                with guard.slots.held():
+                    ok = verify(parts[1], token.salt, token.secret_hash, token.params)
+            if not ok:
+                raise Unauthenticated("invalid or revoked token")
+        if not user.active:
+            raise Unauthenticated("this token's user is disabled")
+    except Unauthenticated as exc:
+        cache.forget(key)
+        # logged: the address and the token's public id, never the token or its secret
+        logger.info("authentication failed from %s (token id %s): %s", address, token_id or "-", exc)
+        if guard is not None:
+            guard.failed.add(key)
+            guard.backoff.fail(*keys)
+            wait = max(guard.backoff.wait_s(k) for k in keys)
+            if wait > 0:
+                logger.warning("authentication failures from %s (token id %s): refused for %.0f s",
+                               address, token_id or "-", wait)
+        raise
+    current = CurrentUser(user.id, user.name, user.role)  # type: ignore[arg-type]  # role as read now
     cache.put(key, current, token.id)
     return current
 
@@ -143,8 +186,9 @@ def current_user(request: Request) -> CurrentUser:
         raise Unauthenticated("this route needs a token: `Authorization: Bearer <token>` "
                               "(`mcae users add NAME --role annotator` makes one)")
     state = request.app.state
+    address = request.client.host if request.client else "unknown"
     with state.database.reader() as session:
-        return authenticate(session, plain, state.token_cache)
+        return authenticate(session, plain, state.token_cache, state.auth_guard, address)
 
 
 def require(role: Role) -> Callable[[CurrentUser], CurrentUser]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from mcae.platform.annotation.auth import add_user
 from mcae.platform.annotation.db import is_sqlite
@@ -34,6 +35,7 @@ def setup_demo_annotation(out: Path, settings: Settings, city: str = "demo-city"
             for user, role in DEMO_USERS:
                 _, token = add_user(session, user, role, params, settings.auth.token_bytes)
                 tokens.append((user, role, token))
+        _assess(db, settings, out)
     finally:
         db.dispose()
     target = out / TOKENS_FILE
@@ -44,3 +46,17 @@ def setup_demo_annotation(out: Path, settings: Settings, city: str = "demo-city"
         for user, role, token in tokens:
             fh.write(f"{user}\t{role}\t{token}\n")
     return target
+
+
+def _assess(db: Any, settings: Settings, out: Path) -> None:
+    """The demo map's accuracy assessment (simulated response from reference.tif), if it is published."""
+    from mcae.platform.annotation.demo_assess import assess_demo
+    from mcae.tiles.catalog import CatalogStore, UnknownId
+
+    store = CatalogStore(settings.tiles.catalog_path)
+    try:
+        store.layer("demo-city", "mcae")
+    except UnknownId:
+        return
+    if (out / "reference.tif").is_file():
+        assess_demo(db, store, out)

@@ -15,14 +15,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, func, insert, select, update
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from mcae.inference.classes import MCAE
 from mcae.inference.decisions import DATABASE_STORE, read_decisions, resolve
 from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.project import Project as EngineProject
+from mcae.platform.annotation import mask_stream
 from mcae.platform.annotation.history import record
 from mcae.platform.annotation.models import (
     Decision,
@@ -37,7 +39,7 @@ from mcae.platform.annotation.models import (
 )
 from mcae.platform.annotation.views import aware
 
-PROBA_COLUMNS = [f"proba_{c.id}" for c in MCAE]  # as mcae.inference.groups writes them
+PROBA_COLUMNS = mask_stream.PROBA_COLUMNS
 ENGINE_USER = "engine"  # author of decisions that came from the project's decisions file
 
 
@@ -54,16 +56,6 @@ def is_double(project_id: str, neighbourhood: str, key: str, share: float) -> bo
     return int.from_bytes(digest[:4], "big") / 2**32 < share
 
 
-def majority_class(pred: Any) -> int:
-    """A group's predicted class: the one most of its masks are predicted (ties: lowest id).
-
-    Groups keep their keys across retraining (their masks' predictions change, their
-    identity does not), so the group's class is an attribute computed here.
-    """
-    values = np.asarray(pred, dtype=np.int64)
-    return int(np.argmax(np.bincount(values))) if len(values) else 0
-
-
 def system_user(session: Session, name: str = ENGINE_USER) -> User:
     user = session.scalar(select(User).where(User.name == name))
     if user is None:
@@ -74,10 +66,15 @@ def system_user(session: Session, name: str = ENGINE_USER) -> User:
 
 
 def import_project(session: Session, root: str | Path, project_id: str, *, name: str | None = None,
-                   city: str | None = None, layer: str = "mcae", user_id: int | None = None) -> dict[str, Any]:
-    """Create or refresh the project ``project_id`` from its folder; returns counts."""
+                   city: str | None = None, layer: str = "mcae", user_id: int | None = None,
+                   progress: mask_stream.Progress | None = None) -> dict[str, Any]:
+    """Create or refresh the project ``project_id`` from its folder; returns counts.
+
+    Masks are streamed from the parquet files in batches (``progress(done, total)`` after each),
+    so memory stays flat whatever the city's size."""
     engine_project = EngineProject.open(root)
-    table = _mask_table(engine_project)
+    engine_project.require(engine_project.groups_path, "mcae segment")
+    engine_project.require(engine_project.masks_path, "mcae segment")
     row = session.get(Project, project_id)
     first = row is None
     model_version = model_version_of(engine_project)
@@ -94,17 +91,18 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
     # saves lock groups before masks: so does the import, all at once, so it never deadlocks with one
     session.execute(select(Group.id).where(Group.project_id == project_id).order_by(Group.id).with_for_update())
     _import_patches(session, engine_project, project_id)
-    groups = _import_groups(session, row, table)
-    counts = _import_masks(session, project_id, table, groups)
+    groups = _import_groups(session, row, engine_project)
+    counts = _import_masks(session, project_id, engine_project, groups, first, progress)
     loaded = 0
     if first and not _in_database(engine_project):
-        loaded = _import_decisions_file(session, engine_project, project_id, table)
+        loaded = _import_decisions_file(session, engine_project, project_id)
     if first:
         _first_training(session, engine_project, project_id, model_version, loaded)
-        # the map the engine would write now is taken as the one published: a rebuild's preview
-        # counts what changes from here
-        session.execute(update(Mask).where(Mask.project_id == project_id)
-                        .values(mapped_class=func.coalesce(Mask.class_id, Mask.pred_class)))
+        # the map the engine would write now is taken as the one published (masks went in with
+        # their predicted class as mapped): a rebuild's preview counts what changes from here
+        if loaded:
+            session.execute(update(Mask).where(Mask.project_id == project_id, Mask.class_id.is_not(None))
+                            .values(mapped_class=Mask.class_id))
     # which database holds the decisions: commands run on the folder find it from here
     where = {"url": _locator(session), "project_id": project_id}
     if not _in_database(engine_project) or engine_project.manifest.get("decisions_database") != where:
@@ -144,6 +142,7 @@ def _in_database(project: EngineProject) -> bool:
 
 
 def _mask_table(project: EngineProject) -> pd.DataFrame:
+    """The whole mask table in memory: only for the (small) decisions file of a first import."""
     groups = project.groups()
     masks = project.masks()[["patch", "mask_id", "row0", "col0", "row1", "col1"]]
     table = groups.merge(masks, on=["patch", "mask_id"], how="left")
@@ -160,19 +159,41 @@ def _import_patches(session: Session, project: EngineProject, project_id: str) -
         session.execute(insert(Patch), rows)
 
 
-def _import_groups(session: Session, project: Project, table: pd.DataFrame) -> dict[tuple[str, str], int]:
-    """Upsert the groups of ``table``; returns (neighbourhood, key) -> group id."""
+def _group_summary(project: EngineProject) -> pd.DataFrame:
+    """Per group (neighbourhood, key): cluster, predicted class (the majority of its masks'),
+    size, score range; streamed."""
+    parts, votes = [], []
+    for batch in mask_stream.group_batches(project.groups_path, ["neighbourhood", "group", "cluster", "pred_class",
+                                                                  "pred_score"]):
+        frame = batch.to_pandas()
+        parts.append(frame.groupby(["neighbourhood", "group"], sort=False).agg(
+            cluster=("cluster", "first"), size=("cluster", "size"),
+            score_min=("pred_score", "min"), score_max=("pred_score", "max")))
+        votes.append(frame.groupby(["neighbourhood", "group", "pred_class"], sort=False).size())
+    columns = ["cluster", "pred_class", "size", "score_min", "score_max"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    merged = pd.concat(parts).groupby(level=[0, 1], sort=True).agg(
+        cluster=("cluster", "first"), size=("size", "sum"),
+        score_min=("score_min", "min"), score_max=("score_max", "max"))
+    # the majority class over all batches (ties: the lowest id, as groups.majority_class)
+    counts = pd.concat(votes).groupby(level=[0, 1, 2]).sum().rename("n").reset_index()
+    counts = counts.sort_values(["neighbourhood", "group", "n", "pred_class"], ascending=[True, True, False, True])
+    majority = counts.drop_duplicates(["neighbourhood", "group"]).set_index(["neighbourhood", "group"])["pred_class"]
+    merged["pred_class"] = majority.reindex(merged.index).to_numpy()
+    return merged[columns]
+
+
+def _import_groups(session: Session, project: Project, engine_project: EngineProject) -> dict[tuple[str, str], int]:
+    """Upsert the groups of the project folder; returns (neighbourhood, key) -> group id."""
     existing = {(g.neighbourhood, g.key): g for g in
                 session.scalars(select(Group).where(Group.project_id == project.id))}
-    summary = table.groupby(["neighbourhood", "group"], sort=True).agg(
-        cluster=("cluster", "first"), pred_class=("pred_class", majority_class), size=("mask_id", "size"),
-        score_min=("pred_score", "min"), score_max=("pred_score", "max"))
+    summary = _group_summary(engine_project)
     new_rows, seen = [], set()
-    for (hood, key), values in summary.iterrows():
+    for hood, key, cluster, pred_class, size, score_min, score_max in summary.reset_index().itertuples(index=False):
         seen.add((hood, key))
-        fields = {"cluster": int(values["cluster"]), "pred_class": int(values["pred_class"]),
-                  "size": int(values["size"]), "score_min": _float(values["score_min"]),
-                  "score_max": _float(values["score_max"])}
+        fields = {"cluster": int(cluster), "pred_class": int(pred_class), "size": int(size),
+                  "score_min": _float(score_min), "score_max": _float(score_max)}
         group = existing.get((hood, key))
         if group is None:
             new_rows.append({"project_id": project.id, "neighbourhood": hood, "key": key, "version": 1,
@@ -185,73 +206,103 @@ def _import_groups(session: Session, project: Project, table: pd.DataFrame) -> d
         session.execute(insert(Group), new_rows)
     gone = [g.id for k, g in existing.items() if k not in seen]
     if gone:
-        session.execute(update(Mask).where(Mask.group_id.in_(gone)).values(group_id=None))
+        for start in range(0, len(gone), 500):
+            session.execute(update(Mask).where(Mask.group_id.in_(gone[start:start + 500])).values(group_id=None))
         session.execute(delete(Group).where(Group.id.in_(gone)))
     session.flush()
-    return {(g.neighbourhood, g.key): g.id for g in
-            session.scalars(select(Group).where(Group.project_id == project.id))}
+    return {(h, k): i for i, h, k in session.execute(
+        select(Group.id, Group.neighbourhood, Group.key).where(Group.project_id == project.id))}
 
 
-def _import_masks(session: Session, project_id: str, table: pd.DataFrame,
-                  groups: dict[tuple[str, str], int]) -> dict[str, int]:
-    existing = {(patch, mask_id): (pk, group_id, pred) for pk, patch, mask_id, group_id, pred in session.execute(
-        select(Mask.id, Mask.patch, Mask.mask_id, Mask.group_id, Mask.pred_class).where(
-            Mask.project_id == project_id))}
-    proba = table[PROBA_COLUMNS].to_numpy(np.float64)
-    inserts, updates, seen = [], [], set()
-    for i, rec in enumerate(table.itertuples(index=False)):
-        key = (str(rec.patch), int(rec.mask_id))
-        seen.add(key)
-        values = {
-            "neighbourhood": str(rec.neighbourhood), "area": int(rec.area),
-            "bbox": [int(rec.col0), int(rec.row0), int(rec.col1), int(rec.row1)],
-            "group_id": groups[(str(rec.neighbourhood), str(rec.group))],
-            "pred_class": int(rec.pred_class), "pred_score": _float(rec.pred_score),
-            "proba": None if np.isnan(proba[i]).all() else [round(float(p), 5) for p in proba[i]],
-            "present": True}
-        found = existing.get(key)
-        if found is None:
-            inserts.append({"project_id": project_id, "patch": key[0], "mask_id": key[1], "version": 1,
-                            "refine": False, **values})
+def _import_masks(session: Session, project_id: str, project: EngineProject, groups: dict[tuple[str, str], int],
+                  first: bool, progress: mask_stream.Progress | None) -> dict[str, int]:
+    """Stream the masks in: new ones inserted in bulk, known ones updated by key, missing ones marked absent."""
+    boxes = mask_stream.BoxIndex(project.masks_path)
+    total = mask_stream.row_count(project.groups_path)
+    group_names = pa.array([f"{h}\x1f{k}" for h, k in groups], pa.string())
+    group_pks = np.fromiter(groups.values(), dtype=np.int64, count=len(groups))
+    seen: list[np.ndarray] = []
+    done = inserted = updated = 0
+    mask_stream.large_cache(session)
+    for batch in mask_stream.group_batches(project.groups_path, mask_stream.GROUP_COLUMNS):
+        where = pc.index_in(mask_stream.group_keys(batch), value_set=group_names).to_numpy(zero_copy_only=False)
+        rows = mask_stream.batch_rows(batch, boxes, group_pks[where.astype(np.int64)])
+        if first:
+            mask_stream.insert_rows(session, project_id, rows, mapped=True)
+            inserted += len(rows)
         else:
-            pk, group_id, pred = found
-            changed = group_id != values["group_id"] or pred != values["pred_class"]
-            updates.append({"id": pk, **values, "_changed": changed})
-    if inserts:
-        session.execute(insert(Mask), inserts)
-    if updates:
-        changed_ids = [u["id"] for u in updates if u.pop("_changed")]
-        session.execute(update(Mask), updates)
-        for start in range(0, len(changed_ids), 500):
-            session.execute(update(Mask).where(Mask.id.in_(changed_ids[start:start + 500]))
-                            .values(version=Mask.version + 1))
-    absent = [pk for key, (pk, _, _) in existing.items() if key not in seen]
+            found = _known(session, project_id, rows)
+            new = found[:, 0] < 0
+            if new.any():
+                mask_stream.insert_rows(session, project_id, _take(rows, np.flatnonzero(new)), mapped=False)
+            old = np.flatnonzero(~new)
+            if old.size:
+                part = _take(rows, old)
+                changed = ((found[old, 1] != np.asarray(part.columns["group_id"])) |
+                           (found[old, 2] != np.asarray(part.columns["pred_class"])))
+                mask_stream.update_rows(session, found[old, 0], part, changed)
+                seen.append(found[old, 0])
+            inserted += int(new.sum())
+            updated += int(old.size)
+        done += len(rows)
+        if progress is not None:
+            progress(done, total)
+    absent = 0 if first else _mark_absent(session, project_id, np.concatenate(seen) if seen else np.zeros(0, np.int64))
+    return {"masks": done, "new_masks": inserted, "updated_masks": updated, "absent_masks": absent}
+
+
+def _take(rows: mask_stream.Rows, index: np.ndarray) -> mask_stream.Rows:
+    picked = pa.array(index, pa.int64())
+    return mask_stream.Rows({k: pc.take(v, picked) for k, v in rows.columns.items()})
+
+
+def _known(session: Session, project_id: str, rows: mask_stream.Rows) -> np.ndarray:
+    """Per row: (pk, group_id, pred_class) of the mask already in the database, pk -1 if new."""
+    patches = sorted(set(rows.columns["patch"].unique().to_pylist()))
+    known: dict[tuple[str, int], tuple[int, int, int]] = {}
+    for start in range(0, len(patches), 200):
+        for pk, patch, mask_id, group_id, pred in session.execute(
+                select(Mask.id, Mask.patch, Mask.mask_id, Mask.group_id, Mask.pred_class).where(
+                    Mask.project_id == project_id, Mask.patch.in_(patches[start:start + 200]))):
+            known[(patch, int(mask_id))] = (pk, -1 if group_id is None else group_id, pred)
+    keys = zip(rows.columns["patch"].to_pylist(), rows.columns["mask_id"].to_pylist(), strict=True)
+    return np.array([known.get(k, (-1, -1, -1)) for k in keys], dtype=np.int64).reshape(-1, 3)
+
+
+def _mark_absent(session: Session, project_id: str, seen: np.ndarray) -> int:
+    """Masks of the database the folder no longer has: kept (decisions name them), marked absent."""
+    present = np.fromiter(session.scalars(select(Mask.id).where(Mask.project_id == project_id,
+                                                                Mask.present.is_(True))), dtype=np.int64)
+    absent = np.setdiff1d(present, seen).tolist()
     for start in range(0, len(absent), 500):
         session.execute(update(Mask).where(Mask.id.in_(absent[start:start + 500]))
                         .values(present=False, group_id=None, version=Mask.version + 1))
-    return {"masks": len(table), "new_masks": len(inserts), "updated_masks": len(updates),
-            "absent_masks": len(absent)}
+    return len(absent)
 
 
-def _import_decisions_file(session: Session, project: EngineProject, project_id: str,
-                           table: pd.DataFrame) -> int:
+def _import_decisions_file(session: Session, project: EngineProject, project_id: str) -> int:
     """The decisions made before the project came into the database, in their order."""
     from mcae.platform.annotation.service import apply_engine_decisions
 
     decisions = read_decisions(project)
     if not decisions:
         return 0
-    decisions = resolve(decisions, table)
+    decisions = resolve(decisions, _mask_table(project))
     author = system_user(session)
     return apply_engine_decisions(session, project_id, decisions, author.id, source="file")
 
 
-def engine_decisions(session: Session, project_id: str) -> list[EngineDecision]:
-    """The decisions that are in force, in order, as the engine's records (masks resolved)."""
+def engine_decisions(session: Session, project_id: str, reviewed_only: bool = False) -> list[EngineDecision]:
+    """The decisions that are in force, in order, as the engine's records (masks resolved);
+    ``reviewed_only``: only those a reviewer accepted or a reviewer or admin made (what a
+    project with the publish policy ``reviewed`` publishes)."""
     users = dict(session.execute(select(User.id, User.name)).all())
-    active = list(session.scalars(select(Decision).where(
-        Decision.project_id == project_id, Decision.state == "active", Decision.review != "rejected",
-        Decision.pass_no == 1).order_by(Decision.id)))
+    query = select(Decision).where(Decision.project_id == project_id, Decision.state == "active",
+                                   Decision.review != "rejected", Decision.pass_no == 1)
+    if reviewed_only:
+        trusted = select(User.id).where(User.role.in_(("reviewer", "admin")))
+        query = query.where((Decision.review == "accepted") | Decision.author_id.in_(trusted))
+    active = list(session.scalars(query.order_by(Decision.id)))
     members: dict[int, list[tuple[str, int]]] = {}
     rows = session.execute(
         select(DecisionMask.decision_id, Mask.patch, Mask.mask_id).join(Mask, Mask.id == DecisionMask.mask_pk)

@@ -93,6 +93,8 @@ class Project(Base):
     grid: Mapped[dict[str, Any]] = mapped_column(default=dict)
     model_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
     double_share: Mapped[float] = mapped_column(Float, default=0.05)
+    # reviewed: a rebuild publishes accepted decisions (and reviewers' and admins'); any: every one
+    publish_policy: Mapped[str] = mapped_column(String(16), default="reviewed", server_default="reviewed")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     imported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -140,7 +142,8 @@ class Mask(Base):
     __tablename__ = "masks"
     __table_args__ = (UniqueConstraint("project_id", "patch", "mask_id"),
                       Index("ix_masks_group", "group_id"),
-                      Index("ix_masks_project_patch", "project_id", "patch"))
+                      Index("ix_masks_hood", "project_id", "neighbourhood"),
+                      Index("ix_masks_decision", "decision_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -167,7 +170,8 @@ class Decision(Base):
     """One expert action: a group decision (with its exact masks) or a mask correction."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_project", "project_id", "id"),)
+    __table_args__ = (Index("ix_decisions_project", "project_id", "id"),
+                      Index("ix_decisions_group", "project_id", "neighbourhood", "group_key"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -191,6 +195,8 @@ class Decision(Base):
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     review_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # an admin's restore (Load in restore mode) kept the file's author and time: who restored it
+    restored_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
 
 class DecisionMask(Base):
@@ -240,3 +246,68 @@ class Training(Base):
     holdout: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     map_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class AssessmentSample(Base):
+    """A stratified sample drawn from one version of a catalog layer (map accuracy assessment)."""
+
+    __tablename__ = "assessment_samples"
+    __table_args__ = (Index("ix_assessment_samples_layer", "city", "layer", "map_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    city: Mapped[str] = mapped_column(String(64))
+    layer: Mapped[str] = mapped_column(String(64))
+    map_version: Mapped[str] = mapped_column(String(64))
+    design: Mapped[dict[str, Any]] = mapped_column(default=dict)  # method, seed, n, allocation ...
+    strata: Mapped[dict[str, Any]] = mapped_column(default=dict)  # class -> {pixels, area_m2, n}
+    origin: Mapped[str] = mapped_column(String(16), default="drawn")  # drawn | imported
+    response: Mapped[str] = mapped_column(String(16), default="experts")  # experts | reference | imported
+    second_share: Mapped[float] = mapped_column(Float, default=0.1)
+    independent: Mapped[bool] = mapped_column(Boolean, default=True)
+    dependent_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    points_total: Mapped[int] = mapped_column(Integer, default=0)
+    labelled: Mapped[int] = mapped_column(Integer, default=0)  # points with an active first label
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class AssessmentPoint(Base):
+    """One sample unit (a map pixel); its map class is sent to a user only once they labelled it."""
+
+    __tablename__ = "assessment_points"
+    __table_args__ = (UniqueConstraint("sample_id", "seq"), Index("ix_assessment_points_sample", "sample_id", "seq"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("assessment_samples.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    stratum: Mapped[int] = mapped_column(Integer)
+    map_class: Mapped[int] = mapped_column(Integer)
+    row: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    col: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    unit_m: Mapped[float] = mapped_column(Float, default=0.6)  # side of the unit (the pixel)
+    second: Mapped[bool] = mapped_column(Boolean, default=False)  # also goes to a second expert
+    used_for_training: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class AssessmentLabel(Base):
+    """A reference label of a point (pass 1, or 2 by a second expert); undone, never overwritten."""
+
+    __tablename__ = "assessment_labels"
+    __table_args__ = (Index("ix_assessment_labels_point", "point_id", "pass_no", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    point_id: Mapped[int] = mapped_column(ForeignKey("assessment_points.id", ondelete="CASCADE"))
+    pass_no: Mapped[int] = mapped_column(Integer, default=1)
+    class_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: can't tell
+    cant_tell: Mapped[bool] = mapped_column(Boolean, default=False)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(String(16), default="web")  # web | reference | import
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    state: Mapped[str] = mapped_column(String(8), default="active")  # active | undone
+    undone_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    undone_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -9,9 +9,12 @@ from fastapi import FastAPI
 
 from mcae.platform.annotation.auth import TokenCache
 from mcae.platform.annotation.db import Database
+from mcae.platform.annotation.routes_assess import create_assess_router, create_layer_assessment_router
 from mcae.platform.annotation.routes_browse import create_browse_router
 from mcae.platform.annotation.routes_manage import create_manage_router
+from mcae.platform.annotation.routes_publish import create_publish_router
 from mcae.platform.annotation.routes_write import create_write_router
+from mcae.platform.annotation.throttle import AuthGuard
 from mcae.tiles.cache import TileCache
 
 IMAGE_CACHE_BYTES = 64 * 1024 * 1024
@@ -21,13 +24,17 @@ def add_annotation(app: FastAPI, settings: Any) -> None:
     """Mount the service; the database is opened lazily and checked in ``start_annotation``."""
     state = app.state
     state.database = Database(settings.database_url(), settings.database.busy_timeout_s)
-    state.token_cache = TokenCache()
+    state.token_cache = TokenCache(settings.auth.verified_cache_s)
+    state.auth_guard = AuthGuard.from_settings(settings.auth)
     state.patch_images = {}
     state.images_lock = threading.Lock()
     state.image_cache = TileCache(IMAGE_CACHE_BYTES)
     app.include_router(create_browse_router())
     app.include_router(create_write_router())
     app.include_router(create_manage_router())
+    app.include_router(create_assess_router())
+    app.include_router(create_layer_assessment_router())
+    app.include_router(create_publish_router())
 
 
 def start_annotation(app: FastAPI) -> None:

@@ -27,7 +27,8 @@ def project_view(session: Session, project: Project) -> schemas.ProjectOut:
         classes=[schemas.ClassOut(id=0, name="Unknown", color="#000000")] +
                 [schemas.ClassOut(id=c.id, name=c.name, color=c.hex) for c in MCAE],
         fine_classes=project.fine_classes or {}, grid=project.grid, model_version=project.model_version,
-        double_share=project.double_share, version=project.version, masks=masks, decided=decided,
+        double_share=project.double_share, publish_policy=project.publish_policy,  # type: ignore[arg-type]
+        version=project.version, masks=masks, decided=decided,
         patches=patches, checked_patches=checked)
 
 
@@ -76,14 +77,15 @@ def groups_of(session: Session, project: Project, neighbourhood: str) -> list[sc
             for i, g in enumerate(groups)]
 
 
-def group_view(session: Session, project: Project, group: Group) -> schemas.GroupOut:
+def group_view(session: Session, project: Project, group: Group,
+               names: dict[int, str] | None = None) -> schemas.GroupOut:
     siblings = list(session.scalars(select(Group.id).where(Group.project_id == project.id,
                                                            Group.neighbourhood == group.neighbourhood)
                                     .order_by(Group.cluster, Group.pred_class)))
     masks = [(c, r, p) for c, r, p in session.execute(select(Mask.class_id, Mask.refine, Mask.proba).where(
         Mask.group_id == group.id, Mask.present.is_(True)))]
     return group_out(group, masks, siblings.index(group.id) + 1, len(siblings), project.model_version,
-                     user_names(session))
+                     names if names is not None else user_names(session))
 
 
 SortKey = Literal["confidence", "-confidence", "area", "-area", "id"]
@@ -147,13 +149,16 @@ def patch_counts(session: Session, project_id: str, names: list[str] | None = No
 def patches(session: Session, project: Project, page: int, per_page: int,
             state: Literal["all", "refine", "unchecked", "checked"]) -> schemas.PatchPage:
     rows = list(session.scalars(select(Patch).where(Patch.project_id == project.id).order_by(Patch.row, Patch.col)))
-    counts = patch_counts(session, project.id)
-    if state == "refine":
+    if state == "refine":  # which patches wait for refinement: counted over the project (no counter yet)
+        counts = patch_counts(session, project.id)
         rows = [p for p in rows if counts.get(p.name, (0, 0, 0))[2] > 0]
     elif state in ("unchecked", "checked"):
         rows = [p for p in rows if p.checked == (state == "checked")]
+    shown = rows[(page - 1) * per_page: page * per_page]
+    if state != "refine":  # only the page's patches are counted (the unique index's project_id, patch)
+        counts = patch_counts(session, project.id, [p.name for p in shown])
     names = user_names(session)
-    items = [patch_out(p, *counts.get(p.name, (0, 0, 0)), names) for p in rows[(page - 1) * per_page: page * per_page]]
+    items = [patch_out(p, *counts.get(p.name, (0, 0, 0)), names) for p in shown]
     return schemas.PatchPage(total=len(rows), page=page, per_page=per_page, items=items)
 
 

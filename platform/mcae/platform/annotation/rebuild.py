@@ -1,14 +1,22 @@
-"""The loop back to the map: retrain on every decision, rebuild the map, republish the layer.
+"""The loop back to the map: retrain on the decisions, rebuild the map, republish the layer.
 
 ``preview`` says what the pending decisions change before anything runs; ``run_rebuild`` is
-the work of a ``rebuild`` job: train (``inference.train``) and map (``inference.mapping``)
-with the database's decisions, republish the city's layer through ``tiles.layers`` (a new
-layer version, so new tile URLs), re-import the new predictions and record the training.
+the work of a ``rebuild`` job (reviewers and admins): train (``inference.train``) and map
+(``inference.mapping``) with the decisions the project's publish policy lets through
+(``reviewed``, the default: accepted ones and reviewers' and admins'; ``any``: every one in
+force), publish the map as the next numbered version of the project's own MCAE layer
+(``tiles.versions``: new tile URLs, the old versions' files kept), re-import the new
+predictions and record the training. An annotator's rebuild is a preview: a map file of
+the job, never published.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +24,18 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from mcae.inference.errors import ProjectStateError
+from mcae.inference.atomic import atomic_path
+from mcae.inference.errors import InputError, ProjectStateError
 from mcae.inference.project import Project as EngineProject
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.importer import engine_decisions, import_project
 from mcae.platform.annotation.lookups import project_row
-from mcae.platform.annotation.models import Decision, History, Mask, Training
+from mcae.platform.annotation.models import Decision, History, Mask, Project, Training
 from mcae.platform.annotation.views import aware, class_name
+from mcae.platform.errors import Conflict
 from mcae.tiles.catalog import CatalogStore, LayerKind, UnknownId
-from mcae.tiles.layers import publish_layer
+from mcae.tiles.versions import publish_version, staging_path
 
 STEPS = 5
 
@@ -79,9 +89,32 @@ def map_classes(engine_project: EngineProject, decisions: list[Any]) -> dict[tup
     return {(str(p), int(m)): int(c) for (p, m), c in zip(keys, table["class_id"].to_numpy(np.int64), strict=True)}
 
 
+def check_target(session: Session, store: CatalogStore, project: Project) -> None:
+    """A project publishes only to its own MCAE layer: not to an imagery, SinoLC-1 or other kind
+    of layer, and not to a layer another project publishes (400)."""
+    if project.city is None:
+        return
+    found = _old_layer(store, project.city, project.layer)
+    if found is not None and found.kind != LayerKind.mcae:
+        raise InputError(f"layer {project.city}/{project.layer} is a {found.kind.value} layer: a project "
+                         "publishes only to an MCAE layer (choose another layer id)")
+    other = session.scalar(select(Project.id).where(Project.city == project.city, Project.layer == project.layer,
+                                                    Project.id != project.id).limit(1))
+    if other is not None:
+        raise InputError(f"layer {project.city}/{project.layer} is project {other}'s: each project publishes "
+                         "to its own layer")
+
+
 def run_rebuild(database: Database, store: CatalogStore, project_id: str, user_id: int | None,
-                progress: Any) -> dict[str, Any]:
-    """Train, map, publish, re-import: the work of one ``rebuild`` job."""
+                progress: Any, *, publish: bool = True, out: Path | None = None,
+                user_name: str | None = None) -> dict[str, Any]:
+    """Train, map, publish, re-import: the work of one ``rebuild`` job.
+
+    ``publish=False`` is an annotator's preview: the map of every decision in force, by the
+    current model (no retraining, nothing re-imported), written to ``out`` (the job's file),
+    never to the catalog."""
+    if not publish:
+        return _preview_map(database, project_id, progress, out)
     try:  # the engine (torch, dask) loads with the first rebuild
         from mcae.inference.compute import executor
         from mcae.inference.mapping import write_map
@@ -94,25 +127,25 @@ def run_rebuild(database: Database, store: CatalogStore, project_id: str, user_i
     progress(0, STEPS, "reading the decisions")
     with database.reader() as session:
         project = project_row(session, project_id)
+        check_target(session, store, project)
         root, city, layer_id = project.root, project.city, project.layer
-        decisions = engine_decisions(session, project_id)
+        reviewed_only = project.publish_policy != "any"
+        decisions = engine_decisions(session, project_id, reviewed_only=reviewed_only)
     engine_project = EngineProject.open(root)
     progress(1, STEPS, f"training the classifier on {len(decisions)} decisions")
     with executor("synchronous", None, True) as run:
         report = train(engine_project, run, decisions=decisions)
     progress(2, STEPS, "writing the map")
-    out = _map_path(store, city, layer_id, Path(root))
+    out = staging_path(store, city, layer_id, f"rebuild-{os.getpid()}") if city is not None else Path(root) / "map.tif"
     write_map(engine_project, out, decisions=decisions)
     classes = map_classes(engine_project, decisions)
-    version = None
+    version = number = None
     if city is not None:
-        progress(3, STEPS, "publishing the layer (serving copy)")
-        old = _old_layer(store, city, layer_id)
-        layer = publish_layer(store, city, out, kind=LayerKind.mcae, layer_id=layer_id,
-                              title=old.title if old else "MCAE land cover",
-                              provenance=old.provenance if old else "real",
-                              description=old.description if old else "")
-        version = store.layer_version(layer)
+        progress(3, STEPS, "publishing the layer (a new version; the old ones are kept)")
+        with database.reader() as session:  # again: an edit may have changed the target meanwhile
+            check_target(session, store, project_row(session, project_id))
+        entry = publish_version(store, city, layer_id, out, by=user_name, note="rebuild", title="MCAE land cover")
+        version, number = entry.version, entry.number
     progress(4, STEPS, "importing the new predictions")
     with database.session() as session:
         summary = import_project(session, root, project_id, user_id=user_id)
@@ -123,8 +156,25 @@ def run_rebuild(database: Database, store: CatalogStore, project_id: str, user_i
                              map_version=version, user_id=user_id))
     progress(STEPS, STEPS, "done")
     return {"project": project_id, "city": city, "layer": layer_id, "layer_version": version,
+            "version_number": number, "published": city is not None,
+            "policy": "reviewed" if reviewed_only else "any",
             "model_version": summary["model_version"], "trained_on_masks": report.n_masks,
             "holdout_accuracy": report.holdout_accuracy, "decisions": len(decisions)}
+
+
+def _preview_map(database: Database, project_id: str, progress: Any, out: Path | None) -> dict[str, Any]:
+    from mcae.inference.mapping import write_map
+
+    if out is None:
+        raise ProjectStateError("a preview needs a file to write")
+    progress(0, 2, "reading the decisions")
+    with database.reader() as session:
+        root = project_row(session, project_id).root
+        decisions = engine_decisions(session, project_id)
+    progress(1, 2, "writing the preview map (current model, every decision in force)")
+    write_map(EngineProject.open(root), out, decisions=decisions)
+    progress(2, 2, "done")
+    return {"project": project_id, "published": False, "decisions": len(decisions)}
 
 
 def _old_layer(store: CatalogStore, city: str, layer_id: str) -> Any:
@@ -134,10 +184,26 @@ def _old_layer(store: CatalogStore, city: str, layer_id: str) -> Any:
         return None
 
 
-def _map_path(store: CatalogStore, city: str | None, layer_id: str, root: Path) -> Path:
-    """Where the map goes: over the published layer's file, else into the project folder."""
-    if city is not None:
-        old = _old_layer(store, city, layer_id)
-        if old is not None and not old.path.startswith("s3://"):  # an object is not rewritten in place
-            return store.layer_path(old)
-    return root / "map.tif"
+def submit_one(jobs: Any, project_id: str, submit: Callable[[], tuple[Any, bool]]) -> Any:
+    """Start a project's rebuild (or preview) unless one is queued or running: then 409 naming it.
+    Checked and recorded under a file lock in the jobs folder, so across server processes too."""
+    jobs.root.mkdir(parents=True, exist_ok=True)
+    pointer = jobs.root / f"rebuild-{project_id}.current"
+    with open(jobs.root / ".rebuild.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            current = pointer.read_text().strip() if pointer.is_file() else ""
+            found = None
+            if current:
+                with contextlib.suppress(UnknownId):
+                    found = jobs.get(current)
+            if found is not None and found.state in ("queued", "running"):
+                raise Conflict(f"a rebuild of project {project_id} is {found.state} already (job {found.id}); "
+                               "one at a time: wait for it to finish",
+                               details={"job": found.id, "location": f"/api/jobs/{found.id}"})
+            record, _ = submit()
+            with atomic_path(pointer) as tmp:
+                tmp.write_text(record.id)
+            return record
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -134,6 +134,7 @@ class ProjectOut(BaseModel):
     grid: dict[str, Any]
     model_version: str | None
     double_share: float
+    publish_policy: Literal["reviewed", "any"] = "reviewed"
     version: int
     masks: int
     decided: int
@@ -151,6 +152,9 @@ class ProjectPatch(BaseModel):
     double_share: float | None = Field(None, ge=0, le=1)
     city: str | None = Field(None, pattern=ID_PATTERN)
     layer: str | None = Field(None, pattern=ID_PATTERN)
+    publish_policy: Literal["reviewed", "any"] | None = Field(
+        None, description="reviewed: a rebuild publishes accepted decisions and reviewers' and admins'; "
+                          "any: every decision in force")
 
     @field_validator("fine_classes")
     @classmethod
@@ -310,6 +314,8 @@ class DecisionOut(BaseModel):
     review: Literal["pending", "accepted", "rejected"]
     reviewer: str | None
     review_comment: str | None
+    restored_by: str | None = Field(None, description="The admin whose restore kept this decision's author "
+                                                      "and time from a file")
 
 
 class DecisionPage(Page):
@@ -357,6 +363,10 @@ class LoadSummary(BaseModel):
     mask_decisions: int
     masks_labelled: int
     by_class: dict[str, int]
+    mode: Literal["load", "restore"] = "load"
+    recorded_as: str | None = Field(None, description="The author every line was recorded as (load); "
+                                                      "none for a restore, which kept the file's authors")
+    write_s: float | None = Field(None, description="Seconds the write transaction (and its lock) took")
 
 
 class NextGroupOut(BaseModel):
@@ -431,3 +441,27 @@ class UserOut(BaseModel):
     id: int
     name: str
     role: str
+
+
+class LayerVersionOut(BaseModel):
+    """One published version of a layer (its file stays on the server)."""
+
+    number: int
+    version: str | None = Field(description="The layer version its tiles were served as (tile URLs' `v`)")
+    published_at: dt.datetime
+    by: str | None
+    note: str
+    current: bool
+
+
+class LayerVersionsOut(BaseModel):
+    city: str
+    layer: str
+    current: str | None = Field(description="The layer's version now (tile URLs' `v`)")
+    versions: list[LayerVersionOut]
+
+
+class RollbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str = Field(min_length=1, max_length=40, pattern=r"^[0-9a-f]+$",
+                         description="A version number (1, 2, ...) or the layer version (tile URLs' `v`)")

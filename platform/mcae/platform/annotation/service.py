@@ -54,13 +54,19 @@ def _claim(session: Session, model: type[Group] | type[Patch], row_id: int, vers
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def _fine(project: Project, class_id: int, fine: str | None) -> str | None:
-    if fine is None or not fine.strip() or fine.strip().lower() == "unknown":
+def check_fine(project: Project, class_id: int, fine: str | None) -> str | None:
+    """The fine class of a decision, checked against the project's list for its coarse class
+    (every path: group decisions, corrections, Load); None for none, "unknown" or Unknown."""
+    fine = fine.strip() if fine is not None else None
+    if not fine or fine.lower() == "unknown" or class_id == 0:  # Unknown takes a label back: no fine class
         return None
     allowed = project.fine_classes.get(schemas.class_name_of(class_id), [])
     if allowed and fine not in allowed:
-        raise InputError(f"fine class {fine!r} is not one of {schemas.class_name_of(class_id)}'s: {allowed}")
-    return fine.strip()
+        raise InputError(f"fine class {fine[:64]!r} is not one of {schemas.class_name_of(class_id)}'s: {allowed}")
+    if len(fine) > 64:
+        raise InputError("a fine class is at most 64 characters")
+    return fine
+
 
 
 def _elapsed(session: Session, group: Group | None, user: CurrentUser, now: dt.datetime) -> float | None:
@@ -90,22 +96,21 @@ def _new_decision(session: Session, project: Project, user_id: int, masks: list[
 
 def decide_group(session: Session, project_id: str, user: CurrentUser, neighbourhood: str, key: str,
                  body: schemas.GroupDecisionIn, if_match: str | None) -> schemas.SaveOut:
-    """One class for a set of a group's masks (all by default): one decision, one transaction."""
+    """One class for a set of a group's masks (all by default): one decision, one transaction.
+
+    Reads the group row once (the claim's UPDATE ... RETURNING, or a plain read for a second
+    labelling) and the users once."""
     project = project_row(session, project_id)
-    group = group_row(session, project_id, neighbourhood, key)
     class_id = _class(body.class_id)
-    fine = _fine(project, class_id, body.fine_class)
+    fine = check_fine(project, class_id, body.fine_class)
     now = utcnow()
     model_version = body.model_version or project.model_version
     names = user_names(session)
     if not body.second_pass:
         version = wanted_version(body.version, if_match, "group")
-        if not _claim(session, Group, group.id, version):  # the group's lock, held to the commit
-            session.refresh(group)
-            raise stale(f"group {neighbourhood}/{key}", version, group.version,
-                        _group_state(session, project, group),
-                        last_change(session, project_id, "group", f"{neighbourhood}/{key}"))
-        session.refresh(group)
+        group = _claim_group(session, project, neighbourhood, key, version)  # its lock, held to the commit
+    else:
+        group = group_row(session, project_id, neighbourhood, key)
     members = list(session.scalars(select(Mask).where(Mask.group_id == group.id, Mask.present.is_(True))
                                    .order_by(Mask.id).execution_options(populate_existing=True)))
     selection = _select(members, body.masks, f"group {neighbourhood}/{key}")
@@ -124,10 +129,24 @@ def decide_group(session: Session, project_id: str, user: CurrentUser, neighbour
     record(session, project_id, user.id, "decide", "group", f"{neighbourhood}/{key}",
            before={"version": version}, after=after)
     record(session, project_id, user.id, "create", "decision", str(decision.id), after=after)
-    session.flush()
-    session.refresh(group)
+    session.flush()  # the group's row as RETURNING gave it, and no other write of this one changes it
     return schemas.SaveOut(decisions=[decision_out(decision, names, len(selection))], masks_changed=len(changed),
-                           group=group_view(session, project, group))
+                           group=group_view(session, project, group, names))
+
+
+def _claim_group(session: Session, project: Project, neighbourhood: str, key: str, version: int) -> Group:
+    """Bump the group's version if it still is ``version``: the row as it is now, locked (one read);
+    404 for no such group, 409 with its current state for another version."""
+    claimed = session.scalars(
+        update(Group).where(Group.project_id == project.id, Group.neighbourhood == neighbourhood, Group.key == key,
+                            Group.version == version)
+        .values(version=Group.version + 1).returning(Group),
+        execution_options={"populate_existing": True, "synchronize_session": False}).first()
+    if claimed is not None:
+        return claimed
+    group = group_row(session, project.id, neighbourhood, key)
+    raise stale(f"group {neighbourhood}/{key}", version, group.version, _group_state(session, project, group),
+                last_change(session, project.id, "group", f"{neighbourhood}/{key}"))
 
 
 def _second_pass(session: Session, project: Project, group: Group, user: CurrentUser, selection: list[Mask],
@@ -214,7 +233,7 @@ def correct_patch(session: Session, project_id: str, user: CurrentUser, patch_na
         mask = masks[row.mask]
         class_id = _class(row.class_id)
         decision = _new_decision(session, project, user.id, [mask], target="mask", class_id=class_id,
-                                 fine_class=_fine(project, class_id, row.fine_class), patch=patch_name,
+                                 fine_class=check_fine(project, class_id, row.fine_class), patch=patch_name,
                                  mask_id=row.mask, model_version=project.model_version,
                                  elapsed_s=elapsed if not made else 0.0, created_at=now)
         record(session, project_id, user.id, "correct", "mask", f"{patch_name}/{row.mask}",
@@ -319,8 +338,10 @@ def edit_project(session: Session, project_id: str, user: CurrentUser, body: sch
 
 
 def apply_engine_decisions(session: Session, project_id: str, decisions: list[EngineDecision], author_id: int,
-                           source: str, authors: dict[str, int] | None = None) -> int:
-    """Record the engine's decisions (masks resolved) in order and apply them; returns how many."""
+                           source: str) -> int:
+    """Record the engine's decisions (masks resolved) in order, by ``author_id``, and apply them;
+    returns how many. (The project's own decisions file at its first import; Load is
+    ``transfer.load``.)"""
     project = project_row(session, project_id)
     masks = {(m.patch, m.mask_id): m for m in session.scalars(select(Mask).where(Mask.project_id == project_id))}
     touched: set[int] = set()
@@ -330,10 +351,14 @@ def apply_engine_decisions(session: Session, project_id: str, decisions: list[En
         if any(m is None for m in found):
             missing = keys[found.index(None)]
             raise InputError(f"decision {number}: no mask {missing[1]} in patch {missing[0]}")
-        at = dt.datetime.fromisoformat(d.at) if d.at else utcnow()
-        who = (authors or {}).get(d.author or "", author_id)
-        decision = _new_decision(session, project, who, found, target=d.target,  # type: ignore[arg-type]
-                                 class_id=d.class_id, fine_class=d.fine_class, neighbourhood=d.neighbourhood,
+        try:
+            at = dt.datetime.fromisoformat(d.at) if d.at else utcnow()
+        except ValueError:
+            raise InputError(f"decision {number}: `at` is not an ISO 8601 time") from None
+        at = at if at.tzinfo is not None else at.replace(tzinfo=dt.timezone.utc)
+        decision = _new_decision(session, project, author_id, found, target=d.target,  # type: ignore[arg-type]
+                                 class_id=d.class_id, fine_class=check_fine(project, d.class_id, d.fine_class),
+                                 neighbourhood=d.neighbourhood,
                                  group_key=d.group, patch=d.patch, mask_id=d.mask, source=d.source or source,
                                  model_version=d.model_version, created_at=at)
         record(session, project_id, author_id, "load", "decision", str(decision.id), after={

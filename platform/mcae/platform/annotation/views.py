@@ -71,7 +71,7 @@ def decision_out(d: Decision, users: dict[int, str], n_masks: int) -> schemas.De
         created_at=d.created_at, source=d.source, second_pass=d.pass_no == 2, elapsed_s=d.elapsed_s,
         state=d.state, undone_by=users.get(d.undone_by) if d.undone_by else None,  # type: ignore[arg-type]
         review=d.review, reviewer=users.get(d.reviewer_id) if d.reviewer_id else None,  # type: ignore[arg-type]
-        review_comment=d.review_comment)
+        review_comment=d.review_comment, restored_by=users.get(d.restored_by) if d.restored_by else None)
 
 
 def patch_out(patch: Patch, masks: int, decided: int, refine: int, users: dict[int, str],

@@ -158,3 +158,45 @@ def stac(
     from mcae.tiles.stac import export_catalog
 
     console.print(f"[green]STAC catalog written:[/] {export_catalog(open_store(catalog), out, base_url)}")
+
+
+@app.command()
+@friendly_errors
+def versions(
+    city: Annotated[str, typer.Argument(help="City id.")],
+    layer: Annotated[str, typer.Argument(help="Layer id.")],
+    catalog: CatalogOpt = None,
+) -> None:
+    """List the published versions of a layer (every one stays on disk), newest first."""
+    from mcae.tiles.versions import read_log
+
+    store = open_store(catalog)
+    current = store.layer(city, layer)
+    table = Table("number", "version (v=)", "published", "by", "note", "current")
+    for entry in reversed(read_log(store, city, layer).versions):
+        table.add_row(str(entry.number), entry.version or "?", entry.published_at.isoformat(timespec="seconds"),
+                      entry.by or "", entry.note, "yes" if entry.path == current.path else "")
+    console.print(table)
+
+
+@app.command()
+@friendly_errors
+def rollback(
+    city: Annotated[str, typer.Argument(help="City id.")],
+    layer: Annotated[str, typer.Argument(help="Layer id.")],
+    version: Annotated[str, typer.Argument(help="A version number (see `mcae catalog versions`) or a layer "
+                                                "version (tile URLs' v).")],
+    catalog: CatalogOpt = None,
+) -> None:
+    """Publish a previous version of a layer again, as a NEW version.
+
+    Tile URLs of every older version (the rolled-back one included) answer 410 naming the new one.
+    """
+    import getpass
+
+    from mcae.tiles.versions import rollback as roll_back
+
+    store = open_store(catalog)
+    with console.status(f"publishing version {version} of {city}/{layer} again"):
+        entry = roll_back(store, city, layer, version, by=f"{getpass.getuser()} (cli)")
+    console.print(f"[green]{city}/{layer}: version {entry.number}[/] ({entry.note}), served as v={entry.version}")

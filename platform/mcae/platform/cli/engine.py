@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -211,12 +211,16 @@ def map_(
         help="Catalog for --publish (and the annotation database beside it) [MCAE_TILES__CATALOG_PATH or "
              "demo-output/catalog.json].")] = None,
     database: DatabaseOpt = None,
+    quiet: QuietOpt = False,
     bounds: Annotated[str | None, typer.Option(
         help="WEST,SOUTH,EAST,NORTH of a plain image (segmented with --gsd, no georeferencing), in --crs: "
              "georeferences the map so the viewer can show it.")] = None,
     crs: Annotated[str, typer.Option(help="CRS of --bounds.")] = "EPSG:4326",
 ) -> None:
-    """Write the land-cover map as a Cloud-Optimized GeoTIFF with the MCAE palette."""
+    """Write the land-cover map as a Cloud-Optimized GeoTIFF with the MCAE palette.
+
+    Progress with an ETA, patch by patch; written atomically, so an interrupted map leaves no
+    file and running it again starts over (a map takes a small share of segment's time)."""
     from mcae.inference.districts import clip_districts
     from mcae.inference.mapping import write_map
     from mcae.inference.project import Project
@@ -230,7 +234,7 @@ def map_(
                             publish_city=publish, catalog=catalog)
         return
     box = _bounds(bounds) if bounds is not None else None
-    path = write_map(proj, Path(out), decisions=held, bounds=box, crs=crs)
+    path = write_map(proj, Path(out), decisions=held, bounds=box, crs=crs, quiet=quiet)
     console.print(f"[green]map written:[/] {path}")
     if districts is not None:
         for written in clip_districts(path, districts, path.parent, field=district_field):
@@ -382,6 +386,36 @@ def info(project: ProjectOpt) -> None:
     typer.echo("steps:")
     for name, step in manifest["steps"].items():
         typer.echo(f"  {name}: {json.dumps(step)}")
+    done, remaining = _progress_of(Project.open(project))
+    typer.echo("done:      " + ("; ".join(done) or "nothing yet"))
+    typer.echo("remaining: " + ("; ".join(remaining) or "nothing: every step has run"))
+
+
+def _progress_of(project: Any) -> tuple[list[str], list[str]]:
+    """What of the pipeline a project folder holds, and what is left (for long runs that resume)."""
+    total = len(project.grid)
+    segmented = sum(1 for p in project.grid.patches() if project.patch_table(p.id).is_file())
+    done, remaining = [], []
+    if segmented:
+        done.append(f"segment {segmented}/{total} patches")
+    if segmented < total:
+        remaining.append(f"segment {total - segmented} patches (`mcae segment` resumes where it stopped)")
+    elif not project.groups_path.is_file():
+        remaining.append("groups (`mcae segment` again: its patches are done, it clusters)")
+    else:
+        done.append("groups")
+    steps = project.manifest.get("steps", {})
+    store = project.manifest.get("decisions_store")
+    if "label" in steps or store:
+        done.append("decisions " + ("in the annotation database" if store else f"{steps['label'].get('decisions')}"))
+    else:
+        remaining.append("label (`mcae label`, or import with `mcae projects add` and label in the web tools)")
+    if project.has_model():
+        done.append(f"train ({steps.get('train', {}).get('masks', '?')} masks)")
+    else:
+        remaining.append("train (`mcae train`; it starts over if interrupted: one model, written atomically)")
+    remaining.append("map / export-dataset whenever wanted (each writes its outputs atomically; rerun to redo)")
+    return done, remaining
 
 
 @app.command()
@@ -417,5 +451,10 @@ def demo(
     tokens = setup_demo_annotation(options.out, settings)
     console.print(f"annotation service: project 'demo' with the simulated expert's decisions; tokens of an "
                   f"annotator, a reviewer and an admin in {tokens}")
+    assessed = options.out / "assessment" / "report.json"
+    if assessed.is_file():
+        oa = json.loads(assessed.read_text())["overall_accuracy"]
+        console.print(f"map accuracy (stratified sample labelled by the SIMULATED response from reference.tif): "
+                      f"OA {oa['estimate']:.1%} ± {oa['ci95']:.1%} (95 % CI); {assessed.parent}")
     console.print(f"[green]demo finished[/] in {result['seconds']:.0f} s: {options.out} "
                   f"(catalog: {store.path}); serve it with `mcae serve --catalog {store.path}`")

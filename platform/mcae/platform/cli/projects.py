@@ -21,25 +21,39 @@ def add(folder: Annotated[Path, typer.Argument(help="The project folder (after `
         name: Annotated[str | None, typer.Option(help="Display name.")] = None,
         city: Annotated[str | None, typer.Option(help="Catalog city whose layer a rebuild republishes.")] = None,
         layer: Annotated[str, typer.Option(help="The catalog layer a rebuild republishes.")] = "mcae",
-        catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
+        catalog: CatalogOpt = None, database: DatabaseOpt = None,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Import a project folder's masks and groups (again after re-clustering: decisions are kept).
 
     The first import also takes the folder's decisions.jsonl; from then on the database holds
     the decisions, and `mcae train`, `mcae map`, `mcae label` and `mcae export-dataset` use it.
+    The import is one transaction, streamed in batches: interrupted, it leaves the database as it
+    was, and running it again starts it over.
     """
+    import time
+
+    from mcae.inference.compute import progress_bar
     from mcae.platform.annotation.importer import import_project
     from mcae.platform.annotation.local import open_database, settings_for
     from mcae.tiles.catalog import make_id
 
     db = open_database(settings_for(catalog, database))
     ident = project_id or make_id(folder.resolve().name)
+    start = time.perf_counter()
     try:
-        with db.session() as session:
-            summary = import_project(session, folder, ident, name=name, city=city, layer=layer)
+        with db.session() as session, progress_bar(quiet) as bar:
+            task = bar.add_task("importing masks", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            summary = import_project(session, folder, ident, name=name, city=city, layer=layer, progress=advance)
     finally:
         db.dispose()
+    seconds = time.perf_counter() - start
     typer.echo(f"project {ident}: {summary['masks']} masks ({summary['new_masks']} new), {summary['groups']} groups, "
-               f"{summary['decisions_imported']} decisions imported")
+               f"{summary['decisions_imported']} decisions imported in {seconds:.1f} s "
+               f"({summary['masks'] / max(seconds, 1e-9):,.0f} masks/s)")
 
 
 @app.command("list")

@@ -23,6 +23,7 @@ SUB_APPS: list[tuple[str, str | None]] = [
     ("users", "users"),
     ("projects", "projects"),
     ("publish", None),
+    ("assess", "assess"),
 ]
 
 

@@ -66,13 +66,15 @@ def list_users(catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None
 
 @app.command()
 @friendly_errors
-def token(name: Annotated[str, typer.Argument(help="User name.")], catalog: CatalogOpt = None,
-          database: DatabaseOpt = None) -> None:
-    """Make another token for a user (printed once)."""
+def token(name: Annotated[str, typer.Argument(help="User name.")],
+          rotate: Annotated[bool, typer.Option(help="Revoke the user's other tokens in the same transaction.")]
+          = False, catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
+    """Make another token for a user (printed once); ``--rotate`` revokes the others with it."""
     from sqlalchemy import select
 
     from mcae.inference.errors import InputError
-    from mcae.platform.annotation.auth import issue_token
+    from mcae.platform.annotation.auth import issue_token, revoke_tokens
+    from mcae.platform.annotation.history import record
     from mcae.platform.annotation.local import open_database, settings_for
     from mcae.platform.annotation.models import User
 
@@ -83,6 +85,9 @@ def token(name: Annotated[str, typer.Argument(help="User name.")], catalog: Cata
             user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
             if user is None:
                 raise InputError(f"no active user {name!r}; `mcae users list` shows them")
+            if rotate:
+                count = revoke_tokens(session, user)
+                record(session, None, None, "revoke", "user", name, after={"tokens": count, "rotated": True})
             plain = issue_token(session, user, _params(settings), settings.auth.token_bytes)
     finally:
         db.dispose()
@@ -94,7 +99,7 @@ def token(name: Annotated[str, typer.Argument(help="User name.")], catalog: Cata
 def revoke(name: Annotated[str, typer.Argument(help="User name.")],
            disable: Annotated[bool, typer.Option(help="Also disable the user.")] = False,
            catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
-    """Revoke every token of a user (servers forget cached tokens within 30 s)."""
+    """Revoke every token of a user (every server refuses them from its next request on)."""
     from sqlalchemy import select
 
     from mcae.inference.errors import InputError

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_stable_groups"
-down_revision = "0001"
+down_revision = "0003_publish_policy"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,185 @@
+"""The masks of an import, streamed from the engine's parquet files in batches.
+
+``groups.parquet`` (one row per mask: group, predicted class, probabilities) is read with
+``pyarrow`` ``iter_batches``; each batch is joined to its masks' boxes (from
+``masks.parquet``, kept as a compact sorted index of 16 bytes a mask) and turned into
+database rows with vectorised Arrow compute, never a Python object per mask. New masks go in
+with ``COPY ... FROM STDIN (FORMAT csv)`` on PostgreSQL and one prepared ``executemany`` on
+SQLite; known masks are updated by primary key in one ``executemany`` per batch.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from sqlalchemy.orm import Session
+
+from mcae.inference.classes import MCAE
+
+PROBA_COLUMNS = [f"proba_{c.id}" for c in MCAE]  # as mcae.inference.groups writes them
+BATCH_ROWS = 50_000
+GROUP_COLUMNS = ["patch", "mask_id", "neighbourhood", "area", "group", "pred_class", "pred_score", *PROBA_COLUMNS]
+INSERT_COLUMNS = ["project_id", "patch", "mask_id", "neighbourhood", "area", "bbox", "group_id", "pred_class",
+                  "pred_score", "proba", "refine", "mapped_class", "present", "version"]
+UPDATE_COLUMNS = ["neighbourhood", "area", "bbox", "group_id", "pred_class", "pred_score", "proba"]
+Progress = Callable[[int, int], None]
+
+
+def group_batches(groups_path: Path, columns: list[str], rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    yield from pq.ParquetFile(groups_path).iter_batches(batch_size=rows, columns=columns)
+
+
+def row_count(path: Path) -> int:
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+class BoxIndex:
+    """``(patch, mask_id) -> [x0, y0, x1, y1]`` for every mask of ``masks.parquet``, compactly."""
+
+    def __init__(self, masks_path: Path) -> None:
+        keys: list[np.ndarray] = []
+        boxes: list[np.ndarray] = []
+        names: dict[str, int] = {}
+        for batch in pq.ParquetFile(masks_path).iter_batches(
+                batch_size=BATCH_ROWS, columns=["patch", "mask_id", "row0", "col0", "row1", "col1"]):
+            patch = batch.column(0).to_numpy(zero_copy_only=False)
+            for name in np.unique(patch):
+                names.setdefault(str(name), len(names))
+            keys.append(self._key(batch.column(0), batch.column(1), names))
+            box = np.stack([np.asarray(batch.column(c)) for c in ("col0", "row0", "col1", "row1")], axis=1)
+            # patch pixels: int16 holds any patch up to 32,767 px (16 bytes a mask with the key)
+            boxes.append(box.astype(np.int16 if box.size == 0 or box.max() < 2**15 else np.int32))
+        self.names = names
+        self._patches = pa.array(list(names), pa.string())
+        key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+        box = np.concatenate(boxes) if boxes else np.zeros((0, 4), np.int16)
+        del keys, boxes
+        if key.size and not bool(np.all(key[1:] > key[:-1])):  # segment writes them in order: no sort needed
+            order = np.argsort(key, kind="stable")
+            key, box = key[order], box[order]
+        self.keys, self.boxes = key, box
+
+    @staticmethod
+    def _key(patch: pa.Array, mask_id: pa.Array, names: dict[str, int]) -> np.ndarray:
+        codes = pc.index_in(patch, value_set=pa.array(list(names), pa.string())).to_numpy(zero_copy_only=False)
+        return (codes.astype(np.int64) << 32) | np.asarray(mask_id, dtype=np.int64)
+
+    def lookup(self, patch: pa.Array, mask_id: pa.Array) -> np.ndarray:
+        """The boxes of these masks, in order (a mask missing from ``masks.parquet`` is an error)."""
+        codes = pc.index_in(patch, value_set=self._patches)
+        if codes.null_count:
+            raise LookupError("groups.parquet names a patch that masks.parquet lacks: run `mcae segment` again")
+        key = (codes.to_numpy(zero_copy_only=False).astype(np.int64) << 32) | np.asarray(mask_id, dtype=np.int64)
+        where = np.searchsorted(self.keys, key)
+        where = np.minimum(where, max(len(self.keys) - 1, 0))
+        if len(self.keys) == 0 or not np.array_equal(self.keys[where], key):
+            raise LookupError("groups.parquet names masks that masks.parquet lacks: run `mcae segment` again")
+        return self.boxes[where]
+
+
+def group_keys(batch: pa.RecordBatch) -> pa.Array:
+    """``neighbourhood \\x1f group`` of each row: the key of its group."""
+    return pc.binary_join_element_wise(pc.cast(batch.column("neighbourhood"), pa.string()),
+                                       pc.cast(batch.column("group"), pa.string()), "\x1f")
+
+
+def _json_list(columns: list[pa.Array]) -> pa.Array:
+    parts = [pc.cast(c, pa.string()) for c in columns]
+    return pc.binary_join_element_wise("[", pc.binary_join_element_wise(*parts, ","), "]", "")
+
+
+def _proba(batch: pa.RecordBatch) -> pa.Array:
+    """The probabilities as JSON text, rounded to 5 places; null where all are missing."""
+    values, missing = [], None
+    for name in PROBA_COLUMNS:
+        col = pc.cast(batch.column(name), pa.float64())
+        nan = pc.or_kleene(pc.is_nan(col), pc.is_null(col)).fill_null(True)
+        missing = nan if missing is None else pc.and_(missing, nan)
+        text = pc.cast(pc.round(col, 5), pa.string())
+        values.append(pc.if_else(nan, pa.scalar("null"), text))
+    return pc.if_else(missing, pa.scalar(None, pa.string()), _json_list(values))
+
+
+@dataclass
+class Rows:
+    """One batch as database values (Arrow arrays, one per column)."""
+
+    columns: dict[str, pa.Array] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+
+def batch_rows(batch: pa.RecordBatch, boxes: BoxIndex, group_ids: np.ndarray) -> Rows:
+    """The masks of ``batch`` as values of the masks table (``group_ids`` given per row)."""
+    box = boxes.lookup(batch.column("patch"), batch.column("mask_id"))
+    score = pc.cast(batch.column("pred_score"), pa.float64())
+    score = pc.if_else(pc.is_nan(score).fill_null(True), pa.scalar(None, pa.float64()), score)
+    return Rows({
+        "patch": pc.cast(batch.column("patch"), pa.string()), "mask_id": pc.cast(batch.column("mask_id"), pa.int64()),
+        "neighbourhood": pc.cast(batch.column("neighbourhood"), pa.string()),
+        "area": pc.cast(batch.column("area"), pa.int64()),
+        "bbox": _json_list([pa.array(box[:, i]) for i in range(4)]), "group_id": pa.array(group_ids, pa.int64()),
+        "pred_class": pc.cast(batch.column("pred_class"), pa.int64()), "pred_score": score,
+        "proba": _proba(batch)})
+
+
+def large_cache(session: Session, mib: int = 128) -> None:
+    """SQLite: a page cache of ``mib`` for this connection (the indexes of millions of masks
+    are updated in cache, not re-read from disk per row); PostgreSQL has its shared buffers."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"PRAGMA cache_size = -{int(mib) * 1024}")
+
+
+def insert_rows(session: Session, project_id: str, rows: Rows, mapped: bool) -> None:
+    """Add new masks (``mapped``: their predicted class is taken as the published map's)."""
+    if not len(rows):
+        return
+    n = len(rows)
+    cols = dict(rows.columns)
+    cols["project_id"] = pa.array(np.full(n, project_id, dtype=object), pa.string())
+    cols["refine"] = pa.array(np.zeros(n, dtype=bool))
+    cols["mapped_class"] = cols["pred_class"] if mapped else pa.nulls(n, pa.int64())
+    cols["present"] = pa.array(np.ones(n, dtype=bool))
+    cols["version"] = pa.array(np.ones(n, dtype=np.int64))
+    table = pa.table({c: cols[c] for c in INSERT_COLUMNS})
+    connection = session.connection()
+    raw: Any = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        buffer = io.BytesIO()
+        pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        with raw.cursor() as cursor, cursor.copy(
+                f"COPY masks ({', '.join(INSERT_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(buffer.getvalue())
+        return
+    marks = ", ".join("?" for _ in INSERT_COLUMNS)
+    values = zip(*(table.column(c).to_pylist() for c in INSERT_COLUMNS), strict=True)
+    raw.executemany(f"INSERT INTO masks ({', '.join(INSERT_COLUMNS)}) VALUES ({marks})", values)
+
+
+def update_rows(session: Session, pks: np.ndarray, rows: Rows, changed: np.ndarray) -> None:
+    """Refresh known masks by primary key; ``changed`` ones (group or class moved) get a new version."""
+    if not len(pks):
+        return
+    connection = session.connection()
+    raw: Any = connection.connection.driver_connection
+    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    sets = ", ".join(f"{c} = {mark}" for c in UPDATE_COLUMNS)
+    values = zip(*(rows.columns[c].to_pylist() for c in UPDATE_COLUMNS), changed.astype(np.int64).tolist(),
+                 pks.astype(np.int64).tolist(), strict=True)
+    sql = f"UPDATE masks SET {sets}, present = true, version = version + {mark} WHERE id = {mark}"
+    if connection.dialect.name == "postgresql":
+        with raw.cursor() as cursor:
+            cursor.executemany(sql, list(values))
+    else:
+        raw.executemany(sql, values)

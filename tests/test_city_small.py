@@ -1,0 +1,95 @@
+"""A small city benchmark (issue 17, section 7): memory bounded by windows, and the query-plan
+rule, at 200,000 masks. Memory is measured, never time: every assertion holds on a busy machine.
+
+* The scene writer (``mcae.inference.demo.tiled``): peak RSS at 2,048 px is at most 1.25 x
+  that at 1,024 px (4 x the pixels, in 512 px windows). Issue 17 asks for 2,048 against
+  4,096 px: on two shared cores that scene alone takes 2-3 minutes, and segment and train at
+  those sizes many more, so CI checks the writer at a quarter of the area and
+  ``python -m benchmarks.city`` measures every stage.
+* The service leg: a project of 200,000 masks written as engine tables, imported with
+  ``mcae projects add`` (its own process tree, peak RSS at most 1.25 x that of 50,000 masks),
+  then every route the pages call, once, with the query-plan rule on what they ran.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.city import MCAE, measure
+from benchmarks.city_routes import route_calls
+from benchmarks.city_service import write_service_project
+from benchmarks.query_plans import capture, masks_scans
+
+RATIO = 1.25
+SERVICE_MASKS = 200_000
+
+
+def _peak(cmd: list[str]) -> float:
+    result = measure(cmd, poll_s=0.02)
+    assert result["rc"] == 0, result["output"]
+    return float(result["peak_rss_mb"])
+
+
+def test_the_scene_is_written_in_bounded_memory(tmp_path: Path) -> None:
+    def scene(size: int) -> float:
+        code = ("from mcae.inference.demo.tiled import write_city; "
+                f"write_city({str(tmp_path / str(size))!r}, {size}, tile=512)")
+        return _peak([sys.executable, "-c", code])
+
+    small, big = scene(1024), scene(2048)
+    assert big <= RATIO * small, f"peak RSS {big:.0f} MB at 2048 px against {small:.0f} MB at 1024 px"
+    assert (tmp_path / "2048" / "imagery.tif").stat().st_size > 0
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The 200,000-mask project imported into SQLite (and the import's peak against 50,000 masks)."""
+    folder = tmp_path_factory.mktemp("city")
+    peaks = {}
+    for masks in (50_000, SERVICE_MASKS):
+        root = folder / f"p{masks}"
+        write_service_project(root, masks)
+        url = f"sqlite:///{folder / f'{masks}.db'}"
+        peaks[masks] = _peak([MCAE, "projects", "add", str(root), "-q", "--id", "city", "--database", url])
+    return {"root": folder / f"p{SERVICE_MASKS}", "url": f"sqlite:///{folder / f'{SERVICE_MASKS}.db'}",
+            "peaks": peaks}
+
+
+def test_the_import_runs_in_bounded_memory(city: dict[str, object]) -> None:
+    peaks = city["peaks"]
+    assert isinstance(peaks, dict)
+    assert peaks[SERVICE_MASKS] <= RATIO * peaks[50_000], peaks
+
+
+def test_no_route_scans_the_masks_of_a_city(city: dict[str, object], tmp_path: Path) -> None:
+    from annotation_fixtures import FAST_SCRYPT, ROLES, Service, make_settings
+    from fastapi.testclient import TestClient
+    from test_query_plans import STILL_SCANNING
+
+    from mcae.platform.annotation.auth import add_user
+    from mcae.platform.annotation.db import Database
+    from mcae.platform.app import create_app
+
+    url = str(city["url"])
+    db = Database(url)
+    with db.session() as session:
+        tokens = {name: add_user(session, name, role, FAST_SCRYPT, 16)[1] for name, role in ROLES.items()}
+    db.dispose()
+    with TestClient(create_app(make_settings(tmp_path, url))) as client:
+        svc = Service(client, tokens, "city", Path(str(city["root"])), url)
+        hoods = svc.get(svc.p("/neighbourhoods")).json()
+        assert hoods["total"] >= 9 and sum(h["masks"] for h in hoods["items"]) > 0
+        hood = hoods["items"][0]["name"]
+        group = next(g for g in svc.get(svc.p(f"/neighbourhoods/{hood}/groups")).json() if g["size"] >= 4)
+        masks = svc.get(svc.group_url(group, "/masks"), params={"per_page": 48}).json()["items"]
+        engine = client.app.state.database.engine  # type: ignore[attr-defined]
+        calls = route_calls(svc, group, masks)
+        with capture(engine) as captured:
+            for label, call in calls:
+                captured.label = label
+                call()
+        scans = {scan.label for scan in masks_scans(engine, captured)}
+    assert scans <= set(STILL_SCANNING), sorted(scans - set(STILL_SCANNING))

@@ -1,0 +1,82 @@
+"""The query-plan rule (issue 17): every statement the expert tools' pages make the service run
+is EXPLAINed (SQLite ``EXPLAIN QUERY PLAN``, PostgreSQL ``EXPLAIN`` with sequential scans
+off) and none may read all masks of the project, except the known ones listed in
+``STILL_SCANNING`` (each a route whose fix needs counters kept by the write path; the list may
+only shrink: a listed route that no longer scans fails too, so the list stays true).
+"""
+
+from __future__ import annotations
+
+import pytest
+from annotation_fixtures import Service
+
+from benchmarks.city_routes import route_calls
+from benchmarks.query_plans import Captured, capture, masks_scans
+
+# route label -> why it still reads every mask of the project (counters not yet kept by the write path)
+STILL_SCANNING: dict[str, str] = {
+    "projects": "masks and decided counted per project per request (project counters)",
+    "project": "masks and decided counted per request (project counters)",
+    "neighbourhoods": "masks, decided and groups counted per neighbourhood per request (neighbourhood counters)",
+    "patches?state=refine": "patches with masks waiting for refinement, counted over the project (patch counters)",
+    "dashboard": "masks, decided and decided-by counted per request (project counters)",
+    "rebuild/preview": "every mask's current class compared with the mapped one (a changed-mask counter)",
+    "next-group": "open masks counted per group over the project (an open count per group)",
+    "next-group/second": "as next-group",
+}
+
+
+def route_scans(svc: Service) -> tuple[dict[str, list[str]], Captured]:
+    engine = svc.client.app.state.database.engine  # type: ignore[attr-defined]
+    group = svc.take_group(min_size=4)
+    routes = route_calls(svc, group, svc.masks(group))
+    with capture(engine) as captured:
+        for label, call in routes:
+            captured.label = label
+            call()
+    out: dict[str, list[str]] = {}
+    for scan in masks_scans(engine, captured):
+        out.setdefault(scan.label, []).append(f"{scan.sql}\n    plan: {scan.plan}")
+    return out, captured
+
+
+def test_no_interactive_query_scans_the_masks_table(service: Service) -> None:
+    scans, captured = route_scans(service)
+    assert len({label for label, _, _ in captured.statements}) >= 15  # the capture saw the routes' queries
+    unexpected = {k: v for k, v in scans.items() if k not in STILL_SCANNING}
+    assert not unexpected, "full scans of the masks table:\n" + "\n".join(
+        f"{k}: {s}" for k, v in unexpected.items() for s in v)
+    fixed = sorted(set(STILL_SCANNING) - set(scans))
+    assert not fixed, f"these routes no longer scan: take them off STILL_SCANNING: {fixed}"
+
+
+@pytest.mark.parametrize("plan, scans", [
+    ("SCAN masks", True),
+    ("SEARCH masks USING INDEX ix_masks_project_patch (project_id=?)", True),
+    ("SEARCH masks USING COVERING INDEX sqlite_autoindex_masks_1 (project_id=? AND patch=?)", False),
+    ("SEARCH masks USING INDEX ix_masks_group (group_id=?)", False),
+    ("SEARCH masks USING INTEGER PRIMARY KEY (rowid=?)", False),
+    ("SCAN groups", False),
+])
+def test_the_sqlite_plan_reader_tells_a_scan(plan: str, scans: bool) -> None:
+    from benchmarks.query_plans import _sqlite_scans
+
+    assert _sqlite_scans(plan) is scans
+
+
+def test_the_postgres_plan_reader_tells_a_scan() -> None:
+    from benchmarks.query_plans import _pg_scans
+
+    def plan(node: dict[str, object]) -> list[dict[str, object]]:
+        return [{"Plan": node}]
+
+    assert _pg_scans(plan({"Node Type": "Seq Scan", "Relation Name": "masks"}))
+    assert _pg_scans(plan({"Node Type": "Index Scan", "Relation Name": "masks",
+                           "Index Cond": "((project_id)::text = 'demo'::text)"}))
+    assert _pg_scans(plan({"Node Type": "Bitmap Heap Scan", "Relation Name": "masks", "Plans": [
+        {"Node Type": "Bitmap Index Scan", "Index Cond": "((project_id)::text = 'demo'::text)"}]}))
+    assert not _pg_scans(plan({"Node Type": "Index Scan", "Relation Name": "masks",
+                               "Index Cond": "(group_id = 5)"}))
+    assert not _pg_scans(plan({"Node Type": "Nested Loop", "Plans": [
+        {"Node Type": "Seq Scan", "Relation Name": "groups"},
+        {"Node Type": "Index Scan", "Relation Name": "masks", "Index Cond": "(id = decision_masks.mask_pk)"}]}))
