@@ -126,3 +126,25 @@ def test_holdout_with_too_few_masks_is_unscored_with_a_reason() -> None:
     assert not out.scored and out.accuracy == {} and "at least 10" in (out.reason or "")
     X, y = features({8: 20})
     assert "two or more classes" in (holdout(X, y, ["baseline"]).reason or "")
+
+
+def test_holdout_holds_out_whole_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Masks of one group are near-duplicates: a fold never trains on a group it is scored on."""
+    import mcae.inference.holdout as holdout_module
+
+    X, y = features({8: 40, 5: 40})
+    groups = np.array([f"g{i // 8}" for i in range(len(y))])  # 10 groups of 8 masks, one class each
+    seen: list[tuple[set[str], set[str]]] = []
+    real = holdout_module._group_folds
+
+    def spy(labels: np.ndarray, g: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]] | None:
+        folds = real(labels, g)
+        assert folds is not None
+        seen.extend((set(groups[tr]), set(groups[te])) for tr, te in folds)
+        return folds
+
+    monkeypatch.setattr(holdout_module, "_group_folds", spy)
+    out = holdout(X, y, ["baseline"], groups=groups)
+    assert out.scored and len(seen) >= 2
+    assert all(not (train & test) for train, test in seen)
+    assert set().union(*(test for _, test in seen)) == set(groups)  # every mask scored once

@@ -337,8 +337,9 @@ def layer_extent(readers: ReaderPool, ref: LayerRef,
     """Geographic bounds and zoom range of a layer on ``tms`` (read from its file)."""
     with readers.reader(ref.path, tms) as src:
         bounds = src.get_geographic_bounds(tms.rasterio_geographic_crs)
-        assert src.transform is not None and src.width and src.height  # a file read by rio-tiler has its grid
-        maxzoom = max(int(src.minzoom), native_maxzoom(src.crs, src.transform, src.width, src.height, src.tms))
+        maxzoom = int(src.maxzoom)
+        if src.crs is not None and src.transform is not None and src.width and src.height:
+            maxzoom = max(int(src.minzoom), native_maxzoom(src.crs, src.transform, src.width, src.height, src.tms))
         return (tuple(float(b) for b in bounds), int(src.minzoom), maxzoom)  # type: ignore[return-value]
 
 
