@@ -300,6 +300,16 @@ def test_dashboard_counts_rebuild_and_viewer(browser: Any, tools: Tools) -> None
         assert page.locator("#accuracy-plot g.training.unscored").count() == sum(
             1 for t in trainings if not t["holdout_accuracy"])
         assert not scored or series
+        # the reliability diagram of the latest training scored on held-out masks: one bar per bin
+        # that held masks, or a note saying there is none yet
+        calibrated = [t["holdout"] for t in trainings if (t["holdout"].get("reliability") or {}).get("n")]
+        if calibrated:
+            bins = calibrated[-1]["reliability"]
+            drawn = sum(1 for c, a in zip(bins["count"], bins["accuracy"], strict=True) if c and a is not None)
+            assert page.locator("#reliability-plot rect.bin").count() == drawn > 0
+            assert f"{bins['n']} held-out masks" in page.inner_text("#reliability-caption")
+        else:
+            assert page.locator("#reliability-empty").count() == 1
 
         help_overlay(page, "Retrain and rebuild")
         page.mouse.move(0, 0)

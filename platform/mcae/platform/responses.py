@@ -9,8 +9,10 @@ JSON error body (``ErrorMessage``; ``InternalError`` for 500) and the headers th
 * every route: 400 (the query guard refuses undeclared query parameters; ``InputError``)
   and 500 (a server fault, with the ``request_id`` of its log line);
 * a path parameter that is an id (not an enum): 404;
-* the ``current_user`` dependency: 401 (and the bearer security requirement); a role above
-  viewer: 403; a write (not GET): 503 (the database stayed locked) and 507 (a full disk), nothing saved;
+* the ``current_user`` dependency: 401 (and the bearer security requirement), 429 (failed
+  authentications from the address or for the token id: backing off) and 503 (every scrypt
+  verification slot busy); a role above viewer: 403; a write (not GET): 507 (a full disk),
+  nothing saved;
 * an ``If-Match`` header: 409 (a stale version) and 412 (a missing or malformed one);
 * a request body: 413 (over the app's body cap).
 
@@ -45,6 +47,8 @@ ERRORS: dict[int, tuple[str, str]] = {
     409: ("Conflict", "The change collides with the current state (a newer version): the body names it."),
     412: ("PreconditionFailed", "The write names no version it was made on, or a malformed one (`If-Match`)."),
     413: ("ContentTooLarge", "The request body is over the server's cap."),
+    429: ("TooManyRequests", "Too many requests (or failed authentications) from this client: nothing was done; "
+                             "send it again after `Retry-After` seconds."),
     500: ("ServerFault", "A server fault: the server's log line carries the same `request_id`."),
     503: ("ServiceBusy", "Busy: nothing was done; send the same request again after `Retry-After` seconds."),
     507: ("InsufficientStorage", "The server's disk is full: nothing was saved; the same request can be sent later."),
@@ -54,7 +58,7 @@ HEADERS: dict[str, tuple[str, str]] = {  # component name -> (header, descriptio
     "WWWAuthenticate": ("WWW-Authenticate", "Bearer"),
     "RetryAfter": ("Retry-After", "Seconds to wait before sending the request again."),
 }
-STATUS_HEADERS: dict[int, list[str]] = {401: ["WWWAuthenticate"], 503: ["RetryAfter"]}
+STATUS_HEADERS: dict[int, list[str]] = {401: ["WWWAuthenticate"], 429: ["RetryAfter"], 503: ["RetryAfter"]}
 
 
 class ErrorMessage(BaseModel):
@@ -116,12 +120,12 @@ def derived_statuses(route: APIRoute) -> set[int]:
     if any(_is_id(p) for d in dependants for p in d.path_params):
         statuses.add(404)
     if authenticated(route):
-        statuses.add(401)
+        statuses.update({401, 429, 503})
         if any(getattr(c, "__name__", "").startswith("require_") and c.__name__ != "require_viewer"
                for c in _calls(route)):
             statuses.add(403)
         if not set(route.methods or ()) <= READ_METHODS:
-            statuses.update({503, 507})
+            statuses.add(507)
     if any(p.alias.lower() == "if-match" for d in dependants for p in d.header_params):
         statuses.update({409, 412})
     if route.body_field is not None or "requestBody" in (route.openapi_extra or {}):

@@ -9,6 +9,7 @@ import { AssessmentPanel } from './assessment';
 import { FinePanel } from './fine';
 import { accuracyPlot, type Training } from './plot';
 import { RebuildPanel } from './rebuild';
+import { latestCalibrated, reliabilityPlot } from './reliability';
 import { VersionsPanel } from './versions';
 import { annotatorChart, annotators, annotatorTable, cards } from './summary';
 import './dashboard.css';
@@ -70,7 +71,8 @@ async function main(): Promise<void> {
       fill(people, annotatorTable(rows), el('div', { class: 'chart-box' }, annotatorChart(rows),
         rows.length ? el('p', { class: 'legend-line' }, el('span', { class: 'swatch masks' }), 'masks labelled ',
           el('span', { class: 'swatch decisions' }), 'decisions') : null));
-      fill(plot, accuracyPlot(board.trainings as unknown as Training[]));
+      fill(plot, accuracyPlot(board.trainings as unknown as Training[]),
+        reliabilityPlot(latestCalibrated(board.trainings)));
       status.textContent = `Updated ${new Date().toLocaleTimeString()}`;
       status.dataset.kind = 'info';
     } catch (error) {

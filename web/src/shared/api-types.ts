@@ -4069,6 +4069,17 @@ export interface components {
                 "application/json": components["schemas"]["ErrorMessage"];
             };
         };
+        /** @description Too many requests (or failed authentications) from this client: nothing was done; send it again after `Retry-After` seconds. */
+        TooManyRequests: {
+            headers: {
+                "Cache-Control": components["headers"]["NoStore"];
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorMessage"];
+            };
+        };
         /** @description No token, or one that names nobody (`Authorization: Bearer <token>`). */
         Unauthorized: {
             headers: {
@@ -4128,7 +4139,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     draw_api_assessments_post: {
@@ -4150,12 +4163,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["JobOut"];
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            /** @description No such city, or no such layer in it. */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             413: components["responses"]["ContentTooLarge"];
             /** @description Validation Error */
             422: {
@@ -4167,6 +4190,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -4206,7 +4230,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     undo_api_assessments__sample__labels__label__undo_post: {
@@ -4246,6 +4272,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -4286,6 +4313,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -4328,7 +4356,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     label_api_assessments__sample__points__seq__labels_post: {
@@ -4378,6 +4408,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -4420,6 +4451,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -4459,7 +4491,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     list_cities_api_cities_get: {
@@ -4820,6 +4854,7 @@ export interface operations {
             429: {
                 headers: {
                     "Cache-Control": components["headers"]["NoStore"];
+                    "Retry-After": components["headers"]["RetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5079,6 +5114,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -5234,7 +5270,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     job_api_jobs__job_id__get: {
@@ -5400,7 +5438,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     list_projects_api_projects_get: {
@@ -5423,7 +5463,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     get_project_api_projects__project__get: {
@@ -5460,7 +5502,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     edit_api_projects__project__patch: {
@@ -5508,6 +5552,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -5548,7 +5593,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     dashboard_api_projects__project__dashboard_get: {
@@ -5585,7 +5632,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     decisions_api_projects__project__decisions_get: {
@@ -5638,7 +5687,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     dump_api_projects__project__decisions_jsonl_get: {
@@ -5676,7 +5727,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     load_api_projects__project__decisions_jsonl_post: {
@@ -5721,6 +5774,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -5762,7 +5816,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     review_decision_api_projects__project__decisions__decision__review_post: {
@@ -5817,6 +5873,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -5869,6 +5926,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -5917,7 +5975,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     release_api_projects__project__lease_delete: {
@@ -5957,6 +6017,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -6001,7 +6062,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     groups_api_projects__project__neighbourhoods__hood__groups_get: {
@@ -6045,7 +6108,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     group_api_projects__project__neighbourhoods__hood__groups__group__get: {
@@ -6086,7 +6151,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     group_decisions_api_projects__project__neighbourhoods__hood__groups__group__decisions_get: {
@@ -6132,7 +6199,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     decide_api_projects__project__neighbourhoods__hood__groups__group__decisions_post: {
@@ -6184,6 +6253,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -6234,7 +6304,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     refine_api_projects__project__neighbourhoods__hood__groups__group__refine_post: {
@@ -6286,6 +6358,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -6328,6 +6401,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -6373,7 +6447,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     patch_api_projects__project__patches__patch__get: {
@@ -6412,7 +6488,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     checked_api_projects__project__patches__patch__checked_put: {
@@ -6462,6 +6540,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -6510,7 +6589,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     correct_api_projects__project__patches__patch__corrections_post: {
@@ -6560,6 +6641,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -6604,7 +6686,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     patch_mask_at_api_projects__project__patches__patch__mask_at_get: {
@@ -6648,7 +6732,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     mask_api_projects__project__patches__patch__masks__mask__get: {
@@ -6689,7 +6775,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     thumbnail_api_projects__project__patches__patch__masks__mask__thumbnail_png_get: {
@@ -6742,7 +6830,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     queue_api_projects__project__queue_get: {
@@ -6780,7 +6870,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     start_rebuild_api_projects__project__rebuild_post: {
@@ -6831,6 +6923,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];
@@ -6871,7 +6964,9 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
         };
     };
     undo_refinement_api_projects__project__refinements__refinement__undo_post: {
@@ -6921,6 +7016,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
             507: components["responses"]["InsufficientStorage"];

@@ -26,6 +26,7 @@ from mcae.platform.annotation.deps import IfMatch, database
 from mcae.platform.annotation.lookups import wanted_version
 from mcae.platform.annotation.models import AssessmentSample
 from mcae.tiles.catalog import ID_PATTERN
+from mcae.tiles.schemas import JobOut
 
 SampleId = Annotated[int, Path(ge=1, le=2**62, description="An assessment sample id.")]
 Seq = Annotated[int, Path(ge=1, le=2**31 - 1, description="A point's number in its sample.")]
@@ -43,10 +44,11 @@ def create_assess_router() -> APIRouter:
             return SampleList(items=[SampleOut(**svc.sample_summary(session, s))
                                      for s in svc.samples_of(session, city, layer)])
 
-    @router.post("", status_code=202, response_class=JSONResponse,
+    @router.post("", status_code=202, response_class=JSONResponse, response_model=JobOut,
                  summary="Draw a stratified random sample from a published layer, as a job (a full pass "
                          "over the map): its result names the sample",
-                 responses={202: {"description": "The job (`/api/jobs/{id}`); when done, `result.sample`."}})
+                 responses={202: {"description": "The job (`/api/jobs/{id}`); when done, `result.sample`."},
+                            404: {"description": "No such city, or no such layer in it."}})
     def draw(request: Request, user: Reviewer, body: DesignIn) -> JSONResponse:
         from mcae.platform.annotation.assess_design import draw as draw_sample
         from mcae.tiles.errors import NO_STORE
