@@ -183,7 +183,11 @@ def serve(
     port = _free_port(host, port)
     warn_slow_layers()
     check_database()
-    console.print(f"serving on http://{host}:{port} with {workers} worker(s); docs at /docs")
+    from mcae.platform.settings import get_settings
+
+    docs = ("docs at /docs" if get_settings().docs_assets is not None
+            else "the API's OpenAPI document at /openapi.json (/docs is off: MCAE_DOCS_ASSETS)")
+    console.print(f"serving on http://{host}:{port} with {workers} worker(s); {docs}")
     if workers == 1:
         run_worker(host, port, False, log_level)
     else:
