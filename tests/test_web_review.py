@@ -155,6 +155,8 @@ def test_reviewer_accepts_rejects_and_settles(browser: Any, tools: Tools) -> Non
 
         # accept bob's decision with `a` (the row made current by a click), reject alice's with a comment
         page.click(f"li.decision[data-id='{accepted['id']}'] .row-who")
+        # the key goes to the row the click made current (a reload of the same list keeps it current)
+        page.wait_for_selector(f"li.decision.current[data-id='{accepted['id']}']")
         page.keyboard.press("a")
         page.wait_for_selector(f"li.decision[data-id='{accepted['id']}'] .badge[data-review='accepted']")
         assert tools.api(tools.p(f"/decisions/{accepted['id']}"), "rita")["review"] == "accepted"

@@ -132,6 +132,7 @@ export class ReviewList {
       return;
     }
     if (ask !== this.request) return;
+    const kept = this.row?.decision.id;  // a reload keeps the reviewer's place when the row is still listed
     this.images.clear();
     this.total = page.total;
     const ctx = { project: this.project.id, classes: this.classes, images: this.images };
@@ -145,8 +146,9 @@ export class ReviewList {
     this.summary.textContent = page.total
       ? `${first + 1}–${first + this.rows.length} of ${page.total}` : '0 decisions';
     this.drawPager();
+    const again = this.rows.findIndex((r) => r.decision.id === kept);
     this.current = -1;
-    this.setCurrent(this.rows.length ? 0 : -1, false);
+    this.setCurrent(again >= 0 ? again : this.rows.length ? 0 : -1, false);
     void Promise.all(this.rows.map((r) => r.loadPreview()));
   }
 
