@@ -59,9 +59,14 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 
 def test_the_import_runs_in_bounded_memory(city: dict[str, object]) -> None:
+    """4x the masks, at most 1.25x the memory, besides SQLite's page cache: a fixed cap
+    (``IMPORT_CACHE_MIB``) that a larger database fills further before it stops growing, so
+    the two sizes' peaks may differ by it whatever the machine (it made a 1.254 ratio once)."""
+    from mcae.platform.annotation.mask_stream import IMPORT_CACHE_MIB
+
     peaks = city["peaks"]
     assert isinstance(peaks, dict)
-    assert peaks[SERVICE_MASKS] <= RATIO * peaks[50_000], peaks
+    assert peaks[SERVICE_MASKS] <= RATIO * peaks[50_000] + IMPORT_CACHE_MIB, peaks  # both in MiB
 
 
 def test_no_route_scans_the_masks_of_a_city(city: dict[str, object], tmp_path: Path) -> None:

@@ -133,7 +133,10 @@ def batch_rows(batch: pa.RecordBatch, boxes: BoxIndex, group_ids: np.ndarray) ->
         "proba": _proba(batch)})
 
 
-def large_cache(session: Session, mib: int = 128) -> None:
+IMPORT_CACHE_MIB = 128  # SQLite's page cache while importing: fixed, so it fills up to this and no further
+
+
+def large_cache(session: Session, mib: int = IMPORT_CACHE_MIB) -> None:
     """SQLite: a page cache of ``mib`` for this connection (the indexes of millions of masks
     are updated in cache, not re-read from disk per row); PostgreSQL has its shared buffers."""
     connection = session.connection()
