@@ -160,18 +160,9 @@ def service_stages(work: Path, masks: int, pg_url: str | None, reps: int) -> dic
 
 def _migrate_and_users(url: str) -> dict[str, str]:
     """A fresh database migrated, with one user per role; returns their tokens."""
-    from mcae.platform.annotation.auth import add_user
-    from mcae.platform.annotation.db import Database
-    from tests.annotation_fixtures import FAST_SCRYPT, ROLES
+    from tests.annotation_fixtures import seed_users
 
-    db = Database(url)
-    db.upgrade()
-    tokens = {}
-    with db.session() as session:
-        for name, role in ROLES.items():
-            _, tokens[name] = add_user(session, name, role, FAST_SCRYPT, 16)
-    db.dispose()
-    return tokens
+    return seed_users(url)
 
 
 def time_routes(work: Path, project: Path, url: str, tokens: dict[str, str],

@@ -188,14 +188,21 @@ class Service:
         return self.get(self.group_url(group, "/masks"), user, params={"per_page": 500, **params}).json()["items"]
 
 
-def seed_database(url: str, project_root: Path, project_id: str = "demo") -> dict[str, str]:
-    """Migrate, add one user per role and import the project; returns the tokens."""
+def seed_users(url: str) -> dict[str, str]:
+    """Migrate ``url`` and add one user per role; returns their tokens."""
     db = Database(url)
     db.upgrade()
-    tokens = {}
     with db.session() as session:
-        for name, role in ROLES.items():
-            _, tokens[name] = add_user(session, name, role, FAST_SCRYPT, 16)
+        tokens = {name: add_user(session, name, role, FAST_SCRYPT, 16)[1] for name, role in ROLES.items()}
+    db.dispose()
+    return tokens
+
+
+def seed_database(url: str, project_root: Path, project_id: str = "demo") -> dict[str, str]:
+    """Migrate, add one user per role and import the project; returns the tokens."""
+    tokens = seed_users(url)
+    db = Database(url)
+    with db.session() as session:
         import_project(session, project_root, project_id, name="Test city")
     db.dispose()
     return tokens

@@ -10,13 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from annotation_fixtures import FAST_SCRYPT, ROLES, make_settings
+from annotation_fixtures import make_settings, seed_users
 from assessment_data import blob_truth, noisy_map, write_classes
 from fastapi.testclient import TestClient
 from test_pipeline import mcae
 
-from mcae.platform.annotation.auth import add_user
-from mcae.platform.annotation.db import Database
 from mcae.tiles.catalog import CatalogStore, City, Layer, LayerKind
 
 
@@ -50,14 +48,7 @@ def _catalog(tmp: Path) -> tuple[Path, Path]:
 def env(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Env:
     tmp = tmp_path_factory.mktemp("assess")
     catalog, reference = _catalog(tmp)
-    db = Database(db_url)
-    db.upgrade()
-    tokens = {}
-    with db.session() as session:
-        for name, role in ROLES.items():
-            _, tokens[name] = add_user(session, name, role, FAST_SCRYPT, 16)
-    db.dispose()
-    return Env(tmp, db_url, catalog, reference, tokens)
+    return Env(tmp, db_url, catalog, reference, seed_users(db_url))
 
 
 @pytest.fixture(scope="module")

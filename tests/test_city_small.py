@@ -70,19 +70,14 @@ def test_the_import_runs_in_bounded_memory(city: dict[str, object]) -> None:
 
 
 def test_no_route_scans_the_masks_of_a_city(city: dict[str, object], tmp_path: Path) -> None:
-    from annotation_fixtures import FAST_SCRYPT, ROLES, Service, make_settings
+    from annotation_fixtures import Service, make_settings, seed_users
     from fastapi.testclient import TestClient
     from test_query_plans import STILL_SCANNING
 
-    from mcae.platform.annotation.auth import add_user
-    from mcae.platform.annotation.db import Database
     from mcae.platform.app import create_app
 
     url = str(city["url"])
-    db = Database(url)
-    with db.session() as session:
-        tokens = {name: add_user(session, name, role, FAST_SCRYPT, 16)[1] for name, role in ROLES.items()}
-    db.dispose()
+    tokens = seed_users(url)  # the imported database is current already: the upgrade does nothing
     with TestClient(create_app(make_settings(tmp_path, url))) as client:
         svc = Service(client, tokens, "city", Path(str(city["root"])), url)
         hoods = svc.get(svc.p("/neighbourhoods")).json()
