@@ -2,7 +2,7 @@
 
 A synthetic project straight in the database (no project folder: Load never reads it):
 ``--masks`` masks in groups of 100, then a file of ``--lines`` decisions (one in five a group
-decision, the rest mask corrections, the mix of a Dump) loaded through ``transfer.load``.
+decision, the rest mask corrections, the mix of a Dump) loaded through ``dump_load.load``.
 Prints the check pass (no lock), the write transaction (the lock) and its rate::
 
     .venv/bin/python -m benchmarks.load_lock --lines 100000 --masks 200000
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from mcae.platform.annotation import transfer
+from mcae.platform.annotation import dump_load
 from mcae.platform.annotation.auth import CurrentUser
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.models import Group, Mask, Project, User
@@ -75,7 +75,7 @@ def main() -> None:
         user = CurrentUser(build(db, args.masks), "bench", "annotator")
         body = decisions_file(args.lines, args.masks)
         started = time.monotonic()
-        summary = transfer.load(db, "bench", user, io.BytesIO(body), LoadSettings())
+        summary = dump_load.load(db, "bench", user, io.BytesIO(body), LoadSettings())
         total = time.monotonic() - started
         db.dispose()
     lock = summary.write_s or 0.0

@@ -26,9 +26,9 @@ from rio_cogeo.profiles import cog_profiles
 from mcae.inference.atomic import remove_stale_temps, scratch_dir
 from mcae.inference.class_styles import styled_classes, write_class_sidecars
 from mcae.inference.classes import ClassScheme
+from mcae.inference.disk_full import disk_full_is_storage_error
 from mcae.inference.errors import MCAEError
 from mcae.inference.masks.base import PixelWindow
-from mcae.inference.storage import disk_full_is_storage_error
 
 BLOCK = 512
 
@@ -36,7 +36,7 @@ BLOCK = 512
 class COGValidationError(MCAEError):
     """rio-cogeo rejected a file we wrote (a bug, or a disk that filled up); ``errors`` lists why."""
 
-    from_a_write = True  # on a full disk, a StorageError (mcae.inference.storage)
+    from_a_write = True  # on a full disk, a StorageError (mcae.inference.disk_full)
 
     def __init__(self, message: str, errors: list[str] | None = None) -> None:
         super().__init__(message)

@@ -43,8 +43,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from mcae.inference.atomic import atomic_path, write_json
+from mcae.inference.disk_full import full_disk_message, is_out_of_space
 from mcae.inference.errors import MCAEError, ProjectStateError, StorageError
-from mcae.inference.storage import full_disk_message, is_out_of_space
 from mcae.platform.errors import TooManyRequests
 from mcae.platform.job_expiry import KEYS, prune
 from mcae.tiles.ids import UnknownId

@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 
 from mcae.inference.assessment.agreement import agreement
 from mcae.inference.assessment.report import build_report
-from mcae.platform.annotation import history
 from mcae.platform.annotation.deps import NotFound
 from mcae.platform.annotation.lookups import stale
 from mcae.platform.annotation.models import (
     AssessmentLabel,
     AssessmentPoint,
     AssessmentSample,
+    History,
     Project,
     User,
     utcnow,
@@ -57,7 +57,7 @@ def create_sample(session: Session, *, city: str, layer: str, map_version: str, 
                                      col=p.get("col"), lon=float(p["lon"]), lat=float(p["lat"]),
                                      unit_m=float(p.get("unit_m", 0.6)), second=i in chosen)
                      for i, p in enumerate(points)])
-    history.record(session, _project_of(session, sample), user_id, "assessment-sample", ENTITY, str(sample.id),
+    History.record(session, _project_of(session, sample), user_id, "assessment-sample", ENTITY, str(sample.id),
                    after={"city": city, "layer": layer, "map_version": map_version, "n": len(points),
                           "origin": origin, "method": design.get("method")})
     return sample
@@ -149,7 +149,7 @@ def label_point(session: Session, sample_id: int, seq: int, user_id: int, *, cla
         sample.labelled += 1
     sample.version += 1
     session.flush()
-    history.record(session, _project_of(session, sample), user_id, "assessment-label", ENTITY, f"{sample_id}/{seq}",
+    History.record(session, _project_of(session, sample), user_id, "assessment-label", ENTITY, f"{sample_id}/{seq}",
                    after={"label": label.id, "pass_no": pass_no, "class_id": class_id, "cant_tell": cant_tell})
     return {"label": _label_out(label), "point": point_view(session, point, user_id)}
 
@@ -170,7 +170,7 @@ def undo_label(session: Session, sample_id: int, label_id: int, user_id: int, ma
     if label.pass_no == 1:
         sample.labelled -= 1
     sample.version += 1
-    history.record(session, _project_of(session, sample), user_id, "assessment-undo", ENTITY,
+    History.record(session, _project_of(session, sample), user_id, "assessment-undo", ENTITY,
                    f"{sample_id}/{point.seq}",
                    before={"label": label.id, "class_id": label.class_id, "cant_tell": label.cant_tell})
     return {"label": _label_out(label), "point": point_view(session, point, user_id)}
@@ -186,7 +186,7 @@ def mark_used_for_training(session: Session, sample_id: int, seq: int, user_id: 
         sample.independent = False
         sample.dependent_reason = f"point {seq} was used as a correction (training data): draw a new sample"
     sample.version += 1
-    history.record(session, _project_of(session, sample), user_id, "assessment-used", ENTITY, f"{sample_id}/{seq}",
+    History.record(session, _project_of(session, sample), user_id, "assessment-used", ENTITY, f"{sample_id}/{seq}",
                    after={"independent": False})
     return sample
 
@@ -271,7 +271,7 @@ def label_from_reference(session: Session, sample_id: int, classes: list[int | N
     sample.labelled += added
     sample.response = source if sample.labelled == added else "mixed"
     sample.version += 1
-    history.record(session, _project_of(session, sample), user_id, "assessment-label-all", ENTITY, str(sample_id),
+    History.record(session, _project_of(session, sample), user_id, "assessment-label-all", ENTITY, str(sample_id),
                    after={"labels": added, "source": source})
     return added
 

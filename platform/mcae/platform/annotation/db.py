@@ -26,8 +26,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mcae.inference.disk_full import is_out_of_space
 from mcae.inference.errors import ProjectStateError, StorageError
-from mcae.inference.storage import is_out_of_space
 from mcae.platform.errors import ServiceBusy
 
 MIGRATIONS = Path(__file__).with_name("migrations")

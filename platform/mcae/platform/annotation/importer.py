@@ -24,12 +24,12 @@ from mcae.inference.decisions import DATABASE_STORE, read_decisions, resolve
 from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.project import Project as EngineProject
 from mcae.platform.annotation import mask_stream
-from mcae.platform.annotation.effects import refresh_totals
-from mcae.platform.annotation.history import record
+from mcae.platform.annotation.mask_classes import refresh_totals
 from mcae.platform.annotation.models import (
     Decision,
     DecisionMask,
     Group,
+    History,
     Mask,
     Patch,
     Project,
@@ -115,7 +115,7 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
         engine_project.save()
     summary = {"project": project_id, "groups": len(groups), **counts, "decisions_imported": loaded,
                "model_version": model_version}
-    record(session, project_id, user_id, "import", "project", project_id, after=summary)
+    History.record(session, project_id, user_id, "import", "project", project_id, after=summary)
     return summary
 
 

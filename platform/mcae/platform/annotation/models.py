@@ -24,7 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 
@@ -134,7 +134,7 @@ class Group(Base):
     score_min: Mapped[float | None] = mapped_column(Float, nullable=True)
     score_max: Mapped[float | None] = mapped_column(Float, nullable=True)
     double: Mapped[bool] = mapped_column(Boolean, default=False)  # labelled twice
-    # counters kept by every write that changes a mask's state (effects.refresh_totals), in pixels
+    # counters kept by every write that changes a mask's state (mask_classes.refresh_totals), in pixels
     area: Mapped[int] = mapped_column(Integer, default=0)  # present masks
     decided_area: Mapped[int] = mapped_column(Integer, default=0)
     open_area: Mapped[int] = mapped_column(Integer, default=0)  # undecided, not sent to refinement
@@ -237,6 +237,16 @@ class History(Base):
     entity_id: Mapped[str] = mapped_column(String(128))
     before: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+
+    @classmethod
+    def record(cls, session: Session, project_id: str | None, user_id: int | None, action: str,
+               entity: str, entity_id: str, before: dict[str, Any] | None = None,
+               after: dict[str, Any] | None = None) -> History:
+        """Add one entry to the session's transaction (committed with the change it records)."""
+        entry = cls(project_id=project_id, user_id=user_id, action=action, entity=entity,
+                    entity_id=entity_id, before=before, after=after)
+        session.add(entry)
+        return entry
 
 
 class Training(Base):

@@ -1,4 +1,4 @@
-"""Review, transfer and the loop back to the map: review verdicts, agreement, the dashboard,
+"""Review, Dump and Load and the loop back to the map: review verdicts, agreement, the dashboard,
 Dump and Load, project settings, and retrain-and-rebuild as a background job."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from mcae.platform.annotation import queries, rebuild, review, schemas, service, transfer
+from mcae.platform.annotation import dump_load, queries, rebuild, review, schemas, service
 from mcae.platform.annotation.auth import Admin, Annotator, Reviewer, Viewer
 from mcae.platform.annotation.deps import DecisionId, IfMatch, ProjectId, database, forget_images
 from mcae.platform.annotation.lookups import project_row
@@ -50,7 +50,7 @@ def create_manage_router() -> APIRouter:
                 response_class=Response, responses={200: {"content": {"application/x-ndjson": {}}}})
     def dump(request: Request, user: Annotator, project: ProjectId) -> Response:
         with database(request).reader() as session:
-            text = transfer.dump(session, project)
+            text = dump_load.dump(session, project)
         return Response(text, media_type="application/x-ndjson", headers={
             **NO_STORE, "Content-Disposition": f'attachment; filename="{project}-decisions.jsonl"'})
 
@@ -69,7 +69,7 @@ def create_manage_router() -> APIRouter:
 
         def work() -> schemas.LoadSummary:
             with spooled:
-                return transfer.load(database(request), project, user, spooled, limits, restore=mode == "restore")
+                return dump_load.load(database(request), project, user, spooled, limits, restore=mode == "restore")
 
         from fastapi.concurrency import run_in_threadpool
 

@@ -17,8 +17,6 @@ from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.errors import InputError
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.auth import CurrentUser
-from mcae.platform.annotation.effects import lock_groups_of, recompute, refresh_totals
-from mcae.platform.annotation.history import record
 from mcae.platform.annotation.lookups import (
     decision_row,
     group_row,
@@ -28,6 +26,7 @@ from mcae.platform.annotation.lookups import (
     user_names,
     wanted_version,
 )
+from mcae.platform.annotation.mask_classes import lock_groups_of, recompute, refresh_totals
 from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Patch, Project, utcnow
 from mcae.platform.annotation.queries import group_view, patch_counts, patch_view
 from mcae.platform.annotation.views import aware, decision_out
@@ -126,9 +125,9 @@ def decide_group(session: Session, project_id: str, user: CurrentUser, neighbour
         group.lease_started = now
     after = {"decision": decision.id, "class": class_id, "fine_class": fine, "masks": len(selection),
              "changed": [[pk, a, b] for pk, a, b in changed]}
-    record(session, project_id, user.id, "decide", "group", f"{neighbourhood}/{key}",
+    History.record(session, project_id, user.id, "decide", "group", f"{neighbourhood}/{key}",
            before={"version": version}, after=after)
-    record(session, project_id, user.id, "create", "decision", str(decision.id), after=after)
+    History.record(session, project_id, user.id, "create", "decision", str(decision.id), after=after)
     session.flush()  # the group's row as RETURNING gave it, and no other write of this one changes it
     return schemas.SaveOut(decisions=[decision_out(decision, names, len(selection))], masks_changed=len(changed),
                            group=group_view(session, project, group, names))
@@ -163,7 +162,7 @@ def _second_pass(session: Session, project: Project, group: Group, user: Current
     decision = _new_decision(session, project, user.id, selection, target="group", class_id=class_id,
                              fine_class=fine, neighbourhood=group.neighbourhood, group_key=group.key,
                              model_version=model_version, elapsed_s=elapsed, pass_no=2)
-    record(session, project.id, user.id, "second-pass", "decision", str(decision.id),
+    History.record(session, project.id, user.id, "second-pass", "decision", str(decision.id),
            after={"class": class_id, "masks": len(selection), "group": f"{group.neighbourhood}/{group.key}"})
     return decision
 
@@ -190,9 +189,9 @@ def refine_group(session: Session, project_id: str, user: CurrentUser, neighbour
         mask.version += 1
     session.flush()
     refresh_totals(session, [group.id])
-    record(session, project_id, user.id, "refine", "group", f"{neighbourhood}/{key}",
+    History.record(session, project_id, user.id, "refine", "group", f"{neighbourhood}/{key}",
            before={"version": version}, after={"masks": [m.id for m in selection]})
-    entry = record(session, project_id, user.id, "send", "refinement", f"{neighbourhood}/{key}",
+    entry = History.record(session, project_id, user.id, "send", "refinement", f"{neighbourhood}/{key}",
                    after={"masks": sorted(sent), "group": group.id})
     session.flush()
     session.refresh(group)
@@ -229,9 +228,9 @@ def undo_refinement(session: Session, project_id: str, user: CurrentUser, refine
         mask.version += 1
     session.flush()
     refresh_totals(session, [group.id])
-    record(session, project_id, user.id, "unsend", "refinement", entry.entity_id,
+    History.record(session, project_id, user.id, "unsend", "refinement", entry.entity_id,
            after={"of": entry.id, "masks": [m.id for m in back]})
-    record(session, project_id, user.id, "unrefine", "group", entry.entity_id,
+    History.record(session, project_id, user.id, "unrefine", "group", entry.entity_id,
            after={"of": entry.id, "masks": len(back)})
     session.flush()
     session.refresh(group)
@@ -282,13 +281,13 @@ def correct_patch(session: Session, project_id: str, user: CurrentUser, patch_na
                                  fine_class=check_fine(project, class_id, row.fine_class), patch=patch_name,
                                  mask_id=row.mask, model_version=project.model_version,
                                  elapsed_s=elapsed if not made else 0.0, created_at=now)
-        record(session, project_id, user.id, "correct", "mask", f"{patch_name}/{row.mask}",
+        History.record(session, project_id, user.id, "correct", "mask", f"{patch_name}/{row.mask}",
                before={"class": mask.class_id, "fine_class": mask.fine_class, "decision": mask.decision_id},
                after={"class": class_id, "decision": decision.id})
         made.append(decision)
         touched.append(mask.id)
     changed = recompute(session, touched)
-    record(session, project_id, user.id, "correct", "patch", patch_name,
+    History.record(session, project_id, user.id, "correct", "patch", patch_name,
            after={"decisions": [d.id for d in made], "changed": len(changed)})
     session.flush()
     return schemas.SaveOut(decisions=[decision_out(d, names, 1) for d in made], masks_changed=len(changed),
@@ -320,7 +319,7 @@ def set_checked(session: Session, project_id: str, user: CurrentUser, patch_name
     after: dict[str, Any] = {"checked": body.checked, "version": patch.version}
     if open_masks:
         after.update(override=True, undecided=open_masks)
-    record(session, project_id, user.id, "check" if body.checked else "uncheck", "patch", patch_name,
+    History.record(session, project_id, user.id, "check" if body.checked else "uncheck", "patch", patch_name,
            before=before, after=after)
     session.flush()
     return patch_view(session, patch)
@@ -339,10 +338,10 @@ def undo(session: Session, project_id: str, user: CurrentUser, decision_id: int)
     session.refresh(decision)
     masks = list(session.scalars(select(DecisionMask.mask_pk).where(DecisionMask.decision_id == decision_id)))
     changed = recompute(session, masks) if decision.pass_no == 1 else []
-    record(session, project_id, user.id, "undo", "decision", str(decision_id), before={"state": "active"},
+    History.record(session, project_id, user.id, "undo", "decision", str(decision_id), before={"state": "active"},
            after={"state": "undone", "changed": [[pk, a, b] for pk, a, b in changed]})
     if decision.target == "group":
-        record(session, project_id, user.id, "undo", "group", f"{decision.neighbourhood}/{decision.group_key}",
+        History.record(session, project_id, user.id, "undo", "group", f"{decision.neighbourhood}/{decision.group_key}",
                after={"decision": decision_id, "changed": len(changed)})
     session.flush()
     group = None  # the group's new state, for a tool that shows it (None if re-clustering removed it)
@@ -373,7 +372,7 @@ def review(session: Session, project_id: str, user: CurrentUser, decision_id: in
     masks = list(session.scalars(select(DecisionMask.mask_pk).where(DecisionMask.decision_id == decision_id)))
     changed = recompute(session, masks) if decision.pass_no == 1 and (was == "rejected") != (verdict == "rejected") \
         else []
-    record(session, project_id, user.id, "review", "decision", str(decision_id), before=before,
+    History.record(session, project_id, user.id, "review", "decision", str(decision_id), before=before,
            after={"review": verdict, "comment": body.comment, "changed": len(changed)})
     return decision_out(decision, user_names(session), len(masks))
 
@@ -391,7 +390,7 @@ def edit_project(session: Session, project_id: str, user: CurrentUser, body: sch
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise stale(f"project {project_id}", version, project.version, {"version": project.version},
                     last_change(session, project_id, "project", project_id))
-    record(session, project_id, user.id, "edit", "project", project_id, before=before, after=changes)
+    History.record(session, project_id, user.id, "edit", "project", project_id, before=before, after=changes)
     return project
 
 
@@ -399,7 +398,7 @@ def apply_engine_decisions(session: Session, project_id: str, decisions: list[En
                            source: str) -> int:
     """Record the engine's decisions (masks resolved) in order, by ``author_id``, and apply them;
     returns how many. (The project's own decisions file at its first import; Load is
-    ``transfer.load``.)"""
+    ``dump_load.load``.)"""
     project = project_row(session, project_id)
     masks = {(m.patch, m.mask_id): m for m in session.scalars(select(Mask).where(Mask.project_id == project_id))}
     touched: set[int] = set()
@@ -419,7 +418,7 @@ def apply_engine_decisions(session: Session, project_id: str, decisions: list[En
                                  neighbourhood=d.neighbourhood,
                                  group_key=d.group, patch=d.patch, mask_id=d.mask, source=d.source or source,
                                  model_version=d.model_version, created_at=at)
-        record(session, project_id, author_id, "load", "decision", str(decision.id), after={
+        History.record(session, project_id, author_id, "load", "decision", str(decision.id), after={
             "target": d.target, "class": d.class_id, "masks": len(found), "source": source})
         touched.update(m.id for m in found)  # type: ignore[union-attr]
     recompute(session, sorted(touched))

@@ -44,7 +44,7 @@ def friendly_errors(fn: F) -> F:
             console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except OSError as exc:  # a full disk anywhere else (a project file, a record): one line too
-            from mcae.inference.storage import is_out_of_space
+            from mcae.inference.disk_full import is_out_of_space
 
             if not is_out_of_space(exc):
                 raise

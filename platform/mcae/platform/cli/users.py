@@ -26,15 +26,15 @@ def add(name: Annotated[str, typer.Argument(help="User name.")], role: RoleOpt =
         catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
     """Add a user and print its token once (only a hash of it is kept)."""
     from mcae.platform.annotation.auth import add_user
-    from mcae.platform.annotation.history import record
     from mcae.platform.annotation.local import open_database, settings_for
+    from mcae.platform.annotation.models import History
 
     settings = settings_for(catalog, database)
     db = open_database(settings)
     try:
         with db.session() as session:
             user, token = add_user(session, name, role, _params(settings), settings.auth.token_bytes)
-            record(session, None, None, "add", "user", user.name, after={"role": user.role})
+            History.record(session, None, None, "add", "user", user.name, after={"role": user.role})
     finally:
         db.dispose()
     typer.echo(token)
@@ -74,9 +74,8 @@ def token(name: Annotated[str, typer.Argument(help="User name.")],
 
     from mcae.inference.errors import InputError
     from mcae.platform.annotation.auth import issue_token, revoke_tokens
-    from mcae.platform.annotation.history import record
     from mcae.platform.annotation.local import open_database, settings_for
-    from mcae.platform.annotation.models import User
+    from mcae.platform.annotation.models import History, User
 
     settings = settings_for(catalog, database)
     db = open_database(settings)
@@ -87,7 +86,7 @@ def token(name: Annotated[str, typer.Argument(help="User name.")],
                 raise InputError(f"no active user {name!r}; `mcae users list` shows them")
             if rotate:
                 count = revoke_tokens(session, user)
-                record(session, None, None, "revoke", "user", name, after={"tokens": count, "rotated": True})
+                History.record(session, None, None, "revoke", "user", name, after={"tokens": count, "rotated": True})
             plain = issue_token(session, user, _params(settings), settings.auth.token_bytes)
     finally:
         db.dispose()
@@ -104,9 +103,8 @@ def revoke(name: Annotated[str, typer.Argument(help="User name.")],
 
     from mcae.inference.errors import InputError
     from mcae.platform.annotation.auth import revoke_tokens
-    from mcae.platform.annotation.history import record
     from mcae.platform.annotation.local import open_database, settings_for
-    from mcae.platform.annotation.models import User
+    from mcae.platform.annotation.models import History, User
 
     db = open_database(settings_for(catalog, database))
     try:
@@ -117,7 +115,7 @@ def revoke(name: Annotated[str, typer.Argument(help="User name.")],
             count = revoke_tokens(session, user)
             if disable:
                 user.active = False
-            record(session, None, None, "revoke", "user", name, after={"tokens": count, "disabled": disable})
+            History.record(session, None, None, "revoke", "user", name, after={"tokens": count, "disabled": disable})
     finally:
         db.dispose()
     typer.echo(f"revoked {count} token(s) of {name}" + (" and disabled the user" if disable else ""))

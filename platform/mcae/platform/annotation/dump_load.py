@@ -21,12 +21,11 @@ from sqlalchemy.orm import Session
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.auth import CurrentUser
 from mcae.platform.annotation.db import Database
-from mcae.platform.annotation.effects import chunks, recompute_bulk
-from mcae.platform.annotation.history import record
 from mcae.platform.annotation.importer import engine_decisions
 from mcae.platform.annotation.load_lines import Line, Stamp, checked_lines, read_lines
 from mcae.platform.annotation.lookups import project_row
-from mcae.platform.annotation.models import Base, Mask, utcnow
+from mcae.platform.annotation.mask_classes import chunks, recompute_bulk
+from mcae.platform.annotation.models import Base, History, Mask, utcnow
 from mcae.platform.annotation.views import class_name
 from mcae.platform.errors import Conflict, Forbidden
 from mcae.platform.settings import LoadSettings
@@ -68,7 +67,7 @@ def load(database: Database, project_id: str, user: CurrentUser, file: IO[bytes]
             _insert(session, project_id, user.id, lines[start:start + limits.batch_lines], restore)
         recompute_bulk(session, sorted({pk for line in lines for pk in line.masks}))
         summary = _summary(lines, user.name, restore)
-        record(session, project_id, user.id, "restore" if restore else "load", "project", project_id,
+        History.record(session, project_id, user.id, "restore" if restore else "load", "project", project_id,
                after=summary.model_dump(exclude={"write_s"}))
     summary.write_s = round(time.monotonic() - started, 3)
     logger.info("load of %d decisions into %s held the write lock %.3f s", len(lines), project_id, summary.write_s)
