@@ -105,6 +105,11 @@ def drawn_images(page: Any) -> int:
         .filter(i => i.complete && i.naturalWidth >= 32).length"""))
 
 
+def decided_of(title: str) -> int:
+    """The decided masks in a neighbourhood button's title ("3 groups, 12/40 masks decided ...")."""
+    return int(title.split(", ", 1)[1].split("/", 1)[0])
+
+
 def unexpected(errors: list[str], allowed: tuple[str, ...] = ()) -> list[str]:
     return [e for e in errors if not any(a in e for a in allowed)]
 
@@ -335,5 +340,46 @@ def test_dump_and_load(browser: Any, annotation_site: Annotation, tmp_path: Path
                    == group["neighbourhood"] for x in dumped), dumped[:3]
         assert info.value.suggested_filename == f"{PROJECT}-decisions.jsonl"
         assert not unexpected(viewer.errors, ("status of 400",)), viewer.errors
+    finally:
+        context.close()
+
+
+def test_a_save_is_taken_from_its_answer_without_refetching(browser: Any, annotation_site: Annotation) -> None:
+    """After a save the page updates the cards, the group, its button, its neighbourhood's
+    progress and the history from the save's answer (SaveOut): the POST is the only request."""
+    site = annotation_site
+    group = site.fresh_group(min_size=4)
+    context, page, viewer = open_tool(browser, site, "alice", site.group_url(group))
+    try:
+        wait_drawn(page, group)
+        hood = page.locator(f"#hoods [data-hood='{group['neighbourhood']}']")
+        before = hood.get_attribute("title")
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(f"{r.method} {r.url}"))
+        cards = page.locator("#grid .card")
+        cards.nth(0).click()
+        cards.nth(1).click()
+        ids = [int(cards.nth(i).get_attribute("data-id")) for i in range(2)]
+        page.keyboard.press(str(TREE))
+        wait_saved(page)
+        decision = int(page.get_attribute("#save-status", "data-decision"))
+        # the history, the summary and the group's button show the save: drawn from the answer
+        page.wait_for_function("d => document.querySelector(`#history .decision[data-decision='${d}']`)", arg=decision)
+        assert "2/" in page.inner_text("#summary")
+        shown = str(hood.get_attribute("title"))
+        assert decided_of(shown) == decided_of(str(before)) + 2, (before, shown)
+        button = page.locator(f"#groups [data-group='{group['key']}']")
+        assert "2/" in str(button.get_attribute("title"))
+        api_calls = [r for r in requests if "/api/" in r]
+        path = site.p(f"/neighbourhoods/{group['neighbourhood']}/groups/{group['key']}/decisions")
+        assert api_calls == [f"POST {site.url(path)}"], api_calls
+        assert {i for i, m in site.masks(group).items() if m["class_id"] == TREE} == set(ids)
+        assert all(card_classes(page)[i] == str(TREE) for i in ids)
+        # the page agrees with the server after a reload
+        page.reload()
+        wait_drawn(page, group)
+        assert page.locator("#history .decision").count() == 1
+        assert hood.get_attribute("title") == shown, "the progress drawn from the answer is the server's"
+        assert not unexpected(viewer.errors), viewer.errors
     finally:
         context.close()

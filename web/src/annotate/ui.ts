@@ -9,6 +9,8 @@ export const ui = {
   hoodPrev: byId<HTMLButtonElement>('hood-prev'),
   hoodNext: byId<HTMLButtonElement>('hood-next'),
   groups: byId('groups'),
+  groupSort: byId<HTMLSelectElement>('group-sort'),
+  groupMin: byId<HTMLInputElement>('group-min-ha'),
   lease: byId('lease'),
   nextGroup: byId<HTMLButtonElement>('next-group'),
   banner: byId('banner'),
