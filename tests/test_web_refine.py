@@ -487,3 +487,67 @@ def test_zoom_and_pan_keep_clicks_on_the_right_pixel(browser: Any, refine_site: 
         assert not unexpected(viewer.errors), viewer.errors
     finally:
         context.close()
+
+
+def test_keyboard_cursor_picks_masks_without_a_mouse(browser: Any, refine_site: Refine) -> None:
+    """`m` shows a cursor on both images; the arrows move it (Shift: four steps); Enter picks the
+    mask under it through mask-at (a row and a cross where the cursor is); Escape hides it and the
+    arrows page again. The help overlay lists the cursor's keys."""
+    site = refine_site
+    target = site.fresh_patch()
+    name = target["name"]
+    raster = site.raster(name)
+    open_ids = {m["mask_id"] for m in site.detail(name)["mask_list"] if m["class_id"] is None}
+    context, page, viewer = open_refine(browser, site, "alice", f"?project={PROJECT}&patch={name}")
+    try:
+        wait_patch(page, name)
+        page.keyboard.press("?")
+        page.wait_for_selector("#shortcuts[open]")
+        help_text = page.inner_text("#shortcuts")
+        for label in ("pick masks without a mouse", "pick the mask under it", "Hide the cursor"):
+            assert label in help_text, help_text
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#shortcuts", state="hidden")
+
+        page.keyboard.press("m")
+        page.wait_for_selector("#image-marks .kcursor")
+        assert page.locator("#class-marks .kcursor").count() == 1, "the cursor shows on both views"
+        height, width = raster.shape
+        assert page.get_attribute("#image-stage", "data-cursor") == f"{width // 2},{height // 2}"
+        step = max(1, max(width, height) // 64)  # as cursor.ts: a 64th of the patch at 1x
+
+        # a point on the cursor's lattice inside an open mask of this patch (mask-at says so)
+        def owner(x: int, y: int) -> int | None:
+            if not (0 <= x < width and 0 <= y < height) or int(raster[y, x]) not in open_ids:
+                return None
+            at = site.api(f"/patches/{name}/mask-at?x={x}&y={y}")
+            return int(at["mask"]["mask_id"]) if at["found"] == "mask" else None
+
+        spots = sorted(((abs(i) + abs(j), i, j) for i in range(-12, 13) for j in range(-12, 13)), key=lambda t: t[0])
+        goal = next(((i, j, m) for d, i, j in spots if d >= 5
+                     and (m := owner(width // 2 + i * step, height // 2 + j * step)) is not None), None)
+        assert goal is not None, "no open mask on the cursor's lattice near the centre"
+        i, j, mask_id = goal
+        for count, key in ((i, "ArrowRight" if i > 0 else "ArrowLeft"), (j, "ArrowDown" if j > 0 else "ArrowUp")):
+            far, near = divmod(abs(count), 4)
+            for _ in range(far):
+                page.keyboard.press(f"Shift+{key}")
+            for _ in range(near):
+                page.keyboard.press(key)
+        x, y = width // 2 + i * step, height // 2 + j * step
+        assert page.get_attribute("#image-stage", "data-cursor") == f"{x},{y}"
+        assert page.get_attribute("#image-marks .kcursor", "data-x") == str(x)
+        before = site.patches()[target["index"]]["name"]
+        page.keyboard.press("Enter")
+        page.wait_for_selector(f"#row-body tr[data-mask='{mask_id}']", timeout=15_000)
+        cross = page.locator(f"#image-marks .cross[data-mask='{mask_id}']")
+        assert (cross.get_attribute("data-x"), cross.get_attribute("data-y")) == (str(x), str(y))
+        assert page.get_attribute("#refine", "data-patch") == before, "the arrows moved the cursor, not the pager"
+
+        # Escape hides the cursor; the arrows are the pager's again
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#image-marks .kcursor", state="detached")
+        assert page.get_attribute("#image-stage", "data-cursor") is None
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
