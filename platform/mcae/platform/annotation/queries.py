@@ -33,10 +33,11 @@ def project_view(session: Session, project: Project) -> schemas.ProjectOut:
         double_share=project.double_share, publish_policy=project.publish_policy,  # type: ignore[arg-type]
         version=project.version, masks=masks, decided=decided,
         patches=patches, checked_patches=checked, area_ha=hectares(area, gsd_m),
-        decided_ha=hectares(decided_area, gsd_m), gsd=gsd_m or None)
+        decided_ha=hectares(decided_area, gsd_m), gsd=gsd_m or None, min_group_size=project.min_group_size)
 
 
-def neighbourhoods(session: Session, project: Project, page: int, per_page: int) -> schemas.NeighbourhoodPage:
+def neighbourhoods(session: Session, project: Project, page: int, per_page: int,
+                   q: str | None = None) -> schemas.NeighbourhoodPage:
     patch_rows = session.execute(select(Patch.neighbourhood, Patch.name).where(Patch.project_id == project.id)
                                  .order_by(Patch.row, Patch.col)).all()
     members: dict[str, list[str]] = defaultdict(list)
@@ -46,7 +47,7 @@ def neighbourhoods(session: Session, project: Project, page: int, per_page: int)
         select(Mask.neighbourhood, func.count(func.distinct(Mask.group_id)), func.count(Mask.id),
                func.count(Mask.class_id))
         .where(Mask.project_id == project.id, Mask.present.is_(True)).group_by(Mask.neighbourhood))}
-    names = [h for h in _hood_order(members) if h in counts]
+    names = [h for h in _hood_order(members) if h in counts and (not q or q.strip().lower() in h.lower())]
     areas = neighbourhood_areas(session, project.id)
     total = sum(a for a, _ in areas.values())
     gsd_m = gsd(project)
@@ -68,13 +69,16 @@ def _hood_order(members: dict[str, list[str]]) -> list[str]:
     return sorted(members, key=key)
 
 
-GroupSort = Literal["cluster", "-area", "-gain", "-open-area"]
+GroupSort = Literal["cluster", "-area", "-gain", "-open-area", "-size", "-doubt", "class"]
 
 
 def groups_of(session: Session, project: Project, neighbourhood: str, sort: GroupSort = "cluster",
-              min_area_ha: float | None = None) -> list[schemas.GroupOut]:
-    """The groups of a neighbourhood, in cluster order or by area or map gain (largest first);
-    ``min_area_ha`` keeps those of at least that area. ``index``/``of`` stay the cluster order's."""
+              min_area_ha: float | None = None, *, q: str | None = None,
+              class_id: int | None = None) -> list[schemas.GroupOut]:
+    """The groups of a neighbourhood, in cluster order, by area, map gain, size or doubt (largest
+    first) or by predicted class (then largest first); ``min_area_ha`` keeps those of at least that
+    area, ``q`` those whose key or predicted class name contains it, ``class_id`` those of that
+    predicted class. ``index``/``of`` stay the cluster order's."""
     groups = list(session.scalars(select(Group).where(Group.project_id == project.id,
                                                       Group.neighbourhood == neighbourhood)
                                   .order_by(Group.cluster, Group.pred_class)))
@@ -94,8 +98,16 @@ def groups_of(session: Session, project: Project, neighbourhood: str, sort: Grou
                      project_area=total) for i, g in enumerate(groups)]
     if min_area_ha is not None:
         out = [g for g in out if g.area_ha >= min_area_ha]
-    if sort != "cluster":
-        field = {"-area": "area_ha", "-gain": "gain_ha", "-open-area": "open_ha"}[sort]
+    if class_id is not None:
+        out = [g for g in out if g.pred_class == class_id]
+    if q:
+        needle = q.strip().lower()
+        out = [g for g in out if needle in g.key.lower() or needle in g.pred_name.lower()]
+    if sort == "class":
+        out.sort(key=lambda g: (g.pred_class, -g.size, g.index))
+    elif sort != "cluster":
+        field = {"-area": "area_ha", "-gain": "gain_ha", "-open-area": "open_ha", "-size": "size",
+                 "-doubt": "doubt"}[sort]
         out.sort(key=lambda g: (-getattr(g, field), g.index))
     return out
 
@@ -196,8 +208,11 @@ def patch_totals(session: Session, project_id: str,
 
 
 def patches(session: Session, project: Project, page: int, per_page: int,
-            state: Literal["all", "refine", "unchecked", "checked"]) -> schemas.PatchPage:
-    rows = list(session.scalars(select(Patch).where(Patch.project_id == project.id).order_by(Patch.row, Patch.col)))
+            state: Literal["all", "refine", "unchecked", "checked"], q: str | None = None) -> schemas.PatchPage:
+    query = select(Patch).where(Patch.project_id == project.id)
+    if q and q.strip():
+        query = query.where(func.lower(Patch.name).contains(q.strip().lower(), autoescape=True))
+    rows = list(session.scalars(query.order_by(Patch.row, Patch.col)))
     if state == "refine":  # which patches wait for refinement: counted over the project (no counter yet)
         counts = patch_totals(session, project.id)
         rows = [p for p in rows if counts.get(p.name, (0, 0, 0, 0, 0))[2] > 0]
@@ -232,7 +247,8 @@ def patch_detail(session: Session, project: Project, patch: Patch, bounds: list[
 def decisions(session: Session, project: Project, *, author: str | None, class_id: int | None,
               since: dt.datetime | None, until: dt.datetime | None, state: str | None, review: str | None,
               target: str | None, group: tuple[str, str] | None, exclude_author: str | None,
-              second_pass: bool | None, page: int, per_page: int) -> schemas.DecisionPage:
+              second_pass: bool | None, page: int, per_page: int,
+              before: int | None = None) -> schemas.DecisionPage:
     names = user_names(session)
     ids = {v: k for k, v in names.items()}
     query = select(Decision).where(Decision.project_id == project.id)
@@ -257,11 +273,15 @@ def decisions(session: Session, project: Project, *, author: str | None, class_i
     if group is not None:
         query = query.where(Decision.neighbourhood == group[0], Decision.group_key == group[1])
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = list(session.scalars(query.order_by(Decision.id.desc()).offset((page - 1) * per_page).limit(per_page)))
+    if before is not None:  # keyset: the index (project_id, id) finds the page, no OFFSET over the rows before
+        query = query.where(Decision.id < before)
+    rows = list(session.scalars(query.order_by(Decision.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
+    rows, more = rows[:per_page], len(rows) > per_page
     sizes = dict(session.execute(select(DecisionMask.decision_id, func.count()).where(
         DecisionMask.decision_id.in_([d.id for d in rows])).group_by(DecisionMask.decision_id)).all())
     return schemas.DecisionPage(total=total, page=page, per_page=per_page,
-                                items=[decision_out(d, names, sizes.get(d.id, 0)) for d in rows])
+                                items=[decision_out(d, names, sizes.get(d.id, 0)) for d in rows],
+                                next_before=rows[-1].id if more and rows else None)
 
 
 def decision_detail(session: Session, decision: Decision) -> schemas.DecisionDetail:
@@ -278,7 +298,7 @@ def decision_detail(session: Session, decision: Decision) -> schemas.DecisionDet
 
 
 def history(session: Session, project: Project, *, entity: str | None, entity_id: str | None,
-            user: str | None, page: int, per_page: int) -> schemas.HistoryPage:
+            user: str | None, page: int, per_page: int, before: int | None = None) -> schemas.HistoryPage:
     names = user_names(session)
     query = select(History).where(History.project_id == project.id)
     if entity is not None:
@@ -288,8 +308,12 @@ def history(session: Session, project: Project, *, entity: str | None, entity_id
     if user is not None:
         query = query.where(History.user_id == {v: k for k, v in names.items()}.get(user, -1))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(History.id.desc()).offset((page - 1) * per_page).limit(per_page))
+    if before is not None:  # keyset: the index (project_id, id) finds the page, no OFFSET over the rows before
+        query = query.where(History.id < before)
+    found = list(session.scalars(query.order_by(History.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
+    rows, more = found[:per_page], len(found) > per_page
     items = [schemas.HistoryOut(id=h.id, at=h.at, user=names.get(h.user_id) if h.user_id else None,
                                 action=h.action, entity=h.entity, entity_id=h.entity_id, before=h.before,
                                 after=h.after) for h in rows]
-    return schemas.HistoryPage(total=total, page=page, per_page=per_page, items=items)
+    return schemas.HistoryPage(total=total, page=page, per_page=per_page, items=items,
+                               next_before=rows[-1].id if more and rows else None)

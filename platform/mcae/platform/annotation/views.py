@@ -56,7 +56,12 @@ def group_out(group: Group, masks: Sequence[MaskState], index: int, of: int,
         version=group.version, lease=lease, area_ha=hectares(group.area or 0, gsd_m),
         decided_ha=hectares(group.decided_area or 0, gsd_m), open_ha=hectares(group.open_area or 0, gsd_m),
         share=share(group.area or 0, project_area), gain_ha=hectares(group.gain or 0.0, gsd_m),
-        rejections=rejections or [])
+        doubt=doubt_of(mix), rejections=rejections or [])
+
+
+def doubt_of(mix: dict[str, float]) -> float:
+    """The share of a group outside its leading class in its class mix (percent): 0 for one class."""
+    return round(1.0 - max(mix.values()) / 100.0, 4) if mix else 0.0
 
 
 def mask_out(project_id: str, mask: Mask, group_key: str | None, via: str | None,
