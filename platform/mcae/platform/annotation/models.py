@@ -109,6 +109,8 @@ class Project(Base):
     decided_area: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     changed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # class differs from the map's
     changed_area: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    patches: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    checked_patches: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Patch(Base):

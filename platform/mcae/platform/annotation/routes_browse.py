@@ -31,6 +31,7 @@ from mcae.platform.annotation.geo import patch_bounds
 from mcae.platform.annotation.lookups import decision_row, group_row, mask_row, patch_row, project_row
 from mcae.platform.annotation.models import Mask, Project
 from mcae.platform.annotation.thumbnails import PatchImages, mask_at, mask_thumbnail, patch_classification, patch_image
+from mcae.platform.annotation.views import project_out
 from mcae.tiles.http_cache import etag_matches
 
 IMAGE_CACHE = "private, max-age=0, must-revalidate"
@@ -72,12 +73,12 @@ def create_browse_router() -> APIRouter:
         from sqlalchemy import select
 
         with database(request).reader() as session:
-            return [queries.project_view(session, p) for p in session.scalars(select(Project).order_by(Project.id))]
+            return [project_out(p) for p in session.scalars(select(Project).order_by(Project.id))]
 
     @router.get("/projects/{project}", summary="One project: classes, fine classes, progress")
     def get_project(request: Request, user: Viewer, project: ProjectId) -> schemas.ProjectOut:
         with database(request).reader() as session:
-            return queries.project_view(session, project_row(session, project))
+            return project_out(project_row(session, project))
 
     @router.get("/projects/{project}/neighbourhoods", summary="Neighbourhoods, paged, with their progress")
     def neighbourhoods(request: Request, user: Viewer, project: ProjectId, page: PageQ = 1,
@@ -106,7 +107,7 @@ def create_browse_router() -> APIRouter:
     def group(request: Request, user: Viewer, project: ProjectId, hood: HoodId, group: GroupKey,
               response: Response) -> schemas.GroupOut:
         with database(request).reader() as session:
-            found = queries.group_view(session, project_row(session, project), group_row(session, project, hood, group))
+            found = queries.read_group(session, project_row(session, project), group_row(session, project, hood, group))
         response.headers["ETag"] = f'"{found.version}"'
         return found
 
@@ -167,12 +168,12 @@ def create_browse_router() -> APIRouter:
                 row = mask_row(session, project, patch, found)
             except LookupError:  # a mask of the patch's margin, labelled in its neighbour's core
                 return schemas.MaskAt(found="neighbour")
-            return schemas.MaskAt(found="mask", mask=queries.mask_view(session, project_row(session, project), row))
+            return schemas.MaskAt(found="mask", mask=queries.read_mask(session, project_row(session, project), row))
 
     @router.get("/projects/{project}/patches/{patch}/masks/{mask}", summary="One mask and the decision behind it")
     def mask(request: Request, user: Viewer, project: ProjectId, patch: PatchId, mask: MaskId) -> schemas.MaskOut:
         with database(request).reader() as session:
-            return queries.mask_view(session, project_row(session, project), mask_row(session, project, patch, mask))
+            return queries.read_mask(session, project_row(session, project), mask_row(session, project, patch, mask))
 
     @router.get("/projects/{project}/patches/{patch}/masks/{mask}/thumbnail.png",
                 summary="The mask in context: outlined, boxed, on the patch imagery", response_class=Response,

@@ -23,7 +23,8 @@ branch_labels = None
 depends_on = None
 
 _PROJECT = (("masks", sa.Integer), ("decided", sa.Integer), ("refine", sa.Integer), ("decided_area", sa.BigInteger),
-            ("changed", sa.Integer), ("changed_area", sa.BigInteger))
+            ("changed", sa.Integer), ("changed_area", sa.BigInteger), ("patches", sa.Integer),
+            ("checked_patches", sa.Integer))
 _PATCH = (("masks", sa.Integer), ("decided", sa.Integer), ("refine", sa.Integer), ("area", sa.BigInteger),
           ("decided_area", sa.BigInteger))
 _GROUP = ("masks", "decided", "refine")
@@ -104,7 +105,9 @@ def upgrade() -> None:
     project = "masks.project_id = projects.id"
     _fill("projects", {k: v for k, v in _counts(project).items() if k != "area"} | {
         "changed": f"(SELECT COUNT(*) FROM masks WHERE {project} AND {LIVE} AND {CHANGED})",
-        "changed_area": f"COALESCE((SELECT SUM(masks.area) FROM masks WHERE {project} AND {LIVE} AND {CHANGED}), 0)"})
+        "changed_area": f"COALESCE((SELECT SUM(masks.area) FROM masks WHERE {project} AND {LIVE} AND {CHANGED}), 0)",
+        "patches": "(SELECT COUNT(*) FROM patches WHERE patches.project_id = projects.id)",
+        "checked_patches": "(SELECT COUNT(*) FROM patches WHERE patches.project_id = projects.id AND patches.checked)"})
     _neighbourhoods()
     op.execute(sa.text(
         "INSERT INTO tallies (project_id, kind, key, masks, area) "
