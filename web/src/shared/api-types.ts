@@ -1862,6 +1862,11 @@ export interface components {
         DecisionPage: {
             /** Items */
             items: components["schemas"]["DecisionOut"][];
+            /**
+             * Next Before
+             * @description the next page, newest first, is `before=` this id (keyset paging: no OFFSET); None on the last page
+             */
+            next_before?: number | null;
             /** Page */
             page: number;
             /** Per Page */
@@ -2164,6 +2169,12 @@ export interface components {
             /** Double */
             double: boolean;
             /**
+             * Doubt
+             * @description share of the group outside its leading class in `histogram` (0: one class, towards 1: mixed); the groups' `-doubt` sort
+             * @default 0
+             */
+            doubt?: number;
+            /**
              * Gain Ha
              * @description map gain: open area x (1 - confidence), in ha
              * @default 0
@@ -2256,6 +2267,11 @@ export interface components {
         HistoryPage: {
             /** Items */
             items: components["schemas"]["HistoryOut"][];
+            /**
+             * Next Before
+             * @description the next page, newest first, is `before=` this id (keyset paging: no OFFSET); None on the last page
+             */
+            next_before?: number | null;
             /** Page */
             page: number;
             /** Per Page */
@@ -2910,6 +2926,11 @@ export interface components {
              * @default 0
              */
             area_ha?: number;
+            /**
+             * Bounds
+             * @description lon/lat [west, south, east, north] of its patches (stored at import), for a locator map; None without georeferencing
+             */
+            bounds?: number[] | null;
             /** Decided */
             decided: number;
             /**
@@ -3130,6 +3151,12 @@ export interface components {
             layer: string;
             /** Masks */
             masks: number;
+            /**
+             * Min Group Size
+             * @description groups of fewer masks go to refinement, not to "next group" (one cluster action each)
+             * @default 3
+             */
+            min_group_size?: number;
             /** Model Version */
             model_version: string | null;
             /** Name */
@@ -3162,6 +3189,11 @@ export interface components {
             } | null;
             /** Layer */
             layer?: string | null;
+            /**
+             * Min Group Size
+             * @description groups of fewer masks go to refinement (their undecided masks), not to "next group"
+             */
+            min_group_size?: number | null;
             /** Name */
             name?: string | null;
             /**
@@ -5655,6 +5687,8 @@ export interface operations {
                 page?: number;
                 /** @description Items per page. */
                 per_page?: number;
+                /** @description Keyset paging: only items with a smaller id (a page's `next_before`); `page` then counts from there. */
+                before?: number | null;
             };
             header?: never;
             path: {
@@ -5943,6 +5977,8 @@ export interface operations {
                 page?: number;
                 /** @description Items per page. */
                 per_page?: number;
+                /** @description Keyset paging: only items with a smaller id (a page's `next_before`); `page` then counts from there. */
+                before?: number | null;
             };
             header?: never;
             path: {
@@ -6030,6 +6066,8 @@ export interface operations {
                 page?: number;
                 /** @description Items per page. */
                 per_page?: number;
+                /** @description Only names containing this (any case). */
+                q?: string | null;
             };
             header?: never;
             path: {
@@ -6070,10 +6108,14 @@ export interface operations {
     groups_api_projects__project__neighbourhoods__hood__groups_get: {
         parameters: {
             query?: {
-                /** @description cluster order, or largest area / map gain / open area first */
-                sort?: "cluster" | "-area" | "-gain" | "-open-area";
+                /** @description cluster order; largest area / map gain / open area / size first; most doubtful first (`doubt`); or by predicted class, then largest first (`class`) */
+                sort?: "cluster" | "-area" | "-gain" | "-open-area" | "-size" | "-doubt" | "class";
                 /** @description only groups of at least this area (ha) */
                 min_area_ha?: number | null;
+                /** @description only groups whose key (x-y) or predicted class name contains this (any case) */
+                q?: string | null;
+                /** @description only groups of this predicted class id */
+                class?: number | null;
             };
             header?: never;
             path: {
@@ -6163,6 +6205,8 @@ export interface operations {
                 page?: number;
                 /** @description Items per page. */
                 per_page?: number;
+                /** @description Keyset paging: only items with a smaller id (a page's `next_before`); `page` then counts from there. */
+                before?: number | null;
             };
             header?: never;
             path: {
@@ -6415,6 +6459,8 @@ export interface operations {
                 /** @description Items per page. */
                 per_page?: number;
                 state?: "all" | "refine" | "unchecked" | "checked";
+                /** @description Only names containing this (any case). */
+                q?: string | null;
             };
             header?: never;
             path: {

@@ -20,7 +20,7 @@ from mcae.platform.annotation import schemas
 from mcae.platform.annotation.auth import CurrentUser
 from mcae.platform.annotation.lookups import project_row
 from mcae.platform.annotation.models import Decision, DecisionMask, Group, Mask, Project, utcnow
-from mcae.platform.annotation.queries import group_view
+from mcae.platform.annotation.queries import read_group
 
 SMALL_GROUP = 2  # open masks: such groups come after every larger one
 CANDIDATES = 200  # groups read per request (in gain order); leased ones are skipped
@@ -128,6 +128,6 @@ def release(session: Session, project_id: str, user: CurrentUser) -> int:
 def _out(session: Session, project: Project, group_id: int, second: bool, remaining: int) -> schemas.NextGroupOut:
     group = session.get(Group, group_id, populate_existing=True)
     assert group is not None  # leased just now, in this transaction
-    view = group_view(session, project, group)
+    view = read_group(session, project, group)
     return schemas.NextGroupOut(group=view, second_pass=second, lease_until=group.lease_until,
                                 remaining=remaining)

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from mcae.platform.annotation import dump_load, queries, rebuild, review, schemas, service
+from mcae.platform.annotation import dump_load, rebuild, review, schemas, service
 from mcae.platform.annotation.auth import Admin, Annotator, Reviewer, Viewer
 from mcae.platform.annotation.deps import DecisionId, IfMatch, ProjectId, database, forget_images
 from mcae.platform.annotation.lookups import project_row
+from mcae.platform.annotation.views import project_out
 from mcae.platform.errors import NO_STORE, Forbidden
 from mcae.tiles.schemas import JobOut
 
@@ -44,7 +45,7 @@ def create_manage_router() -> APIRouter:
             found = service.edit_project(session, project, user, body, if_match)
             if body.city is not None or body.layer is not None:
                 rebuild.check_target(session, request.app.state.store, found)  # 400: nothing saved
-            return queries.project_view(session, found)
+            return project_out(found)
 
     @router.get("/decisions.jsonl", summary="Dump: the decisions in force, as the engine's JSONL",
                 response_class=Response, responses={200: {"content": {"application/x-ndjson": {}}}})

@@ -143,6 +143,8 @@ class ProjectOut(BaseModel):
     area_ha: float = 0.0  # of the present masks
     decided_ha: float = 0.0
     gsd: float | None = None  # metres a pixel
+    min_group_size: int = Field(default=3, description="groups of fewer masks go to refinement, not to "
+                                                       "\"next group\" (one cluster action each)")
 
 
 class ProjectPatch(BaseModel):
@@ -158,6 +160,8 @@ class ProjectPatch(BaseModel):
     publish_policy: Literal["reviewed", "any"] | None = Field(
         None, description="reviewed: a rebuild publishes accepted decisions and reviewers' and admins'; "
                           "any: every decision in force")
+    min_group_size: int | None = Field(None, ge=1, le=1000, description=(
+        "groups of fewer masks go to refinement (their undecided masks), not to \"next group\""))
 
     @field_validator("fine_classes")
     @classmethod
@@ -184,6 +188,9 @@ class NeighbourhoodOut(BaseModel):
     area_ha: float = 0.0
     decided_ha: float = 0.0
     share: float = 0.0  # of the project's area
+    bounds: list[float] | None = Field(default=None, description=(
+        "lon/lat [west, south, east, north] of its patches (stored at import), for a locator map; "
+        "None without georeferencing"))
 
 
 class NeighbourhoodPage(Page):
@@ -226,6 +233,9 @@ class GroupOut(BaseModel):
     open_ha: float = 0.0
     share: float = Field(default=0.0, description="the group's share of the project's area")
     gain_ha: float = Field(default=0.0, description="map gain: open area x (1 - confidence), in ha")
+    doubt: float = Field(default=0.0, description=(
+        "share of the group outside its leading class in `histogram` (0: one class, towards 1: mixed); "
+        "the groups' `-doubt` sort"))
     rejections: list[RejectionOut] = Field(default_factory=list,
                                            description="rejected decisions on this group's masks, newest first")
 
@@ -348,6 +358,8 @@ class DecisionOut(BaseModel):
 
 class DecisionPage(Page):
     items: list[DecisionOut]
+    next_before: int | None = Field(default=None, description=(
+        "the next page, newest first, is `before=` this id (keyset paging: no OFFSET); None on the last page"))
 
 
 class DecisionDetail(DecisionOut):
@@ -384,6 +396,8 @@ class HistoryOut(BaseModel):
 
 class HistoryPage(Page):
     items: list[HistoryOut]
+    next_before: int | None = Field(default=None, description=(
+        "the next page, newest first, is `before=` this id (keyset paging: no OFFSET); None on the last page"))
 
 
 class LoadSummary(BaseModel):

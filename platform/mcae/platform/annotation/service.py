@@ -17,6 +17,7 @@ from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.errors import InputError
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.auth import CurrentUser
+from mcae.platform.annotation.counters import Deltas, authors, facts, recount
 from mcae.platform.annotation.lookups import (
     decision_row,
     group_row,
@@ -26,9 +27,15 @@ from mcae.platform.annotation.lookups import (
     user_names,
     wanted_version,
 )
-from mcae.platform.annotation.mask_classes import lock_groups_of, recompute, refresh_totals
+from mcae.platform.annotation.mask_classes import (
+    lock_groups_of,
+    recompute,
+    refresh_totals,
+    send_small_groups,
+    small_groups,
+)
 from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Patch, Project, utcnow
-from mcae.platform.annotation.queries import group_view, patch_counts, patch_view
+from mcae.platform.annotation.queries import read_group, read_patch
 from mcae.platform.annotation.views import aware, decision_out
 from mcae.platform.errors import Conflict, Forbidden
 
@@ -130,7 +137,7 @@ def decide_group(session: Session, project_id: str, user: CurrentUser, neighbour
     History.record(session, project_id, user.id, "create", "decision", str(decision.id), after=after)
     session.flush()  # the group's row as RETURNING gave it, and no other write of this one changes it
     return schemas.SaveOut(decisions=[decision_out(decision, names, len(selection))], masks_changed=len(changed),
-                           group=group_view(session, project, group, names))
+                           group=read_group(session, project, group, names))
 
 
 def _claim_group(session: Session, project: Project, neighbourhood: str, key: str, version: int) -> Group:
@@ -181,13 +188,18 @@ def refine_group(session: Session, project_id: str, user: CurrentUser, neighbour
         raise stale(f"group {neighbourhood}/{key}", version, group.version, _group_state(session, project, group),
                     last_change(session, project_id, "group", f"{neighbourhood}/{key}"))
     sent = []
-    for mask in session.scalars(select(Mask).where(Mask.id.in_([m.id for m in selection]))
-                                .execution_options(populate_existing=True)):
+    fresh = list(session.scalars(select(Mask).where(Mask.id.in_([m.id for m in selection]))
+                                 .execution_options(populate_existing=True)))
+    by, deltas = authors(session, [m.decision_id for m in fresh]), Deltas(project_id)
+    for mask in fresh:
         if not mask.refine:
             sent.append(mask.id)
+        before = facts(mask, by)
         mask.refine = True
         mask.version += 1
+        deltas.add(before, facts(mask, by))
     session.flush()
+    deltas.apply(session)
     refresh_totals(session, [group.id])
     History.record(session, project_id, user.id, "refine", "group", f"{neighbourhood}/{key}",
            before={"version": version}, after={"masks": [m.id for m in selection]})
@@ -195,7 +207,7 @@ def refine_group(session: Session, project_id: str, user: CurrentUser, neighbour
                    after={"masks": sorted(sent), "group": group.id})
     session.flush()
     session.refresh(group)
-    return schemas.SaveOut(decisions=[], masks_changed=len(selection), group=group_view(session, project, group),
+    return schemas.SaveOut(decisions=[], masks_changed=len(selection), group=read_group(session, project, group),
                            refinement=entry.id)
 
 
@@ -223,10 +235,16 @@ def undo_refinement(session: Session, project_id: str, user: CurrentUser, refine
     ids = [int(i) for i in (entry.after or {}).get("masks", [])]
     back = list(session.scalars(select(Mask).where(Mask.id.in_(ids), Mask.refine.is_(True), Mask.class_id.is_(None))
                                 .execution_options(populate_existing=True))) if ids else []
+    if group.id in small_groups(session, [group.id]):  # a small group's masks wait for refinement anyway
+        back = []
+    deltas = Deltas(project_id)
     for mask in back:
+        before = facts(mask, {})
         mask.refine = False
         mask.version += 1
+        deltas.add(before, facts(mask, {}))
     session.flush()
+    deltas.apply(session)
     refresh_totals(session, [group.id])
     History.record(session, project_id, user.id, "unsend", "refinement", entry.entity_id,
            after={"of": entry.id, "masks": [m.id for m in back]})
@@ -234,7 +252,7 @@ def undo_refinement(session: Session, project_id: str, user: CurrentUser, refine
            after={"of": entry.id, "masks": len(back)})
     session.flush()
     session.refresh(group)
-    return schemas.SaveOut(decisions=[], masks_changed=len(back), group=group_view(session, project, group))
+    return schemas.SaveOut(decisions=[], masks_changed=len(back), group=read_group(session, project, group))
 
 
 def correct_patch(session: Session, project_id: str, user: CurrentUser, patch_name: str,
@@ -291,7 +309,7 @@ def correct_patch(session: Session, project_id: str, user: CurrentUser, patch_na
            after={"decisions": [d.id for d in made], "changed": len(changed)})
     session.flush()
     return schemas.SaveOut(decisions=[decision_out(d, names, 1) for d in made], masks_changed=len(changed),
-                           patch=patch_view(session, patch))
+                           patch=read_patch(session, patch))
 
 
 def set_checked(session: Session, project_id: str, user: CurrentUser, patch_name: str,
@@ -307,13 +325,17 @@ def set_checked(session: Session, project_id: str, user: CurrentUser, patch_name
     session.refresh(patch)
     open_masks = 0
     if body.checked:
-        n, decided, waiting = patch_counts(session, project_id, [patch_name]).get(patch_name, (0, 0, 0))
+        n, decided, waiting = patch.masks, patch.decided, patch.refine  # its counters
         open_masks = n - decided
         if open_masks and not body.override:
             raise InputError(
                 f"patch {patch_name} has {n - decided} undecided masks ({waiting} waiting for refinement): "
                 "a fully checked patch feeds the dense training set, so decide them first, or mark it "
                 "checked with override (recorded with your name)")
+    if patch.checked != body.checked:
+        session.execute(update(Project).where(Project.id == project_id)
+                        .values(checked_patches=Project.checked_patches + (1 if body.checked else -1))
+                        .execution_options(synchronize_session=False))
     patch.checked = body.checked
     patch.checked_by, patch.checked_at = (user.id, utcnow()) if body.checked else (None, None)
     after: dict[str, Any] = {"checked": body.checked, "version": patch.version}
@@ -322,7 +344,7 @@ def set_checked(session: Session, project_id: str, user: CurrentUser, patch_name
     History.record(session, project_id, user.id, "check" if body.checked else "uncheck", "patch", patch_name,
            before=before, after=after)
     session.flush()
-    return patch_view(session, patch)
+    return read_patch(session, patch)
 
 
 def undo(session: Session, project_id: str, user: CurrentUser, decision_id: int) -> schemas.SaveOut:
@@ -350,7 +372,7 @@ def undo(session: Session, project_id: str, user: CurrentUser, decision_id: int)
                                                    Group.neighbourhood == decision.neighbourhood,
                                                    Group.key == decision.group_key)
                                .execution_options(populate_existing=True))
-        group = group_view(session, project_row(session, project_id), found) if found is not None else None
+        group = read_group(session, project_row(session, project_id), found) if found is not None else None
     return schemas.SaveOut(decisions=[decision_out(decision, user_names(session), len(masks))],
                            masks_changed=len(changed), group=group)
 
@@ -390,6 +412,10 @@ def edit_project(session: Session, project_id: str, user: CurrentUser, body: sch
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise stale(f"project {project_id}", version, project.version, {"version": project.version},
                     last_change(session, project_id, "project", project_id))
+    if "min_group_size" in changes and changes["min_group_size"] != before["min_group_size"]:
+        refresh_totals(session, send_small_groups(session, project_id))  # (a larger group is not taken back)
+        recount(session, project_id)  # an admin's setting: the project's counters from its masks, once
+        session.refresh(project)
     History.record(session, project_id, user.id, "edit", "project", project_id, before=before, after=changes)
     return project
 
@@ -451,4 +477,4 @@ def _select(members: list[Mask], wanted: list[int] | None, where: str) -> list[M
 
 
 def _group_state(session: Session, project: Project, group: Group) -> dict[str, Any]:
-    return group_view(session, project, group).model_dump(mode="json")
+    return read_group(session, project, group).model_dump(mode="json")
