@@ -12,11 +12,12 @@
 import { currentUser } from '../shared/auth';
 import type { Project, User } from '../shared/client';
 import { startTool } from '../shared/page';
-import { flash, param, setParams } from '../shared/util';
+import { debounce, flash, param, setParams } from '../shared/util';
 import { grid } from './cards';
 import { armFine, drawClassButtons } from './classbar';
-import { drawGroups, loadGroups } from './groups';
-import { loadHoods, showHood } from './hoods';
+import { fillClassFilter, reloadGroups } from './groups';
+import { findHoods, jumpToTyped, loadHoods, showHood } from './hoods';
+import { loadHoodMap } from './hoodmap';
 import { errorText, status } from './notes';
 import { loadMasks, nextGroup, openHood, selectAll, turn } from './open';
 import { reloadGroup, sendRestToRefine } from './save';
@@ -40,11 +41,12 @@ function wire(): void {
   ui.selectNone.addEventListener('click', () => grid.clear());
   ui.undo.addEventListener('click', () => { queueWrite('Undo', () => undo(), (t) => status(t)); });
   ui.refine.addEventListener('click', () => { queueWrite('Rest to refine', sendRestToRefine, (t) => status(t)); });
-  for (const node of [ui.groupSort, ui.groupMin]) {
-    node.addEventListener('change', () => {
-      if (page.hood) void loadGroups(page.hood).then((groups) => { page.groups = groups; drawGroups(); });
-    });
-  }
+  for (const node of [ui.groupSort, ui.groupMin, ui.groupClass]) node.addEventListener('change', () => { void reloadGroups(); });
+  ui.groupQ.addEventListener('input', debounce(() => { void reloadGroups(); }, 250));
+  ui.hoodQ.addEventListener('input', debounce(() => { void findHoods(ui.hoodQ.value); }, 250));
+  ui.hoodQ.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') { event.preventDefault(); void jumpToTyped(); }
+  });
   ui.fineOf.addEventListener('change', () => armFine(Number(ui.fineOf.value)));
   ui.dump.addEventListener('click', () => { void dumpDecisions(page.project.id, ui.loadStatus); });
   ui.load.addEventListener('click', () => ui.loadFile.click());
@@ -57,7 +59,9 @@ function wire(): void {
 async function startProject(project: Project, user: User): Promise<void> {
   begin(project, user);
   drawClassButtons();
+  fillClassFilter();
   await loadHoods(1);
+  loadHoodMap().catch((error: unknown) => status(`The neighbourhoods' map could not load: ${errorText(error)}`, 'error'));
   const hood = param('n');
   const group = param('g');
   if (hood) {

@@ -20,8 +20,8 @@ function takeGroup(group: Group): void {
   if (before && group.version < before.version) return; // an older answer than what is shown
   if (page.group?.id === group.id) page.group = group;
   page.groups = page.groups.map((g) => (g.id === group.id ? group : g));
-  const hood = page.hoods.find((h) => h.name === group.neighbourhood);
-  if (hood && before) {
+  for (const hood of [page.hoods, page.allHoods].map((list) => list.find((h) => h.name === group.neighbourhood))) {
+    if (!hood || !before) continue;
     hood.decided += group.decided - before.decided;
     hood.decided_ha = (hood.decided_ha ?? 0) + (group.decided_ha ?? 0) - (before.decided_ha ?? 0);
     hood.progress = hood.masks ? hood.decided / hood.masks : 1;

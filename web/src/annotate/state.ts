@@ -18,6 +18,10 @@ export interface State {
   hoodPage: number;
   hoodTotal: number;
   hoods: Neighbourhood[];
+  /** What the jump-to field narrows the neighbourhoods to ('' for all). */
+  hoodQuery: string;
+  /** Every neighbourhood with its bounds, for the locator (loaded once a project opens). */
+  allHoods: Neighbourhood[];
   hood: string | null;
   groups: Group[];
   group: Group | null;
@@ -36,6 +40,9 @@ export interface State {
   lastSend: { id: number; group: string; masks: number } | null;
   /** The latest opening (group, page, sort, filter): what is drawn later belongs to it. */
   opening: number;
+  /** How many of `groups` the row shows (it grows a chunk at a time), and the latest fetch of them. */
+  groupsShown: number;
+  groupsSeq: number;
   /** A "select all" still fetching the other pages' ids (a class key pressed meanwhile waits). */
   selecting: Promise<void> | null;
 }
@@ -46,9 +53,10 @@ export const page = {} as State;
 /** Start a project's state afresh. */
 export function begin(project: Project, user: User): void {
   Object.assign(page, {
-    user, project, hoodPage: 1, hoodTotal: 0, hoods: [], hood: null, groups: [], group: null, secondPass: false,
+    user, project, hoodPage: 1, hoodTotal: 0, hoods: [], hoodQuery: '', allHoods: [], hood: null, groups: [], group: null, secondPass: false,
     leaseUntil: null, sort: (ui.sort.value as Sort) || 'confidence', filter: 'all', page: 1, total: 0, history: [],
     secondLabels: new Map(), saving: false, fineOf: 5, lastSend: null, opening: page.opening ?? 0, selecting: null,
+    groupsShown: 0, groupsSeq: 0,
   } satisfies State);
 }
 

@@ -3,6 +3,7 @@
 // and a zoomed view pans to keep it in sight), Enter or Space picks the mask under it (mask-at,
 // as a click does; Shift+Enter adds it to the selected rows), Escape hides it.
 
+import { addShortcuts } from '../shared/keys';
 import type { Pick, Views } from './views';
 
 /** Steps across a patch at 1× (a 1024 px patch: 16 px a step). */
@@ -63,5 +64,26 @@ export class Cursor {
     this.x = Math.min(width - 1, Math.max(0, Math.floor(x)));
     this.y = Math.min(height - 1, Math.max(0, Math.floor(y)));
     this.views.drawCursor({ x: this.x, y: this.y });
+  }
+
+  /** Its keys, listed by `?`: while it shows, the arrows, Enter, Space and Escape are its own. */
+  addKeys(): void {
+    const on = () => this.on;
+    const steps: Record<string, [number, number]> = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+    const move = (e: KeyboardEvent) => { const [dx, dy] = steps[e.key] ?? [0, 0]; this.move(dx, dy, e.shiftKey); };
+    addShortcuts(
+      { keys: ['m'], label: 'Show or hide a cursor on the images, to pick masks without a mouse', group: 'Cursor',
+        run: () => this.toggle() },
+      { keys: ['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown'], shown: '← → ↑ ↓',
+        label: 'With the cursor shown: move it (finer when zoomed)', group: 'Cursor', when: on, run: move },
+      { keys: ['Shift+ArrowLeft', 'Shift+ArrowRight', 'Shift+ArrowUp', 'Shift+ArrowDown'], shown: 'Shift + ← → ↑ ↓',
+        label: 'With the cursor shown: move it four times farther', group: 'Cursor', when: on, run: move },
+      { keys: ['Enter', 'Space'], label: 'With the cursor shown: pick the mask under it (a row, as a click)', group: 'Cursor',
+        when: on, run: () => this.select(false) },
+      { keys: ['Shift+Enter'], label: 'With the cursor shown: pick the mask under it, adding it to the selected rows',
+        group: 'Cursor', when: on, run: () => this.select(true) },
+      { keys: ['Escape'], label: 'Hide the cursor (the arrows page and select rows again)', group: 'Cursor', when: on,
+        run: () => this.hide() },
+    );
   }
 }

@@ -11,6 +11,7 @@ import { startTool } from '../shared/page';
 import { byId, el, fill, flash, inkOn, param, setParams, when } from '../shared/util';
 import { conflictText, hideBanner, saveRows, setChecked, showBanner } from './actions';
 import { Cursor } from './cursor';
+import { patchAt, wireJump } from './jump';
 import { Locator } from './locator';
 import { FILTERS, PatchList, type Filter } from './patches';
 import { Rows, seenOf, type ClassInfo, type Seen } from './rows';
@@ -157,6 +158,18 @@ async function openPatch(): Promise<void> {
   redraw(false);
   cursor.redraw();
   byId('refine').dataset.patch = found.name;
+}
+
+/** Open the patch `name`: in the pager's list, else among every patch (the filter then says so). */
+async function openByName(name: string): Promise<boolean> {
+  if (!list.goTo(name)) {
+    const filter = byId<HTMLSelectElement>('filter');
+    filter.value = 'all';
+    await list.load(page.project.id, 'all', name);
+    if (!list.goTo(name)) return false;
+  }
+  await openPatch();
+  return true;
 }
 
 function go(delta: number): void {
@@ -327,28 +340,7 @@ function shortcuts(): void {
     { keys: ['p'], label: 'Show the predictions where no expert decided, or not', group: 'View',
       run: () => { const box = byId<HTMLInputElement>('show-map'); box.checked = !box.checked; redraw(false); } },
   );
-  cursorKeys();
-}
-
-/** The keyboard cursor's keys: while it shows, the arrows, Enter, Space and Escape are its own. */
-function cursorKeys(): void {
-  const on = () => cursor.on;
-  const steps: Record<string, [number, number]> = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
-  const move = (e: KeyboardEvent) => { const [dx, dy] = steps[e.key] ?? [0, 0]; cursor.move(dx, dy, e.shiftKey); };
-  addShortcuts(
-    { keys: ['m'], label: 'Show or hide a cursor on the images, to pick masks without a mouse', group: 'Cursor',
-      run: () => cursor.toggle() },
-    { keys: ['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown'], shown: '← → ↑ ↓',
-      label: 'With the cursor shown: move it (finer when zoomed)', group: 'Cursor', when: on, run: move },
-    { keys: ['Shift+ArrowLeft', 'Shift+ArrowRight', 'Shift+ArrowUp', 'Shift+ArrowDown'], shown: 'Shift + ← → ↑ ↓',
-      label: 'With the cursor shown: move it four times farther', group: 'Cursor', when: on, run: move },
-    { keys: ['Enter', 'Space'], label: 'With the cursor shown: pick the mask under it (a row, as a click)', group: 'Cursor',
-      when: on, run: () => cursor.select(false) },
-    { keys: ['Shift+Enter'], label: 'With the cursor shown: pick the mask under it, adding it to the selected rows',
-      group: 'Cursor', when: on, run: () => cursor.select(true) },
-    { keys: ['Escape'], label: 'Hide the cursor (the arrows page and select rows again)', group: 'Cursor', when: on,
-      run: () => cursor.hide() },
-  );
+  cursor.addKeys();
 }
 
 async function start(): Promise<void> {
@@ -376,6 +368,12 @@ async function start(): Promise<void> {
     list.load(page.project.id, filter.value as Filter, page.detail?.name).then(openPatch).catch(report);
   });
 
+  wireJump(() => page.project.id, openByName, (text) => flash(status(), text, 'info'));
+  locator.onPick = (lon, lat) => {
+    const found = patchAt(list.items, lon, lat);
+    if (found) openByName(found.name).catch(report);
+    else flash(status(), 'No patch of this list there.', 'info');
+  };
   locator.open(page.project.city).catch(() => undefined);
   await list.load(page.project.id, filter.value as Filter, param('patch'));
   await openPatch();
