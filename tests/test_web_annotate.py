@@ -383,3 +383,102 @@ def test_a_save_is_taken_from_its_answer_without_refetching(browser: Any, annota
         assert not unexpected(viewer.errors), viewer.errors
     finally:
         context.close()
+
+
+def group_keys(page: Any) -> list[str]:
+    """The groups the row shows, in order."""
+    return list(page.eval_on_selector_all("#groups .pick.group", "els => els.map(e => e.dataset.group)"))
+
+
+def test_groups_search_sort_and_a_long_list(browser: Any, annotation_site: Annotation) -> None:
+    """The groups of a neighbourhood: searched (q) and sorted (size, doubt, class) by the server, in
+    the server's order; 900 groups draw a chunk at a time, more as the row is scrolled or "+N more"
+    pressed."""
+    import re
+
+    site = annotation_site
+    group = site.fresh_group(min_size=2)
+    hood = group["neighbourhood"]
+    context, page, viewer = open_tool(browser, site, "alice", site.group_url(group))
+    try:
+        wait_drawn(page, group)
+        every = site.api(site.p(f"/neighbourhoods/{hood}/groups"))
+        assert page.get_attribute("#group-count", "data-total") == str(len(every))
+        for sort in ("-size", "-doubt", "class"):
+            want = [g["key"] for g in site.api(site.p(f"/neighbourhoods/{hood}/groups?sort={sort}"))]
+            page.select_option("#group-sort", sort)
+            page.wait_for_function("w => JSON.stringify([...document.querySelectorAll('#groups .pick.group')]"
+                                   ".map(e => e.dataset.group)) === JSON.stringify(w)", arg=want)
+        page.select_option("#group-sort", "-size")
+        page.wait_for_function("() => { const s = [...document.querySelectorAll('#groups .pick.group')]"
+                               ".map(e => +e.dataset.size); return s.every((v, i) => !i || s[i - 1] >= v); }")
+
+        # a search: the server's answer, drawn; the count says how many were found
+        q = group["key"]
+        want = [g["key"] for g in site.api(site.p(f"/neighbourhoods/{hood}/groups?sort=-size&q={q}"))]
+        assert group["key"] in want and len(want) < len(every), want
+        page.fill("#group-q", q)
+        page.wait_for_function("n => document.querySelector('#group-count').dataset.total === String(n)", arg=len(want))
+        assert group_keys(page) == want
+        assert "found" in page.inner_text("#group-count")
+        page.fill("#group-q", "")
+        page.wait_for_function("n => document.querySelector('#group-count').dataset.total === String(n)",
+                               arg=len(every))
+
+        # a neighbourhood of 900 groups (the server's answer made long): 120 buttons, then more
+        template = every[0]
+        many = [{**template, "id": 10_000 + i, "key": f"{i}-{i % 7}", "size": 900 - i} for i in range(900)]
+        page.route(re.compile(r".*/neighbourhoods/[^/]+/groups\?.*"),
+                   lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(many)))
+        page.select_option("#group-sort", "-area")
+        page.wait_for_function("() => document.querySelector('#group-count').dataset.total === '900'")
+        assert page.locator("#groups .pick.group").count() == 120
+        assert page.inner_text("#groups .pick.more") == "+780 more"
+        page.eval_on_selector("#groups", "g => { g.scrollLeft = g.scrollWidth; }")
+        page.wait_for_function("() => Number(document.querySelector('#groups').dataset.shown) >= 240")
+        shown = int(page.get_attribute("#groups", "data-shown"))
+        page.click("#groups .pick.more")
+        page.wait_for_function("n => Number(document.querySelector('#groups').dataset.shown) === n", arg=shown + 120)
+        assert page.locator("#groups .pick.group").count() == shown + 120
+        assert group_keys(page)[:3] == ["0-0", "1-1", "2-2"]
+        page.unroute(re.compile(r".*/neighbourhoods/[^/]+/groups\?.*"))
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
+
+
+def test_neighbourhood_jump_to_and_locator(browser: Any, annotation_site: Annotation) -> None:
+    """Neighbourhoods: the jump-to field narrows the row to the names containing what is typed and
+    Enter opens the match; the locator draws every neighbourhood's bounds, and a click opens one."""
+    site = annotation_site
+    hoods = site.api(site.p("/neighbourhoods?per_page=500"))["items"]
+    assert len(hoods) >= 2, "the test project has several neighbourhoods"
+    assert all(h.get("bounds") and len(h["bounds"]) == 4 for h in hoods), "every neighbourhood has its bounds"
+    first, last = hoods[0]["name"], hoods[-1]["name"]
+    context, page, viewer = open_tool(browser, site, "alice")
+    try:
+        page.wait_for_selector("#groups[data-hood]")
+        page.fill("#hood-q", last)
+        page.wait_for_function("q => document.querySelector('#hoods').dataset.query === q", arg=last)
+        names = page.eval_on_selector_all("#hoods .pick.hood", "els => els.map(e => e.dataset.hood)")
+        assert names and all(last in n for n in names), names
+        page.press("#hood-q", "Enter")
+        page.wait_for_selector(f"#groups[data-hood='{last}']")
+        page.wait_for_function("h => document.querySelector('#annotate').dataset.group.startsWith(h + '/')", arg=last)
+
+        # the locator: one cell per neighbourhood, the open one outlined; a click opens another
+        page.wait_for_selector("#hood-locator:not([hidden]) #hood-map .hood-cell")
+        assert page.locator("#hood-map .hood-cell").count() == len(hoods)
+        assert page.get_attribute("#hood-map", "data-current") == last
+        boxes = {n: page.locator(f"#hood-map [data-hood='{n}']").bounding_box() for n in (first, last)}
+        assert all(b and b["width"] > 2 and b["height"] > 2 for b in boxes.values()), boxes
+        assert boxes[first] != boxes[last]
+        page.click(f"#hood-map [data-hood='{first}']")
+        page.wait_for_selector(f"#groups[data-hood='{first}']")
+        page.wait_for_function("h => document.querySelector('#hood-map').dataset.current === h", arg=first)
+        page.wait_for_function("h => document.querySelector('#annotate').dataset.group.startsWith(h + '/')", arg=first)
+        assert page.input_value("#hood-q") == "", "a neighbourhood outside the matches clears the jump-to"
+        assert page.locator(f"#hoods [data-hood='{first}'][aria-pressed='true']").count() == 1
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
