@@ -551,3 +551,39 @@ def test_keyboard_cursor_picks_masks_without_a_mouse(browser: Any, refine_site: 
         assert not unexpected(viewer.errors), viewer.errors
     finally:
         context.close()
+
+
+def test_jump_to_a_patch_by_name_and_by_the_locator(browser: Any, refine_site: Refine) -> None:
+    """The pager's jump-to: typing suggests patch names (the server's search), Enter opens the
+    patch; a click on the locator opens the patch under it (a neighbour's centre)."""
+    site = refine_site
+    patches = site.patches()
+    first, target = patches[0], patches[-1]
+    context, page, viewer = open_refine(browser, site, "alice", f"?project={PROJECT}&patch={first['name']}&filter=all")
+    try:
+        wait_patch(page, first["name"])
+        page.fill("#patch-q", target["name"])
+        page.wait_for_function("t => [...document.querySelectorAll('#patch-names option')].some(o => o.value === t)",
+                               arg=target["name"])
+        page.press("#patch-q", "Enter")
+        wait_patch(page, target["name"])
+        assert page.inner_text("#position") == f"{len(patches)} / {len(patches)}"
+
+        # the locator: a click on the patch nearest the open one opens it
+        page.wait_for_selector("#locator-box[data-state='ready'] canvas", timeout=30_000)
+        bounds = site.detail(target["name"])["bounds"]
+        page.wait_for_function("b => document.querySelector('#locator-box').dataset.patch === b",
+                               arg=",".join(str(v) for v in bounds), timeout=15_000)
+        near = next(p for p in patches if (p["row"], p["col"]) in
+                    {(target["row"], target["col"] - 1), (target["row"] - 1, target["col"])})
+        w, s, e, n = site.detail(near["name"])["bounds"]
+        x, y = page.evaluate("c => { const p = window.mcaeLocator.project(c); return [p.x, p.y]; }",
+                             [(w + e) / 2, (s + n) / 2])
+        box = page.locator("#locator").bounding_box()
+        assert 0 < x < box["width"] and 0 < y < box["height"], (x, y, box)
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        wait_patch(page, near["name"])
+        assert page.get_attribute("#refine", "data-patch") == near["name"]
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()

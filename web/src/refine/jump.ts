@@ -4,12 +4,34 @@
 import { api, type Patch } from '../shared/client';
 import { byId, debounce, el } from '../shared/util';
 
-/** The patch of `items` whose lon/lat bounds hold the point, if any. */
-export function patchAt(items: readonly Patch[], lon: number, lat: number): Patch | undefined {
-  return items.find((p) => {
-    const b = p.bounds;
-    return b?.length === 4 && lon >= b[0] && lon <= b[2] && lat >= b[1] && lat <= b[3];
-  });
+/** The grid of a project's patches (its manifest): patches of `patch_size` px sharing `overlap` px. */
+export interface GridInfo {
+  patch_size?: unknown;
+  overlap?: unknown;
+}
+
+/**
+ * The patch of `items` whose core holds a lon/lat point, from the open patch: its lon/lat bounds
+ * and its size in pixels give the scale (a city is small enough for lon/lat to be linear in
+ * pixels), the grid gives the cores (as the engine cuts them: ownership splits the overlap).
+ */
+export function patchAt(items: readonly Patch[], open: Patch, size: { width: number; height: number },
+  grid: GridInfo, lon: number, lat: number): Patch | undefined {
+  const b = open.bounds;
+  if (!b || b.length !== 4 || !size.width || !size.height) return undefined;
+  const patchSize = Number(grid.patch_size ?? size.width);
+  const overlap = Number(grid.overlap ?? 0);
+  const stride = patchSize - overlap;
+  const x = open.col * stride + ((lon - b[0]) / (b[2] - b[0])) * size.width; // scene pixels
+  const y = open.row * stride + ((b[3] - lat) / (b[3] - b[1])) * size.height;
+  if (x < 0 || y < 0) return undefined;
+  const half = Math.floor(overlap / 2);
+  const col = Math.max(0, Math.floor((x - half) / stride));
+  const row = Math.max(0, Math.floor((y - half) / stride));
+  const lastRow = Math.max(...items.map((p) => p.row));
+  const lastCol = Math.max(...items.map((p) => p.col));
+  if (row > lastRow + 1 || col > lastCol + 1) return undefined; // off the city
+  return items.find((p) => p.row === Math.min(row, lastRow) && p.col === Math.min(col, lastCol));
 }
 
 /**

@@ -370,7 +370,7 @@ async function start(): Promise<void> {
 
   wireJump(() => page.project.id, openByName, (text) => flash(status(), text, 'info'));
   locator.onPick = (lon, lat) => {
-    const found = patchAt(list.items, lon, lat);
+    const found = page.detail ? patchAt(list.items, page.detail, views, page.project.grid, lon, lat) : undefined;
     if (found) openByName(found.name).catch(report);
     else flash(status(), 'No patch of this list there.', 'info');
   };
