@@ -417,7 +417,8 @@ def test_groups_search_sort_and_a_long_list(browser: Any, annotation_site: Annot
         q = group["key"]
         want = [g["key"] for g in site.api(site.p(f"/neighbourhoods/{hood}/groups?sort=-size&q={q}"))]
         assert group["key"] in want and len(want) < len(every), want
-        page.fill("#group-q", q)
+        page.keyboard.press("/")  # the search field, from the keyboard
+        page.keyboard.type(q)
         page.wait_for_function("n => document.querySelector('#group-count').dataset.total === String(n)", arg=len(want))
         assert group_keys(page) == want
         assert "found" in page.inner_text("#group-count")
@@ -462,7 +463,8 @@ def test_neighbourhood_jump_to_and_locator(browser: Any, annotation_site: Annota
     context, page, viewer = open_tool(browser, site, "alice")
     try:
         page.wait_for_selector("#groups[data-hood]")
-        page.fill("#hood-q", last)
+        page.keyboard.press("g")  # the jump-to field, from the keyboard
+        page.keyboard.type(last)
         page.wait_for_function("q => document.querySelector('#hoods').dataset.query === q", arg=last)
         names = page.eval_on_selector_all("#hoods .pick.hood", "els => els.map(e => e.dataset.hood)")
         assert names and all(last in n for n in names), names

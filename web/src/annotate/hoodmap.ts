@@ -9,8 +9,8 @@ import { ui } from './ui';
 import { showHood } from './hoods';
 
 const SVG = 'http://www.w3.org/2000/svg';
-const WIDTH = 150;
-const MAX_HEIGHT = 96;
+const WIDTH = 120;
+const MAX_HEIGHT = 64;
 const PER_PAGE = 500;
 
 /** Every neighbourhood with its bounds (a city has hundreds: a few pages of stored counters). */

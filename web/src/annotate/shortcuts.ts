@@ -7,6 +7,7 @@ import { status } from './notes';
 import { nextGroup, selectAll, stepGroup, turn } from './open';
 import { assign, sendRestToRefine } from './save';
 import { classes, page } from './state';
+import { ui } from './ui';
 import { undo } from './undo';
 import { queueWrite, writesPending } from './writes';
 
@@ -43,6 +44,10 @@ export function addAnnotateShortcuts(): void {
     { keys: ['Shift+click'], shown: 'Shift + click', label: 'Select every mask from the last one clicked (mouse)', group: 'Select', when: () => false, run: () => undefined },
     { keys: ['drag'], shown: 'drag a box', label: 'Draw a box over masks to select them (Alt: unselect)', group: 'Select', when: () => false, run: () => undefined },
     { keys: ['n'], label: 'Next group to label (leased to you)', group: 'Move', run: () => { void nextGroup(); } },
+    { keys: ['/'], label: 'Find a group of the neighbourhood (by key or predicted class)', group: 'Move',
+      run: () => { ui.groupQ.focus(); ui.groupQ.select(); } },
+    { keys: ['g'], label: 'Jump to a neighbourhood by name (Enter opens it)', group: 'Move',
+      run: () => { ui.hoodQ.focus(); ui.hoodQ.select(); } },
     { keys: ['j', 'PageDown'], label: 'Next group of the list', group: 'Move', when: open, run: () => { void stepGroup(1); } },
     { keys: ['k', 'PageUp'], label: 'Previous group of the list', group: 'Move', when: open, run: () => { void stepGroup(-1); } },
     { keys: [']'], label: 'Next page of masks', group: 'Move', when: open, run: () => turn(1) },

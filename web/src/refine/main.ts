@@ -333,6 +333,8 @@ function shortcuts(): void {
     { keys: ['ArrowLeft', '['], label: 'Previous patch', group: 'Patches', run: () => go(-1) },
     { keys: ['ArrowRight', ']'], label: 'Next patch', group: 'Patches', run: () => go(1) },
     { keys: ['c'], label: 'Mark the patch fully checked, or not', group: 'Patches', run: () => { toggleChecked().catch(report); } },
+    { keys: ['g'], label: 'Jump to a patch by name (Enter opens it)', group: 'Patches',
+      run: () => { const field = byId<HTMLInputElement>('patch-q'); field.focus(); field.select(); } },
     { keys: ['b'], label: 'Blend the classification over the imagery, or not', group: 'View', run: () => views.toggleBlend() },
     { keys: ['+', '='], label: 'Zoom in (also the mouse wheel; drag to pan)', group: 'View', run: () => views.zoom.zoomAt(1.5) },
     { keys: ['-'], label: 'Zoom out', group: 'View', run: () => views.zoom.zoomAt(1 / 1.5) },
