@@ -91,7 +91,6 @@ export function flash(node: HTMLElement, text: string, kind: 'ok' | 'error' | 'i
   node.dataset.kind = kind;
 }
 
-/** `fn` once the calls stop for `ms` (typing in a search field). */
 export function debounce<A extends unknown[]>(fn: (...args: A) => void, ms: number): (...args: A) => void {
   let timer: number | undefined;
   return (...args: A) => {
