@@ -198,3 +198,30 @@ def test_every_counter_equals_a_recount_after_each_random_write(service: Service
     assert {"decide", "correct", "undo", "review", "refine"} <= set(done), done
     project = service.get(service.p()).json()  # what the page shows is the counters
     assert project["decided"] > 0 and (project["masks"], project["decided"]) == expected[:2]
+
+
+def test_the_migration_fills_the_counters_from_the_masks(service: Service) -> None:
+    """Down to 0006 and up again: 0008's backfill gives what the writes kept (after the random
+    writes above, so decided, refined, mapped and absent-free masks of every kind are there)."""
+    from alembic import command
+
+    from mcae.platform.annotation.db import alembic_config
+
+    db = Database(service.url)
+    try:
+        before = stored(db, service.project)
+        assert before["project"][1] > 0  # decided masks to count
+        db.engine.dispose()  # no pooled connection holds the tables while they change
+        service.client.app.state.database.engine.dispose()  # type: ignore[attr-defined]
+        command.downgrade(alembic_config(service.url), "0006_expert_web")
+        command.upgrade(alembic_config(service.url), "head")
+        after = stored(db, service.project)
+        assert after == recount(db, service.project)
+        assert after["project"] == before["project"] and after["patches"] == before["patches"]
+        with db.reader() as session:  # neighbourhoods rebuilt from the patches, in page order
+            hoods = session.scalars(select(Neighbourhood).where(Neighbourhood.project_id == service.project)
+                                    .order_by(Neighbourhood.seq)).all()
+            assert [h.name for h in hoods] == sorted(before["hoods"], key=lambda n: tuple(map(int, n.split("-"))))
+            assert all(h.patches and h.groups > 0 for h in hoods)
+    finally:
+        db.dispose()
