@@ -132,7 +132,7 @@ class Deltas:
 
 
 def _table(model: Any) -> Table:
-    return model.__table__  # type: ignore[no-any-return]
+    return model.__table__
 
 
 def _ensure_tallies(session: Session, project_id: str, keys: list[tuple[str, int]]) -> None:

@@ -59,11 +59,11 @@ def groups_of(session: Session, project: Project, neighbourhood: str, sort: Grou
 
         raise UnknownId("neighbourhood", neighbourhood)
     masks: dict[int, list[MaskState]] = defaultdict(list)
-    for group_id, class_id, refine, proba in session.execute(  # plain rows: no ORM objects per mask
+    for group_id, cls, refine, proba in session.execute(  # plain rows: no ORM objects per mask
             select(Mask.group_id, Mask.class_id, Mask.refine, Mask.proba).where(
                 Mask.project_id == project.id, Mask.neighbourhood == neighbourhood, Mask.present.is_(True))):
         if group_id is not None:
-            masks[group_id].append((class_id, refine, proba))
+            masks[group_id].append((cls, refine, proba))
     names = user_names(session)
     gsd_m, total = gsd(project), project.area
     out = [group_out(g, masks[g.id], i + 1, len(groups), project.model_version, names, gsd_m=gsd_m,

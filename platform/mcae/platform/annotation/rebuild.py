@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from mcae.inference.atomic import atomic_path
 from mcae.inference.errors import InputError, ProjectStateError
 from mcae.inference.project import Project as EngineProject
-from mcae.platform.annotation import schemas
+from mcae.platform.annotation import review_schemas
 from mcae.platform.annotation.areas import share
 from mcae.platform.annotation.counters import recount, tallies
 from mcae.platform.annotation.db import Database
@@ -46,7 +46,7 @@ def watermark(session: Session, project_id: str) -> int:
     return session.scalar(select(func.max(History.id)).where(History.project_id == project_id)) or 0
 
 
-def preview(session: Session, project_id: str) -> schemas.RebuildPreview:
+def preview(session: Session, project_id: str) -> review_schemas.RebuildPreview:
     """Masks (and their area) whose class differs from the one in the last map built."""
     project = project_row(session, project_id)
     gsd = float(project.grid.get("gsd", 0.0)) or _gsd(project.root)
@@ -56,7 +56,7 @@ def preview(session: Session, project_id: str) -> schemas.RebuildPreview:
     since = select(func.count(Decision.id)).where(Decision.project_id == project_id)
     if last is not None:
         since = since.where(Decision.created_at > last.at)
-    return schemas.RebuildPreview(
+    return review_schemas.RebuildPreview(
         masks_changed=project.changed, area_m2=round(float(project.changed_area) * gsd * gsd, 1),
         by_class={class_name(c) or "?": n for c, (n, _) in sorted(by_class.items())},
         decisions_since_last_build=session.scalar(since) or 0,

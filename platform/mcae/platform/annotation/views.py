@@ -11,9 +11,19 @@ import numpy as np
 
 from mcae.inference.classes import MCAE, N_CLASSES
 from mcae.inference.group_line import class_mix, describe_group
-from mcae.platform.annotation import schemas
+from mcae.platform.annotation import review_schemas, schemas
 from mcae.platform.annotation.areas import gsd, hectares, share
-from mcae.platform.annotation.models import Decision, Group, History, Mask, Neighbourhood, Patch, Project, utcnow
+from mcae.platform.annotation.models import (
+    Decision,
+    Group,
+    History,
+    Mask,
+    Neighbourhood,
+    Patch,
+    Project,
+    Training,
+    utcnow,
+)
 
 
 def class_name(class_id: int | None) -> str | None:
@@ -142,3 +152,10 @@ def _finite(value: float | None) -> float | None:
 def aware(value: dt.datetime) -> dt.datetime:
     """SQLite hands datetimes back without their zone; they were stored in UTC."""
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+
+
+def training_out(t: Training) -> review_schemas.TrainingOut:
+    """A retraining with its hold-out report (what older ones recorded, said as well as it can be)."""
+    return review_schemas.TrainingOut(at=t.at, model_version=t.model_version, masks=t.masks, decisions=t.decisions,
+                                      holdout_accuracy=t.holdout_accuracy or {}, map_version=t.map_version,
+                                      holdout=review_schemas.HoldoutOut.from_report(t.holdout, t.holdout_accuracy))
