@@ -28,6 +28,7 @@ from mcae.inference.masks.base import PixelWindow
 from mcae.tiles.catalog import CatalogStore, Layer, LayerKind
 from mcae.tiles.geometry import WGS84, blocks, window_of
 from mcae.tiles.layers import ensure_city, layer_from_file
+from mcae.tiles.whole_files import put_with_files
 from mcae.tiles.legends import (
     aux_classes,
     legend_scheme,
@@ -95,7 +96,7 @@ def ingest_map(store: CatalogStore, source: str | Path, *, city: str, layer_id: 
                             provenance=provenance, scheme=defaults.name if defaults else None,
                             legend=legend, description=f"ingested from {source.name}")
     ensure_city(store, city, provenance=provenance)  # only now: a refused file adds nothing
-    store.put_layer(city, layer)
+    layer = put_with_files(store, city, layer)
     return Ingested(layer, out, bounds, (int(window.width), int(window.height)), sources)
 
 
