@@ -118,7 +118,7 @@ def test_range_requests_answer_206_with_the_slice_and_416_outside(published: Pub
 
 def test_unknown_ids_and_names_are_refused(published: Published) -> None:
     version = listing(published.client)["version"]
-    for url in [f"/api/cities/nowhere/layers/mcae/files", f"/api/cities/{CITY}/layers/nope/files",
+    for url in ["/api/cities/nowhere/layers/mcae/files", f"/api/cities/{CITY}/layers/nope/files",
                 f"{FILES}/{version}/{CITY}-mcae-far.tif", f"{FILES}/{version}/catalog.json",
                 f"{FILES}/{version}/..%2Fcatalog.json", f"{FILES}/{version}/%2Fetc%2Fpasswd"]:
         answer = published.client.get(url)

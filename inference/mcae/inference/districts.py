@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from rasterio.errors import WindowError
 from rasterio.features import geometry_mask
 from rasterio.warp import transform_geom
-from rasterio.errors import WindowError
 from rasterio.windows import Window, from_bounds
 from shapely.geometry import shape
 

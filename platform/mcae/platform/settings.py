@@ -78,6 +78,10 @@ class HeavySettings(BaseModel):
     retry_after_s: int = Field(default=1, ge=1)
 
 
+DatasetRole = Literal["viewer", "annotator", "reviewer", "admin"]
+DATASET_ROLES: tuple[DatasetRole, ...] = ("reviewer", "admin")
+
+
 class DownloadSettings(BaseModel):
     """Whole-file downloads (maps, district maps, sidecars; anonymous, like the maps) and the
     dataset export of a project (``/api/projects/{id}/dataset.zip``)."""
@@ -87,8 +91,7 @@ class DownloadSettings(BaseModel):
     concurrency: int = Field(default=16, ge=1)  # in all, per server process (503 + Retry-After beyond)
     per_client: int = Field(default=6, ge=1)  # per client address (429 + Retry-After beyond)
     # who may download a project's dataset export (image/label pairs), by role
-    dataset_roles: list[Literal["viewer", "annotator", "reviewer", "admin"]] = Field(
-        default_factory=lambda: ["reviewer", "admin"])
+    dataset_roles: list[DatasetRole] = Field(default_factory=lambda: list(DATASET_ROLES))
 
 
 class LoadSettings(BaseModel):

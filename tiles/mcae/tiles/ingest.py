@@ -28,7 +28,6 @@ from mcae.inference.masks.base import PixelWindow
 from mcae.tiles.catalog import CatalogStore, Layer, LayerKind
 from mcae.tiles.geometry import WGS84, blocks, window_of
 from mcae.tiles.layers import ensure_city, layer_from_file
-from mcae.tiles.whole_files import put_with_files
 from mcae.tiles.legends import (
     aux_classes,
     legend_scheme,
@@ -36,6 +35,7 @@ from mcae.tiles.legends import (
     read_legend_file,
     tag_classes,
 )
+from mcae.tiles.whole_files import put_with_files
 
 Bounds = tuple[float, float, float, float]
 

@@ -33,7 +33,8 @@ VersionParam = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$", description="A lay
 NameParam = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,200}$",
                                 description="A file name from the version's listing.")]
 RANGE_PART = re.compile(r"^(\d*)-(\d*)$")
-GONE = {410: {"description": "The version was superseded: the JSON names the current one (`version`, `url`)."}}
+GONE: dict[int | str, dict[str, Any]] = {
+    410: {"description": "The version was superseded: the JSON names the current one (`version`, `url`)."}}
 FILE_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"description": "The whole file.", "content": {"image/tiff": {}, "application/xml": {}, "text/xml": {}}},
     206: {"description": "Part of the file (a `Range` request)."},
