@@ -191,3 +191,17 @@ def test_a_superseded_version_answers_410_naming_the_current_one(tmp_path: Path)
         # the earlier version's sidecars and district maps are pruned; the new ones are there
         folders = [p.name for p in (found.store.root / "downloads" / CITY / "mcae").iterdir() if p.is_dir()]
         assert len(folders) == 1
+
+
+def test_mcae_catalog_files_records_a_layer_published_before(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mcae.platform.cli import get_app
+
+    found = build_downloads(tmp_path)  # layers put into the catalog directly: no whole files
+    assert found.store.layer(CITY, "wgs").files is None
+    result = CliRunner().invoke(get_app(), ["catalog", "files", CITY, "wgs", "--catalog", str(found.store.path)])
+    assert result.exit_code == 0, result.output
+    with _app(found.store) as client:
+        names = {f["name"] for f in listing(client, f"/api/cities/{CITY}/layers/wgs/files")["files"]}
+    assert f"{CITY}-wgs.tif" in names and f"{CITY}-wgs-triangle.tif" in names

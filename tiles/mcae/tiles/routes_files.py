@@ -105,7 +105,7 @@ def _registry(ref: LayerRef) -> Any:
     if files is None:
         raise ProjectStateError(f"layer {ref.city}/{ref.layer.id} has no whole files recorded for its current "
                                 "map (published before downloads were kept, or its file was replaced): publish "
-                                "it again (`mcae map --publish`, `mcae catalog add` or a rebuild)")
+                                "it again (`mcae catalog files CITY LAYER`, `mcae map --publish` or a rebuild)")
     return files
 
 

@@ -13,7 +13,7 @@ SHA-256 ONCE, when the layer is published; the result (``LayerFiles``) is stored
 layer's catalog record and is the fixed registry the file route serves from: a request names
 a file of that registry, never a path. It is valid while the layer's file is unchanged
 (``LayerFiles.source``); a layer published before this existed has none until it is
-published again (or ``mcae catalog files``).
+published again (or ``mcae catalog files CITY [LAYER]``).
 """
 
 from __future__ import annotations
