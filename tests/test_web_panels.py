@@ -208,6 +208,8 @@ def test_whole_maps_are_listed_with_sha256_and_a_vsicurl_path(viewer: Viewer, si
     viewer.tab("download")
     page.select_option("#dl-layer", "mcae")
     page.wait_for_selector("#whole-files .whole-file")
+    page.click("#whole-files details.whole-districts summary")  # the district maps fold away
+    page.screenshot(path=str(ARTIFACTS / f"{viewer.name}-whole-maps.png"))
     rows = page.locator("#whole-files .whole-file")
     assert rows.count() == len(maps)
     for i, entry in enumerate(maps):

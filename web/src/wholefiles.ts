@@ -42,9 +42,14 @@ export class WholeFilesList {
 
   private render(listing: WholeFiles): void {
     const maps = listing.files.filter((f) => f.role === 'data');
-    const rows = maps.map((map) => {
+    const row = (map: WholeFile): HTMLElement => {
       const sidecars = listing.files.filter((f) => f.role !== 'data' && f.district === map.district);
       const title = map.district ? `District ${map.district_name ?? map.district}` : `${listing.title}: the whole city`;
+      let path: HTMLElement | null = null;
+      if (map.vsicurl) {
+        path = this.copyField(`GDAL path of ${map.name}`, map.vsicurl, 'vsicurl');
+        path.querySelector('.open-link')?.remove(); // a GDAL path, not a page to open
+      }
       return h('div', { class: 'service whole-file', 'data-file': map.name, 'data-district': map.district ?? '' },
         h('span', { class: 'service-title' }, title),
         h('div', { class: 'row whole-file-links' },
@@ -54,12 +59,16 @@ export class WholeFilesList {
             f.role === 'metadata' ? '.aux.xml' : '.qml'))),
         h('div', { class: 'sha256' }, h('span', { class: 'copy-kind' }, 'SHA-256'),
           h('code', { class: 'sha256-value', title: `SHA-256 of ${map.name}` }, map.sha256)),
-        map.vsicurl ? this.copyField(`GDAL path of ${map.name}`, map.vsicurl, 'vsicurl') : null);
-    });
+        path);
+    };
+    const city = maps.filter((f) => !f.district).map(row);
+    const districts = maps.filter((f) => f.district).map(row);
     this.box.replaceChildren(
       h('p', { class: 'hint' }, `Version ${listing.version}. Check a download with `,
         h('code', {}, 'sha256sum'), '; open a map without downloading it: ', h('code', {}, 'gdalinfo /vsicurl/…'),
         ' or QGIS › Add Raster Layer › Protocol HTTP(S).'),
-      ...rows);
+      ...city,
+      ...(districts.length ? [h('details', { class: 'whole-districts' },
+        h('summary', {}, `District maps (${districts.length})`), ...districts)] : []));
   }
 }
