@@ -15,6 +15,7 @@ import pytest
 import rasterio
 from downloads_fixtures import CITY, build_downloads
 from fastapi.testclient import TestClient
+from gdal_classes import gdal_classes
 from tiles_data import live_server
 
 from mcae.platform.app import create_app
@@ -167,6 +168,8 @@ def test_gdal_opens_the_map_remotely_with_vsicurl(published: Published) -> None:
             window = rasterio.windows.Window(100, 200, 300, 150)
             assert np.array_equal(remote.read(1, window=window), local.read(1, window=window))
             assert np.array_equal(remote.read(1, out_shape=(64, 64)), local.read(1, out_shape=(64, 64)))
+        names, table = gdal_classes(url)  # what QGIS shows of a remote map: the class names
+        assert names[8] == "Building" and len(table) == 9
 
 
 def test_a_superseded_version_answers_410_naming_the_current_one(tmp_path: Path) -> None:
