@@ -3,7 +3,7 @@
 // GDAL or QGIS. The URLs are versioned and immutable (GET .../files lists the current version).
 
 import { api, getJSON } from './api';
-import type { components } from './shared/api-types';
+import type { components } from '../shared/api-types';
 import { formatBytes, h } from './util';
 
 export type WholeFiles = components['schemas']['WholeFilesOut'];
