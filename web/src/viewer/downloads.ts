@@ -47,7 +47,6 @@ export class Downloads {
       this.picked = true;
       this.fillZooms();
       this.refresh();
-      void this.wholeFiles.show(this.host.city(), this.layer());
     });
     for (const select of [this.minSelect, this.maxSelect, this.format]) select.addEventListener('change', () => this.refresh());
     this.start.addEventListener('click', () => void this.build());
@@ -68,6 +67,13 @@ export class Downloads {
     this.layerSelect.value = keep ? previous : preferred?.id ?? layers[0]?.id ?? '';
     this.fillZooms();
     this.renderLinks();
+    this.listWholeFiles();
+  }
+
+  /** The whole files of the chosen layer, listed while the Download tab is shown (asked once per
+   * layer version: a rebuilt layer is listed again). */
+  private listWholeFiles(): void {
+    if (byId('pane-download').hidden) return;
     void this.wholeFiles.show(this.host.city(), this.layer());
   }
 
@@ -86,6 +92,7 @@ export class Downloads {
 
   /** Ask for the estimate of the current choices (free on the server). */
   async refresh(): Promise<void> {
+    this.listWholeFiles();
     const token = ++this.estimateToken;
     const layer = this.layer();
     const area = this.host.area();
