@@ -95,6 +95,21 @@ def test_sizes_and_sha256_are_those_of_the_files(published: Published) -> None:
         assert district.tags()["MCAE_DISTRICT"] == "Triangle"
 
 
+def test_nothing_is_hashed_or_clipped_per_request(published: Published, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Size and SHA-256 come from the record made at publish time."""
+    import mcae.tiles.whole_files as whole_files
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("computed per request")
+
+    monkeypatch.setattr(whole_files, "sha256_of", refuse)
+    monkeypatch.setattr(whole_files, "record_files", refuse)
+    monkeypatch.setattr(whole_files, "clip_district", refuse)
+    for entry in listing(published.client)["files"]:
+        assert published.client.get(entry["url"], headers={"Range": "bytes=0-3"}).status_code == 206
+    assert published.client.get(f"/api/stac/{CITY}/mcae__triangle/mcae__triangle.json").status_code == 200
+
+
 def test_range_requests_answer_206_with_the_slice_and_416_outside(published: Published) -> None:
     entry = by_name(listing(published.client)["files"])[f"{CITY}-mcae.tif"]
     data = published.store.layer_path(published.store.layer(CITY, "mcae")).read_bytes()
