@@ -153,8 +153,10 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.catalog_dir / 'annotation.db'}"
 
 
-def get_settings() -> Settings:
-    """The settings of the environment; :class:`SettingsError` (one line) for invalid values."""
+def get_settings(catalog: Path | None = None, database: str | None = None) -> Settings:
+    """The settings of the environment, the one way to read them: :class:`SettingsError` (one
+    line) for invalid values. ``catalog`` and ``database`` (a command's ``--catalog`` and
+    ``--database``) replace ``tiles.catalog_path`` and ``database.url``."""
     for make, prefix in ((S3Settings, "MCAE_S3_"), (Settings, "")):  # S3 first: its variables named
         try:
             made = make()
@@ -163,6 +165,10 @@ def get_settings() -> Settings:
                                  f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
             raise SettingsError(f"invalid settings: {problems}") from None
     assert isinstance(made, Settings)
+    if catalog is not None:
+        made.tiles.catalog_path = catalog
+    if database is not None:
+        made.database.url = database
     return made
 
 

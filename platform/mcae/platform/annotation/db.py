@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -29,6 +29,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from mcae.inference.disk_full import is_out_of_space
 from mcae.inference.errors import ProjectStateError, StorageError
 from mcae.platform.errors import ServiceBusy
+
+if TYPE_CHECKING:
+    from mcae.platform.settings import Settings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -213,3 +216,32 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def open_database(settings: Settings, migrate: bool = True, create: bool = True) -> Database:
+    """The settings' database, checked (SQLite migrated when ``migrate``): what a command or the
+    demo opens, once.
+
+    ``create=False``: a SQLite file that does not exist is an error naming it, never a new
+    empty database (a command looking for a project's decisions must not make one).
+    """
+    url = settings.database_url()
+    path = sqlite_file(url)
+    if not create and path is not None and not path.is_file():
+        raise ProjectStateError(f"no annotation database at {path}: give the --catalog or --database the "
+                                "project was added with (`mcae projects add`), or set MCAE_DATABASE__URL")
+    db = Database(url, settings.database.busy_timeout_s)
+    try:
+        db.require_current(migrate_sqlite=migrate)
+    except BaseException:
+        db.dispose()
+        raise
+    return db
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)

@@ -16,6 +16,7 @@ from rich.console import Console
 from mcae.inference.errors import InputError, MCAEError
 
 if TYPE_CHECKING:
+    from mcae.platform.annotation.db import Database
     from mcae.tiles.catalog import CatalogStore
 
 console = Console(stderr=True)
@@ -77,3 +78,12 @@ def open_store(catalog: Path | None) -> CatalogStore:
 
     tiles = get_settings().tiles
     return CatalogStore(catalog or tiles.catalog_path, Sources.from_settings(tiles))
+
+
+def open_database(catalog: Path | None, database: str | None) -> Database:
+    """The annotation database of ``--database``, else beside ``--catalog``, else of the settings
+    (SQLite migrated): one per command, disposed by the caller."""
+    from mcae.platform.annotation.db import open_database as open_settings_database
+    from mcae.platform.settings import get_settings
+
+    return open_settings_database(get_settings(catalog=catalog, database=database))

@@ -18,9 +18,9 @@ DatabaseOpt = Annotated[str | None, typer.Option(
 def upgrade(catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
     """Migrate the database to the newest revision (Alembic)."""
     from mcae.platform.annotation.db import Database, current_revision, redacted
-    from mcae.platform.annotation.local import settings_for
+    from mcae.platform.settings import get_settings
 
-    settings = settings_for(catalog, database)
+    settings = get_settings(catalog=catalog, database=database)
     db = Database(settings.database_url(), settings.database.busy_timeout_s)
     try:
         before = current_revision(db.engine)
@@ -35,9 +35,9 @@ def upgrade(catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
 def current(catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
     """Show the database's revision and the newest one."""
     from mcae.platform.annotation.db import Database, current_revision, head_revision, redacted
-    from mcae.platform.annotation.local import settings_for
+    from mcae.platform.settings import get_settings
 
-    settings = settings_for(catalog, database)
+    settings = get_settings(catalog=catalog, database=database)
     db = Database(settings.database_url(), settings.database.busy_timeout_s)
     try:
         now, head = current_revision(db.engine), head_revision()

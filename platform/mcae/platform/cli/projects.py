@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mcae.platform.cli._common import CatalogOpt, friendly_errors
+from mcae.platform.cli._common import CatalogOpt, friendly_errors, open_database
 from mcae.platform.cli.db import DatabaseOpt
 
 app = typer.Typer(help="Project folders in the annotation database (import, refresh, list).",
@@ -34,10 +34,9 @@ def add(folder: Annotated[Path, typer.Argument(help="The project folder (after `
 
     from mcae.inference.compute import progress_bar
     from mcae.platform.annotation.importer import import_project
-    from mcae.platform.annotation.local import open_database, settings_for
     from mcae.tiles.catalog import make_id
 
-    db = open_database(settings_for(catalog, database))
+    db = open_database(catalog, database)
     ident = project_id or make_id(folder.resolve().name)
     start = time.perf_counter()
     try:
@@ -60,16 +59,12 @@ def add(folder: Annotated[Path, typer.Argument(help="The project folder (after `
 @friendly_errors
 def list_projects(catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
     """Every project with its progress."""
-    from sqlalchemy import select
+    from mcae.platform.annotation.project_folders import project_views
 
-    from mcae.platform.annotation.local import open_database, settings_for
-    from mcae.platform.annotation.models import Project
-    from mcae.platform.annotation.queries import project_view
-
-    db = open_database(settings_for(catalog, database))
+    db = open_database(catalog, database)
     try:
         with db.reader() as session:
-            views = [project_view(session, p) for p in session.scalars(select(Project).order_by(Project.id))]
+            views = project_views(session)
     finally:
         db.dispose()
     for v in views:
