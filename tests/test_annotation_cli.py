@@ -155,3 +155,24 @@ def test_engine_commands_use_the_database_once_it_holds_the_project(cli_env: Pat
         simulated = engine_decisions(session, "town")[5:]
     db.dispose()
     assert simulated and {(d.author, d.source) for d in simulated} == {("engine", "simulated")}
+
+
+def test_the_platform_commands_run_without_the_engine_extra(cli_env: Path) -> None:
+    """The slim image installs no torch, torchvision or segment-anything (pyproject's `engine` extra):
+    the CLI, its help and the annotation commands still work there."""
+    import subprocess
+    import sys
+
+    script = ("import sys\n"
+              "for name in ('torch', 'torchvision', 'segment_anything'):\n"
+              "    sys.modules[name] = None  # import fails, as where they are not installed\n"
+              "from typer.testing import CliRunner\n"
+              "from mcae.platform.cli import get_app\n"
+              "for args in (['--help'], ['users', 'add', 'erin'], ['users', 'list'], ['db', 'current'],\n"
+              "             ['projects', 'list']):\n"
+              "    done = CliRunner().invoke(get_app(), args)\n"
+              "    print(args, done.exit_code, repr(done.exception), done.output)\n"
+              "    assert done.exit_code == 0 and done.exception is None\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "erin\tannotator\tactive\t1 token(s)" in done.stdout

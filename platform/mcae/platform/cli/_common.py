@@ -31,6 +31,9 @@ WorkersOpt = Annotated[int | None, typer.Option(help="Workers of the local Dask 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 CatalogOpt = Annotated[Path | None, typer.Option(
     help="Catalog file [MCAE_TILES__CATALOG_PATH or demo-output/catalog.json].")]
+DatabaseOpt = Annotated[str | None, typer.Option(
+    "--database", help="Annotation database URL (SQLAlchemy; default: MCAE_DATABASE__URL, else annotation.db "
+                       "beside the catalog).")]
 
 
 def friendly_errors(fn: F) -> F:

@@ -17,14 +17,14 @@ import typer
 
 from mcae.inference.decisions import Decision, decisions_in_database
 from mcae.inference.project import Project
+from mcae.platform.cli._common import DatabaseOpt
 
 if TYPE_CHECKING:
     from mcae.platform.annotation.db import Database
     from mcae.platform.settings import Settings
 
-DatabaseOpt = Annotated[str | None, typer.Option(
-    "--database", help="Annotation database URL (default: MCAE_DATABASE__URL, else annotation.db beside the "
-                       "catalog).")]
+__all__ = ["DatabaseOpt", "DecisionStore", "StoreCatalogOpt", "project_settings", "recorded_database"]
+
 StoreCatalogOpt = Annotated[Path | None, typer.Option(
     "--catalog", help="Catalog whose folder holds the annotation database \\[the database project.json "
                       "records (`mcae projects add` writes it), else MCAE_TILES__CATALOG_PATH or "

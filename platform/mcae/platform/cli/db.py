@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from mcae.platform.cli._common import CatalogOpt, console, friendly_errors
+from mcae.platform.cli._common import CatalogOpt, DatabaseOpt, console, friendly_errors
 
 app = typer.Typer(help="The annotation database: migrations.", no_args_is_help=True)
-DatabaseOpt = Annotated[str | None, typer.Option(
-    "--database", help="SQLAlchemy URL (default: MCAE_DATABASE__URL, else annotation.db beside the catalog).")]
 
 
 @app.command()

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mcae.platform.cli._common import CatalogOpt, friendly_errors, open_database
-from mcae.platform.cli.db import DatabaseOpt
+from mcae.platform.cli._common import CatalogOpt, DatabaseOpt, friendly_errors, open_database
 
 app = typer.Typer(help="Project folders in the annotation database (import, refresh, list).",
                   no_args_is_help=True)

@@ -6,8 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mcae.platform.cli._common import CatalogOpt, friendly_errors, open_database
-from mcae.platform.cli.db import DatabaseOpt
+from mcae.platform.cli._common import CatalogOpt, DatabaseOpt, friendly_errors, open_database
 
 app = typer.Typer(help="Users, roles (viewer, annotator, reviewer, admin) and their tokens.",
                   no_args_is_help=True)
