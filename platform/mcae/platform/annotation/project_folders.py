@@ -1,5 +1,6 @@
 """A project folder's records in the database, for the engine's commands (``mcae label``,
-``train``, ``map``, ``groups``, ``export-dataset``) once ``mcae projects add`` imported it.
+``train``, ``map``, ``groups``, ``export-dataset``) once ``mcae projects add`` imported it, and
+the projects with their progress (``mcae projects list``).
 
 Service functions: each runs inside the caller's session, so a command opens its database once
 and reads and writes through here. Writes are recorded as the server records the API's: the
