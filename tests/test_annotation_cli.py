@@ -54,9 +54,15 @@ def test_users_get_a_token_once_stored_hashed(cli_env: Path) -> None:
     code, out = mcae("users", "list")
     assert "carla\treviewer\tactive\t1 token(s)" in out and token not in out
     db = Database(f"sqlite:///{cli_env / 'annotation.db'}")
+    from mcae.platform.annotation.models import History
+
     with db.reader() as session:
         stored = session.scalar(select(Token).join(User).where(User.name == "carla"))
         assert stored is not None and token.split("_", 2)[2] not in stored.secret_hash
+        # recorded as the command line's other writes: by the database's own `engine` user
+        added = session.execute(select(History.action, User.name).join(User, User.id == History.user_id)
+                                .where(History.entity == "user")).all()
+        assert [tuple(row) for row in added] == [("add", "engine")]
     db.dispose()
     from mcae.platform.app import create_app
 
@@ -136,7 +142,8 @@ def test_engine_commands_use_the_database_once_it_holds_the_project(cli_env: Pat
     assert written.author == "engine" and written.source == "file" and written.model_version is None
     assert written.at is not None and dt.datetime.fromisoformat(written.at) >= started
     assert len(trainings) == 1 and trainings[0].decisions == 5 and trainings[0].user_id == engine.id
-    assert imports[-1].user_id == engine.id and model_version == trainings[0].model_version
+    assert len(imports) == 2 and {i.user_id for i in imports} == {engine.id}  # projects add, then train
+    assert model_version == trainings[0].model_version
     assert opens_of(database_opens, "map", "--project", root, "--out", tmp_path / "map.tif") == 1
     import rasterio
 

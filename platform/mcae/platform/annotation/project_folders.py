@@ -59,6 +59,12 @@ def record_command_decisions(session: Session, project_id: str, decisions: list[
     return apply_engine_decisions(session, project_id, stamped, system_user(session).id, source=source)
 
 
+def import_folder(session: Session, root: str | Path, project_id: str, **options: Any) -> dict[str, Any]:
+    """``mcae projects add``: import or refresh a project folder (``importer.import_project``'s
+    options), recorded by the ``engine`` user; returns its counts."""
+    return import_project(session, root, project_id, user_id=system_user(session).id, **options)
+
+
 def record_training(session: Session, project_id: str, root: str | Path, report: Any, decisions: int) -> None:
     """After ``mcae train``: re-import the folder's new predictions and record the training, by the
     ``engine`` user (as a rebuild records the user who asked for it)."""

@@ -1,17 +1,21 @@
 """Users and their tokens, administered from the command line (``mcae users``): the service
 functions behind it, each run inside the caller's transaction with its history entry.
 
-The history records no user for these (``user_id`` None: the command line, which has no
-signed-in user); plain tokens are returned once and only their hashes are stored.
+The history records them as the command line's other writes: by the database's own ``engine``
+user (the command line has no signed-in user). Plain tokens are returned once; only their
+hashes are stored.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mcae.inference.errors import InputError
 from mcae.platform.annotation.auth import add_user, issue_token, revoke_tokens
+from mcae.platform.annotation.importer import system_user
 from mcae.platform.annotation.models import History, Token, User
 from mcae.platform.annotation.tokens import ScryptParams
 
@@ -19,7 +23,7 @@ from mcae.platform.annotation.tokens import ScryptParams
 def create_user(session: Session, name: str, role: str, params: ScryptParams, nbytes: int) -> str:
     """A new user; returns its first token (shown once)."""
     user, token = add_user(session, name, role, params, nbytes)
-    History.record(session, None, None, "add", "user", user.name, after={"role": user.role})
+    _record(session, "add", user.name, {"role": user.role})
     return token
 
 
@@ -39,7 +43,7 @@ def another_token(session: Session, name: str, params: ScryptParams, nbytes: int
         raise InputError(f"no active user {name!r}; `mcae users list` shows them")
     if rotate:
         count = revoke_tokens(session, user)
-        History.record(session, None, None, "revoke", "user", name, after={"tokens": count, "rotated": True})
+        _record(session, "revoke", name, {"tokens": count, "rotated": True})
     return issue_token(session, user, params, nbytes)
 
 
@@ -51,5 +55,9 @@ def revoke_user(session: Session, name: str, disable: bool) -> int:
     count = revoke_tokens(session, user)
     if disable:
         user.active = False
-    History.record(session, None, None, "revoke", "user", name, after={"tokens": count, "disabled": disable})
+    _record(session, "revoke", name, {"tokens": count, "disabled": disable})
     return count
+
+
+def _record(session: Session, action: str, name: str, after: dict[str, Any]) -> None:
+    History.record(session, None, system_user(session).id, action, "user", name, after=after)

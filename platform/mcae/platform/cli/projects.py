@@ -32,7 +32,7 @@ def add(folder: Annotated[Path, typer.Argument(help="The project folder (after `
     import time
 
     from mcae.inference.compute import progress_bar
-    from mcae.platform.annotation.importer import import_project
+    from mcae.platform.annotation.project_folders import import_folder
     from mcae.tiles.catalog import make_id
 
     db = open_database(catalog, database)
@@ -45,7 +45,7 @@ def add(folder: Annotated[Path, typer.Argument(help="The project folder (after `
             def advance(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            summary = import_project(session, folder, ident, name=name, city=city, layer=layer, progress=advance)
+            summary = import_folder(session, folder, ident, name=name, city=city, layer=layer, progress=advance)
     finally:
         db.dispose()
     seconds = time.perf_counter() - start
