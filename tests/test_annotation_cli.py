@@ -153,8 +153,7 @@ def test_engine_commands_use_the_database_once_it_holds_the_project(cli_env: Pat
     assert opens_of(database_opens, "export-dataset", "--project", root, "--out", tmp_path / "dataset", "-q") == 1
     manifest = json.loads((tmp_path / "dataset" / "manifest.json").read_text())
     assert manifest["dense_patches"] == [] and all("label_dense" not in item for item in manifest["items"])
-    # the simulated expert reads the decisions in force and adds its own: one database, one transaction
-    # for the write and the count it reports
+    # the simulated expert reads the decisions in force, adds its own and counts them: one database
     assert opens_of(database_opens, "label", "--project", root, "--reference", root.parent / "truth.tif",
                     "--budget", "2", "--scheduler", "synchronous", "-q") == 1
     db = Database(f"sqlite:///{cli_env / 'annotation.db'}")

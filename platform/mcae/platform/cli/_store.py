@@ -110,14 +110,14 @@ class DecisionStore:
             return checked_patch_names(session, ident)
 
     def record(self, new: list[Decision], source: str) -> list[Decision]:
-        """Add decisions to the database (author ``engine``, now) and return every decision then
-        in force, read in the same transaction. Only for a project the database holds."""
-        from mcae.platform.annotation.project_folders import decisions_in_force, record_command_decisions
+        """Add decisions to the database (author ``engine``, now) and return every decision in
+        force after the commit (read with no write lock held). Only for a project the database holds."""
+        from mcae.platform.annotation.project_folders import record_command_decisions
 
         db, ident = self._open()
         with db.session() as session:
             record_command_decisions(session, ident, new, source)
-            return decisions_in_force(session, ident)
+        return self.decisions() or []
 
     def after_training(self, report: Any, decisions: int) -> None:
         """Re-import the new predictions and record the training (nothing for a file project)."""
