@@ -9,9 +9,10 @@ project's id once, reads and writes through the service layer
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -20,11 +21,14 @@ from mcae.inference.project import Project
 from mcae.platform.cli._common import DatabaseOpt
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from mcae.platform.annotation.db import Database
     from mcae.platform.settings import Settings
 
 __all__ = ["DatabaseOpt", "DecisionStore", "StoreCatalogOpt", "project_settings", "recorded_database"]
 
+T = TypeVar("T")
 StoreCatalogOpt = Annotated[Path | None, typer.Option(
     "--catalog", help="Catalog whose folder holds the annotation database \\[the database project.json "
                       "records (`mcae projects add` writes it), else MCAE_TILES__CATALOG_PATH or "
@@ -89,25 +93,25 @@ class DecisionStore:
             self._db = db
         return self._db, self._project_id
 
-    def decisions(self) -> list[Decision] | None:
-        """The decisions in force, in order (None: the project's file holds them)."""
+    def _read(self, query: Callable[[Session, str], T]) -> T | None:
+        """``query(session, project_id)`` in a read session; None where the file is the store."""
         if not self.in_database:
             return None
-        from mcae.platform.annotation.project_folders import decisions_in_force
-
         db, ident = self._open()
         with db.reader() as session:
-            return decisions_in_force(session, ident)
+            return query(session, ident)
+
+    def decisions(self) -> list[Decision] | None:
+        """The decisions in force, in order (None: the project's file holds them)."""
+        from mcae.platform.annotation.project_folders import decisions_in_force
+
+        return self._read(decisions_in_force)
 
     def checked_patches(self) -> set[str] | None:
         """Patches marked fully checked (None: the project's file holds the decisions)."""
-        if not self.in_database:
-            return None
         from mcae.platform.annotation.project_folders import checked_patch_names
 
-        db, ident = self._open()
-        with db.reader() as session:
-            return checked_patch_names(session, ident)
+        return self._read(checked_patch_names)
 
     def record(self, new: list[Decision], source: str) -> list[Decision]:
         """Add decisions to the database (author ``engine``, now) and return every decision in
