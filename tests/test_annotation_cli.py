@@ -182,3 +182,15 @@ def test_the_platform_commands_run_without_the_engine_extra(cli_env: Path) -> No
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "erin\tannotator\tactive\t1 token(s)" in done.stdout
+
+
+@pytest.mark.parametrize("args", [("users", "list"), ("db", "current"), ("db", "upgrade"), ("projects", "list")])
+def test_a_database_that_cannot_be_opened_is_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """No server on the port, or a SQLite folder that cannot be made: one line naming the database
+    without its password, exit 3, never a traceback."""
+    (tmp_path / "a-file").write_text("")
+    for url in ("postgresql://mcae:hunter2@127.0.0.1:1/x", f"sqlite:///{tmp_path / 'a-file' / 'annotation.db'}"):
+        code, out = mcae(*args, "--database", url)
+        assert code == 3, out
+        assert out.startswith("error: cannot open the annotation database ") and out.strip().count("\n") == 0, out
+        assert "hunter2" not in out and "Traceback" not in out
