@@ -83,10 +83,10 @@ def open_store(catalog: Path | None) -> CatalogStore:
     return CatalogStore(catalog or tiles.catalog_path, Sources.from_settings(tiles))
 
 
-def open_database(catalog: Path | None, database: str | None) -> Database:
+def command_database(catalog: Path | None, database: str | None) -> Database:
     """The annotation database of ``--database``, else beside ``--catalog``, else of the settings
     (SQLite migrated): one per command, disposed by the caller."""
-    from mcae.platform.annotation.db import open_database as open_settings_database
+    from mcae.platform.annotation.db import open_database
     from mcae.platform.settings import get_settings
 
-    return open_settings_database(get_settings(catalog=catalog, database=database))
+    return open_database(get_settings(catalog=catalog, database=database))

@@ -26,9 +26,9 @@ SampleOpt = Annotated[int, typer.Option("--sample", help="The sample's id.")]
 
 
 def _db(catalog: Path | None, database: str | None) -> Database:
-    from mcae.platform.cli._common import open_database
+    from mcae.platform.cli._common import command_database
 
-    return open_database(catalog, database)
+    return command_database(catalog, database)
 
 
 def _expected(values: list[str]) -> dict[int, float]:

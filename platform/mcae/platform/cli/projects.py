@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mcae.platform.cli._common import CatalogOpt, DatabaseOpt, friendly_errors, open_database
+from mcae.platform.cli._common import CatalogOpt, DatabaseOpt, command_database, friendly_errors
 
 app = typer.Typer(help="Project folders in the annotation database (import, refresh, list).",
                   no_args_is_help=True)
@@ -35,7 +35,7 @@ def add(folder: Annotated[Path, typer.Argument(help="The project folder (after `
     from mcae.platform.annotation.project_folders import import_folder
     from mcae.tiles.catalog import make_id
 
-    db = open_database(catalog, database)
+    db = command_database(catalog, database)
     ident = project_id or make_id(folder.resolve().name)
     start = time.perf_counter()
     try:
@@ -60,7 +60,7 @@ def list_projects(catalog: CatalogOpt = None, database: DatabaseOpt = None) -> N
     """Every project with its progress."""
     from mcae.platform.annotation.project_folders import project_views
 
-    db = open_database(catalog, database)
+    db = command_database(catalog, database)
     try:
         with db.reader() as session:
             views = project_views(session)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mcae.platform.cli._common import CatalogOpt, DatabaseOpt, friendly_errors, open_database
+from mcae.platform.cli._common import CatalogOpt, DatabaseOpt, command_database, friendly_errors
 
 app = typer.Typer(help="Users, roles (viewer, annotator, reviewer, admin) and their tokens.",
                   no_args_is_help=True)
@@ -24,12 +24,12 @@ def _params(settings: Any) -> Any:
 def add(name: Annotated[str, typer.Argument(help="User name.")], role: RoleOpt = "annotator",
         catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
     """Add a user and print its token once (only a hash of it is kept)."""
-    from mcae.platform.annotation.db import open_database as open_settings_database
+    from mcae.platform.annotation.db import open_database
     from mcae.platform.annotation.user_admin import create_user
     from mcae.platform.settings import get_settings
 
     settings = get_settings(catalog=catalog, database=database)
-    db = open_settings_database(settings)
+    db = open_database(settings)
     try:
         with db.session() as session:
             token = create_user(session, name, role, _params(settings), settings.auth.token_bytes)
@@ -46,7 +46,7 @@ def list_users(catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None
     """Every user with its role and number of live tokens."""
     from mcae.platform.annotation.user_admin import user_list
 
-    db = open_database(catalog, database)
+    db = command_database(catalog, database)
     try:
         with db.reader() as session:
             rows = user_list(session)
@@ -62,12 +62,12 @@ def token(name: Annotated[str, typer.Argument(help="User name.")],
           rotate: Annotated[bool, typer.Option(help="Revoke the user's other tokens in the same transaction.")]
           = False, catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
     """Make another token for a user (printed once); ``--rotate`` revokes the others with it."""
-    from mcae.platform.annotation.db import open_database as open_settings_database
+    from mcae.platform.annotation.db import open_database
     from mcae.platform.annotation.user_admin import another_token
     from mcae.platform.settings import get_settings
 
     settings = get_settings(catalog=catalog, database=database)
-    db = open_settings_database(settings)
+    db = open_database(settings)
     try:
         with db.session() as session:
             plain = another_token(session, name, _params(settings), settings.auth.token_bytes, rotate)
@@ -84,7 +84,7 @@ def revoke(name: Annotated[str, typer.Argument(help="User name.")],
     """Revoke every token of a user (every server refuses them from its next request on)."""
     from mcae.platform.annotation.user_admin import revoke_user
 
-    db = open_database(catalog, database)
+    db = command_database(catalog, database)
     try:
         with db.session() as session:
             count = revoke_user(session, name, disable)
