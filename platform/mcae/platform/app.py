@@ -28,6 +28,7 @@ from mcae.platform.jobs import Caps, JobRegistry
 from mcae.platform.limits import BodyLimit
 from mcae.platform.responses import document_errors
 from mcae.platform.routes_jobs import create_jobs_router
+from mcae.platform.routes_viewer import create_viewer_router
 from mcae.platform.settings import Settings, get_settings
 from mcae.tiles.catalog import CatalogStore
 from mcae.tiles.gdal import Sources
@@ -83,7 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        larger={r"/api/projects/[^/]+/decisions\.jsonl": settings.load.max_bytes})
     app.add_middleware(HeavyRouteLimit, concurrency=settings.heavy.concurrency,  # 429/503 when saturated
                        per_client=settings.heavy.per_client, retry_after_s=settings.heavy.retry_after_s)
-    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the refusals above included
+    # outermost: on every answer, the refusals above included; a basemap's origins in its CSP
+    app.add_middleware(SecurityHeaders, origins=settings.basemap.origins())
     app.include_router(create_catalog_router())
     app.include_router(create_legend_router())
     app.include_router(create_identify_router())
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(create_stac_router())
     app.include_router(create_downloads_router(scratch=settings.jobs_dir / "clips"))
     app.include_router(create_jobs_router(tiles.cache_control))
+    app.include_router(create_viewer_router())
     add_annotation(app, settings)
     add_docs(app, settings.docs_assets)
     document_errors(app)  # every route's error answers in the OpenAPI document, derived in one place
