@@ -5,8 +5,8 @@
 import './style.css';
 import type { MapMouseEvent } from 'maplibre-gl';
 
-import { AgreementTab } from './agreement';
-import { api, type City, type Layer, type Legend } from './api';
+import { AgreementTab } from './map-agreement';
+import { endpoints, type City, type Layer, type Legend } from './endpoints';
 import { Areas } from './areas';
 import { installClassFilterProtocol, registerPalette, type ClassFilter } from './classfilter';
 import { Districts, fillDistrictSelect } from './districts';
@@ -23,7 +23,7 @@ import { renderSyntheticBanner, showLayerInfo } from './provenance';
 import { bindDistrictSearch } from './search';
 import { bindShare } from './share';
 import { formatHash, parseHash, type Mode, type ViewState } from './state';
-import { byId, debounce, h, narrowQuery, reducedMotion } from './util';
+import { byId, debounce, el, narrowQuery, reducedMotion } from '../shared/util';
 
 type Tab = 'legend' | 'areas' | 'download' | 'agreement';
 const TABS: Tab[] = ['legend', 'areas', 'download', 'agreement'];
@@ -49,7 +49,7 @@ class App {
   // -- start ---------------------------------------------------------------------------------
   async start(): Promise<void> {
     installClassFilterProtocol();
-    const catalog = api.cities();
+    const catalog = endpoints.cities();
     this.setSheet(!narrowQuery.matches); // the panel's width is known before the maps fit the city
     // the maps (WebGL, worker) start while the catalog is on its way
     const view = this.state.center !== null && this.state.zoom !== null;
@@ -168,7 +168,7 @@ class App {
       const key = `${city.id}/${layer.id}`;
       if (this.legends.has(key)) return;
       try {
-        const legend = await api.legend(city.id, layer.id);
+        const legend = await endpoints.legend(city.id, layer.id);
         this.legends.set(key, legend);
         registerPalette(key, legend.classes);
       } catch {
@@ -219,7 +219,7 @@ class App {
   renderLayerSelects(): void {
     for (const side of ['a', 'b'] as const) {
       const select = byId<HTMLSelectElement>(`layer-${side}`);
-      select.replaceChildren(...this.sortedLayers().map((l) => h('option', { value: l.id, title: l.title }, shortTitle(this.city, l))));
+      select.replaceChildren(...this.sortedLayers().map((l) => el('option', { value: l.id, title: l.title }, shortTitle(this.city, l))));
       select.value = (side === 'a' ? this.state.a : this.state.b) ?? '';
     }
   }
@@ -373,7 +373,7 @@ class App {
     }
     note.className = 'floating note';
     note.replaceChildren(outside ? 'The city is out of view. ' : 'Zoom in to see the maps. ',
-      h('button', { type: 'button', class: 'button small', onclick: () => this.pair.fit(cityBounds(this.city), !reducedMotion.matches) },
+      el('button', { type: 'button', class: 'button small', onclick: () => this.pair.fit(cityBounds(this.city), !reducedMotion.matches) },
         'Show the city'));
     note.hidden = false;
   }
@@ -412,7 +412,7 @@ class App {
 
   bindUi(): void {
     const citySelect = byId<HTMLSelectElement>('city');
-    citySelect.replaceChildren(...this.cities.map((c) => h('option', { value: c.id },
+    citySelect.replaceChildren(...this.cities.map((c) => el('option', { value: c.id },
       `${c.name}${c.provenance === 'synthetic' && !/synthetic/i.test(c.name) ? ' (synthetic)' : ''}`)));
     citySelect.disabled = this.cities.length < 2;
     citySelect.addEventListener('change', () => void this.setCity(citySelect.value, { fit: true }));
