@@ -1,7 +1,8 @@
 // Provenance: the banner shown while the city or a layer on show is synthetic, and the (i)
 // dialog about a layer (provenance, version, kind, scheme, zoom range, bounds, service links).
 
-import { absolute, endpoints, type City, type Layer } from './endpoints';
+import { attributionText, basemapSource } from './basemap';
+import { absolute, endpoints, type Basemap, type City, type Layer } from './endpoints';
 import { accuracyNode } from './assessment';
 import { provenanceBadge } from './legend';
 import { byId, el } from '../shared/util';
@@ -32,7 +33,7 @@ export function renderSyntheticBanner(city: City, shown: Layer[], showInfo: (lay
 }
 
 /** Open the dialog about a layer of the city (#info-dialog). */
-export function showLayerInfo(city: City, layer: Layer): void {
+export function showLayerInfo(city: City, layer: Layer, basemap: Basemap | null): void {
   const dialog = byId<HTMLDialogElement>('info-dialog');
   byId('info-title').textContent = layer.title;
   const rows: [string, Node | string][] = [
@@ -48,6 +49,8 @@ export function showLayerInfo(city: City, layer: Layer): void {
     ['Services', el('span', {}, el('a', { href: absolute(endpoints.tilejson(city.id, layer.id)), target: '_blank', rel: 'noopener' }, 'TileJSON'),
       ' · ', el('a', { href: absolute(endpoints.wmts(city.id, layer.id)), target: '_blank', rel: 'noopener' }, 'WMTS'),
       ...(layer.kind !== 'imagery' ? [' · ', el('a', { href: `${endpoints.layerPath(city.id, layer.id)}/legend`, target: '_blank', rel: 'noopener' }, 'legend')] : []))],
+    ...(basemap ? [['Basemap', el('span', { id: 'basemap-info' }, `${basemap.title}, under the layers: `,
+      attributionText(basemap), ` (from ${basemapSource(basemap)})`)] as [string, Node]] : []),
   ];
   byId('info-body').replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   dialog.showModal();
