@@ -70,7 +70,8 @@ def test_no_basemap_unless_configured(browser: Any, site: Site) -> None:
         context.close()
 
 
-def test_a_configured_basemap_is_drawn_under_the_layers(browser: Any, with_basemap: tuple[Site, str, list[str]]) -> None:
+def test_a_configured_basemap_is_drawn_under_the_layers(browser: Any,
+                                                        with_basemap: tuple[Site, str, list[str]]) -> None:
     site, tiles, asked = with_basemap
     config = site.get("/api/viewer/config")["basemap"]
     assert config["kind"] == "xyz" and config["url"].startswith(tiles) and config["attribution"] == ATTRIBUTION
