@@ -65,6 +65,24 @@ def test_every_kind_of_answer_carries_the_security_headers(client: TestClient) -
         assert_secure(answer)
 
 
+def test_an_unexpected_error_answers_json_with_the_security_headers(downloads: Downloads,  # noqa: F811
+                                                                     tmp_path: Path) -> None:
+    """Starlette's outermost error middleware answers an unexpected exception: the headers too."""
+    settings = Settings(tiles=TileSettings(catalog_path=downloads.catalog), jobs=JobSettings(dir=tmp_path / "jobs"))
+    app = create_app(settings)
+
+    @app.get("/api/broken")
+    def broken() -> None:
+        raise RuntimeError("/secret/server/path")
+
+    app.router.routes.insert(0, app.router.routes.pop())  # before the app's catch-all for unknown /api paths
+    with TestClient(app, raise_server_exceptions=False) as running:
+        answer = running.get("/api/broken")
+    assert answer.status_code == 500
+    assert "/secret" not in answer.text and answer.headers["content-type"].startswith("application/json")
+    assert_secure(answer)
+
+
 def test_docs_never_load_a_cdn_script(client: TestClient, downloads: Downloads, tmp_path: Path) -> None:  # noqa: F811
     assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404  # off by default
     assets = tmp_path / "swagger"

@@ -23,7 +23,7 @@ from mcae.platform.busy import HeavyRouteLimit
 from mcae.platform.docs import add_docs
 from mcae.platform.errors import add_exception_handlers
 from mcae.platform.guards import QueryGuard
-from mcae.platform.headers import SecurityHeaders
+from mcae.platform.headers import SecuredApp
 from mcae.platform.jobs import Caps, JobRegistry
 from mcae.platform.limits import BodyLimit
 from mcae.platform.responses import document_errors
@@ -67,11 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     tiles = settings.tiles
     # the query guard applies to every API route added to the app, included routers and all
-    app = FastAPI(title="MCAE", version="0.1.0", lifespan=lifespan, dependencies=[QueryGuard],
-                  docs_url=None, redoc_url=None,  # no CDN scripts: mcae.platform.docs serves /docs
-                  description="Land-cover maps of whole cities: catalog, tiles, statistics, "
-                              "comparisons, downloads, and the experts' annotation service.")
+    app = SecuredApp(title="MCAE", version="0.1.0", lifespan=lifespan, dependencies=[QueryGuard],
+                    docs_url=None, redoc_url=None,  # no CDN scripts: mcae.platform.docs serves /docs
+                    description="Land-cover maps of whole cities: catalog, tiles, statistics, "
+                                "comparisons, downloads, and the experts' annotation service.")
     app.state.settings = settings
+    app.csp_origins = tuple(settings.basemap.origins())  # a configured basemap's, in the CSP (SecuredApp)
     app.state.tile_settings = tiles
     # what this app may read and how (GDAL options per thread, never the process's), its
     # catalog and its reader pool: another app in the same process has its own
@@ -84,8 +85,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        larger={r"/api/projects/[^/]+/decisions\.jsonl": settings.load.max_bytes})
     app.add_middleware(HeavyRouteLimit, concurrency=settings.heavy.concurrency,  # 429/503 when saturated
                        per_client=settings.heavy.per_client, retry_after_s=settings.heavy.retry_after_s)
-    # outermost: on every answer, the refusals above included; a basemap's origins in its CSP
-    app.add_middleware(SecurityHeaders, origins=settings.basemap.origins())
     app.include_router(create_catalog_router())
     app.include_router(create_legend_router())
     app.include_router(create_identify_router())

@@ -15,6 +15,7 @@ basemap (``Settings.basemap``, off by default) adds its origins to ``img-src`` a
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -58,3 +59,15 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class SecuredApp(FastAPI):
+    """A FastAPI app whose whole stack sits inside ``SecurityHeaders``: Starlette's own outermost
+    error middleware (the JSON 500 for an unexpected exception) answers with the headers too,
+    which a middleware added with ``add_middleware`` (always inside it) cannot give.
+    ``csp_origins``: other origins the page may fetch from and show (a configured basemap's)."""
+
+    csp_origins: tuple[str, ...] = ()
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), origins=self.csp_origins)

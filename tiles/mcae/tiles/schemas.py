@@ -155,4 +155,5 @@ class JobOut(BaseModel):
     created: float
     started: float | None = None
     finished: float | None = None
+    eta_s: float | None = Field(None, description="seconds left at the rate so far, while running")
     links: JobLinks

@@ -2578,6 +2578,11 @@ export interface components {
             done: number;
             /** Error */
             error?: string | null;
+            /**
+             * Eta S
+             * @description seconds left at the rate so far, while running
+             */
+            eta_s?: number | null;
             /** Finished */
             finished?: number | null;
             /** Id */
