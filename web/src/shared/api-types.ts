@@ -1147,6 +1147,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/viewer/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The viewer's configuration: the basemap (null unless configured) */
+        get: operations["viewer_config_api_viewer_config_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/cities/{city}/layers/{layer}/info": {
         parameters: {
             query?: never;
@@ -1496,6 +1513,23 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AgreementClass */
+        AgreementClass: {
+            /** Agree Pixels */
+            agree_pixels: number;
+            /** Agreement Of Mcae */
+            agreement_of_mcae: number | null;
+            /** Agreement Of Sinolc1 */
+            agreement_of_sinolc1: number | null;
+            /** Id */
+            id: number;
+            /** Mcae Pixels */
+            mcae_pixels: number;
+            /** Name */
+            name: string;
+            /** Sinolc1 Pixels */
+            sinolc1_pixels: number;
+        };
         /** AgreementOut */
         AgreementOut: {
             /** Agreeing */
@@ -1510,6 +1544,27 @@ export interface components {
             double_groups: number;
             /** Kappa */
             kappa: number | null;
+        };
+        /**
+         * AgreementSummary
+         * @description The agreement of one scope: the city or one district.
+         */
+        AgreementSummary: {
+            /** Classes */
+            classes: components["schemas"]["AgreementClass"][];
+            contingency: components["schemas"]["ContingencyTable"];
+            harmonised: components["schemas"]["HarmonisedTable"];
+            /** Kappa */
+            kappa: number | null;
+            /** Name */
+            name: string;
+            /** Overall Agreement */
+            overall_agreement: number | null;
+            pixels: components["schemas"]["ComparePixels"];
+            /** Scope */
+            scope: string;
+        } & {
+            [key: string]: unknown;
         };
         /** AnnotatorStats */
         AnnotatorStats: {
@@ -1541,6 +1596,34 @@ export interface components {
             /** Map */
             map: number;
         };
+        /** AreaTotals */
+        AreaTotals: {
+            /** Classified */
+            classified: number;
+            /** Inside */
+            inside: number;
+            /** Nodata */
+            nodata: number;
+        };
+        /**
+         * BasemapOut
+         * @description A map drawn under the layers: an XYZ tile template or a MapLibre style URL.
+         */
+        BasemapOut: {
+            /** Attribution */
+            attribution: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "xyz" | "style";
+            /** Maxzoom */
+            maxzoom: number;
+            /** Title */
+            title: string;
+            /** Url */
+            url: string;
+        };
         /**
          * BoundingBox
          * @description BoundingBox model.
@@ -1564,6 +1647,37 @@ export interface components {
              * @description A 2D Point in the CRS indicated elsewhere
              */
             upperRight: number[];
+        };
+        /**
+         * BundleEstimateOut
+         * @description Tile count and estimated size of a bundle, and whether the server's cap allows it.
+         */
+        BundleEstimateOut: {
+            /** Allowed */
+            allowed: boolean;
+            /** Cap */
+            cap: number;
+            /** Count */
+            count: number;
+            /** Estimated Bytes */
+            estimated_bytes: number;
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "mbtiles" | "pmtiles" | "zip";
+            /** Maxzoom */
+            maxzoom: number;
+            /** Minzoom */
+            minzoom: number;
+            /** Per Zoom */
+            per_zoom: {
+                [key: string]: number;
+            };
+            /** Sampled Tiles */
+            sampled_tiles: number;
+            /** Sampled With Data */
+            sampled_with_data: number;
         };
         /**
          * BundleRequest
@@ -1711,6 +1825,56 @@ export interface components {
             links: components["schemas"]["Link"][];
             /** Title */
             title?: string | null;
+        };
+        /** ComparePixels */
+        ComparePixels: {
+            /** Compared */
+            compared: number;
+            /** Excluded */
+            excluded: number;
+            /** Grid */
+            grid: number;
+            /** Nodata */
+            nodata: number;
+        };
+        /**
+         * CompareReportOut
+         * @description The city's MCAE / SinoLC-1 agreement report (``mcae compare``).
+         */
+        CompareReportOut: {
+            /** City */
+            city: string;
+            /** City Name */
+            city_name: string;
+            /** Districts */
+            districts: components["schemas"]["AgreementSummary"][];
+            /** Method */
+            method: string;
+            /**
+             * Provenance
+             * @enum {string}
+             */
+            provenance: "real" | "synthetic";
+            summary: components["schemas"]["AgreementSummary"];
+        } & {
+            [key: string]: unknown;
+        };
+        /** ContingencyTable */
+        ContingencyTable: {
+            /** Column Ids */
+            column_ids: number[];
+            /** Column Names */
+            column_names: string[];
+            /** Columns */
+            columns: string;
+            /** Counts */
+            counts: number[][];
+            /** Row Ids */
+            row_ids: number[];
+            /** Row Names */
+            row_names: string[];
+            /** Rows */
+            rows: string;
         };
         /** CorrectionRow */
         CorrectionRow: {
@@ -2308,6 +2472,21 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /** HarmonisedTable */
+        HarmonisedTable: {
+            /** Class Ids */
+            class_ids: number[];
+            /** Class Names */
+            class_names: string[];
+            /** Columns */
+            columns: string;
+            /** Counts */
+            counts: number[][];
+            /** Rows */
+            rows: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** HistoryOut */
         HistoryOut: {
             /** Action */
@@ -2384,6 +2563,37 @@ export interface components {
              * @default []
              */
             unscored_classes?: string[];
+        };
+        /**
+         * IdentifyEntry
+         * @description One layer at the point: class id, name and colour of a class map, or RGB of imagery;
+         *     nulls where the point is outside the layer or on no data.
+         */
+        IdentifyEntry: {
+            /** Class */
+            class?: string | null;
+            /** Color */
+            color?: string | null;
+            kind: components["schemas"]["LayerKind"];
+            /** Layer */
+            layer: string;
+            /** Rgb */
+            rgb?: (number)[] | null;
+            /** Title */
+            title: string;
+            /** Value */
+            value?: number | null;
+        };
+        /** IdentifyOut */
+        IdentifyOut: {
+            /** City */
+            city: string;
+            /** Lat */
+            lat: number;
+            /** Layers */
+            layers: components["schemas"]["IdentifyEntry"][];
+            /** Lon */
+            lon: number;
         };
         /**
          * Info
@@ -3146,6 +3356,17 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** PixelTotals */
+        PixelTotals: {
+            /** Classified */
+            classified: number;
+            /** Inside */
+            inside: number;
+            /** Nodata */
+            nodata: number;
+            /** Window */
+            window: number;
+        };
         /**
          * PointOut
          * @description A sample point. ``map_class`` is null until the asking user labelled the point.
@@ -3632,6 +3853,72 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * StatisticsArea
+         * @description The area asked for: the whole layer, a bbox, a district or a drawn polygon.
+         */
+        StatisticsArea: {
+            /**
+             * Bbox
+             * @description west, south, east, north (EPSG:4326)
+             */
+            bbox?: number[] | null;
+            /** Id */
+            id?: string | null;
+            /** Name */
+            name?: string | null;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "layer" | "bbox" | "district" | "polygon";
+        };
+        /**
+         * StatisticsClass
+         * @description One class row: pixels, area in m² and percent of the classified area.
+         */
+        StatisticsClass: {
+            /** Area M2 */
+            area_m2: number;
+            /** Color */
+            color: string | null;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Percent */
+            percent: number | null;
+            /** Pixels */
+            pixels: number;
+        };
+        /**
+         * StatisticsOut
+         * @description Class areas of one categorical layer inside an area.
+         */
+        StatisticsOut: {
+            area: components["schemas"]["StatisticsArea"];
+            area_m2: components["schemas"]["AreaTotals"];
+            /** City */
+            city: string;
+            /** Classes */
+            classes: components["schemas"]["StatisticsClass"][];
+            /** Crs */
+            crs?: string | null;
+            /** Layer */
+            layer: string;
+            /** Method */
+            method: string;
+            pixels: components["schemas"]["PixelTotals"];
+            /**
+             * Provenance
+             * @enum {string}
+             */
+            provenance: "real" | "synthetic";
+            /** Resolution */
+            resolution: number[];
+            /** Scheme */
+            scheme: string | null;
+        };
+        /**
          * Style
          * @description Style model.
          *
@@ -4060,6 +4347,13 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
+        };
+        /**
+         * ViewerConfigOut
+         * @description The viewer's configuration; ``basemap`` null while none is configured (the default).
+         */
+        ViewerConfigOut: {
+            basemap: components["schemas"]["BasemapOut"] | null;
         };
         /**
          * WholeFileOut
@@ -4757,7 +5051,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CompareReportOut"];
                     "text/csv": unknown;
                 };
             };
@@ -4909,9 +5203,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["IdentifyOut"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -5074,7 +5366,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["BundleEstimateOut"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -5486,7 +5778,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["StatisticsOut"];
                     "text/csv": unknown;
                 };
             };
@@ -5544,7 +5836,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["StatisticsOut"];
                     "text/csv": unknown;
                 };
             };
@@ -7527,6 +7819,28 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
+        };
+    };
+    viewer_config_api_viewer_config_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ViewerConfigOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
             500: components["responses"]["ServerFault"];
         };
     };
