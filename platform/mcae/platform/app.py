@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from mcae.platform.annotation.mount import add_annotation, start_annotation, stop_annotation
-from mcae.platform.busy import HeavyRouteLimit
+from mcae.platform.busy import FILES, HeavyRouteLimit
 from mcae.platform.docs import add_docs
 from mcae.platform.errors import add_exception_handlers
 from mcae.platform.guards import QueryGuard
@@ -36,6 +36,7 @@ from mcae.tiles.readers import ReaderPool
 from mcae.tiles.routes_analysis import create_analysis_router
 from mcae.tiles.routes_catalog import create_catalog_router
 from mcae.tiles.routes_downloads import create_downloads_router
+from mcae.tiles.routes_files import create_files_router
 from mcae.tiles.routes_legend import create_legend_router
 from mcae.tiles.routes_stac import create_stac_router
 from mcae.tiles.routes_tiles import add_tile_routes
@@ -83,6 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        larger={r"/api/projects/[^/]+/decisions\.jsonl": settings.load.max_bytes})
     app.add_middleware(HeavyRouteLimit, concurrency=settings.heavy.concurrency,  # 429/503 when saturated
                        per_client=settings.heavy.per_client, retry_after_s=settings.heavy.retry_after_s)
+    app.add_middleware(HeavyRouteLimit, concurrency=settings.downloads.concurrency,  # whole files, anonymous too
+                       per_client=settings.downloads.per_client, retry_after_s=settings.heavy.retry_after_s,
+                       pattern=FILES, what="whole-file download")
     app.include_router(create_catalog_router())
     app.include_router(create_legend_router())
     app.include_router(create_identify_router())
@@ -90,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(create_analysis_router())
     app.include_router(create_stac_router())
     app.include_router(create_downloads_router(scratch=settings.jobs_dir / "clips"))
+    app.include_router(create_files_router())
     app.include_router(create_jobs_router(tiles.cache_control))
     add_annotation(app, settings)
     add_docs(app, settings.docs_assets)

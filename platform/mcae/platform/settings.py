@@ -2,7 +2,8 @@
 
 ``MCAE_*`` variables set the engine defaults (``MCAE_WORKERS=4``); nested parts use ``__``:
 ``MCAE_TILES__CATALOG_PATH``, ``MCAE_DATABASE__URL``, ``MCAE_AUTH__LEASE_SECONDS``,
-``MCAE_JOBS__WORKERS``, ``MCAE_HEAVY__CONCURRENCY``. The tiles layer's own ``MCAE_TILES_*`` variables
+``MCAE_JOBS__WORKERS``, ``MCAE_HEAVY__CONCURRENCY``,
+``MCAE_DOWNLOADS__DATASET_ROLES='["reviewer","admin"]'``. The tiles layer's own ``MCAE_TILES_*`` variables
 (``MCAE_TILES_CATALOG_PATH``) still work; the ``__`` form wins where both are set.
 Object storage (``tiles.s3``, also ``Settings.s3``) reads ``MCAE_S3_*``: ``MCAE_S3_ENABLED``,
 ``MCAE_S3_ENDPOINT``, ``MCAE_S3_REGION``, ``MCAE_S3_HTTPS``, ``MCAE_S3_VIRTUAL_HOSTING`` and,
@@ -13,7 +14,7 @@ Invalid values are a :class:`SettingsError` naming the setting, never a tracebac
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -77,6 +78,22 @@ class HeavySettings(BaseModel):
     retry_after_s: int = Field(default=1, ge=1)
 
 
+DatasetRole = Literal["viewer", "annotator", "reviewer", "admin"]
+DATASET_ROLES: tuple[DatasetRole, ...] = ("reviewer", "admin")
+
+
+class DownloadSettings(BaseModel):
+    """Whole-file downloads (maps, district maps, sidecars; anonymous, like the maps) and the
+    dataset export of a project (``/api/projects/{id}/dataset.zip``)."""
+
+    # whole-file requests at once (``mcae.platform.busy.FILES``; docker/nginx.conf agrees): GDAL's
+    # /vsicurl/ and QGIS read a COG with a few range requests in parallel
+    concurrency: int = Field(default=16, ge=1)  # in all, per server process (503 + Retry-After beyond)
+    per_client: int = Field(default=6, ge=1)  # per client address (429 + Retry-After beyond)
+    # who may download a project's dataset export (image/label pairs), by role
+    dataset_roles: list[DatasetRole] = Field(default_factory=lambda: list(DATASET_ROLES))
+
+
 class LoadSettings(BaseModel):
     """Caps of Load (``POST .../decisions.jsonl``): a large batch of a real project, no more.
 
@@ -121,6 +138,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     load: LoadSettings = Field(default_factory=LoadSettings)
     heavy: HeavySettings = Field(default_factory=HeavySettings)
+    downloads: DownloadSettings = Field(default_factory=DownloadSettings)
     docs_assets: Path | None = None  # a folder with Swagger UI's files: /docs on (no CDN); None: /docs off
 
     @field_validator("tiles", mode="before")

@@ -226,7 +226,9 @@ def _parse_options(pairs: list[str]) -> dict[str, object]:
 @friendly_errors
 def export_dataset(
     project: ProjectOpt,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help=(
+        "Output folder [the project's dataset/ folder, which the server offers for download at "
+        "/api/projects/{id}/dataset.zip]."))] = None,
     mode: Annotated[str, typer.Option(help="dense, sparse or both.")] = "both",
     quiet: QuietOpt = False,
     catalog: StoreCatalogOpt = None,
@@ -244,6 +246,10 @@ def export_dataset(
     if any(m not in MODES for m in modes):
         raise typer.BadParameter("mode must be dense, sparse or both", param_hint="--mode")
     proj = Project.open(project)
+    if out is None:
+        from mcae.platform.annotation.routes_dataset import DATASET_DIR
+
+        out = proj.root / DATASET_DIR
     manifest = export(proj, out, modes, quiet=quiet, decisions=decision_store.decisions_of(proj, catalog, database),
                       dense_patches=decision_store.checked_patches(proj, catalog, database))
     console.print(f"[green]exported[/] {len(manifest['items'])} pairs ({', '.join(modes)}) to {out}")
