@@ -13,8 +13,9 @@ Invalid values are a :class:`SettingsError` naming the setting, never a tracebac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,23 @@ class DatabaseSettings(BaseModel):
 
     url: str | None = None  # None: SQLite file annotation.db beside the catalog file
     busy_timeout_s: float = 30.0
+
+    @field_validator("url")
+    @classmethod
+    def _a_database_we_speak(cls, value: str | None) -> str | None:
+        # the message never repeats the URL: it may hold a password
+        if value is None:
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("not a database URL: sqlite:///FILE or postgresql://USER@HOST/NAME") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"{backend} is not supported: sqlite:///FILE or postgresql://USER@HOST/NAME")
+        return value
 
 
 class AuthSettings(BaseModel):
@@ -171,21 +189,31 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.catalog_dir / 'annotation.db'}"
 
 
-def get_settings() -> Settings:
-    """The settings of the environment; :class:`SettingsError` (one line) for invalid values."""
-    for make, prefix in ((S3Settings, "MCAE_S3_"), (Settings, "")):  # S3 first: its variables named
-        try:
-            made = make()
-        except ValidationError as exc:
-            problems = "; ".join(f"{prefix}{'.'.join(str(p) for p in e['loc']).upper() if prefix else _dotted(e)}: "
-                                 f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
-            raise SettingsError(f"invalid settings: {problems}") from None
-    assert isinstance(made, Settings)
-    return made
+def get_settings(catalog: Path | None = None, database: str | None = None) -> Settings:
+    """The settings of the environment, the one way to read them: :class:`SettingsError` (one
+    line) for invalid values. ``catalog`` and ``database`` (a command's ``--catalog`` and
+    ``--database``) replace ``tiles.catalog_path`` and ``database.url``."""
+    _validated(S3Settings, lambda e: f"MCAE_S3_{'.'.join(str(p) for p in e['loc']).upper()}")  # its variables named
+    settings = _validated(Settings, lambda e: ".".join(str(p) for p in e["loc"]) or "settings")
+    if catalog is not None:
+        settings.tiles.catalog_path = catalog
+    if database is not None:
+        timeout = settings.database.busy_timeout_s
+        settings.database = _validated(lambda: DatabaseSettings(url=database, busy_timeout_s=timeout),
+                                       lambda e: "database.url")
+    return settings
 
 
-def _dotted(error: Any) -> str:
-    return ".".join(str(p) for p in error["loc"]) or "settings"
+M = TypeVar("M")
+
+
+def _validated(make: Callable[[], M], name: Callable[[Any], str]) -> M:
+    """``make()``, its validation errors as one :class:`SettingsError` line, each named by ``name``."""
+    try:
+        return make()
+    except ValidationError as exc:
+        problems = "; ".join(f"{name(e)}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        raise SettingsError(f"invalid settings: {problems}") from None
 
 
 __all__ = ["AuthSettings", "DatabaseSettings", "HeavySettings", "JobSettings", "LoadSettings", "S3Settings",

@@ -90,3 +90,11 @@ export function flash(node: HTMLElement, text: string, kind: 'ok' | 'error' | 'i
   node.textContent = text;
   node.dataset.kind = kind;
 }
+
+export function debounce<A extends unknown[]>(fn: (...args: A) => void, ms: number): (...args: A) => void {
+  let timer: number | undefined;
+  return (...args: A) => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(() => fn(...args), ms);
+  };
+}

@@ -44,8 +44,7 @@ def demo(
     console.print(f"MCAE vs SinoLC-1 stand-in: {agreement:.1%} agreement (layer 'agreement')")
     from mcae.platform.annotation.demo import setup_demo_annotation
 
-    settings.tiles.catalog_path = store.path
-    tokens = setup_demo_annotation(options.out, settings)
+    tokens = setup_demo_annotation(options.out, get_settings(catalog=store.path))
     console.print(f"annotation service: project 'demo' with the simulated expert's decisions; tokens of an "
                   f"annotator, a reviewer and an admin in {tokens}")
     assessed = options.out / "assessment" / "report.json"

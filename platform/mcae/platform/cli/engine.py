@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 import typer
 
-from mcae.platform.cli import _store as decision_store
 from mcae.platform.cli._common import (
     ProjectOpt,
     QuietOpt,
@@ -22,7 +21,7 @@ from mcae.platform.cli._common import (
     friendly_errors,
     open_store,
 )
-from mcae.platform.cli._store import DatabaseOpt, StoreCatalogOpt
+from mcae.platform.cli._store import DatabaseOpt, DecisionStore, StoreCatalogOpt
 from mcae.platform.settings import get_settings
 
 app = typer.Typer(help="The engine's steps, from imagery to a map.")
@@ -116,11 +115,12 @@ def train(
     from mcae.inference.train import train as train_step
 
     proj = Project.open(project)
-    held = decision_store.decisions_of(proj, catalog, database)
-    with executor(scheduler, workers, quiet) as run:
-        report = train_step(proj, run, classifier, compare_baseline=compare_baseline, decisions=held)
-    if held is not None:
-        decision_store.after_training(proj, report, len(held), catalog, database)
+    with DecisionStore(proj, catalog, database) as store:  # the database, if any: opened once
+        held = store.decisions()
+        with executor(scheduler, workers, quiet) as run:
+            report = train_step(proj, run, classifier, compare_baseline=compare_baseline, decisions=held)
+        if held is not None:
+            store.after_training(report, len(held))
     scores = ", ".join(f"{k} {v:.1%}" for k, v in report.holdout_accuracy.items()) or "not scored"
     console.print(f"[green]trained[/] {classifier} on {report.n_masks} masks of "
                   f"{len(report.classes)} classes; hold-out accuracy: {scores}")
@@ -165,7 +165,8 @@ def map_(
     from mcae.inference.project import Project
 
     proj = Project.open(project)
-    held = decision_store.decisions_of(proj, catalog, database)
+    with DecisionStore(proj, catalog, database) as decisions:
+        held = decisions.decisions()
     if out.startswith("s3://"):
         from mcae.platform.cli.publish import map_to_object_store
 
@@ -250,8 +251,9 @@ def export_dataset(
         from mcae.platform.annotation.routes_dataset import DATASET_DIR
 
         out = proj.root / DATASET_DIR
-    manifest = export(proj, out, modes, quiet=quiet, decisions=decision_store.decisions_of(proj, catalog, database),
-                      dense_patches=decision_store.checked_patches(proj, catalog, database))
+    with DecisionStore(proj, catalog, database) as store:  # the database, if any: opened once
+        held, checked = store.decisions(), store.checked_patches()
+    manifest = export(proj, out, modes, quiet=quiet, decisions=held, dense_patches=checked)
     console.print(f"[green]exported[/] {len(manifest['items'])} pairs ({', '.join(modes)}) to {out}")
 
 

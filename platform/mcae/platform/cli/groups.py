@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mcae.platform.cli import _store as decision_store
 from mcae.platform.cli._common import ProjectOpt, console, friendly_errors, stdout
-from mcae.platform.cli._store import DatabaseOpt, StoreCatalogOpt
+from mcae.platform.cli._store import DatabaseOpt, DecisionStore, StoreCatalogOpt
 
 app = typer.Typer(help="The groups an expert labels.")
 
@@ -33,7 +32,8 @@ def groups(
     from mcae.inference.project import Project
 
     proj = Project.open(project)
-    held = decision_store.decisions_of(proj, catalog, database)
+    with DecisionStore(proj, catalog, database) as store:
+        held = store.decisions()
     labels = mask_labels(read_decisions(proj) if held is None else held)["class_id"]
     summary = group_summary(proj.groups(), labels)
     if neighbourhood:

@@ -8,9 +8,8 @@ from typing import Annotated
 
 import typer
 
-from mcae.platform.cli import _store as decision_store
 from mcae.platform.cli._common import ProjectOpt, QuietOpt, SchedulerOpt, WorkersOpt, console, executor, friendly_errors
-from mcae.platform.cli._store import DatabaseOpt, StoreCatalogOpt
+from mcae.platform.cli._store import DatabaseOpt, DecisionStore, StoreCatalogOpt
 
 app = typer.Typer(help="Expert decisions.")
 
@@ -33,9 +32,9 @@ def label(
 ) -> None:
     """Record expert decisions: from a file, or from a simulated expert and a reference.
 
-    For a project in the annotation database the decisions go there (author `engine`)."""
+    For a project in the annotation database the decisions go there, recorded as the API records
+    a Load: by the database's `engine` user, at the time they are recorded."""
     from mcae.inference.decisions import (
-        decisions_in_database,
         load_decisions_file,
         mask_labels,
         read_decisions,
@@ -50,23 +49,21 @@ def label(
         raise typer.BadParameter("give exactly one of --reference and --decisions")
     proj = Project.open(project)
     groups = proj.groups()
-    if decisions is not None:
-        new = resolve(load_decisions_file(decisions), groups)
-        actions = len(new)
-    else:
-        assert reference is not None
-        with executor(scheduler, workers, quiet) as run:
-            ref = reference_per_mask(proj, reference, run)
-        expert = SimulatedExpert(budget=budget)
-        held = decision_store.decisions_of(proj, catalog, database)
-        before = read_decisions(proj) if held is None else held
-        new = resolve(expert.decide(groups, ref, mask_labels(before)), groups)
-        actions = expert.actions_
-    if decisions_in_database(proj):
-        decision_store.record(proj, new, "file" if decisions is not None else "simulated", catalog, database)
-        everything = decision_store.decisions_of(proj, catalog, database) or []
-    else:
-        everything = record_decisions(proj, new)
+    with DecisionStore(proj, catalog, database) as store:  # the database, if any: opened once
+        if decisions is not None:
+            new = resolve(load_decisions_file(decisions), groups)
+            actions = len(new)
+        else:
+            assert reference is not None
+            with executor(scheduler, workers, quiet) as run:
+                ref = reference_per_mask(proj, reference, run)
+            expert = SimulatedExpert(budget=budget)
+            held = store.decisions()
+            before = read_decisions(proj) if held is None else held
+            new = resolve(expert.decide(groups, ref, mask_labels(before)), groups)
+            actions = expert.actions_
+        source = "file" if decisions is not None else "simulated"
+        everything = store.record(new, source) if store.in_database else record_decisions(proj, new)
     labels = mask_labels(everything)
     total = len(groups)
     proj.record_step("label", new_decisions=len(new), decisions=len(everything),
