@@ -251,10 +251,3 @@ def history(session: Session, project: Project, *, entity: str | None, entity_id
     items = [history_out(h, names) for h in rows]
     return schemas.HistoryPage(total=total, page=page, per_page=per_page, items=items,
                                next_before=rows[-1].id if more and rows else None)
-
-
-def project_view(session: Session, project: Project) -> schemas.ProjectOut:
-    """Kept for ``cli/projects.py`` until it calls ``views.project_out`` (a project's counters)."""
-    from mcae.platform.annotation.views import project_out
-
-    return project_out(project)
