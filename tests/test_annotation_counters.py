@@ -10,6 +10,7 @@ import random
 from collections import defaultdict
 from typing import Any
 
+import pytest
 from annotation_fixtures import Service
 from sqlalchemy import select
 
@@ -42,6 +43,7 @@ def recount(db: Database, project_id: str) -> dict[str, Any]:
     by_hood: dict[str, tuple[int, ...]] = {h: zero for h in hood_names}
     by_group: dict[int, tuple[int, ...]] = {g: zero for g in group_ids}
     open_masks: dict[int, int] = defaultdict(int)
+    mixes: dict[int, list[float]] = defaultdict(lambda: [0.0] * 9)
     project = zero
     changed = [0, 0]
     tallies: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
@@ -52,6 +54,12 @@ def recount(db: Database, project_id: str) -> dict[str, Any]:
         if m.group_id is not None:
             by_group[m.group_id] = add(by_group[m.group_id], m)
             open_masks[m.group_id] += m.class_id is None and not m.refine
+            weights = mixes[m.group_id]
+            if m.class_id:
+                weights[m.class_id - 1] += 1
+            elif m.proba is not None:
+                for i, p in enumerate(m.proba):
+                    weights[i] += p if p == p else 0.0
         current = m.class_id if m.class_id is not None else m.pred_class
         if m.mapped_class is None or m.mapped_class != current:
             changed[0] += 1
@@ -64,6 +72,7 @@ def recount(db: Database, project_id: str) -> dict[str, Any]:
             tallies[(f"author-{target}", author)][1] += m.area
     return {"patches": by_patch, "hoods": by_hood,
             "groups": {g: (c[0], c[1], c[2], c[3], c[4], open_masks[g]) for g, c in by_group.items()},
+            "mixes": dict(mixes),
             "project": (project[0], project[1], project[2], project[4], changed[0], changed[1],
                         len(patches), sum(1 for p in patches if p.checked)),
             "tallies": {k: tuple(v) for k, v in tallies.items()}}
@@ -81,10 +90,22 @@ def stored(db: Database, project_id: str) -> dict[str, Any]:
                 select(Neighbourhood).where(Neighbourhood.project_id == project_id))},
             "groups": {g.id: (g.masks, g.decided, g.refine, g.area, g.decided_area, g.open_masks)
                        for g in session.scalars(select(Group).where(Group.project_id == project_id))},
+            "mixes": {g.id: list(g.mix) for g in session.scalars(
+                select(Group).where(Group.project_id == project_id)) if g.mix is not None and g.masks},
             "project": (p.masks, p.decided, p.refine, p.decided_area, p.changed, p.changed_area, p.patches,
                         p.checked_patches),
             "tallies": {(t.kind, t.key): (t.masks, t.area) for t in session.scalars(
                 select(Tally).where(Tally.project_id == project_id)) if t.masks or t.area}}
+
+
+def same(kept: dict[str, Any], counted: dict[str, Any], where: str) -> None:
+    """The counters equal, the class mixes' weights within rounding."""
+    kept, counted = dict(kept), dict(counted)
+    a, b = kept.pop("mixes"), counted.pop("mixes")
+    assert kept == counted, where
+    assert a.keys() == b.keys(), where
+    for g in a:
+        assert a[g] == pytest.approx(b[g], abs=1e-4), (where, g)
 
 
 class Writer:
@@ -186,12 +207,12 @@ def test_every_counter_equals_a_recount_after_each_random_write(service: Service
         ["unsend", "checked", "load", "min_group_size", "reimport", "mapped"]
     done = []
     try:
-        assert stored(db, service.project) == recount(db, service.project), "after the import"
+        same(stored(db, service.project), recount(db, service.project), "after the import")
         for step in range(STEPS):
             action = rng.choice(actions)
             getattr(writer, action)()
             done.append(action)
-            assert stored(db, service.project) == recount(db, service.project), f"step {step}: {action}"
+            same(stored(db, service.project), recount(db, service.project), f"step {step}: {action}")
         expected = recount(db, service.project)["project"]
     finally:
         db.dispose()
@@ -216,7 +237,7 @@ def test_the_migration_fills_the_counters_from_the_masks(service: Service) -> No
         command.downgrade(alembic_config(service.url), "0006_expert_web")
         command.upgrade(alembic_config(service.url), "head")
         after = stored(db, service.project)
-        assert after == recount(db, service.project)
+        same(after, recount(db, service.project), "after the migration")
         assert after["project"] == before["project"] and after["patches"] == before["patches"]
         with db.reader() as session:  # neighbourhoods rebuilt from the patches, in page order
             hoods = session.scalars(select(Neighbourhood).where(Neighbourhood.project_id == service.project)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
+from mcae.inference.classes import N_CLASSES
 from mcae.platform.annotation.counters import Deltas, authors, facts
 from mcae.platform.annotation.models import Base, Decision, DecisionMask, Group, Mask, Project
 
@@ -142,11 +144,30 @@ def refresh_totals(session: Session, group_ids: Iterable[int]) -> None:
                    func.count(Mask.id), func.count(Mask.class_id), func.count(case((undecided & Mask.refine, 1))))
             .where(Mask.group_id.in_(part), Mask.present.is_(True)).group_by(Mask.group_id)).all()
         found = {r[0]: r[1:] for r in rows}
-        values = [{"id": gid, "area": int(a), "decided_area": int(d), "open_area": int(o), "open_masks": int(n),
-                   "gain": round(float(g), 3), "masks": int(m), "decided": int(dm), "refine": int(r)}
-                  for gid, (a, d, o, n, g, m, dm, r) in
-                  ((gid, found.get(gid, (0, 0, 0, 0, 0.0, 0, 0, 0))) for gid in part)]
+        values: list[dict[str, Any]] = [
+            {"id": gid, "area": int(a), "decided_area": int(d), "open_area": int(o), "open_masks": int(n),
+             "gain": round(float(g), 3), "masks": int(m), "decided": int(dm), "refine": int(r)}
+            for gid, (a, d, o, n, g, m, dm, r) in ((gid, found.get(gid, (0, 0, 0, 0, 0.0, 0, 0, 0))) for gid in part)]
+        weights = mix_weights(session, part)
+        for v in values:
+            v["mix"] = weights.get(int(v["id"]))
         session.execute(update(Group), values)
+
+
+def mix_weights(session: Session, group_ids: list[int]) -> dict[int, list[float]]:
+    """Per group, the class mix's weights (``views.mix_percent`` makes the histogram of them): one
+    per decided mask on its class, the probabilities of the others (the engine's ``class_mix``)."""
+    out: dict[int, np.ndarray] = {}
+    for group_id, cls, proba in session.execute(select(Mask.group_id, Mask.class_id, Mask.proba).where(
+            Mask.group_id.in_(group_ids), Mask.present.is_(True))):
+        w = out.get(group_id)
+        if w is None:
+            w = out[group_id] = np.zeros(N_CLASSES)
+        if cls:
+            w[cls - 1] += 1.0
+        elif proba is not None:
+            w += np.nan_to_num(np.asarray(proba, np.float64)[:N_CLASSES], nan=0.0)
+    return {g: [round(float(v), 6) for v in w] for g, w in out.items()}
 
 
 def recompute_bulk(session: Session, mask_pks: list[int]) -> int:

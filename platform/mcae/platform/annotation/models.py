@@ -196,6 +196,8 @@ class Group(Base):
     decided: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     refine: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # undecided, sent to refinement
     gain: Mapped[float] = mapped_column(Float, default=0.0)  # sum of open area x (1 - confidence)
+    # the class mix's weights per class (decided masks by class, the others by probabilities): the histogram
+    mix: Mapped[list[Any] | None] = mapped_column(nullable=True)
     lease_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     lease_started: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -4,7 +4,6 @@ summary line, masks sorted by confidence, patches, decisions, history."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from typing import Any, Literal
 
 from sqlalchemy import Select, func, select
@@ -15,7 +14,6 @@ from mcae.platform.annotation.areas import gsd
 from mcae.platform.annotation.lookups import user_names
 from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Neighbourhood, Patch, Project
 from mcae.platform.annotation.views import (
-    MaskState,
     aware,
     decision_out,
     group_out,
@@ -58,16 +56,10 @@ def groups_of(session: Session, project: Project, neighbourhood: str, sort: Grou
         from mcae.tiles.ids import UnknownId
 
         raise UnknownId("neighbourhood", neighbourhood)
-    masks: dict[int, list[MaskState]] = defaultdict(list)
-    for group_id, cls, refine, proba in session.execute(  # plain rows: no ORM objects per mask
-            select(Mask.group_id, Mask.class_id, Mask.refine, Mask.proba).where(
-                Mask.project_id == project.id, Mask.neighbourhood == neighbourhood, Mask.present.is_(True))):
-        if group_id is not None:
-            masks[group_id].append((cls, refine, proba))
-    names = user_names(session)
+    names = user_names(session)  # the groups' counters and class mixes: no masks read
     gsd_m, total = gsd(project), project.area
-    out = [group_out(g, masks[g.id], i + 1, len(groups), project.model_version, names, gsd_m=gsd_m,
-                     project_area=total) for i, g in enumerate(groups)]
+    out = [group_out(g, i + 1, len(groups), project.model_version, names, gsd_m=gsd_m, project_area=total)
+           for i, g in enumerate(groups)]
     if min_area_ha is not None:
         out = [g for g in out if g.area_ha >= min_area_ha]
     if class_id is not None:
@@ -89,10 +81,8 @@ def read_group(session: Session, project: Project, group: Group,
     siblings = list(session.scalars(select(Group.id).where(Group.project_id == project.id,
                                                            Group.neighbourhood == group.neighbourhood)
                                     .order_by(Group.cluster, Group.pred_class)))
-    masks = [(c, r, p) for c, r, p in session.execute(select(Mask.class_id, Mask.refine, Mask.proba).where(
-        Mask.group_id == group.id, Mask.present.is_(True)))]
     names = names if names is not None else user_names(session)
-    return group_out(group, masks, siblings.index(group.id) + 1, len(siblings), project.model_version,
+    return group_out(group, siblings.index(group.id) + 1, len(siblings), project.model_version,
                      names, gsd_m=gsd(project), project_area=project.area,
                      rejections=rejections_of(session, group, names))
 
@@ -261,10 +251,3 @@ def history(session: Session, project: Project, *, entity: str | None, entity_id
     items = [history_out(h, names) for h in rows]
     return schemas.HistoryPage(total=total, page=page, per_page=per_page, items=items,
                                next_before=rows[-1].id if more and rows else None)
-
-
-def project_view(session: Session, project: Project) -> schemas.ProjectOut:
-    """Kept for ``cli/projects.py`` until it calls ``views.project_out`` (a project's counters)."""
-    from mcae.platform.annotation.views import project_out
-
-    return project_out(project)

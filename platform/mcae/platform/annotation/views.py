@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mcae.inference.classes import MCAE, N_CLASSES
-from mcae.inference.group_line import class_mix, describe_group
+from mcae.inference.classes import MCAE
+from mcae.inference.group_line import describe_group
 from mcae.platform.annotation import review_schemas, schemas
 from mcae.platform.annotation.areas import gsd, hectares, share
 from mcae.platform.annotation.models import (
@@ -32,24 +32,24 @@ def class_name(class_id: int | None) -> str | None:
     return "Unknown" if class_id == 0 else MCAE.name_of(class_id)
 
 
-MaskState = tuple[int | None, bool, list[float] | None]  # class, sent to refinement, probabilities
+def mix_percent(weights: Sequence[float] | None) -> dict[str, float]:
+    """A class mix in percent, largest first, from its weights per class (the engine's ``class_mix``)."""
+    w = np.asarray(weights if weights is not None else [], np.float64)
+    total = w.sum()
+    if not w.size or total == 0:
+        return {}
+    pct = 100 * w / total
+    order = np.argsort(-pct, kind="stable")
+    return {MCAE.get(int(i) + 1).name: round(float(pct[i]), 2) for i in order if pct[i] >= 0.01}
 
 
-def group_mix(states: Sequence[MaskState]) -> dict[str, float]:
-    """A group's class mix (the engine's ``class_mix``) from its masks' states."""
-    labels = np.array([cls or 0 for cls, _, _ in states], np.int64)
-    proba = np.array([p if p is not None else [np.nan] * N_CLASSES for _, _, p in states], np.float64)
-    return class_mix(labels, proba.reshape(len(states), N_CLASSES))
-
-
-def group_out(group: Group, masks: Sequence[MaskState], index: int, of: int,
-              model_version: str | None, lease_names: dict[int, str], *, gsd_m: float = 0.0,
-              project_area: int = 0, rejections: list[schemas.RejectionOut] | None = None) -> schemas.GroupOut:
-    """A group as the tools see it, from its masks' (class, refine, probabilities) and its area
-    counters (pixels; ``gsd_m`` metres a pixel, ``project_area`` the project's pixels)."""
-    mix = group_mix(masks)
-    decided = sum(1 for cls, _, _ in masks if cls)
-    refine = sum(1 for cls, flagged, _ in masks if flagged and not cls)
+def group_out(group: Group, index: int, of: int, model_version: str | None, lease_names: dict[int, str], *,
+              gsd_m: float = 0.0, project_area: int = 0,
+              rejections: list[schemas.RejectionOut] | None = None) -> schemas.GroupOut:
+    """A group as the tools see it, from its counters (masks, decided, refinement, areas in
+    pixels, the class mix's weights; ``gsd_m`` metres a pixel, ``project_area`` the project's pixels)."""
+    mix = mix_percent(group.mix)
+    decided, refine = group.decided, group.refine
     nan = float("nan")
     summary = describe_group({
         "index": index, "of": of, "histogram": mix,
@@ -61,7 +61,7 @@ def group_out(group: Group, masks: Sequence[MaskState], index: int, of: int,
     return schemas.GroupOut(
         id=group.id, neighbourhood=group.neighbourhood, key=group.key, cluster=group.cluster,
         pred_class=group.pred_class, pred_name=class_name(group.pred_class) or "Unknown",
-        size=len(masks), decided=decided, open=len(masks) - decided - refine, refine=refine,
+        size=group.masks, decided=decided, open=group.open_masks, refine=refine,
         score_min=_finite(group.score_min), score_max=_finite(group.score_max), histogram=mix,
         index=index, of=of, summary=summary, double=group.double, model_version=model_version,
         version=group.version, lease=lease, area_ha=hectares(group.area or 0, gsd_m),

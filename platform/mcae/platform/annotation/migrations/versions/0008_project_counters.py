@@ -64,6 +64,7 @@ def upgrade() -> None:
     with op.batch_alter_table("groups") as batch:
         for name in _GROUP:
             batch.add_column(sa.Column(name, sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("mix", sa.JSON(), nullable=True))
     op.create_table(
         "neighbourhoods",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -109,6 +110,7 @@ def upgrade() -> None:
         "patches": "(SELECT COUNT(*) FROM patches WHERE patches.project_id = projects.id)",
         "checked_patches": "(SELECT COUNT(*) FROM patches WHERE patches.project_id = projects.id AND patches.checked)"})
     _neighbourhoods()
+    _mixes()
     op.execute(sa.text(
         "INSERT INTO tallies (project_id, kind, key, masks, area) "
         "SELECT masks.project_id, 'author-' || decisions.target, decisions.author_id, COUNT(*), SUM(masks.area) "
@@ -119,6 +121,36 @@ def upgrade() -> None:
         "SELECT masks.project_id, 'changed', COALESCE(masks.class_id, masks.pred_class), COUNT(*), SUM(masks.area) "
         f"FROM masks WHERE {LIVE} AND {CHANGED} "
         "GROUP BY masks.project_id, COALESCE(masks.class_id, masks.pred_class)"))
+
+
+def _mixes(classes: int = 9) -> None:
+    """Each group's class-mix weights: 1 per decided mask on its class, the probabilities of the
+    others (streamed in group order; one group in memory at a time)."""
+    conn = op.get_bind()
+    masks = sa.table("masks", sa.column("group_id"), sa.column("class_id"), sa.column("proba", sa.JSON()),
+                     sa.column("present"))
+    groups = sa.table("groups", sa.column("id"), sa.column("mix", sa.JSON()))
+    rows = conn.execute(sa.select(masks.c.group_id, masks.c.class_id, masks.c.proba)
+                        .where(masks.c.group_id.is_not(None), masks.c.present.is_(True)).order_by(masks.c.group_id)
+                        .execution_options(yield_per=20_000))  # this statement only, streamed
+    done: list[dict[str, object]] = []
+    current, weights = None, [0.0] * classes
+    for group_id, cls, proba in rows:
+        if group_id != current:
+            if current is not None:
+                done.append({"gid": current, "m": [round(w, 6) for w in weights]})
+            current, weights = group_id, [0.0] * classes
+        if cls:
+            weights[cls - 1] += 1.0
+        elif proba:
+            for i, p in enumerate(proba[:classes]):
+                if p is not None and p == p:  # NaN is no weight
+                    weights[i] += float(p)
+    if current is not None:
+        done.append({"gid": current, "m": [round(w, 6) for w in weights]})
+    for start in range(0, len(done), 5000):
+        conn.execute(groups.update().where(groups.c.id == sa.bindparam("gid")).values(mix=sa.bindparam("m")),
+                     done[start:start + 5000])
 
 
 def _neighbourhoods() -> None:
@@ -151,6 +183,7 @@ def downgrade() -> None:
     op.drop_index("ix_neighbourhoods_seq", table_name="neighbourhoods")
     op.drop_table("neighbourhoods")
     with op.batch_alter_table("groups") as batch:
+        batch.drop_column("mix")
         for name in _GROUP:
             batch.drop_column(name)
     with op.batch_alter_table("patches") as batch:
