@@ -557,26 +557,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/projects/{project_id}/dataset.zip": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Download the project's dataset export (dense and sparse 1024 px pairs), streamed
-         * @description Allowed to the roles of the `downloads.dataset_roles` setting (default reviewer, admin).
-         */
-        get: operations["dataset_api_projects__project_id__dataset_zip_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/projects/{project}": {
         parameters: {
             query?: never;
@@ -621,6 +601,26 @@ export interface paths {
         };
         /** Progress, actions, speed, annotators, accuracy after each retraining */
         get: operations["dashboard_api_projects__project__dashboard_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/dataset.zip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download the project's dataset export (dense and sparse 1024 px pairs), streamed
+         * @description Allowed to the roles of the `downloads.dataset_roles` setting (default reviewer, admin).
+         */
+        get: operations["dataset_api_projects__project__dataset_zip_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1130,7 +1130,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/stac/{city}/{layer}/{item_file}": {
+    "/api/stac/{city}/{item}/{item_file}": {
         parameters: {
             query?: never;
             header?: never;
@@ -1138,7 +1138,7 @@ export interface paths {
             cookie?: never;
         };
         /** A layer (or one district map of it) as a STAC item */
-        get: operations["item_api_stac__city___layer___item_file__get"];
+        get: operations["item_api_stac__city___item___item_file__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -6099,64 +6099,6 @@ export interface operations {
             503: components["responses"]["ServiceBusy"];
         };
     };
-    dataset_api_projects__project_id__dataset_zip_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A project id. */
-                project_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A zip: manifest.json, footprints.geojson, images/, labels_dense/, labels_sparse/. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/zip": unknown;
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            /** @description No such project, or it has no dataset export yet (`mcae export-dataset`). */
-            404: {
-                headers: {
-                    "Cache-Control": components["headers"]["NoStore"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorMessage"];
-                };
-            };
-            /** @description The export is incomplete or unreadable (a file the manifest names is missing). */
-            409: {
-                headers: {
-                    "Cache-Control": components["headers"]["NoStore"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorMessage"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    "Cache-Control": components["headers"]["NoStore"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-            429: components["responses"]["TooManyRequests"];
-            500: components["responses"]["ServerFault"];
-            503: components["responses"]["ServiceBusy"];
-        };
-    };
     get_project_api_projects__project__get: {
         parameters: {
             query?: never;
@@ -6311,6 +6253,64 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+        };
+    };
+    dataset_api_projects__project__dataset_zip_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A project id. */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A zip: manifest.json, footprints.geojson, images/, labels_dense/, labels_sparse/. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description No such project, or it has no dataset export yet (`mcae export-dataset`). */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The export is incomplete or unreadable (a file the manifest names is missing). */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -7783,7 +7783,7 @@ export interface operations {
             500: components["responses"]["ServerFault"];
         };
     };
-    item_api_stac__city___layer___item_file__get: {
+    item_api_stac__city___item___item_file__get: {
         parameters: {
             query?: never;
             header?: never;
@@ -7791,7 +7791,7 @@ export interface operations {
                 /** @description A catalog id. */
                 city: string;
                 /** @description An item id: a layer id, or <layer>__<district> for a district map. */
-                layer: string;
+                item: string;
                 item_file: string;
             };
             cookie?: never;
