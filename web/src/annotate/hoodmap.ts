@@ -2,13 +2,13 @@
 // by progress, the open one outlined; a click (or Enter on a focused one) opens it.
 
 import { api, type Neighbourhood } from '../shared/client';
+import { svg, title } from '../shared/svg';
 import { pct } from '../shared/util';
 import { openHood } from './open';
 import { P, page } from './state';
 import { ui } from './ui';
 import { showHood } from './hoods';
 
-const SVG = 'http://www.w3.org/2000/svg';
 const WIDTH = 120;
 const MAX_HEIGHT = 64;
 const PER_PAGE = 500;
@@ -48,18 +48,13 @@ export function drawHoodMap(): void {
   map.setAttribute('viewBox', `0 0 ${spanX * scale} ${spanY * scale}`);
   map.replaceChildren(...boxes.map((h) => {
     const [hw, hs, he, hn] = h.bounds;
-    const rect = document.createElementNS(SVG, 'rect');
-    const attrs: Record<string, string | number> = {
+    const rect = svg('rect', {
       x: (hw - w) * squeeze * scale, y: (n - hn) * scale,
       width: Math.max(1, (he - hw) * squeeze * scale), height: Math.max(1, (hn - hs) * scale),
       class: `hood-cell${h.progress >= 1 ? ' done' : ''}`, 'data-hood': h.name, tabindex: 0, role: 'button',
       'aria-label': `Open neighbourhood ${h.name} (${pct(h.progress)} decided)`,
       style: `--progress:${h.progress}`,
-    };
-    for (const [k, v] of Object.entries(attrs)) rect.setAttribute(k, String(v));
-    const title = document.createElementNS(SVG, 'title');
-    title.textContent = `${h.name}: ${h.decided}/${h.masks} masks decided (${pct(h.progress)})`;
-    rect.append(title);
+    }, title(`${h.name}: ${h.decided}/${h.masks} masks decided (${pct(h.progress)})`));
     rect.addEventListener('click', () => { void jump(h.name); });
     rect.addEventListener('keydown', (event) => {
       if (event.key !== 'Enter' && event.key !== ' ') return;

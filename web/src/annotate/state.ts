@@ -3,7 +3,7 @@
 // module-level state about the project, the group or the user.
 
 import type { Decision, Group, Neighbourhood, Project, User } from '../shared/client';
-import type { ClassInfo } from './grid';
+import type { ClassInfo } from '../shared/client';
 import { ui } from './ui';
 
 export type Sort = 'confidence' | '-confidence' | 'area' | '-area' | 'id';

@@ -3,21 +3,14 @@
 // and every row's click is marked with a cross on both.
 
 import { ImageSet, isAbort } from '../shared/client';
+import { svg } from '../shared/svg';
 import type { Row } from './rows';
 import { Zoom } from './zoom';
-
-const SVG = 'http://www.w3.org/2000/svg';
 
 export interface Pick {
   x: number; // column, patch pixels
   y: number; // row
   extend: boolean; // Shift or Ctrl held
-}
-
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  return node;
 }
 
 export class Views {

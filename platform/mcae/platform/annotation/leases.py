@@ -4,9 +4,11 @@ A lease is a conditional update (free, expired or already mine -> mine until now
 two requests racing for one group cannot both win, on SQLite or PostgreSQL. It expires by
 itself; asking for the next group gives back the one held before. Groups holding masks of
 the expert's own rejected decisions come first; then open groups by map gain (open area x
-(1 - confidence), the groups' counters, indexed), groups of one or two open masks last (they
-are better corrected one by one in refinement than by a cluster action each); then, once first
-passes are done, double groups that need a second, independent labelling.
+(1 - confidence), the groups' counters, indexed), groups with only one or two masks still open
+last. Groups smaller than the project's ``min_group_size`` are never handed out: the import
+sends their masks to refinement, where they are corrected one by one rather than by a cluster
+action each. Then, once first passes are done, double groups that need a second, independent
+labelling.
 """
 
 from __future__ import annotations
