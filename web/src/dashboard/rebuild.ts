@@ -141,14 +141,14 @@ export class RebuildPanel {
     }).catch(() => window.sessionStorage.removeItem(jobKey(this.project.id)));
   }
 
-  private show(job: Pick<Job, 'state' | 'progress' | 'message'>): void {
+  private show(job: Pick<Job, 'state' | 'progress' | 'message' | 'eta_s'>): void {
     const pct = Math.round(job.progress * 100);
     this.progress.hidden = false;
     this.progress.dataset.state = job.state;
     this.progress.setAttribute('aria-valuenow', String(pct));
     this.fill.style.width = `${pct}%`;
     flash(this.message, `${job.state === 'queued' ? 'Queued' : job.state === 'running' ? 'Running' : job.state === 'done'
-      ? 'Done' : 'Failed'} · ${pct} % · ${job.message ?? ''}`, job.state === 'failed' ? 'error' : job.state === 'done' ? 'ok' : 'info');
+      ? 'Done' : 'Failed'} · ${pct} %${etaText(job.eta_s)} · ${job.message ?? ''}`, job.state === 'failed' ? 'error' : job.state === 'done' ? 'ok' : 'info');
   }
 
   private follow(job: Job): void {
@@ -209,4 +209,12 @@ export class RebuildPanel {
     void this.loadPreview();
     this.onDone(job);
   }
+}
+
+/** ' · about 3 min left' while the job says how long it has left; '' otherwise. */
+export function etaText(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return '';
+  if (seconds < 60) return ` · about ${Math.max(1, Math.round(seconds))} s left`;
+  if (seconds < 3600) return ` · about ${Math.round(seconds / 60)} min left`;
+  return ` · about ${(seconds / 3600).toFixed(1)} h left`;
 }
