@@ -7,11 +7,12 @@ as the engine's ``mask_labels`` does. Class 0 (Unknown) leaves the mask undecide
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import Text, bindparam, case, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from mcae.inference.classes import N_CLASSES
@@ -156,18 +157,30 @@ def refresh_totals(session: Session, group_ids: Iterable[int]) -> None:
 
 def mix_weights(session: Session, group_ids: list[int]) -> dict[int, list[float]]:
     """Per group, the class mix's weights (``views.mix_percent`` makes the histogram of them): one
-    per decided mask on its class, the probabilities of the others (the engine's ``class_mix``)."""
-    out: dict[int, np.ndarray] = {}
-    for group_id, cls, proba in session.execute(select(Mask.group_id, Mask.class_id, Mask.proba).where(
-            Mask.group_id.in_(group_ids), Mask.present.is_(True))):
-        w = out.get(group_id)
-        if w is None:
-            w = out[group_id] = np.zeros(N_CLASSES)
-        if cls:
-            w[cls - 1] += 1.0
-        elif proba is not None:
-            w += np.nan_to_num(np.asarray(proba, np.float64)[:N_CLASSES], nan=0.0)
-    return {g: [round(float(v), 6) for v in w] for g, w in out.items()}
+    per decided mask on its class, the probabilities of the others (the engine's ``class_mix``).
+    The probabilities are read as their JSON text and decoded as one array per call (an import
+    refreshes every group: one ``json.loads`` per mask would be most of its time)."""
+    rows = session.execute(select(Mask.group_id, Mask.class_id, cast(Mask.proba, Text)).where(
+        Mask.group_id.in_(group_ids), Mask.present.is_(True))).all()
+    if not rows:
+        return {}
+    groups = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+    classes = np.fromiter((r[1] or 0 for r in rows), np.int64, len(rows))
+    weights = np.zeros((len(rows), N_CLASSES))
+    guessed = np.flatnonzero((classes == 0) & np.fromiter((r[2] is not None and r[2] != "null" for r in rows),
+                                                            bool, len(rows)))
+    if len(guessed):
+        probas = json.loads("[" + ",".join(rows[int(i)][2] for i in guessed) + "]")
+        width = min(N_CLASSES, min(len(p) for p in probas))
+        block = np.zeros((len(guessed), N_CLASSES))
+        block[:, :width] = np.asarray([p[:width] for p in probas], np.float64)
+        weights[guessed] = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
+    decided = np.flatnonzero(classes > 0)
+    weights[decided, classes[decided] - 1] = 1.0
+    ids, index = np.unique(groups, return_inverse=True)
+    sums = np.zeros((len(ids), N_CLASSES))
+    np.add.at(sums, index, weights)
+    return {int(g): [round(float(v), 6) for v in row] for g, row in zip(ids, sums, strict=True)}
 
 
 def recompute_bulk(session: Session, mask_pks: list[int]) -> int:
