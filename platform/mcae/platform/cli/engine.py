@@ -163,6 +163,9 @@ def train(
     classifier: Annotated[str, typer.Option(help="mlp (torch) or baseline (scikit-learn).")] = "mlp",
     compare_baseline: Annotated[bool, typer.Option(
         help="Also score the scikit-learn baseline on the same hold-out split.")] = False,
+    max_masks: Annotated[int | None, typer.Option(
+        min=100, help="Training budget: at most this many decided masks are sampled, class-balanced, to fit "
+                      "the model [MCAE_TRAIN_MAX_MASKS or 250000].")] = None,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
@@ -172,20 +175,29 @@ def train(
     """Train the classifier on decided masks and refresh every group's predicted class.
 
     Reads the decisions from the annotation database for a project it holds, else from the
-    project's decisions file."""
+    project's decisions file. Beyond 20,000 decided masks, whole neighbourhoods (or patches) are
+    held out and the rest sampled class-balanced to the budget: one fit, bounded time and memory.
+    Progress with an ETA; interrupted, it starts over (the model is written once, atomically)."""
     from mcae.inference.project import Project
     from mcae.inference.train import train as train_step
 
     proj = Project.open(project)
+    if "train" in proj.manifest.get("running", {}):
+        console.print(f"an earlier training (started {proj.manifest['running']['train'].get('started')}) did not "
+                      "finish; training starts over (the model is written once, when the fit ends)")
+    budget = max_masks or get_settings().train_max_masks
     held = decision_store.decisions_of(proj, catalog, database)
     with executor(scheduler, workers, quiet) as run:
-        report = train_step(proj, run, classifier, compare_baseline=compare_baseline, decisions=held)
+        report = train_step(proj, run, classifier, compare_baseline=compare_baseline, decisions=held,
+                            max_masks=budget)
     if held is not None:
         decision_store.after_training(proj, report, len(held), catalog, database)
     scores = ", ".join(f"{k} {v:.1%}" for k, v in report.holdout_accuracy.items()) or "not scored"
-    console.print(f"[green]trained[/] {classifier} on {report.n_masks} masks of "
-                  f"{len(report.classes)} classes; hold-out accuracy: {scores}")
     scored = report.holdout
+    console.print(f"[green]trained[/] {classifier} on {report.n_masks:,} masks of {len(report.classes)} classes "
+                  f"({report.n_labelled:,} labelled, {report.n_sampled:,} sampled: {report.n_masks:,} fit on, "
+                  f"{report.n_holdout:,} held out by {scored.get('split', 'masks')}; budget {budget:,})")
+    console.print(f"hold-out accuracy: {scores}")
     if scored.get("ece") is not None:
         console.print(f"calibration on held-out masks: ECE {scored['ece_uncalibrated']:.3f} raw, "
                       f"{scored['ece']:.3f} after temperature {scored['temperature']:.2f} "
