@@ -162,8 +162,8 @@ def _train_large(project: Project, labels: pd.Series, kinds: list[str], holdout:
     """Whole units held out, a class-balanced budget sample of the rest; one fit."""
     y_all = labels.to_numpy(np.int64)
     patches = labels.index.get_level_values(0).to_numpy()
-    unit, units = spatial_units(project, patches, 2)
-    if units is None:  # a single patch: held out by masks
+    unit, units = spatial_units(project, patches, N_FOLDS)
+    if units is None:  # fewer than N_FOLDS patches: held out by masks
         unit, units = "masks", np.arange(len(y_all)).astype(str).astype(object)
     held = holdout_split(units, 1 / N_FOLDS) if holdout else np.zeros(len(y_all), dtype=bool)
     train_pos = np.flatnonzero(~held)[balanced_sample(y_all[~held], max_masks)]
