@@ -342,6 +342,9 @@ def export_dataset(
 ) -> None:
     """Export 1024 px image/label pairs (dense and/or sparse) with a georeferenced manifest.
 
+    Streamed pair by pair with a progress bar and its ETA; interrupted, run it again: the pairs
+    already written from the same decisions and model are kept, the rest are written.
+
     For a project in the annotation database: dense pairs from the patches marked fully
     checked, sparse pairs from every labelled mask."""
     from mcae.inference.dataset import MODES
@@ -354,7 +357,8 @@ def export_dataset(
     proj = Project.open(project)
     manifest = export(proj, out, modes, quiet=quiet, decisions=decision_store.decisions_of(proj, catalog, database),
                       dense_patches=decision_store.checked_patches(proj, catalog, database))
-    console.print(f"[green]exported[/] {len(manifest['items'])} pairs ({', '.join(modes)}) to {out}")
+    skipped = f"; {manifest['resumed']} finished by an interrupted earlier run, kept" if manifest["resumed"] else ""
+    console.print(f"[green]exported[/] {len(manifest['items'])} pairs ({', '.join(modes)}) to {out}{skipped}")
 
 
 def _merge_groups(merge: list[str]) -> list[tuple[int, ...]]:
