@@ -22,6 +22,7 @@ from benchmarks.city_service import write_service_project
 from mcae.inference.dataset import NOTES, export_dataset
 from mcae.inference.decisions import Decision, record_decisions
 from mcae.inference.project import Project
+from mcae.platform.cli.engine import _progress_of
 
 RATIO = 1.25
 PER_PATCH = 40_000
@@ -80,10 +81,15 @@ def test_an_interrupted_export_resumes_where_it_stopped(small: Project, tmp_path
     with pytest.raises(KeyboardInterrupt):
         export_dataset(small, out, quiet=True)
     assert not (out / "manifest.json").exists() and len(list((out / NOTES).glob("*.json"))) == 2
+    _, remaining = _progress_of(Project.open(small.root))  # what `mcae info` shows
+    assert any(f"interrupted after 2 of {len(small.grid)} pairs" in line and "resumes" in line for line in remaining)
     monkeypatch.setattr(dataset, "_export_pair", real)
     manifest = export_dataset(small, out, quiet=True)
     assert manifest["resumed"] == 2 and len(manifest["items"]) == len(small.grid)
     assert not (out / NOTES).exists()
+    done, remaining = _progress_of(Project.open(small.root))
+    assert not any("interrupted" in line for line in remaining)
+    assert any(f"export-dataset ({len(small.grid)} pairs" in line for line in done)
     with rasterio.open(out / "labels_sparse" / "0-0.tif") as src:
         sparse = src.read(1)
     assert set(np.unique(sparse)) == {0, 8}  # the one decided mask

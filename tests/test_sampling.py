@@ -133,3 +133,21 @@ def test_read_features_keeps_the_order_of_the_keys(city: tuple[Project, list[Dec
     assert list(X.index) == list(keys[:3]) and list(X.columns) == ["f1", "f2"]
     direct = pd.read_parquet(project.patch_table("1-1")).set_index("mask_id")
     assert X.loc[("1-1", 7), "f1"] == direct.loc[7, "f1"]
+
+
+def test_an_interrupted_training_says_it_starts_over(city: tuple[Project, list[Decision], pd.DataFrame],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcae.platform.cli.engine import _progress_of
+
+    project, decisions, _ = city
+
+    def interrupted(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "score_holdout", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_module.train(project, Executor(None, quiet=True), "baseline", decisions=decisions)
+    saved = Project(project.root, json.loads(project.manifest_path.read_text()))
+    _, remaining = _progress_of(saved)
+    assert any("did not finish" in line and "starts over" in line for line in remaining), remaining
+    assert not saved.has_model()

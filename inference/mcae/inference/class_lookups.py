@@ -38,7 +38,7 @@ class ClassLookups:
 def _grow(table: dict[str, np.ndarray], patch: str, size: int, dtype: type = np.uint8) -> np.ndarray:
     lut = table.get(patch)
     if lut is None or lut.size < size:
-        grown = np.zeros(max(size, 1), dtype)
+        grown: np.ndarray = np.zeros(max(size, 1), dtype)
         if lut is not None:
             grown[: lut.size] = lut
         table[patch] = lut = grown

@@ -53,6 +53,7 @@ def export_dataset(project: Project, out: str | Path, modes: tuple[str, ...] = M
     notes.mkdir(parents=True, exist_ok=True)
     items, resumed = [], 0
     patches = project.grid.patches()
+    project.mark_running("export-dataset", out=str(out.resolve()), pairs=len(patches))
     scene = project.scene()
     with progress_bar(quiet) as bar, contextlib.closing(scene):
         task = bar.add_task("exporting pairs", total=len(patches))
@@ -77,6 +78,8 @@ def export_dataset(project: Project, out: str | Path, modes: tuple[str, ...] = M
     write_json(out / "manifest.json", manifest)
     write_json(out / "footprints.geojson", _footprints(items, info.crs))
     shutil.rmtree(notes, ignore_errors=True)
+    project.record_step("export-dataset", out=str(out.resolve()), pairs=len(items), resumed=resumed,
+                        modes=list(modes))
     return {**manifest, "resumed": resumed}
 
 

@@ -125,10 +125,13 @@ def write_map(project: Project, out: str | Path, *, sparse: bool = False,
         if info.georeferenced:
             raise InputError("the image is georeferenced already: --bounds is for plain images (--gsd)")
         grid_crs, transform = georeference(info.width, info.height, bounds, crs)
-    return write_class_cog(out, width=info.width, height=info.height, transform=transform,
-                           crs=grid_crs,
-                           windows=class_windows(project, classes.sparse if sparse else classes.dense, quiet),
-                           scheme=MCAE, tags=tags)
+    project.mark_running("map", out=str(out))
+    written = write_class_cog(out, width=info.width, height=info.height, transform=transform,
+                              crs=grid_crs,
+                              windows=class_windows(project, classes.sparse if sparse else classes.dense, quiet),
+                              scheme=MCAE, tags=tags)
+    project.record_step("map", out=str(out), masks=classes.masks, decided=classes.decided, sparse=sparse)
+    return written
 
 
 def slug(name: str) -> str:

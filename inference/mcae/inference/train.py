@@ -19,7 +19,6 @@ At city size (millions of decided masks) the cost is bounded by a budget, not by
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +39,6 @@ from mcae.inference.sampling import balanced_sample, holdout_split, read_feature
 
 RELIABILITY_FIGURE = "reports/reliability.png"  # relative to the project folder
 DEFAULT_MAX_MASKS = 250_000  # the training budget (setting ``train_max_masks``, ``--max-masks``)
-RUNNING = "running"  # manifest key: steps started and not finished (``info`` reads it)
 
 
 @dataclass
@@ -116,7 +114,7 @@ def train(project: Project, run: Executor, classifier: str = "mlp",
     if labels.empty:
         raise ProjectStateError("no decisions yet: label some groups first "
                                 "(`mcae label --project DIR --decisions FILE` or --reference)")
-    _mark_running(project, "train")
+    project.mark_running("train")
     y_all = labels.to_numpy(np.int64)
     kinds = [classifier, "baseline"] if compare_baseline else [classifier]
     with _Bars(run.quiet) as bars:
@@ -133,7 +131,6 @@ def train(project: Project, run: Executor, classifier: str = "mlp",
     refresh_predictions(project, run)
     report = TrainingReport(len(y), _counts(y), scored.accuracy, scored.to_dict(), n_labelled=len(y_all),
                             n_sampled=n_sampled, n_holdout=scored.n, labelled_classes=_counts(y_all))
-    project.manifest.get(RUNNING, {}).pop("train", None)
     project.record_step("train", classifier=classifier, max_masks=max_masks, **report.to_dict())
     return report
 
@@ -190,9 +187,3 @@ def _train_large(project: Project, labels: pd.Series, kinds: list[str], holdout:
     done()
     return model, scored, X[is_train], y[is_train], len(X)
 
-
-def _mark_running(project: Project, step: str) -> None:
-    """Note in the manifest that ``step`` started (``info`` shows it if it never finishes)."""
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    project.manifest.setdefault(RUNNING, {})[step] = {"started": now}
-    project.save()

@@ -409,6 +409,8 @@ def info(project: ProjectOpt) -> None:
 
 def _progress_of(project: Any) -> tuple[list[str], list[str]]:
     """What of the pipeline a project folder holds, and what is left (for long runs that resume)."""
+    from mcae.inference.dataset import NOTES
+
     total = len(project.grid)
     segmented = sum(1 for p in project.grid.patches() if project.patch_table(p.id).is_file())
     done, remaining = [], []
@@ -426,11 +428,31 @@ def _progress_of(project: Any) -> tuple[list[str], list[str]]:
         done.append("decisions " + ("in the annotation database" if store else f"{steps['label'].get('decisions')}"))
     else:
         remaining.append("label (`mcae label`, or import with `mcae projects add` and label in the web tools)")
+    running = project.running
+    if "train" in running:
+        remaining.append(f"train: the one started {running['train'].get('started')} did not finish; `mcae train` "
+                         "starts over (the model is written once, when the fit ends)")
     if project.has_model():
-        done.append(f"train ({steps.get('train', {}).get('masks', '?')} masks)")
-    else:
+        trained = steps.get("train", {})
+        done.append(f"train ({trained.get('masks', '?')} masks fit on of {trained.get('labelled', '?')} labelled, "
+                    f"{trained.get('held_out', '?')} held out)")
+    elif "train" not in running:
         remaining.append("train (`mcae train`; it starts over if interrupted: one model, written atomically)")
-    remaining.append("map / export-dataset whenever wanted (each writes its outputs atomically; rerun to redo)")
+    if "map" in running:
+        remaining.append(f"map {running['map'].get('out')}: interrupted; `mcae map` starts over (a COG gets its "
+                         "overviews once every window is in, so it cannot resume; a map takes a small share of "
+                         "segment)")
+    elif "map" in steps:
+        done.append(f"map ({steps['map'].get('out')})")
+    if "export-dataset" in running:
+        info = running["export-dataset"]
+        kept = len(list(Path(info.get("out", "")).joinpath(NOTES).glob("*.json"))) if info.get("out") else 0
+        remaining.append(f"export-dataset to {info.get('out')}: interrupted after {kept} of {info.get('pairs', '?')} "
+                         "pairs; the same command resumes (finished pairs are kept)")
+    elif "export-dataset" in steps:
+        exported = steps["export-dataset"]
+        done.append(f"export-dataset ({exported.get('pairs')} pairs in {exported.get('out')})")
+    remaining.append("map / export-dataset again whenever the decisions or the model change")
     return done, remaining
 
 
