@@ -1,8 +1,8 @@
 """Training at city size: the class-balanced budget sample, the spatial hold-out, one fit.
 
-A synthetic project (4 x 4 patches of 100 masks each, two features that tell the classes
+A synthetic project (4 x 4 patches of 150 masks each, two features that tell the classes
 apart, every mask decided, Tree four times as common as Water) trained with the large
-path forced (``KFOLD_MAX`` lowered): nothing here depends on time.
+path (more than ``KFOLD_MAX`` decided masks): nothing here depends on time.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from mcae.inference.project import Project
 from mcae.inference.sampling import balanced_sample, holdout_split, read_features, spatial_units
 from mcae.inference.segment import INDEX_COLUMNS
 
-PER_PATCH = 100
+PER_PATCH = 150
 
 
 def test_balanced_sample_fills_small_classes_first() -> None:
@@ -85,7 +85,7 @@ def test_train_at_city_size_fits_once_on_a_balanced_sample_away_from_the_hold_ou
     from mcae.inference.classifier.baseline import BaselineMaskClassifier
 
     project, decisions, _ = city
-    monkeypatch.setattr(train_module, "KFOLD_MAX", 200)  # 1,600 decided masks: the large path
+    assert train_module.KFOLD_MAX < 16 * PER_PATCH  # 2,400 decided masks: the one-fit path
     fits, splits = [], []
     real_fit, real_score = BaselineMaskClassifier.fit, train_module.score_holdout
 
@@ -144,7 +144,7 @@ def test_an_interrupted_training_says_it_starts_over(city: tuple[Project, list[D
     def interrupted(*args: object, **kw: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module, "score_holdout", interrupted)
+    monkeypatch.setattr(train_module, "read_features", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train_module.train(project, Executor(None, quiet=True), "baseline", decisions=decisions)
     saved = Project(project.root, json.loads(project.manifest_path.read_text()))

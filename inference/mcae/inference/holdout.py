@@ -37,7 +37,7 @@ Progress = Callable[[int, int], None]  # (done, total) of a fit
 MIN_PER_CLASS = 5  # masks a class needs for its own hold-out accuracy
 MIN_MASKS = 10  # decided masks (in two classes or more) the overall score needs
 N_FOLDS = 5
-KFOLD_MAX = 20_000  # samples up to this size are scored k-fold (every mask); larger ones with one fit
+KFOLD_MAX = 2_000  # decided masks up to this are scored k-fold (every mask); more: one fit (train)
 
 
 @dataclass

@@ -5,8 +5,8 @@ At city size (millions of decided masks) the cost is bounded by a budget, not by
 * **Hold-out, spatial.** Whole neighbourhoods are held out (whole patches in a city of
   fewer than ``N_FOLDS`` neighbourhoods, whole groups in a smaller one still): the
   masks of the map that no expert decided sit in places the model never saw.
-* **Sample.** Up to ``KFOLD_MAX`` decided masks: all of them, scored k-fold (every mask
-  out of fold), then one model on all. Beyond: about a fifth of the masks (whole units) is
+* **Sample.** Up to ``KFOLD_MAX`` decided masks (a small project): all of them, scored k-fold
+  (every mask out of fold), then one model on all. Beyond: about a fifth of the masks (whole units) is
   held out and never trained on; the training masks of the other units are sampled
   class-balanced to at most ``max_masks`` (the budget), the held-out ones uniformly (so the
   hold-out figure keeps the city's class mix) to at most a fifth of it. ONE model is fit: the
@@ -160,7 +160,9 @@ def _train_large(project: Project, labels: pd.Series, kinds: list[str], holdout:
     y_all = labels.to_numpy(np.int64)
     patches = labels.index.get_level_values(0).to_numpy()
     unit, units = spatial_units(project, patches, N_FOLDS)
-    if units is None:  # fewer than N_FOLDS patches: held out by masks
+    if units is None:  # fewer than N_FOLDS patches: whole groups, else masks
+        units = mask_groups(project, labels.index)
+    if units is None or len(pd.unique(units)) < 2:
         unit, units = "masks", np.arange(len(y_all)).astype(str).astype(object)
     held = holdout_split(units, 1 / N_FOLDS) if holdout else np.zeros(len(y_all), dtype=bool)
     train_pos = np.flatnonzero(~held)[balanced_sample(y_all[~held], max_masks)]

@@ -175,7 +175,7 @@ def train(
     """Train the classifier on decided masks and refresh every group's predicted class.
 
     Reads the decisions from the annotation database for a project it holds, else from the
-    project's decisions file. Beyond 20,000 decided masks, whole neighbourhoods (or patches) are
+    project's decisions file. Beyond 2,000 decided masks, whole neighbourhoods (or patches) are
     held out and the rest sampled class-balanced to the budget: one fit, bounded time and memory.
     Progress with an ETA; interrupted, it starts over (the model is written once, atomically)."""
     from mcae.inference.project import Project
