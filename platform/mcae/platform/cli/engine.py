@@ -177,7 +177,9 @@ def train(
     Reads the decisions from the annotation database for a project it holds, else from the
     project's decisions file. Beyond 2,000 decided masks, whole neighbourhoods (or patches) are
     held out and the rest sampled class-balanced to the budget: one fit, bounded time and memory.
-    Progress with an ETA; interrupted, it starts over (the model is written once, atomically)."""
+    Progress with an ETA; interrupted, it starts over (the model is written once, atomically).
+    Runs in this process unless --scheduler or --workers (or their settings) ask for Dask, which then
+    re-predicts the groups neighbourhood by neighbourhood."""
     from mcae.inference.project import Project
     from mcae.inference.train import train as train_step
 
@@ -185,7 +187,10 @@ def train(
     if "train" in proj.manifest.get("running", {}):
         console.print(f"an earlier training (started {proj.manifest['running']['train'].get('started')}) did not "
                       "finish; training starts over (the model is written once, when the fit ends)")
-    budget = max_masks or get_settings().train_max_masks
+    settings = get_settings()
+    budget = max_masks or settings.train_max_masks
+    if (scheduler, workers, settings.scheduler, settings.workers) == (None, None, None, None):
+        scheduler = "synchronous"  # no cluster's processes beside the model's: the tree stays small
     held = decision_store.decisions_of(proj, catalog, database)
     with executor(scheduler, workers, quiet) as run:
         report = train_step(proj, run, classifier, compare_baseline=compare_baseline, decisions=held,
