@@ -138,3 +138,28 @@ def test_every_group_and_command_has_help() -> None:
     names = set(typer.main.get_command(get_app()).commands)  # type: ignore[attr-defined]
     assert {"segment", "label", "train", "map", "groups", "evaluate", "export-dataset", "info", "demo", "serve",
             "ingest", "compare", "catalog", "db", "users"} <= names
+
+
+@pytest.mark.parametrize("variable, value, args, names", [
+    ("MCAE_WORKERS", "lots", ("segment", "{tmp}/missing.tif", "--project", "{tmp}/p"), "workers"),
+    ("MCAE_S3_ENABLED", "maybe", ("catalog", "list"), "MCAE_S3_ENABLED"),
+    ("MCAE_TILES_MAX_BUNDLE_TILES", "many", ("compare", "--city", "somewhere"), "max_bundle_tiles"),
+    ("MCAE_DATABASE__BUSY_TIMEOUT_S", "soon", ("users", "list"), "database.busy_timeout_s"),
+    ("MCAE_AUTH__SCRYPT_N", "big", ("projects", "list"), "auth.scrypt_n"),
+    ("MCAE_JOBS__WORKERS", "0", ("db", "current"), "jobs.workers"),
+    ("MCAE_TILES__GDAL_CACHEMAX_MB", "x", ("demo", "--out", "{tmp}/demo", "--size", "64"), "tiles.gdal_cachemax_mb"),
+    ("MCAE_HEAVY__CONCURRENCY", "-1", ("assess", "report", "--sample", "1"), "heavy.concurrency"),
+    ("MCAE_DATABASE__URL", "mysql://root:hunter2@db/x", ("projects", "add", "{tmp}/p"), "database.url"),
+    ("MCAE_DATABASE__URL", "hunter2", ("db", "upgrade"), "not a database URL"),
+])
+def test_a_bad_setting_is_one_line_for_every_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str,
+                                                     value: str, args: tuple[str, ...], names: str) -> None:
+    """Every command reads its settings through ``get_settings``: an invalid MCAE_* variable is one
+    line naming it, exit 2, never a traceback (and nothing is made)."""
+    monkeypatch.setenv("MCAE_TILES__CATALOG_PATH", str(tmp_path / "catalog.json"))
+    monkeypatch.setenv(variable, value)
+    code, out = mcae(*(a.format(tmp=tmp_path) for a in args))
+    assert code == 2, out
+    assert out.strip().count("\n") == 0 and "Traceback" not in out, out
+    assert out.startswith("error: invalid settings: ") and names in out and "hunter2" not in out, out
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -223,3 +223,25 @@ def test_owner_and_error_are_shown_to_the_owner_and_admins_only(app_world: dict[
     app.state.jobs.wait(bundle.id)
     assert one.get(f"/api/jobs/{bundle.id}").json()["error"] == "the rebuild found nothing to learn"
     assert two.get(f"/api/jobs/{bundle.id}").json()["error"] is None
+
+
+def test_a_running_job_has_an_eta(registry: JobRegistry) -> None:
+    """The ETA is the rate so far applied to what is left: none before work and after the end."""
+    gate, started = threading.Event(), threading.Event()
+
+    def work(ctx: Any) -> dict[str, Any]:
+        started.set()
+        ctx.progress(1, 4, "one of four steps")
+        assert gate.wait(30)
+        return {}
+
+    record, _ = registry.submit("rebuild", {"project": "eta"}, 4, work, owner="rita")
+    assert started.wait(30)
+    shown = registry.get(record.id)
+    while shown.done < 1:  # the progress call lands right after ``started``
+        shown = registry.get(record.id)
+    assert shown.started is not None
+    assert shown.public(now=shown.started + 10)["eta_s"] == 30.0  # 10 s for a quarter: 30 s for the rest
+    gate.set()
+    registry.wait(record.id)
+    assert registry.get(record.id).public()["eta_s"] is None

@@ -21,9 +21,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from mcae.platform.app import create_app
-from mcae.platform.busy import HEAVY, HeavyRouteLimit
+from mcae.platform.busy import FILES, HEAVY, HeavyRouteLimit
 from mcae.platform.headers import SecurityHeaders
-from mcae.platform.settings import HeavySettings, JobSettings, Settings
+from mcae.platform.settings import DownloadSettings, HeavySettings, JobSettings, Settings
 from mcae.tiles.csv_safe import safe_csv_text
 from mcae.tiles.settings import TileSettings
 from mcae.tiles.statistics import statistics_csv
@@ -63,6 +63,24 @@ def test_every_kind_of_answer_carries_the_security_headers(client: TestClient) -
     assert {a.status_code for a in answers} >= {200, 404, 400, 422}
     for answer in answers:
         assert_secure(answer)
+
+
+def test_an_unexpected_error_answers_json_with_the_security_headers(downloads: Downloads,  # noqa: F811
+                                                                     tmp_path: Path) -> None:
+    """Starlette's outermost error middleware answers an unexpected exception: the headers too."""
+    settings = Settings(tiles=TileSettings(catalog_path=downloads.catalog), jobs=JobSettings(dir=tmp_path / "jobs"))
+    app = create_app(settings)
+
+    @app.get("/api/broken")
+    def broken() -> None:
+        raise RuntimeError("/secret/server/path")
+
+    app.router.routes.insert(0, app.router.routes.pop())  # before the app's catch-all for unknown /api paths
+    with TestClient(app, raise_server_exceptions=False) as running:
+        answer = running.get("/api/broken")
+    assert answer.status_code == 500
+    assert "/secret" not in answer.text and answer.headers["content-type"].startswith("application/json")
+    assert_secure(answer)
 
 
 def test_docs_never_load_a_cdn_script(client: TestClient, downloads: Downloads, tmp_path: Path) -> None:  # noqa: F811
@@ -132,6 +150,8 @@ def test_the_heavy_routes_are_the_ones_named(client: TestClient) -> None:
                      "/api/stac/catalog.json", "/api/stac/{city}/collection.json",
                      "/api/stac/{city}/{layer}/{item_file}"}
     assert not HEAVY.match("/api/cities/x/layers/y/tiles/WebMercatorQuad/1/2/3.png")
+    files = {p for p in paths if FILES.match(re.sub(r"\{[^}]+\}", "x", p))}
+    assert files == {"/api/cities/{city}/layers/{layer}/files/{version}/{name}"}  # not the listings
 
 
 def test_saturated_heavy_routes_answer_429_and_503_with_retry_after() -> None:
@@ -184,4 +204,18 @@ def test_nginx_limits_agree_with_the_settings() -> None:
     assert location.group(1) == HEAVY.pattern
     assert int(location.group(2)) == heavy.per_client
     assert int(location.group(3)) == heavy.concurrency * 2  # two app processes behind it (compose)
+    files = re.search(r"location ~ (\S+) \{\s*limit_conn mcae_files_client (\d+);"
+                      r"\s*limit_conn mcae_files_all (\d+);", conf)
+    limits = DownloadSettings()
+    assert files is not None and files.group(1) == FILES.pattern
+    assert int(files.group(2)) == limits.per_client and int(files.group(3)) == limits.concurrency * 2
     assert "limit_req zone=mcae_bundles" in conf and "limit_req_status 429" in conf and "Retry-After" in conf
+
+
+def test_whole_file_downloads_have_their_own_bounded_concurrency(client: TestClient) -> None:
+    """Anonymous visitors may download whole maps, but as many at once as ``downloads`` allows."""
+    limits = [m.kwargs for m in client.app.user_middleware if m.cls is HeavyRouteLimit]  # type: ignore[attr-defined]
+    files = [k for k in limits if k.get("pattern") is FILES]
+    settings = Settings().downloads
+    assert len(files) == 1 and files[0]["per_client"] == settings.per_client
+    assert files[0]["concurrency"] == settings.concurrency

@@ -195,6 +195,38 @@ def test_tile_bundle_download(viewer: Viewer, site: Site) -> None:
     assert site.status(urllib.parse.urlparse(wmts).path) == 200
 
 
+def test_whole_maps_are_listed_with_sha256_and_a_vsicurl_path(viewer: Viewer, site: Site) -> None:
+    """The Download tab lists the layer's whole files (city map, each district map) as the API does;
+    a saved map has the SHA-256 shown."""
+    import hashlib
+
+    listing = site.get(f"/api/cities/{CITY}/layers/mcae/files")
+    maps = [f for f in listing["files"] if f["role"] == "data"]
+    assert any(f["district"] for f in maps) and any(not f["district"] for f in maps)
+    viewer.open()
+    page = viewer.page
+    viewer.tab("download")
+    page.select_option("#dl-layer", "mcae")
+    page.wait_for_selector("#whole-files .whole-file")
+    page.click("#whole-files details.whole-districts summary")  # the district maps fold away
+    page.screenshot(path=str(ARTIFACTS / f"{viewer.name}-whole-maps.png"))
+    rows = page.locator("#whole-files .whole-file")
+    assert rows.count() == len(maps)
+    for i, entry in enumerate(maps):
+        row = rows.nth(i)
+        assert row.get_attribute("data-file") == entry["name"]
+        assert row.locator(".sha256-value").inner_text() == entry["sha256"]
+        assert row.locator(".copy-field input").input_value() == entry["vsicurl"]
+        assert row.locator("a.sidecar").count() == 2
+    city_map = maps[0]
+    with page.expect_download(timeout=60_000) as download:
+        page.click(f"#whole-files [data-file='{city_map['name']}'] a.button")
+    saved = ARTIFACTS / f"{viewer.name}-{city_map['name']}"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename == city_map["name"]
+    assert hashlib.sha256(saved.read_bytes()).hexdigest() == city_map["sha256"]
+
+
 def test_download_layer_follows_side_a_until_picked(viewer: Viewer, site: Site) -> None:
     """The Download tab offers side A's layer (the MCAE map) by default, not the imagery."""
     viewer.open()

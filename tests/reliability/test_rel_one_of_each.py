@@ -187,7 +187,7 @@ def test_the_id_regex_is_written_once() -> None:
             if "node_modules" not in path.parts and literal in path.read_text(encoding="utf-8"):
                 holders.append(path.relative_to(REPO).as_posix())
     assert holders == ["tiles/mcae/tiles/ids.py"], holders
-    state = (REPO / "web" / "src" / "state.ts").read_text()
+    state = (REPO / "web" / "src" / "viewer" / "state.ts").read_text()
     assert "new RegExp(__MCAE_ID_PATTERN__)" in state
     assert "openapi.json" in (REPO / "web" / "vite.config.ts").read_text()
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from rasterio.errors import WindowError
 from rasterio.features import geometry_mask
 from rasterio.warp import transform_geom
 from rasterio.windows import Window, from_bounds
@@ -44,22 +45,33 @@ def clip_districts(city_map: str | Path, districts: str | Path, out_dir: str | P
     city_map = Path(city_map)
     written = []
     with rasterio.open(city_map) as src:
-        if src.crs is None:
-            raise InputError("district maps need a georeferenced city map")
         for name, geometry in read_districts(districts, field):
-            geom = transform_geom(src_crs, src.crs, geometry)
-            bounds = shape(geom).bounds
-            win = from_bounds(*bounds, transform=src.transform).round_offsets().round_lengths()
-            win = win.intersection(Window(0, 0, src.width, src.height))
-            if win.width <= 0 or win.height <= 0:
-                continue
-            out = Path(out_dir) / f"{city_map.stem}_{slug(name)}.tif"
-            written.append(write_class_cog(
-                out, width=int(win.width), height=int(win.height),
-                transform=src.window_transform(win), crs=src.crs,
-                windows=_clipped_blocks(src, win, geom), scheme=MCAE,
-                tags={**src.tags(), "MCAE_DISTRICT": name}))
+            found = clip_district(src, name, geometry, Path(out_dir) / f"{city_map.stem}_{slug(name)}.tif",
+                                  src_crs=src_crs)
+            if found is not None:
+                written.append(found)
     return written
+
+
+def clip_district(src: Any, name: str, geometry: dict[str, Any], out: Path,
+                  src_crs: str = "EPSG:4326") -> Path | None:
+    """The open city map ``src`` clipped to one district (``geometry`` in ``src_crs``) as the COG
+    ``out``, window by window; None when the district lies outside the map."""
+    if src.crs is None:
+        raise InputError("district maps need a georeferenced city map")
+    geom = transform_geom(src_crs, src.crs, geometry)
+    bounds = shape(geom).bounds
+    win = from_bounds(*bounds, transform=src.transform).round_offsets().round_lengths()
+    try:
+        win = win.intersection(Window(0, 0, src.width, src.height))
+    except WindowError:  # no overlap at all
+        return None
+    if win.width <= 0 or win.height <= 0:
+        return None
+    return write_class_cog(out, width=int(win.width), height=int(win.height),
+                           transform=src.window_transform(win), crs=src.crs,
+                           windows=_clipped_blocks(src, win, geom), scheme=MCAE,
+                           tags={**src.tags(), "MCAE_DISTRICT": name})
 
 
 def _clipped_blocks(src: Any, win: Window, geom: dict[str, Any], block: int = 1024) -> Any:

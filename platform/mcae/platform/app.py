@@ -19,11 +19,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from mcae.platform.annotation.mount import add_annotation, start_annotation, stop_annotation
-from mcae.platform.busy import HeavyRouteLimit
+from mcae.platform.busy import FILES, HeavyRouteLimit
 from mcae.platform.docs import add_docs
 from mcae.platform.errors import add_exception_handlers
 from mcae.platform.guards import QueryGuard
-from mcae.platform.headers import SecurityHeaders
+from mcae.platform.headers import SecuredApp
 from mcae.platform.jobs import Caps, JobRegistry
 from mcae.platform.limits import BodyLimit
 from mcae.platform.responses import document_errors
@@ -36,6 +36,7 @@ from mcae.tiles.readers import ReaderPool
 from mcae.tiles.routes_analysis import create_analysis_router
 from mcae.tiles.routes_catalog import create_catalog_router
 from mcae.tiles.routes_downloads import create_downloads_router
+from mcae.tiles.routes_files import create_files_router
 from mcae.tiles.routes_legend import create_legend_router
 from mcae.tiles.routes_stac import create_stac_router
 from mcae.tiles.routes_tiles import add_tile_routes
@@ -66,10 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     tiles = settings.tiles
     # the query guard applies to every API route added to the app, included routers and all
-    app = FastAPI(title="MCAE", version="0.1.0", lifespan=lifespan, dependencies=[QueryGuard],
-                  docs_url=None, redoc_url=None,  # no CDN scripts: mcae.platform.docs serves /docs
-                  description="Land-cover maps of whole cities: catalog, tiles, statistics, "
-                              "comparisons, downloads, and the experts' annotation service.")
+    app = SecuredApp(title="MCAE", version="0.1.0", lifespan=lifespan, dependencies=[QueryGuard],
+                    docs_url=None, redoc_url=None,  # no CDN scripts: mcae.platform.docs serves /docs
+                    description="Land-cover maps of whole cities: catalog, tiles, statistics, "
+                                "comparisons, downloads, and the experts' annotation service.")
     app.state.settings = settings
     app.state.tile_settings = tiles
     # what this app may read and how (GDAL options per thread, never the process's), its
@@ -83,7 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        larger={r"/api/projects/[^/]+/decisions\.jsonl": settings.load.max_bytes})
     app.add_middleware(HeavyRouteLimit, concurrency=settings.heavy.concurrency,  # 429/503 when saturated
                        per_client=settings.heavy.per_client, retry_after_s=settings.heavy.retry_after_s)
-    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the refusals above included
+    app.add_middleware(HeavyRouteLimit, concurrency=settings.downloads.concurrency,  # whole files, anonymous too
+                       per_client=settings.downloads.per_client, retry_after_s=settings.heavy.retry_after_s,
+                       pattern=FILES, what="whole-file download")
     app.include_router(create_catalog_router())
     app.include_router(create_legend_router())
     app.include_router(create_identify_router())
@@ -91,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(create_analysis_router())
     app.include_router(create_stac_router())
     app.include_router(create_downloads_router(scratch=settings.jobs_dir / "clips"))
+    app.include_router(create_files_router())
     app.include_router(create_jobs_router(tiles.cache_control))
     add_annotation(app, settings)
     add_docs(app, settings.docs_assets)

@@ -13,6 +13,7 @@ origin's storage; nothing leaks in a Referer). ``/docs`` (off unless
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
@@ -47,3 +48,12 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class SecuredApp(FastAPI):
+    """A FastAPI app whose whole stack sits inside ``SecurityHeaders``: Starlette's own outermost
+    error middleware (the JSON 500 for an unexpected exception) answers with the headers too,
+    which a middleware added with ``add_middleware`` (always inside it) cannot give."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())

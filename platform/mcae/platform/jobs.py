@@ -110,10 +110,17 @@ class JobRecord(BaseModel):
             return True
         return self.owner is None and self.client is not None and viewer.client == self.client
 
-    def public(self, for_owner: bool = True) -> dict[str, Any]:
+    def eta_s(self, now: float) -> float | None:
+        """Seconds left at the rate so far (None until the job runs and has done some work)."""
+        if self.state != "running" or self.started is None or self.done <= 0 or self.total <= 0:
+            return None
+        left = max(0, self.total - self.done)
+        return round(max(0.0, now - self.started) * left / self.done, 1)
+
+    def public(self, for_owner: bool = True, now: float | None = None) -> dict[str, Any]:
         """The record as clients see it (no paths): the spec's and the progress extras' keys
         at the top level, under the record's own keys; the owner and the error text only
-        ``for_owner`` (see ``shown_to``)."""
+        ``for_owner`` (see ``shown_to``); ``eta_s`` measured at ``now`` (default: the clock)."""
         links = {"self": f"/api/jobs/{self.id}"}
         if self.state == "done" and self.has_file:
             links["download"] = f"/api/jobs/{self.id}/download"
@@ -122,7 +129,8 @@ class JobRecord(BaseModel):
                "done": self.done, "total": self.total, "message": self.message, "result": self.result,
                "error": self.error if for_owner else None, "owner": self.owner if for_owner else None,
                "created": self.created, "started": self.started,
-               "finished": self.finished, "links": links}
+               "finished": self.finished, "links": links,
+               "eta_s": self.eta_s(time.time() if now is None else now)}
         return {**self.spec, **self.extra, **own}
 
 

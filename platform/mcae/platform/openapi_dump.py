@@ -22,14 +22,12 @@ COMMAND = "python -m mcae.platform.openapi_dump web/openapi.json && npm run type
 def openapi_document() -> dict[str, Any]:
     """The app's OpenAPI document, independent of any catalog or database."""
     from mcae.platform.app import create_app
-    from mcae.platform.settings import DatabaseSettings, JobSettings, Settings
-    from mcae.tiles.settings import TileSettings
+    from mcae.platform.settings import get_settings
 
     with tempfile.TemporaryDirectory(prefix="mcae-openapi-") as tmp:
         root = Path(tmp)
-        settings = Settings(tiles=TileSettings(catalog_path=root / "catalog.json", web_dist=root / "no-web"),
-                            database=DatabaseSettings(url=f"sqlite:///{root / 'annotation.db'}"),
-                            jobs=JobSettings(dir=root / "jobs"))
+        settings = get_settings(catalog=root / "catalog.json", database=f"sqlite:///{root / 'annotation.db'}")
+        settings.tiles.web_dist, settings.jobs.dir = root / "no-web", root / "jobs"
         app = create_app(settings)
         document = app.openapi()
         app.state.database.dispose()

@@ -2,7 +2,8 @@
 
 ``MCAE_*`` variables set the engine defaults (``MCAE_WORKERS=4``); nested parts use ``__``:
 ``MCAE_TILES__CATALOG_PATH``, ``MCAE_DATABASE__URL``, ``MCAE_AUTH__LEASE_SECONDS``,
-``MCAE_JOBS__WORKERS``, ``MCAE_HEAVY__CONCURRENCY``. The tiles layer's own ``MCAE_TILES_*`` variables
+``MCAE_JOBS__WORKERS``, ``MCAE_HEAVY__CONCURRENCY``,
+``MCAE_DOWNLOADS__DATASET_ROLES='["reviewer","admin"]'``. The tiles layer's own ``MCAE_TILES_*`` variables
 (``MCAE_TILES_CATALOG_PATH``) still work; the ``__`` form wins where both are set.
 Object storage (``tiles.s3``, also ``Settings.s3``) reads ``MCAE_S3_*``: ``MCAE_S3_ENABLED``,
 ``MCAE_S3_ENDPOINT``, ``MCAE_S3_REGION``, ``MCAE_S3_HTTPS``, ``MCAE_S3_VIRTUAL_HOSTING`` and,
@@ -12,8 +13,9 @@ Invalid values are a :class:`SettingsError` naming the setting, never a tracebac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +34,23 @@ class DatabaseSettings(BaseModel):
 
     url: str | None = None  # None: SQLite file annotation.db beside the catalog file
     busy_timeout_s: float = 30.0
+
+    @field_validator("url")
+    @classmethod
+    def _a_database_we_speak(cls, value: str | None) -> str | None:
+        # the message never repeats the URL: it may hold a password
+        if value is None:
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("not a database URL: sqlite:///FILE or postgresql://USER@HOST/NAME") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"{backend} is not supported: sqlite:///FILE or postgresql://USER@HOST/NAME")
+        return value
 
 
 class AuthSettings(BaseModel):
@@ -75,6 +94,22 @@ class HeavySettings(BaseModel):
     per_client: int = Field(default=4, ge=1)  # per client address (429 + Retry-After beyond): the viewer
     # asks for one layer's statistics per layer shown (up to 4) at once
     retry_after_s: int = Field(default=1, ge=1)
+
+
+DatasetRole = Literal["viewer", "annotator", "reviewer", "admin"]
+DATASET_ROLES: tuple[DatasetRole, ...] = ("reviewer", "admin")
+
+
+class DownloadSettings(BaseModel):
+    """Whole-file downloads (maps, district maps, sidecars; anonymous, like the maps) and the
+    dataset export of a project (``/api/projects/{id}/dataset.zip``)."""
+
+    # whole-file requests at once (``mcae.platform.busy.FILES``; docker/nginx.conf agrees): GDAL's
+    # /vsicurl/ and QGIS read a COG with a few range requests in parallel
+    concurrency: int = Field(default=16, ge=1)  # in all, per server process (503 + Retry-After beyond)
+    per_client: int = Field(default=6, ge=1)  # per client address (429 + Retry-After beyond)
+    # who may download a project's dataset export (image/label pairs), by role
+    dataset_roles: list[DatasetRole] = Field(default_factory=lambda: list(DATASET_ROLES))
 
 
 class LoadSettings(BaseModel):
@@ -122,6 +157,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     load: LoadSettings = Field(default_factory=LoadSettings)
     heavy: HeavySettings = Field(default_factory=HeavySettings)
+    downloads: DownloadSettings = Field(default_factory=DownloadSettings)
     docs_assets: Path | None = None  # a folder with Swagger UI's files: /docs on (no CDN); None: /docs off
 
     @field_validator("tiles", mode="before")
@@ -154,21 +190,31 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.catalog_dir / 'annotation.db'}"
 
 
-def get_settings() -> Settings:
-    """The settings of the environment; :class:`SettingsError` (one line) for invalid values."""
-    for make, prefix in ((S3Settings, "MCAE_S3_"), (Settings, "")):  # S3 first: its variables named
-        try:
-            made = make()
-        except ValidationError as exc:
-            problems = "; ".join(f"{prefix}{'.'.join(str(p) for p in e['loc']).upper() if prefix else _dotted(e)}: "
-                                 f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
-            raise SettingsError(f"invalid settings: {problems}") from None
-    assert isinstance(made, Settings)
-    return made
+def get_settings(catalog: Path | None = None, database: str | None = None) -> Settings:
+    """The settings of the environment, the one way to read them: :class:`SettingsError` (one
+    line) for invalid values. ``catalog`` and ``database`` (a command's ``--catalog`` and
+    ``--database``) replace ``tiles.catalog_path`` and ``database.url``."""
+    _validated(S3Settings, lambda e: f"MCAE_S3_{'.'.join(str(p) for p in e['loc']).upper()}")  # its variables named
+    settings = _validated(Settings, lambda e: ".".join(str(p) for p in e["loc"]) or "settings")
+    if catalog is not None:
+        settings.tiles.catalog_path = catalog
+    if database is not None:
+        timeout = settings.database.busy_timeout_s
+        settings.database = _validated(lambda: DatabaseSettings(url=database, busy_timeout_s=timeout),
+                                       lambda e: "database.url")
+    return settings
 
 
-def _dotted(error: Any) -> str:
-    return ".".join(str(p) for p in error["loc"]) or "settings"
+M = TypeVar("M")
+
+
+def _validated(make: Callable[[], M], name: Callable[[Any], str]) -> M:
+    """``make()``, its validation errors as one :class:`SettingsError` line, each named by ``name``."""
+    try:
+        return make()
+    except ValidationError as exc:
+        problems = "; ".join(f"{name(e)}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        raise SettingsError(f"invalid settings: {problems}") from None
 
 
 __all__ = ["AuthSettings", "DatabaseSettings", "HeavySettings", "JobSettings", "LoadSettings", "S3Settings",

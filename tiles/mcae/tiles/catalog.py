@@ -63,6 +63,29 @@ def make_id(name: str) -> str:
     return slug
 
 
+FileRole = Literal["data", "metadata", "style"]
+
+
+class WholeFile(BaseModel):
+    """One whole file a layer version offers for download (``mcae.tiles.whole_files``): its
+    public name (the URL's last part), private path, size and SHA-256, both computed once when
+    the layer was published."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,200}$")
+    path: str  # relative to the catalog folder (or absolute); private to the server
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    role: FileRole
+    district: str | None = Field(None, pattern=ID_PATTERN)  # None: the whole city's
+
+
+class LayerFiles(BaseModel):
+    """The registry of a layer's whole files, valid while the layer's file is unchanged."""
+
+    source: str  # stat_token of the layer's file when the files were recorded
+    files: list[WholeFile] = Field(default_factory=list)
+
+
 class Layer(BaseModel):
     """One raster of a city. ``path`` is private to the server."""
 
@@ -79,6 +102,7 @@ class Layer(BaseModel):
     description: str = ""
     serving_path: str | None = None  # web-optimized copy for WebMercatorQuad tiles (see serving.py)
     serving_source: str | None = None  # size:mtime of ``path`` when that copy was written
+    files: LayerFiles | None = None  # whole files to download (private paths; see whole_files.py)
 
     @property
     def categorical(self) -> bool:

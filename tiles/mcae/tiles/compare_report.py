@@ -150,6 +150,7 @@ def run_comparison(store: CatalogStore, city_id: str, *, mcae_layer: str | None 
                    sinolc1_layer: str | None = None) -> tuple[Comparison, dict[str, Path]]:
     """Compare a city's MCAE and SinoLC-1 layers, write the report, add layer ``agreement``."""
     from mcae.tiles.layers import layer_from_file
+    from mcae.tiles.whole_files import put_with_files
 
     out = compare_dir(store, city_id)
     result = compare_city(store, city_id, out / "agreement.tif", mcae_layer=mcae_layer,
@@ -157,7 +158,7 @@ def run_comparison(store: CatalogStore, city_id: str, *, mcae_layer: str | None 
     paths = write_report(result, out)
     paths["agreement.tif"] = out / "agreement.tif"
     provenance = "synthetic" if result.synthetic else "real"
-    store.put_layer(city_id, layer_from_file(
+    put_with_files(store, city_id, layer_from_file(
         store, paths["agreement.tif"], kind=LayerKind.agreement, layer_id="agreement",
         title="Agreement MCAE / SinoLC-1", provenance=provenance,
         description=f"{result.mcae.id} vs {result.sinolc1.id} on the six harmonised classes "

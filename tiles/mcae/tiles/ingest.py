@@ -35,6 +35,7 @@ from mcae.tiles.legends import (
     read_legend_file,
     tag_classes,
 )
+from mcae.tiles.whole_files import put_with_files
 
 Bounds = tuple[float, float, float, float]
 
@@ -95,7 +96,7 @@ def ingest_map(store: CatalogStore, source: str | Path, *, city: str, layer_id: 
                             provenance=provenance, scheme=defaults.name if defaults else None,
                             legend=legend, description=f"ingested from {source.name}")
     ensure_city(store, city, provenance=provenance)  # only now: a refused file adds nothing
-    store.put_layer(city, layer)
+    layer = put_with_files(store, city, layer)
     return Ingested(layer, out, bounds, (int(window.width), int(window.height)), sources)
 
 

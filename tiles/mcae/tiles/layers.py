@@ -17,6 +17,7 @@ from mcae.tiles.catalog import CatalogStore, City, District, Layer, LayerKind, m
 from mcae.tiles.class_files import name_published_classes
 from mcae.tiles.geometry import native_maxzoom
 from mcae.tiles.serving import prune_serving_copies, with_serving_copy
+from mcae.tiles.whole_files import prune_files, put_with_files, record_files
 
 KIND_SCHEMES = {LayerKind.mcae: "mcae", LayerKind.sinolc1: "sinolc1",
                 LayerKind.agreement: "agreement", LayerKind.imagery: None}
@@ -112,13 +113,18 @@ def publish_layer(store: CatalogStore, city: str, raster: str | Path, *, kind: L
                             provenance=provenance, serving=serving, description=description)
     name_published_classes(store.layer_path(layer), layer)  # names for QGIS/GDAL when the map has none
     ensure_city(store, city_id, city_name or city, provenance)  # only once the layer is ready
-    old = store.load().cities[city_id].layers.get(layer.id)
+    found = store.city(city_id)
+    new_districts = districts_from_geojson(districts, district_field) if districts is not None else None
+    # the whole files to download (map, sidecars, district maps), hashed once, here
+    layer = layer.model_copy(update={"files": record_files(store, city_id, layer,
+                                                           new_districts or found.districts)})
+    old = found.layers.get(layer.id)
     store.put_layer(city_id, layer)
+    prune_files(store, city_id, layer)
     if old is not None and old.serving_path:
         prune_serving_copies(store, only=[store.resolve(old.serving_path)])
-    if districts is not None:
-        found = store.city(city_id)
-        store.put_city(found.model_copy(update={"districts": districts_from_geojson(districts, district_field)}))
+    if new_districts is not None:
+        store.put_city(store.city(city_id).model_copy(update={"districts": new_districts}))
     return layer
 
 
@@ -137,7 +143,7 @@ def register_demo(out: str | Path, catalog_path: str | Path | None = None) -> Ca
               ("mcae", LayerKind.mcae, "MCAE land cover", summary["layers"]["mcae"]),
               ("sinolc1", LayerKind.sinolc1, "SinoLC-1 (stand-in)", summary["layers"]["sinolc1"])]
     for layer_id, kind, title, name in layers:
-        store.put_layer(city_id, layer_from_file(
-            store, out / name, kind=kind, layer_id=layer_id, title=title, provenance="synthetic",
-            description=summary["provenance"]))
+        layer = layer_from_file(store, out / name, kind=kind, layer_id=layer_id, title=title,
+                                provenance="synthetic", description=summary["provenance"])
+        put_with_files(store, city_id, layer, city.districts)
     return store

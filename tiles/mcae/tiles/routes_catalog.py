@@ -14,7 +14,7 @@ from mcae.tiles.gdal import SourceRefused
 from mcae.tiles.http_cache import revalidated
 from mcae.tiles.schemas import CityOut, DistrictCollection, DistrictFeature, DistrictName, LayerOut
 
-PRIVATE = {"path", "serving_path", "serving_source"}
+PRIVATE = {"path", "serving_path", "serving_source", "files"}
 
 
 def public_layer(store: CatalogStore, layer: Layer) -> LayerOut:

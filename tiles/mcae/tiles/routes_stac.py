@@ -1,4 +1,5 @@
-"""STAC API (static-catalog layout): catalog.json, a collection per city, an item per layer."""
+"""STAC API (static-catalog layout): catalog.json, a collection per city, an item per layer and
+per district map of a layer."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from fastapi import APIRouter, Path, Request
 from mcae.tiles.dependencies import IdParam, StoreDep
 from mcae.tiles.ids import ID, UnknownId
 from mcae.tiles.schemas import StacObject
-from mcae.tiles.stac import STAC_PREFIX, build_catalog, served
+from mcae.tiles.stac import DISTRICT_SEP, STAC_PREFIX, build_catalog, served
 
-ITEM_FILE = rf"^{ID}\.json$"  # <layer id>.json
+ITEM_FILE = rf"^{ID}({DISTRICT_SEP}{ID})?\.json$"  # <item id>.json
+ITEM_ID = rf"^{ID}({DISTRICT_SEP}{ID})?$"  # <layer id>, or <layer id>__<district id> for a district map
 
 
 def _base(request: Request) -> str:
@@ -33,11 +35,15 @@ def create_stac_router() -> APIRouter:
             raise UnknownId("city", city)
         return StacObject.model_validate(served(found))
 
-    @router.get("/{city}/{layer}/{item_file}", summary="A layer as a STAC item")
+    @router.get("/{city}/{layer}/{item_file}", summary="A layer (or one district map of it) as a STAC item")
     def item(store: StoreDep, request: Request, city: Annotated[str, IdParam],
-             layer: Annotated[str, IdParam],
+             layer: Annotated[str, Path(pattern=ITEM_ID, description="An item id: a layer id, or "
+                                        "<layer>__<district> for a district map.")],
              item_file: Annotated[str, Path(pattern=ITEM_FILE)]) -> StacObject:
-        store.layer(city, layer)
+        layer_id, _, district = layer.partition(DISTRICT_SEP)
+        store.layer(city, layer_id)  # 404 for unknown ids before anything is read
+        if district:
+            store.district(city, district)
         if item_file != f"{layer}.json":
             raise UnknownId("STAC item", f"{city}/{layer}/{item_file}")
         child = build_catalog(store, _base(request)).get_child(city)

@@ -155,4 +155,33 @@ class JobOut(BaseModel):
     created: float
     started: float | None = None
     finished: float | None = None
+    eta_s: float | None = Field(None, description="seconds left at the rate so far, while running")
     links: JobLinks
+
+
+# -- whole files -----------------------------------------------------------------------------
+
+class WholeFileOut(BaseModel):
+    """One whole file of a layer version: the map (or a district map) or one of its sidecars."""
+
+    name: str = Field(description="The file name (the URL's last part).")
+    role: Literal["data", "metadata", "style"] = Field(
+        description="data: the GeoTIFF (COG); metadata: its .aux.xml (class names, read by GDAL); "
+                    "style: its .qml (QGIS).")
+    district: str | None = Field(None, description="The district id of a district map's files; null: the city's.")
+    district_name: str | None = None
+    size: int = Field(description="Bytes.")
+    sha256: str = Field(description="SHA-256 of the file, hex (computed when the layer was published).")
+    media_type: str
+    url: str = Field(description="Absolute, versioned, immutable URL (HTTP Range requests answered).")
+    vsicurl: str | None = Field(None, description="For a GeoTIFF: the path GDAL and QGIS open it by remotely.")
+
+
+class WholeFilesOut(BaseModel):
+    """The whole files of a layer version, to download or open remotely (``/vsicurl/``)."""
+
+    city: str
+    layer: str
+    title: str
+    version: str = Field(description="The layer version (the tile URLs' `v`) these files are.")
+    files: list[WholeFileOut]

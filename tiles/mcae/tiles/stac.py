@@ -1,5 +1,11 @@
 """The catalog as STAC: a Catalog, a Collection per city and an Item per layer.
 
+A layer's ``data`` asset is its whole file (``whole_files``: the versioned, immutable,
+Range-served URL with ``file:size`` and ``file:checksum``), beside its ``.aux.xml``
+(``metadata``) and ``.qml`` (``style``); each district map of a layer is an item of its own,
+``<layer>__<district>``, in the same collection. A layer without recorded whole files (an
+object-store layer) keeps the clip of its bounds as its data asset.
+
 Items carry the projection extension (code, shape, transform, native bbox), and for
 categorical layers the classification extension (value, name, title, color_hint) and the
 raster extension (uint8, nodata 0) on their COG asset; ``mcae:provenance`` says whether
@@ -19,12 +25,14 @@ from pystac.extensions.classification import Classification, ClassificationExten
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import DataType, RasterBand, RasterExtension
 from shapely.geometry import box, mapping
+from shapely.geometry import shape as to_shape
 
 from mcae.inference import object_store
-from mcae.tiles.catalog import CatalogStore, City, Layer
+from mcae.tiles.catalog import CatalogStore, City, Layer, LayerFiles
 from mcae.tiles.gdal import SourceRefused
 from mcae.tiles.readers import read_dataset
 from mcae.tiles.statistics import layer_classes
+from mcae.tiles.whole_files import fresh, media_type
 
 CATALOG_ID = "mcae"
 STAC_PREFIX = "/api/stac"
@@ -34,6 +42,10 @@ DATA_URL = "/api/cities/{city}/layers/{layer}/clip?bbox={bbox}"
 TILES_URL = "/cities/{city}/layers/{layer}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png"
 TILEJSON_URL = "/cities/{city}/layers/{layer}/WebMercatorQuad/tilejson.json"
 WEB_MAP_LINKS = "https://stac-extensions.github.io/web-map-links/v1.2.0/schema.json"
+FILE_EXT = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
+FILE_URL = "/api/cities/{city}/layers/{layer}/files/{version}/{name}"
+DISTRICT_SEP = "__"  # item id of a district map: <layer>__<district>
+ASSET_KEYS = {"data": "data", "metadata": "metadata", "style": "style"}
 
 
 def build_catalog(store: CatalogStore, base_url: str | None = None) -> pystac.Catalog:
@@ -56,6 +68,7 @@ def city_collection(store: CatalogStore, city: City, base_url: str | None) -> py
     for layer in city.layers.values():
         try:
             items.append(layer_item(store, city, layer, base_url))
+            items += district_items(store, city, layer, base_url)
         except SourceRefused:  # a missing or unreadable file: the layer is left out
             continue
     bounds = [list(layer.bounds) for layer in city.layers.values()] or [[-180.0, -90.0, 180.0, 90.0]]
@@ -100,7 +113,10 @@ def layer_item(store: CatalogStore, city: City, layer: Layer, base_url: str | No
     if epsg is None and crs is not None:
         proj.wkt2 = crs.to_wkt()
     proj.shape, proj.transform, proj.bbox = shape, transform, native
-    if base_url is None:
+    files = fresh(layer, store.source_token(layer)) if not remote else None
+    if files is not None:
+        asset = _file_assets(store, item, city, layer, files, None, base_url)
+    elif base_url is None:
         asset = pystac.Asset(href=layer.path if remote else str(path), media_type=pystac.MediaType.COG, roles=["data"],
                              title=f"{layer.title} (Cloud-Optimized GeoTIFF)")
     else:
@@ -109,14 +125,7 @@ def layer_item(store: CatalogStore, city: City, layer: Layer, base_url: str | No
                              media_type=pystac.MediaType.GEOTIFF, roles=["data"],
                              title=f"{layer.title} (GeoTIFF of the whole layer, from the server)")
     item.add_asset("data", asset)
-    if layer.categorical:
-        classes = ClassificationExtension.ext(asset, add_if_missing=True)
-        classes.classes = [Classification.create(value=0, name="no-data", title="no data", nodata=True)] + [
-            Classification.create(value=cid, name=_slug(name), title=name, description=name,
-                                  color_hint=colour.lstrip("#").upper() or None)
-            for cid, name, colour in layer_classes(layer) if cid != 0]
-        RasterExtension.ext(asset, add_if_missing=True).bands = [RasterBand.create(
-            nodata=nodata if nodata is not None else 0, data_type=DataType(dtype))]
+    _classes(asset, layer, dtype, nodata)
     if base_url is not None:
         base = base_url.rstrip("/")
         item.stac_extensions.append(WEB_MAP_LINKS)
@@ -125,6 +134,78 @@ def layer_item(store: CatalogStore, city: City, layer: Layer, base_url: str | No
         item.add_link(pystac.Link("tilejson", base + TILEJSON_URL.format(city=city.id, layer=layer.id),
                                   media_type="application/json", title="TileJSON"))
     return item
+
+
+def _classes(asset: pystac.Asset, layer: Layer, dtype: str, nodata: float | None) -> None:
+    if layer.categorical:
+        classes = ClassificationExtension.ext(asset, add_if_missing=True)
+        classes.classes = [Classification.create(value=0, name="no-data", title="no data", nodata=True)] + [
+            Classification.create(value=cid, name=_slug(name), title=name, description=name,
+                                  color_hint=colour.lstrip("#").upper() or None)
+            for cid, name, colour in layer_classes(layer) if cid != 0]
+        RasterExtension.ext(asset, add_if_missing=True).bands = [RasterBand.create(
+            nodata=nodata if nodata is not None else 0, data_type=DataType(dtype))]
+
+
+def district_items(store: CatalogStore, city: City, layer: Layer, base_url: str | None) -> list[pystac.Item]:
+    """One item per district map of ``layer`` (its whole files, recorded when it was published)."""
+    files = fresh(layer, store.source_token(layer)) if not object_store.is_s3(layer.path) else None
+    if files is None:
+        return []
+    items = []
+    version = store.layer_version(layer)
+    for district_id in dict.fromkeys(f.district for f in files.files if f.district is not None):
+        district = city.districts.get(district_id)
+        if district is None:  # the city's districts changed since: not offered as an item
+            continue
+        data = next(f for f in files.files if f.district == district_id and f.role == "data")
+        path = store.resolve(data.path)
+        with read_dataset(str(path), store.sources) as src:
+            crs, size, transform, native = src.crs, [src.height, src.width], list(src.transform)[:6], list(src.bounds)
+            dtype, nodata = src.dtypes[0], src.nodata
+        geom = to_shape(district.geometry)
+        item = pystac.Item(
+            id=f"{layer.id}{DISTRICT_SEP}{district.id}", geometry=mapping(geom), bbox=list(geom.bounds),
+            datetime=datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).replace(microsecond=0),
+            properties={"title": f"{layer.title}: {district.name}", "description": f"{layer.title}, district "
+                        f"{district.name} (the city map clipped to the district)", "mcae:kind": layer.kind.value,
+                        "mcae:scheme": layer.scheme, "mcae:provenance": layer.provenance, "mcae:version": version,
+                        "mcae:layer": layer.id, "mcae:district": district.id})
+        proj = ProjectionExtension.ext(item, add_if_missing=True)
+        epsg = crs.to_epsg() if crs is not None else None
+        proj.code = f"EPSG:{epsg}" if epsg else None
+        proj.shape, proj.transform, proj.bbox = size, transform, native
+        asset = _file_assets(store, item, city, layer, files, district.id, base_url)
+        _classes(asset, layer, dtype, nodata)
+        items.append(item)
+    return items
+
+
+def _file_assets(store: CatalogStore, item: pystac.Item, city: City, layer: Layer, files: LayerFiles,
+                 district: str | None, base_url: str | None) -> pystac.Asset:
+    """The whole files of the city (``district`` None) or of one district as assets of ``item``
+    (data, metadata, style), with their size and checksum; returns the data asset."""
+    item.stac_extensions.append(FILE_EXT)
+    version = store.layer_version(layer) if base_url is not None else ""
+    data: pystac.Asset | None = None
+    for entry in (f for f in files.files if f.district == district):
+        href = (base_url.rstrip("/") + FILE_URL.format(city=city.id, layer=layer.id, version=version, name=entry.name)
+                if base_url is not None else str(store.resolve(entry.path)))
+        title = {"data": f"{item.properties['title']} (whole Cloud-Optimized GeoTIFF; HTTP Range, /vsicurl/)",
+                 "metadata": "Class names and attribute table (GDAL .aux.xml)",
+                 "style": "QGIS style (.qml)"}[entry.role]
+        asset = pystac.Asset(href=href, media_type=media_type(entry.name), roles=[entry.role], title=title,
+                             extra_fields={"file:size": entry.size, "file:checksum": "1220" + entry.sha256})
+        if entry.role == "data":
+            asset.media_type = pystac.MediaType.COG
+            data = asset
+        else:
+            item.add_asset(ASSET_KEYS[entry.role], asset)
+    if data is None:  # pragma: no cover - a registry always holds the map
+        raise SourceRefused("this layer's whole files name no map")
+    if district is not None:
+        item.add_asset("data", data)
+    return data
 
 
 def export_catalog(store: CatalogStore, out: str | Path, base_url: str | None = None) -> Path:

@@ -7,7 +7,9 @@ them: number, file, the layer version its tiles were served as (the tile URLs' `
 by whom and why. A rollback copies an old version's file to the next number and publishes
 that: a NEW version (new tile URLs), so old tile URLs keep answering 410 naming the current
 one, exactly as after a rebuild. The layer's file as it was before the first versioned
-publish is listed as version 1 (left where it is).
+publish is listed as version 1 (left where it is). Each publish also records the version's
+whole files to download (``whole_files``: map, sidecars, district maps, size and SHA-256);
+their URLs name the layer version too, and answer 410 naming the current one once superseded.
 """
 
 from __future__ import annotations

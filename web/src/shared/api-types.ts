@@ -329,6 +329,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cities/{city}/layers/{layer}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The whole files of a layer's current version (map, sidecars, district maps) */
+        get: operations["current_files_api_cities__city__layers__layer__files_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cities/{city}/layers/{layer}/files/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The whole files of one layer version */
+        get: operations["version_files_api_cities__city__layers__layer__files__version__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cities/{city}/layers/{layer}/files/{version}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One whole file of a layer version (HTTP Range requests answered) */
+        get: operations["whole_file_api_cities__city__layers__layer__files__version___name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cities/{city}/layers/{layer}/legend": {
         parameters: {
             query?: never;
@@ -498,6 +549,26 @@ export interface paths {
         };
         /** Every annotation project */
         get: operations["list_projects_api_projects_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/dataset.zip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download the project's dataset export (dense and sparse 1024 px pairs), streamed
+         * @description Allowed to the roles of the `downloads.dataset_roles` setting (default reviewer, admin).
+         */
+        get: operations["dataset_api_projects__project_id__dataset_zip_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1066,7 +1137,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A layer as a STAC item */
+        /** A layer (or one district map of it) as a STAC item */
         get: operations["item_api_stac__city___layer___item_file__get"];
         put?: never;
         post?: never;
@@ -2368,6 +2439,11 @@ export interface components {
             done: number;
             /** Error */
             error?: string | null;
+            /**
+             * Eta S
+             * @description seconds left at the rate so far, while running
+             */
+            eta_s?: number | null;
             /** Finished */
             finished?: number | null;
             /** Id */
@@ -3954,6 +4030,71 @@ export interface components {
             type: string;
         };
         /**
+         * WholeFileOut
+         * @description One whole file of a layer version: the map (or a district map) or one of its sidecars.
+         */
+        WholeFileOut: {
+            /**
+             * District
+             * @description The district id of a district map's files; null: the city's.
+             */
+            district?: string | null;
+            /** District Name */
+            district_name?: string | null;
+            /** Media Type */
+            media_type: string;
+            /**
+             * Name
+             * @description The file name (the URL's last part).
+             */
+            name: string;
+            /**
+             * Role
+             * @description data: the GeoTIFF (COG); metadata: its .aux.xml (class names, read by GDAL); style: its .qml (QGIS).
+             * @enum {string}
+             */
+            role: "data" | "metadata" | "style";
+            /**
+             * Sha256
+             * @description SHA-256 of the file, hex (computed when the layer was published).
+             */
+            sha256: string;
+            /**
+             * Size
+             * @description Bytes.
+             */
+            size: number;
+            /**
+             * Url
+             * @description Absolute, versioned, immutable URL (HTTP Range requests answered).
+             */
+            url: string;
+            /**
+             * Vsicurl
+             * @description For a GeoTIFF: the path GDAL and QGIS open it by remotely.
+             */
+            vsicurl?: string | null;
+        };
+        /**
+         * WholeFilesOut
+         * @description The whole files of a layer version, to download or open remotely (``/vsicurl/``).
+         */
+        WholeFilesOut: {
+            /** City */
+            city: string;
+            /** Files */
+            files: components["schemas"]["WholeFileOut"][];
+            /** Layer */
+            layer: string;
+            /** Title */
+            title: string;
+            /**
+             * Version
+             * @description The layer version (the tile URLs' `v`) these files are.
+             */
+            version: string;
+        };
+        /**
          * variableMatrixWidth
          * @description Variable Matrix Width Definition
          *
@@ -5034,6 +5175,172 @@ export interface operations {
             500: components["responses"]["ServerFault"];
         };
     };
+    current_files_api_cities__city__layers__layer__files_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A catalog id. */
+                city: string;
+                /** @description A catalog id. */
+                layer: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WholeFilesOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+        };
+    };
+    version_files_api_cities__city__layers__layer__files__version__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A catalog id. */
+                city: string;
+                /** @description A catalog id. */
+                layer: string;
+                /** @description A layer version (the tiles' `v`). */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WholeFilesOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description The version was superseded: the JSON names the current one (`version`, `url`). */
+            410: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+        };
+    };
+    whole_file_api_cities__city__layers__layer__files__version___name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A catalog id. */
+                city: string;
+                /** @description A catalog id. */
+                layer: string;
+                /** @description A layer version (the tiles' `v`). */
+                version: string;
+                /** @description A file name from the version's listing. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/xml": unknown;
+                    "image/tiff": unknown;
+                    "text/xml": unknown;
+                };
+            };
+            /** @description Part of the file (a `Range` request). */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified: `If-None-Match` names the file's ETag. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            /** @description The version was superseded: the JSON names the current one (`version`, `url`). */
+            410: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The `Range` is not one this file can satisfy (`Content-Range: bytes *\/size`). */
+            416: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            500: components["responses"]["ServerFault"];
+        };
+    };
     layer_legend_route_api_cities__city__layers__layer__legend_get: {
         parameters: {
             query?: never;
@@ -5463,6 +5770,64 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+        };
+    };
+    dataset_api_projects__project_id__dataset_zip_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A project id. */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A zip: manifest.json, footprints.geojson, images/, labels_dense/, labels_sparse/. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description No such project, or it has no dataset export yet (`mcae export-dataset`). */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The export is incomplete or unreadable (a file the manifest names is missing). */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["ServerFault"];
             503: components["responses"]["ServiceBusy"];
@@ -7087,7 +7452,7 @@ export interface operations {
             path: {
                 /** @description A catalog id. */
                 city: string;
-                /** @description A catalog id. */
+                /** @description An item id: a layer id, or <layer>__<district> for a district map. */
                 layer: string;
                 item_file: string;
             };

@@ -289,3 +289,11 @@ def published_figures(report: dict[str, Any]) -> dict[str, Any]:
             "response": report["sample"]["response"], "simulated": report.get("simulated", False),
             "design": {k: report["design"].get(k) for k in ("method", "seed", "n", "min_per_class", "target_se")},
             "method": "stratified estimators of Olofsson et al. (2014); ci95 = half-width of the 95 % interval"}
+
+
+def sample_locations(session: Session, sample_id: int) -> list[tuple[float, float]]:
+    """The (lon, lat) of a sample's points in order of ``seq`` (NotFound for an unknown sample)."""
+    sample_row(session, sample_id)
+    return [(lon, lat) for lon, lat in session.execute(
+        select(AssessmentPoint.lon, AssessmentPoint.lat).where(AssessmentPoint.sample_id == sample_id)
+        .order_by(AssessmentPoint.seq))]

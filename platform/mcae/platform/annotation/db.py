@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -23,18 +23,43 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mcae.inference.disk_full import is_out_of_space
 from mcae.inference.errors import ProjectStateError, StorageError
 from mcae.platform.errors import ServiceBusy
 
+if TYPE_CHECKING:
+    from mcae.platform.settings import Settings
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class DatabaseNotMigrated(ProjectStateError):
     """The database is missing tables or is behind the code's newest migration."""
+
+
+class DatabaseUnavailable(ProjectStateError):
+    """The database cannot be opened: its server does not answer or refuses the login, or its
+    folder cannot be made."""
+
+
+@contextmanager
+def reaching(url: str) -> Iterator[None]:
+    """Failures to connect to ``url`` (or to make its SQLite folder) as one-line
+    :class:`DatabaseUnavailable` errors, for the command line (the URL without its password)."""
+    try:
+        yield
+    except OperationalError as exc:
+        lines = str(exc.orig or exc).strip().splitlines()
+        raise DatabaseUnavailable(f"cannot open the annotation database {redacted(url)}: "
+                                  f"{lines[0] if lines else 'no answer'}") from None
+    except OSError as exc:
+        if is_out_of_space(exc):
+            raise
+        raise DatabaseUnavailable(f"cannot open the annotation database {redacted(url)}: "
+                                  f"{exc.strerror or exc}") from None
 
 
 def make_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
@@ -213,3 +238,33 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def open_database(settings: Settings, migrate: bool = True, create: bool = True) -> Database:
+    """The settings' database, checked (SQLite migrated when ``migrate``): what a command or the
+    demo opens, once.
+
+    ``create=False``: a SQLite file that does not exist is an error naming it, never a new
+    empty database (a command looking for a project's decisions must not make one).
+    """
+    url = settings.database_url()
+    path = sqlite_file(url)
+    if not create and path is not None and not path.is_file():
+        raise ProjectStateError(f"no annotation database at {path}: give the --catalog or --database the "
+                                "project was added with (`mcae projects add`), or set MCAE_DATABASE__URL")
+    with reaching(url):
+        db = Database(url, settings.database.busy_timeout_s)
+        try:
+            db.require_current(migrate_sqlite=migrate)
+        except BaseException:
+            db.dispose()
+            raise
+    return db
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)

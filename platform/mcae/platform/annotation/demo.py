@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from mcae.platform.annotation.auth import add_user
-from mcae.platform.annotation.db import is_sqlite
+from mcae.platform.annotation.db import is_sqlite, open_database
 from mcae.platform.annotation.importer import import_project
-from mcae.platform.annotation.local import open_database
 from mcae.platform.annotation.tokens import ScryptParams
 from mcae.platform.settings import Settings
 

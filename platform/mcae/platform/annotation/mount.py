@@ -11,6 +11,7 @@ from mcae.platform.annotation.auth import TokenCache
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.routes_assess import create_assess_router, create_layer_assessment_router
 from mcae.platform.annotation.routes_browse import create_browse_router
+from mcae.platform.annotation.routes_dataset import create_dataset_router
 from mcae.platform.annotation.routes_manage import create_manage_router
 from mcae.platform.annotation.routes_publish import create_publish_router
 from mcae.platform.annotation.routes_write import create_write_router
@@ -35,6 +36,7 @@ def add_annotation(app: FastAPI, settings: Any) -> None:
     app.include_router(create_assess_router())
     app.include_router(create_layer_assessment_router())
     app.include_router(create_publish_router())
+    app.include_router(create_dataset_router())
 
 
 def start_annotation(app: FastAPI) -> None:

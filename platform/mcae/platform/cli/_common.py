@@ -16,6 +16,7 @@ from rich.console import Console
 from mcae.inference.errors import InputError, MCAEError
 
 if TYPE_CHECKING:
+    from mcae.platform.annotation.db import Database
     from mcae.tiles.catalog import CatalogStore
 
 console = Console(stderr=True)
@@ -30,6 +31,9 @@ WorkersOpt = Annotated[int | None, typer.Option(help="Workers of the local Dask 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 CatalogOpt = Annotated[Path | None, typer.Option(
     help="Catalog file [MCAE_TILES__CATALOG_PATH or demo-output/catalog.json].")]
+DatabaseOpt = Annotated[str | None, typer.Option(
+    "--database", help="Annotation database URL (SQLAlchemy; default: MCAE_DATABASE__URL, else annotation.db "
+                       "beside the catalog).")]
 
 
 def friendly_errors(fn: F) -> F:
@@ -77,3 +81,12 @@ def open_store(catalog: Path | None) -> CatalogStore:
 
     tiles = get_settings().tiles
     return CatalogStore(catalog or tiles.catalog_path, Sources.from_settings(tiles))
+
+
+def command_database(catalog: Path | None, database: str | None) -> Database:
+    """The annotation database of ``--database``, else beside ``--catalog``, else of the settings
+    (SQLite migrated): one per command, disposed by the caller."""
+    from mcae.platform.annotation.db import open_database
+    from mcae.platform.settings import get_settings
+
+    return open_database(get_settings(catalog=catalog, database=database))

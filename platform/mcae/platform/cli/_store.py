@@ -1,96 +1,134 @@
 """Where a command's decisions live: the project's decisions file, or the annotation database
-once the project was added to it (`mcae projects add`); never both."""
+once the project was added to it (`mcae projects add`); never both.
+
+One command, one database: a ``DecisionStore`` opens it on first use, at most once, finds the
+project's id once, reads and writes through the service layer
+(``mcae.platform.annotation.project_folders``) and closes it when the command's ``with`` ends.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from mcae.inference.decisions import Decision, decisions_in_database
 from mcae.inference.project import Project
+from mcae.platform.cli._common import DatabaseOpt
 
-DatabaseOpt = Annotated[str | None, typer.Option(
-    "--database", help="Annotation database URL (default: MCAE_DATABASE__URL, else annotation.db beside the "
-                       "catalog).")]
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from mcae.platform.annotation.db import Database
+    from mcae.platform.settings import Settings
+
+__all__ = ["DatabaseOpt", "DecisionStore", "StoreCatalogOpt", "project_settings", "recorded_database"]
+
+T = TypeVar("T")
 StoreCatalogOpt = Annotated[Path | None, typer.Option(
     "--catalog", help="Catalog whose folder holds the annotation database \\[the database project.json "
                       "records (`mcae projects add` writes it), else MCAE_TILES__CATALOG_PATH or "
                       "demo-output/catalog.json].")]
 
 
-def _settings(catalog: Path | None, database: str | None, project: Project | None = None) -> Any:
-    """Settings naming the database: --database, --catalog, the environment, else the one
-    ``project.json`` records (``mcae projects add`` writes it there)."""
-    from mcae.platform.annotation.local import recorded_database, settings_for
+def recorded_database(project: Project) -> str | None:
+    """The database URL ``project.json`` records for the project's decisions (None if none, or
+    if its password was left out: then MCAE_DATABASE__URL or --database must give it)."""
+    entry = project.manifest.get("decisions_database")
+    url = entry.get("url") if isinstance(entry, dict) else None
+    return url if isinstance(url, str) and "***" not in url else None
 
-    if database is None and catalog is None and project is not None and not any(
+
+def project_settings(project: Project, catalog: Path | None, database: str | None) -> Settings:
+    """Settings naming the project's database: --database, --catalog, the environment, else the
+    one ``project.json`` records (``mcae projects add`` writes it there)."""
+    from mcae.platform.settings import get_settings
+
+    if database is None and catalog is None and not any(
             os.environ.get(name) for name in ("MCAE_DATABASE__URL", "MCAE_TILES__CATALOG_PATH")):
         database = recorded_database(project)
-    return settings_for(catalog, database)
+    return get_settings(catalog=catalog, database=database)
 
 
-def decisions_of(project: Project, catalog: Path | None, database: str | None) -> list[Decision] | None:
-    """The database's decisions for a project it owns, else None (the engine reads its file)."""
-    if not decisions_in_database(project):
-        return None
-    from mcae.platform.annotation.local import decisions_for
+class DecisionStore:
+    """The decisions of one command's project: None from every read where the project's file is
+    the store (the engine reads it), else the annotation database's, opened once."""
 
-    return decisions_for(project, _settings(catalog, database, project))
+    def __init__(self, project: Project, catalog: Path | None, database: str | None) -> None:
+        self.project = project
+        self.in_database = decisions_in_database(project)
+        self._catalog, self._database = catalog, database
+        self._db: Database | None = None
+        self._project_id = ""
 
+    def __enter__(self) -> DecisionStore:
+        return self
 
-def checked_patches(project: Project, catalog: Path | None, database: str | None) -> set[str] | None:
-    """Patches marked fully checked (None for a project without a database)."""
-    if not decisions_in_database(project):
-        return None
-    from sqlalchemy import select
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
-    from mcae.platform.annotation.local import open_database, project_id_for
-    from mcae.platform.annotation.models import Patch
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
 
-    db = open_database(_settings(catalog, database, project), create=False)
-    try:
-        ident = project_id_for(db, project.root)
+    def _open(self) -> tuple[Database, str]:
+        """The database and the project's id in it (opened and looked up on first use only)."""
+        if self._db is None:
+            from mcae.platform.annotation.db import open_database, redacted
+            from mcae.platform.annotation.project_folders import project_of_folder
+
+            db = open_database(project_settings(self.project, self._catalog, self._database), create=False)
+            try:
+                with db.reader() as session:
+                    self._project_id = project_of_folder(session, self.project.root, redacted(db.url))
+            except BaseException:
+                db.dispose()
+                raise
+            self._db = db
+        return self._db, self._project_id
+
+    def _read(self, query: Callable[[Session, str], T]) -> T | None:
+        """``query(session, project_id)`` in a read session; None where the file is the store."""
+        if not self.in_database:
+            return None
+        db, ident = self._open()
         with db.reader() as session:
-            return set(session.scalars(select(Patch.name).where(Patch.project_id == ident, Patch.checked.is_(True))))
-    finally:
-        db.dispose()
+            return query(session, ident)
 
+    def decisions(self) -> list[Decision] | None:
+        """The decisions in force, in order (None: the project's file holds them)."""
+        from mcae.platform.annotation.project_folders import decisions_in_force
 
-def record(project: Project, new: list[Decision], source: str, catalog: Path | None,
-           database: str | None) -> None:
-    """Add decisions to the database (as the `engine` user) for a project it owns."""
-    from mcae.platform.annotation.importer import system_user
-    from mcae.platform.annotation.local import open_database, project_id_for
-    from mcae.platform.annotation.service import apply_engine_decisions
+        return self._read(decisions_in_force)
 
-    db = open_database(_settings(catalog, database, project), create=False)
-    try:
-        ident = project_id_for(db, project.root)
+    def checked_patches(self) -> set[str] | None:
+        """Patches marked fully checked (None: the project's file holds the decisions)."""
+        from mcae.platform.annotation.project_folders import checked_patch_names
+
+        return self._read(checked_patch_names)
+
+    def record(self, new: list[Decision], source: str) -> list[Decision]:
+        """Add decisions to the database (author ``engine``, now) and return every decision in
+        force after the commit (read with no write lock held). Only for a project the database holds."""
+        from mcae.platform.annotation.project_folders import record_command_decisions
+
+        db, ident = self._open()
         with db.session() as session:
-            apply_engine_decisions(session, ident, new, system_user(session).id, source=source)
-    finally:
-        db.dispose()
+            record_command_decisions(session, ident, new, source)
+        return self.decisions() or []
 
+    def after_training(self, report: Any, decisions: int) -> None:
+        """Re-import the new predictions and record the training (nothing for a file project)."""
+        if not self.in_database:
+            return
+        from mcae.platform.annotation.project_folders import record_training
 
-def after_training(project: Project, report: Any, decisions: int, catalog: Path | None,
-                   database: str | None) -> None:
-    """Re-import the new predictions and record the training, for a project the database owns."""
-    if not decisions_in_database(project):
-        return
-    from mcae.platform.annotation.importer import import_project
-    from mcae.platform.annotation.local import open_database, project_id_for
-    from mcae.platform.annotation.models import Training
-
-    db = open_database(_settings(catalog, database, project), create=False)
-    try:
-        ident = project_id_for(db, project.root)
+        db, ident = self._open()
         with db.session() as session:
-            summary = import_project(session, project.root, ident)
-            session.add(Training(project_id=ident, model_version=summary["model_version"], masks=report.n_masks,
-                                 decisions=decisions, holdout_accuracy=report.holdout_accuracy,
-                                 holdout=getattr(report, "holdout", None) or None))
-    finally:
-        db.dispose()
+            record_training(session, ident, self.project.root, report, decisions)

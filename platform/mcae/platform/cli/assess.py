@@ -26,9 +26,9 @@ SampleOpt = Annotated[int, typer.Option("--sample", help="The sample's id.")]
 
 
 def _db(catalog: Path | None, database: str | None) -> Database:
-    from mcae.platform.annotation.local import open_database, settings_for
+    from mcae.platform.cli._common import command_database
 
-    return open_database(settings_for(catalog, database))
+    return command_database(catalog, database)
 
 
 def _expected(values: list[str]) -> dict[int, float]:
@@ -124,23 +124,20 @@ def label(
 ) -> None:
     """Label the unlabelled points from a reference raster: a SIMULATED response, for tests and
     benchmarks only (the report says so)."""
-    from sqlalchemy import select
-
     from mcae.inference.assessment.response import reference_classes
-    from mcae.platform.annotation.assess_service import label_from_reference
+    from mcae.platform.annotation.assess_service import label_from_reference, sample_locations
     from mcae.platform.annotation.importer import system_user
-    from mcae.platform.annotation.models import AssessmentPoint
 
     if not reference.is_file():
         raise InputError(f"{reference.name}: no such reference raster")
     db = _db(catalog, database)
     try:
+        with db.reader() as session:
+            locations = sample_locations(session, sample)
+        if not locations:
+            raise InputError(f"assessment sample {sample} has no point")
+        classes = reference_classes(str(reference), locations)  # read with no write lock held
         with db.session() as session:
-            pts = session.execute(select(AssessmentPoint.lon, AssessmentPoint.lat)
-                                  .where(AssessmentPoint.sample_id == sample).order_by(AssessmentPoint.seq)).all()
-            if not pts:
-                raise InputError(f"no assessment sample {sample} (or it has no point)")
-            classes = reference_classes(str(reference), [(p.lon, p.lat) for p in pts])
             added = label_from_reference(session, sample, classes, system_user(session).id)
     finally:
         db.dispose()

@@ -1,4 +1,4 @@
-"""``mcae catalog list | add | remove | optimize | stac``: the cities and layers the server publishes."""
+"""``mcae catalog list | add | remove | optimize | files | stac``: the cities and layers the server publishes."""
 
 from __future__ import annotations
 
@@ -144,6 +144,28 @@ def optimize(
                   + (f", [red]{failed} failed[/]" if failed else ""))
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
+def files(
+    city: Annotated[str, typer.Argument(help="City id.")],
+    layer: Annotated[str | None, typer.Argument(help="Layer id; without it every layer of the city.")] = None,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Record the whole files to download (map, .aux.xml, .qml, district maps; size and SHA-256)
+    of layers published before they were kept, or after the city's districts changed."""
+    from mcae.tiles.whole_files import put_with_files
+
+    store = open_store(catalog)
+    found = store.city(city)
+    chosen = [store.layer(city, layer)] if layer is not None else list(found.layers.values())
+    for item in chosen:
+        with console.status(f"{city}/{item.id}: hashing its files and writing its district maps"):
+            done = put_with_files(store, city, item, found.districts)
+        count = len(done.files.files) if done.files else 0
+        console.print(f"[green]{city}/{item.id}[/]: {count} whole files" if count else
+                      f"{city}/{item.id}: not a local file (object storage): no whole files")
 
 
 @app.command("stac")

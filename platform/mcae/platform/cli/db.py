@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from mcae.platform.cli._common import CatalogOpt, console, friendly_errors
+from mcae.platform.cli._common import CatalogOpt, DatabaseOpt, console, friendly_errors
 
 app = typer.Typer(help="The annotation database: migrations.", no_args_is_help=True)
-DatabaseOpt = Annotated[str | None, typer.Option(
-    "--database", help="SQLAlchemy URL (default: MCAE_DATABASE__URL, else annotation.db beside the catalog).")]
 
 
 @app.command()
 @friendly_errors
 def upgrade(catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
     """Migrate the database to the newest revision (Alembic)."""
-    from mcae.platform.annotation.db import Database, current_revision, redacted
-    from mcae.platform.annotation.local import settings_for
+    from mcae.platform.annotation.db import Database, current_revision, reaching, redacted
+    from mcae.platform.settings import get_settings
 
-    settings = settings_for(catalog, database)
-    db = Database(settings.database_url(), settings.database.busy_timeout_s)
-    try:
-        before = current_revision(db.engine)
-        after = db.upgrade()
-    finally:
-        db.dispose()
+    settings = get_settings(catalog=catalog, database=database)
+    url = settings.database_url()
+    with reaching(url):
+        db = Database(url, settings.database.busy_timeout_s)
+        try:
+            before = current_revision(db.engine)
+            after = db.upgrade()
+        finally:
+            db.dispose()
     console.print(f"{redacted(db.url)}: revision {before or 'none'} -> {after}", highlight=False)
 
 
@@ -34,14 +32,16 @@ def upgrade(catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
 @friendly_errors
 def current(catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
     """Show the database's revision and the newest one."""
-    from mcae.platform.annotation.db import Database, current_revision, head_revision, redacted
-    from mcae.platform.annotation.local import settings_for
+    from mcae.platform.annotation.db import Database, current_revision, head_revision, reaching, redacted
+    from mcae.platform.settings import get_settings
 
-    settings = settings_for(catalog, database)
-    db = Database(settings.database_url(), settings.database.busy_timeout_s)
-    try:
-        now, head = current_revision(db.engine), head_revision()
-    finally:
-        db.dispose()
+    settings = get_settings(catalog=catalog, database=database)
+    url = settings.database_url()
+    with reaching(url):
+        db = Database(url, settings.database.busy_timeout_s)
+        try:
+            now, head = current_revision(db.engine), head_revision()
+        finally:
+            db.dispose()
     state = "up to date" if now == head else "behind: run `mcae db upgrade`"
     typer.echo(f"{redacted(db.url)}: revision {now or 'none'}, newest {head} ({state})")

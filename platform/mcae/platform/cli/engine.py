@@ -1,6 +1,7 @@
-"""``mcae segment | label | train | map | groups | export-dataset | evaluate | info | demo``: the engine's steps.
+"""``mcae segment | train | map | export-dataset | info``: the engine's steps on a project folder.
 
-Top-level commands: the root merges this app without a name."""
+Top-level commands: the root merges this app without a name (``label``, ``groups``, ``evaluate``
+and ``demo`` have modules of their own)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from mcae.platform.cli import _store as decision_store
 from mcae.platform.cli._common import (
     ProjectOpt,
     QuietOpt,
@@ -21,9 +20,8 @@ from mcae.platform.cli._common import (
     executor,
     friendly_errors,
     open_store,
-    stdout,
 )
-from mcae.platform.cli._store import DatabaseOpt, StoreCatalogOpt
+from mcae.platform.cli._store import DatabaseOpt, DecisionStore, StoreCatalogOpt
 from mcae.platform.settings import get_settings
 
 app = typer.Typer(help="The engine's steps, from imagery to a map.")
@@ -98,66 +96,6 @@ def segment(
 
 @app.command()
 @friendly_errors
-def label(
-    project: ProjectOpt,
-    reference: Annotated[Path | None, typer.Option(
-        help="Reference raster of MCAE ids (0 ignored) on the image's grid: a simulated "
-             "expert labels groups from it.")] = None,
-    budget: Annotated[int | None, typer.Option(help="Most actions the simulated expert takes.")] = None,
-    decisions: Annotated[Path | None, typer.Option(
-        help="Decisions made elsewhere (JSON Lines or a JSON list).")] = None,
-    scheduler: SchedulerOpt = None,
-    workers: WorkersOpt = None,
-    quiet: QuietOpt = False,
-    catalog: StoreCatalogOpt = None,
-    database: DatabaseOpt = None,
-) -> None:
-    """Record expert decisions: from a file, or from a simulated expert and a reference.
-
-    For a project in the annotation database the decisions go there (author `engine`)."""
-    from mcae.inference.decisions import (
-        decisions_in_database,
-        load_decisions_file,
-        mask_labels,
-        read_decisions,
-        record_decisions,
-        resolve,
-    )
-    from mcae.inference.expert import SimulatedExpert
-    from mcae.inference.project import Project
-    from mcae.inference.reference import reference_per_mask
-
-    if (reference is None) == (decisions is None):
-        raise typer.BadParameter("give exactly one of --reference and --decisions")
-    proj = Project.open(project)
-    groups = proj.groups()
-    if decisions is not None:
-        new = resolve(load_decisions_file(decisions), groups)
-        actions = len(new)
-    else:
-        assert reference is not None
-        with executor(scheduler, workers, quiet) as run:
-            ref = reference_per_mask(proj, reference, run)
-        expert = SimulatedExpert(budget=budget)
-        held = decision_store.decisions_of(proj, catalog, database)
-        before = read_decisions(proj) if held is None else held
-        new = resolve(expert.decide(groups, ref, mask_labels(before)), groups)
-        actions = expert.actions_
-    if decisions_in_database(proj):
-        decision_store.record(proj, new, "file" if decisions is not None else "simulated", catalog, database)
-        everything = decision_store.decisions_of(proj, catalog, database) or []
-    else:
-        everything = record_decisions(proj, new)
-    labels = mask_labels(everything)
-    total = len(groups)
-    proj.record_step("label", new_decisions=len(new), decisions=len(everything),
-                     decided_masks=len(labels))
-    console.print(f"[green]recorded[/] {len(new)} decisions ({actions} actions); "
-                  f"{len(labels)} of {total} masks decided")
-
-
-@app.command()
-@friendly_errors
 def train(
     project: ProjectOpt,
     classifier: Annotated[str, typer.Option(help="mlp (torch) or baseline (scikit-learn).")] = "mlp",
@@ -191,12 +129,13 @@ def train(
     budget = max_masks or settings.train_max_masks
     if (scheduler, workers, settings.scheduler, settings.workers) == (None, None, None, None):
         scheduler = "synchronous"  # no cluster's processes beside the model's: the tree stays small
-    held = decision_store.decisions_of(proj, catalog, database)
-    with executor(scheduler, workers, quiet) as run:
-        report = train_step(proj, run, classifier, compare_baseline=compare_baseline, decisions=held,
-                            max_masks=budget)
-    if held is not None:
-        decision_store.after_training(proj, report, len(held), catalog, database)
+    with DecisionStore(proj, catalog, database) as store:  # the database, if any: opened once
+        held = store.decisions()
+        with executor(scheduler, workers, quiet) as run:
+            report = train_step(proj, run, classifier, compare_baseline=compare_baseline, decisions=held,
+                                max_masks=budget)
+        if held is not None:
+            store.after_training(report, len(held))
     scores = ", ".join(f"{k} {v:.1%}" for k, v in report.holdout_accuracy.items()) or "not scored"
     scored = report.holdout
     console.print(f"[green]trained[/] {classifier} on {report.n_masks:,} masks of {len(report.classes)} classes "
@@ -243,7 +182,8 @@ def map_(
     from mcae.inference.project import Project
 
     proj = Project.open(project)
-    held = decision_store.decisions_of(proj, catalog, database)
+    with DecisionStore(proj, catalog, database) as decisions:
+        held = decisions.decisions()
     if out.startswith("s3://"):
         from mcae.platform.cli.publish import map_to_object_store
 
@@ -267,41 +207,6 @@ def map_(
                                   description=f"MCAE map of project {proj.root.name}")
         console.print(f"[green]published[/] as {make_id(publish)}/{layer.id} in {store.path}; "
                       f"serve it with `mcae serve --catalog {store.path}`")
-
-
-@app.command()
-@friendly_errors
-def groups(
-    project: ProjectOpt,
-    neighbourhood: Annotated[str | None, typer.Option(help="Only this neighbourhood.")] = None,
-    limit: Annotated[int, typer.Option(help="Rows to show (0: all of them).", min=0)] = 30,
-    show_all: Annotated[bool, typer.Option("--all", help="Show every group (same as --limit 0).")] = False,
-    catalog: StoreCatalogOpt = None,
-    database: DatabaseOpt = None,
-) -> None:
-    """Show the groups an expert labels, as `index/of, (score range), {class mix}`.
-
-    The table goes to stdout (so `| head` and `> file` work); notes go to stderr."""
-    from mcae.inference.decisions import mask_labels, read_decisions
-    from mcae.inference.groups import describe_group, group_summary
-    from mcae.inference.project import Project
-
-    proj = Project.open(project)
-    held = decision_store.decisions_of(proj, catalog, database)
-    labels = mask_labels(read_decisions(proj) if held is None else held)["class_id"]
-    summary = group_summary(proj.groups(), labels)
-    if neighbourhood:
-        summary = summary[summary["neighbourhood"] == neighbourhood]
-    shown = summary if show_all or limit == 0 else summary.head(limit)
-    table = Table("neighbourhood", "group", "masks", "decided", "view")
-    for _, row in shown.iterrows():
-        table.add_row(row["neighbourhood"], row["group"], str(row["size"]), str(row["decided"]),
-                      describe_group(row))
-    stdout.print(table)
-    if len(shown) < len(summary):
-        console.print(f"showing the first {len(shown)} of {len(summary)} groups: --limit N or --all for more")
-    console.print(f"{len(summary)} groups; group x-y is cluster x split by the class y predicted when it was "
-                  "made (0 = Unknown: no model then); retraining keeps groups, it updates predictions")
 
 
 def _bounds(text: str) -> tuple[float, float, float, float]:
@@ -339,7 +244,9 @@ def _parse_options(pairs: list[str]) -> dict[str, object]:
 @friendly_errors
 def export_dataset(
     project: ProjectOpt,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help=(
+        "Output folder [the project's dataset/ folder, which the server offers for download at "
+        "/api/projects/{id}/dataset.zip]."))] = None,
     mode: Annotated[str, typer.Option(help="dense, sparse or both.")] = "both",
     quiet: QuietOpt = False,
     catalog: StoreCatalogOpt = None,
@@ -360,36 +267,15 @@ def export_dataset(
     if any(m not in MODES for m in modes):
         raise typer.BadParameter("mode must be dense, sparse or both", param_hint="--mode")
     proj = Project.open(project)
-    manifest = export(proj, out, modes, quiet=quiet, decisions=decision_store.decisions_of(proj, catalog, database),
-                      dense_patches=decision_store.checked_patches(proj, catalog, database))
+    if out is None:
+        from mcae.platform.annotation.routes_dataset import DATASET_DIR
+
+        out = proj.root / DATASET_DIR
+    with DecisionStore(proj, catalog, database) as store:  # the database, if any: opened once
+        held, checked = store.decisions(), store.checked_patches()
+    manifest = export(proj, out, modes, quiet=quiet, decisions=held, dense_patches=checked)
     skipped = f"; {manifest['resumed']} finished by an interrupted earlier run, kept" if manifest["resumed"] else ""
     console.print(f"[green]exported[/] {len(manifest['items'])} pairs ({', '.join(modes)}) to {out}{skipped}")
-
-
-def _merge_groups(merge: list[str]) -> list[tuple[int, ...]]:
-    try:
-        return [tuple(int(v) for v in group.split(",")) for group in merge]
-    except ValueError:
-        raise typer.BadParameter("--merge takes comma-separated class ids, e.g. 2,5") from None
-
-
-@app.command()
-@friendly_errors
-def evaluate(
-    map_path: Annotated[Path, typer.Argument(metavar="MAP", help="Land-cover map (MCAE ids).")],
-    reference: Annotated[Path, typer.Argument(help="Reference raster (MCAE ids, 0 ignored).")],
-    out: Annotated[Path | None, typer.Option(help="Report folder (JSON, CSV, PNG plot).")] = None,
-    merge: Annotated[list[str] | None, typer.Option(
-        help="Classes scored as one, e.g. --merge 2,5 (repeatable).")] = None,
-) -> None:
-    """Accuracy of a map against a reference: OA, kappa, per-class P/R/F1/IoU, confusion."""
-    from mcae.inference.evaluate import evaluate_rasters
-
-    report = evaluate_rasters(map_path, reference, merge=_merge_groups(merge or []) or None)
-    typer.echo(report.summary())
-    if out is not None:
-        written = report.write(out)
-        console.print(f"[green]report written:[/] {', '.join(str(p) for p in written.values())}")
 
 
 @app.command()
@@ -459,45 +345,3 @@ def _progress_of(project: Any) -> tuple[list[str], list[str]]:
         done.append(f"export-dataset ({exported.get('pairs')} pairs in {exported.get('out')})")
     remaining.append("map / export-dataset again whenever the decisions or the model change")
     return done, remaining
-
-
-@app.command()
-@friendly_errors
-def demo(
-    out: Annotated[Path | None, typer.Option(help="Output folder \\[demo-output].")] = None,
-    size: Annotated[int, typer.Option(help="Scene size in px at 0.6 m (square).")] = 2048,
-    budget: Annotated[int, typer.Option(help="Simulated expert actions in all.")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic city.")] = 7,
-    scheduler: SchedulerOpt = None,
-    workers: WorkersOpt = None,
-    quiet: QuietOpt = False,
-) -> None:
-    """Build a synthetic city, run the whole pipeline on it and write its maps (all synthetic)."""
-    from mcae.inference.demo.run import DemoOptions, run_demo
-
-    settings = get_settings()
-    options = DemoOptions(out=out or settings.demo_dir, size=size, seed=seed,
-                          budget=budget or None, scheduler=scheduler or settings.scheduler,
-                          workers=workers if workers is not None else settings.workers,
-                          quiet=quiet)
-    result = run_demo(options, log=console.print)
-    from mcae.tiles.compare_report import run_comparison, summarise
-    from mcae.tiles.layers import register_demo
-
-    store = register_demo(options.out)
-    compared, _ = run_comparison(store, "demo-city")
-    agreement = summarise(compared.counts["city"], "city", compared.city.name)["overall_agreement"]
-    console.print(f"MCAE vs SinoLC-1 stand-in: {agreement:.1%} agreement (layer 'agreement')")
-    from mcae.platform.annotation.demo import setup_demo_annotation
-
-    settings.tiles.catalog_path = store.path
-    tokens = setup_demo_annotation(options.out, settings)
-    console.print(f"annotation service: project 'demo' with the simulated expert's decisions; tokens of an "
-                  f"annotator, a reviewer and an admin in {tokens}")
-    assessed = options.out / "assessment" / "report.json"
-    if assessed.is_file():
-        oa = json.loads(assessed.read_text())["overall_accuracy"]
-        console.print(f"map accuracy (stratified sample labelled by the SIMULATED response from reference.tif): "
-                      f"OA {oa['estimate']:.1%} ± {oa['ci95']:.1%} (95 % CI); {assessed.parent}")
-    console.print(f"[green]demo finished[/] in {result['seconds']:.0f} s: {options.out} "
-                  f"(catalog: {store.path}); serve it with `mcae serve --catalog {store.path}`")

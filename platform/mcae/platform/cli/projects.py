@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mcae.platform.cli._common import CatalogOpt, friendly_errors
-from mcae.platform.cli.db import DatabaseOpt
+from mcae.platform.cli._common import CatalogOpt, DatabaseOpt, command_database, friendly_errors
 
 app = typer.Typer(help="Project folders in the annotation database (import, refresh, list).",
                   no_args_is_help=True)
@@ -33,11 +32,10 @@ def add(folder: Annotated[Path, typer.Argument(help="The project folder (after `
     import time
 
     from mcae.inference.compute import progress_bar
-    from mcae.platform.annotation.importer import import_project
-    from mcae.platform.annotation.local import open_database, settings_for
+    from mcae.platform.annotation.project_folders import import_folder
     from mcae.tiles.catalog import make_id
 
-    db = open_database(settings_for(catalog, database))
+    db = command_database(catalog, database)
     ident = project_id or make_id(folder.resolve().name)
     start = time.perf_counter()
     try:
@@ -47,7 +45,7 @@ def add(folder: Annotated[Path, typer.Argument(help="The project folder (after `
             def advance(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            summary = import_project(session, folder, ident, name=name, city=city, layer=layer, progress=advance)
+            summary = import_folder(session, folder, ident, name=name, city=city, layer=layer, progress=advance)
     finally:
         db.dispose()
     seconds = time.perf_counter() - start
@@ -60,16 +58,12 @@ def add(folder: Annotated[Path, typer.Argument(help="The project folder (after `
 @friendly_errors
 def list_projects(catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
     """Every project with its progress."""
-    from sqlalchemy import select
+    from mcae.platform.annotation.project_folders import project_views
 
-    from mcae.platform.annotation.local import open_database, settings_for
-    from mcae.platform.annotation.models import Project
-    from mcae.platform.annotation.queries import project_view
-
-    db = open_database(settings_for(catalog, database))
+    db = command_database(catalog, database)
     try:
         with db.reader() as session:
-            views = [project_view(session, p) for p in session.scalars(select(Project).order_by(Project.id))]
+            views = project_views(session)
     finally:
         db.dispose()
     for v in views:

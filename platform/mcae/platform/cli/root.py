@@ -15,6 +15,10 @@ import typer
 # (module in this package, group name or None to merge its commands at the top level)
 SUB_APPS: list[tuple[str, str | None]] = [
     ("engine", None),
+    ("label", None),
+    ("groups", None),
+    ("evaluate", None),
+    ("demo", None),
     ("compare", None),
     ("serve", None),
     ("catalog", "catalog"),

@@ -152,8 +152,7 @@ def warn_slow_layers() -> None:
 def check_database() -> None:
     """Before any worker starts: SQLite is migrated here; an unmigrated PostgreSQL is refused with the
     command that fixes it (one line, exit 3) instead of a traceback per worker."""
-    from mcae.platform.annotation.db import redacted
-    from mcae.platform.annotation.local import open_database
+    from mcae.platform.annotation.db import open_database, redacted
     from mcae.platform.settings import get_settings
 
     db = open_database(get_settings())

@@ -6,8 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mcae.platform.cli._common import CatalogOpt, friendly_errors
-from mcae.platform.cli.db import DatabaseOpt
+from mcae.platform.cli._common import CatalogOpt, DatabaseOpt, command_database, friendly_errors
 
 app = typer.Typer(help="Users, roles (viewer, annotator, reviewer, admin) and their tokens.",
                   no_args_is_help=True)
@@ -25,16 +24,15 @@ def _params(settings: Any) -> Any:
 def add(name: Annotated[str, typer.Argument(help="User name.")], role: RoleOpt = "annotator",
         catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
     """Add a user and print its token once (only a hash of it is kept)."""
-    from mcae.platform.annotation.auth import add_user
-    from mcae.platform.annotation.local import open_database, settings_for
-    from mcae.platform.annotation.models import History
+    from mcae.platform.annotation.db import open_database
+    from mcae.platform.annotation.user_admin import create_user
+    from mcae.platform.settings import get_settings
 
-    settings = settings_for(catalog, database)
+    settings = get_settings(catalog=catalog, database=database)
     db = open_database(settings)
     try:
         with db.session() as session:
-            user, token = add_user(session, name, role, _params(settings), settings.auth.token_bytes)
-            History.record(session, None, None, "add", "user", user.name, after={"role": user.role})
+            token = create_user(session, name, role, _params(settings), settings.auth.token_bytes)
     finally:
         db.dispose()
     typer.echo(token)
@@ -46,18 +44,12 @@ def add(name: Annotated[str, typer.Argument(help="User name.")], role: RoleOpt =
 @friendly_errors
 def list_users(catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
     """Every user with its role and number of live tokens."""
-    from sqlalchemy import func, select
+    from mcae.platform.annotation.user_admin import user_list
 
-    from mcae.platform.annotation.local import open_database, settings_for
-    from mcae.platform.annotation.models import Token, User
-
-    db = open_database(settings_for(catalog, database))
+    db = command_database(catalog, database)
     try:
         with db.reader() as session:
-            rows = session.execute(
-                select(User.name, User.role, User.active, func.count(Token.id))
-                .outerjoin(Token, (Token.user_id == User.id) & Token.revoked_at.is_(None))
-                .group_by(User.id).order_by(User.name)).all()
+            rows = user_list(session)
     finally:
         db.dispose()
     for name, role, active, tokens in rows:
@@ -70,24 +62,15 @@ def token(name: Annotated[str, typer.Argument(help="User name.")],
           rotate: Annotated[bool, typer.Option(help="Revoke the user's other tokens in the same transaction.")]
           = False, catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
     """Make another token for a user (printed once); ``--rotate`` revokes the others with it."""
-    from sqlalchemy import select
+    from mcae.platform.annotation.db import open_database
+    from mcae.platform.annotation.user_admin import another_token
+    from mcae.platform.settings import get_settings
 
-    from mcae.inference.errors import InputError
-    from mcae.platform.annotation.auth import issue_token, revoke_tokens
-    from mcae.platform.annotation.local import open_database, settings_for
-    from mcae.platform.annotation.models import History, User
-
-    settings = settings_for(catalog, database)
+    settings = get_settings(catalog=catalog, database=database)
     db = open_database(settings)
     try:
         with db.session() as session:
-            user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
-            if user is None:
-                raise InputError(f"no active user {name!r}; `mcae users list` shows them")
-            if rotate:
-                count = revoke_tokens(session, user)
-                History.record(session, None, None, "revoke", "user", name, after={"tokens": count, "rotated": True})
-            plain = issue_token(session, user, _params(settings), settings.auth.token_bytes)
+            plain = another_token(session, name, _params(settings), settings.auth.token_bytes, rotate)
     finally:
         db.dispose()
     typer.echo(plain)
@@ -99,23 +82,12 @@ def revoke(name: Annotated[str, typer.Argument(help="User name.")],
            disable: Annotated[bool, typer.Option(help="Also disable the user.")] = False,
            catalog: CatalogOpt = None, database: DatabaseOpt = None) -> None:
     """Revoke every token of a user (every server refuses them from its next request on)."""
-    from sqlalchemy import select
+    from mcae.platform.annotation.user_admin import revoke_user
 
-    from mcae.inference.errors import InputError
-    from mcae.platform.annotation.auth import revoke_tokens
-    from mcae.platform.annotation.local import open_database, settings_for
-    from mcae.platform.annotation.models import History, User
-
-    db = open_database(settings_for(catalog, database))
+    db = command_database(catalog, database)
     try:
         with db.session() as session:
-            user = session.scalar(select(User).where(User.name == name))
-            if user is None:
-                raise InputError(f"no user {name!r}; `mcae users list` shows them")
-            count = revoke_tokens(session, user)
-            if disable:
-                user.active = False
-            History.record(session, None, None, "revoke", "user", name, after={"tokens": count, "disabled": disable})
+            count = revoke_user(session, name, disable)
     finally:
         db.dispose()
     typer.echo(f"revoked {count} token(s) of {name}" + (" and disabled the user" if disable else ""))

@@ -3,6 +3,7 @@
 
 import { absolute, api, ApiError, getJSON, postForBlob, postJSON, type Estimate, type Job, type Layer } from './api';
 import { byId, formatBytes, formatInt, h, saveBlob } from './util';
+import { WholeFilesList } from './wholefiles';
 
 /** Where a download is cut: a bbox or a district (bundles take no polygon: its bbox is used). */
 export type DownloadArea = { bbox: [number, number, number, number]; polygon?: GeoJSON.Polygon; label: string }
@@ -34,6 +35,7 @@ export class Downloads {
   private clipZip = byId<HTMLInputElement>('dl-clip-zip');
   private clipStatus = byId('dl-clip-status');
   private links = byId('service-links');
+  private wholeFiles = new WholeFilesList(byId('whole-files'), copyField);
   private estimateToken = 0;
   private polling: number | undefined;
   lastJob: Job | null = null;
@@ -41,7 +43,11 @@ export class Downloads {
   private picked = false;
 
   constructor(private host: DownloadHost) {
-    this.layerSelect.addEventListener('change', () => { this.picked = true; this.fillZooms(); this.refresh(); });
+    this.layerSelect.addEventListener('change', () => {
+      this.picked = true;
+      this.fillZooms();
+      this.refresh();
+    });
     for (const select of [this.minSelect, this.maxSelect, this.format]) select.addEventListener('change', () => this.refresh());
     this.start.addEventListener('click', () => void this.build());
     this.clipButton.addEventListener('click', () => void this.clip());
@@ -61,6 +67,14 @@ export class Downloads {
     this.layerSelect.value = keep ? previous : preferred?.id ?? layers[0]?.id ?? '';
     this.fillZooms();
     this.renderLinks();
+    this.listWholeFiles();
+  }
+
+  /** The whole files of the chosen layer, listed while the Download tab is shown (asked once per
+   * layer version: a rebuilt layer is listed again). */
+  private listWholeFiles(): void {
+    if (byId('pane-download').hidden) return;
+    void this.wholeFiles.show(this.host.city(), this.layer());
   }
 
   private fillZooms(): void {
@@ -78,6 +92,7 @@ export class Downloads {
 
   /** Ask for the estimate of the current choices (free on the server). */
   async refresh(): Promise<void> {
+    this.listWholeFiles();
     const token = ++this.estimateToken;
     const layer = this.layer();
     const area = this.host.area();
@@ -218,7 +233,7 @@ export class Downloads {
   }
 }
 
-function copyField(label: string, url: string, kind: string): HTMLElement {
+export function copyField(label: string, url: string, kind: string): HTMLElement {
   const input = h('input', { type: 'text', readonly: true, value: url, 'aria-label': label });
   const status = h('span', { class: 'sr-only', 'aria-live': 'polite' });
   const button = h('button', {
