@@ -80,7 +80,6 @@ class _Bars:
 
     def __init__(self, quiet: bool) -> None:
         self.progress = progress_bar(quiet)
-        self._fit: Any = None
 
     def __enter__(self) -> _Bars:
         self.progress.__enter__()
