@@ -72,7 +72,8 @@ def city(tmp_path: Path) -> tuple[Project, list[Decision], pd.DataFrame]:
         table["f1"] = y + rng.normal(0, 0.3, PER_PATCH)
         table["f2"] = rng.normal(size=PER_PATCH)
         table.to_parquet(project.patch_table(patch.id))
-        groups.append(pd.DataFrame({"patch": patch.id, "mask_id": ids, "cluster": 0, "group": "0-0"}))
+        groups.append(pd.DataFrame({"patch": patch.id, "mask_id": ids, "neighbourhood": patch.neighbourhood,
+                                    "cluster": 0, "group": "0-0"}))
         decisions += [Decision(target="mask", patch=patch.id, mask=int(i), class_id=int(c))
                       for i, c in zip(ids, y, strict=True)]
     pd.concat(groups).to_parquet(project.groups_path)
