@@ -9,6 +9,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 from pyproj import Geod
 
 from mcae.inference.classes import ClassScheme
@@ -75,6 +76,12 @@ def make_store(tmp_path: Path, layers: dict[str, tuple[Path, LayerKind]], *,
 
 def client(store: CatalogStore, **settings: Any) -> TestClient:
     return TestClient(create_app(Settings(tiles=TileSettings(catalog_path=store.path, **settings))))
+
+
+def as_documented(model: type[BaseModel], body: Any) -> Any:
+    """``body`` read through its documented response model and written back (only the keys it
+    had): equal to ``body`` when the OpenAPI schema says exactly what the route answers."""
+    return model.model_validate(body).model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 def box_polygon(w: float, s: float, e: float, n: float) -> dict[str, Any]:

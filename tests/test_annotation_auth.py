@@ -24,6 +24,7 @@ NEEDS = {  # (method, path template) -> the least role
     ("get", "/api/projects/{project}/decisions.jsonl"): "annotator",
     ("get", "/api/projects/{project}/rebuild/preview"): "annotator",
     ("post", "/api/cities/{city}/layers/{layer}/rollback"): "admin",
+    ("get", "/api/projects/{project}/dataset.zip"): "reviewer",  # downloads.dataset_roles default
 }
 
 

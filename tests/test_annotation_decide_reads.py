@@ -1,4 +1,5 @@
-"""Issue 17: a group decision reads the group row once and the users once (SQLite and PostgreSQL)."""
+"""Issue 17: a group decision reads the group row once, the users once and the project once, and moves
+the counters by increments (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,11 @@ def test_a_group_decision_reads_its_group_and_the_users_once(db_url: str, templa
     users = [s for s in seen if "from users" in s]
     assert len(group_rows) == 1 and group_rows[0].startswith("update groups"), group_rows
     assert len(users) == 1, users
+    projects = [s for s in seen if s.startswith("select projects.")]  # the project row, once
+    assert len(projects) == 1, projects
+    whole_masks = [s for s in seen if s.startswith("select masks.id, masks.project_id")]  # ORM rows of masks
+    assert len(whole_masks) <= 2, whole_masks  # the group's members, then fresh under the lock to recompute
+    # the counters move by increments (no recount of a patch, neighbourhood or project from the masks)
+    assert not [s for s in seen if "from masks" in s and "group by masks.patch" in s]
+    assert any(s.startswith("update patches set masks=(patches.masks +") for s in seen)
+    assert any(s.startswith("update projects set masks=(projects.masks +") for s in seen)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import shapely
+from analysis_data import as_documented
 from downloads_fixtures import CITY, CORNER, TMS, Downloads  # the `downloads` fixture: tests/conftest.py
 from fastapi.testclient import TestClient
 from pmtiles.reader import MmapSource, Reader, all_tiles
@@ -24,6 +25,7 @@ from mcae.platform.settings import JobSettings, Settings
 from mcae.tiles.bundles import plan_tiles
 from mcae.tiles.catalog import Layer
 from mcae.tiles.render import render_tile
+from mcae.tiles.schemas_analysis import BundleEstimateOut
 from mcae.tiles.settings import TileSettings
 
 D = 0.002
@@ -82,6 +84,7 @@ def test_bbox_tile_count_is_morecantiles_count(client: TestClient, downloads: Do
                                                        "minzoom": 12, "maxzoom": 14})
     assert answer.status_code == 200
     body = answer.json()
+    assert as_documented(BundleEstimateOut, body) == body  # the OpenAPI schema is what it answers
     assert body["count"] == 12 and body["per_zoom"] == {"12": 4, "13": 4, "14": 4}
     assert body["allowed"] and body["sampled_with_data"] == body["sampled_tiles"] > 0
     assert body["estimated_bytes"] > 12 * 100

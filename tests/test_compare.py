@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from analysis_data import box_polygon, client, geo_transform, make_store, write_classes
+from analysis_data import as_documented, box_polygon, client, geo_transform, make_store, write_classes
 from rio_cogeo.cogeo import cog_validate
 from test_pipeline import mcae
 
@@ -18,6 +18,7 @@ from mcae.inference.classes import AGREEMENT, MCAE, SINOLC1
 from mcae.tiles.catalog import CatalogStore, Layer, LayerKind
 from mcae.tiles.compare import sinolc1_lookup
 from mcae.tiles.compare_report import run_comparison
+from mcae.tiles.schemas_analysis import CompareReportOut
 
 S = np.array([[1, 1, 2, 2, 9, 9],
               [6, 6, 2, 3, 10, 9],
@@ -142,6 +143,7 @@ def test_api_serves_the_report(tmp_path: Path) -> None:
     run_comparison(store, "testville")
     doc = api.get("/api/cities/testville/compare").json()
     assert doc["summary"]["overall_agreement"] == pytest.approx(17 / 21)
+    assert as_documented(CompareReportOut, doc) == doc  # the OpenAPI schema is what it answers
     assert str(tmp_path) not in json.dumps(doc)  # no server paths
     table = api.get("/api/cities/testville/compare", params={"format": "csv", "table": "harmonised"})
     assert table.status_code == 200 and table.text.startswith("scope,name,sinolc1_class,mcae_class,pixels")

@@ -1,8 +1,6 @@
 """The query-plan rule (issue 17): every statement the expert tools' pages make the service run
 is EXPLAINed (SQLite ``EXPLAIN QUERY PLAN``, PostgreSQL ``EXPLAIN`` with sequential scans
-off) and none may read all masks of the project, except the known ones listed in
-``STILL_SCANNING`` (each a route whose fix needs counters kept by the write path; the list may
-only shrink: a listed route that no longer scans fails too, so the list stays true).
+off) and none may read all masks of the project: the pages read counters kept by the writes.
 """
 
 from __future__ import annotations
@@ -12,16 +10,6 @@ from annotation_fixtures import Service
 
 from benchmarks.city_routes import route_calls
 from benchmarks.query_plans import Captured, capture, masks_scans
-
-# route label -> why it still reads every mask of the project (counters not yet kept by the write path)
-STILL_SCANNING: dict[str, str] = {
-    "projects": "masks and decided counted per project per request (project counters)",
-    "project": "masks and decided counted per request (project counters)",
-    "neighbourhoods": "masks, decided and groups counted per neighbourhood per request (neighbourhood counters)",
-    "patches?state=refine": "patches with masks waiting for refinement, counted over the project (patch counters)",
-    "dashboard": "masks, decided and decided-by counted per request (project counters)",
-    "rebuild/preview": "every mask's current class compared with the mapped one (a changed-mask counter)",
-}
 
 
 def route_scans(svc: Service) -> tuple[dict[str, list[str]], Captured]:
@@ -41,11 +29,8 @@ def route_scans(svc: Service) -> tuple[dict[str, list[str]], Captured]:
 def test_no_interactive_query_scans_the_masks_table(service: Service) -> None:
     scans, captured = route_scans(service)
     assert len({label for label, _, _ in captured.statements}) >= 15  # the capture saw the routes' queries
-    unexpected = {k: v for k, v in scans.items() if k not in STILL_SCANNING}
-    assert not unexpected, "full scans of the masks table:\n" + "\n".join(
-        f"{k}: {s}" for k, v in unexpected.items() for s in v)
-    fixed = sorted(set(STILL_SCANNING) - set(scans))
-    assert not fixed, f"these routes no longer scan: take them off STILL_SCANNING: {fixed}"
+    assert not scans, "full scans of the masks table:\n" + "\n".join(
+        f"{k}: {s}" for k, v in scans.items() for s in v)
 
 
 @pytest.mark.parametrize("plan, scans", [

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from analysis_data import (
     UTM,
+    as_documented,
     box_polygon,
     client,
     geo_transform,
@@ -24,6 +25,7 @@ from pyproj import Transformer
 from mcae.inference.classes import MCAE
 from mcae.tiles.catalog import CatalogStore, LayerKind
 from mcae.tiles.geometry import PixelAreas
+from mcae.tiles.schemas_analysis import StatisticsOut
 
 H, W = 40, 50
 
@@ -110,6 +112,9 @@ def test_bbox_and_district_in_geographic_layer(store: CatalogStore) -> None:
             assert close(rows[cid]["area_m2"], float(((window == cid) * row_area[:, None]).sum()), 1e-4)
     assert by_district["area"] == {"type": "district", "id": "centre", "name": "Centre",
                                    "bbox": pytest.approx([w, s, e, n])}
+    whole = api.get("/api/cities/testville/layers/geo/statistics").json()
+    for doc in (by_bbox, by_district, whole):  # the OpenAPI schema is what the route answers
+        assert as_documented(StatisticsOut, doc) == doc
 
 
 def test_polygon_in_projected_layer(store: CatalogStore) -> None:
@@ -123,6 +128,7 @@ def test_polygon_in_projected_layer(store: CatalogStore) -> None:
     response = client(store).post("/api/cities/testville/layers/utm/statistics", json=feature)
     assert response.status_code == 200, response.text
     rows = by_id(response.json())
+    assert as_documented(StatisticsOut, response.json()) == response.json()
     window = labels()[5:25, 10:30]
     for cid in (1, 2, 3):
         assert rows[cid]["pixels"] == int((window == cid).sum())

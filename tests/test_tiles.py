@@ -11,11 +11,13 @@ from pathlib import Path
 import morecantile
 import numpy as np
 import pytest
+from analysis_data import as_documented
 from PIL import Image
 from tiles_data import CITY, SIZE, TileWorld, live_server, make_tile_world
 
 from mcae.inference.classes import MCAE, SCHEMES, SINOLC1
 from mcae.tiles.render import render_tile
+from mcae.tiles.schemas_analysis import IdentifyOut
 
 WMQ = morecantile.tms.get("WebMercatorQuad")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -253,6 +255,7 @@ def test_identify_reads_the_raster(world: TileWorld) -> None:
     lon, lat = world.lonlat_of("mcae", row, col)
     r = world.client.get(f"/api/cities/{CITY}/identify", params={"lon": lon, "lat": lat})
     assert r.status_code == 200
+    assert as_documented(IdentifyOut, r.json()) == r.json()  # the OpenAPI schema is what it answers
     found = {entry["layer"]: entry for entry in r.json()["layers"]}
     expected = int(world.arrays["mcae"][row, col])
     assert found["mcae"]["value"] == expected

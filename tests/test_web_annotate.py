@@ -105,6 +105,11 @@ def drawn_images(page: Any) -> int:
         .filter(i => i.complete && i.naturalWidth >= 32).length"""))
 
 
+def decided_of(title: str) -> int:
+    """The decided masks in a neighbourhood button's title ("3 groups, 12/40 masks decided ...")."""
+    return int(title.split(", ", 1)[1].split("/", 1)[0])
+
+
 def unexpected(errors: list[str], allowed: tuple[str, ...] = ()) -> list[str]:
     return [e for e in errors if not any(a in e for a in allowed)]
 
@@ -335,5 +340,151 @@ def test_dump_and_load(browser: Any, annotation_site: Annotation, tmp_path: Path
                    == group["neighbourhood"] for x in dumped), dumped[:3]
         assert info.value.suggested_filename == f"{PROJECT}-decisions.jsonl"
         assert not unexpected(viewer.errors, ("status of 400",)), viewer.errors
+    finally:
+        context.close()
+
+
+def test_a_save_is_taken_from_its_answer_without_refetching(browser: Any, annotation_site: Annotation) -> None:
+    """After a save the page updates the cards, the group, its button, its neighbourhood's
+    progress and the history from the save's answer (SaveOut): the POST is the only request."""
+    site = annotation_site
+    group = site.fresh_group(min_size=4)
+    context, page, viewer = open_tool(browser, site, "alice", site.group_url(group))
+    try:
+        wait_drawn(page, group)
+        hood = page.locator(f"#hoods [data-hood='{group['neighbourhood']}']")
+        before = hood.get_attribute("title")
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(f"{r.method} {r.url}"))
+        cards = page.locator("#grid .card")
+        cards.nth(0).click()
+        cards.nth(1).click()
+        ids = [int(cards.nth(i).get_attribute("data-id")) for i in range(2)]
+        page.keyboard.press(str(TREE))
+        wait_saved(page)
+        decision = int(page.get_attribute("#save-status", "data-decision"))
+        # the history, the summary and the group's button show the save: drawn from the answer
+        page.wait_for_function("d => document.querySelector(`#history .decision[data-decision='${d}']`)", arg=decision)
+        assert "2/" in page.inner_text("#summary")
+        shown = str(hood.get_attribute("title"))
+        assert decided_of(shown) == decided_of(str(before)) + 2, (before, shown)
+        button = page.locator(f"#groups [data-group='{group['key']}']")
+        assert "2/" in str(button.get_attribute("title"))
+        api_calls = [r for r in requests if "/api/" in r]
+        path = site.p(f"/neighbourhoods/{group['neighbourhood']}/groups/{group['key']}/decisions")
+        assert api_calls == [f"POST {site.url(path)}"], api_calls
+        assert {i for i, m in site.masks(group).items() if m["class_id"] == TREE} == set(ids)
+        assert all(card_classes(page)[i] == str(TREE) for i in ids)
+        # the page agrees with the server after a reload
+        page.reload()
+        wait_drawn(page, group)
+        assert page.locator("#history .decision").count() == 1
+        assert hood.get_attribute("title") == shown, "the progress drawn from the answer is the server's"
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
+
+
+def group_keys(page: Any) -> list[str]:
+    """The groups the row shows, in order."""
+    return list(page.eval_on_selector_all("#groups .pick.group", "els => els.map(e => e.dataset.group)"))
+
+
+def test_groups_search_sort_and_a_long_list(browser: Any, annotation_site: Annotation) -> None:
+    """The groups of a neighbourhood: searched (q) and sorted (size, doubt, class) by the server, in
+    the server's order; 900 groups draw a chunk at a time, more as the row is scrolled or "+N more"
+    pressed."""
+    import re
+
+    site = annotation_site
+    group = site.fresh_group(min_size=2)
+    hood = group["neighbourhood"]
+    context, page, viewer = open_tool(browser, site, "alice", site.group_url(group))
+    try:
+        wait_drawn(page, group)
+        every = site.api(site.p(f"/neighbourhoods/{hood}/groups"))
+        assert page.get_attribute("#group-count", "data-total") == str(len(every))
+        for sort in ("-size", "-doubt", "class"):
+            want = [g["key"] for g in site.api(site.p(f"/neighbourhoods/{hood}/groups?sort={sort}"))]
+            page.select_option("#group-sort", sort)
+            page.wait_for_function("w => JSON.stringify([...document.querySelectorAll('#groups .pick.group')]"
+                                   ".map(e => e.dataset.group)) === JSON.stringify(w)", arg=want)
+        page.select_option("#group-sort", "-size")
+        page.wait_for_function("() => { const s = [...document.querySelectorAll('#groups .pick.group')]"
+                               ".map(e => +e.dataset.size); return s.every((v, i) => !i || s[i - 1] >= v); }")
+
+        # a search: the server's answer, drawn; the count says how many were found
+        q = group["key"]
+        want = [g["key"] for g in site.api(site.p(f"/neighbourhoods/{hood}/groups?sort=-size&q={q}"))]
+        assert group["key"] in want and len(want) < len(every), want
+        page.keyboard.press("/")  # the search field, from the keyboard
+        page.keyboard.type(q)
+        page.wait_for_function("n => document.querySelector('#group-count').dataset.total === String(n)", arg=len(want))
+        assert group_keys(page) == want
+        assert "found" in page.inner_text("#group-count")
+        page.fill("#group-q", "")
+        page.wait_for_function("n => document.querySelector('#group-count').dataset.total === String(n)",
+                               arg=len(every))
+
+        # a neighbourhood of 900 groups (the server's answer made long): 120 buttons, then more
+        template = every[0]
+        many = [{**template, "id": 10_000 + i, "key": f"{i}-{i % 7}", "size": 900 - i} for i in range(900)]
+        page.route(re.compile(r".*/neighbourhoods/[^/]+/groups\?.*"),
+                   lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(many)))
+        page.select_option("#group-sort", "-area")
+        page.wait_for_function("() => document.querySelector('#group-count').dataset.total === '900'")
+        assert page.locator("#groups .pick.group").count() == 120
+        assert page.inner_text("#groups .pick.more") == "+780 more"
+        page.eval_on_selector("#groups", "g => { g.scrollLeft = g.scrollWidth; }")
+        page.wait_for_function("() => Number(document.querySelector('#groups').dataset.shown) >= 240")
+        # back to the start (the "+N more" out of sight, any pending observer callback delivered):
+        # a press on it adds one chunk
+        page.eval_on_selector("#groups", "g => { g.scrollLeft = 0; }")
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        shown = int(page.get_attribute("#groups", "data-shown"))
+        page.eval_on_selector("#groups .pick.more", "b => b.click()")  # no scrolling it into view
+        page.wait_for_function("n => Number(document.querySelector('#groups').dataset.shown) === n", arg=shown + 120)
+        assert page.locator("#groups .pick.group").count() == shown + 120
+        assert group_keys(page)[:3] == ["0-0", "1-1", "2-2"]
+        page.unroute(re.compile(r".*/neighbourhoods/[^/]+/groups\?.*"))
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
+
+
+def test_neighbourhood_jump_to_and_locator(browser: Any, annotation_site: Annotation) -> None:
+    """Neighbourhoods: the jump-to field narrows the row to the names containing what is typed and
+    Enter opens the match; the locator draws every neighbourhood's bounds, and a click opens one."""
+    site = annotation_site
+    hoods = site.api(site.p("/neighbourhoods?per_page=500"))["items"]
+    assert len(hoods) >= 2, "the test project has several neighbourhoods"
+    assert all(h.get("bounds") and len(h["bounds"]) == 4 for h in hoods), "every neighbourhood has its bounds"
+    first, last = hoods[0]["name"], hoods[-1]["name"]
+    context, page, viewer = open_tool(browser, site, "alice")
+    try:
+        page.wait_for_selector("#groups[data-hood]")
+        page.keyboard.press("g")  # the jump-to field, from the keyboard
+        page.keyboard.type(last)
+        page.wait_for_function("q => document.querySelector('#hoods').dataset.query === q", arg=last)
+        names = page.eval_on_selector_all("#hoods .pick.hood", "els => els.map(e => e.dataset.hood)")
+        assert names and all(last in n for n in names), names
+        page.press("#hood-q", "Enter")
+        page.wait_for_selector(f"#groups[data-hood='{last}']")
+        page.wait_for_function("h => document.querySelector('#annotate').dataset.group.startsWith(h + '/')", arg=last)
+
+        # the locator: one cell per neighbourhood, the open one outlined; a click opens another
+        page.wait_for_selector("#hood-locator:not([hidden]) #hood-map .hood-cell")
+        assert page.locator("#hood-map .hood-cell").count() == len(hoods)
+        assert page.get_attribute("#hood-map", "data-current") == last
+        boxes = {n: page.locator(f"#hood-map [data-hood='{n}']").bounding_box() for n in (first, last)}
+        assert all(b and b["width"] > 2 and b["height"] > 2 for b in boxes.values()), boxes
+        assert boxes[first] != boxes[last]
+        page.click(f"#hood-map [data-hood='{first}']")
+        page.wait_for_selector(f"#groups[data-hood='{first}']")
+        page.wait_for_function("h => document.querySelector('#hood-map').dataset.current === h", arg=first)
+        page.wait_for_function("h => document.querySelector('#annotate').dataset.group.startsWith(h + '/')", arg=first)
+        assert page.input_value("#hood-q") == "", "a neighbourhood outside the matches clears the jump-to"
+        assert page.locator(f"#hoods [data-hood='{first}'][aria-pressed='true']").count() == 1
+        assert not unexpected(viewer.errors), viewer.errors
     finally:
         context.close()

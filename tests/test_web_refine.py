@@ -158,7 +158,9 @@ def test_correct_two_masks_save_and_reload(browser: Any, refine_site: Refine) ->
     target = site.fresh_patch(skip=2)
     name = target["name"]
     (mask_a, ax, ay), (mask_b, bx, by) = site.targets(name, 2)
-    context, page, viewer = open_refine(browser, site, "alice")
+    # every patch in order (the default list puts those waiting for refinement first: the import
+    # sends the masks of groups under the project's min_group_size there)
+    context, page, viewer = open_refine(browser, site, "alice", "?filter=all")
     try:
         first = site.patches()[0]["name"]
         wait_patch(page, first)
@@ -383,7 +385,9 @@ def test_patches_waiting_for_refinement_come_first(browser: Any, refine_site: Re
     """Last of the module: it sends masks to refinement, which reorders the pager."""
     site = refine_site
     patches = site.patches()
-    target = next(p for p in reversed(patches) if p["name"] not in site.used and p["decided"] == 0)
+    waiting = [p["name"] for p in site.api("/patches?state=refine&per_page=500")["items"]]  # small groups' masks
+    target = next(p for p in reversed(patches) if p["name"] not in site.used and p["decided"] == 0
+                  and p["name"] not in waiting)
     name = target["name"]
     site.used.add(name)
     mask = next(m for m in site.detail(name)["mask_list"] if m["class_id"] is None and m["group"])
@@ -391,12 +395,18 @@ def test_patches_waiting_for_refinement_come_first(browser: Any, refine_site: Re
     version = next(g for g in site.api(f"/neighbourhoods/{hood}/groups") if g["key"] == group)["version"]
     site.api(f"/neighbourhoods/{hood}/groups/{group}/refine", "alice", "POST",
              {"masks": [mask["id"]], "version": version})
-    assert [p["name"] for p in site.api("/patches?state=refine")["items"]] == [name]
-    context, page, viewer = open_refine(browser, site, "alice", f"?project={PROJECT}")
+    now = [p["name"] for p in site.api("/patches?state=refine&per_page=500")["items"]]
+    assert sorted(now) == sorted([*waiting, name])
+    context, page, viewer = open_refine(browser, site, "alice", f"?project={PROJECT}&patch={name}")
     try:
         wait_patch(page, name)  # the default list starts with the patches waiting for refinement
-        assert page.inner_text("#position") == f"1 / {len(patches)}"
+        assert page.inner_text("#position") == f"{now.index(name) + 1} / {len(patches)}"
         assert "1 waiting" in page.inner_text("#patch-stats")
+        page.click("#prev" if now.index(name) else "#next")
+        page.wait_for_function("() => document.querySelector('#refine').dataset.patch")
+        assert page.get_attribute("#refine", "data-patch") in set(now) - {name} or now == [name]
+        page.click("#next" if now.index(name) else "#prev")
+        wait_patch(page, name)
         chip = page.locator(f"#waiting button[data-mask='{mask['mask_id']}']")
         chip.click()
         page.wait_for_selector(f"#row-body tr[data-mask='{mask['mask_id']}']")
@@ -406,10 +416,14 @@ def test_patches_waiting_for_refinement_come_first(browser: Any, refine_site: Re
         page.click("#save")
         page.wait_for_function("() => document.querySelector('#save-status').textContent.includes('Saved: 1 mask')")
         assert site.mask(name, mask["mask_id"])["class_id"] == TREE
-        assert site.api("/patches?state=refine")["total"] == 0
+        assert site.api("/patches?state=refine")["total"] == len(waiting)
         page.select_option("#filter", "refine")
-        page.wait_for_function("() => document.querySelector('#position').textContent === '0 / 0'")
-        assert "No patch waits for refinement" in page.inner_text("#patch-stats")
+        if waiting:
+            page.wait_for_function("n => document.querySelector('#position').textContent.endsWith(' / ' + n)",
+                                   arg=len(waiting))
+        else:
+            page.wait_for_function("() => document.querySelector('#position').textContent === '0 / 0'")
+            assert "No patch waits for refinement" in page.inner_text("#patch-stats")
         assert not unexpected(viewer.errors), viewer.errors
     finally:
         context.close()
@@ -484,6 +498,107 @@ def test_zoom_and_pan_keep_clicks_on_the_right_pixel(browser: Any, refine_site: 
         help_text = page.evaluate("() => { document.querySelector('#help').click(); "
                                   "return document.querySelector('#shortcuts').innerText; }")
         assert "Zoom in" in help_text and "Fit the whole patch" in help_text
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
+
+
+def test_keyboard_cursor_picks_masks_without_a_mouse(browser: Any, refine_site: Refine) -> None:
+    """`m` shows a cursor on both images; the arrows move it (Shift: four steps); Enter picks the
+    mask under it through mask-at (a row and a cross where the cursor is); Escape hides it and the
+    arrows page again. The help overlay lists the cursor's keys."""
+    site = refine_site
+    target = site.fresh_patch()
+    name = target["name"]
+    raster = site.raster(name)
+    open_ids = {m["mask_id"] for m in site.detail(name)["mask_list"] if m["class_id"] is None}
+    context, page, viewer = open_refine(browser, site, "alice", f"?project={PROJECT}&patch={name}")
+    try:
+        wait_patch(page, name)
+        page.keyboard.press("?")
+        page.wait_for_selector("#shortcuts[open]")
+        help_text = page.inner_text("#shortcuts")
+        for label in ("pick masks without a mouse", "pick the mask under it", "Hide the cursor"):
+            assert label in help_text, help_text
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#shortcuts", state="hidden")
+
+        page.keyboard.press("m")
+        page.wait_for_selector("#image-marks .kcursor")
+        assert page.locator("#class-marks .kcursor").count() == 1, "the cursor shows on both views"
+        height, width = raster.shape
+        assert page.get_attribute("#image-stage", "data-cursor") == f"{width // 2},{height // 2}"
+        step = max(1, max(width, height) // 64)  # as cursor.ts: a 64th of the patch at 1x
+
+        # a point on the cursor's lattice inside an open mask of this patch (mask-at says so)
+        def owner(x: int, y: int) -> int | None:
+            if not (0 <= x < width and 0 <= y < height) or int(raster[y, x]) not in open_ids:
+                return None
+            at = site.api(f"/patches/{name}/mask-at?x={x}&y={y}")
+            return int(at["mask"]["mask_id"]) if at["found"] == "mask" else None
+
+        spots = sorted(((abs(i) + abs(j), i, j) for i in range(-12, 13) for j in range(-12, 13)), key=lambda t: t[0])
+        goal = next(((i, j, m) for d, i, j in spots if d >= 5
+                     and (m := owner(width // 2 + i * step, height // 2 + j * step)) is not None), None)
+        assert goal is not None, "no open mask on the cursor's lattice near the centre"
+        i, j, mask_id = goal
+        for count, key in ((i, "ArrowRight" if i > 0 else "ArrowLeft"), (j, "ArrowDown" if j > 0 else "ArrowUp")):
+            far, near = divmod(abs(count), 4)
+            for _ in range(far):
+                page.keyboard.press(f"Shift+{key}")
+            for _ in range(near):
+                page.keyboard.press(key)
+        x, y = width // 2 + i * step, height // 2 + j * step
+        assert page.get_attribute("#image-stage", "data-cursor") == f"{x},{y}"
+        assert page.get_attribute("#image-marks .kcursor", "data-x") == str(x)
+        before = site.patches()[target["index"]]["name"]
+        page.keyboard.press("Enter")
+        page.wait_for_selector(f"#row-body tr[data-mask='{mask_id}']", timeout=15_000)
+        cross = page.locator(f"#image-marks .cross[data-mask='{mask_id}']")
+        assert (cross.get_attribute("data-x"), cross.get_attribute("data-y")) == (str(x), str(y))
+        assert page.get_attribute("#refine", "data-patch") == before, "the arrows moved the cursor, not the pager"
+
+        # Escape hides the cursor; the arrows are the pager's again
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#image-marks .kcursor", state="detached")
+        assert page.get_attribute("#image-stage", "data-cursor") is None
+        assert not unexpected(viewer.errors), viewer.errors
+    finally:
+        context.close()
+
+
+def test_jump_to_a_patch_by_name_and_by_the_locator(browser: Any, refine_site: Refine) -> None:
+    """The pager's jump-to: typing suggests patch names (the server's search), Enter opens the
+    patch; a click on the locator opens the patch under it (a neighbour's centre)."""
+    site = refine_site
+    patches = site.patches()
+    first, target = patches[0], patches[-1]
+    context, page, viewer = open_refine(browser, site, "alice", f"?project={PROJECT}&patch={first['name']}&filter=all")
+    try:
+        wait_patch(page, first["name"])
+        page.keyboard.press("g")  # the jump-to field, from the keyboard
+        page.keyboard.type(target["name"])
+        page.wait_for_function("t => [...document.querySelectorAll('#patch-names option')].some(o => o.value === t)",
+                               arg=target["name"])
+        page.press("#patch-q", "Enter")
+        wait_patch(page, target["name"])
+        assert page.inner_text("#position") == f"{len(patches)} / {len(patches)}"
+
+        # the locator: a click on the patch nearest the open one opens it
+        page.wait_for_selector("#locator-box[data-state='ready'] canvas", timeout=30_000)
+        bounds = site.detail(target["name"])["bounds"]
+        page.wait_for_function("b => document.querySelector('#locator-box').dataset.patch === b",
+                               arg=",".join(str(v) for v in bounds), timeout=15_000)
+        near = next(p for p in patches if (p["row"], p["col"]) in
+                    {(target["row"], target["col"] - 1), (target["row"] - 1, target["col"])})
+        w, s, e, n = site.detail(near["name"])["bounds"]
+        x, y = page.evaluate("c => { const p = window.mcaeLocator.project(c); return [p.x, p.y]; }",
+                             [(w + e) / 2, (s + n) / 2])
+        box = page.locator("#locator").bounding_box()
+        assert 0 < x < box["width"] and 0 < y < box["height"], (x, y, box)
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        wait_patch(page, near["name"])
+        assert page.get_attribute("#refine", "data-patch") == near["name"]
         assert not unexpected(viewer.errors), viewer.errors
     finally:
         context.close()

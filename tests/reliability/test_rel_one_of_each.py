@@ -161,8 +161,10 @@ def test_every_id_in_the_api_follows_the_one_rule(client: TestClient) -> None:
                 if param["name"] in ID_NAMES:
                     assert pattern_of(param["schema"]) == ID_PATTERN, (method, path, param)
                     seen += 1
+                if param["name"] == "item":  # a layer's STAC item, or a district map's: <layer>__<district>
+                    assert param["schema"]["pattern"] == rf"^{ID}(__{ID})?$"
                 if param["name"] == "item_file":
-                    assert param["schema"]["pattern"] == rf"^{ID}\.json$"
+                    assert param["schema"]["pattern"] == rf"^{ID}(__{ID})?\.json$"
     bodies = {content["schema"]["$ref"].rsplit("/", 1)[-1]
               for operations in spec["paths"].values() for operation in operations.values()
               for content in operation.get("requestBody", {}).get("content", {}).values()

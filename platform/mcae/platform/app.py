@@ -28,6 +28,7 @@ from mcae.platform.jobs import Caps, JobRegistry
 from mcae.platform.limits import BodyLimit
 from mcae.platform.responses import document_errors
 from mcae.platform.routes_jobs import create_jobs_router
+from mcae.platform.routes_viewer import create_viewer_router
 from mcae.platform.settings import Settings, get_settings
 from mcae.tiles.catalog import CatalogStore
 from mcae.tiles.gdal import Sources
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     description="Land-cover maps of whole cities: catalog, tiles, statistics, "
                                 "comparisons, downloads, and the experts' annotation service.")
     app.state.settings = settings
+    app.csp_origins = tuple(settings.basemap.origins())  # a configured basemap's, in the CSP (SecuredApp)
     app.state.tile_settings = tiles
     # what this app may read and how (GDAL options per thread, never the process's), its
     # catalog and its reader pool: another app in the same process has its own
@@ -96,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(create_downloads_router(scratch=settings.jobs_dir / "clips"))
     app.include_router(create_files_router())
     app.include_router(create_jobs_router(tiles.cache_control))
+    app.include_router(create_viewer_router())
     add_annotation(app, settings)
     add_docs(app, settings.docs_assets)
     document_errors(app)  # every route's error answers in the OpenAPI document, derived in one place

@@ -8,7 +8,9 @@ MapLibre and the tools position elements with style attributes, which a strict `
 refuses (the browser tests run under this policy and fail on any violation). ``nosniff``,
 ``X-Frame-Options: DENY`` and ``Referrer-Policy: no-referrer`` go with it (tokens live in this
 origin's storage; nothing leaks in a Referer). ``/docs`` (off unless
-``docs_assets`` names a local Swagger UI folder) is served under the same policy.
+``docs_assets`` names a local Swagger UI folder) is served under the same policy. A configured
+basemap (``Settings.basemap``, off by default) adds its origins to ``img-src`` and ``connect-src``
+(``csp(origins)``), and nothing else.
 """
 
 from __future__ import annotations
@@ -16,9 +18,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-       "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; child-src 'self' blob:; "
-       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+def csp(origins: list[str] | tuple[str, ...] = ()) -> str:
+    """The policy; ``origins`` (a basemap's) may also be fetched from and shown as images."""
+    more = "".join(f" {o}" for o in origins)
+    return ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            f"img-src 'self' data: blob:{more}; font-src 'self' data:; connect-src 'self'{more}; "
+            "worker-src 'self' blob:; child-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'")
+
+
+CSP = csp()
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -31,9 +41,10 @@ HEADERS = {
 class SecurityHeaders:
     """ASGI middleware: the ``HEADERS`` on every HTTP answer (a route's own values win)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, origins: list[str] | tuple[str, ...] = ()) -> None:
         self.app = app
-        self.headers = [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
+        headers = {**HEADERS, "Content-Security-Policy": csp(origins)}
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,7 +64,10 @@ class SecurityHeaders:
 class SecuredApp(FastAPI):
     """A FastAPI app whose whole stack sits inside ``SecurityHeaders``: Starlette's own outermost
     error middleware (the JSON 500 for an unexpected exception) answers with the headers too,
-    which a middleware added with ``add_middleware`` (always inside it) cannot give."""
+    which a middleware added with ``add_middleware`` (always inside it) cannot give.
+    ``csp_origins``: other origins the page may fetch from and show (a configured basemap's)."""
+
+    csp_origins: tuple[str, ...] = ()
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack())
+        return SecurityHeaders(super().build_middleware_stack(), origins=self.csp_origins)

@@ -2,7 +2,7 @@
 
 ``MCAE_*`` variables set the engine defaults (``MCAE_WORKERS=4``); nested parts use ``__``:
 ``MCAE_TILES__CATALOG_PATH``, ``MCAE_DATABASE__URL``, ``MCAE_AUTH__LEASE_SECONDS``,
-``MCAE_JOBS__WORKERS``, ``MCAE_HEAVY__CONCURRENCY``,
+``MCAE_JOBS__WORKERS``, ``MCAE_HEAVY__CONCURRENCY``, ``MCAE_BASEMAP__URL``,
 ``MCAE_DOWNLOADS__DATASET_ROLES='["reviewer","admin"]'``. The tiles layer's own ``MCAE_TILES_*`` variables
 (``MCAE_TILES_CATALOG_PATH``) still work; the ``__`` form wins where both are set.
 Object storage (``tiles.s3``, also ``Settings.s3``) reads ``MCAE_S3_*``: ``MCAE_S3_ENABLED``,
@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mcae.inference.errors import InputError
@@ -133,6 +134,53 @@ class LoadSettings(BaseModel):
     batch_lines: int = Field(default=2000, ge=1)  # decisions inserted per statement batch
 
 
+class BasemapSettings(BaseModel):
+    """A map drawn under the viewer's layers: off (``url`` None) unless configured, since nothing
+    is fetched from outside unless an operator says so. ``MCAE_BASEMAP__URL`` is an XYZ tile
+    template (``https://tiles.example.org/{z}/{x}/{y}.png``) or a MapLibre style URL (a JSON
+    document); ``MCAE_BASEMAP__ATTRIBUTION`` (required with a URL) is shown under the map and
+    in the layer info. The URL's origin (and ``extra_origins``, e.g. a style's tile hosts) is
+    added to the page's content security policy."""
+
+    url: str | None = None
+    kind: Literal["auto", "xyz", "style"] = "auto"  # auto: xyz when the URL has {z}, else a style
+    attribution: str = ""
+    title: str = "Basemap"
+    maxzoom: int = Field(default=19, ge=0, le=24)  # of an XYZ source (the map over-zooms beyond)
+    extra_origins: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _checked(self) -> BasemapSettings:
+        if self.url is None:
+            return self
+        parts = urlsplit(self.url)
+        if not (self.url.startswith("/") or (parts.scheme in ("http", "https") and parts.netloc)):
+            raise ValueError("basemap.url must be an http(s) URL or a path on this server")
+        if self.resolved_kind == "xyz" and not all(k in self.url for k in ("{z}", "{x}", "{y}")):
+            raise ValueError("an XYZ basemap.url needs {z}, {x} and {y}")
+        if not self.attribution.strip():
+            raise ValueError("basemap.attribution is required with basemap.url")
+        for origin in self.extra_origins:
+            found = urlsplit(origin)
+            if found.scheme not in ("http", "https") or not found.netloc or found.path not in ("", "/"):
+                raise ValueError(f"basemap.extra_origins: {origin!r} is not an http(s) origin")
+        return self
+
+    @property
+    def resolved_kind(self) -> Literal["xyz", "style"]:
+        if self.kind != "auto":
+            return self.kind
+        return "xyz" if self.url is not None and "{z}" in self.url else "style"
+
+    def origins(self) -> list[str]:
+        """The other origins the page must be allowed to fetch from (none while off)."""
+        if self.url is None:
+            return []
+        parts = urlsplit(self.url)
+        own = [f"{parts.scheme}://{parts.netloc}"] if parts.netloc else []
+        return [*own, *(o.rstrip("/") for o in self.extra_origins)]
+
+
 class Settings(BaseSettings):
     """Defaults every command and the app start from; each command can override its own."""
 
@@ -157,6 +205,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     load: LoadSettings = Field(default_factory=LoadSettings)
     heavy: HeavySettings = Field(default_factory=HeavySettings)
+    basemap: BasemapSettings = Field(default_factory=BasemapSettings)
     downloads: DownloadSettings = Field(default_factory=DownloadSettings)
     docs_assets: Path | None = None  # a folder with Swagger UI's files: /docs on (no CDN); None: /docs off
 
@@ -217,5 +266,5 @@ def _validated(make: Callable[[], M], name: Callable[[Any], str]) -> M:
         raise SettingsError(f"invalid settings: {problems}") from None
 
 
-__all__ = ["AuthSettings", "DatabaseSettings", "HeavySettings", "JobSettings", "LoadSettings", "S3Settings",
-           "Settings", "SettingsError", "TileSettings", "get_settings"]
+__all__ = ["AuthSettings", "BasemapSettings", "DatabaseSettings", "HeavySettings", "JobSettings", "LoadSettings",
+           "S3Settings", "Settings", "SettingsError", "TileSettings", "get_settings"]

@@ -16,6 +16,7 @@ from mcae.tiles.gdal import SourceRefused
 from mcae.tiles.palettes import class_of
 from mcae.tiles.readers import ReaderPool
 from mcae.tiles.render import imagery_indexes
+from mcae.tiles.schemas_analysis import IdentifyOut
 
 Lon = Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False, description="Longitude (EPSG:4326).")]
 Lat = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False, description="Latitude (EPSG:4326).")]
@@ -50,7 +51,8 @@ def create_identify_router() -> APIRouter:
     router = APIRouter(tags=["Identify"])
 
     @router.get("/api/cities/{city}/identify",
-                summary="Class (or imagery RGB) of every layer of a city at a point")
+                summary="Class (or imagery RGB) of every layer of a city at a point",
+                response_model=IdentifyOut, response_model_exclude_unset=True)
     def identify(store: StoreDep, readers: ReadersDep, city: Annotated[City, Depends(city_dependency)], lon: Lon,
                  lat: Lat) -> dict[str, Any]:
         return {"city": city.id, "lon": lon, "lat": lat,

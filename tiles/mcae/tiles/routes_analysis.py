@@ -15,13 +15,15 @@ from mcae.tiles.csv_safe import safe_csv_file
 from mcae.tiles.dependencies import IdParam, SettingsDep, StoreDep
 from mcae.tiles.geometry import parse_bbox, parse_geojson
 from mcae.tiles.ids import ID_PATTERN
+from mcae.tiles.schemas_analysis import CompareReportOut, StatisticsOut
 from mcae.tiles.settings import TileSettings
 from mcae.tiles.statistics import class_statistics, statistics_csv, statistics_document
 
 FormatParam = Annotated[Literal["json", "csv"], Query(alias="format", description="json or csv.")]
 STATISTICS = "/api/cities/{city}/layers/{layer}/statistics"
 STATISTICS_ANSWERS: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Class areas: JSON, or CSV with `format=csv`.", "content": {"text/csv": {}}},
+    200: {"description": "Class areas: JSON, or CSV with `format=csv`.", "model": StatisticsOut,
+          "content": {"text/csv": {}}},
     413: {"description": "The area covers more pixels than the server's cap (`max_image_pixels`)."}}
 
 
@@ -62,7 +64,7 @@ def create_analysis_router() -> APIRouter:
 
     @router.get("/api/cities/{city}/compare", summary="MCAE vs SinoLC-1 agreement report (JSON or CSV)",
                 responses={200: {"description": "The report: JSON, or one table as CSV with `format=csv`.",
-                                 "content": {"text/csv": {}}}})
+                                 "model": CompareReportOut, "content": {"text/csv": {}}}})
     def compare(store: StoreDep, city: Annotated[str, IdParam], fmt: FormatParam = "json",
                 table: Annotated[str, Query(description="CSV table: summary, per_class, contingency "
                                                         "or harmonised.")] = "summary") -> Response:

@@ -45,6 +45,7 @@ from mcae.tiles.geometry import parse_bbox
 from mcae.tiles.ids import ID_PATTERN
 from mcae.tiles.palettes import layer_legend
 from mcae.tiles.schemas import JobOut
+from mcae.tiles.schemas_analysis import BundleEstimateOut
 from mcae.tiles.settings import TileSettings
 
 Zoom = Annotated[int, Field(ge=0, le=MAX_ZOOM)]
@@ -85,7 +86,8 @@ def create_downloads_router(scratch: Path) -> APIRouter:
     """Bundle and clip routes; clipped GeoTIFFs are written to ``scratch`` (and deleted once sent)."""
     router = APIRouter(tags=["Downloads"])
 
-    @router.get(LAYER + "/bundles/estimate", summary="Tile count and estimated size of a bundle (free)")
+    @router.get(LAYER + "/bundles/estimate", summary="Tile count and estimated size of a bundle (free)",
+                responses={200: {"model": BundleEstimateOut}})
     def bundle_estimate(store: StoreDep, settings: SettingsDep, readers: ReadersDep, ref: RefDep,
                         minzoom: Annotated[int, Query(ge=0, le=MAX_ZOOM)],
                         maxzoom: Annotated[int, Query(ge=0, le=MAX_ZOOM)],

@@ -35,21 +35,21 @@ def create_stac_router() -> APIRouter:
             raise UnknownId("city", city)
         return StacObject.model_validate(served(found))
 
-    @router.get("/{city}/{layer}/{item_file}", summary="A layer (or one district map of it) as a STAC item")
+    @router.get("/{city}/{item}/{item_file}", summary="A layer (or one district map of it) as a STAC item")
     def item(store: StoreDep, request: Request, city: Annotated[str, IdParam],
-             layer: Annotated[str, Path(pattern=ITEM_ID, description="An item id: a layer id, or "
-                                        "<layer>__<district> for a district map.")],
+             item_id: Annotated[str, Path(alias="item", pattern=ITEM_ID, description="An item id: a layer id, "
+                                          "or <layer>__<district> for a district map.")],
              item_file: Annotated[str, Path(pattern=ITEM_FILE)]) -> StacObject:
-        layer_id, _, district = layer.partition(DISTRICT_SEP)
+        layer_id, _, district = item_id.partition(DISTRICT_SEP)
         store.layer(city, layer_id)  # 404 for unknown ids before anything is read
         if district:
             store.district(city, district)
-        if item_file != f"{layer}.json":
-            raise UnknownId("STAC item", f"{city}/{layer}/{item_file}")
+        if item_file != f"{item_id}.json":
+            raise UnknownId("STAC item", f"{city}/{item_id}/{item_file}")
         child = build_catalog(store, _base(request)).get_child(city)
-        found = child.get_item(layer) if child is not None else None
+        found = child.get_item(item_id) if child is not None else None
         if found is None:  # its file is missing or unreadable
-            raise UnknownId("STAC item", f"{city}/{layer}/{item_file}")
+            raise UnknownId("STAC item", f"{city}/{item_id}/{item_file}")
         return StacObject.model_validate(served(found))
 
     return router

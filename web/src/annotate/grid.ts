@@ -1,14 +1,10 @@
 // The grid of mask thumbnails: cards, selection (click, shift-click ranges, a box drawn over
 // the grid, keyboard focus) and the time until every thumbnail of a page is drawn.
 
-import { ImageSet, isAbort, type Mask } from '../shared/client';
+import { ImageSet, isAbort, type ClassInfo, type Mask, type Schemas } from '../shared/client';
 import { el, fill, inkOn } from '../shared/util';
 
-export interface ClassInfo {
-  id: number;
-  name: string;
-  color: string;
-}
+/** A class of the project, as the API gives it. */
 
 /** A mask's area for a caption: m² below a hectare, else ha. */
 export function areaText(mask: Mask): string {

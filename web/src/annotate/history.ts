@@ -3,7 +3,7 @@
 
 import type { Decision, Group } from '../shared/client';
 import { el, when } from '../shared/util';
-import type { ClassInfo } from './grid';
+import type { ClassInfo } from '../shared/client';
 
 type Rejection = NonNullable<Group['rejections']>[number];
 

@@ -17,21 +17,19 @@ export function renderHoods(node: HTMLElement, hoods: Neighbourhood[], current: 
   el('span', { class: 'sr-only' }, `, ${pct(h.progress)} decided`))));
 }
 
-export function renderGroups(node: HTMLElement, hood: string | null, groups: Group[], current: Group | null,
-  user: string, open: (group: Group) => void): void {
-  node.dataset.hood = hood ?? '';
-  node.replaceChildren(...groups.map((g) => {
-    const done = g.decided >= g.size;
-    const leasedByOther = g.lease && g.lease.user !== user;
-    return el('button', {
-      type: 'button', class: `pick group${done ? ' done' : ''}${g.decided && !done ? ' partial' : ''}${leasedByOther ? ' leased' : ''}`,
-      'data-group': g.key, 'aria-pressed': String(g.key === current?.key && g.neighbourhood === current?.neighbourhood),
-      title: `${g.summary}\n${g.decided}/${g.size} decided, ${g.refine} to refine; ${ha(g.area_ha)} (${pct(g.share ?? 0)} of the project), `
-        + `${ha(g.decided_ha)} decided, map gain ${ha(g.gain_ha)}${leasedByOther ? `\nheld by ${String(g.lease?.user)}` : ''}`,
-      'data-area-ha': g.area_ha ?? 0,
-      onclick: () => open(g),
-    }, done ? el('span', { class: 'tick', 'aria-label': 'done' }, '✓') : null, g.key,
-    el('span', { class: 'pick-area' }, ` ${(g.area_ha ?? 0).toFixed(1)} ha`),
-    el('span', { class: 'bar', 'aria-hidden': 'true' }, el('span', { style: `width:${(100 * g.decided / Math.max(1, g.size)).toFixed(1)}%` })));
-  }));
+/** One group's button: its key, area, progress; done, partly done, held by someone else. */
+export function groupButton(g: Group, current: Group | null, user: string, open: (group: Group) => void): HTMLButtonElement {
+  const done = g.decided >= g.size;
+  const leasedByOther = g.lease && g.lease.user !== user;
+  return el('button', {
+    type: 'button', class: `pick group${done ? ' done' : ''}${g.decided && !done ? ' partial' : ''}${leasedByOther ? ' leased' : ''}`,
+    'data-group': g.key, 'aria-pressed': String(g.key === current?.key && g.neighbourhood === current?.neighbourhood),
+    title: `${g.summary}\n${g.decided}/${g.size} decided, ${g.refine} to refine; ${ha(g.area_ha)} (${pct(g.share ?? 0)} of the project), `
+      + `${ha(g.decided_ha)} decided, map gain ${ha(g.gain_ha)}; ${pct(g.doubt ?? 0)} doubtful; predicted ${g.pred_name}`
+      + `${leasedByOther ? `\nheld by ${String(g.lease?.user)}` : ''}`,
+    'data-area-ha': g.area_ha ?? 0, 'data-size': g.size, 'data-doubt': g.doubt ?? 0, 'data-class': g.pred_class,
+    onclick: () => open(g),
+  }, done ? el('span', { class: 'tick', 'aria-label': 'done' }, '✓') : null, g.key,
+  el('span', { class: 'pick-area' }, ` ${(g.area_ha ?? 0).toFixed(1)} ha`),
+  el('span', { class: 'bar', 'aria-hidden': 'true' }, el('span', { style: `width:${(100 * g.decided / Math.max(1, g.size)).toFixed(1)}%` })));
 }

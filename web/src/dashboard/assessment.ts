@@ -2,11 +2,10 @@
 // error-adjusted figures with 95 % intervals, the experts' agreement, and what to do next
 // (draw a sample, label it, or draw a new one when it stopped being independent).
 
-import { api, sendJson, type Project, type Schemas } from '../shared/client';
+import { api, sendJson, type Job, type Project, type Schemas } from '../shared/client';
 import { el, fill } from '../shared/util';
 
 type Report = Schemas['ReportOut'];
-interface Job { id: string; state: string; error: string | null }
 
 const pc = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${(100 * v).toFixed(1)} %`);
 const ha = (v: number | null | undefined) => (v === null || v === undefined ? '–'

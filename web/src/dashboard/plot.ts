@@ -3,7 +3,7 @@
 // (holdout.scored false) draws no point: its reason is in its tooltip and under the chart.
 
 import { el } from '../shared/util';
-import { svg, title } from './svg';
+import { svg, title } from '../shared/svg';
 
 export interface Training {
   at: string;

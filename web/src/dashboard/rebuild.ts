@@ -3,24 +3,18 @@
 // the viewer (which follows the new version by itself). Publishing needs the reviewer role;
 // an annotator builds a preview map instead (the job's file, never the public layer).
 
-import { api, ApiError, send, sendJson, type Project, type Schemas } from '../shared/client';
+import { api, ApiError, send, sendJson, type Job as JobOut, type Project, type Schemas } from '../shared/client';
 import { el, flash } from '../shared/util';
-import { area, num } from './svg';
+import { area, num } from '../shared/svg';
 
 type Preview = Schemas['RebuildPreview'];
 
-export interface Job {
-  id: string;
-  kind: string;
-  state: 'queued' | 'running' | 'done' | 'failed';
-  progress: number;
-  message: string | null;
-  result: { layer_version?: string | null; model_version?: string; holdout_accuracy?: Record<string, number>;
+/** A rebuild job: the generated JobOut, with what a rebuild's `result` holds. */
+export type Job = JobOut & {
+  result?: { layer_version?: string | null; model_version?: string; holdout_accuracy?: Record<string, number>;
     city?: string | null; layer?: string; trained_on_masks?: number; decisions?: number; published?: boolean;
     policy?: string } | null;
-  error: string | null;
-  links: { self: string };
-}
+};
 
 const POLL_MS = 500;
 const jobKey = (project: string) => `mcae-rebuild-job:${project}`;

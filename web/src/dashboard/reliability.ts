@@ -5,7 +5,7 @@
 
 import type { components } from '../shared/api-types';
 import { el } from '../shared/util';
-import { svg, title } from './svg';
+import { svg, title } from '../shared/svg';
 
 type Holdout = components['schemas']['HoldoutOut'];
 type Reliability = components['schemas']['ReliabilityOut'];

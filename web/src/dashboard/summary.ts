@@ -3,7 +3,7 @@
 
 import type { Schemas } from '../shared/client';
 import { el } from '../shared/util';
-import { num, svg, ticks, title } from './svg';
+import { num, svg, ticks, title } from '../shared/svg';
 
 export type Board = Schemas['DashboardOut'];
 

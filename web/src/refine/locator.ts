@@ -36,6 +36,8 @@ export class Locator {
   private city: string | null = null;
   private pending: number[] | null = null;
   private ready = false;
+  /** A click on the map (lon, lat): the page opens the patch there. */
+  onPick: ((lon: number, lat: number) => void) | null = null;
 
   /** Set up for a project's city (null: no locator, said so quietly). */
   async open(city: string | null | undefined): Promise<void> {
@@ -76,7 +78,7 @@ export class Locator {
     const tiles = `${window.location.origin}/cities/${encodeURIComponent(city)}/layers/${encodeURIComponent(layer.id)}`
       + `/tiles/WebMercatorQuad/{z}/{x}/{y}.png${version}`;
     this.box.classList.add('on');
-    this.note.textContent = `${found.name}: the patch outlined on the imagery.`;
+    this.note.textContent = `${found.name}: the patch outlined on the imagery; click another patch to open it.`;
     const map = new Map({
       container: this.node,
       attributionControl: false,
@@ -104,7 +106,10 @@ export class Locator {
     });
     map.touchZoomRotate.disableRotation();
     map.keyboard.disable(); // the page's keys (arrows: previous/next patch) stay the page's
+    map.on('click', (event) => this.onPick?.(event.lngLat.lng, event.lngLat.lat));
+    map.getCanvas().style.cursor = 'pointer';
     this.map = map;
+    if (__MCAE_TEST_HOOKS__) (window as unknown as { mcaeLocator: MapLibre }).mcaeLocator = map;
     map.on('load', () => {
       this.ready = true;
       this.box.dataset.state = 'ready';

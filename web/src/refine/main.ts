@@ -10,18 +10,16 @@ import { addShortcuts } from '../shared/keys';
 import { startTool } from '../shared/page';
 import { byId, el, fill, flash, inkOn, param, setParams, when } from '../shared/util';
 import { conflictText, hideBanner, saveRows, setChecked, showBanner } from './actions';
+import { Cursor } from './cursor';
+import { patchAt, wireJump } from './jump';
 import { Locator } from './locator';
 import { FILTERS, PatchList, type Filter } from './patches';
 import { Rows, seenOf, type ClassInfo, type Seen } from './rows';
 import { Table } from './table';
+import { page } from './state';
 import { Views, type Pick } from './views';
 import './refine.css';
 
-let project: Project;
-let detail: PatchDetail | null = null;
-let masks = new Map<number, Seen>();
-let opening = 0;
-let saving = false;
 
 const rows = new Rows();
 const list = new PatchList();
@@ -31,7 +29,8 @@ const table = new Table(rows, {
   select: (maskId, extend) => { rows.select(maskId, extend); redraw(false); },
   changed: () => redraw(false),
 });
-const views = new Views((pick) => { void pickAt(pick); });
+const views = new Views((pick) => { cursor.follow(pick.x, pick.y); void pickAt(pick); });
+const cursor = new Cursor(views, (pick) => { void pickAt(pick); });
 
 function classesOf(p: Project): ClassInfo[] {
   return p.classes.map((c) => ({ id: c.id, name: c.name, color: c.color }))
@@ -39,7 +38,7 @@ function classesOf(p: Project): ClassInfo[] {
 }
 
 function patchPath(rest: string): string {
-  return `/api/projects/${encodeURIComponent(project.id)}/patches/${encodeURIComponent(detail?.name ?? '')}${rest}`;
+  return `/api/projects/${encodeURIComponent(page.project.id)}/patches/${encodeURIComponent(page.detail?.name ?? '')}${rest}`;
 }
 
 function classificationPath(): string {
@@ -50,7 +49,6 @@ function classificationPath(): string {
 
 // -- drawing -------------------------------------------------------------------------------
 
-let shownClassification = '';
 
 /** Redraw the rows, the crosses, the Save button; refresh the classification if its outlines changed. */
 function redraw(freshClassification: boolean): void {
@@ -58,22 +56,22 @@ function redraw(freshClassification: boolean): void {
   views.drawMarks(rows.all, (m) => rows.isSelected(m));
   const ticked = rows.ticked.length;
   const save = byId<HTMLButtonElement>('save');
-  save.disabled = saving || ticked === 0;
+  save.disabled = page.saving || ticked === 0;
   save.textContent = ticked ? `Save ${ticked}` : 'Save';
   byId('hint').textContent = rows.length ? 'Digits set the class of the selected rows; Delete removes them.'
     : 'Click a mask on either image.';
-  if (!detail) return;
+  if (!page.detail) return;
   drawWaiting();
   const path = classificationPath();
-  if (freshClassification || path !== shownClassification) {
-    shownClassification = path;
+  if (freshClassification || path !== page.shownClassification) {
+    page.shownClassification = path;
     views.loadClassification(path, freshClassification).catch(report);
   }
 }
 
 function drawPatch(): void {
-  if (!detail) return;
-  const d = detail;
+  if (!page.detail) return;
+  const d = page.detail;
   byId('patch-name').textContent = `Patch ${d.name}`;
   byId('position').textContent = list.position;
   byId('position').title = list.waiting ? `${list.waiting} patch${list.waiting === 1 ? '' : 'es'} with masks waiting for refinement`
@@ -97,7 +95,7 @@ function drawPatch(): void {
 /** The masks sent to refinement from /annotate/: a click adds a row (the cross at the box's centre). */
 function drawWaiting(): void {
   const box = byId('waiting');
-  const waiting = (detail?.mask_list ?? []).filter((m) => m.refine && m.class_id === null && !rows.find(m.mask_id));
+  const waiting = (page.detail?.mask_list ?? []).filter((m) => m.refine && m.class_id === null && !rows.find(m.mask_id));
   box.hidden = waiting.length === 0;
   const add = (m: Mask) => {
     const [x0, y0, x1, y1] = m.bbox; // the API's boxes are [x0, y0, x1, y1]: columns first
@@ -126,39 +124,52 @@ function report(error: unknown): void {
 // -- patches -------------------------------------------------------------------------------
 
 async function loadDetail(name: string): Promise<PatchDetail> {
-  const found = await api.get('/api/projects/{project}/patches/{patch}', { path: { project: project.id, patch: name } });
-  masks = new Map(found.mask_list.map((m) => [m.mask_id, seenOf(m)]));
+  const found = await api.get('/api/projects/{project}/patches/{patch}', { path: { project: page.project.id, patch: name } });
+  page.masks = new Map(found.mask_list.map((m) => [m.mask_id, seenOf(m)]));
   return found;
 }
 
 async function openPatch(): Promise<void> {
   const current = list.current;
-  const ticket = ++opening;
+  const ticket = ++page.opening;
   hideBanner();
   flash(status(), '', 'info');
   views.reset();
-  shownClassification = '';
-  detail = null;
+  page.shownClassification = '';
+  page.detail = null;
   byId('refine').dataset.patch = '';
   if (!current) {
     byId('patch-name').textContent = 'No patch';
     byId('position').textContent = list.position;
     byId('patch-stats').textContent = list.filter === 'refine' ? 'No patch waits for refinement.' : 'No patch here.';
-    rows.open(project.id, '');
+    rows.open(page.project.id, '');
     redraw(false);
     return;
   }
   setParams({ patch: current.name, filter: list.filter === 'refine-first' ? null : list.filter });
-  rows.open(project.id, current.name);
+  rows.open(page.project.id, current.name);
   const found = await loadDetail(current.name);
-  if (ticket !== opening) return;
-  detail = found;
+  if (ticket !== page.opening) return;
+  page.detail = found;
   drawPatch();
   locator.show(found.bounds);
-  await views.loadImage(patchPath('/image.png'), Number(project.grid.patch_size ?? 1024));
-  if (ticket !== opening) return;
+  await views.loadImage(patchPath('/image.png'), Number(page.project.grid.patch_size ?? 1024));
+  if (ticket !== page.opening) return;
   redraw(false);
+  cursor.redraw();
   byId('refine').dataset.patch = found.name;
+}
+
+/** Open the patch `name`: in the pager's list, else among every patch (the filter then says so). */
+async function openByName(name: string): Promise<boolean> {
+  if (!list.goTo(name)) {
+    const filter = byId<HTMLSelectElement>('filter');
+    filter.value = 'all';
+    await list.load(page.project.id, 'all', name);
+    if (!list.goTo(name)) return false;
+  }
+  await openPatch();
+  return true;
 }
 
 function go(delta: number): void {
@@ -174,11 +185,11 @@ function addRow(mask: Seen, x: number, y: number, extend: boolean): void {
 }
 
 async function pickAt(pick: Pick): Promise<void> {
-  if (!detail) return;
-  const name = detail.name;
+  if (!page.detail) return;
+  const name = page.detail.name;
   const found = await api.get('/api/projects/{project}/patches/{patch}/mask-at', {
-    path: { project: project.id, patch: name }, query: { x: pick.x, y: pick.y } }).catch((e: unknown) => { report(e); return undefined; });
-  if (found === undefined || detail?.name !== name) return;
+    path: { project: page.project.id, patch: name }, query: { x: pick.x, y: pick.y } }).catch((e: unknown) => { report(e); return undefined; });
+  if (found === undefined || page.detail?.name !== name) return;
   if (found.found === 'neighbour') {
     flash(status(), `The mask at (${pick.x}, ${pick.y}) belongs to a neighbouring patch: correct it there.`, 'info');
     return;
@@ -193,7 +204,7 @@ async function pickAt(pick: Pick): Promise<void> {
     rows.select(seen.mask_id, pick.extend);
     flash(status(), `Mask ${seen.mask_id} has a row already: selected.`, 'info');
   } else {
-    masks.set(seen.mask_id, seen);
+    page.masks.set(seen.mask_id, seen);
     addRow(seen, pick.x, pick.y, pick.extend);
     flash(status(), '', 'info');
   }
@@ -222,11 +233,11 @@ function removeSelected(): void {
 
 /** Reload the patch from the server, keeping the rows (their masks' current versions and classes). */
 async function reloadKeepingRows(): Promise<void> {
-  if (!detail) return;
+  if (!page.detail) return;
   hideBanner();
-  const found = await loadDetail(detail.name);
-  detail = found;
-  rows.refresh(masks, (m) => `changed on the server: now ${table.className(m.class_id)}`);
+  const found = await loadDetail(page.detail.name);
+  page.detail = found;
+  rows.refresh(page.masks, (m) => `changed on the server: now ${table.className(m.class_id)}`);
   list.replace(found);
   drawPatch();
   redraw(true);
@@ -234,24 +245,24 @@ async function reloadKeepingRows(): Promise<void> {
 }
 
 async function save(): Promise<void> {
-  if (!detail || saving) return;
+  if (!page.detail || page.saving) return;
   const ticked = rows.ticked;
   if (!ticked.length) {
     flash(status(), 'Nothing to save: add a row (click a mask) or tick one.', 'info');
     return;
   }
-  saving = true;
+  page.saving = true;
   redraw(false);
-  const name = detail.name;
+  const name = page.detail.name;
   try {
-    const result = await saveRows(project.id, name, ticked);
+    const result = await saveRows(page.project.id, name, ticked);
     if (result.out) {
       hideBanner();
       rows.remove(ticked.map((r) => r.seen.mask_id));
-      detail = await loadDetail(name);
+      page.detail = await loadDetail(name);
       if (result.out.patch) list.replace(result.out.patch);
       drawPatch();
-      saving = false;
+      page.saving = false;
       redraw(true);
     } else if (result.conflict) {
       const current = result.conflict.current ?? {};
@@ -261,7 +272,7 @@ async function save(): Promise<void> {
           onclick: () => { reloadKeepingRows().catch(report); } }, 'Reload the patch (keep my rows)'));
     }
   } finally {
-    saving = false;
+    page.saving = false;
     redraw(false);
   }
 }
@@ -273,24 +284,24 @@ function askOverride(text: string): void {
 }
 
 async function toggleChecked(override = false): Promise<void> {
-  if (!detail) return;
-  const undecided = detail.masks - detail.decided;
-  if (!detail.checked && !override && undecided > 0) { // the server refuses it too; ask before sending
-    askOverride(`patch ${detail.name} has ${undecided} undecided masks (${detail.refine} waiting for refinement): `
+  if (!page.detail) return;
+  const undecided = page.detail.masks - page.detail.decided;
+  if (!page.detail.checked && !override && undecided > 0) { // the server refuses it too; ask before sending
+    askOverride(`patch ${page.detail.name} has ${undecided} undecided masks (${page.detail.refine} waiting for refinement): `
       + 'a fully checked patch feeds the dense training set, so decide them first');
     return;
   }
   const button = byId<HTMLButtonElement>('checked');
   button.disabled = true;
   try {
-    const result = await setChecked(project.id, detail.name, !detail.checked, detail.version, override);
-    if (result.patch && detail) {
-      detail = { ...detail, ...result.patch };
+    const result = await setChecked(page.project.id, page.detail.name, !page.detail.checked, page.detail.version, override);
+    if (result.patch && page.detail) {
+      page.detail = { ...page.detail, ...result.patch };
       list.replace(result.patch);
       drawPatch();
       hideBanner();
     } else if (result.conflict) {
-      showBanner('conflict', conflictText(result.conflict, `patch ${detail.name}`, (id) => table.className(id)),
+      showBanner('conflict', conflictText(result.conflict, `patch ${page.detail.name}`, (id) => table.className(id)),
         el('button', { type: 'button', class: 'button small primary', id: 'reload-patch',
           onclick: () => { reloadKeepingRows().catch(report); } }, 'Reload the patch (keep my rows)'));
     } else if (result.error && result.error.includes('undecided masks')) {
@@ -322,6 +333,8 @@ function shortcuts(): void {
     { keys: ['ArrowLeft', '['], label: 'Previous patch', group: 'Patches', run: () => go(-1) },
     { keys: ['ArrowRight', ']'], label: 'Next patch', group: 'Patches', run: () => go(1) },
     { keys: ['c'], label: 'Mark the patch fully checked, or not', group: 'Patches', run: () => { toggleChecked().catch(report); } },
+    { keys: ['g'], label: 'Jump to a patch by name (Enter opens it)', group: 'Patches',
+      run: () => { const field = byId<HTMLInputElement>('patch-q'); field.focus(); field.select(); } },
     { keys: ['b'], label: 'Blend the classification over the imagery, or not', group: 'View', run: () => views.toggleBlend() },
     { keys: ['+', '='], label: 'Zoom in (also the mouse wheel; drag to pan)', group: 'View', run: () => views.zoom.zoomAt(1.5) },
     { keys: ['-'], label: 'Zoom out', group: 'View', run: () => views.zoom.zoomAt(1 / 1.5) },
@@ -329,16 +342,17 @@ function shortcuts(): void {
     { keys: ['p'], label: 'Show the predictions where no expert decided, or not', group: 'View',
       run: () => { const box = byId<HTMLInputElement>('show-map'); box.checked = !box.checked; redraw(false); } },
   );
+  cursor.addKeys();
 }
 
 async function start(): Promise<void> {
   const { nav } = await startTool('refine', (next) => {
     window.location.href = `/refine/?project=${encodeURIComponent(next.id)}`;
   });
-  project = nav.project;
-  const classes = classesOf(project);
+  page.project = nav.project;
+  const classes = classesOf(page.project);
   table.classes = classes;
-  table.fine = project.fine_classes ?? {};
+  table.fine = page.project.fine_classes ?? {};
   drawLegend(classes);
   byId('refine').hidden = false;
   shortcuts();
@@ -353,11 +367,17 @@ async function start(): Promise<void> {
   const wanted = param('filter') as Filter | null;
   filter.value = wanted && FILTERS.includes(wanted) ? wanted : 'refine-first';
   filter.addEventListener('change', () => {
-    list.load(project.id, filter.value as Filter, detail?.name).then(openPatch).catch(report);
+    list.load(page.project.id, filter.value as Filter, page.detail?.name).then(openPatch).catch(report);
   });
 
-  locator.open(project.city).catch(() => undefined);
-  await list.load(project.id, filter.value as Filter, param('patch'));
+  wireJump(() => page.project.id, openByName, (text) => flash(status(), text, 'info'));
+  locator.onPick = (lon, lat) => {
+    const found = page.detail ? patchAt(list.items, page.detail, views, page.project.grid, lon, lat) : undefined;
+    if (found) openByName(found.name).catch(report);
+    else flash(status(), 'No patch of this list there.', 'info');
+  };
+  locator.open(page.project.city).catch(() => undefined);
+  await list.load(page.project.id, filter.value as Filter, param('patch'));
   await openPatch();
 }
 

@@ -3,12 +3,7 @@
 // kept per patch for the tab (sessionStorage), so paging away or reloading loses nothing.
 
 import type { Mask } from '../shared/client';
-
-export interface ClassInfo {
-  id: number;
-  name: string;
-  color: string;
-}
+export type { ClassInfo } from '../shared/client';
 
 /** What the expert saw of a mask when the row was made (or the patch was last reloaded). */
 export interface Seen {

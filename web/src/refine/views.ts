@@ -3,21 +3,14 @@
 // and every row's click is marked with a cross on both.
 
 import { ImageSet, isAbort } from '../shared/client';
+import { svg } from '../shared/svg';
 import type { Row } from './rows';
 import { Zoom } from './zoom';
-
-const SVG = 'http://www.w3.org/2000/svg';
 
 export interface Pick {
   x: number; // column, patch pixels
   y: number; // row
   extend: boolean; // Shift or Ctrl held
-}
-
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  return node;
 }
 
 export class Views {
@@ -38,6 +31,8 @@ export class Views {
   /** The patch's size in its own pixels (width, height). */
   width = 0;
   height = 0;
+  /** The keyboard cursor (cursor.ts), drawn over the crosses; null: hidden. */
+  private cursor: { x: number; y: number } | null = null;
 
   constructor(onPick: (pick: Pick) => void) {
     for (const stage of this.stages) {
@@ -91,6 +86,7 @@ export class Views {
     this.zoom.reset();
     for (const img of [this.image, this.classes, this.blendLayer]) img.removeAttribute('src');
     this.marks.forEach((m) => m.replaceChildren());
+    this.stages.forEach((s) => { delete s.dataset.cursor; });
   }
 
   /** Load the imagery (its size is the patch's size in pixels). */
@@ -157,6 +153,31 @@ export class Views {
         g.append(label);
         return g;
       }));
+    }
+    this.drawCursor(this.cursor);
+  }
+
+  /** The keyboard cursor at a patch pixel on both views (a ring around it), or none. */
+  drawCursor(at: { x: number; y: number } | null): void {
+    this.cursor = at;
+    for (const [index, layer] of this.marks.entries()) {
+      layer.querySelector(':scope > .kcursor')?.remove();
+      delete this.stages[index].dataset.cursor;
+      if (!at || !this.width) continue;
+      const r = Math.max(3, Math.round(Math.max(this.width, this.height) * 0.02));
+      const cx = at.x + 0.5;
+      const cy = at.y + 0.5;
+      const g = svg('g', { class: 'kcursor', 'data-x': at.x, 'data-y': at.y });
+      const ring = `M ${cx - r} ${cy - r} H ${cx + r} V ${cy + r} H ${cx - r} Z`;
+      const ticks = `M ${cx - 2 * r} ${cy} H ${cx - r} M ${cx + r} ${cy} H ${cx + 2 * r} `
+        + `M ${cx} ${cy - 2 * r} V ${cy - r} M ${cx} ${cy + r} V ${cy + 2 * r}`;
+      for (const d of [ring, ticks]) {
+        g.append(svg('path', { d, class: 'halo', 'vector-effect': 'non-scaling-stroke' }),
+          svg('path', { d, class: 'ring', 'vector-effect': 'non-scaling-stroke' }));
+      }
+      g.append(svg('rect', { x: at.x, y: at.y, width: 1, height: 1, class: 'dot' }));
+      layer.append(g);
+      this.stages[index].dataset.cursor = `${at.x},${at.y}`;
     }
   }
 }

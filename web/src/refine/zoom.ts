@@ -65,6 +65,18 @@ export class Zoom {
     this.apply(box);
   }
 
+  /** Zoomed in: pan so that the patch point at fractions (fx, fy) of its size is in sight. */
+  reveal(fx: number, fy: number): void {
+    if (this.scale === 1) return;
+    const box = this.stages[0].getBoundingClientRect();
+    const x = this.tx + fx * box.width * this.scale;
+    const y = this.ty + fy * box.height * this.scale;
+    const inside = (v: number, size: number) => v >= size * 0.1 && v <= size * 0.9;
+    if (!inside(x, box.width)) this.tx = box.width / 2 - fx * box.width * this.scale;
+    if (!inside(y, box.height)) this.ty = box.height / 2 - fy * box.height * this.scale;
+    this.apply(box);
+  }
+
   /** Fit the patch again (a new patch, or `z`). */
   reset(): void {
     this.scale = 1;

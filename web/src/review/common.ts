@@ -1,16 +1,12 @@
 // What the review page's modules share: the project's classes as chips, and a thumbnail path.
 
-import type { Project } from '../shared/client';
+import type { ClassInfo, Project } from '../shared/client';
 import { el, inkOn } from '../shared/util';
 
-export interface ClassInfo {
-  id: number;
-  name: string;
-  color: string;
-}
+export type { ClassInfo };
 
 export function classesOf(project: Project): ClassInfo[] {
-  return project.classes.map((c) => ({ id: Number(c.id), name: String(c.name), color: String(c.color) }));
+  return project.classes;
 }
 
 /** A class as a coloured chip and its name; null (undecided) as a dash. */

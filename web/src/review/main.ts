@@ -5,7 +5,7 @@ import { api } from '../shared/client';
 import { addShortcuts } from '../shared/keys';
 import { startTool } from '../shared/page';
 import { el } from '../shared/util';
-import { AgreementPanel } from './agreement';
+import { AgreementPanel } from './annotator-agreement';
 import { ReviewList } from './list';
 import { VerdictPanel } from './verdict';
 import './review.css';

@@ -557,26 +557,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/projects/{project_id}/dataset.zip": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Download the project's dataset export (dense and sparse 1024 px pairs), streamed
-         * @description Allowed to the roles of the `downloads.dataset_roles` setting (default reviewer, admin).
-         */
-        get: operations["dataset_api_projects__project_id__dataset_zip_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/projects/{project}": {
         parameters: {
             query?: never;
@@ -621,6 +601,26 @@ export interface paths {
         };
         /** Progress, actions, speed, annotators, accuracy after each retraining */
         get: operations["dashboard_api_projects__project__dashboard_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/dataset.zip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download the project's dataset export (dense and sparse 1024 px pairs), streamed
+         * @description Allowed to the roles of the `downloads.dataset_roles` setting (default reviewer, admin).
+         */
+        get: operations["dataset_api_projects__project__dataset_zip_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1130,7 +1130,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/stac/{city}/{layer}/{item_file}": {
+    "/api/stac/{city}/{item}/{item_file}": {
         parameters: {
             query?: never;
             header?: never;
@@ -1138,7 +1138,24 @@ export interface paths {
             cookie?: never;
         };
         /** A layer (or one district map of it) as a STAC item */
-        get: operations["item_api_stac__city___layer___item_file__get"];
+        get: operations["item_api_stac__city___item___item_file__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/viewer/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The viewer's configuration: the basemap (null unless configured) */
+        get: operations["viewer_config_api_viewer_config_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1496,6 +1513,23 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AgreementClass */
+        AgreementClass: {
+            /** Agree Pixels */
+            agree_pixels: number;
+            /** Agreement Of Mcae */
+            agreement_of_mcae: number | null;
+            /** Agreement Of Sinolc1 */
+            agreement_of_sinolc1: number | null;
+            /** Id */
+            id: number;
+            /** Mcae Pixels */
+            mcae_pixels: number;
+            /** Name */
+            name: string;
+            /** Sinolc1 Pixels */
+            sinolc1_pixels: number;
+        };
         /** AgreementOut */
         AgreementOut: {
             /** Agreeing */
@@ -1510,6 +1544,27 @@ export interface components {
             double_groups: number;
             /** Kappa */
             kappa: number | null;
+        };
+        /**
+         * AgreementSummary
+         * @description The agreement of one scope: the city or one district.
+         */
+        AgreementSummary: {
+            /** Classes */
+            classes: components["schemas"]["AgreementClass"][];
+            contingency: components["schemas"]["ContingencyTable"];
+            harmonised: components["schemas"]["HarmonisedTable"];
+            /** Kappa */
+            kappa: number | null;
+            /** Name */
+            name: string;
+            /** Overall Agreement */
+            overall_agreement: number | null;
+            pixels: components["schemas"]["ComparePixels"];
+            /** Scope */
+            scope: string;
+        } & {
+            [key: string]: unknown;
         };
         /** AnnotatorStats */
         AnnotatorStats: {
@@ -1541,6 +1596,34 @@ export interface components {
             /** Map */
             map: number;
         };
+        /** AreaTotals */
+        AreaTotals: {
+            /** Classified */
+            classified: number;
+            /** Inside */
+            inside: number;
+            /** Nodata */
+            nodata: number;
+        };
+        /**
+         * BasemapOut
+         * @description A map drawn under the layers: an XYZ tile template or a MapLibre style URL.
+         */
+        BasemapOut: {
+            /** Attribution */
+            attribution: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "xyz" | "style";
+            /** Maxzoom */
+            maxzoom: number;
+            /** Title */
+            title: string;
+            /** Url */
+            url: string;
+        };
         /**
          * BoundingBox
          * @description BoundingBox model.
@@ -1564,6 +1647,37 @@ export interface components {
              * @description A 2D Point in the CRS indicated elsewhere
              */
             upperRight: number[];
+        };
+        /**
+         * BundleEstimateOut
+         * @description Tile count and estimated size of a bundle, and whether the server's cap allows it.
+         */
+        BundleEstimateOut: {
+            /** Allowed */
+            allowed: boolean;
+            /** Cap */
+            cap: number;
+            /** Count */
+            count: number;
+            /** Estimated Bytes */
+            estimated_bytes: number;
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "mbtiles" | "pmtiles" | "zip";
+            /** Maxzoom */
+            maxzoom: number;
+            /** Minzoom */
+            minzoom: number;
+            /** Per Zoom */
+            per_zoom: {
+                [key: string]: number;
+            };
+            /** Sampled Tiles */
+            sampled_tiles: number;
+            /** Sampled With Data */
+            sampled_with_data: number;
         };
         /**
          * BundleRequest
@@ -1711,6 +1825,56 @@ export interface components {
             links: components["schemas"]["Link"][];
             /** Title */
             title?: string | null;
+        };
+        /** ComparePixels */
+        ComparePixels: {
+            /** Compared */
+            compared: number;
+            /** Excluded */
+            excluded: number;
+            /** Grid */
+            grid: number;
+            /** Nodata */
+            nodata: number;
+        };
+        /**
+         * CompareReportOut
+         * @description The city's MCAE / SinoLC-1 agreement report (``mcae compare``).
+         */
+        CompareReportOut: {
+            /** City */
+            city: string;
+            /** City Name */
+            city_name: string;
+            /** Districts */
+            districts: components["schemas"]["AgreementSummary"][];
+            /** Method */
+            method: string;
+            /**
+             * Provenance
+             * @enum {string}
+             */
+            provenance: "real" | "synthetic";
+            summary: components["schemas"]["AgreementSummary"];
+        } & {
+            [key: string]: unknown;
+        };
+        /** ContingencyTable */
+        ContingencyTable: {
+            /** Column Ids */
+            column_ids: number[];
+            /** Column Names */
+            column_names: string[];
+            /** Columns */
+            columns: string;
+            /** Counts */
+            counts: number[][];
+            /** Row Ids */
+            row_ids: number[];
+            /** Row Names */
+            row_names: string[];
+            /** Rows */
+            rows: string;
         };
         /** CorrectionRow */
         CorrectionRow: {
@@ -1933,6 +2097,11 @@ export interface components {
         DecisionPage: {
             /** Items */
             items: components["schemas"]["DecisionOut"][];
+            /**
+             * Next Before
+             * @description the next page, newest first, is `before=` this id (keyset paging: no OFFSET); None on the last page
+             */
+            next_before?: number | null;
             /** Page */
             page: number;
             /** Per Page */
@@ -2235,6 +2404,12 @@ export interface components {
             /** Double */
             double: boolean;
             /**
+             * Doubt
+             * @description share of the group outside its leading class in `histogram` (0: one class, towards 1: mixed); the groups' `-doubt` sort
+             * @default 0
+             */
+            doubt?: number;
+            /**
              * Gain Ha
              * @description map gain: open area x (1 - confidence), in ha
              * @default 0
@@ -2297,6 +2472,21 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /** HarmonisedTable */
+        HarmonisedTable: {
+            /** Class Ids */
+            class_ids: number[];
+            /** Class Names */
+            class_names: string[];
+            /** Columns */
+            columns: string;
+            /** Counts */
+            counts: number[][];
+            /** Rows */
+            rows: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** HistoryOut */
         HistoryOut: {
             /** Action */
@@ -2327,6 +2517,11 @@ export interface components {
         HistoryPage: {
             /** Items */
             items: components["schemas"]["HistoryOut"][];
+            /**
+             * Next Before
+             * @description the next page, newest first, is `before=` this id (keyset paging: no OFFSET); None on the last page
+             */
+            next_before?: number | null;
             /** Page */
             page: number;
             /** Per Page */
@@ -2368,6 +2563,37 @@ export interface components {
              * @default []
              */
             unscored_classes?: string[];
+        };
+        /**
+         * IdentifyEntry
+         * @description One layer at the point: class id, name and colour of a class map, or RGB of imagery;
+         *     nulls where the point is outside the layer or on no data.
+         */
+        IdentifyEntry: {
+            /** Class */
+            class?: string | null;
+            /** Color */
+            color?: string | null;
+            kind: components["schemas"]["LayerKind"];
+            /** Layer */
+            layer: string;
+            /** Rgb */
+            rgb?: (number)[] | null;
+            /** Title */
+            title: string;
+            /** Value */
+            value?: number | null;
+        };
+        /** IdentifyOut */
+        IdentifyOut: {
+            /** City */
+            city: string;
+            /** Lat */
+            lat: number;
+            /** Layers */
+            layers: components["schemas"]["IdentifyEntry"][];
+            /** Lon */
+            lon: number;
         };
         /**
          * Info
@@ -2986,6 +3212,11 @@ export interface components {
              * @default 0
              */
             area_ha?: number;
+            /**
+             * Bounds
+             * @description lon/lat [west, south, east, north] of its patches (stored at import), for a locator map; None without georeferencing
+             */
+            bounds?: number[] | null;
             /** Decided */
             decided: number;
             /**
@@ -3125,6 +3356,17 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** PixelTotals */
+        PixelTotals: {
+            /** Classified */
+            classified: number;
+            /** Inside */
+            inside: number;
+            /** Nodata */
+            nodata: number;
+            /** Window */
+            window: number;
+        };
         /**
          * PointOut
          * @description A sample point. ``map_class`` is null until the asking user labelled the point.
@@ -3206,6 +3448,12 @@ export interface components {
             layer: string;
             /** Masks */
             masks: number;
+            /**
+             * Min Group Size
+             * @description groups of fewer masks go to refinement, not to "next group" (one cluster action each)
+             * @default 3
+             */
+            min_group_size?: number;
             /** Model Version */
             model_version: string | null;
             /** Name */
@@ -3238,6 +3486,11 @@ export interface components {
             } | null;
             /** Layer */
             layer?: string | null;
+            /**
+             * Min Group Size
+             * @description groups of fewer masks go to refinement (their undecided masks), not to "next group"
+             */
+            min_group_size?: number | null;
             /** Name */
             name?: string | null;
             /**
@@ -3598,6 +3851,72 @@ export interface components {
             type: "Catalog" | "Collection" | "Feature";
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * StatisticsArea
+         * @description The area asked for: the whole layer, a bbox, a district or a drawn polygon.
+         */
+        StatisticsArea: {
+            /**
+             * Bbox
+             * @description west, south, east, north (EPSG:4326)
+             */
+            bbox?: number[] | null;
+            /** Id */
+            id?: string | null;
+            /** Name */
+            name?: string | null;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "layer" | "bbox" | "district" | "polygon";
+        };
+        /**
+         * StatisticsClass
+         * @description One class row: pixels, area in m² and percent of the classified area.
+         */
+        StatisticsClass: {
+            /** Area M2 */
+            area_m2: number;
+            /** Color */
+            color: string | null;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Percent */
+            percent: number | null;
+            /** Pixels */
+            pixels: number;
+        };
+        /**
+         * StatisticsOut
+         * @description Class areas of one categorical layer inside an area.
+         */
+        StatisticsOut: {
+            area: components["schemas"]["StatisticsArea"];
+            area_m2: components["schemas"]["AreaTotals"];
+            /** City */
+            city: string;
+            /** Classes */
+            classes: components["schemas"]["StatisticsClass"][];
+            /** Crs */
+            crs?: string | null;
+            /** Layer */
+            layer: string;
+            /** Method */
+            method: string;
+            pixels: components["schemas"]["PixelTotals"];
+            /**
+             * Provenance
+             * @enum {string}
+             */
+            provenance: "real" | "synthetic";
+            /** Resolution */
+            resolution: number[];
+            /** Scheme */
+            scheme: string | null;
         };
         /**
          * Style
@@ -4028,6 +4347,13 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
+        };
+        /**
+         * ViewerConfigOut
+         * @description The viewer's configuration; ``basemap`` null while none is configured (the default).
+         */
+        ViewerConfigOut: {
+            basemap: components["schemas"]["BasemapOut"] | null;
         };
         /**
          * WholeFileOut
@@ -4725,7 +5051,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CompareReportOut"];
                     "text/csv": unknown;
                 };
             };
@@ -4877,9 +5203,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["IdentifyOut"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -5042,7 +5366,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["BundleEstimateOut"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -5454,7 +5778,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["StatisticsOut"];
                     "text/csv": unknown;
                 };
             };
@@ -5512,7 +5836,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["StatisticsOut"];
                     "text/csv": unknown;
                 };
             };
@@ -5775,64 +6099,6 @@ export interface operations {
             503: components["responses"]["ServiceBusy"];
         };
     };
-    dataset_api_projects__project_id__dataset_zip_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description A project id. */
-                project_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A zip: manifest.json, footprints.geojson, images/, labels_dense/, labels_sparse/. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/zip": unknown;
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            /** @description No such project, or it has no dataset export yet (`mcae export-dataset`). */
-            404: {
-                headers: {
-                    "Cache-Control": components["headers"]["NoStore"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorMessage"];
-                };
-            };
-            /** @description The export is incomplete or unreadable (a file the manifest names is missing). */
-            409: {
-                headers: {
-                    "Cache-Control": components["headers"]["NoStore"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorMessage"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    "Cache-Control": components["headers"]["NoStore"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-            429: components["responses"]["TooManyRequests"];
-            500: components["responses"]["ServerFault"];
-            503: components["responses"]["ServiceBusy"];
-        };
-    };
     get_project_api_projects__project__get: {
         parameters: {
             query?: never;
@@ -6002,6 +6268,64 @@ export interface operations {
             503: components["responses"]["ServiceBusy"];
         };
     };
+    dataset_api_projects__project__dataset_zip_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A project id. */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A zip: manifest.json, footprints.geojson, images/, labels_dense/, labels_sparse/. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": unknown;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            /** @description No such project, or it has no dataset export yet (`mcae export-dataset`). */
+            404: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description The export is incomplete or unreadable (a file the manifest names is missing). */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["ServerFault"];
+            503: components["responses"]["ServiceBusy"];
+        };
+    };
     decisions_api_projects__project__decisions_get: {
         parameters: {
             query?: {
@@ -6020,6 +6344,8 @@ export interface operations {
                 page?: number;
                 /** @description Items per page. */
                 per_page?: number;
+                /** @description Keyset paging: only items with a smaller id (a page's `next_before`); `page` then counts from there. */
+                before?: number | null;
             };
             header?: never;
             path: {
@@ -6308,6 +6634,8 @@ export interface operations {
                 page?: number;
                 /** @description Items per page. */
                 per_page?: number;
+                /** @description Keyset paging: only items with a smaller id (a page's `next_before`); `page` then counts from there. */
+                before?: number | null;
             };
             header?: never;
             path: {
@@ -6395,6 +6723,8 @@ export interface operations {
                 page?: number;
                 /** @description Items per page. */
                 per_page?: number;
+                /** @description Only names containing this (any case). */
+                q?: string | null;
             };
             header?: never;
             path: {
@@ -6435,10 +6765,14 @@ export interface operations {
     groups_api_projects__project__neighbourhoods__hood__groups_get: {
         parameters: {
             query?: {
-                /** @description cluster order, or largest area / map gain / open area first */
-                sort?: "cluster" | "-area" | "-gain" | "-open-area";
+                /** @description cluster order; largest area / map gain / open area / size first; most doubtful first (`doubt`); or by predicted class, then largest first (`class`) */
+                sort?: "cluster" | "-area" | "-gain" | "-open-area" | "-size" | "-doubt" | "class";
                 /** @description only groups of at least this area (ha) */
                 min_area_ha?: number | null;
+                /** @description only groups whose key (x-y) or predicted class name contains this (any case) */
+                q?: string | null;
+                /** @description only groups of this predicted class id */
+                class?: number | null;
             };
             header?: never;
             path: {
@@ -6528,6 +6862,8 @@ export interface operations {
                 page?: number;
                 /** @description Items per page. */
                 per_page?: number;
+                /** @description Keyset paging: only items with a smaller id (a page's `next_before`); `page` then counts from there. */
+                before?: number | null;
             };
             header?: never;
             path: {
@@ -6780,6 +7116,8 @@ export interface operations {
                 /** @description Items per page. */
                 per_page?: number;
                 state?: "all" | "refine" | "unchecked" | "checked";
+                /** @description Only names containing this (any case). */
+                q?: string | null;
             };
             header?: never;
             path: {
@@ -7445,7 +7783,7 @@ export interface operations {
             500: components["responses"]["ServerFault"];
         };
     };
-    item_api_stac__city___layer___item_file__get: {
+    item_api_stac__city___item___item_file__get: {
         parameters: {
             query?: never;
             header?: never;
@@ -7453,7 +7791,7 @@ export interface operations {
                 /** @description A catalog id. */
                 city: string;
                 /** @description An item id: a layer id, or <layer>__<district> for a district map. */
-                layer: string;
+                item: string;
                 item_file: string;
             };
             cookie?: never;
@@ -7481,6 +7819,28 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            500: components["responses"]["ServerFault"];
+        };
+    };
+    viewer_config_api_viewer_config_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ViewerConfigOut"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
             500: components["responses"]["ServerFault"];
         };
     };

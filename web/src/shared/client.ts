@@ -16,6 +16,9 @@ export type NextGroup = Schemas['NextGroupOut'];
 export type LoadSummary = Schemas['LoadSummary'];
 export type Patch = Schemas['PatchOut'];
 export type PatchDetail = Schemas['PatchDetail'];
+export type Job = Schemas['JobOut'];
+/** A class of a project's scheme: id, name and colour. */
+export type ClassInfo = Schemas['ClassOut'];
 
 const TOKEN_KEY = 'mcae-token';
 

@@ -1,4 +1,4 @@
-// Small DOM and formatting helpers shared by the expert tools.
+// Small DOM and formatting helpers of every page (the viewer and the expert tools).
 
 type Attr = string | number | boolean | null | undefined | EventListener;
 type Child = Node | string | number | null | undefined | false;
@@ -90,3 +90,41 @@ export function flash(node: HTMLElement, text: string, kind: 'ok' | 'error' | 'i
   node.textContent = text;
   node.dataset.kind = kind;
 }
+
+export function debounce<A extends unknown[]>(fn: (...args: A) => void, ms: number): (...args: A) => void {
+  let timer: number | undefined;
+  return (...args: A) => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(() => fn(...args), ms);
+  };
+}
+
+export function formatKm2(m2: number): string {
+  const km2 = m2 / 1e6;
+  if (km2 === 0) return '0 km²';
+  const digits = km2 >= 100 ? 0 : km2 >= 1 ? 2 : km2 >= 0.01 ? 3 : 4;
+  return `${km2.toFixed(digits)} km²`;
+}
+
+export function formatPercent(value: number, digits = 1): string {
+  return `${value.toFixed(digits)} %`;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(bytes < 10240 ? 1 : 0)} kB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
+}
+
+export function formatInt(value: number): string {
+  return value.toLocaleString('en-US');
+}
+
+export function csvCell(value: unknown): string {
+  const text = String(value ?? '');
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export const narrowQuery = window.matchMedia('(max-width: 760px)');
+export const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');

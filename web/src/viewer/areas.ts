@@ -1,13 +1,13 @@
 // The area that class areas and downloads are about (the view, a district, or a rectangle or
 // polygon drawn on the maps), its pickers, and the class-area statistics of the Areas tab.
 
-import type { City, Layer } from './api';
+import type { City, Layer } from './endpoints';
 import { shapeBbox, shapeFeature, type DrawTool, type Shape } from './draw';
 import type { DownloadArea } from './downloads';
 import { cityBounds, intersect, type Bbox } from './geo';
 import type { MapPair } from './maps';
 import { downloadCsv, fetchStatistics, statsChart, type AreaQuery, type StatsResult } from './stats';
-import { byId, h, narrowQuery } from './util';
+import { byId, el, narrowQuery } from '../shared/util';
 
 const OUT_OF_VIEW = 'The view does not cover the city: zoom out or pick a district.';
 
@@ -119,25 +119,25 @@ export class Areas {
     ];
     const current = this.area.type === 'shape' ? this.area.shape.kind : this.area.type;
     document.querySelectorAll<HTMLElement>('[data-area-picker]').forEach((container, index) => {
-      const group = h('div', { class: 'segmented small', role: 'radiogroup', 'aria-label': 'Area' });
+      const group = el('div', { class: 'segmented small', role: 'radiogroup', 'aria-label': 'Area' });
       for (const choice of choices) {
         const on = choice.type === current;
-        group.append(h('button', {
+        group.append(el('button', {
           type: 'button', role: 'radio', 'aria-checked': String(on), 'data-area': choice.type, disabled: choice.disabled,
           onclick: () => void this.pick(choice.type),
         }, choice.label));
       }
-      const parts: HTMLElement[] = [h('span', { class: 'picker-label', id: `area-label-${index}` }, 'Area'), group];
+      const parts: HTMLElement[] = [el('span', { class: 'picker-label', id: `area-label-${index}` }, 'Area'), group];
       if (current === 'district') {
-        const select = h('select', { 'aria-label': 'District of the area' }) as HTMLSelectElement;
-        select.append(h('option', { value: '' }, 'Pick a district…'),
-          ...city.districts.map((d) => h('option', { value: d.id }, d.name)));
+        const select = el('select', { 'aria-label': 'District of the area' }) as HTMLSelectElement;
+        select.append(el('option', { value: '' }, 'Pick a district…'),
+          ...city.districts.map((d) => el('option', { value: d.id }, d.name)));
         select.value = this.host.district() ?? '';
         select.addEventListener('change', () => this.host.selectDistrict(select.value || null));
         parts.push(select);
       }
       if (this.area.type === 'shape') {
-        parts.push(h('button', { type: 'button', class: 'link-button', onclick: () => {
+        parts.push(el('button', { type: 'button', class: 'link-button', onclick: () => {
           this.clear();
           this.renderPickers();
           this.host.refreshTab();
@@ -210,7 +210,7 @@ export class Areas {
     const area = results.find((r) => r.stats)?.stats?.area_m2.inside;
     desc.replaceChildren(`Class areas in the ${query.label}`,
       area !== undefined ? ` (${(area / 1e6).toFixed(area < 1e5 ? 4 : 2)} km²)` : '', '.');
-    container.replaceChildren(h('div', { class: 'stats-grid' }, ...results.map(statsChart)));
+    container.replaceChildren(el('div', { class: 'stats-grid' }, ...results.map(statsChart)));
     container.dataset.ready = String(token);
     csv.disabled = !results.some((r) => r.stats);
   }

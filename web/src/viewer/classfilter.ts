@@ -10,7 +10,7 @@
 // ImageBitmap. Without a filter the source uses the plain tile URL and nothing is decoded.
 
 import { addProtocol } from 'maplibre-gl';
-import type { LegendClass } from './api';
+import type { LegendClass } from './endpoints';
 
 export const PROTOCOL = 'mcaecls';
 

@@ -1,10 +1,10 @@
 // A city's districts: their outlines on the maps, their bounds (to fly there), and the district
 // select of the header.
 
-import { api, type City } from './api';
+import { endpoints, type City } from './endpoints';
 import { geometryBounds, type Bbox } from './geo';
 import type { MapPair } from './maps';
-import { byId, h } from './util';
+import { byId, el } from '../shared/util';
 
 export class Districts {
   private outlines: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
@@ -15,7 +15,7 @@ export class Districts {
   /** Load a city's outlines (none when it has none) and show them on the maps. */
   async load(city: string): Promise<void> {
     try {
-      this.outlines = await api.districts(city);
+      this.outlines = await endpoints.districts(city);
     } catch {
       this.outlines = { type: 'FeatureCollection', features: [] };
     }
@@ -42,7 +42,7 @@ export class Districts {
 export function fillDistrictSelect(city: City): void {
   const select = byId<HTMLSelectElement>('district');
   const items = [...city.districts].sort((x, y) => x.name.localeCompare(y.name));
-  select.replaceChildren(h('option', { value: '' }, 'Whole city'), ...items.map((d) => h('option', { value: d.id }, d.name)));
+  select.replaceChildren(el('option', { value: '' }, 'Whole city'), ...items.map((d) => el('option', { value: d.id }, d.name)));
   select.disabled = !items.length;
   byId<HTMLInputElement>('district-search').disabled = !items.length;
 }

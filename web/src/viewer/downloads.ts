@@ -1,8 +1,8 @@
 // Downloads: tile bundles (MBTiles, PMTiles, zip) built as server jobs with an estimate first and
 // progress while they build; clipped GeoTIFFs; TileJSON and WMTS addresses for QGIS users.
 
-import { absolute, api, ApiError, getJSON, postForBlob, postJSON, type Estimate, type Job, type Layer } from './api';
-import { byId, formatBytes, formatInt, h, saveBlob } from './util';
+import { absolute, endpoints, fetchFile, type BundleJob, type Estimate, type Layer } from './endpoints';
+import { byId, formatBytes, formatInt, el, download } from '../shared/util';
 import { WholeFilesList } from './wholefiles';
 
 /** Where a download is cut: a bbox or a district (bundles take no polygon: its bbox is used). */
@@ -38,7 +38,7 @@ export class Downloads {
   private wholeFiles = new WholeFilesList(byId('whole-files'), copyField);
   private estimateToken = 0;
   private polling: number | undefined;
-  lastJob: Job | null = null;
+  lastJob: BundleJob | null = null;
   /** The user chose the layer: keep it; until then it follows side A's layer. */
   private picked = false;
 
@@ -61,7 +61,7 @@ export class Downloads {
   setup(): void {
     const layers = this.host.layers();
     const previous = this.layerSelect.value;
-    this.layerSelect.replaceChildren(...layers.map((l) => h('option', { value: l.id }, l.title)));
+    this.layerSelect.replaceChildren(...layers.map((l) => el('option', { value: l.id }, l.title)));
     const preferred = this.host.preferredLayer();
     const keep = this.picked && layers.some((l) => l.id === previous);
     this.layerSelect.value = keep ? previous : preferred?.id ?? layers[0]?.id ?? '';
@@ -82,7 +82,7 @@ export class Downloads {
     if (!layer) return;
     const low = Math.max(0, layer.minzoom - 3);
     const options = () => Array.from({ length: layer.maxzoom - low + 1 }, (_, i) => low + i)
-      .map((z) => h('option', { value: z }, String(z)));
+      .map((z) => el('option', { value: z }, String(z)));
     this.minSelect.replaceChildren(...options());
     this.maxSelect.replaceChildren(...options());
     const current = Math.round(this.host.zoom());
@@ -115,7 +115,8 @@ export class Downloads {
     const params = new URLSearchParams({ ...areaParams(area), minzoom: String(minzoom), maxzoom: String(maxzoom),
       format: this.format.value });
     try {
-      const estimate = await getJSON<Estimate>(`${api.layerPath(this.host.city(), layer.id)}/bundles/estimate?${params}`);
+      const estimate = await endpoints.json<Estimate>('GET', `${endpoints.layerPath(this.host.city(), layer.id)}/bundles/estimate`,
+        { query: Object.fromEntries(params) });
       if (token !== this.estimateToken) return;
       this.estimateText.dataset.count = String(estimate.count);
       if (!estimate.allowed) {
@@ -124,7 +125,7 @@ export class Downloads {
         this.estimateText.className = 'estimate error';
         return;
       }
-      this.estimateText.replaceChildren(h('strong', { id: 'dl-count' }, `${formatInt(estimate.count)} tiles`),
+      this.estimateText.replaceChildren(el('strong', { id: 'dl-count' }, `${formatInt(estimate.count)} tiles`),
         ` · about ${formatBytes(estimate.estimated_bytes)} · ${area.label}, zoom ${minzoom}–${maxzoom}`);
       this.start.disabled = estimate.count === 0;
     } catch (error) {
@@ -146,7 +147,7 @@ export class Downloads {
     this.progress.value = 0;
     this.status.textContent = 'Starting…';
     try {
-      const job = await postJSON<Job>(`${api.layerPath(this.host.city(), layer.id)}/bundles`, body);
+      const job = await endpoints.json<BundleJob>('POST', `${endpoints.layerPath(this.host.city(), layer.id)}/bundles`, { body });
       this.follow(job);
     } catch (error) {
       this.status.textContent = `Could not start the bundle: ${(error as Error).message}`;
@@ -154,29 +155,29 @@ export class Downloads {
     }
   }
 
-  private follow(job: Job): void {
+  private follow(job: BundleJob): void {
     this.lastJob = job;
     this.jobBox.dataset.job = job.id;
     this.jobBox.dataset.state = job.state;
     this.progress.value = job.progress;
     if (job.state === 'done' && job.links.download) {
-      const name = `${this.host.city()}-${job.layer ?? ''}.${job.format}`;
-      const link = h('a', { href: job.links.download, download: '', id: 'dl-file', class: 'button' }, `Save ${job.format} file`);
-      this.status.replaceChildren(`Done: ${formatInt(job.tiles_written ?? job.tiles_done)} tiles, ${formatBytes(job.bytes)}. `, link);
+      const name = `${this.host.city()}-${job.layer ?? ''}.${job.format ?? ''}`;
+      const link = el('a', { href: job.links.download, download: '', id: 'dl-file', class: 'button' }, `Save ${job.format ?? ''} file`);
+      this.status.replaceChildren(`Done: ${formatInt(job.tiles_written ?? job.done)} tiles, ${formatBytes(job.bytes ?? 0)}. `, link);
       link.setAttribute('title', name);
       this.start.disabled = false;
       link.click();
       return;
     }
-    if (job.state === 'failed' || job.state === 'error') {
+    if (job.state === 'failed') {
       this.status.textContent = `The bundle failed: ${job.error ?? 'unknown error'}`;
       this.start.disabled = false;
       return;
     }
-    this.status.textContent = `${job.state === 'queued' ? 'Queued' : 'Building'}: ${formatInt(job.tiles_done)} of ${formatInt(job.tiles_total)} tiles`;
+    this.status.textContent = `${job.state === 'queued' ? 'Queued' : 'Building'}: ${formatInt(job.done)} of ${formatInt(job.total)} tiles`;
     this.polling = window.setTimeout(async () => {
       try {
-        this.follow(await getJSON<Job>(job.links.self));
+        this.follow(await endpoints.json<BundleJob>('GET', job.links.self));
       } catch (error) {
         this.status.textContent = `Lost the job: ${(error as Error).message}`;
         this.start.disabled = false;
@@ -196,23 +197,18 @@ export class Downloads {
     this.clipStatus.textContent = 'Cutting the GeoTIFF…';
     // a zip names the classes for QGIS and GDAL; imagery has none to name
     const zip = this.clipZip.checked && layer.kind !== 'imagery';
-    const base = `${api.layerPath(this.host.city(), layer.id)}/clip`;
+    const base = `${endpoints.layerPath(this.host.city(), layer.id)}/clip`;
     const path = zip ? `${base}?package=zip` : base;
     try {
       let blob: Blob;
       if ('bbox' in area && area.polygon) {
-        blob = (await postForBlob(path, area.polygon)).blob;
+        blob = (await fetchFile('POST', path, { body: area.polygon })).blob;
       } else {
         const params = new URLSearchParams(areaParams(area));
         if (zip) params.set('package', 'zip');
-        const response = await fetch(`${base}?${params}`);
-        if (!response.ok) {
-          const detail = await response.json().catch(() => ({ detail: response.statusText }));
-          throw new ApiError(response.status, detail.detail);
-        }
-        blob = await response.blob();
+        blob = (await fetchFile('GET', base, { query: Object.fromEntries(params) })).blob;
       }
-      saveBlob(blob, `${this.host.city()}-${layer.id}-clip.${zip ? 'zip' : 'tif'}`);
+      download(blob, `${this.host.city()}-${layer.id}-clip.${zip ? 'zip' : 'tif'}`);
       this.clipStatus.textContent = `Saved ${formatBytes(blob.size)} (${area.label}).`;
     } catch (error) {
       this.clipStatus.textContent = `No GeoTIFF: ${(error as Error).message}`;
@@ -223,20 +219,20 @@ export class Downloads {
 
   renderLinks(): void {
     const city = this.host.city();
-    const rows = this.host.layers().map((layer) => h('div', { class: 'service' },
-      h('span', { class: 'service-title' }, layer.title),
-      copyField(`WMTS of ${layer.title}`, absolute(api.wmts(city, layer.id)), 'WMTS'),
-      copyField(`TileJSON of ${layer.title}`, absolute(api.tilejson(city, layer.id)), 'TileJSON')));
-    rows.unshift(h('div', { class: 'service' }, h('span', { class: 'service-title' }, 'All layers of the city'),
-      copyField('WMTS of every layer', absolute(api.cityWmts(city)), 'WMTS')));
+    const rows = this.host.layers().map((layer) => el('div', { class: 'service' },
+      el('span', { class: 'service-title' }, layer.title),
+      copyField(`WMTS of ${layer.title}`, absolute(endpoints.wmts(city, layer.id)), 'WMTS'),
+      copyField(`TileJSON of ${layer.title}`, absolute(endpoints.tilejson(city, layer.id)), 'TileJSON')));
+    rows.unshift(el('div', { class: 'service' }, el('span', { class: 'service-title' }, 'All layers of the city'),
+      copyField('WMTS of every layer', absolute(endpoints.cityWmts(city)), 'WMTS')));
     this.links.replaceChildren(...rows);
   }
 }
 
 export function copyField(label: string, url: string, kind: string): HTMLElement {
-  const input = h('input', { type: 'text', readonly: true, value: url, 'aria-label': label });
-  const status = h('span', { class: 'sr-only', 'aria-live': 'polite' });
-  const button = h('button', {
+  const input = el('input', { type: 'text', readonly: true, value: url, 'aria-label': label });
+  const status = el('span', { class: 'sr-only', 'aria-live': 'polite' });
+  const button = el('button', {
     type: 'button', class: 'button small', 'aria-label': `Copy ${label}`, onclick: async () => {
       input.select();
       try {
@@ -249,6 +245,6 @@ export function copyField(label: string, url: string, kind: string): HTMLElement
       window.setTimeout(() => (button.textContent = 'Copy'), 1500);
     },
   }, 'Copy');
-  return h('div', { class: 'copy-field' }, h('span', { class: 'copy-kind' }, kind), input, button, status,
-    h('a', { href: url, target: '_blank', rel: 'noopener', class: 'open-link', 'aria-label': `Open ${label}` }, '↗'));
+  return el('div', { class: 'copy-field' }, el('span', { class: 'copy-kind' }, kind), input, button, status,
+    el('a', { href: url, target: '_blank', rel: 'noopener', class: 'open-link', 'aria-label': `Open ${label}` }, '↗'));
 }

@@ -6,7 +6,7 @@
 // If-None-Match: an unchanged catalog is a bodiless 304) and hands a changed city to the app,
 // which points the sources of the layers whose version changed at their new URLs.
 
-import { api, type City } from './api';
+import { endpoints, type City } from './endpoints';
 
 /** How often the catalog is asked while the tab is visible. */
 export const POLL_MS = 5000;
@@ -58,7 +58,7 @@ export class VersionFollower {
     if (!id) return;
     if (id !== this.etagCity) this.etag = null;
     try {
-      const found = await api.city(id, this.etag);
+      const found = await endpoints.city(id, this.etag);
       if (!found || found.city.id !== this.options.city()) return; // unchanged, or another city now
       this.etag = found.etag;
       this.etagCity = id;

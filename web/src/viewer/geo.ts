@@ -1,7 +1,7 @@
 // Bounding boxes in degrees (west, south, east, north): of a city, of a GeoJSON geometry, and
 // where two of them overlap.
 
-import type { City } from './api';
+import type { City } from './endpoints';
 
 export type Bbox = [number, number, number, number];
 

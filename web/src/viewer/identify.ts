@@ -3,9 +3,9 @@
 
 import { Marker, Popup, type Map as MapLibre } from 'maplibre-gl';
 
-import { api, type IdentifyEntry } from './api';
+import { endpoints, type IdentifyEntry } from './endpoints';
 import type { MapPair } from './maps';
-import { byId, h, narrowQuery } from './util';
+import { byId, el, narrowQuery } from '../shared/util';
 
 export interface IdentifyHost {
   /** The id of the city shown. */
@@ -26,22 +26,22 @@ export class Identify {
     this.close();
     const token = {};
     this.token = token;
-    const where = h('p', { class: 'identify-where' },
+    const where = el('p', { class: 'identify-where' },
       `${Math.abs(lat).toFixed(5)}° ${lat >= 0 ? 'N' : 'S'}, ${Math.abs(lng).toFixed(5)}° ${lng >= 0 ? 'E' : 'W'}`);
-    const content = h('div', { class: 'identify', 'data-lon': lng.toFixed(7), 'data-lat': lat.toFixed(7), 'aria-live': 'polite' }, where);
+    const content = el('div', { class: 'identify', 'data-lon': lng.toFixed(7), 'data-lat': lat.toFixed(7), 'aria-live': 'polite' }, where);
     try {
-      const answer = await api.identify(this.host.city(), lng, lat);
+      const answer = await endpoints.identify(this.host.city(), lng, lat);
       const sides = this.host.sides();
       const rank = (entry: IdentifyEntry) => (entry.layer === sides.a ? 0 : entry.layer === sides.b ? 1 : 2);
       const rows = [...answer.layers].sort((x, y) => rank(x) - rank(y)).map((entry) => identifyRow(entry, sides));
-      content.append(h('table', { class: 'identify-table' }, h('tbody', {}, ...rows)));
+      content.append(el('table', { class: 'identify-table' }, el('tbody', {}, ...rows)));
     } catch (error) {
-      content.append(h('p', { class: 'error' }, `No answer: ${(error as Error).message}`));
+      content.append(el('p', { class: 'error' }, `No answer: ${(error as Error).message}`));
     }
     if (this.token !== token) return; // a later click won
     if (narrowQuery.matches) { // phones: a card over the map and a pin on both maps
       const card = byId('identify-card');
-      card.replaceChildren(h('button', { type: 'button', class: 'card-close', 'aria-label': 'Close', onclick: () => this.close() }, '×'),
+      card.replaceChildren(el('button', { type: 'button', class: 'card-close', 'aria-label': 'Close', onclick: () => this.close() }, '×'),
         content);
       card.hidden = false;
       this.markers = [this.pair.a, this.pair.b].map((m) => new Marker({ color: '#1f5fd6', scale: 0.75 }).setLngLat([lng, lat]).addTo(m));
@@ -66,19 +66,19 @@ export class Identify {
 /** One layer's line: its name (tagged A and/or B when on show) and its class or colour. */
 function identifyRow(entry: IdentifyEntry, sides: { a: string | null; b: string | null }): HTMLElement {
   const tags: HTMLElement[] = [];
-  if (entry.layer === sides.a) tags.push(h('span', { class: 'side-tag a' }, 'A'));
-  if (entry.layer === sides.b) tags.push(h('span', { class: 'side-tag b' }, 'B'));
+  if (entry.layer === sides.a) tags.push(el('span', { class: 'side-tag a' }, 'A'));
+  if (entry.layer === sides.b) tags.push(el('span', { class: 'side-tag b' }, 'B'));
   let value: HTMLElement;
   if (entry.kind === 'imagery') {
     value = entry.rgb
-      ? h('span', { class: 'value' }, h('span', { class: 'chip', style: `background:rgb(${entry.rgb.slice(0, 3).join(',')})` }),
+      ? el('span', { class: 'value' }, el('span', { class: 'chip', style: `background:rgb(${entry.rgb.slice(0, 3).join(',')})` }),
         `RGB ${entry.rgb.slice(0, 3).join(', ')}`)
-      : h('span', { class: 'value muted' }, 'no data');
+      : el('span', { class: 'value muted' }, 'no data');
   } else {
     value = entry.class
-      ? h('span', { class: 'value' }, h('span', { class: 'chip', style: `background:${entry.color}` }), entry.class)
-      : h('span', { class: 'value muted' }, entry.value ? `value ${entry.value}` : 'no data');
+      ? el('span', { class: 'value' }, el('span', { class: 'chip', style: `background:${entry.color}` }), entry.class)
+      : el('span', { class: 'value muted' }, entry.value ? `value ${entry.value}` : 'no data');
   }
-  return h('tr', { 'data-layer': entry.layer, 'data-class': entry.class ?? '' },
-    h('th', { scope: 'row' }, ...tags, entry.title), h('td', {}, value));
+  return el('tr', { 'data-layer': entry.layer, 'data-class': entry.class ?? '' },
+    el('th', { scope: 'row' }, ...tags, entry.title), el('td', {}, value));
 }

@@ -1,7 +1,7 @@
 // Which of a city's layers come first, which two are compared by default, and their short names.
 
-import type { City, Layer } from './api';
-import { narrowQuery } from './util';
+import type { City, Layer } from './endpoints';
+import { narrowQuery } from '../shared/util';
 
 const KIND_ORDER = ['mcae', 'sinolc1', 'agreement', 'other', 'imagery'];
 const KIND_NAMES: Record<string, string> = { imagery: 'Imagery', mcae: 'MCAE', sinolc1: 'SinoLC-1', agreement: 'Agreement' };

@@ -1,8 +1,8 @@
 // The legends of the two compared layers. A class is a toggle button (colour chip + name):
 // clicking it hides the class, or, in highlight mode, highlights it and greys out the rest.
 
-import type { Layer, Legend } from './api';
-import { h } from './util';
+import type { Layer, Legend } from './endpoints';
+import { el } from '../shared/util';
 
 export interface LegendHost {
   legendFor(layer: Layer): Legend | undefined;
@@ -25,7 +25,7 @@ export function renderLegends(container: HTMLElement, host: LegendHost, sides: {
     if (!layer) continue;
     const existing = seen.get(layer.id);
     if (existing) { // the same layer on both sides: one legend, both tags
-      existing.querySelector('.legend-tags')?.append(h('span', { class: `side-tag ${tag.toLowerCase()}` }, tag));
+      existing.querySelector('.legend-tags')?.append(el('span', { class: `side-tag ${tag.toLowerCase()}` }, tag));
       continue;
     }
     const block = legendBlock(host, tag, layer);
@@ -35,51 +35,51 @@ export function renderLegends(container: HTMLElement, host: LegendHost, sides: {
 }
 
 function legendBlock(host: LegendHost, tag: string, layer: Layer): HTMLElement {
-  const tags = h('span', { class: 'legend-tags', 'aria-hidden': 'true' },
-    h('span', { class: `side-tag ${tag.toLowerCase()}` }, tag));
-  const header = h('div', { class: 'legend-head' },
+  const tags = el('span', { class: 'legend-tags', 'aria-hidden': 'true' },
+    el('span', { class: `side-tag ${tag.toLowerCase()}` }, tag));
+  const header = el('div', { class: 'legend-head' },
     tags,
-    h('h3', { id: `legend-title-${layer.id}` }, layer.title),
+    el('h3', { id: `legend-title-${layer.id}` }, layer.title),
     provenanceBadge(layer),
-    h('button', { type: 'button', class: 'icon-button info small', 'aria-label': `About ${layer.title}: provenance and version`,
+    el('button', { type: 'button', class: 'icon-button info small', 'aria-label': `About ${layer.title}: provenance and version`,
       onclick: () => host.showInfo(layer) }, 'i'));
-  const block = h('section', { class: 'legend', 'data-layer': layer.id, 'aria-labelledby': `legend-title-${layer.id}` }, header);
+  const block = el('section', { class: 'legend', 'data-layer': layer.id, 'aria-labelledby': `legend-title-${layer.id}` }, header);
   if (layer.kind === 'imagery') {
-    block.append(h('p', { class: 'hint' }, 'Imagery (true colour): no classes.'));
+    block.append(el('p', { class: 'hint' }, 'Imagery (true colour): no classes.'));
     return block;
   }
   const legend = host.legendFor(layer);
   if (!legend) {
-    block.append(h('p', { class: 'hint' }, 'Loading the legend…'));
+    block.append(el('p', { class: 'hint' }, 'Loading the legend…'));
     return block;
   }
   const hidden = new Set(host.hiddenOf(layer.id));
   const highlighted = new Set(host.highlightedOf(layer.id));
-  const list = h('ul', { class: 'classes', role: 'list' });
+  const list = el('ul', { class: 'classes', role: 'list' });
   for (const cls of legend.classes) {
     const isHidden = hidden.has(cls.id);
     const isHighlighted = highlighted.has(cls.id);
     const state = isHidden ? 'hidden' : isHighlighted ? 'highlighted' : highlighted.size ? 'dimmed' : 'shown';
     const label = `${cls.name}${isHidden ? ' (hidden)' : isHighlighted ? ' (highlighted)' : ''}`;
-    list.append(h('li', {},
-      h('button', {
+    list.append(el('li', {},
+      el('button', {
         type: 'button', class: `class-button ${state}`, 'data-class': cls.id, 'data-state': state,
         'aria-pressed': String(isHidden || isHighlighted), title: `${label}: click to ${legendMode()} (${cls.color})`,
         onclick: () => host.toggleClass(layer.id, cls.id, legendMode()),
       },
-      h('span', { class: 'chip', style: `background:${cls.color}`, 'aria-hidden': 'true' }),
-      h('span', { class: 'class-name' }, cls.name),
-      h('span', { class: 'class-state', 'aria-hidden': 'true' }, isHidden ? 'hidden' : isHighlighted ? '★' : ''))));
+      el('span', { class: 'chip', style: `background:${cls.color}`, 'aria-hidden': 'true' }),
+      el('span', { class: 'class-name' }, cls.name),
+      el('span', { class: 'class-state', 'aria-hidden': 'true' }, isHidden ? 'hidden' : isHighlighted ? '★' : ''))));
   }
   block.append(list);
   if (hidden.size || highlighted.size) {
-    block.append(h('button', { type: 'button', class: 'link-button', onclick: () => host.resetClasses(layer.id) },
+    block.append(el('button', { type: 'button', class: 'link-button', onclick: () => host.resetClasses(layer.id) },
       'Show all classes'));
   }
   return block;
 }
 
 export function provenanceBadge(layer: { provenance: string }): HTMLElement {
-  return h('span', { class: `badge ${layer.provenance}`, title: layer.provenance === 'synthetic'
+  return el('span', { class: `badge ${layer.provenance}`, title: layer.provenance === 'synthetic'
     ? 'Synthetic: made up for the demo, not a real map' : 'Real data' }, layer.provenance);
 }

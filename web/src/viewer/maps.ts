@@ -11,7 +11,7 @@ import Compare from '@maplibre/maplibre-gl-compare';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import '@maplibre/maplibre-gl-compare/dist/maplibre-gl-compare.css';
 
-import { api, type Layer } from './api';
+import { endpoints, type Layer } from './endpoints';
 import { tileUrl, type ClassFilter } from './classfilter';
 import type { Mode } from './state';
 
@@ -139,7 +139,7 @@ export class MapPair {
 
   setLayer(side: 'a' | 'b', city: string, layer: Layer | null, filter?: ClassFilter): void {
     const map = side === 'a' ? this.a : this.b;
-    const url = layer ? tileUrl(api.tilePath(city, layer.id, layer.version), `${city}/${layer.id}`, filter) : '';
+    const url = layer ? tileUrl(endpoints.tilePath(city, layer.id, layer.version), `${city}/${layer.id}`, filter) : '';
     const extent = layer ? JSON.stringify([layer.bounds, layer.minzoom, layer.maxzoom]) : '';
     const current = this.shown.get(map);
     if (current && layer && current.layer === `${city}/${layer.id}` && current.extent === extent) {
@@ -156,7 +156,7 @@ export class MapPair {
     this.shown.delete(map);
     if (!layer) return;
     map.addSource('layer', {
-      type: 'raster', tiles: [url], tileSize: 256, bounds: layer.bounds,
+      type: 'raster', tiles: [url], tileSize: 256, bounds: layer.bounds as [number, number, number, number],
       minzoom: Math.max(0, layer.minzoom - OVERVIEW_ZOOMS), maxzoom: layer.maxzoom,
     });
     const categorical = layer.kind !== 'imagery';

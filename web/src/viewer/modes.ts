@@ -3,7 +3,7 @@
 
 import type { MapPair } from './maps';
 import type { Mode } from './state';
-import { byId, narrowQuery } from './util';
+import { byId, narrowQuery } from '../shared/util';
 
 export interface ModeHost {
   /** A mode button was picked (click, or arrow keys in the radio group). */

@@ -1,7 +1,7 @@
 // The district search box: type part of a name (accents and case do not matter) or an id, pick
 // one of the first eight matches with the mouse or the arrow keys and Enter.
 
-import { byId, h } from './util';
+import { byId, el } from '../shared/util';
 
 export interface SearchHost {
   /** The districts of the city shown. */
@@ -43,10 +43,10 @@ export function bindDistrictSearch(host: SearchHost): void {
   const render = () => {
     const query = fold(input.value.trim());
     matches = query ? host.districts().filter((d) => fold(d.name).includes(query) || d.id.includes(query)).slice(0, 8) : [];
-    list.replaceChildren(...(matches.length ? matches.map((d, i) => h('li', {
+    list.replaceChildren(...(matches.length ? matches.map((d, i) => el('li', {
       id: `district-option-${i}`, role: 'option', 'aria-selected': String(i === active), 'data-district': d.id,
       onmousedown: (e: Event) => { e.preventDefault(); choose(d.id); },
-    }, d.name)) : query ? [h('li', { class: 'empty', role: 'option', 'aria-disabled': 'true' }, 'No district matches')] : []));
+    }, d.name)) : query ? [el('li', { class: 'empty', role: 'option', 'aria-disabled': 'true' }, 'No district matches')] : []));
     list.hidden = !query;
     input.setAttribute('aria-expanded', String(!!query));
     if (active >= 0) input.setAttribute('aria-activedescendant', `district-option-${active}`);

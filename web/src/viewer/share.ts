@@ -1,6 +1,6 @@
 // The Share dialog: the address of the current view (the URL hash holds all of it) to copy.
 
-import { byId } from './util';
+import { byId } from '../shared/util';
 
 /** Wire the Share button and the dialog's Copy button; `saveView` writes the hash first. */
 export function bindShare(saveView: () => void): void {

@@ -7,6 +7,10 @@ const ID = new RegExp(__MCAE_ID_PATTERN__); // the API's id rule (see vite.confi
 export type Mode = 'swipe' | 'side' | 'overlay';
 export const MODES: Mode[] = ['swipe', 'side', 'overlay'];
 
+/** The panel's tabs. */
+export type Tab = 'legend' | 'areas' | 'download' | 'agreement';
+export const TABS: Tab[] = ['legend', 'areas', 'download', 'agreement'];
+
 export interface ViewState {
   city: string | null;
   a: string | null; // left / bottom layer

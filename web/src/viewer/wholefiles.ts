@@ -2,12 +2,11 @@
 // (.aux.xml), QGIS style (.qml), size and SHA-256, and a /vsicurl/ path to open them remotely in
 // GDAL or QGIS. The URLs are versioned and immutable (GET .../files lists the current version).
 
-import { api, getJSON } from './api';
-import type { components } from '../shared/api-types';
-import { formatBytes, h } from './util';
+import { api, type Schemas } from '../shared/client';
+import { el, formatBytes } from '../shared/util';
 
-export type WholeFiles = components['schemas']['WholeFilesOut'];
-export type WholeFile = components['schemas']['WholeFileOut'];
+export type WholeFiles = Schemas['WholeFilesOut'];
+export type WholeFile = Schemas['WholeFileOut'];
 
 /** Renders the whole files of one layer into a container (the Download tab's "Whole maps"). */
 export class WholeFilesList {
@@ -26,16 +25,16 @@ export class WholeFilesList {
     }
     const key = `${city}/${layer.id}/${layer.version ?? ''}`;
     if (key === this.shown) return;
-    this.box.replaceChildren(h('p', { class: 'hint' }, 'Listing the files…'));
+    this.box.replaceChildren(el('p', { class: 'hint' }, 'Listing the files…'));
     try {
-      const listing = await getJSON<WholeFiles>(`${api.layerPath(city, layer.id)}/files`);
+      const listing = await api.get('/api/cities/{city}/layers/{layer}/files', { path: { city, layer: layer.id } });
       if (token !== this.token) return;
       this.shown = key;
       this.render(listing);
     } catch (error) {
       if (token !== this.token) return;
       this.shown = '';
-      this.box.replaceChildren(h('p', { class: 'hint', id: 'whole-files-none' },
+      this.box.replaceChildren(el('p', { class: 'hint', id: 'whole-files-none' },
         `No whole files of ${layer.title}: ${(error as Error).message}`));
     }
   }
@@ -50,25 +49,25 @@ export class WholeFilesList {
         path = this.copyField(`GDAL path of ${map.name}`, map.vsicurl, 'vsicurl');
         path.querySelector('.open-link')?.remove(); // a GDAL path, not a page to open
       }
-      return h('div', { class: 'service whole-file', 'data-file': map.name, 'data-district': map.district ?? '' },
-        h('span', { class: 'service-title' }, title),
-        h('div', { class: 'row whole-file-links' },
-          h('a', { href: map.url, download: map.name, class: 'button small', 'data-size': String(map.size) },
+      return el('div', { class: 'service whole-file', 'data-file': map.name, 'data-district': map.district ?? '' },
+        el('span', { class: 'service-title' }, title),
+        el('div', { class: 'row whole-file-links' },
+          el('a', { href: map.url, download: map.name, class: 'button small', 'data-size': String(map.size) },
             `${map.name} (${formatBytes(map.size)})`),
-          ...sidecars.map((f) => h('a', { href: f.url, download: f.name, class: 'open-link sidecar', title: f.name },
+          ...sidecars.map((f) => el('a', { href: f.url, download: f.name, class: 'open-link sidecar', title: f.name },
             f.role === 'metadata' ? '.aux.xml' : '.qml'))),
-        h('div', { class: 'sha256' }, h('span', { class: 'copy-kind' }, 'SHA-256'),
-          h('code', { class: 'sha256-value', title: `SHA-256 of ${map.name}` }, map.sha256)),
+        el('div', { class: 'sha256' }, el('span', { class: 'copy-kind' }, 'SHA-256'),
+          el('code', { class: 'sha256-value', title: `SHA-256 of ${map.name}` }, map.sha256)),
         path);
     };
     const city = maps.filter((f) => !f.district).map(row);
     const districts = maps.filter((f) => f.district).map(row);
     this.box.replaceChildren(
-      h('p', { class: 'hint' }, `Version ${listing.version}. Check a download with `,
-        h('code', {}, 'sha256sum'), '; open a map without downloading it: ', h('code', {}, 'gdalinfo /vsicurl/…'),
+      el('p', { class: 'hint' }, `Version ${listing.version}. Check a download with `,
+        el('code', {}, 'sha256sum'), '; open a map without downloading it: ', el('code', {}, 'gdalinfo /vsicurl/…'),
         ' or QGIS › Add Raster Layer › Protocol HTTP(S).'),
       ...city,
-      ...(districts.length ? [h('details', { class: 'whole-districts' },
-        h('summary', {}, `District maps (${districts.length})`), ...districts)] : []));
+      ...(districts.length ? [el('details', { class: 'whole-districts' },
+        el('summary', {}, `District maps (${districts.length})`), ...districts)] : []));
   }
 }

@@ -8,6 +8,33 @@ from mcae.inference.project import Project as EngineProject
 from mcae.platform.annotation.models import Project
 
 
+def all_patch_bounds(engine: EngineProject) -> dict[str, list[float]]:
+    """[west, south, east, north] in EPSG:4326 of every patch of an engine project ({} without
+    georeferencing): what the import stores for the neighbourhoods' locator."""
+    try:
+        info = engine.scene_info
+        patches = list(engine.grid.patches())
+    except (OSError, ValueError, KeyError):
+        return {}
+    if not info.crs:
+        return {}
+    out = {}
+    for patch in patches:
+        t = info.window_transform(patch.window)
+        west, north = t @ (0, 0)
+        east, south = t @ (patch.window.width, patch.window.height)
+        out[patch.id] = [round(v, 7) for v in transform_bounds(info.crs, "EPSG:4326", min(west, east),
+                                                               min(south, north), max(west, east), max(south, north))]
+    return out
+
+
+def union(boxes: list[list[float]]) -> list[float] | None:
+    """The bounds around these [w, s, e, n] boxes (None for none)."""
+    if not boxes:
+        return None
+    return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
+
+
 def patch_bounds(project: Project, patch_name: str) -> list[float] | None:
     """[west, south, east, north] of a patch in EPSG:4326 (None without georeferencing)."""
     try:

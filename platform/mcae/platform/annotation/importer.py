@@ -23,14 +23,16 @@ from sqlalchemy.orm import Session
 from mcae.inference.decisions import DATABASE_STORE, read_decisions, resolve
 from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.project import Project as EngineProject
-from mcae.platform.annotation import mask_stream
-from mcae.platform.annotation.mask_classes import refresh_totals
+from mcae.platform.annotation import counters, mask_stream
+from mcae.platform.annotation.geo import all_patch_bounds, union
+from mcae.platform.annotation.mask_classes import refresh_totals, send_small_groups
 from mcae.platform.annotation.models import (
     Decision,
     DecisionMask,
     Group,
     History,
     Mask,
+    Neighbourhood,
     Patch,
     Project,
     Training,
@@ -91,9 +93,11 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
     # saves lock groups before masks: so does the import, all at once, so it never deadlocks with one
     session.execute(select(Group.id).where(Group.project_id == project_id).order_by(Group.id).with_for_update())
     _import_patches(session, engine_project, project_id)
+    _import_neighbourhoods(session, engine_project, project_id)
     row.grid = {**engine_project.manifest["grid"], "gsd": _scene_gsd(engine_project)}
     groups = _import_groups(session, row, engine_project)
     counts = _import_masks(session, project_id, engine_project, groups, first, progress)
+    send_small_groups(session, project_id)  # before the totals: their masks wait for refinement
     refresh_totals(session, groups.values())
     row.area = int(session.scalar(select(func.coalesce(func.sum(Group.area), 0))
                                   .where(Group.project_id == project_id)) or 0)
@@ -107,6 +111,7 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
         if loaded:
             session.execute(update(Mask).where(Mask.project_id == project_id, Mask.class_id.is_not(None))
                             .values(mapped_class=Mask.class_id))
+    counters.recount(session, project_id)
     # which database holds the decisions: commands run on the folder find it from here
     where = {"url": _locator(session), "project_id": project_id}
     if not _in_database(engine_project) or engine_project.manifest.get("decisions_database") != where:
@@ -168,6 +173,32 @@ def _import_patches(session: Session, project: EngineProject, project_id: str) -
             for p in project.grid.patches() if p.id not in known]
     if rows:
         session.execute(insert(Patch), rows)
+
+
+def _import_neighbourhoods(session: Session, project: EngineProject, project_id: str) -> None:
+    """One row per neighbourhood: its patches (row, column order), its place on the map (stored
+    here, not computed per request) and, from ``counters.recount``, its counters."""
+    members: dict[str, list[str]] = {}
+    for p in sorted(project.grid.patches(), key=lambda p: (p.row, p.col)):
+        members.setdefault(p.neighbourhood, []).append(p.id)
+    bounds = all_patch_bounds(project)
+    known = {h.name: h for h in session.scalars(select(Neighbourhood).where(Neighbourhood.project_id == project_id))}
+
+    def order(name: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in name.split("-") if part.isdigit())
+
+    new = []
+    for seq, name in enumerate(sorted(members, key=order)):
+        box = union([bounds[p] for p in members[name] if p in bounds])
+        found = known.get(name)
+        if found is None:
+            new.append({"project_id": project_id, "name": name, "seq": seq, "patches": members[name], "bounds": box,
+                        "groups": 0, "masks": 0, "decided": 0, "refine": 0, "area": 0, "decided_area": 0})
+        else:
+            found.seq, found.patches, found.bounds = seq, members[name], box
+    if new:
+        session.execute(insert(Neighbourhood), new)
+    session.flush()
 
 
 def _group_summary(project: EngineProject) -> pd.DataFrame:

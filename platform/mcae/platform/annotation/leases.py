@@ -4,9 +4,11 @@ A lease is a conditional update (free, expired or already mine -> mine until now
 two requests racing for one group cannot both win, on SQLite or PostgreSQL. It expires by
 itself; asking for the next group gives back the one held before. Groups holding masks of
 the expert's own rejected decisions come first; then open groups by map gain (open area x
-(1 - confidence), the groups' counters, indexed), groups of one or two open masks last (they
-are better corrected one by one in refinement than by a cluster action each); then, once first
-passes are done, double groups that need a second, independent labelling.
+(1 - confidence), the groups' counters, indexed), groups with only one or two masks still open
+last. Groups smaller than the project's ``min_group_size`` are never handed out: the import
+sends their masks to refinement, where they are corrected one by one rather than by a cluster
+action each. Then, once first passes are done, double groups that need a second, independent
+labelling.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from mcae.platform.annotation import schemas
 from mcae.platform.annotation.auth import CurrentUser
 from mcae.platform.annotation.lookups import project_row
 from mcae.platform.annotation.models import Decision, DecisionMask, Group, Mask, Project, utcnow
-from mcae.platform.annotation.queries import group_view
+from mcae.platform.annotation.queries import read_group
 
 SMALL_GROUP = 2  # open masks: such groups come after every larger one
 CANDIDATES = 200  # groups read per request (in gain order); leased ones are skipped
@@ -128,6 +130,6 @@ def release(session: Session, project_id: str, user: CurrentUser) -> int:
 def _out(session: Session, project: Project, group_id: int, second: bool, remaining: int) -> schemas.NextGroupOut:
     group = session.get(Group, group_id, populate_existing=True)
     assert group is not None  # leased just now, in this transaction
-    view = group_view(session, project, group)
+    view = read_group(session, project, group)
     return schemas.NextGroupOut(group=view, second_pass=second, lease_until=group.lease_until,
                                 remaining=remaining)

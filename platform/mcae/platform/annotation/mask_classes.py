@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
-from mcae.platform.annotation.models import Base, Decision, DecisionMask, Group, Mask
+from mcae.inference.classes import N_CLASSES
+from mcae.platform.annotation.counters import Deltas, authors, facts
+from mcae.platform.annotation.models import Base, Decision, DecisionMask, Group, Mask, Project
 
 CHUNK = 500
 
@@ -46,30 +49,63 @@ def recompute(session: Session, mask_pks: list[int],
 
     Returns (mask, class before, class after) of every mask that changed.
     """
-    lock_groups_of(session, mask_pks)
+    small = small_groups(session, lock_groups_of(session, mask_pks))
     forced = in_force(session, mask_pks)
     changed: list[tuple[int, int | None, int | None]] = []
     groups: set[int] = set()
+    deltas: Deltas | None = None
     for part in chunks(mask_pks):
         # fresh rows (the groups' locks are held now), not what the session read before
-        for mask in session.scalars(select(Mask).where(Mask.id.in_(part)).execution_options(populate_existing=True)):
+        masks = list(session.scalars(select(Mask).where(Mask.id.in_(part)).execution_options(populate_existing=True)))
+        by = authors(session, [m.decision_id for m in masks] + [forced[m.id][2] for m in masks if m.id in forced])
+        for mask in masks:
             cls, fine, decision_id = forced.get(mask.id, (None, None, None))
             cls = cls or None  # Unknown (0): undecided
             fine = fine if cls else None
             if (mask.class_id, mask.fine_class, mask.decision_id) != (cls, fine, decision_id):
+                before = facts(mask, by)
                 changed.append((mask.id, mask.class_id, cls))
                 mask.class_id, mask.fine_class, mask.decision_id = cls, fine, decision_id
                 mask.version += 1
-                if cls:
-                    mask.refine = False
+                # decided: out of refinement; undecided in a small group: back to refinement
+                mask.refine = False if cls else (mask.refine or mask.group_id in small)
+                deltas = deltas or Deltas(mask.project_id)
+                deltas.add(before, facts(mask, by))
                 if mask.group_id is not None:
                     groups.add(mask.group_id)
+    if deltas is not None:
+        session.flush()
+        deltas.apply(session)
     bump_groups(session, groups - set(bumped))
     refresh_totals(session, groups)
     return changed
 
 
-def lock_groups_of(session: Session, mask_pks: list[int]) -> None:
+def small_groups(session: Session, group_ids: Iterable[int]) -> set[int]:
+    """Those of these groups with fewer masks than their project's ``min_group_size``."""
+    ids = sorted(set(group_ids))
+    out: set[int] = set()
+    for part in chunks(ids):
+        out.update(session.scalars(select(Group.id).join(Project, Project.id == Group.project_id).where(
+            Group.id.in_(part), Group.size < Project.min_group_size)))
+    return out
+
+
+def send_small_groups(session: Session, project_id: str) -> list[int]:
+    """Send the undecided masks of the project's groups of fewer than ``min_group_size`` masks to
+    refinement (they are corrected one by one, not by a cluster action each); returns the groups
+    changed. The caller refreshes the groups' totals and recounts the project."""
+    minimum = select(Project.min_group_size).where(Project.id == project_id).scalar_subquery()
+    small = select(Group.id).where(Group.project_id == project_id, Group.size < minimum)
+    waiting = (Mask.group_id.in_(small), Mask.class_id.is_(None), Mask.present.is_(True), Mask.refine.is_(False))
+    ids = sorted(g for g in session.scalars(select(Mask.group_id).where(*waiting).distinct()) if g is not None)
+    if ids:
+        session.execute(update(Mask).where(*waiting).values(refine=True, version=Mask.version + 1)
+                        .execution_options(synchronize_session=False))
+    return ids
+
+
+def lock_groups_of(session: Session, mask_pks: list[int]) -> set[int]:
     """Lock the groups of these masks, in id order, before any of the masks (PostgreSQL; SQLite
     holds its one write lock already): every write takes group locks before mask locks, in the
     same order, so two writes never wait on each other in a cycle."""
@@ -80,6 +116,7 @@ def lock_groups_of(session: Session, mask_pks: list[int]) -> None:
                    if g is not None)
     for part in chunks(sorted(ids)):
         session.execute(select(Group.id).where(Group.id.in_(part)).order_by(Group.id).with_for_update())
+    return ids
 
 
 def bump_groups(session: Session, group_ids: Iterable[int]) -> None:
@@ -103,44 +140,72 @@ def refresh_totals(session: Session, group_ids: Iterable[int]) -> None:
                    func.coalesce(func.sum(case((is_open, Mask.area), else_=0)), 0),
                    func.count(case((is_open, 1))),
                    func.coalesce(func.sum(case((is_open, Mask.area * (1.0 - func.coalesce(Mask.pred_score, 0.0))),
-                                               else_=0.0)), 0.0))
+                                               else_=0.0)), 0.0),
+                   func.count(Mask.id), func.count(Mask.class_id), func.count(case((undecided & Mask.refine, 1))))
             .where(Mask.group_id.in_(part), Mask.present.is_(True)).group_by(Mask.group_id)).all()
         found = {r[0]: r[1:] for r in rows}
-        values = [{"id": gid, "area": int(a), "decided_area": int(d), "open_area": int(o), "open_masks": int(n),
-                   "gain": round(float(g), 3)} for gid, (a, d, o, n, g) in
-                  ((gid, found.get(gid, (0, 0, 0, 0, 0.0))) for gid in part)]
+        values: list[dict[str, Any]] = [
+            {"id": gid, "area": int(a), "decided_area": int(d), "open_area": int(o), "open_masks": int(n),
+             "gain": round(float(g), 3), "masks": int(m), "decided": int(dm), "refine": int(r)}
+            for gid, (a, d, o, n, g, m, dm, r) in ((gid, found.get(gid, (0, 0, 0, 0, 0.0, 0, 0, 0))) for gid in part)]
+        weights = mix_weights(session, part)
+        for v in values:
+            v["mix"] = weights.get(int(v["id"]))
         session.execute(update(Group), values)
+
+
+def mix_weights(session: Session, group_ids: list[int]) -> dict[int, list[float]]:
+    """Per group, the class mix's weights (``views.mix_percent`` makes the histogram of them): one
+    per decided mask on its class, the probabilities of the others (the engine's ``class_mix``)."""
+    out: dict[int, np.ndarray] = {}
+    for group_id, cls, proba in session.execute(select(Mask.group_id, Mask.class_id, Mask.proba).where(
+            Mask.group_id.in_(group_ids), Mask.present.is_(True))):
+        w = out.get(group_id)
+        if w is None:
+            w = out[group_id] = np.zeros(N_CLASSES)
+        if cls:
+            w[cls - 1] += 1.0
+        elif proba is not None:
+            w += np.nan_to_num(np.asarray(proba, np.float64)[:N_CLASSES], nan=0.0)
+    return {g: [round(float(v), 6) for v in w] for g, w in out.items()}
 
 
 def recompute_bulk(session: Session, mask_pks: list[int]) -> int:
     """``recompute`` for many masks at once (Load): the same rules and version bumps, read and
     written with a few Core statements per chunk instead of one ORM object per mask. Returns
     how many masks changed. (The session must not hold these masks as objects it trusts.)"""
-    lock_groups_of(session, mask_pks)
+    small = small_groups(session, lock_groups_of(session, mask_pks))
     forced = in_force(session, mask_pks)
     conn = session.connection()
     changed, groups = 0, set()
     table = Base.metadata.tables["masks"]
     masks = table.c
+    deltas: Deltas | None = None
     for part in chunks(mask_pks):
-        rows = conn.execute(select(masks.id, masks.class_id, masks.fine_class, masks.decision_id, masks.group_id)
+        rows = conn.execute(select(masks.id, masks.class_id, masks.fine_class, masks.decision_id, masks.group_id,
+                                   masks.project_id, masks.present, masks.patch, masks.neighbourhood, masks.area,
+                                   masks.refine, masks.pred_class, masks.mapped_class)
                             .where(masks.id.in_(part))).all()
-        decided: list[dict[str, Any]] = []
-        undecided: list[dict[str, Any]] = []
-        for pk, cls_before, fine_before, decision_before, group_id in rows:
-            cls, fine, decision_id = forced.get(pk, (None, None, None))
+        by = authors(session, [r.decision_id for r in rows] + [forced[r.id][2] for r in rows if r.id in forced])
+        values: list[dict[str, Any]] = []
+        for row in rows:
+            cls, fine, decision_id = forced.get(row.id, (None, None, None))
             cls = cls or None  # Unknown (0): undecided
             fine = fine if cls else None
-            if (cls_before, fine_before, decision_before) != (cls, fine, decision_id):
-                (decided if cls else undecided).append({"pk": pk, "c": cls, "f": fine, "d": decision_id})
-                if group_id is not None:
-                    groups.add(group_id)
-        for values, refine in ((decided, {"refine": False}), (undecided, {})):
-            if values:
-                conn.execute(update(table).where(masks.id == bindparam("pk")).values(
-                    class_id=bindparam("c"), fine_class=bindparam("f"), decision_id=bindparam("d"),
-                    version=masks.version + 1, **refine), values)
-        changed += len(decided) + len(undecided)
+            if (row.class_id, row.fine_class, row.decision_id) != (cls, fine, decision_id):
+                refine = False if cls else bool(row.refine or row.group_id in small)
+                values.append({"pk": row.id, "c": cls, "f": fine, "d": decision_id, "r": refine})
+                deltas = deltas or Deltas(row.project_id)
+                deltas.add(facts(row, by), facts(row, by, class_id=cls, decision_id=decision_id, refine=refine))
+                if row.group_id is not None:
+                    groups.add(row.group_id)
+        if values:
+            conn.execute(update(table).where(masks.id == bindparam("pk")).values(
+                class_id=bindparam("c"), fine_class=bindparam("f"), decision_id=bindparam("d"),
+                refine=bindparam("r"), version=masks.version + 1), values)
+        changed += len(values)
+    if deltas is not None:
+        deltas.apply(session)
     bump_groups(session, groups)
     refresh_totals(session, groups)
     return changed

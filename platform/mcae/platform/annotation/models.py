@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -96,9 +97,20 @@ class Project(Base):
     area: Mapped[int] = mapped_column(Integer, default=0)  # pixels of the present masks, set by each import
     # reviewed: a rebuild publishes accepted decisions (and reviewers' and admins'); any: every one
     publish_policy: Mapped[str] = mapped_column(String(16), default="reviewed", server_default="reviewed")
+    # groups of fewer masks go to refinement (their undecided masks), never to "next group"
+    min_group_size: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     imported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # counters of the present masks, kept by every write in its transaction (counters.py)
+    masks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    decided: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    refine: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # undecided, sent to refinement
+    decided_area: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    changed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # class differs from the map's
+    changed_area: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    patches: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    checked_patches: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Patch(Base):
@@ -115,6 +127,47 @@ class Patch(Base):
     checked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # counters of its present masks, kept by every write in its transaction (counters.py)
+    masks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    decided: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    refine: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    area: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    decided_area: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class Neighbourhood(Base):
+    """A neighbourhood of a project: its patches, where it lies, and counters of its present masks
+    (kept by every write in its transaction, counters.py), so its page reads no masks."""
+
+    __tablename__ = "neighbourhoods"
+    __table_args__ = (UniqueConstraint("project_id", "name"), Index("ix_neighbourhoods_seq", "project_id", "seq"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer, default=0)  # the page's order (by row, then column)
+    patches: Mapped[list[Any]] = mapped_column(default=list)
+    bounds: Mapped[list[Any] | None] = mapped_column(nullable=True)  # lon/lat w, s, e, n (import)
+    groups: Mapped[int] = mapped_column(Integer, default=0)  # groups with present masks
+    masks: Mapped[int] = mapped_column(Integer, default=0)
+    decided: Mapped[int] = mapped_column(Integer, default=0)
+    refine: Mapped[int] = mapped_column(Integer, default=0)
+    area: Mapped[int] = mapped_column(BigInteger, default=0)
+    decided_area: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Tally(Base):
+    """Per project, present masks counted by a key: ``author-group`` / ``author-mask`` (decided
+    through a group decision / a correction of user ``key``) and ``changed`` (current class
+    ``key`` differs from the last map built). Kept by every write (counters.py)."""
+
+    __tablename__ = "tallies"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[int] = mapped_column(Integer, primary_key=True)
+    masks: Mapped[int] = mapped_column(Integer, default=0)
+    area: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Group(Base):
@@ -139,7 +192,12 @@ class Group(Base):
     decided_area: Mapped[int] = mapped_column(Integer, default=0)
     open_area: Mapped[int] = mapped_column(Integer, default=0)  # undecided, not sent to refinement
     open_masks: Mapped[int] = mapped_column(Integer, default=0)
+    masks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # present ones
+    decided: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    refine: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # undecided, sent to refinement
     gain: Mapped[float] = mapped_column(Float, default=0.0)  # sum of open area x (1 - confidence)
+    # the class mix's weights per class (decided masks by class, the others by probabilities): the histogram
+    mix: Mapped[list[Any] | None] = mapped_column(nullable=True)
     lease_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     lease_started: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -21,8 +21,8 @@ from mcae.inference.errors import ProjectStateError
 from mcae.platform.annotation.importer import engine_decisions, import_project, system_user
 from mcae.platform.annotation.lookups import project_row
 from mcae.platform.annotation.models import Patch, Project, Training
-from mcae.platform.annotation.queries import project_view
 from mcae.platform.annotation.schemas import ProjectOut
+from mcae.platform.annotation.views import project_out
 
 
 def project_of_folder(session: Session, root: str | Path, where: str) -> str:
@@ -77,4 +77,4 @@ def record_training(session: Session, project_id: str, root: str | Path, report:
 
 def project_views(session: Session) -> list[ProjectOut]:
     """Every project with its progress, by id."""
-    return [project_view(session, p) for p in session.scalars(select(Project).order_by(Project.id))]
+    return [project_out(p) for p in session.scalars(select(Project).order_by(Project.id))]

@@ -4,77 +4,51 @@ summary line, masks sorted by confidence, patches, decisions, history."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from typing import Any, Literal
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from mcae.inference.classes import MCAE
 from mcae.platform.annotation import schemas
-from mcae.platform.annotation.areas import gsd, hectares, neighbourhood_areas, project_area, share
+from mcae.platform.annotation.areas import gsd
 from mcae.platform.annotation.lookups import user_names
-from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Patch, Project
-from mcae.platform.annotation.views import MaskState, aware, decision_out, group_out, mask_out, patch_out
+from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Neighbourhood, Patch, Project
+from mcae.platform.annotation.views import (
+    aware,
+    decision_out,
+    group_out,
+    history_out,
+    mask_out,
+    neighbourhood_out,
+    patch_out,
+    rejection_out,
+)
 
 
-def project_view(session: Session, project: Project) -> schemas.ProjectOut:
-    masks, decided = session.execute(select(func.count(Mask.id), func.count(Mask.class_id)).where(
-        Mask.project_id == project.id, Mask.present.is_(True))).one()
-    patches, checked = session.execute(select(func.count(Patch.id), func.count(case((Patch.checked, 1)))).where(
-        Patch.project_id == project.id)).one()
-    area, decided_area = project_area(session, project.id)
+def neighbourhoods(session: Session, project: Project, page: int, per_page: int,
+                   q: str | None = None) -> schemas.NeighbourhoodPage:
+    """A page of the project's neighbourhoods (row, column order), ``q`` a name search: their
+    stored counters, no masks read."""
+    query = select(Neighbourhood).where(Neighbourhood.project_id == project.id, Neighbourhood.masks > 0)
+    if q and q.strip():
+        query = query.where(func.lower(Neighbourhood.name).contains(q.strip().lower(), autoescape=True))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Neighbourhood.seq).offset((page - 1) * per_page).limit(per_page))
     gsd_m = gsd(project)
-    return schemas.ProjectOut(
-        id=project.id, name=project.name, city=project.city, layer=project.layer, scheme=project.scheme,
-        classes=[schemas.ClassOut(id=0, name="Unknown", color="#000000")] +
-                [schemas.ClassOut(id=c.id, name=c.name, color=c.hex) for c in MCAE],
-        fine_classes=project.fine_classes or {}, grid=project.grid, model_version=project.model_version,
-        double_share=project.double_share, publish_policy=project.publish_policy,  # type: ignore[arg-type]
-        version=project.version, masks=masks, decided=decided,
-        patches=patches, checked_patches=checked, area_ha=hectares(area, gsd_m),
-        decided_ha=hectares(decided_area, gsd_m), gsd=gsd_m or None)
+    return schemas.NeighbourhoodPage(total=total, page=page, per_page=per_page,
+                                     items=[neighbourhood_out(h, gsd_m, project.area) for h in rows])
 
 
-def neighbourhoods(session: Session, project: Project, page: int, per_page: int) -> schemas.NeighbourhoodPage:
-    patch_rows = session.execute(select(Patch.neighbourhood, Patch.name).where(Patch.project_id == project.id)
-                                 .order_by(Patch.row, Patch.col)).all()
-    members: dict[str, list[str]] = defaultdict(list)
-    for hood, name in patch_rows:
-        members[hood].append(name)
-    counts = {hood: (groups, masks, decided) for hood, groups, masks, decided in session.execute(
-        select(Mask.neighbourhood, func.count(func.distinct(Mask.group_id)), func.count(Mask.id),
-               func.count(Mask.class_id))
-        .where(Mask.project_id == project.id, Mask.present.is_(True)).group_by(Mask.neighbourhood))}
-    names = [h for h in _hood_order(members) if h in counts]
-    areas = neighbourhood_areas(session, project.id)
-    total = sum(a for a, _ in areas.values())
-    gsd_m = gsd(project)
-    items = []
-    for hood in names[(page - 1) * per_page: page * per_page]:
-        groups, masks, decided = counts[hood]
-        area, decided_area = areas.get(hood, (0, 0))
-        items.append(schemas.NeighbourhoodOut(name=hood, patches=members[hood], groups=groups, masks=masks,
-                                              decided=decided, progress=round(decided / masks, 4) if masks else 1.0,
-                                              area_ha=hectares(area, gsd_m), decided_ha=hectares(decided_area, gsd_m),
-                                              share=share(area, total)))
-    return schemas.NeighbourhoodPage(total=len(names), page=page, per_page=per_page, items=items)
-
-
-def _hood_order(members: dict[str, list[str]]) -> list[str]:
-    def key(name: str) -> tuple[int, ...]:
-        return tuple(int(p) for p in name.split("-") if p.isdigit())
-
-    return sorted(members, key=key)
-
-
-GroupSort = Literal["cluster", "-area", "-gain", "-open-area"]
+GroupSort = Literal["cluster", "-area", "-gain", "-open-area", "-size", "-doubt", "class"]
 
 
 def groups_of(session: Session, project: Project, neighbourhood: str, sort: GroupSort = "cluster",
-              min_area_ha: float | None = None) -> list[schemas.GroupOut]:
-    """The groups of a neighbourhood, in cluster order or by area or map gain (largest first);
-    ``min_area_ha`` keeps those of at least that area. ``index``/``of`` stay the cluster order's."""
+              min_area_ha: float | None = None, *, q: str | None = None,
+              class_id: int | None = None) -> list[schemas.GroupOut]:
+    """The groups of a neighbourhood, in cluster order, by area, map gain, size or doubt (largest
+    first) or by predicted class (then largest first); ``min_area_ha`` keeps those of at least that
+    area, ``q`` those whose key or predicted class name contains it, ``class_id`` those of that
+    predicted class. ``index``/``of`` stay the cluster order's."""
     groups = list(session.scalars(select(Group).where(Group.project_id == project.id,
                                                       Group.neighbourhood == neighbourhood)
                                   .order_by(Group.cluster, Group.pred_class)))
@@ -82,34 +56,34 @@ def groups_of(session: Session, project: Project, neighbourhood: str, sort: Grou
         from mcae.tiles.ids import UnknownId
 
         raise UnknownId("neighbourhood", neighbourhood)
-    masks: dict[int, list[MaskState]] = defaultdict(list)
-    for group_id, class_id, refine, proba in session.execute(  # plain rows: no ORM objects per mask
-            select(Mask.group_id, Mask.class_id, Mask.refine, Mask.proba).where(
-                Mask.project_id == project.id, Mask.neighbourhood == neighbourhood, Mask.present.is_(True))):
-        if group_id is not None:
-            masks[group_id].append((class_id, refine, proba))
-    names = user_names(session)
-    gsd_m, total = gsd(project), project.area or project_area(session, project.id)[0]
-    out = [group_out(g, masks[g.id], i + 1, len(groups), project.model_version, names, gsd_m=gsd_m,
-                     project_area=total) for i, g in enumerate(groups)]
+    names = user_names(session)  # the groups' counters and class mixes: no masks read
+    gsd_m, total = gsd(project), project.area
+    out = [group_out(g, i + 1, len(groups), project.model_version, names, gsd_m=gsd_m, project_area=total)
+           for i, g in enumerate(groups)]
     if min_area_ha is not None:
         out = [g for g in out if g.area_ha >= min_area_ha]
-    if sort != "cluster":
-        field = {"-area": "area_ha", "-gain": "gain_ha", "-open-area": "open_ha"}[sort]
+    if class_id is not None:
+        out = [g for g in out if g.pred_class == class_id]
+    if q:
+        needle = q.strip().lower()
+        out = [g for g in out if needle in g.key.lower() or needle in g.pred_name.lower()]
+    if sort == "class":
+        out.sort(key=lambda g: (g.pred_class, -g.size, g.index))
+    elif sort != "cluster":
+        field = {"-area": "area_ha", "-gain": "gain_ha", "-open-area": "open_ha", "-size": "size",
+                 "-doubt": "doubt"}[sort]
         out.sort(key=lambda g: (-getattr(g, field), g.index))
     return out
 
 
-def group_view(session: Session, project: Project, group: Group,
+def read_group(session: Session, project: Project, group: Group,
                names: dict[int, str] | None = None) -> schemas.GroupOut:
     siblings = list(session.scalars(select(Group.id).where(Group.project_id == project.id,
                                                            Group.neighbourhood == group.neighbourhood)
                                     .order_by(Group.cluster, Group.pred_class)))
-    masks = [(c, r, p) for c, r, p in session.execute(select(Mask.class_id, Mask.refine, Mask.proba).where(
-        Mask.group_id == group.id, Mask.present.is_(True)))]
     names = names if names is not None else user_names(session)
-    return group_out(group, masks, siblings.index(group.id) + 1, len(siblings), project.model_version,
-                     names, gsd_m=gsd(project), project_area=project.area or project_area(session, project.id)[0],
+    return group_out(group, siblings.index(group.id) + 1, len(siblings), project.model_version,
+                     names, gsd_m=gsd(project), project_area=project.area,
                      rejections=rejections_of(session, group, names))
 
 
@@ -121,11 +95,7 @@ def rejections_of(session: Session, group: Group, names: dict[int, str]) -> list
         .join(Mask, Mask.id == DecisionMask.mask_pk)
         .where(Mask.group_id == group.id, Decision.review == "rejected", Decision.state == "active")
         .group_by(Decision.id).order_by(Decision.id.desc()).limit(20)).all()
-    return [schemas.RejectionOut(decision=d.id, author=names.get(d.author_id, "?"),
-                                 reviewer=names.get(d.reviewer_id) if d.reviewer_id else None,
-                                 comment=d.review_comment, reviewed_at=d.reviewed_at,
-                                 class_name=("Unknown" if d.class_id == 0 else MCAE.name_of(d.class_id)),
-                                 masks=int(n)) for d, n in rows]
+    return [rejection_out(d, names, int(n)) for d, n in rows]
 
 
 SortKey = Literal["confidence", "-confidence", "area", "-area", "id"]
@@ -172,58 +142,39 @@ def _mask_page(session: Session, project: Project, query: Select[Any], sort: Sor
     return schemas.MaskPage(total=total, page=page, per_page=per_page, items=items)
 
 
-def mask_view(session: Session, project: Project, mask: Mask) -> schemas.MaskOut:
+def read_mask(session: Session, project: Project, mask: Mask) -> schemas.MaskOut:
     key = session.scalar(select(Group.key).where(Group.id == mask.group_id)) if mask.group_id else None
     via = _via(session, [mask])
     return mask_out(project.id, mask, key, via.get(mask.decision_id) if mask.decision_id else None, gsd(project))
 
 
-def patch_counts(session: Session, project_id: str, names: list[str] | None = None) -> dict[str, tuple[int, int, int]]:
-    return {p: c[:3] for p, c in patch_totals(session, project_id, names).items()}
-
-
-def patch_totals(session: Session, project_id: str,
-                 names: list[str] | None = None) -> dict[str, tuple[int, int, int, int, int]]:
-    """Per patch: masks, decided, waiting for refinement, area and decided area (pixels)."""
-    query = select(Mask.patch, func.count(Mask.id), func.count(Mask.class_id),
-                   func.count(case((Mask.refine & Mask.class_id.is_(None), 1))),
-                   func.coalesce(func.sum(Mask.area), 0),
-                   func.coalesce(func.sum(case((Mask.class_id.is_not(None), Mask.area), else_=0)), 0)).where(
-        Mask.project_id == project_id, Mask.present.is_(True))
-    if names is not None:
-        query = query.where(Mask.patch.in_(names))
-    return {p: (n, d, r, int(a), int(da)) for p, n, d, r, a, da in session.execute(query.group_by(Mask.patch))}
-
-
 def patches(session: Session, project: Project, page: int, per_page: int,
-            state: Literal["all", "refine", "unchecked", "checked"]) -> schemas.PatchPage:
-    rows = list(session.scalars(select(Patch).where(Patch.project_id == project.id).order_by(Patch.row, Patch.col)))
-    if state == "refine":  # which patches wait for refinement: counted over the project (no counter yet)
-        counts = patch_totals(session, project.id)
-        rows = [p for p in rows if counts.get(p.name, (0, 0, 0, 0, 0))[2] > 0]
+            state: Literal["all", "refine", "unchecked", "checked"], q: str | None = None) -> schemas.PatchPage:
+    """A page of patches (row, column order): all, those with masks waiting for refinement, or
+    (un)checked ones; ``q`` a name search. Their stored counters, no masks read."""
+    query = select(Patch).where(Patch.project_id == project.id)
+    if q and q.strip():
+        query = query.where(func.lower(Patch.name).contains(q.strip().lower(), autoescape=True))
+    if state == "refine":
+        query = query.where(Patch.refine > 0)
     elif state in ("unchecked", "checked"):
-        rows = [p for p in rows if p.checked == (state == "checked")]
-    shown = rows[(page - 1) * per_page: page * per_page]
-    if state != "refine":  # only the page's patches are counted (the unique index's project_id, patch)
-        counts = patch_totals(session, project.id, [p.name for p in shown])
+        query = query.where(Patch.checked.is_(state == "checked"))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Patch.row, Patch.col).offset((page - 1) * per_page).limit(per_page))
     names = user_names(session)
     gsd_m = gsd(project)
-    items = []
-    for p in shown:
-        n, d, r, a, da = counts.get(p.name, (0, 0, 0, 0, 0))
-        items.append(patch_out(p, n, d, r, names, area=(a, da, gsd_m)))
-    return schemas.PatchPage(total=len(rows), page=page, per_page=per_page, items=items)
+    return schemas.PatchPage(total=total, page=page, per_page=per_page,
+                             items=[patch_out(p, names, gsd_m=gsd_m) for p in rows])
 
 
-def patch_view(session: Session, patch: Patch, bounds: list[float] | None = None) -> schemas.PatchOut:
-    n, d, r, a, da = patch_totals(session, patch.project_id, [patch.name]).get(patch.name, (0, 0, 0, 0, 0))
+def read_patch(session: Session, patch: Patch, bounds: list[float] | None = None) -> schemas.PatchOut:
+    session.refresh(patch)  # its counters as this transaction's writes left them
     project = session.get(Project, patch.project_id)
-    return patch_out(patch, n, d, r, user_names(session), bounds,
-                     area=(a, da, gsd(project) if project is not None else 0.0))
+    return patch_out(patch, user_names(session), bounds, gsd_m=gsd(project) if project is not None else 0.0)
 
 
 def patch_detail(session: Session, project: Project, patch: Patch, bounds: list[float] | None) -> schemas.PatchDetail:
-    base = patch_view(session, patch, bounds)
+    base = read_patch(session, patch, bounds)
     query = select(Mask).where(Mask.project_id == project.id, Mask.patch == patch.name, Mask.present.is_(True))
     masks = _mask_page(session, project, query, "id", 1, 1_000_000).items
     return schemas.PatchDetail(**base.model_dump(), mask_list=masks)
@@ -232,7 +183,8 @@ def patch_detail(session: Session, project: Project, patch: Patch, bounds: list[
 def decisions(session: Session, project: Project, *, author: str | None, class_id: int | None,
               since: dt.datetime | None, until: dt.datetime | None, state: str | None, review: str | None,
               target: str | None, group: tuple[str, str] | None, exclude_author: str | None,
-              second_pass: bool | None, page: int, per_page: int) -> schemas.DecisionPage:
+              second_pass: bool | None, page: int, per_page: int,
+              before: int | None = None) -> schemas.DecisionPage:
     names = user_names(session)
     ids = {v: k for k, v in names.items()}
     query = select(Decision).where(Decision.project_id == project.id)
@@ -257,11 +209,15 @@ def decisions(session: Session, project: Project, *, author: str | None, class_i
     if group is not None:
         query = query.where(Decision.neighbourhood == group[0], Decision.group_key == group[1])
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = list(session.scalars(query.order_by(Decision.id.desc()).offset((page - 1) * per_page).limit(per_page)))
+    if before is not None:  # keyset: the index (project_id, id) finds the page, no OFFSET over the rows before
+        query = query.where(Decision.id < before)
+    rows = list(session.scalars(query.order_by(Decision.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
+    rows, more = rows[:per_page], len(rows) > per_page
     sizes = dict(session.execute(select(DecisionMask.decision_id, func.count()).where(
         DecisionMask.decision_id.in_([d.id for d in rows])).group_by(DecisionMask.decision_id)).all())
     return schemas.DecisionPage(total=total, page=page, per_page=per_page,
-                                items=[decision_out(d, names, sizes.get(d.id, 0)) for d in rows])
+                                items=[decision_out(d, names, sizes.get(d.id, 0)) for d in rows],
+                                next_before=rows[-1].id if more and rows else None)
 
 
 def decision_detail(session: Session, decision: Decision) -> schemas.DecisionDetail:
@@ -278,7 +234,7 @@ def decision_detail(session: Session, decision: Decision) -> schemas.DecisionDet
 
 
 def history(session: Session, project: Project, *, entity: str | None, entity_id: str | None,
-            user: str | None, page: int, per_page: int) -> schemas.HistoryPage:
+            user: str | None, page: int, per_page: int, before: int | None = None) -> schemas.HistoryPage:
     names = user_names(session)
     query = select(History).where(History.project_id == project.id)
     if entity is not None:
@@ -288,8 +244,10 @@ def history(session: Session, project: Project, *, entity: str | None, entity_id
     if user is not None:
         query = query.where(History.user_id == {v: k for k, v in names.items()}.get(user, -1))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(History.id.desc()).offset((page - 1) * per_page).limit(per_page))
-    items = [schemas.HistoryOut(id=h.id, at=h.at, user=names.get(h.user_id) if h.user_id else None,
-                                action=h.action, entity=h.entity, entity_id=h.entity_id, before=h.before,
-                                after=h.after) for h in rows]
-    return schemas.HistoryPage(total=total, page=page, per_page=per_page, items=items)
+    if before is not None:  # keyset: the index (project_id, id) finds the page, no OFFSET over the rows before
+        query = query.where(History.id < before)
+    found = list(session.scalars(query.order_by(History.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
+    rows, more = found[:per_page], len(found) > per_page
+    items = [history_out(h, names) for h in rows]
+    return schemas.HistoryPage(total=total, page=page, per_page=per_page, items=items,
+                               next_before=rows[-1].id if more and rows else None)

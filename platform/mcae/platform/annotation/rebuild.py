@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,9 @@ from sqlalchemy.orm import Session
 from mcae.inference.atomic import atomic_path
 from mcae.inference.errors import InputError, ProjectStateError
 from mcae.inference.project import Project as EngineProject
-from mcae.platform.annotation import schemas
-from mcae.platform.annotation.areas import project_area, share
+from mcae.platform.annotation import review_schemas
+from mcae.platform.annotation.areas import share
+from mcae.platform.annotation.counters import recount, tallies
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.importer import engine_decisions, import_project
 from mcae.platform.annotation.lookups import project_row
@@ -46,25 +46,22 @@ def watermark(session: Session, project_id: str) -> int:
     return session.scalar(select(func.max(History.id)).where(History.project_id == project_id)) or 0
 
 
-def preview(session: Session, project_id: str) -> schemas.RebuildPreview:
+def preview(session: Session, project_id: str) -> review_schemas.RebuildPreview:
     """Masks (and their area) whose class differs from the one in the last map built."""
     project = project_row(session, project_id)
     gsd = float(project.grid.get("gsd", 0.0)) or _gsd(project.root)
-    current = func.coalesce(Mask.class_id, Mask.pred_class)
-    rows = session.execute(select(current, Mask.area).where(
-        Mask.project_id == project_id, Mask.present.is_(True),
-        (Mask.mapped_class.is_(None)) | (Mask.mapped_class != current))).all()
+    by_class = tallies(session, project_id, "changed")  # counters kept by the writes: no masks read
     last = session.scalar(select(Training).where(Training.project_id == project_id).order_by(Training.id.desc())
                           .limit(1))
     since = select(func.count(Decision.id)).where(Decision.project_id == project_id)
     if last is not None:
         since = since.where(Decision.created_at > last.at)
-    return schemas.RebuildPreview(
-        masks_changed=len(rows), area_m2=round(float(sum(a for _, a in rows)) * gsd * gsd, 1),
-        by_class=dict(Counter(class_name(int(c)) or "?" for c, _ in rows)),
+    return review_schemas.RebuildPreview(
+        masks_changed=project.changed, area_m2=round(float(project.changed_area) * gsd * gsd, 1),
+        by_class={class_name(c) or "?": n for c, (n, _) in sorted(by_class.items())},
         decisions_since_last_build=session.scalar(since) or 0,
         last_build=aware(last.at) if last is not None else None,
-        share=share(sum(a for _, a in rows), project.area or project_area(session, project_id)[0]))
+        share=share(project.changed_area, project.area))
 
 
 def _gsd(root: str) -> float:
@@ -81,6 +78,7 @@ def mark_mapped(session: Session, project_id: str, classes: dict[tuple[str, int]
     rows = [{"id": pks[key], "mapped_class": int(cls)} for key, cls in classes.items() if key in pks]
     if rows:
         session.execute(update(Mask), rows)
+    recount(session, project_id)  # what changed since this map: every counter from the masks (a job, once)
 
 
 def map_classes(engine_project: EngineProject, decisions: list[Any]) -> dict[tuple[str, int], int]:

@@ -9,14 +9,15 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mcae.platform.annotation import schemas
-from mcae.platform.annotation.areas import gsd, hectares, project_area
+from mcae.platform.annotation import review_schemas
+from mcae.platform.annotation.areas import gsd, hectares
+from mcae.platform.annotation.counters import tallies
 from mcae.platform.annotation.lookups import user_names
-from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Patch, Project, Training
-from mcae.platform.annotation.views import class_name
+from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Project, Training
+from mcae.platform.annotation.views import class_name, training_out
 
 
-def agreement(session: Session, project: Project, limit: int = 500) -> schemas.AgreementOut:
+def agreement(session: Session, project: Project, limit: int = 500) -> review_schemas.AgreementOut:
     """Cohen's kappa between first and second labellings, mask by mask, with the disagreements."""
     names = user_names(session)
     rows = session.execute(
@@ -49,34 +50,31 @@ def agreement(session: Session, project: Project, limit: int = 500) -> schemas.A
         m = masks[pk]
         settled = None
         if m.decision_id in corrections and m.decision_id > max(a[0], b[0]):  # a correction made since
-            settled = schemas.Settled(decision=m.decision_id, class_id=m.class_id or 0,
+            settled = review_schemas.Settled(decision=m.decision_id, class_id=m.class_id or 0,
                                       class_name=class_name(m.class_id) or "Unknown",
                                       by=names.get(corrections[m.decision_id], "?"))
-        disagreements.append(schemas.Disagreement(
+        disagreements.append(review_schemas.Disagreement(
             mask=pk, patch=m.patch, mask_id=m.mask_id, neighbourhood=m.neighbourhood,
             group=keys.get(m.group_id) if m.group_id else None,
             first=_labelling(a, names), second=_labelling(b, names), settled=settled))
     groups = session.scalar(select(func.count(Group.id)).where(Group.project_id == project.id,
                                                                Group.double.is_(True))) or 0
     annotators = sorted({names.get(v[2], "?") for v in latest.values()})
-    return schemas.AgreementOut(double_groups=groups, compared_masks=len(pairs),
+    return review_schemas.AgreementOut(double_groups=groups, compared_masks=len(pairs),
                                 agreeing=len(pairs) - len(differing), kappa=kappa, annotators=annotators,
                                 disagreements=disagreements)
 
 
-def _labelling(found: tuple[int, int, int], names: dict[int, str]) -> schemas.Labelling:
+def _labelling(found: tuple[int, int, int], names: dict[int, str]) -> review_schemas.Labelling:
     decision, class_id, author = found
-    return schemas.Labelling(decision=decision, class_id=class_id, class_name=class_name(class_id) or "Unknown",
+    return review_schemas.Labelling(decision=decision, class_id=class_id, class_name=class_name(class_id) or "Unknown",
                              author=names.get(author, "?"))
 
 
-def dashboard(session: Session, project: Project) -> schemas.DashboardOut:
+def dashboard(session: Session, project: Project) -> review_schemas.DashboardOut:
     names = user_names(session)
-    masks, decided = session.execute(select(func.count(Mask.id), func.count(Mask.class_id)).where(
-        Mask.project_id == project.id, Mask.present.is_(True))).one()
-    via = dict(session.execute(
-        select(Decision.target, func.count(Mask.id)).join(Decision, Decision.id == Mask.decision_id)
-        .where(Mask.project_id == project.id, Mask.class_id.is_not(None)).group_by(Decision.target)).all())
+    by_group, by_mask = (tallies(session, project.id, f"author-{t}") for t in ("group", "mask"))
+    via = {"group": sum(n for n, _ in by_group.values()), "mask": sum(n for n, _ in by_mask.values())}
     active = select(Decision).where(Decision.project_id == project.id, Decision.state == "active",
                                     Decision.pass_no == 1).subquery()
     actions = session.scalar(select(func.count()).select_from(active)) or 0
@@ -84,7 +82,6 @@ def dashboard(session: Session, project: Project) -> schemas.DashboardOut:
         History.project_id == project.id, History.entity == "refinement").group_by(History.action)).all())
     refine_sends = max(0, int(sends.get("send", 0)) - int(sends.get("unsend", 0)))
     actions += refine_sends  # a send to refinement is an expert action too (masks labelled: none)
-    area, decided_area = project_area(session, project.id)
     gsd_m = gsd(project)
     bulk = session.scalar(select(func.avg(Decision.elapsed_s)).where(
         Decision.project_id == project.id, Decision.target == "group", Decision.elapsed_s.is_not(None),
@@ -107,27 +104,21 @@ def dashboard(session: Session, project: Project) -> schemas.DashboardOut:
         row[f"{target}_decisions"] += count
         if review in ("accepted", "rejected"):
             row[review] += count
-    for author, count in session.execute(
-            select(Decision.author_id, func.count(Mask.id)).join(Decision, Decision.id == Mask.decision_id)
-            .where(Mask.project_id == project.id, Mask.class_id.is_not(None)).group_by(Decision.author_id)):
-        per[author]["masks"] = count
+    for author in set(by_group) | set(by_mask):  # masks labelled by each author's decisions (tallies)
+        per[author]["masks"] = by_group.get(author, (0, 0))[0] + by_mask.get(author, (0, 0))[0]
     reviews = dict(session.execute(select(Decision.review, func.count(Decision.id)).where(
         Decision.project_id == project.id, Decision.state == "active", Decision.pass_no == 1)
         .group_by(Decision.review)).all())
-    patches, checked = session.execute(select(func.count(Patch.id), func.count(Patch.checked_by)).where(
-        Patch.project_id == project.id)).one()
-    trainings = [schemas.TrainingOut(at=t.at, model_version=t.model_version, masks=t.masks, decisions=t.decisions,
-                                     holdout_accuracy=t.holdout_accuracy or {}, map_version=t.map_version,
-                                     holdout=schemas.HoldoutOut.from_report(t.holdout, t.holdout_accuracy))
-                 for t in session.scalars(select(Training).where(Training.project_id == project.id)
-                                          .order_by(Training.id))]
+    trainings = [training_out(t) for t in session.scalars(select(Training).where(Training.project_id == project.id)
+                                                          .order_by(Training.id))]
     labelled = int(via.get("group", 0)) + int(via.get("mask", 0))
-    return schemas.DashboardOut(
-        masks=masks, decided=decided, decided_by_group=int(via.get("group", 0)),
+    return review_schemas.DashboardOut(
+        masks=project.masks, decided=project.decided, decided_by_group=int(via.get("group", 0)),
         decided_by_mask=int(via.get("mask", 0)), actions=actions,
         masks_per_action=round(labelled / actions, 3) if actions else None,
         seconds_per_bulk_action=round(float(bulk), 3) if bulk is not None else None,
-        patches=patches, checked_patches=checked,
-        per_annotator=[schemas.AnnotatorStats(user=names.get(uid, "?"), **row) for uid, row in sorted(per.items())],
+        patches=project.patches, checked_patches=project.checked_patches,
+        per_annotator=[review_schemas.AnnotatorStats(user=names.get(uid, "?"), **row)
+                       for uid, row in sorted(per.items())],
         reviews={k: int(v) for k, v in reviews.items()}, trainings=trainings, refine_sends=refine_sends,
-        area_ha=hectares(area, gsd_m), decided_ha=hectares(decided_area, gsd_m))
+        area_ha=hectares(project.area, gsd_m), decided_ha=hectares(project.decided_area, gsd_m))

@@ -31,11 +31,15 @@ from mcae.platform.annotation.geo import patch_bounds
 from mcae.platform.annotation.lookups import decision_row, group_row, mask_row, patch_row, project_row
 from mcae.platform.annotation.models import Mask, Project
 from mcae.platform.annotation.thumbnails import PatchImages, mask_at, mask_thumbnail, patch_classification, patch_image
+from mcae.platform.annotation.views import project_out
 from mcae.tiles.http_cache import etag_matches
 
 IMAGE_CACHE = "private, max-age=0, must-revalidate"
 ClassQ = Annotated[int | None, Query(ge=0, le=9, description="A class id (0 = Unknown).")]
 SizeQ = Annotated[int | None, Query(ge=32, le=2048, description="Longer side in pixels.")]
+BeforeQ = Annotated[int | None, Query(ge=1, le=2**62, description=(
+    "Keyset paging: only items with a smaller id (a page's `next_before`); `page` then counts from there."))]
+SearchQ = Annotated[str | None, Query(max_length=64, description="Only names containing this (any case).")]
 
 
 def _image(request: Request, etag: str, render: Callable[[], bytes]) -> Response:
@@ -69,35 +73,41 @@ def create_browse_router() -> APIRouter:
         from sqlalchemy import select
 
         with database(request).reader() as session:
-            return [queries.project_view(session, p) for p in session.scalars(select(Project).order_by(Project.id))]
+            return [project_out(p) for p in session.scalars(select(Project).order_by(Project.id))]
 
     @router.get("/projects/{project}", summary="One project: classes, fine classes, progress")
     def get_project(request: Request, user: Viewer, project: ProjectId) -> schemas.ProjectOut:
         with database(request).reader() as session:
-            return queries.project_view(session, project_row(session, project))
+            return project_out(project_row(session, project))
 
     @router.get("/projects/{project}/neighbourhoods", summary="Neighbourhoods, paged, with their progress")
     def neighbourhoods(request: Request, user: Viewer, project: ProjectId, page: PageQ = 1,
-                       per_page: PerPageQ = 50) -> schemas.NeighbourhoodPage:
+                       per_page: PerPageQ = 50, q: SearchQ = None) -> schemas.NeighbourhoodPage:
         with database(request).reader() as session:
-            return queries.neighbourhoods(session, project_row(session, project), page, per_page)
+            return queries.neighbourhoods(session, project_row(session, project), page, per_page, q)
 
     @router.get("/projects/{project}/neighbourhoods/{hood}/groups",
                 summary="The groups x-y of a neighbourhood with the engine's summary line")
     def groups(request: Request, user: Viewer, project: ProjectId, hood: HoodId,
-               sort: Annotated[queries.GroupSort, Query(description="cluster order, or largest area / map gain / "
-                                                                    "open area first")] = "cluster",
+               sort: Annotated[queries.GroupSort, Query(description=(
+                   "cluster order; largest area / map gain / open area / size first; most doubtful first "
+                   "(`doubt`); or by predicted class, then largest first (`class`)"))] = "cluster",
                min_area_ha: Annotated[float | None, Query(ge=0, le=1e7, description="only groups of at least "
                                                                                     "this area (ha)")] = None,
+               q: Annotated[str | None, Query(max_length=64, description=(
+                   "only groups whose key (x-y) or predicted class name contains this (any case)"))] = None,
+               class_id: Annotated[ClassQ, Query(alias="class", description=(
+                   "only groups of this predicted class id"))] = None,
                ) -> list[schemas.GroupOut]:
         with database(request).reader() as session:
-            return queries.groups_of(session, project_row(session, project), hood, sort, min_area_ha)
+            return queries.groups_of(session, project_row(session, project), hood, sort, min_area_ha, q=q,
+                                     class_id=class_id)
 
     @router.get("/projects/{project}/neighbourhoods/{hood}/groups/{group}", summary="One group (ETag: its version)")
     def group(request: Request, user: Viewer, project: ProjectId, hood: HoodId, group: GroupKey,
               response: Response) -> schemas.GroupOut:
         with database(request).reader() as session:
-            found = queries.group_view(session, project_row(session, project), group_row(session, project, hood, group))
+            found = queries.read_group(session, project_row(session, project), group_row(session, project, hood, group))
         response.headers["ETag"] = f'"{found.version}"'
         return found
 
@@ -114,19 +124,21 @@ def create_browse_router() -> APIRouter:
     @router.get("/projects/{project}/neighbourhoods/{hood}/groups/{group}/decisions",
                 summary="The decisions taken on a group, newest first")
     def group_decisions(request: Request, user: Viewer, project: ProjectId, hood: HoodId, group: GroupKey,
-                        page: PageQ = 1, per_page: PerPageQ = 50) -> schemas.DecisionPage:
+                        page: PageQ = 1, per_page: PerPageQ = 50, before: BeforeQ = None) -> schemas.DecisionPage:
         with database(request).reader() as session:
             found = project_row(session, project)
             group_row(session, project, hood, group)
             return queries.decisions(session, found, author=None, class_id=None, since=None, until=None,
                                      state=None, review=None, target="group", group=(hood, group),
-                                     exclude_author=None, second_pass=None, page=page, per_page=per_page)
+                                     exclude_author=None, second_pass=None, page=page, per_page=per_page,
+                                     before=before)
 
     @router.get("/projects/{project}/patches", summary="Patches, paged, with masks decided and checked flags")
     def patches(request: Request, user: Viewer, project: ProjectId, page: PageQ = 1, per_page: PerPageQ = 50,
-                state: Literal["all", "refine", "unchecked", "checked"] = "all") -> schemas.PatchPage:
+                state: Literal["all", "refine", "unchecked", "checked"] = "all",
+                q: SearchQ = None) -> schemas.PatchPage:
         with database(request).reader() as session:
-            return queries.patches(session, project_row(session, project), page, per_page, state)
+            return queries.patches(session, project_row(session, project), page, per_page, state, q)
 
     @router.get("/projects/{project}/patches/{patch}", summary="A patch with every mask, for refinement")
     def patch(request: Request, user: Viewer, project: ProjectId, patch: PatchId,
@@ -156,12 +168,12 @@ def create_browse_router() -> APIRouter:
                 row = mask_row(session, project, patch, found)
             except LookupError:  # a mask of the patch's margin, labelled in its neighbour's core
                 return schemas.MaskAt(found="neighbour")
-            return schemas.MaskAt(found="mask", mask=queries.mask_view(session, project_row(session, project), row))
+            return schemas.MaskAt(found="mask", mask=queries.read_mask(session, project_row(session, project), row))
 
     @router.get("/projects/{project}/patches/{patch}/masks/{mask}", summary="One mask and the decision behind it")
     def mask(request: Request, user: Viewer, project: ProjectId, patch: PatchId, mask: MaskId) -> schemas.MaskOut:
         with database(request).reader() as session:
-            return queries.mask_view(session, project_row(session, project), mask_row(session, project, patch, mask))
+            return queries.read_mask(session, project_row(session, project), mask_row(session, project, patch, mask))
 
     @router.get("/projects/{project}/patches/{patch}/masks/{mask}/thumbnail.png",
                 summary="The mask in context: outlined, boxed, on the patch imagery", response_class=Response,
@@ -228,12 +240,12 @@ def create_browse_router() -> APIRouter:
                   state: Literal["active", "undone"] | None = None,
                   review: Literal["pending", "accepted", "rejected"] | None = None,
                   target: Literal["group", "mask"] | None = None, second_pass: bool | None = None,
-                  page: PageQ = 1, per_page: PerPageQ = 50) -> schemas.DecisionPage:
+                  page: PageQ = 1, per_page: PerPageQ = 50, before: BeforeQ = None) -> schemas.DecisionPage:
         with database(request).reader() as session:
             return queries.decisions(session, project_row(session, project), author=author, class_id=class_id,
                                      since=since, until=until, state=state, review=review, target=target,
                                      group=None, exclude_author=exclude_author, second_pass=second_pass,
-                                     page=page, per_page=per_page)
+                                     page=page, per_page=per_page, before=before)
 
     @router.get("/projects/{project}/decisions/{decision}", summary="One decision with the exact masks it labelled")
     def decision(request: Request, user: Viewer, project: ProjectId, decision: DecisionId) -> schemas.DecisionDetail:
@@ -246,10 +258,10 @@ def create_browse_router() -> APIRouter:
                 entity: Literal["project", "group", "mask", "patch", "decision"] | None = None,
                 entity_id: Annotated[str | None, Query(max_length=128)] = None,
                 by: Annotated[str | None, Query(max_length=64, description="A user name.")] = None,
-                page: PageQ = 1, per_page: PerPageQ = 50) -> schemas.HistoryPage:
+                page: PageQ = 1, per_page: PerPageQ = 50, before: BeforeQ = None) -> schemas.HistoryPage:
         with database(request).reader() as session:
             return queries.history(session, project_row(session, project), entity=entity, entity_id=entity_id,
-                                   user=by, page=page, per_page=per_page)
+                                   user=by, page=page, per_page=per_page, before=before)
 
     return router
 

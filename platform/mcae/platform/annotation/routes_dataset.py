@@ -110,19 +110,19 @@ def stream_zip(manifest: bytes, members: list[tuple[str, Path]]) -> Iterator[byt
 def create_dataset_router() -> APIRouter:
     router = APIRouter(tags=["Annotation: dataset export"])
 
-    @router.get("/api/projects/{project_id}/dataset.zip", response_class=StreamingResponse, responses=ANSWERS,
+    @router.get("/api/projects/{project}/dataset.zip", response_class=StreamingResponse, responses=ANSWERS,
                 summary="Download the project's dataset export (dense and sparse 1024 px pairs), streamed",
                 description="Allowed to the roles of the `downloads.dataset_roles` setting (default reviewer, admin).")
     def dataset(request: Request, user: Annotated[CurrentUser, Depends(current_user)],
-                project_id: ProjectId) -> StreamingResponse:
+                project: ProjectId) -> StreamingResponse:
         roles = request.app.state.settings.downloads.dataset_roles
         if user.role not in roles:
             raise Forbidden(f"the dataset export is for the roles {', '.join(roles)}; {user.name} is a {user.role}")
         with request.app.state.database.reader() as session:
-            root = Path(project_row(session, project_id).root)
-        manifest, members = export_members(root, project_id)
+            root = Path(project_row(session, project).root)
+        manifest, members = export_members(root, project)
         return StreamingResponse(stream_zip(manifest, members), media_type="application/zip",
                                  headers={**NO_STORE,
-                                          "Content-Disposition": f'attachment; filename="{project_id}-dataset.zip"'})
+                                          "Content-Disposition": f'attachment; filename="{project}-dataset.zip"'})
 
     return router

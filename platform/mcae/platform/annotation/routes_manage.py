@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from mcae.platform.annotation import dump_load, queries, rebuild, review, schemas, service
+from mcae.platform.annotation import dump_load, rebuild, review, review_schemas, schemas, service
 from mcae.platform.annotation.auth import Admin, Annotator, Reviewer, Viewer
 from mcae.platform.annotation.deps import DecisionId, IfMatch, ProjectId, database, forget_images
 from mcae.platform.annotation.lookups import project_row
+from mcae.platform.annotation.views import project_out
 from mcae.platform.errors import NO_STORE, Forbidden
 from mcae.tiles.schemas import JobOut
 
@@ -28,12 +29,12 @@ def create_manage_router() -> APIRouter:
             return service.review(session, project, user, decision, body)
 
     @router.get("/agreement", summary="Agreement of the double-labelled groups (Cohen's kappa), disagreements")
-    def agreement(request: Request, user: Reviewer, project: ProjectId) -> schemas.AgreementOut:
+    def agreement(request: Request, user: Reviewer, project: ProjectId) -> review_schemas.AgreementOut:
         with database(request).reader() as session:
             return review.agreement(session, project_row(session, project))
 
     @router.get("/dashboard", summary="Progress, actions, speed, annotators, accuracy after each retraining")
-    def dashboard(request: Request, user: Viewer, project: ProjectId) -> schemas.DashboardOut:
+    def dashboard(request: Request, user: Viewer, project: ProjectId) -> review_schemas.DashboardOut:
         with database(request).reader() as session:
             return review.dashboard(session, project_row(session, project))
 
@@ -44,7 +45,7 @@ def create_manage_router() -> APIRouter:
             found = service.edit_project(session, project, user, body, if_match)
             if body.city is not None or body.layer is not None:
                 rebuild.check_target(session, request.app.state.store, found)  # 400: nothing saved
-            return queries.project_view(session, found)
+            return project_out(found)
 
     @router.get("/decisions.jsonl", summary="Dump: the decisions in force, as the engine's JSONL",
                 response_class=Response, responses={200: {"content": {"application/x-ndjson": {}}}})
@@ -76,7 +77,7 @@ def create_manage_router() -> APIRouter:
         return await run_in_threadpool(work)
 
     @router.get("/rebuild/preview", summary="What a rebuild would change: masks and area")
-    def rebuild_preview(request: Request, user: Annotator, project: ProjectId) -> schemas.RebuildPreview:
+    def rebuild_preview(request: Request, user: Annotator, project: ProjectId) -> review_schemas.RebuildPreview:
         with database(request).reader() as session:
             return rebuild.preview(session, project)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from mcae.platform.annotation import leases, schemas, service
+from mcae.platform.annotation import leases, refine_writes, schemas, service
 from mcae.platform.annotation.auth import Annotator
 from mcae.platform.annotation.deps import DecisionId, GroupKey, HoodId, IfMatch, PatchId, ProjectId, database
 
@@ -28,20 +28,20 @@ def create_write_router() -> APIRouter:
     def refine(request: Request, user: Annotator, project: ProjectId, hood: HoodId, group: GroupKey,
                body: schemas.RefineIn, if_match: IfMatch = None) -> schemas.SaveOut:
         with database(request).session() as session:
-            return service.refine_group(session, project, user, hood, group, body, if_match)
+            return refine_writes.refine_group(session, project, user, hood, group, body, if_match)
 
     @router.post("/patches/{patch}/corrections", status_code=201,
                  summary="Refinement: correct single masks of a patch, all rows in one transaction")
     def correct(request: Request, user: Annotator, project: ProjectId, patch: PatchId, body: schemas.CorrectionsIn,
                 if_match: IfMatch = None) -> schemas.SaveOut:
         with database(request).session() as session:
-            return service.correct_patch(session, project, user, patch, body, if_match)
+            return refine_writes.correct_patch(session, project, user, patch, body, if_match)
 
     @router.put("/patches/{patch}/checked", summary="Mark a patch fully checked (dense), or not")
     def checked(request: Request, user: Annotator, project: ProjectId, patch: PatchId, body: schemas.CheckedIn,
                 if_match: IfMatch = None) -> schemas.PatchOut:
         with database(request).session() as session:
-            return service.set_checked(session, project, user, patch, body, if_match)
+            return refine_writes.set_checked(session, project, user, patch, body, if_match)
 
     @router.post("/decisions/{decision}/undo", summary="Undo a decision as a whole (a new history entry)",
                  responses={409: {"description": "The decision was undone already."}})
@@ -55,7 +55,7 @@ def create_write_router() -> APIRouter:
                         refinement: Annotated[int, Path(ge=1, le=2**62, description="SaveOut.refinement")],
                         ) -> schemas.SaveOut:
         with database(request).session() as session:
-            return service.undo_refinement(session, project, user, refinement)
+            return refine_writes.undo_refinement(session, project, user, refinement)
 
     @router.post("/next-group", summary="The next group to label, leased to you for a short while")
     def next_group(request: Request, user: Annotator, project: ProjectId,

@@ -64,65 +64,6 @@ class DecisionMaskOut(BaseModel):
     from_this_decision: bool
 
 
-class AnnotatorStats(BaseModel):
-    user: str
-    decisions: int
-    group_decisions: int
-    mask_decisions: int
-    masks: int
-    undone: int
-    accepted: int
-    rejected: int
-    second_pass: int
-
-
-class ReliabilityOut(BaseModel):
-    """Held-out masks binned by confidence: a reliability diagram's points."""
-
-    edges: list[float]
-    count: list[int]
-    confidence: list[float | None]
-    accuracy: list[float | None]
-    ece: float | None
-    n: int
-
-
-class HoldoutOut(BaseModel):
-    """How a training was scored on masks it did not see; ``scored`` False draws no point."""
-
-    scored: bool
-    reason: str | None = None
-    n: int = 0
-    per_class: dict[str, float] = {}
-    unscored_classes: list[str] = []
-    temperature: float | None = None
-    ece: float | None = None
-    ece_uncalibrated: float | None = None
-    reliability: ReliabilityOut | None = None
-    reliability_uncalibrated: ReliabilityOut | None = None
-
-    @classmethod
-    def from_report(cls, report: dict[str, Any] | None, accuracy: dict[str, Any] | None) -> HoldoutOut:
-        """From the stored report; trainings recorded before it existed say what they can."""
-        if report:
-            fields = {k: v for k, v in report.items() if k in cls.model_fields}
-            return cls.model_validate(fields)
-        if accuracy:
-            return cls(scored=True)
-        return cls(scored=False, reason="not scored: needs at least 5 decided masks in every class "
-                                        "(trained before per-class scoring)")
-
-
-class TrainingOut(BaseModel):
-    at: dt.datetime
-    model_version: str | None
-    masks: int
-    decisions: int
-    holdout_accuracy: dict[str, float]
-    map_version: str | None
-    holdout: HoldoutOut
-
-
 class ProjectOut(BaseModel):
     id: str
     name: str
@@ -143,6 +84,8 @@ class ProjectOut(BaseModel):
     area_ha: float = 0.0  # of the present masks
     decided_ha: float = 0.0
     gsd: float | None = None  # metres a pixel
+    min_group_size: int = Field(default=3, description="groups of fewer masks go to refinement, not to "
+                                                       "\"next group\" (one cluster action each)")
 
 
 class ProjectPatch(BaseModel):
@@ -158,6 +101,8 @@ class ProjectPatch(BaseModel):
     publish_policy: Literal["reviewed", "any"] | None = Field(
         None, description="reviewed: a rebuild publishes accepted decisions and reviewers' and admins'; "
                           "any: every decision in force")
+    min_group_size: int | None = Field(None, ge=1, le=1000, description=(
+        "groups of fewer masks go to refinement (their undecided masks), not to \"next group\""))
 
     @field_validator("fine_classes")
     @classmethod
@@ -184,6 +129,9 @@ class NeighbourhoodOut(BaseModel):
     area_ha: float = 0.0
     decided_ha: float = 0.0
     share: float = 0.0  # of the project's area
+    bounds: list[float] | None = Field(default=None, description=(
+        "lon/lat [west, south, east, north] of its patches (stored at import), for a locator map; "
+        "None without georeferencing"))
 
 
 class NeighbourhoodPage(Page):
@@ -226,6 +174,9 @@ class GroupOut(BaseModel):
     open_ha: float = 0.0
     share: float = Field(default=0.0, description="the group's share of the project's area")
     gain_ha: float = Field(default=0.0, description="map gain: open area x (1 - confidence), in ha")
+    doubt: float = Field(default=0.0, description=(
+        "share of the group outside its leading class in `histogram` (0: one class, towards 1: mixed); "
+        "the groups' `-doubt` sort"))
     rejections: list[RejectionOut] = Field(default_factory=list,
                                            description="rejected decisions on this group's masks, newest first")
 
@@ -348,6 +299,8 @@ class DecisionOut(BaseModel):
 
 class DecisionPage(Page):
     items: list[DecisionOut]
+    next_before: int | None = Field(default=None, description=(
+        "the next page, newest first, is `before=` this id (keyset paging: no OFFSET); None on the last page"))
 
 
 class DecisionDetail(DecisionOut):
@@ -384,6 +337,8 @@ class HistoryOut(BaseModel):
 
 class HistoryPage(Page):
     items: list[HistoryOut]
+    next_before: int | None = Field(default=None, description=(
+        "the next page, newest first, is `before=` this id (keyset paging: no OFFSET); None on the last page"))
 
 
 class LoadSummary(BaseModel):
@@ -405,99 +360,10 @@ class NextGroupOut(BaseModel):
     remaining: int
 
 
-class Labelling(BaseModel):
-    """One annotator's labelling of a mask of a double group."""
-
-    decision: int
-    class_id: int
-    class_name: str
-    author: str
-
-
-class Settled(BaseModel):
-    """A correction made since both labellings: the mask's final class."""
-
-    decision: int
-    class_id: int
-    class_name: str
-    by: str
-
-
-class Disagreement(BaseModel):
-    mask: int
-    patch: str
-    mask_id: int
-    neighbourhood: str
-    group: str | None
-    first: Labelling
-    second: Labelling
-    settled: Settled | None = None
-
-
-class AgreementOut(BaseModel):
-    double_groups: int
-    compared_masks: int
-    agreeing: int
-    kappa: float | None
-    annotators: list[str]
-    disagreements: list[Disagreement]
-
-
-class DashboardOut(BaseModel):
-    masks: int
-    decided: int
-    decided_by_group: int
-    decided_by_mask: int
-    actions: int
-    masks_per_action: float | None
-    seconds_per_bulk_action: float | None
-    patches: int
-    checked_patches: int
-    per_annotator: list[AnnotatorStats]
-    reviews: dict[str, int]
-    trainings: list[TrainingOut]
-    refine_sends: int = 0  # sends to refinement in force (not undone), counted among the actions
-    area_ha: float = 0.0
-    decided_ha: float = 0.0
-
-
-class RebuildPreview(BaseModel):
-    masks_changed: int
-    area_m2: float
-    by_class: dict[str, int]
-    decisions_since_last_build: int
-    last_build: dt.datetime | None
-    share: float = 0.0  # area changed / the project's area
-
-
 class UserOut(BaseModel):
     id: int
     name: str
     role: str
-
-
-class LayerVersionOut(BaseModel):
-    """One published version of a layer (its file stays on the server)."""
-
-    number: int
-    version: str | None = Field(description="The layer version its tiles were served as (tile URLs' `v`)")
-    published_at: dt.datetime
-    by: str | None
-    note: str
-    current: bool
-
-
-class LayerVersionsOut(BaseModel):
-    city: str
-    layer: str
-    current: str | None = Field(description="The layer's version now (tile URLs' `v`)")
-    versions: list[LayerVersionOut]
-
-
-class RollbackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: str = Field(min_length=1, max_length=40, pattern=r"^[0-9a-f]+$",
-                         description="A version number (1, 2, ...) or the layer version (tile URLs' `v`)")
 
 
 class MaskAt(BaseModel):

@@ -17,18 +17,22 @@ from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.errors import InputError
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.auth import CurrentUser
+from mcae.platform.annotation.counters import recount
 from mcae.platform.annotation.lookups import (
     decision_row,
     group_row,
-    patch_row,
     project_row,
     stale,
     user_names,
     wanted_version,
 )
-from mcae.platform.annotation.mask_classes import lock_groups_of, recompute, refresh_totals
+from mcae.platform.annotation.mask_classes import (
+    recompute,
+    refresh_totals,
+    send_small_groups,
+)
 from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Patch, Project, utcnow
-from mcae.platform.annotation.queries import group_view, patch_counts, patch_view
+from mcae.platform.annotation.queries import read_group
 from mcae.platform.annotation.views import aware, decision_out
 from mcae.platform.errors import Conflict, Forbidden
 
@@ -46,7 +50,7 @@ def last_change(session: Session, project_id: str, entity: str, entity_id: str) 
             "at": aware(row.at).isoformat(timespec="seconds"), "action": row.action}
 
 
-def _claim(session: Session, model: type[Group] | type[Patch], row_id: int, version: int) -> bool:
+def claim(session: Session, model: type[Group] | type[Patch], row_id: int, version: int) -> bool:
     """Bump a row's version if it still is ``version`` (atomic on SQLite and PostgreSQL)."""
     result = session.execute(update(model).where(model.id == row_id, model.version == version)
                              .values(version=model.version + 1).execution_options(synchronize_session=False))
@@ -68,7 +72,7 @@ def check_fine(project: Project, class_id: int, fine: str | None) -> str | None:
 
 
 
-def _elapsed(session: Session, group: Group | None, user: CurrentUser, now: dt.datetime) -> float | None:
+def action_seconds(session: Session, group: Group | None, user: CurrentUser, now: dt.datetime) -> float | None:
     """Seconds the action took, measured here: since the group was handed out or the last save."""
     start = None
     if group is not None and group.lease_user_id == user.id and group.lease_started is not None:
@@ -82,7 +86,7 @@ def _elapsed(session: Session, group: Group | None, user: CurrentUser, now: dt.d
     return round(seconds, 3) if 0 <= seconds <= ELAPSED_CAP_S else None
 
 
-def _new_decision(session: Session, project: Project, user_id: int, masks: list[Mask], **fields: Any) -> Decision:
+def new_decision(session: Session, project: Project, user_id: int, masks: list[Mask], **fields: Any) -> Decision:
     decision = Decision(project_id=project.id, author_id=user_id, **fields)
     session.add(decision)
     session.flush()
@@ -100,7 +104,7 @@ def decide_group(session: Session, project_id: str, user: CurrentUser, neighbour
     Reads the group row once (the claim's UPDATE ... RETURNING, or a plain read for a second
     labelling) and the users once."""
     project = project_row(session, project_id)
-    class_id = _class(body.class_id)
+    class_id = class_of(body.class_id)
     fine = check_fine(project, class_id, body.fine_class)
     now = utcnow()
     model_version = body.model_version or project.model_version
@@ -112,12 +116,12 @@ def decide_group(session: Session, project_id: str, user: CurrentUser, neighbour
         group = group_row(session, project_id, neighbourhood, key)
     members = list(session.scalars(select(Mask).where(Mask.group_id == group.id, Mask.present.is_(True))
                                    .order_by(Mask.id).execution_options(populate_existing=True)))
-    selection = _select(members, body.masks, f"group {neighbourhood}/{key}")
-    elapsed = _elapsed(session, group, user, now)
+    selection = pick(members, body.masks, f"group {neighbourhood}/{key}")
+    elapsed = action_seconds(session, group, user, now)
     if body.second_pass:
         decision = _second_pass(session, project, group, user, selection, class_id, fine, model_version, elapsed)
         return schemas.SaveOut(decisions=[decision_out(decision, names, len(selection))], masks_changed=0)
-    decision = _new_decision(session, project, user.id, selection, target="group", class_id=class_id,
+    decision = new_decision(session, project, user.id, selection, target="group", class_id=class_id,
                              fine_class=fine, neighbourhood=neighbourhood, group_key=key,
                              model_version=model_version, elapsed_s=elapsed, created_at=now)
     changed = recompute(session, [m.id for m in selection], bumped={group.id})
@@ -130,7 +134,7 @@ def decide_group(session: Session, project_id: str, user: CurrentUser, neighbour
     History.record(session, project_id, user.id, "create", "decision", str(decision.id), after=after)
     session.flush()  # the group's row as RETURNING gave it, and no other write of this one changes it
     return schemas.SaveOut(decisions=[decision_out(decision, names, len(selection))], masks_changed=len(changed),
-                           group=group_view(session, project, group, names))
+                           group=read_group(session, project, group, names))
 
 
 def _claim_group(session: Session, project: Project, neighbourhood: str, key: str, version: int) -> Group:
@@ -144,7 +148,7 @@ def _claim_group(session: Session, project: Project, neighbourhood: str, key: st
     if claimed is not None:
         return claimed
     group = group_row(session, project.id, neighbourhood, key)
-    raise stale(f"group {neighbourhood}/{key}", version, group.version, _group_state(session, project, group),
+    raise stale(f"group {neighbourhood}/{key}", version, group.version, group_state(session, project, group),
                 last_change(session, project.id, "group", f"{neighbourhood}/{key}"))
 
 
@@ -159,170 +163,12 @@ def _second_pass(session: Session, project: Project, group: Group, user: Current
                Decision.state == "active")))
     if user.id in first_authors:
         raise Forbidden("the second labelling of a group must be by another annotator than the first")
-    decision = _new_decision(session, project, user.id, selection, target="group", class_id=class_id,
+    decision = new_decision(session, project, user.id, selection, target="group", class_id=class_id,
                              fine_class=fine, neighbourhood=group.neighbourhood, group_key=group.key,
                              model_version=model_version, elapsed_s=elapsed, pass_no=2)
     History.record(session, project.id, user.id, "second-pass", "decision", str(decision.id),
            after={"class": class_id, "masks": len(selection), "group": f"{group.neighbourhood}/{group.key}"})
     return decision
-
-
-def refine_group(session: Session, project_id: str, user: CurrentUser, neighbourhood: str, key: str,
-                 body: schemas.RefineIn, if_match: str | None) -> schemas.SaveOut:
-    """Send some (default: every open) mask of a group to refinement."""
-    project = project_row(session, project_id)
-    group = group_row(session, project_id, neighbourhood, key)
-    members = list(session.scalars(select(Mask).where(Mask.group_id == group.id, Mask.present.is_(True))))
-    selection = _select([m for m in members if not m.class_id] if body.masks is None else members, body.masks,
-                        f"group {neighbourhood}/{key}")
-    version = wanted_version(body.version, if_match, "group")
-    if not _claim(session, Group, group.id, version):
-        session.refresh(group)
-        raise stale(f"group {neighbourhood}/{key}", version, group.version, _group_state(session, project, group),
-                    last_change(session, project_id, "group", f"{neighbourhood}/{key}"))
-    sent = []
-    for mask in session.scalars(select(Mask).where(Mask.id.in_([m.id for m in selection]))
-                                .execution_options(populate_existing=True)):
-        if not mask.refine:
-            sent.append(mask.id)
-        mask.refine = True
-        mask.version += 1
-    session.flush()
-    refresh_totals(session, [group.id])
-    History.record(session, project_id, user.id, "refine", "group", f"{neighbourhood}/{key}",
-           before={"version": version}, after={"masks": [m.id for m in selection]})
-    entry = History.record(session, project_id, user.id, "send", "refinement", f"{neighbourhood}/{key}",
-                   after={"masks": sorted(sent), "group": group.id})
-    session.flush()
-    session.refresh(group)
-    return schemas.SaveOut(decisions=[], masks_changed=len(selection), group=group_view(session, project, group),
-                           refinement=entry.id)
-
-
-def undo_refinement(session: Session, project_id: str, user: CurrentUser, refinement: int) -> schemas.SaveOut:
-    """Take a send to refinement back: its masks that still wait (undecided) return to the group."""
-    entry = session.scalar(select(History).where(History.id == refinement, History.project_id == project_id,
-                                                 History.entity == "refinement", History.action == "send"))
-    if entry is None:
-        from mcae.tiles.catalog import UnknownId
-
-        raise UnknownId("refinement", str(refinement))
-    if entry.user_id != user.id and not user.has("reviewer"):
-        raise Forbidden("only who sent masks to refinement, or a reviewer, can take the send back")
-    project = project_row(session, project_id)
-    hood, _, key = entry.entity_id.partition("/")
-    group = group_row(session, project_id, hood, key)
-    if not _claim(session, Group, group.id, group.version):  # the group's lock, held to the commit
-        session.refresh(group)
-    later = session.scalars(select(History.after).where(  # indexed: this group's sends and their undos
-        History.project_id == project_id, History.entity == "refinement", History.entity_id == entry.entity_id,
-        History.action == "unsend", History.id > entry.id))
-    if any((after or {}).get("of") == entry.id for after in later):
-        raise Conflict(f"the send to refinement {refinement} was taken back already",
-                       details={"refinement": refinement})
-    ids = [int(i) for i in (entry.after or {}).get("masks", [])]
-    back = list(session.scalars(select(Mask).where(Mask.id.in_(ids), Mask.refine.is_(True), Mask.class_id.is_(None))
-                                .execution_options(populate_existing=True))) if ids else []
-    for mask in back:
-        mask.refine = False
-        mask.version += 1
-    session.flush()
-    refresh_totals(session, [group.id])
-    History.record(session, project_id, user.id, "unsend", "refinement", entry.entity_id,
-           after={"of": entry.id, "masks": [m.id for m in back]})
-    History.record(session, project_id, user.id, "unrefine", "group", entry.entity_id,
-           after={"of": entry.id, "masks": len(back)})
-    session.flush()
-    session.refresh(group)
-    return schemas.SaveOut(decisions=[], masks_changed=len(back), group=group_view(session, project, group))
-
-
-def correct_patch(session: Session, project_id: str, user: CurrentUser, patch_name: str,
-                  body: schemas.CorrectionsIn, if_match: str | None) -> schemas.SaveOut:
-    """Refinement: mask corrections of one patch, every row in one transaction."""
-    project = project_row(session, project_id)
-    patch = patch_row(session, project_id, patch_name)
-    ids = [row.mask for row in body.rows]
-    if len(set(ids)) != len(ids):
-        raise InputError("a mask appears twice among the rows")
-    masks = {m.mask_id: m for m in session.scalars(select(Mask).where(
-        Mask.project_id == project_id, Mask.patch == patch_name, Mask.mask_id.in_(ids), Mask.present.is_(True)))}
-    missing = [i for i in ids if i not in masks]
-    if missing:
-        raise InputError(f"patch {patch_name} has no mask {missing[0]} open to labelling")
-    lock_groups_of(session, [m.id for m in masks.values()])
-    masks = {m.mask_id: m for m in session.scalars(  # again, under the locks: the current versions
-        select(Mask).where(Mask.id.in_([m.id for m in masks.values()])).with_for_update()
-        .execution_options(populate_existing=True))}
-    per_row = all(row.version is not None for row in body.rows)
-    if if_match is not None or body.version is not None or not per_row:
-        version = wanted_version(body.version, if_match, "patch")
-        if not _claim(session, Patch, patch.id, version):
-            session.refresh(patch)
-            raise stale(f"patch {patch_name}", version, patch.version, {"version": patch.version},
-                        last_change(session, project_id, "patch", patch_name))
-    else:
-        patch.version += 1
-    for row in body.rows:
-        mask = masks[row.mask]
-        if row.version is not None and row.version != mask.version:
-            raise stale(f"mask {patch_name}/{row.mask}", row.version, mask.version,
-                        {"mask": row.mask, "version": mask.version, "class_id": mask.class_id},
-                        last_change(session, project_id, "mask", f"{patch_name}/{row.mask}"))
-    now = utcnow()
-    elapsed = _elapsed(session, None, user, now)
-    names = user_names(session)
-    made: list[Decision] = []
-    touched: list[int] = []
-    for row in body.rows:
-        mask = masks[row.mask]
-        class_id = _class(row.class_id)
-        decision = _new_decision(session, project, user.id, [mask], target="mask", class_id=class_id,
-                                 fine_class=check_fine(project, class_id, row.fine_class), patch=patch_name,
-                                 mask_id=row.mask, model_version=project.model_version,
-                                 elapsed_s=elapsed if not made else 0.0, created_at=now)
-        History.record(session, project_id, user.id, "correct", "mask", f"{patch_name}/{row.mask}",
-               before={"class": mask.class_id, "fine_class": mask.fine_class, "decision": mask.decision_id},
-               after={"class": class_id, "decision": decision.id})
-        made.append(decision)
-        touched.append(mask.id)
-    changed = recompute(session, touched)
-    History.record(session, project_id, user.id, "correct", "patch", patch_name,
-           after={"decisions": [d.id for d in made], "changed": len(changed)})
-    session.flush()
-    return schemas.SaveOut(decisions=[decision_out(d, names, 1) for d in made], masks_changed=len(changed),
-                           patch=patch_view(session, patch))
-
-
-def set_checked(session: Session, project_id: str, user: CurrentUser, patch_name: str,
-                body: schemas.CheckedIn, if_match: str | None) -> schemas.PatchOut:
-    patch = patch_row(session, project_id, patch_name)
-    version = wanted_version(body.version, if_match, "patch")
-    before = {"checked": patch.checked, "version": version}
-    if not _claim(session, Patch, patch.id, version):
-        session.refresh(patch)
-        raise stale(f"patch {patch_name}", version, patch.version, {"version": patch.version,
-                                                                      "checked": patch.checked},
-                    last_change(session, project_id, "patch", patch_name))
-    session.refresh(patch)
-    open_masks = 0
-    if body.checked:
-        n, decided, waiting = patch_counts(session, project_id, [patch_name]).get(patch_name, (0, 0, 0))
-        open_masks = n - decided
-        if open_masks and not body.override:
-            raise InputError(
-                f"patch {patch_name} has {n - decided} undecided masks ({waiting} waiting for refinement): "
-                "a fully checked patch feeds the dense training set, so decide them first, or mark it "
-                "checked with override (recorded with your name)")
-    patch.checked = body.checked
-    patch.checked_by, patch.checked_at = (user.id, utcnow()) if body.checked else (None, None)
-    after: dict[str, Any] = {"checked": body.checked, "version": patch.version}
-    if open_masks:
-        after.update(override=True, undecided=open_masks)
-    History.record(session, project_id, user.id, "check" if body.checked else "uncheck", "patch", patch_name,
-           before=before, after=after)
-    session.flush()
-    return patch_view(session, patch)
 
 
 def undo(session: Session, project_id: str, user: CurrentUser, decision_id: int) -> schemas.SaveOut:
@@ -350,7 +196,7 @@ def undo(session: Session, project_id: str, user: CurrentUser, decision_id: int)
                                                    Group.neighbourhood == decision.neighbourhood,
                                                    Group.key == decision.group_key)
                                .execution_options(populate_existing=True))
-        group = group_view(session, project_row(session, project_id), found) if found is not None else None
+        group = read_group(session, project_row(session, project_id), found) if found is not None else None
     return schemas.SaveOut(decisions=[decision_out(decision, user_names(session), len(masks))],
                            masks_changed=len(changed), group=group)
 
@@ -390,6 +236,10 @@ def edit_project(session: Session, project_id: str, user: CurrentUser, body: sch
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise stale(f"project {project_id}", version, project.version, {"version": project.version},
                     last_change(session, project_id, "project", project_id))
+    if "min_group_size" in changes and changes["min_group_size"] != before["min_group_size"]:
+        refresh_totals(session, send_small_groups(session, project_id))  # (a larger group is not taken back)
+        recount(session, project_id)  # an admin's setting: the project's counters from its masks, once
+        session.refresh(project)
     History.record(session, project_id, user.id, "edit", "project", project_id, before=before, after=changes)
     return project
 
@@ -413,7 +263,7 @@ def apply_engine_decisions(session: Session, project_id: str, decisions: list[En
         except ValueError:
             raise InputError(f"decision {number}: `at` is not an ISO 8601 time") from None
         at = at if at.tzinfo is not None else at.replace(tzinfo=dt.timezone.utc)
-        decision = _new_decision(session, project, author_id, found, target=d.target,  # type: ignore[arg-type]
+        decision = new_decision(session, project, author_id, found, target=d.target,  # type: ignore[arg-type]
                                  class_id=d.class_id, fine_class=check_fine(project, d.class_id, d.fine_class),
                                  neighbourhood=d.neighbourhood,
                                  group_key=d.group, patch=d.patch, mask_id=d.mask, source=d.source or source,
@@ -427,14 +277,14 @@ def apply_engine_decisions(session: Session, project_id: str, decisions: list[En
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def _class(value: schemas.ClassIn) -> int:
+def class_of(value: schemas.ClassIn) -> int:
     try:
         return schemas.class_id_of(value, allow_unknown=True)
     except (LookupError, ValueError) as exc:
         raise InputError(str(exc)) from None
 
 
-def _select(members: list[Mask], wanted: list[int] | None, where: str) -> list[Mask]:
+def pick(members: list[Mask], wanted: list[int] | None, where: str) -> list[Mask]:
     if wanted is None:
         if not members:
             raise InputError(f"{where} has no masks to label")
@@ -450,5 +300,5 @@ def _select(members: list[Mask], wanted: list[int] | None, where: str) -> list[M
     return [by_id[i] for i in wanted]
 
 
-def _group_state(session: Session, project: Project, group: Group) -> dict[str, Any]:
-    return group_view(session, project, group).model_dump(mode="json")
+def group_state(session: Session, project: Project, group: Group) -> dict[str, Any]:
+    return read_group(session, project, group).model_dump(mode="json")

@@ -1,4 +1,5 @@
-"""Rows as clients see them: groups with the engine's summary line, masks, decisions, patches."""
+"""Rows as clients see them, the one place a row becomes a schema (``*_out``): projects, neighbourhoods,
+groups with the engine's summary line, masks, decisions, patches, rejections, history."""
 
 from __future__ import annotations
 
@@ -8,11 +9,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mcae.inference.classes import MCAE, N_CLASSES
-from mcae.inference.group_line import class_mix, describe_group
-from mcae.platform.annotation import schemas
-from mcae.platform.annotation.areas import hectares, share
-from mcae.platform.annotation.models import Decision, Group, Mask, Patch, utcnow
+from mcae.inference.classes import MCAE
+from mcae.inference.group_line import describe_group
+from mcae.platform.annotation import review_schemas, schemas
+from mcae.platform.annotation.areas import gsd, hectares, share
+from mcae.platform.annotation.models import (
+    Decision,
+    Group,
+    History,
+    Mask,
+    Neighbourhood,
+    Patch,
+    Project,
+    Training,
+    utcnow,
+)
 
 
 def class_name(class_id: int | None) -> str | None:
@@ -21,24 +32,24 @@ def class_name(class_id: int | None) -> str | None:
     return "Unknown" if class_id == 0 else MCAE.name_of(class_id)
 
 
-MaskState = tuple[int | None, bool, list[float] | None]  # class, sent to refinement, probabilities
+def mix_percent(weights: Sequence[float] | None) -> dict[str, float]:
+    """A class mix in percent, largest first, from its weights per class (the engine's ``class_mix``)."""
+    w = np.asarray(weights if weights is not None else [], np.float64)
+    total = w.sum()
+    if not w.size or total == 0:
+        return {}
+    pct = 100 * w / total
+    order = np.argsort(-pct, kind="stable")
+    return {MCAE.get(int(i) + 1).name: round(float(pct[i]), 2) for i in order if pct[i] >= 0.01}
 
 
-def group_mix(states: Sequence[MaskState]) -> dict[str, float]:
-    """A group's class mix (the engine's ``class_mix``) from its masks' states."""
-    labels = np.array([cls or 0 for cls, _, _ in states], np.int64)
-    proba = np.array([p if p is not None else [np.nan] * N_CLASSES for _, _, p in states], np.float64)
-    return class_mix(labels, proba.reshape(len(states), N_CLASSES))
-
-
-def group_out(group: Group, masks: Sequence[MaskState], index: int, of: int,
-              model_version: str | None, lease_names: dict[int, str], *, gsd_m: float = 0.0,
-              project_area: int = 0, rejections: list[schemas.RejectionOut] | None = None) -> schemas.GroupOut:
-    """A group as the tools see it, from its masks' (class, refine, probabilities) and its area
-    counters (pixels; ``gsd_m`` metres a pixel, ``project_area`` the project's pixels)."""
-    mix = group_mix(masks)
-    decided = sum(1 for cls, _, _ in masks if cls)
-    refine = sum(1 for cls, flagged, _ in masks if flagged and not cls)
+def group_out(group: Group, index: int, of: int, model_version: str | None, lease_names: dict[int, str], *,
+              gsd_m: float = 0.0, project_area: int = 0,
+              rejections: list[schemas.RejectionOut] | None = None) -> schemas.GroupOut:
+    """A group as the tools see it, from its counters (masks, decided, refinement, areas in
+    pixels, the class mix's weights; ``gsd_m`` metres a pixel, ``project_area`` the project's pixels)."""
+    mix = mix_percent(group.mix)
+    decided, refine = group.decided, group.refine
     nan = float("nan")
     summary = describe_group({
         "index": index, "of": of, "histogram": mix,
@@ -50,13 +61,18 @@ def group_out(group: Group, masks: Sequence[MaskState], index: int, of: int,
     return schemas.GroupOut(
         id=group.id, neighbourhood=group.neighbourhood, key=group.key, cluster=group.cluster,
         pred_class=group.pred_class, pred_name=class_name(group.pred_class) or "Unknown",
-        size=len(masks), decided=decided, open=len(masks) - decided - refine, refine=refine,
+        size=group.masks, decided=decided, open=group.open_masks, refine=refine,
         score_min=_finite(group.score_min), score_max=_finite(group.score_max), histogram=mix,
         index=index, of=of, summary=summary, double=group.double, model_version=model_version,
         version=group.version, lease=lease, area_ha=hectares(group.area or 0, gsd_m),
         decided_ha=hectares(group.decided_area or 0, gsd_m), open_ha=hectares(group.open_area or 0, gsd_m),
         share=share(group.area or 0, project_area), gain_ha=hectares(group.gain or 0.0, gsd_m),
-        rejections=rejections or [])
+        doubt=doubt_of(mix), rejections=rejections or [])
+
+
+def doubt_of(mix: dict[str, float]) -> float:
+    """The share of a group outside its leading class in its class mix (percent): 0 for one class."""
+    return round(1.0 - max(mix.values()) / 100.0, 4) if mix else 0.0
 
 
 def mask_out(project_id: str, mask: Mask, group_key: str | None, via: str | None,
@@ -82,14 +98,51 @@ def decision_out(d: Decision, users: dict[int, str], n_masks: int) -> schemas.De
         review_comment=d.review_comment, restored_by=users.get(d.restored_by) if d.restored_by else None)
 
 
-def patch_out(patch: Patch, masks: int, decided: int, refine: int, users: dict[int, str],
-              bounds: list[float] | None = None, area: tuple[int, int, float] = (0, 0, 0.0)) -> schemas.PatchOut:
-    """``area``: (pixels, decided pixels, metres a pixel)."""
+def patch_out(patch: Patch, users: dict[int, str], bounds: list[float] | None = None, *,
+              gsd_m: float = 0.0) -> schemas.PatchOut:
+    """A patch with its counters (``gsd_m``: metres a pixel)."""
     return schemas.PatchOut(
         name=patch.name, neighbourhood=patch.neighbourhood, row=patch.row, col=patch.col,
         checked=patch.checked, checked_by=users.get(patch.checked_by) if patch.checked_by else None,
-        checked_at=patch.checked_at, masks=masks, decided=decided, refine=refine, version=patch.version,
-        bounds=bounds, area_ha=hectares(area[0], area[2]), decided_ha=hectares(area[1], area[2]))
+        checked_at=patch.checked_at, masks=patch.masks, decided=patch.decided, refine=patch.refine,
+        version=patch.version, bounds=bounds, area_ha=hectares(patch.area, gsd_m),
+        decided_ha=hectares(patch.decided_area, gsd_m))
+
+
+def project_out(project: Project) -> schemas.ProjectOut:
+    """A project with its settings and counters."""
+    gsd_m = gsd(project)
+    return schemas.ProjectOut(
+        id=project.id, name=project.name, city=project.city, layer=project.layer, scheme=project.scheme,
+        classes=[schemas.ClassOut(id=0, name="Unknown", color="#000000")] +
+                [schemas.ClassOut(id=c.id, name=c.name, color=c.hex) for c in MCAE],
+        fine_classes=project.fine_classes or {}, grid=project.grid, model_version=project.model_version,
+        double_share=project.double_share, publish_policy=project.publish_policy,  # type: ignore[arg-type]
+        version=project.version, masks=project.masks, decided=project.decided,
+        patches=project.patches, checked_patches=project.checked_patches, area_ha=hectares(project.area, gsd_m),
+        decided_ha=hectares(project.decided_area, gsd_m), gsd=gsd_m or None, min_group_size=project.min_group_size)
+
+
+def neighbourhood_out(hood: Neighbourhood, gsd_m: float, project_area: int) -> schemas.NeighbourhoodOut:
+    """A neighbourhood with its counters (``project_area``: the project's pixels, for its share)."""
+    return schemas.NeighbourhoodOut(
+        name=hood.name, patches=list(hood.patches), groups=hood.groups, masks=hood.masks, decided=hood.decided,
+        progress=round(hood.decided / hood.masks, 4) if hood.masks else 1.0, area_ha=hectares(hood.area, gsd_m),
+        decided_ha=hectares(hood.decided_area, gsd_m), share=share(hood.area, project_area),
+        bounds=list(hood.bounds) if hood.bounds else None)
+
+
+def rejection_out(d: Decision, users: dict[int, str], n_masks: int) -> schemas.RejectionOut:
+    return schemas.RejectionOut(decision=d.id, author=users.get(d.author_id, "?"),
+                                reviewer=users.get(d.reviewer_id) if d.reviewer_id else None,
+                                comment=d.review_comment, reviewed_at=d.reviewed_at,
+                                class_name=class_name(d.class_id) or "Unknown", masks=n_masks)
+
+
+def history_out(h: History, users: dict[int, str]) -> schemas.HistoryOut:
+    return schemas.HistoryOut(id=h.id, at=h.at, user=users.get(h.user_id) if h.user_id else None,
+                              action=h.action, entity=h.entity, entity_id=h.entity_id, before=h.before,
+                              after=h.after)
 
 
 def _finite(value: float | None) -> float | None:
@@ -99,3 +152,10 @@ def _finite(value: float | None) -> float | None:
 def aware(value: dt.datetime) -> dt.datetime:
     """SQLite hands datetimes back without their zone; they were stored in UTC."""
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+
+
+def training_out(t: Training) -> review_schemas.TrainingOut:
+    """A retraining with its hold-out report (what older ones recorded, said as well as it can be)."""
+    return review_schemas.TrainingOut(at=t.at, model_version=t.model_version, masks=t.masks, decisions=t.decisions,
+                                      holdout_accuracy=t.holdout_accuracy or {}, map_version=t.map_version,
+                                      holdout=review_schemas.HoldoutOut.from_report(t.holdout, t.holdout_accuracy))

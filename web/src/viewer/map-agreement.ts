@@ -1,8 +1,9 @@
 // The city's MCAE / SinoLC-1 agreement report: overall agreement, kappa, per-class agreement
 // both ways and the harmonised confusion table (rows SinoLC-1, columns MCAE).
 
-import { api, ApiError, type AgreementSummary, type City, type CompareReport } from './api';
-import { byId, formatInt, h } from './util';
+import { ApiError } from '../shared/client';
+import { endpoints, type AgreementSummary, type City, type CompareReport } from './endpoints';
+import { byId, el, formatInt, inkOn } from '../shared/util';
 
 function pct(value: number | null | undefined, digits = 1): string {
   return value === null || value === undefined ? '–' : `${(value * 100).toFixed(digits)} %`;
@@ -10,7 +11,7 @@ function pct(value: number | null | undefined, digits = 1): string {
 
 export async function loadAgreement(city: string): Promise<CompareReport | null> {
   try {
-    return await api.compare(city);
+    return await endpoints.compare(city);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) return null;
     throw error;
@@ -21,31 +22,31 @@ export function renderAgreement(container: HTMLElement, city: string, report: Co
                                 district: string | null, error?: string): void {
   container.replaceChildren();
   if (error) {
-    container.append(h('p', { class: 'error' }, error));
+    container.append(el('p', { class: 'error' }, error));
     return;
   }
   if (!report) {
-    container.append(h('p', { class: 'hint' }, 'No comparison report for this city yet. ',
-      'An operator makes one with ', h('code', {}, `mcae compare --city ${city}`), '.'));
+    container.append(el('p', { class: 'hint' }, 'No comparison report for this city yet. ',
+      'An operator makes one with ', el('code', {}, `mcae compare --city ${city}`), '.'));
     return;
   }
   const scopes: AgreementSummary[] = [report.summary, ...(report.districts ?? [])];
-  const select = h('select', { id: 'agreement-scope' }) as HTMLSelectElement;
+  const select = el('select', { id: 'agreement-scope' }) as HTMLSelectElement;
   for (const scope of scopes) {
-    select.append(h('option', { value: scope === report.summary ? '' : scope.scope },
+    select.append(el('option', { value: scope === report.summary ? '' : scope.scope },
       scope === report.summary ? `${report.city_name} (whole city)` : scope.name));
   }
   const chosen = scopes.find((sc) => sc !== report.summary && sc.scope === district) ?? report.summary;
   select.value = chosen === report.summary ? '' : chosen.scope;
-  const body = h('div', { id: 'agreement-body' });
+  const body = el('div', { id: 'agreement-body' });
   select.addEventListener('change', () => {
     const next = scopes.find((sc) => (sc === report.summary ? '' : sc.scope) === select.value) ?? report.summary;
     body.replaceChildren(...summaryNodes(next));
   });
   container.append(
-    h('div', { class: 'form-grid' }, h('label', { for: 'agreement-scope' }, 'Area'), select),
+    el('div', { class: 'form-grid' }, el('label', { for: 'agreement-scope' }, 'Area'), select),
     body,
-    h('p', { class: 'hint method' }, report.method),
+    el('p', { class: 'hint method' }, report.method),
     links(city));
   body.append(...summaryNodes(chosen));
 }
@@ -68,7 +69,7 @@ export class AgreementTab {
       this.report = null; // `mcae compare` publishes the report with the agreement layer: none, no report
     }
     if (this.report === undefined) {
-      container.replaceChildren(h('p', { class: 'hint' }, 'Loading the agreement report…'));
+      container.replaceChildren(el('p', { class: 'hint' }, 'Loading the agreement report…'));
       try {
         const report = await loadAgreement(city);
         if (city !== this.host.city().id) return;
@@ -84,19 +85,19 @@ export class AgreementTab {
 
 function summaryNodes(summary: AgreementSummary): Node[] {
   const nodes: Node[] = [];
-  nodes.push(h('div', { class: 'kpis' },
+  nodes.push(el('div', { class: 'kpis' },
     kpi('Overall agreement', pct(summary.overall_agreement), 'agreement-overall'),
     kpi("Cohen's kappa", summary.kappa === null ? '–' : summary.kappa.toFixed(3), 'agreement-kappa'),
     kpi('Pixels compared', formatInt(summary.pixels.compared), 'agreement-pixels')));
-  const table = h('table', { class: 'agreement-table' },
-    h('caption', {}, 'Agreement per harmonised class'),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Class'),
-      h('th', { scope: 'col', title: 'Share of the SinoLC-1 pixels of this class that MCAE gives the same class' }, 'of SinoLC-1'),
-      h('th', { scope: 'col', title: 'Share of the MCAE pixels of this class that SinoLC-1 gives the same class' }, 'of MCAE'))));
-  const body = h('tbody');
+  const table = el('table', { class: 'agreement-table' },
+    el('caption', {}, 'Agreement per harmonised class'),
+    el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Class'),
+      el('th', { scope: 'col', title: 'Share of the SinoLC-1 pixels of this class that MCAE gives the same class' }, 'of SinoLC-1'),
+      el('th', { scope: 'col', title: 'Share of the MCAE pixels of this class that SinoLC-1 gives the same class' }, 'of MCAE'))));
+  const body = el('tbody');
   for (const cls of summary.classes) {
-    body.append(h('tr', {}, h('th', { scope: 'row' }, cls.name),
-      h('td', {}, meter(cls.agreement_of_sinolc1)), h('td', {}, meter(cls.agreement_of_mcae))));
+    body.append(el('tr', {}, el('th', { scope: 'row' }, cls.name),
+      el('td', {}, meter(cls.agreement_of_sinolc1)), el('td', {}, meter(cls.agreement_of_mcae))));
   }
   table.append(body);
   nodes.push(table);
@@ -105,39 +106,39 @@ function summaryNodes(summary: AgreementSummary): Node[] {
 }
 
 function kpi(label: string, value: string, id: string): HTMLElement {
-  return h('div', { class: 'kpi' }, h('span', { class: 'kpi-value', id }, value), h('span', { class: 'kpi-label' }, label));
+  return el('div', { class: 'kpi' }, el('span', { class: 'kpi-value', id }, value), el('span', { class: 'kpi-label' }, label));
 }
 
 function meter(value: number | null): HTMLElement {
   const width = value === null ? 0 : Math.round(value * 100);
-  return h('span', { class: 'meter' }, h('span', { class: 'meter-bar', style: `width:${width}%` }),
-    h('span', { class: 'meter-text' }, pct(value, 0)));
+  return el('span', { class: 'meter' }, el('span', { class: 'meter-bar', style: `width:${width}%` }),
+    el('span', { class: 'meter-text' }, pct(value, 0)));
 }
 
 function confusion(table: { class_names: string[]; counts: number[][] }): HTMLElement {
   const total = table.counts.flat().reduce((a, b) => a + b, 0) || 1;
   const max = Math.max(...table.counts.flat(), 1);
-  const grid = h('table', { class: 'confusion' },
-    h('caption', {}, 'Harmonised confusion table (share of compared pixels): rows SinoLC-1, columns MCAE'));
-  const head = h('tr', {}, h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'SinoLC-1 \\ MCAE')));
-  for (const name of table.class_names) head.append(h('th', { scope: 'col', title: name }, abbreviation(name)));
-  grid.append(h('thead', {}, head));
-  const body = h('tbody');
+  const grid = el('table', { class: 'confusion' },
+    el('caption', {}, 'Harmonised confusion table (share of compared pixels): rows SinoLC-1, columns MCAE'));
+  const head = el('tr', {}, el('th', { scope: 'col' }, el('span', { class: 'sr-only' }, 'SinoLC-1 \\ MCAE')));
+  for (const name of table.class_names) head.append(el('th', { scope: 'col', title: name }, abbreviation(name)));
+  grid.append(el('thead', {}, head));
+  const body = el('tbody');
   table.counts.forEach((row, i) => {
-    const tr = h('tr', {}, h('th', { scope: 'row', title: table.class_names[i] }, table.class_names[i]));
+    const tr = el('tr', {}, el('th', { scope: 'row', title: table.class_names[i] }, table.class_names[i]));
     row.forEach((count, j) => {
       const share = count / total;
       const strength = Math.sqrt(count / max);
       const diagonal = i === j;
-      const background = diagonal ? `rgba(22, 128, 60, ${0.12 + 0.78 * strength})` : `rgba(215, 25, 28, ${0.06 + 0.7 * strength})`;
-      tr.append(h('td', { style: `background:${background};color:${strength > 0.55 ? '#fff' : '#111'}`,
+      const background = diagonal ? onWhite([22, 128, 60], 0.12 + 0.78 * strength) : onWhite([215, 25, 28], 0.06 + 0.7 * strength);
+      tr.append(el('td', { style: `background:${background};color:${inkOn(background)}`,
         title: `SinoLC-1 ${table.class_names[i]} / MCAE ${table.class_names[j]}: ${formatInt(count)} px` },
       share >= 0.0005 ? (share * 100).toFixed(1) : count ? '<0.1' : '·'));
     });
     body.append(tr);
   });
   grid.append(body);
-  return h('div', { class: 'confusion-wrap' }, grid);
+  return el('div', { class: 'confusion-wrap' }, grid);
 }
 
 function abbreviation(name: string): string {
@@ -146,13 +147,18 @@ function abbreviation(name: string): string {
 }
 
 function links(city: string): HTMLElement {
-  const base = api.comparePath(city);
-  const link = (href: string, text: string) => h('a', { href, download: '' }, text);
-  return h('p', { class: 'links' }, 'Download: ',
+  const base = endpoints.comparePath(city);
+  const link = (href: string, text: string) => el('a', { href, download: '' }, text);
+  return el('p', { class: 'links' }, 'Download: ',
     link(`${base}?format=csv&table=summary`, 'summary'), ' · ',
     link(`${base}?format=csv&table=per_class`, 'per class'), ' · ',
     link(`${base}?format=csv&table=contingency`, '11 × 9 table'), ' · ',
     link(`${base}?format=csv&table=harmonised`, '6 × 6 table'), ' (CSV) · ',
-    h('a', { href: `${base}.png`, target: '_blank', rel: 'noopener' }, 'plot (PNG)'), ' · ',
-    h('a', { href: base, target: '_blank', rel: 'noopener' }, 'JSON'));
+    el('a', { href: `${base}.png`, target: '_blank', rel: 'noopener' }, 'plot (PNG)'), ' · ',
+    el('a', { href: base, target: '_blank', rel: 'noopener' }, 'JSON'));
+}
+
+/** `rgb` at opacity `alpha` over white, as #rrggbb (so the one contrast rule, inkOn, applies). */
+function onWhite(rgb: [number, number, number], alpha: number): string {
+  return `#${rgb.map((c) => Math.round(c * alpha + 255 * (1 - alpha)).toString(16).padStart(2, '0')).join('')}`;
 }

@@ -1,4 +1,4 @@
-// Inline SVG drawn by hand (no chart library): an element helper and number formats.
+// Inline SVG drawn by hand (no chart library): the one SVG element helper and number formats.
 
 const NS = 'http://www.w3.org/2000/svg';
 
