@@ -107,7 +107,7 @@ def engine_stages(work: Path, size: int, workers: int, pg_url: str | None) -> di
                            str(workers), "-q"])
     ok = ok and stage("label", [MCAE, "label", "-p", str(project), "--reference", str(work / "reference.tif"),
                                 "--workers", str(workers), "-q"])
-    ok = ok and stage("train", [MCAE, "train", "-p", str(project), "--workers", str(workers), "-q"])
+    ok = ok and stage("train", [MCAE, "train", "-p", str(project), "-q"])  # in-process: as `mcae train` runs
     ok = ok and stage("map", [MCAE, "map", "-p", str(project), "-o", str(work / "mcae.tif"), "--districts",
                               str(work / "districts.geojson")])
     ok = ok and stage("evaluate", [MCAE, "evaluate", str(work / "mcae.tif"), str(work / "reference.tif"), "--out",

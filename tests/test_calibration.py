@@ -148,3 +148,13 @@ def test_holdout_holds_out_whole_groups(monkeypatch: pytest.MonkeyPatch) -> None
     assert out.scored and len(seen) >= 2
     assert all(not (train & test) for train, test in seen)
     assert set().union(*(test for _, test in seen)) == set(groups)  # every mask scored once
+
+
+def test_holdout_with_one_fit_scores_one_fold_of_whole_units() -> None:
+    """City size: one fit; its held-out fold is scored and calibrated nested in two halves."""
+    X, y = features({8: 40, 5: 40})
+    groups = np.array([f"g{i // 8}" for i in range(len(y))])
+    out = holdout(X, y, ["baseline"], groups=groups, n_fits=1, unit="patches")
+    assert out.scored and out.fits == 1 and out.split == "patches" and 0 < out.n < len(y)
+    assert out.model is not None and out.after is not None and out.after.to_dict()["n"] == out.n
+    assert out.to_dict()["split"] == "patches" and "model" not in out.to_dict()

@@ -3,23 +3,34 @@
 ``dense`` labels every mask with its map class; ``sparse`` keeps only the masks an
 expert decided (the rest 0). Each pair is georeferenced; ``manifest.json`` lists
 every pair with its footprint, and ``footprints.geojson`` shows them on a map.
+
+Streamed: one patch in memory at a time, and the classes as one byte a mask
+(``class_lookups``), never the groups table, so memory does not grow with the city.
+Resumable: each finished pair leaves a note (``.pairs/<id>.json``: its manifest entry and
+a digest of what it was made from: its labels' lookups, its mask raster, the modes); a
+rerun after an interruption skips every pair whose note still matches and redoes the
+rest. The notes go once the manifest is written.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
 from rasterio.warp import transform_geom
-from rich.progress import track
 
 from mcae.inference.atomic import atomic_path, write_json
+from mcae.inference.class_lookups import ClassLookups, class_lookups
 from mcae.inference.classes import MCAE
+from mcae.inference.compute import progress_bar
 from mcae.inference.decisions import Decision
 from mcae.inference.grid import Patch
-from mcae.inference.mapping import mask_classes, patch_lookups
 from mcae.inference.project import Project
 from mcae.inference.segment import read_mask_raster
 
@@ -33,34 +44,31 @@ def export_dataset(project: Project, out: str | Path, modes: tuple[str, ...] = M
 
     ``decisions``: the expert's decisions (default: the project's decisions file).
     ``dense_patches``: when given, dense labels only for these (fully checked) patches.
+    The manifest's ``resumed`` counts the pairs an earlier, interrupted run had finished.
     """
     out = Path(out)
-    classes = mask_classes(project, decisions)
-    lookups = {"dense": patch_lookups(classes)}
-    sparse = classes.copy()
-    sparse.loc[~sparse["decided"], "class_id"] = 0
-    lookups["sparse"] = patch_lookups(sparse)
-    info, scene = project.scene_info, project.scene()
-    items = []
-    for patch in track(project.grid.patches(), description="exporting pairs", disable=quiet):
-        image, valid = scene.read(patch.window)
-        labels = read_mask_raster(project, patch.id)
-        transform = info.window_transform(patch.window)
-        entry: dict[str, Any] = {"id": patch.id, "neighbourhood": patch.neighbourhood,
-                                 "image": f"images/{patch.id}.tif"}
-        _write(out / entry["image"], image, transform, info.rio_crs, nodata=None, valid=valid)
-        for mode in modes:
-            if mode == "dense" and dense_patches is not None and patch.id not in dense_patches:
-                continue
-            lut = lookups[mode].get(patch.id, np.zeros(1, np.uint8))
-            lut = np.pad(lut, (0, max(0, int(labels.max()) + 1 - lut.size)))
-            label = lut[labels]
-            entry[f"label_{mode}"] = f"labels_{mode}/{patch.id}.tif"
-            entry[f"labelled_fraction_{mode}"] = round(float((label > 0).mean()), 4)
-            _write(out / entry[f"label_{mode}"], label[None], transform, info.rio_crs, nodata=0)
-        entry["footprint"] = _footprint(patch, info)
-        items.append(entry)
-    scene.close()
+    lookups = class_lookups(project, decisions)
+    info = project.scene_info
+    notes = out / NOTES
+    notes.mkdir(parents=True, exist_ok=True)
+    items, resumed = [], 0
+    patches = project.grid.patches()
+    project.mark_running("export-dataset", out=str(out.resolve()), pairs=len(patches))
+    scene = project.scene()
+    with progress_bar(quiet) as bar, contextlib.closing(scene):
+        task = bar.add_task("exporting pairs", total=len(patches))
+        for patch in patches:
+            wanted = [m for m in modes if not (m == "dense" and dense_patches is not None
+                                               and patch.id not in dense_patches)]
+            digest = _digest(project, patch.id, lookups, wanted)
+            entry = _finished(out, patch.id, digest)
+            if entry is None:
+                entry = _export_pair(project, scene, patch, lookups, wanted, out, info)
+                write_json(notes / f"{patch.id}.json", {"digest": digest, "entry": entry})
+            else:
+                resumed += 1
+            items.append(entry)
+            bar.advance(task)
     manifest = {"format": "mcae-dataset", "version": 1,
                 "dense_patches": "all" if dense_patches is None else sorted(dense_patches),
                 "gsd": info.gsd, "crs": info.crs,
@@ -69,7 +77,56 @@ def export_dataset(project: Project, out: str | Path, modes: tuple[str, ...] = M
                 "items": items}
     write_json(out / "manifest.json", manifest)
     write_json(out / "footprints.geojson", _footprints(items, info.crs))
-    return manifest
+    shutil.rmtree(notes, ignore_errors=True)
+    project.record_step("export-dataset", out=str(out.resolve()), pairs=len(items), resumed=resumed,
+                        modes=list(modes))
+    return {**manifest, "resumed": resumed}
+
+
+NOTES = ".pairs"  # per finished pair: its entry and digest (while an export is under way)
+
+
+def _export_pair(project: Project, scene: Any, patch: Patch, lookups: ClassLookups, modes: list[str],
+                 out: Path, info: Any) -> dict[str, Any]:
+    """Write one pair (image and the labels of ``modes``); returns its manifest entry."""
+    image, valid = scene.read(patch.window)
+    labels = read_mask_raster(project, patch.id)
+    transform = info.window_transform(patch.window)
+    entry: dict[str, Any] = {"id": patch.id, "neighbourhood": patch.neighbourhood,
+                             "image": f"images/{patch.id}.tif"}
+    _write(out / entry["image"], image, transform, info.rio_crs, nodata=None, valid=valid)
+    for mode in modes:
+        lut = lookups.lookup(mode, patch.id)
+        lut = np.pad(lut, (0, max(0, int(labels.max()) + 1 - lut.size)))
+        label = lut[labels]
+        entry[f"label_{mode}"] = f"labels_{mode}/{patch.id}.tif"
+        entry[f"labelled_fraction_{mode}"] = round(float((label > 0).mean()), 4)
+        _write(out / entry[f"label_{mode}"], label[None], transform, info.rio_crs, nodata=0)
+    entry["footprint"] = _footprint(patch, info)
+    return entry
+
+
+def _digest(project: Project, patch_id: str, lookups: ClassLookups, modes: list[str]) -> str:
+    """What a pair is made from: its lookups, its mask raster (size, time) and the modes."""
+    h = hashlib.sha256(json.dumps(modes).encode())
+    for mode in modes:
+        h.update(mode.encode() + lookups.lookup(mode, patch_id).tobytes())
+    raster = project.patch_raster(patch_id).stat()
+    h.update(f"{raster.st_size}:{raster.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def _finished(out: Path, patch_id: str, digest: str) -> dict[str, Any] | None:
+    """The entry of a pair an earlier run finished from the same inputs, else None."""
+    try:
+        note = json.loads((out / NOTES / f"{patch_id}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    entry = note.get("entry") if isinstance(note, dict) and note.get("digest") == digest else None
+    if not isinstance(entry, dict):
+        return None
+    files = [entry.get("image"), *(v for k, v in entry.items() if k.startswith("label_"))]
+    return entry if all(isinstance(f, str) and (out / f).is_file() for f in files) else None
 
 
 def _write(path: Path, data: np.ndarray, transform: Any, crs: Any, nodata: int | None,

@@ -60,7 +60,7 @@ def _save(project: Project, frames: list[pd.DataFrame]) -> pd.DataFrame:
 def group_neighbourhood(item: tuple[str, list[str]], *, root: str, model_path: str | None,
                         recluster: bool) -> pd.DataFrame:
     """Clusters and predictions of one neighbourhood (runs on a Dask worker)."""
-    _name, patch_ids = item
+    name, patch_ids = item
     project = Project(root, {})
     table = read_patch_tables(project, patch_ids)
     table = table[table["core_area"] > 0].reset_index(drop=True)
@@ -68,7 +68,8 @@ def group_neighbourhood(item: tuple[str, list[str]], *, root: str, model_path: s
     out = table[["patch", "mask_id", "neighbourhood", "area"]].copy()
     keep = not recluster and project.groups_path.is_file()
     if keep:  # the clusters and group keys stay; only the predictions change
-        old = pd.read_parquet(project.groups_path, columns=["patch", "mask_id", "cluster", "group"])
+        old = pd.read_parquet(project.groups_path, columns=["patch", "mask_id", "cluster", "group"],
+                              filters=[("neighbourhood", "==", name)])  # this neighbourhood's rows only
         out = out.merge(old, on=["patch", "mask_id"], how="left")
         out["cluster"] = out["cluster"].fillna(0).astype(np.int32)
     else:

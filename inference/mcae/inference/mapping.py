@@ -1,7 +1,8 @@
 """The ``map`` step: every mask's class painted into a land-cover COG.
 
 A mask's class is the expert's decision when there is one, else the classifier's
-prediction. Patches are read and written one at a time, core by core.
+prediction. Patches are read and written one at a time, core by core; the classes come
+from ``class_lookups`` (one byte a mask), never from the whole groups table.
 """
 
 from __future__ import annotations
@@ -58,19 +59,27 @@ def class_windows(project: Project, lookups: dict[str, np.ndarray], quiet: bool 
         tuple[PixelWindow, np.ndarray]]:
     """(core window, class ids) of every patch, one patch in memory at a time (``quiet=False``:
     with a progress bar and its ETA)."""
-    from rich.progress import track
+    from mcae.inference.compute import progress_bar
 
-    for patch in track(project.grid.patches(), description="writing the map", disable=quiet):
-        if patch.core.height <= 0 or patch.core.width <= 0:
-            continue
-        labels = read_mask_raster(project, patch.id)
-        r0 = patch.core.row_off - patch.window.row_off
-        c0 = patch.core.col_off - patch.window.col_off
-        core = labels[r0:r0 + patch.core.height, c0:c0 + patch.core.width]
-        lut = lookups.get(patch.id, np.zeros(1, np.uint8))
-        if core.size and core.max() >= lut.size:
-            lut = np.pad(lut, (0, int(core.max()) + 1 - lut.size))
-        yield patch.core, lut[core]
+    patches = project.grid.patches()
+    with progress_bar(quiet) as bar:
+        task = bar.add_task("writing the map", total=len(patches))
+        for patch in patches:
+            bar.advance(task)
+            if patch.core.height > 0 and patch.core.width > 0:
+                yield _class_core(project, patch, lookups)
+
+
+def _class_core(project: Project, patch: Any, lookups: dict[str, np.ndarray]) -> tuple[PixelWindow, np.ndarray]:
+    """(core window, class ids) of one patch."""
+    labels = read_mask_raster(project, patch.id)
+    r0 = patch.core.row_off - patch.window.row_off
+    c0 = patch.core.col_off - patch.window.col_off
+    core = labels[r0:r0 + patch.core.height, c0:c0 + patch.core.width]
+    lut = lookups.get(patch.id, np.zeros(1, np.uint8))
+    if core.size and core.max() >= lut.size:
+        lut = np.pad(lut, (0, int(core.max()) + 1 - lut.size))
+    return patch.core, lut[core]
 
 
 def georeference(width: int, height: int, bounds: tuple[float, float, float, float],
@@ -95,19 +104,20 @@ def write_map(project: Project, out: str | Path, *, sparse: bool = False,
               bounds: tuple[float, float, float, float] | None = None, crs: str = "EPSG:4326") -> Path:
     """Write the project's land-cover map as a paletted COG (``sparse``: decided masks only).
 
-    Written atomically: an interrupted map leaves no file, and running it again starts over.
+    Written atomically: an interrupted map leaves no file, and running it again starts over
+    (a COG gets its overviews and layout once every window is in: it cannot be resumed).
     ``bounds`` (in ``crs``) georeferences the map of a plain image (segmented with ``--gsd``),
     whose own grid is local pixels the viewer cannot place.
     """
-    classes = mask_classes(project, decisions)
-    if sparse:
-        classes.loc[~classes["decided"], "class_id"] = 0
+    from mcae.inference.class_lookups import class_lookups
+
+    classes = class_lookups(project, decisions)
     info = project.scene_info
     # names, never server paths: the map is published and downloaded
     tags = {"MCAE_PROJECT": project.root.resolve().name, "MCAE_IMAGE": Path(info.path).name,
             "MCAE_GSD_M": str(info.gsd),
-            "MCAE_DECIDED_MASKS": str(int(classes["decided"].sum())),
-            "MCAE_MASKS": str(len(classes))}
+            "MCAE_DECIDED_MASKS": str(classes.decided),
+            "MCAE_MASKS": str(classes.masks)}
     if "synthetic" in project.manifest:
         tags["MCAE_SYNTHETIC"] = "yes: " + str(project.manifest["synthetic"])
     grid_crs, transform = info.rio_crs, info.affine
@@ -115,9 +125,13 @@ def write_map(project: Project, out: str | Path, *, sparse: bool = False,
         if info.georeferenced:
             raise InputError("the image is georeferenced already: --bounds is for plain images (--gsd)")
         grid_crs, transform = georeference(info.width, info.height, bounds, crs)
-    return write_class_cog(out, width=info.width, height=info.height, transform=transform,
-                           crs=grid_crs, windows=class_windows(project, patch_lookups(classes), quiet),
-                           scheme=MCAE, tags=tags)
+    project.mark_running("map", out=str(out))
+    written = write_class_cog(out, width=info.width, height=info.height, transform=transform,
+                              crs=grid_crs,
+                              windows=class_windows(project, classes.sparse if sparse else classes.dense, quiet),
+                              scheme=MCAE, tags=tags)
+    project.record_step("map", out=str(out), masks=classes.masks, decided=classes.decided, sparse=sparse)
+    return written
 
 
 def slug(name: str) -> str:

@@ -121,8 +121,23 @@ class Project:
         write_json(self.manifest_path, self.manifest)
 
     def record_step(self, name: str, **info: Any) -> None:
+        """Note that step ``name`` finished (and is no longer running)."""
+        self.manifest.get("running", {}).pop(name, None)
+        if not self.manifest.get("running"):
+            self.manifest.pop("running", None)
         self.manifest["steps"][name] = {"finished": _now(), **info}
         self.save()
+
+    def mark_running(self, name: str, **info: Any) -> None:
+        """Note that step ``name`` started: ``mcae info`` shows it as interrupted until it
+        finishes (``record_step``), with what it takes to resume."""
+        self.manifest.setdefault("running", {})[name] = {"started": _now(), **info}
+        self.save()
+
+    @property
+    def running(self) -> dict[str, dict[str, Any]]:
+        """Steps started and not finished (still running, or interrupted)."""
+        return dict(self.manifest.get("running", {}))
 
     # -- state ---------------------------------------------------------------
     @property

@@ -1,4 +1,21 @@
-"""The ``train`` step: fit the classifier on decided masks, then re-predict every group."""
+"""The ``train`` step: fit the classifier on decided masks, then re-predict every group.
+
+At city size (millions of decided masks) the cost is bounded by a budget, not by the city:
+
+* **Hold-out, spatial.** Whole neighbourhoods are held out (whole patches in a city of
+  fewer than ``N_FOLDS`` neighbourhoods, whole groups in a smaller one still): the
+  masks of the map that no expert decided sit in places the model never saw.
+* **Sample.** Up to ``KFOLD_MAX`` decided masks (a small project): all of them, scored k-fold
+  (every mask out of fold), then one model on all. Beyond: about a fifth of the masks (whole units) is
+  held out and never trained on; the training masks of the other units are sampled
+  class-balanced to at most ``max_masks`` (the budget), the held-out ones uniformly (so the
+  hold-out figure keeps the city's class mix) to at most a fifth of it. ONE model is fit: the
+  one saved, whose hold-out figure the report gives.
+* **Streaming.** Until the sample is drawn only the labels are held (patch, mask id, class);
+  then only the sampled masks' features are read, one patch table at a time.
+* **Interrupted?** The model is written atomically when the fit ends, so nothing half-done
+  remains: ``train`` starts over (``info`` says that a training was interrupted).
+"""
 
 from __future__ import annotations
 
@@ -10,25 +27,37 @@ import pandas as pd
 
 from mcae.inference.classifier import get_classifier
 from mcae.inference.classifier.calibration import plot_reliability
-from mcae.inference.compute import Executor
+from mcae.inference.compute import Executor, progress_bar
 from mcae.inference.decisions import Decision, mask_labels, read_decisions
 from mcae.inference.errors import ProjectStateError
 from mcae.inference.features import FEATURE_VERSION
 from mcae.inference.groups import refresh_predictions
-from mcae.inference.holdout import Holdout
+from mcae.inference.holdout import KFOLD_MAX, N_FOLDS, Holdout
 from mcae.inference.holdout import holdout as score_holdout
 from mcae.inference.project import Project
-from mcae.inference.segment import feature_columns, read_patch_tables
+from mcae.inference.sampling import balanced_sample, holdout_split, read_features, spatial_units
 
 RELIABILITY_FIGURE = "reports/reliability.png"  # relative to the project folder
+DEFAULT_MAX_MASKS = 250_000  # the training budget (setting ``train_max_masks``, ``--max-masks``)
 
 
 @dataclass
 class TrainingReport:
-    n_masks: int
-    classes: dict[int, int]  # class id -> labelled masks
-    holdout_accuracy: dict[str, float]  # per classifier kind, out of fold (empty: unscored)
+    n_masks: int  # masks the saved model was fit on
+    classes: dict[int, int]  # class id -> masks the model was fit on
+    holdout_accuracy: dict[str, float]  # per classifier kind (empty: unscored)
     holdout: dict[str, Any] = field(default_factory=dict)  # Holdout.to_dict(): reason, ECE, ...
+    n_labelled: int = 0  # decided masks of the project
+    n_sampled: int = 0  # masks whose features were read: fit on, or held out and scored
+    n_holdout: int = 0  # masks scored by the hold-out (never trained on by the model scored)
+    labelled_classes: dict[int, int] = field(default_factory=dict)  # class id -> decided masks
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the training step records in the manifest."""
+        return {"masks": self.n_masks, "labelled": self.n_labelled, "sampled": self.n_sampled,
+                "held_out": self.n_holdout, "classes": self.classes,
+                "labelled_classes": self.labelled_classes, "holdout_accuracy": self.holdout_accuracy,
+                "holdout": self.holdout}
 
 
 def mask_groups(project: Project, index: pd.Index) -> np.ndarray | None:
@@ -42,47 +71,120 @@ def mask_groups(project: Project, index: pd.Index) -> np.ndarray | None:
     return None if found.isna().any() else found.to_numpy()
 
 
-def labelled_features(project: Project, labels: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """Features (indexed by patch and mask id) and labels of the decided masks, patch by patch."""
-    frames = []
-    for patch_id, part in labels.groupby(level="patch"):
-        table = read_patch_tables(project, [str(patch_id)])
-        keep = table["mask_id"].isin(part.index.get_level_values("mask_id"))
-        frames.append(table[keep])
-    table = pd.concat(frames, ignore_index=True)
-    key = pd.MultiIndex.from_frame(table[["patch", "mask_id"]].astype({"mask_id": "int64"}))
-    y = labels["class_id"].reindex(key).to_numpy()
-    X = table[feature_columns(table)].set_axis(key, axis=0)  # rows named (patch, mask_id)
-    return X, y.astype(np.int64)
+def _counts(y: np.ndarray) -> dict[int, int]:
+    return {int(c): int(n) for c, n in zip(*np.unique(y, return_counts=True), strict=True)}
+
+
+class _Bars:
+    """The step's progress bars with their ETA (features read, epochs of the fit)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.progress = progress_bar(quiet)
+
+    def __enter__(self) -> _Bars:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def reading(self, patches: int) -> Any:
+        task = self.progress.add_task("reading sampled features", total=patches)
+        return lambda: self.progress.advance(task)
+
+    def fitting(self, what: str) -> Any:
+        task = self.progress.add_task(f"fitting {what} (epochs)", total=None)
+
+        def step(done: int, total: int) -> None:
+            self.progress.update(task, completed=done, total=total)
+        return step, lambda: self.progress.update(task, total=self.progress.tasks[task].completed or 1,
+                                                  completed=self.progress.tasks[task].completed or 1)
 
 
 def train(project: Project, run: Executor, classifier: str = "mlp",
           compare_baseline: bool = False, holdout: bool = True,
-          decisions: list[Decision] | None = None) -> TrainingReport:
+          decisions: list[Decision] | None = None, max_masks: int = DEFAULT_MAX_MASKS) -> TrainingReport:
     """Fit and save the classifier, then refresh every mask's predicted class.
 
     ``decisions``: the expert's decisions (default: the project's decisions file).
+    ``max_masks``: the training budget (see the module docs).
     """
-    labels = mask_labels(read_decisions(project) if decisions is None else decisions)
+    labels = mask_labels(read_decisions(project) if decisions is None else decisions)["class_id"]
     if labels.empty:
         raise ProjectStateError("no decisions yet: label some groups first "
                                 "(`mcae label --project DIR --decisions FILE` or --reference)")
-    X, y = labelled_features(project, labels)
-    classes = {int(c): int(n) for c, n in zip(*np.unique(y, return_counts=True), strict=True)}
+    project.mark_running("train")
+    y_all = labels.to_numpy(np.int64)
     kinds = [classifier, "baseline"] if compare_baseline else [classifier]
-    scored = score_holdout(X, y, kinds, groups=mask_groups(project, X.index)) if holdout \
-        else Holdout(False, "not scored: hold-out off")
+    with _Bars(run.quiet) as bars:
+        if len(y_all) <= KFOLD_MAX:
+            model, scored, X, y, n_sampled = _train_small(project, labels, kinds, holdout, bars)
+        else:
+            model, scored, X, y, n_sampled = _train_large(project, labels, kinds, holdout, max_masks, bars)
     if scored.before is not None and scored.after is not None:
         plot_reliability({"raw": scored.before, f"calibrated (T={scored.temperature:.2f})": scored.after},
                          project.root / RELIABILITY_FIGURE)
         scored.figure = RELIABILITY_FIGURE
-    model = get_classifier(classifier, random_state=0).fit(X, y)
-    model.set_temperature(scored.temperature)  # learned out of fold, never on these masks' own fit
-    model.save(project.classifier_path, feature_names=list(X.columns),
-               feature_version=FEATURE_VERSION)
+    model.set_temperature(scored.temperature)  # learned on held-out masks, never on those fit on
+    model.save(project.classifier_path, feature_names=list(X.columns), feature_version=FEATURE_VERSION)
     refresh_predictions(project, run)
-    details = scored.to_dict()
-    report = TrainingReport(len(y), classes, scored.accuracy, details)
-    project.record_step("train", classifier=classifier, masks=len(y), classes=classes,
-                        holdout_accuracy=scored.accuracy, holdout=details)
+    report = TrainingReport(len(y), _counts(y), scored.accuracy, scored.to_dict(), n_labelled=len(y_all),
+                            n_sampled=n_sampled, n_holdout=scored.n, labelled_classes=_counts(y_all))
+    project.record_step("train", classifier=classifier, max_masks=max_masks, **report.to_dict())
     return report
+
+
+def _train_small(project: Project, labels: pd.Series, kinds: list[str], holdout: bool,
+                 bars: _Bars) -> tuple[Any, Holdout, pd.DataFrame, np.ndarray, int]:
+    """Every decided mask: k-fold hold-out over spatial units, then one model on all."""
+    keys = labels.index
+    X = read_features(project, keys, bars.reading(keys.get_level_values(0).nunique()))
+    y = labels.reindex(X.index).to_numpy(np.int64)
+    scored = Holdout(False, "not scored: hold-out off")
+    if holdout:
+        unit, units = spatial_units(project, X.index.get_level_values(0).to_numpy(), N_FOLDS)
+        if units is None:
+            units = mask_groups(project, X.index)
+        bars.progress.add_task(f"scoring: up to {N_FOLDS} hold-out fits", total=None)
+        scored = score_holdout(X, y, kinds, groups=units, unit=unit)
+    step, done = bars.fitting("the model on every decided mask")
+    model = get_classifier(kinds[0], random_state=0).fit(X, y, progress=step)
+    done()
+    return model, scored, X, y, len(y)
+
+
+def _train_large(project: Project, labels: pd.Series, kinds: list[str], holdout: bool, max_masks: int,
+                 bars: _Bars) -> tuple[Any, Holdout, pd.DataFrame, np.ndarray, int]:
+    """Whole units held out, a class-balanced budget sample of the rest; one fit."""
+    y_all = labels.to_numpy(np.int64)
+    patches = labels.index.get_level_values(0).to_numpy()
+    unit, units = spatial_units(project, patches, N_FOLDS)
+    if units is None:  # fewer than N_FOLDS patches: whole groups, else masks
+        units = mask_groups(project, labels.index)
+    if units is None or len(pd.unique(units)) < 2:
+        unit, units = "masks", np.arange(len(y_all)).astype(str).astype(object)
+    held = holdout_split(units, 1 / N_FOLDS) if holdout else np.zeros(len(y_all), dtype=bool)
+    train_pos = np.flatnonzero(~held)[balanced_sample(y_all[~held], max_masks)]
+    rng = np.random.default_rng(1)
+    test_pos = np.flatnonzero(held)
+    if len(test_pos) > max(1, max_masks // N_FOLDS):
+        test_pos = np.sort(rng.choice(test_pos, max_masks // N_FOLDS, replace=False))
+    sample = np.concatenate([train_pos, test_pos])
+    keys = labels.index[sample]
+    X = read_features(project, keys, bars.reading(pd.unique(patches[sample]).size))
+    found = keys.isin(X.index)
+    y = labels.reindex(X.index).to_numpy(np.int64)
+    is_train = np.zeros(len(sample), dtype=bool)
+    is_train[: len(train_pos)] = True
+    is_train = is_train[found]
+    step, done = bars.fitting(f"the model on {int(is_train.sum()):,} sampled masks")
+    scored = Holdout(False, "not scored: hold-out off")
+    if holdout:
+        folds = [(np.flatnonzero(is_train), np.flatnonzero(~is_train))]
+        scored = score_holdout(X, y, kinds, groups=units[sample][found], unit=unit, folds=folds, progress=step)
+    model = scored.model
+    if model is None:  # hold-out off, or too few held-out masks to score: fit on the training part
+        model = get_classifier(kinds[0], random_state=0).fit(X[is_train], y[is_train], progress=step)
+    done()
+    return model, scored, X[is_train], y[is_train], len(X)
+

@@ -193,6 +193,7 @@ class Settings(BaseSettings):
     neighbourhood: int = 3
     scheduler: str | None = None  # None: a local Dask cluster; "synchronous"; or an address
     workers: int | None = None  # local cluster size (default: CPU count, at most 8)
+    train_max_masks: int = Field(default=250_000, ge=100)  # `mcae train`'s budget: decided masks sampled to fit
     demo_dir: Path = Path("demo-output")
     sam_model_type: str = "vit_b"
     sam_device: str = "auto"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +54,9 @@ class BaselineMaskClassifier(BaseEstimator, ClassifierMixin):
         self.l2_regularization = l2_regularization
         self.random_state = random_state
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> BaselineMaskClassifier:
-        """Fit on masks ``X`` labelled with MCAE ids ``y``."""
+    def fit(self, X: Any, y: Any, sample_weight: Any = None,
+            progress: Callable[[int, int], None] | None = None) -> BaselineMaskClassifier:
+        """Fit on masks ``X`` labelled with MCAE ids ``y`` (``progress(1, 1)`` once done)."""
         data = as_features(self, X, reset=True)
         labels = as_labels(y, len(data))
         weights = balanced_weights(labels, sample_weight)
@@ -68,6 +69,8 @@ class BaselineMaskClassifier(BaseEstimator, ClassifierMixin):
                 early_stopping=False, random_state=self.random_state,
             )
         self.model_.fit(data, labels, sample_weight=weights)
+        if progress is not None:
+            progress(1, 1)
         self.classes_ = CLASS_IDS.copy()
         self.temperature_ = 1.0
         return self

@@ -10,7 +10,7 @@ import copy
 import math
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +108,11 @@ class TorchMaskClassifier(BaseEstimator, ClassifierMixin):
         self.random_state = random_state
         self.clip_z = clip_z
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> TorchMaskClassifier:
-        """Fit on masks ``X`` labelled with MCAE ids ``y`` (absent classes are allowed)."""
+    def fit(self, X: Any, y: Any, sample_weight: Any = None,
+            progress: Callable[[int, int], None] | None = None) -> TorchMaskClassifier:
+        """Fit on masks ``X`` labelled with MCAE ids ``y`` (absent classes are allowed).
+
+        ``progress(epoch, epochs)`` after each epoch (early stopping may end before ``epochs``)."""
         data = as_features(self, X, reset=True)
         labels = as_labels(y, len(data))
         weights = balanced_weights(labels, sample_weight)
@@ -129,7 +132,7 @@ class TorchMaskClassifier(BaseEstimator, ClassifierMixin):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.model_ = build_mlp(data.shape[1], self.hidden_sizes, self.dropout)
-            self.n_epochs_ = self._train(inputs, target, weight, train_idx, val_idx, seed)
+            self.n_epochs_ = self._train(inputs, target, weight, train_idx, val_idx, seed, progress)
         self.model_.eval()
         self.classes_ = CLASS_IDS.copy()
         self.temperature_ = 1.0
@@ -143,6 +146,7 @@ class TorchMaskClassifier(BaseEstimator, ClassifierMixin):
     def _train(
         self, inputs: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
         train_idx: np.ndarray, val_idx: np.ndarray, seed: int,
+        progress: Callable[[int, int], None] | None = None,
     ) -> int:
         """Run the epochs; returns how many ran. Keeps the best validation weights."""
         model = self.model_
@@ -159,6 +163,8 @@ class TorchMaskClassifier(BaseEstimator, ClassifierMixin):
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+            if progress is not None:
+                progress(ran, self.epochs)
             if len(val) == 0:
                 continue
             model.eval()

@@ -101,6 +101,9 @@ def train(
     classifier: Annotated[str, typer.Option(help="mlp (torch) or baseline (scikit-learn).")] = "mlp",
     compare_baseline: Annotated[bool, typer.Option(
         help="Also score the scikit-learn baseline on the same hold-out split.")] = False,
+    max_masks: Annotated[int | None, typer.Option(
+        min=100, help="Training budget: at most this many decided masks are sampled, class-balanced, to fit "
+                      "the model [MCAE_TRAIN_MAX_MASKS or 250000].")] = None,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
@@ -110,21 +113,35 @@ def train(
     """Train the classifier on decided masks and refresh every group's predicted class.
 
     Reads the decisions from the annotation database for a project it holds, else from the
-    project's decisions file."""
+    project's decisions file. Beyond 2,000 decided masks, whole neighbourhoods (or patches) are
+    held out and the rest sampled class-balanced to the budget: one fit, bounded time and memory.
+    Progress with an ETA; interrupted, it starts over (the model is written once, atomically).
+    Runs in this process unless --scheduler or --workers (or their settings) ask for Dask, which then
+    re-predicts the groups neighbourhood by neighbourhood."""
     from mcae.inference.project import Project
     from mcae.inference.train import train as train_step
 
     proj = Project.open(project)
+    if "train" in proj.manifest.get("running", {}):
+        console.print(f"an earlier training (started {proj.manifest['running']['train'].get('started')}) did not "
+                      "finish; training starts over (the model is written once, when the fit ends)")
+    settings = get_settings()
+    budget = max_masks or settings.train_max_masks
+    if (scheduler, workers, settings.scheduler, settings.workers) == (None, None, None, None):
+        scheduler = "synchronous"  # no cluster's processes beside the model's: the tree stays small
     with DecisionStore(proj, catalog, database) as store:  # the database, if any: opened once
         held = store.decisions()
         with executor(scheduler, workers, quiet) as run:
-            report = train_step(proj, run, classifier, compare_baseline=compare_baseline, decisions=held)
+            report = train_step(proj, run, classifier, compare_baseline=compare_baseline, decisions=held,
+                                max_masks=budget)
         if held is not None:
             store.after_training(report, len(held))
     scores = ", ".join(f"{k} {v:.1%}" for k, v in report.holdout_accuracy.items()) or "not scored"
-    console.print(f"[green]trained[/] {classifier} on {report.n_masks} masks of "
-                  f"{len(report.classes)} classes; hold-out accuracy: {scores}")
     scored = report.holdout
+    console.print(f"[green]trained[/] {classifier} on {report.n_masks:,} masks of {len(report.classes)} classes "
+                  f"({report.n_labelled:,} labelled, {report.n_sampled:,} sampled: {report.n_masks:,} fit on, "
+                  f"{report.n_holdout:,} held out by {scored.get('split', 'masks')}; budget {budget:,})")
+    console.print(f"hold-out accuracy: {scores}")
     if scored.get("ece") is not None:
         console.print(f"calibration on held-out masks: ECE {scored['ece_uncalibrated']:.3f} raw, "
                       f"{scored['ece']:.3f} after temperature {scored['temperature']:.2f} "
@@ -237,6 +254,9 @@ def export_dataset(
 ) -> None:
     """Export 1024 px image/label pairs (dense and/or sparse) with a georeferenced manifest.
 
+    Streamed pair by pair with a progress bar and its ETA; interrupted, run it again: the pairs
+    already written from the same decisions and model are kept, the rest are written.
+
     For a project in the annotation database: dense pairs from the patches marked fully
     checked, sparse pairs from every labelled mask."""
     from mcae.inference.dataset import MODES
@@ -254,7 +274,8 @@ def export_dataset(
     with DecisionStore(proj, catalog, database) as store:  # the database, if any: opened once
         held, checked = store.decisions(), store.checked_patches()
     manifest = export(proj, out, modes, quiet=quiet, decisions=held, dense_patches=checked)
-    console.print(f"[green]exported[/] {len(manifest['items'])} pairs ({', '.join(modes)}) to {out}")
+    skipped = f"; {manifest['resumed']} finished by an interrupted earlier run, kept" if manifest["resumed"] else ""
+    console.print(f"[green]exported[/] {len(manifest['items'])} pairs ({', '.join(modes)}) to {out}{skipped}")
 
 
 @app.command()
@@ -279,6 +300,8 @@ def info(project: ProjectOpt) -> None:
 
 def _progress_of(project: Any) -> tuple[list[str], list[str]]:
     """What of the pipeline a project folder holds, and what is left (for long runs that resume)."""
+    from mcae.inference.dataset import NOTES
+
     total = len(project.grid)
     segmented = sum(1 for p in project.grid.patches() if project.patch_table(p.id).is_file())
     done, remaining = [], []
@@ -296,9 +319,29 @@ def _progress_of(project: Any) -> tuple[list[str], list[str]]:
         done.append("decisions " + ("in the annotation database" if store else f"{steps['label'].get('decisions')}"))
     else:
         remaining.append("label (`mcae label`, or import with `mcae projects add` and label in the web tools)")
+    running = project.running
+    if "train" in running:
+        remaining.append(f"train: the one started {running['train'].get('started')} did not finish; `mcae train` "
+                         "starts over (the model is written once, when the fit ends)")
     if project.has_model():
-        done.append(f"train ({steps.get('train', {}).get('masks', '?')} masks)")
-    else:
+        trained = steps.get("train", {})
+        done.append(f"train ({trained.get('masks', '?')} masks fit on of {trained.get('labelled', '?')} labelled, "
+                    f"{trained.get('held_out', '?')} held out)")
+    elif "train" not in running:
         remaining.append("train (`mcae train`; it starts over if interrupted: one model, written atomically)")
-    remaining.append("map / export-dataset whenever wanted (each writes its outputs atomically; rerun to redo)")
+    if "map" in running:
+        remaining.append(f"map {running['map'].get('out')}: interrupted; `mcae map` starts over (a COG gets its "
+                         "overviews once every window is in, so it cannot resume; a map takes a small share of "
+                         "segment)")
+    elif "map" in steps:
+        done.append(f"map ({steps['map'].get('out')})")
+    if "export-dataset" in running:
+        info = running["export-dataset"]
+        kept = len(list(Path(info.get("out", "")).joinpath(NOTES).glob("*.json"))) if info.get("out") else 0
+        remaining.append(f"export-dataset to {info.get('out')}: interrupted after {kept} of {info.get('pairs', '?')} "
+                         "pairs; the same command resumes (finished pairs are kept)")
+    elif "export-dataset" in steps:
+        exported = steps["export-dataset"]
+        done.append(f"export-dataset ({exported.get('pairs')} pairs in {exported.get('out')})")
+    remaining.append("map / export-dataset again whenever the decisions or the model change")
     return done, remaining
