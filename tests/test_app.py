@@ -72,7 +72,8 @@ def test_every_route_refuses_an_unknown_query_parameter(client: TestClient, app:
     for method, path in sorted(seen):
         answer = client.request(method, _url(path) + "?bogus=1", json={} if method == "POST" else None)
         assert answer.status_code == 400, (method, path, answer.status_code, answer.text)
-        assert "bogus" in answer.json()["detail"]
+        if method != "HEAD":  # a HEAD answer has no body
+            assert "bogus" in answer.json()["detail"]
         assert answer.headers["cache-control"] == "no-store"
 
 

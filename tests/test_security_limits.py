@@ -148,7 +148,7 @@ def test_the_heavy_routes_are_the_ones_named(client: TestClient) -> None:
     assert heavy == {"/api/cities/{city}/layers/{layer}/clip", "/api/cities/{city}/layers/{layer}/statistics",
                      "/api/cities/{city}/layers/{layer}/bundles/estimate", "/api/cities/{city}/compare.png",
                      "/api/stac/catalog.json", "/api/stac/{city}/collection.json",
-                     "/api/stac/{city}/{layer}/{item_file}"}
+                     "/api/stac/{city}/{item}/{item_file}"}
     assert not HEAVY.match("/api/cities/x/layers/y/tiles/WebMercatorQuad/1/2/3.png")
     files = {p for p in paths if FILES.match(re.sub(r"\{[^}]+\}", "x", p))}
     assert files == {"/api/cities/{city}/layers/{layer}/files/{version}/{name}"}  # not the listings

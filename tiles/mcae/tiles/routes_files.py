@@ -34,6 +34,8 @@ NameParam = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,200}$",
                                 description="A file name from the version's listing.")]
 RANGE_PART = re.compile(r"^(\d*)-(\d*)$")
 GONE: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The layer has no whole files recorded for its current map (published before they "
+                         "were kept, or its file replaced): `mcae catalog files CITY LAYER` records them."},
     410: {"description": "The version was superseded: the JSON names the current one (`version`, `url`)."}}
 FILE_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"description": "The whole file.", "content": {"image/tiff": {}, "application/xml": {}, "text/xml": {}}},
@@ -46,7 +48,8 @@ FILE_ANSWERS: dict[int | str, dict[str, Any]] = {
 def create_files_router() -> APIRouter:
     router = APIRouter(tags=["Downloads"])
 
-    @router.get(FILES, summary="The whole files of a layer's current version (map, sidecars, district maps)")
+    @router.get(FILES, summary="The whole files of a layer's current version (map, sidecars, district maps)",
+                responses={409: GONE[409]})
     def current_files(request: Request, store: StoreDep, city: Annotated[str, IdParam],
                       layer: Annotated[str, IdParam]) -> WholeFilesOut:
         store.layer(city, layer)  # 404 before anything on disk

@@ -5524,6 +5524,16 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            /** @description The layer has no whole files recorded for its current map (published before they were kept, or its file replaced): `mcae catalog files CITY LAYER` records them. */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5564,6 +5574,16 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            /** @description The layer has no whole files recorded for its current map (published before they were kept, or its file replaced): `mcae catalog files CITY LAYER` records them. */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description The version was superseded: the JSON names the current one (`version`, `url`). */
             410: {
                 headers: {
@@ -5632,6 +5652,16 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            /** @description The layer has no whole files recorded for its current map (published before they were kept, or its file replaced): `mcae catalog files CITY LAYER` records them. */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description The version was superseded: the JSON names the current one (`version`, `url`). */
             410: {
                 headers: {
@@ -6291,6 +6321,16 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            /** @description The user's role is not among the `downloads.dataset_roles` setting's. */
+            403: {
+                headers: {
+                    "Cache-Control": components["headers"]["NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description No such project, or it has no dataset export yet (`mcae export-dataset`). */
             404: {
                 headers: {

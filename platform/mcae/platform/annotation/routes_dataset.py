@@ -35,6 +35,7 @@ MEMBER = re.compile(r"^(images|labels_dense|labels_sparse)/[0-9]{1,5}-[0-9]{1,5}
 ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"description": "A zip: manifest.json, footprints.geojson, images/, labels_dense/, labels_sparse/.",
           "content": {"application/zip": {}}},
+    403: {"description": "The user's role is not among the `downloads.dataset_roles` setting's."},
     404: {"description": "No such project, or it has no dataset export yet (`mcae export-dataset`)."},
     409: {"description": "The export is incomplete or unreadable (a file the manifest names is missing)."}}
 
