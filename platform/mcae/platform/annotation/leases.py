@@ -29,12 +29,21 @@ CANDIDATES = 200  # groups read per request (in gain order); leased ones are ski
 
 
 def _open_groups(session: Session, project_id: str, neighbourhood: str | None, limit: int | None) -> list[int]:
-    """Open groups, best map gain first (small groups last), from the groups' counters."""
-    query = select(Group.id).where(Group.project_id == project_id, Group.open_masks > 0)
-    if neighbourhood is not None:
-        query = query.where(Group.neighbourhood == neighbourhood)
-    query = query.order_by((Group.open_masks <= SMALL_GROUP), Group.gain.desc(), Group.id)
-    return list(session.scalars(query.limit(limit) if limit else query))
+    """Open groups, best map gain first (small groups last), from the groups' counters: two reads
+    in the order of the gain index (larger groups, then small ones), each stopping at ``limit``,
+    rather than one sort of every open group of the project."""
+    out: list[int] = []
+    for wanted in (Group.open_masks > SMALL_GROUP, and_(Group.open_masks > 0, Group.open_masks <= SMALL_GROUP)):
+        query = select(Group.id).where(Group.project_id == project_id, wanted)
+        if neighbourhood is not None:
+            query = query.where(Group.neighbourhood == neighbourhood)
+        query = query.order_by(Group.gain.desc(), Group.id)
+        if limit:
+            query = query.limit(limit - len(out))
+        out += session.scalars(query)
+        if limit and len(out) >= limit:
+            break
+    return out
 
 
 def _open_count(session: Session, project_id: str, neighbourhood: str | None) -> int:

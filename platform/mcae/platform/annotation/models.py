@@ -175,7 +175,9 @@ class Group(Base):
 
     __tablename__ = "groups"
     __table_args__ = (UniqueConstraint("project_id", "neighbourhood", "key"),
-                      Index("ix_groups_gain", "project_id", "gain"))
+                      Index("ix_groups_gain", "project_id", "gain"),
+                      Index("ix_groups_open", "project_id", "open_masks"),
+                      Index("ix_groups_lease", "project_id", "lease_user_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
