@@ -43,7 +43,8 @@ def agreement(session: Session, project: Project, limit: int = 500) -> review_sc
     disagreements = []
     differing = [(pk, a, b) for pk, a, b in pairs if a[1] != b[1]]
     masks = {m.id: m for m in session.scalars(select(Mask).where(Mask.id.in_([pk for pk, _, _ in differing[:limit]])))}
-    keys = dict(session.execute(select(Group.id, Group.key).where(Group.project_id == project.id)).all())
+    shown_groups = sorted({m.group_id for m in masks.values() if m.group_id is not None})
+    keys = dict(session.execute(select(Group.id, Group.key).where(Group.id.in_(shown_groups))).all())  # not the city's
     corrections = dict(session.execute(select(Decision.id, Decision.author_id).where(
         Decision.id.in_([m.decision_id for m in masks.values() if m.decision_id]), Decision.target == "mask")).all())
     for pk, a, b in differing[:limit]:
