@@ -230,17 +230,15 @@ def test_a_running_job_has_an_eta(registry: JobRegistry) -> None:
     gate, started = threading.Event(), threading.Event()
 
     def work(ctx: Any) -> dict[str, Any]:
-        started.set()
         ctx.progress(1, 4, "one of four steps")
+        started.set()  # after the progress: the test reads it without polling
         assert gate.wait(30)
         return {}
 
     record, _ = registry.submit("rebuild", {"project": "eta"}, 4, work, owner="rita")
     assert started.wait(30)
     shown = registry.get(record.id)
-    while shown.done < 1:  # the progress call lands right after ``started``
-        shown = registry.get(record.id)
-    assert shown.started is not None
+    assert shown.done == 1 and shown.started is not None
     assert shown.public(now=shown.started + 10)["eta_s"] == 30.0  # 10 s for a quarter: 30 s for the rest
     gate.set()
     registry.wait(record.id)

@@ -153,6 +153,16 @@ def close(a: tuple[int, int, int], b: tuple[int, int, int], tol: int = 6) -> boo
 
 # -- tests -------------------------------------------------------------------------------
 
+
+def assert_in_help(page: Any, labels: tuple[str, ...]) -> None:
+    """``?`` opens the shortcuts overlay, which names each of ``labels``."""
+    page.keyboard.press("?")
+    page.wait_for_selector("#shortcuts[open]")
+    help_text = page.inner_text("#shortcuts")
+    for label in labels:
+        assert label in help_text, help_text
+
+
 def test_correct_two_masks_save_and_reload(browser: Any, refine_site: Refine) -> None:
     site = refine_site
     target = site.fresh_patch(skip=2)
@@ -331,11 +341,8 @@ def test_help_blend_locator_and_screenshot(browser: Any, refine_site: Refine) ->
     try:
         wait_patch(page, name)
         # the help overlay lists the page's shortcuts
-        page.keyboard.press("?")
-        page.wait_for_selector("#shortcuts[open]")
-        help_text = page.inner_text("#shortcuts")
-        for label in ("Save the ticked rows", "Next patch", "Blend", "fully checked", "Remove the selected rows"):
-            assert label in help_text, help_text
+        assert_in_help(page, ("Save the ticked rows", "Next patch", "Blend", "fully checked",
+                              "Remove the selected rows"))
         page.keyboard.press("Escape")
         page.wait_for_selector("#shortcuts", state="hidden")
 
@@ -515,11 +522,7 @@ def test_keyboard_cursor_picks_masks_without_a_mouse(browser: Any, refine_site: 
     context, page, viewer = open_refine(browser, site, "alice", f"?project={PROJECT}&patch={name}")
     try:
         wait_patch(page, name)
-        page.keyboard.press("?")
-        page.wait_for_selector("#shortcuts[open]")
-        help_text = page.inner_text("#shortcuts")
-        for label in ("pick masks without a mouse", "pick the mask under it", "Hide the cursor"):
-            assert label in help_text, help_text
+        assert_in_help(page, ("pick masks without a mouse", "pick the mask under it", "Hide the cursor"))
         page.keyboard.press("Escape")
         page.wait_for_selector("#shortcuts", state="hidden")
 
