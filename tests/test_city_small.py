@@ -62,7 +62,7 @@ def test_the_import_runs_in_bounded_memory(city: dict[str, object]) -> None:
     """4x the masks, at most 1.25x the memory, besides SQLite's page cache: a fixed cap
     (``IMPORT_CACHE_MIB``) that a larger database fills further before it stops growing, so
     the two sizes' peaks may differ by it whatever the machine (it made a 1.254 ratio once)."""
-    from mcae.platform.annotation.mask_stream import IMPORT_CACHE_MIB
+    from mcae.platform.annotation.bulk_load import IMPORT_CACHE_MIB
 
     peaks = city["peaks"]
     assert isinstance(peaks, dict)

@@ -17,15 +17,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from mcae.inference.decisions import DATABASE_STORE, read_decisions, resolve
 from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.project import Project as EngineProject
-from mcae.platform.annotation import counters, mask_stream
+from mcae.platform.annotation import bulk_load, counters, mask_stream
 from mcae.platform.annotation.geo import all_patch_bounds, union
-from mcae.platform.annotation.mask_classes import refresh_totals, send_small_groups
+from mcae.platform.annotation.group_totals import GroupTotals
+from mcae.platform.annotation.mask_classes import send_small_groups
 from mcae.platform.annotation.models import (
     Decision,
     DecisionMask,
@@ -96,11 +97,13 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
     _import_neighbourhoods(session, engine_project, project_id)
     row.grid = {**engine_project.manifest["grid"], "gsd": _scene_gsd(engine_project)}
     groups = _import_groups(session, row, engine_project)
-    counts = _import_masks(session, project_id, engine_project, groups, first, progress)
-    send_small_groups(session, project_id)  # before the totals: their masks wait for refinement
-    refresh_totals(session, groups.values())
-    row.area = int(session.scalar(select(func.coalesce(func.sum(Group.area), 0))
-                                  .where(Group.project_id == project_id)) or 0)
+    small = np.fromiter((size < row.min_group_size for _, size in groups.values()), bool, len(groups))
+    totals = GroupTotals(np.fromiter((pk for pk, _ in groups.values()), np.int64, len(groups)), small)
+    with bulk_load.masks_loading(session):
+        counts = _import_masks(session, project_id, engine_project, groups, totals, first, progress)
+    send_small_groups(session, project_id)  # the masks of small groups wait for refinement (totals know)
+    totals.write(session)
+    row.area = int(totals.counts[:, 0].sum())
     loaded = 0
     if first and not _in_database(engine_project):
         loaded = _import_decisions_file(session, engine_project, project_id)
@@ -226,8 +229,9 @@ def _group_summary(project: EngineProject) -> pd.DataFrame:
     return merged[columns]
 
 
-def _import_groups(session: Session, project: Project, engine_project: EngineProject) -> dict[tuple[str, str], int]:
-    """Upsert the groups of the project folder; returns (neighbourhood, key) -> group id."""
+def _import_groups(session: Session, project: Project,
+                   engine_project: EngineProject) -> dict[tuple[str, str], tuple[int, int]]:
+    """Upsert the groups of the project folder; returns (neighbourhood, key) -> (group id, size)."""
     existing = {(g.neighbourhood, g.key): g for g in
                 session.scalars(select(Group).where(Group.project_id == project.id))}
     summary = _group_summary(engine_project)
@@ -252,28 +256,32 @@ def _import_groups(session: Session, project: Project, engine_project: EnginePro
             session.execute(update(Mask).where(Mask.group_id.in_(gone[start:start + 500])).values(group_id=None))
         session.execute(delete(Group).where(Group.id.in_(gone)))
     session.flush()
-    return {(h, k): i for i, h, k in session.execute(
-        select(Group.id, Group.neighbourhood, Group.key).where(Group.project_id == project.id))}
+    return {(h, k): (i, n) for i, h, k, n in session.execute(
+        select(Group.id, Group.neighbourhood, Group.key, Group.size).where(Group.project_id == project.id))}
 
 
-def _import_masks(session: Session, project_id: str, project: EngineProject, groups: dict[tuple[str, str], int],
-                  first: bool, progress: mask_stream.Progress | None) -> dict[str, int]:
-    """Stream the masks in: new ones inserted in bulk, known ones updated by key, missing ones marked absent."""
+def _import_masks(session: Session, project_id: str, project: EngineProject,
+                  groups: dict[tuple[str, str], tuple[int, int]], totals: GroupTotals, first: bool,
+                  progress: mask_stream.Progress | None) -> dict[str, int]:
+    """Stream the masks in: new ones inserted in bulk, known ones updated by key, missing ones
+    marked absent; ``totals`` adds up the groups' counters on the way."""
     boxes = mask_stream.BoxIndex(project.masks_path)
     total = mask_stream.row_count(project.groups_path)
     group_names = pa.array([f"{h}\x1f{k}" for h, k in groups], pa.string())
-    group_pks = np.fromiter(groups.values(), dtype=np.int64, count=len(groups))
+    group_pks = totals.pks
     seen: list[np.ndarray] = []
     done = inserted = updated = 0
-    mask_stream.large_cache(session)
     for batch in mask_stream.group_batches(project.groups_path, mask_stream.GROUP_COLUMNS):
         where = pc.index_in(mask_stream.group_keys(batch), value_set=group_names).to_numpy(zero_copy_only=False)
-        rows = mask_stream.batch_rows(batch, boxes, group_pks[where.astype(np.int64)])
+        where = where.astype(np.int64)
+        rows = mask_stream.batch_rows(batch, boxes, group_pks[where])
         if first:
             mask_stream.insert_rows(session, project_id, rows, mapped=True)
             inserted += len(rows)
+            state = np.zeros((len(rows), 2), np.int64)
         else:
             found = _known(session, project_id, rows)
+            state = found[:, 3:5]
             new = found[:, 0] < 0
             if new.any():
                 mask_stream.insert_rows(session, project_id, _take(rows, np.flatnonzero(new)), mapped=False)
@@ -286,6 +294,8 @@ def _import_masks(session: Session, project_id: str, project: EngineProject, gro
                 seen.append(found[old, 0])
             inserted += int(new.sum())
             updated += int(old.size)
+        totals.add(where, np.asarray(rows.columns["area"]), mask_stream.scores(batch), mask_stream.probas(batch),
+                   state[:, 0], state[:, 1].astype(bool))
         done += len(rows)
         if progress is not None:
             progress(done, total)
@@ -299,16 +309,18 @@ def _take(rows: mask_stream.Rows, index: np.ndarray) -> mask_stream.Rows:
 
 
 def _known(session: Session, project_id: str, rows: mask_stream.Rows) -> np.ndarray:
-    """Per row: (pk, group_id, pred_class) of the mask already in the database, pk -1 if new."""
+    """Per row: (pk, group_id, pred_class, class_id, refine) of the mask already in the database
+    (class 0: undecided), pk -1 if new."""
     patches = sorted(set(rows.columns["patch"].unique().to_pylist()))
-    known: dict[tuple[str, int], tuple[int, int, int]] = {}
+    known: dict[tuple[str, int], tuple[int, int, int, int, int]] = {}
     for start in range(0, len(patches), 200):
-        for pk, patch, mask_id, group_id, pred in session.execute(
-                select(Mask.id, Mask.patch, Mask.mask_id, Mask.group_id, Mask.pred_class).where(
-                    Mask.project_id == project_id, Mask.patch.in_(patches[start:start + 200]))):
-            known[(patch, int(mask_id))] = (pk, -1 if group_id is None else group_id, pred)
+        for pk, patch, mask_id, group_id, pred, class_id, refine in session.execute(
+                select(Mask.id, Mask.patch, Mask.mask_id, Mask.group_id, Mask.pred_class, Mask.class_id,
+                       Mask.refine).where(Mask.project_id == project_id, Mask.patch.in_(patches[start:start + 200]))):
+            known[(patch, int(mask_id))] = (pk, -1 if group_id is None else group_id, pred, class_id or 0,
+                                            int(bool(refine)))
     keys = zip(rows.columns["patch"].to_pylist(), rows.columns["mask_id"].to_pylist(), strict=True)
-    return np.array([known.get(k, (-1, -1, -1)) for k in keys], dtype=np.int64).reshape(-1, 3)
+    return np.array([known.get(k, (-1, -1, -1, 0, 0)) for k in keys], dtype=np.int64).reshape(-1, 5)
 
 
 def _mark_absent(session: Session, project_id: str, seen: np.ndarray) -> int:

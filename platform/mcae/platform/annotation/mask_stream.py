@@ -109,6 +109,17 @@ def _proba(batch: pa.RecordBatch) -> pa.Array:
     return pc.if_else(missing, pa.scalar(None, pa.string()), _json_list(values))
 
 
+def scores(batch: pa.RecordBatch) -> np.ndarray:
+    """The predicted scores as float64, NaN where missing."""
+    return np.asarray(pc.cast(batch.column("pred_score"), pa.float64()).fill_null(np.nan))
+
+
+def probas(batch: pa.RecordBatch) -> np.ndarray:
+    """The probabilities as a (masks x classes) float64 array, NaN where missing."""
+    return np.stack([np.asarray(pc.cast(batch.column(c), pa.float64()).fill_null(np.nan)) for c in PROBA_COLUMNS],
+                    axis=1)
+
+
 @dataclass
 class Rows:
     """One batch as database values (Arrow arrays, one per column)."""
@@ -133,17 +144,6 @@ def batch_rows(batch: pa.RecordBatch, boxes: BoxIndex, group_ids: np.ndarray) ->
         "proba": _proba(batch)})
 
 
-IMPORT_CACHE_MIB = 128  # SQLite's page cache while importing: fixed, so it fills up to this and no further
-
-
-def large_cache(session: Session, mib: int = IMPORT_CACHE_MIB) -> None:
-    """SQLite: a page cache of ``mib`` for this connection (the indexes of millions of masks
-    are updated in cache, not re-read from disk per row); PostgreSQL has its shared buffers."""
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql(f"PRAGMA cache_size = -{int(mib) * 1024}")
-
-
 def insert_rows(session: Session, project_id: str, rows: Rows, mapped: bool) -> None:
     """Add new masks (``mapped``: their predicted class is taken as the published map's)."""
     if not len(rows):
@@ -165,9 +165,27 @@ def insert_rows(session: Session, project_id: str, rows: Rows, mapped: bool) -> 
                 f"COPY masks ({', '.join(INSERT_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
             copy.write(buffer.getvalue())
         return
-    marks = ", ".join("?" for _ in INSERT_COLUMNS)
-    values = zip(*(table.column(c).to_pylist() for c in INSERT_COLUMNS), strict=True)
-    raw.executemany(f"INSERT INTO masks ({', '.join(INSERT_COLUMNS)}) VALUES ({marks})", values)
+    # SQLite: the columns that are the same on every row are written once, in the statement
+    # (fewer values to bind per row), and numbers go to Python through numpy (much faster than Arrow's)
+    constants = {"refine": "0", "present": "1", "version": "1", **({} if mapped else {"mapped_class": "NULL"})}
+    varying = [c for c in INSERT_COLUMNS if c not in constants and c != "project_id"]
+    names = ["project_id", *varying, *constants]
+    marks = ["?"] * (1 + len(varying)) + list(constants.values())
+    values = zip([project_id] * n, *(_pylist(table.column(c)) for c in varying), strict=True)
+    raw.executemany(f"INSERT INTO masks ({', '.join(names)}) VALUES ({', '.join(marks)})", values)
+
+
+def _pylist(column: pa.ChunkedArray) -> list[Any]:
+    """A column as Python values: integers through numpy when they have no nulls, names (a few
+    patches and neighbourhoods) as one ``str`` each, shared."""
+    if pa.types.is_integer(column.type) and column.null_count == 0:
+        return column.to_numpy().tolist()
+    if pa.types.is_string(column.type) and column.null_count == 0:
+        codes = pc.dictionary_encode(column).combine_chunks()
+        if len(codes.dictionary) * 8 < len(column):
+            names = np.array(codes.dictionary.to_pylist(), dtype=object)
+            return list(names[codes.indices.to_numpy()].tolist())
+    return column.to_pylist()
 
 
 def update_rows(session: Session, pks: np.ndarray, rows: Rows, changed: np.ndarray) -> None:

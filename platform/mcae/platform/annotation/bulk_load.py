@@ -1,0 +1,93 @@
+"""Loading millions of masks in one transaction: the masks table's secondary indexes (and, on
+PostgreSQL, its unique and foreign-key constraints) built once after the load, not row by row.
+
+``masks_loading`` is used by an import around its stream of masks. When the masks table is
+empty (the first project of a database: a city), it drops the table's indexes and, on
+PostgreSQL, its unique and foreign-key constraints, lets the import load the rows, then
+creates each again from its own definition as the database reports it (``sqlite_master``'s
+SQL; ``pg_get_indexdef`` / ``pg_get_constraintdef``), so the schema afterwards is exactly the
+migrations' (``tests/test_annotation_import_bulk.py`` compares them). All of it is inside the
+import's one transaction: interrupted, nothing of it lands, indexes included. A foreign key
+added back checks every row in one pass, as its row-by-row checks would have.
+
+The table is empty when nobody can be reading masks of another project, so the
+``ACCESS EXCLUSIVE`` lock PostgreSQL takes for the drop blocks nobody's pages; a table holding
+other projects' masks keeps its indexes and is loaded row by row (``COPY``).
+
+SQLite: the import's connection gets a larger page cache (``IMPORT_CACHE_MIB``, a fixed cap;
+the index builds' sorts spill to temporary files past it, so memory stays flat); durability
+is untouched (WAL, ``synchronous = FULL`` as ``db.py`` sets them: the commit lands whole or
+not at all). PostgreSQL: a larger
+``maintenance_work_mem`` for the index builds, then ``ANALYZE masks`` so the rest of the
+import's statements are planned for the rows it just loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+IMPORT_CACHE_MIB = 128  # SQLite's page cache while importing: fixed, so it fills up to this and no further
+INDEX_BUILD_MEMORY = "256MB"  # PostgreSQL's maintenance_work_mem for the index builds (server-side)
+
+
+@contextlib.contextmanager
+def masks_loading(session: Session) -> Iterator[bool]:
+    """Around a bulk load of masks; yields whether the indexes are built after it (empty table)."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        connection.exec_driver_sql(f"PRAGMA cache_size = -{int(IMPORT_CACHE_MIB) * 1024}")
+    empty = connection.execute(text("SELECT 1 FROM masks LIMIT 1")).first() is None
+    if not empty or dialect not in ("sqlite", "postgresql"):
+        yield False
+        _analyze(connection)
+        return
+    recreate = _drop_sqlite(connection) if dialect == "sqlite" else _drop_postgresql(connection)
+    yield True
+    session.flush()
+    if dialect == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+    for sql in recreate:
+        connection.exec_driver_sql(sql)
+    _analyze(connection)
+
+
+def _analyze(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("ANALYZE masks")
+
+
+def _drop_sqlite(connection: Connection) -> list[str]:
+    """Drop the masks table's named indexes (those of the migrations: the unique constraint's
+    automatic index cannot be, nor need be); returns the statements that make them again."""
+    rows = connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                   "AND tbl_name = 'masks' AND sql IS NOT NULL ORDER BY name")).all()
+    for name, _ in rows:
+        connection.exec_driver_sql(f'DROP INDEX "{name}"')
+    return [sql for _, sql in rows]
+
+
+def _drop_postgresql(connection: Connection) -> list[str]:
+    """Drop the masks table's foreign keys, unique constraints and other indexes (not its
+    primary key); returns the statements that make them again, constraints' indexes first."""
+    constraints = connection.execute(text(
+        "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'masks'::regclass AND contype IN ('f', 'u') ORDER BY contype DESC, conname")).all()
+    indexes = connection.execute(text(
+        "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        "WHERE x.indrelid = 'masks'::regclass AND NOT x.indisprimary "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid AND c.conrelid = x.indrelid) "
+        "ORDER BY i.relname")).all()
+    for name, _, _ in constraints:
+        connection.exec_driver_sql(f'ALTER TABLE masks DROP CONSTRAINT "{name}"')
+    for name, _ in indexes:
+        connection.exec_driver_sql(f'DROP INDEX "{name}"')
+    # unique constraints ('u') before foreign keys ('f'): a check reads through them
+    again = [f'ALTER TABLE masks ADD CONSTRAINT "{name}" {definition}'
+             for name, _, definition in sorted(constraints, key=lambda c: c[1] != "u")]
+    return again + [definition for _, definition in indexes]
