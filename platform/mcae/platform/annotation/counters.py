@@ -157,17 +157,33 @@ def _ensure_tallies(session: Session, project_id: str, keys: list[tuple[str, int
 
 def recount(session: Session, project_id: str) -> None:
     """Every counter of a project from its masks (import, a rebuild's map, a setting's change):
-    a few grouped reads of the project's masks, never on an interactive path."""
+    one grouped read of the project's masks (and one of its decided masks, for the authors),
+    never on an interactive path."""
     session.flush()
     live = (Mask.project_id == project_id, Mask.present.is_(True))
     decided = Mask.class_id.is_not(None)
+    current = func.coalesce(Mask.class_id, Mask.pred_class)
+    changed = case((Mask.mapped_class.is_(None) | (Mask.mapped_class != current), 1), else_=0)
     sums = (func.count(Mask.id), func.count(Mask.class_id),
             func.count(case((Mask.class_id.is_(None) & Mask.refine, 1))),
             func.coalesce(func.sum(Mask.area), 0), func.coalesce(func.sum(case((decided, Mask.area), else_=0)), 0))
+    # one pass over the project's masks, grouped finely enough for every counter: patches,
+    # neighbourhoods and the project are sums of its rows, and so are the changed masks by class
+    per_patch: dict[str, list[int]] = defaultdict(lambda: [0] * 5)
+    per_hood: dict[str, list[int]] = defaultdict(lambda: [0] * 5)
+    by_class_sums: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for patch, hood, cls, is_changed, *rest in session.execute(
+            select(Mask.patch, Mask.neighbourhood, current, changed, *sums).where(*live)
+            .group_by(Mask.patch, Mask.neighbourhood, current, changed)):
+        counts = [int(v) for v in rest]
+        for target in (per_patch[patch], per_hood[hood]):
+            for i, v in enumerate(counts):
+                target[i] += v
+        if is_changed:
+            by_class_sums[int(cls)][0] += counts[0]
+            by_class_sums[int(cls)][1] += counts[3]
     zero = (0, 0, 0, 0, 0)
-    for model, column in ((Patch, Mask.patch), (Neighbourhood, Mask.neighbourhood)):
-        found = {k: tuple(int(v) for v in rest) for k, *rest in session.execute(
-            select(column, *sums).where(*live).group_by(column))}
+    for model, found in ((Patch, per_patch), (Neighbourhood, per_hood)):
         names = sorted(session.scalars(select(model.name).where(model.project_id == project_id)))
         values = [{"p": project_id, "k": n, **dict(zip(COUNTS, found.get(n, zero), strict=True))} for n in names]
         if values:
@@ -183,11 +199,8 @@ def recount(session: Session, project_id: str) -> None:
         c = _table(Neighbourhood).c
         session.execute(update(_table(Neighbourhood)).where(c.project_id == bindparam("p"), c.name == bindparam("k"))
                         .values(groups=bindparam("g")), hoods)
-    masks, n_decided, refine, _, decided_area = (int(v) for v in session.execute(select(*sums).where(*live)).one())
-    current = func.coalesce(Mask.class_id, Mask.pred_class)
-    changed = (Mask.mapped_class.is_(None)) | (Mask.mapped_class != current)
-    by_class = session.execute(select(current, func.count(Mask.id), func.coalesce(func.sum(Mask.area), 0))
-                               .where(*live, changed).group_by(current)).all()
+    masks, n_decided, refine, _, decided_area = (sum(v[i] for v in per_patch.values()) for i in range(5))
+    by_class = sorted((c, n, a) for c, (n, a) in by_class_sums.items())
     patches, checked = session.execute(select(func.count(Patch.id), func.count(case((Patch.checked, 1)))).where(
         Patch.project_id == project_id)).one()
     session.execute(update(Project).where(Project.id == project_id).values(

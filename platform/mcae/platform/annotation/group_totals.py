@@ -14,14 +14,13 @@ the mix counts a decided mask as one on its class and an undecided one by its pr
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session
 
 from mcae.inference.classes import N_CLASSES
-from mcae.platform.annotation.models import Group
 
 SCALARS = ("area", "decided_area", "open_area", "open_masks", "masks", "decided", "refine")
 
@@ -67,15 +66,20 @@ class GroupTotals:
         np.add.at(self.mix, index, weights)
 
     def write(self, session: Session) -> None:
-        """Every group's counters, one ``executemany`` (the groups' table, not ORM objects)."""
+        """Every group's counters, one driver ``executemany`` (the mix as its JSON text)."""
         if not len(self.pks):
             return
-        values: list[dict[str, Any]] = []
-        for pk, counts, gain, mix in zip(self.pks.tolist(), self.counts.tolist(), self.gain.tolist(),
-                                         np.round(self.mix, 6).tolist(), strict=True):
-            row = dict(zip(SCALARS, counts, strict=True))
-            values.append({"pk": pk, **{f"n_{k}": v for k, v in row.items()}, "n_gain": round(gain, 3),
-                           "n_mix": mix})
-        table: Table = Group.__table__  # type: ignore[assignment]
-        session.execute(update(table).where(table.c.id == bindparam("pk"))
-                        .values({table.c[k]: bindparam(f"n_{k}") for k in (*SCALARS, "gain", "mix")}), values)
+        connection = session.connection()
+        raw: Any = connection.connection.driver_connection
+        mark = "%s" if connection.dialect.name == "postgresql" else "?"
+        names = (*SCALARS, "gain", "mix")
+        sql = f"UPDATE groups SET {', '.join(f'{k} = {mark}' for k in names)} WHERE id = {mark}"
+        gains = np.round(self.gain, 3).tolist()
+        mixes = np.round(self.mix, 6).tolist()
+        values = [(*counts, gains[i], json.dumps(mixes[i]), pk)
+                  for i, (pk, counts) in enumerate(zip(self.pks.tolist(), self.counts.tolist(), strict=True))]
+        if connection.dialect.name == "postgresql":
+            with raw.cursor() as cursor:
+                cursor.executemany(sql, values)
+        else:
+            raw.executemany(sql, values)
