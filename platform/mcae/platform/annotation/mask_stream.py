@@ -175,32 +175,51 @@ def insert_rows(session: Session, project_id: str, rows: Rows, mapped: bool) -> 
     raw.executemany(f"INSERT INTO masks ({', '.join(names)}) VALUES ({', '.join(marks)})", values)
 
 
-def _pylist(column: pa.ChunkedArray) -> list[Any]:
+def _pylist(column: pa.Array | pa.ChunkedArray) -> list[Any]:
     """A column as Python values: integers through numpy when they have no nulls, names (a few
     patches and neighbourhoods) as one ``str`` each, shared."""
     if pa.types.is_integer(column.type) and column.null_count == 0:
         return column.to_numpy().tolist()
     if pa.types.is_string(column.type) and column.null_count == 0:
-        codes = pc.dictionary_encode(column).combine_chunks()
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        codes = pc.dictionary_encode(column)
         if len(codes.dictionary) * 8 < len(column):
             names = np.array(codes.dictionary.to_pylist(), dtype=object)
             return list(names[codes.indices.to_numpy()].tolist())
     return column.to_pylist()
 
 
+UPDATES_DDL = ("CREATE TEMP TABLE IF NOT EXISTS import_mask_updates (id bigint, neighbourhood text, area bigint, "
+               "bbox text, group_id bigint, pred_class bigint, pred_score double precision, proba text, "
+               "bump integer) ON COMMIT DROP")
+
+
 def update_rows(session: Session, pks: np.ndarray, rows: Rows, changed: np.ndarray) -> None:
-    """Refresh known masks by primary key; ``changed`` ones (group or class moved) get a new version."""
+    """Refresh known masks by primary key; ``changed`` ones (group or class moved) get a new version.
+    PostgreSQL: the batch is copied into a temporary table (dropped at commit) and applied with
+    one ``UPDATE ... FROM`` (a statement per mask was most of a re-import's time); SQLite: one
+    prepared ``executemany``."""
     if not len(pks):
         return
     connection = session.connection()
     raw: Any = connection.connection.driver_connection
-    mark = "%s" if connection.dialect.name == "postgresql" else "?"
-    sets = ", ".join(f"{c} = {mark}" for c in UPDATE_COLUMNS)
-    values = zip(*(rows.columns[c].to_pylist() for c in UPDATE_COLUMNS), changed.astype(np.int64).tolist(),
-                 pks.astype(np.int64).tolist(), strict=True)
-    sql = f"UPDATE masks SET {sets}, present = true, version = version + {mark} WHERE id = {mark}"
     if connection.dialect.name == "postgresql":
+        table = pa.table({"id": pa.array(pks, pa.int64()), **{c: rows.columns[c] for c in UPDATE_COLUMNS},
+                          "bump": pa.array(changed.astype(np.int64))})
+        buffer = io.BytesIO()
+        pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        sets = ", ".join(f"{c} = u.{c}{'::json' if c in ('bbox', 'proba') else ''}" for c in UPDATE_COLUMNS)
         with raw.cursor() as cursor:
-            cursor.executemany(sql, list(values))
-    else:
-        raw.executemany(sql, values)
+            cursor.execute(UPDATES_DDL)
+            with cursor.copy(f"COPY import_mask_updates ({', '.join(table.column_names)}) "
+                             "FROM STDIN (FORMAT csv)") as copy:
+                copy.write(buffer.getvalue())
+            cursor.execute(f"UPDATE masks AS m SET {sets}, present = true, version = m.version + u.bump "
+                           "FROM import_mask_updates AS u WHERE m.id = u.id")
+            cursor.execute("TRUNCATE import_mask_updates")
+        return
+    sets = ", ".join(f"{c} = ?" for c in UPDATE_COLUMNS)
+    values = zip(*(_pylist(rows.columns[c]) for c in UPDATE_COLUMNS), changed.astype(np.int64).tolist(),
+                 pks.astype(np.int64).tolist(), strict=True)
+    raw.executemany(f"UPDATE masks SET {sets}, present = true, version = version + ? WHERE id = ?", values)
