@@ -31,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-IMPORT_CACHE_MIB = 128  # SQLite's page cache while importing: fixed, so it fills up to this and no further
+IMPORT_CACHE_MIB = 32  # SQLite's page cache while importing (MiB): fixed, so it fills up to this and no further
 INDEX_BUILD_MEMORY = "256MB"  # PostgreSQL's maintenance_work_mem for the index builds (server-side)
 
 
