@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -87,24 +88,33 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None, poll_s: float 
 # -- the engine leg ---------------------------------------------------------------------------
 
 def engine_stages(work: Path, size: int, workers: int, pg_url: str | None) -> dict[str, dict[str, Any]]:
-    """Every engine stage on a ``size`` px city in ``work`` (kept: a rerun resumes segment)."""
+    """Every engine stage on a ``size`` px city in ``work`` (kept: a rerun resumes segment).
+
+    Each stage's figures are also kept in ``work/stages.json``. A rerun (``--reuse``) whose
+    scene is written and whose segmentation finished reports those two stages' figures from
+    the run that did the work, marked ``"reused": true``, rather than timing a resume with
+    nothing left to do; every later stage runs again."""
     work.mkdir(parents=True, exist_ok=True)
     py, project = sys.executable, work / "project"
     stages: dict[str, dict[str, Any]] = {}
+    kept = StageRecords(work / "stages.json")
 
-    def stage(name: str, cmd: list[str]) -> bool:
-        stages[name] = measure(cmd)
+    def stage(name: str, cmd: list[str], *, done: bool = False) -> bool:
+        earlier = kept.get(name) if done else None
+        stages[name] = {**earlier, "reused": True} if earlier else measure(cmd)
+        if not earlier:
+            kept.put(name, stages[name])
         print(f"  {size} px {name}: {_row(stages[name])}", flush=True)
         return stages[name]["rc"] == 0
 
-    if not (work / "imagery.tif").is_file():
-        stage("scene", [py, "-c", "import sys; from mcae.inference.demo.tiled import write_city; "
-                        f"write_city({str(work)!r}, {size})"])
+    scene_cmd = [py, "-c", f"from mcae.inference.demo.tiled import write_city; write_city({str(work)!r}, {size})"]
+    if not (work / "imagery.tif").is_file() or kept.get("scene"):
+        stage("scene", scene_cmd, done=(work / "imagery.tif").is_file())
     pristine = work / "project.json.before-import"  # a rerun (--reuse) starts from the folder's own decisions
     if pristine.is_file():
         shutil.copy(pristine, project / "project.json")
     ok = stage("segment", [MCAE, "segment", str(work / "imagery.tif"), "-p", str(project), "--workers",
-                           str(workers), "-q"])
+                           str(workers), "-q"], done=_segmented(project))
     ok = ok and stage("label", [MCAE, "label", "-p", str(project), "--reference", str(work / "reference.tif"),
                                 "--workers", str(workers), "-q"])
     ok = ok and stage("train", [MCAE, "train", "-p", str(project), "-q"])  # in-process: as `mcae train` runs
@@ -126,6 +136,31 @@ def engine_stages(work: Path, size: int, workers: int, pg_url: str | None) -> di
             stage("projects add (PostgreSQL)", [MCAE, "projects", "add", str(project), "-q", "--id", f"city{size}",
                                                 "--database", pg_url])
     return stages
+
+
+class StageRecords:
+    """The figures of each stage of one work folder, kept in a JSON file between runs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: dict[str, dict[str, Any]] = json.loads(path.read_text()) if path.is_file() else {}
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        record = self.records.get(name)
+        return record if record and record.get("rc") == 0 else None
+
+    def put(self, name: str, record: dict[str, Any]) -> None:
+        self.records[name] = record
+        self.path.write_text(json.dumps(self.records, indent=1))
+
+
+def _segmented(project: Path) -> bool:
+    """Whether ``mcae segment`` finished on this project folder (and is not running again)."""
+    try:
+        manifest = json.loads((project / "project.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return "segment" in manifest.get("steps", {}) and "segment" not in manifest.get("running", {})
 
 
 # -- the service leg --------------------------------------------------------------------------
@@ -274,6 +309,7 @@ def _goal(name: str, ok: bool, value: str) -> dict[str, Any]:
 
 def _row(r: dict[str, Any]) -> str:
     status = "" if r["rc"] == 0 else f" FAILED rc={r['rc']}"
+    status += " (figures of the run that did it)" if r.get("reused") else ""
     return f"{r['seconds']:.1f} s, {r['peak_rss_mb']:.0f} MB peak, {r['written_mb']:.0f} MB written{status}"
 
 
