@@ -17,29 +17,29 @@ Writes into one folder (every file says it is synthetic)::
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
-from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
-from rasterio.warp import calculate_default_transform, reproject
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import calculate_default_transform
+from rasterio.windows import Window
 
-from mcae.inference.atomic import atomic_path, scratch_path, write_json
+from mcae.inference.atomic import atomic_path, scratch_dir, write_json
 from mcae.inference.classes import MCAE, SINOLC1
 from mcae.inference.cog import translate_to_cog, write_class_cog
 from mcae.inference.compute import executor
 from mcae.inference.decisions import mask_labels, read_decisions, record_decisions, resolve
-from mcae.inference.demo.city_geo import CITY, CRS_UTM50, GSD, ORIGIN, SYNTHETIC
-from mcae.inference.demo.city_geo import write_districts as _write_districts
+from mcae.inference.demo.city_geo import CITY, CRS_UTM50, GSD, SYNTHETIC
 from mcae.inference.demo.preview import write_preview
-from mcae.inference.demo.scene import make_city
-from mcae.inference.demo.sinolc1_standin import sinolc1_standin
+from mcae.inference.demo.tiled import write_city
 from mcae.inference.districts import clip_districts
 from mcae.inference.evaluate import evaluate_rasters
 from mcae.inference.expert import SimulatedExpert
@@ -69,15 +69,13 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     log(f"building a synthetic city of {options.size} x {options.size} px at {GSD} m ...")
-    city = make_city(options.size, options.size, seed=options.seed)
-    transform = Affine(GSD, 0, ORIGIN[0], 0, -GSD, ORIGIN[1])
     tags = {"MCAE_SYNTHETIC": SYNTHETIC, "MCAE_CITY": CITY}
-    _write_rgb_cog(out / "imagery.tif", city.image, transform, tags)
-    _write_labels_cog(out / "reference.tif", city.labels, transform, tags)
-    _write_sinolc1(out / "sinolc1.tif", sinolc1_standin(city.labels, seed=options.seed),
-                   transform, tags)
-    districts = _write_districts(out / "districts.geojson", options.size, transform)
-    del city
+    with scratch_dir(out / "imagery.tif") as raw:  # the scene, window by window: any size fits
+        districts = write_city(raw, options.size, seed=options.seed, sinolc1=True)["districts"]
+        _write_rgb_cog(out / "imagery.tif", raw / "imagery.tif", tags)
+        _write_labels_cog(out / "reference.tif", raw / "reference.tif", tags)
+        _write_sinolc1(out / "sinolc1.tif", raw / "sinolc1_utm.tif", tags)
+        os.replace(raw / "districts.geojson", out / "districts.geojson")
 
     seg = SegmentOptions(generator="superpixel")
     project = prepare_project(out / "imagery.tif", out / "project", seg)
@@ -124,34 +122,32 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
     return summary
 
 
-def _write_rgb_cog(path: Path, image: np.ndarray, transform: Affine, tags: dict[str, str]) -> None:
-    profile = {"driver": "GTiff", "width": image.shape[2], "height": image.shape[1], "count": 3,
-               "dtype": "uint8", "crs": CRS_UTM50, "transform": transform, "tiled": True,
-               "blockxsize": 512, "blockysize": 512, "compress": "deflate", "photometric": "RGB"}
-    with scratch_path(path) as raw, atomic_path(path) as out:
-        with rasterio.open(raw, "w", **profile) as dst:
-            dst.write(image)
-            dst.update_tags(**tags)
+def _write_rgb_cog(path: Path, raw: Path, tags: dict[str, str]) -> None:
+    with atomic_path(path) as out:
         translate_to_cog(raw, out, overview_resampling="average", tags=tags)
 
 
-def _write_labels_cog(path: Path, labels: np.ndarray, transform: Affine,
-                      tags: dict[str, str]) -> None:
-    windows = [(PixelWindow(0, 0, *labels.shape), labels)]
-    write_class_cog(path, width=labels.shape[1], height=labels.shape[0], transform=transform,
-                    crs=CRS_UTM50, windows=windows, scheme=MCAE,
-                    tags={**tags, "MCAE_LAYER": "reference"})
+def _write_labels_cog(path: Path, raw: Path, tags: dict[str, str]) -> None:
+    with rasterio.open(raw) as src:
+        write_class_cog(path, width=src.width, height=src.height, transform=src.transform, crs=src.crs,
+                        windows=_windows(src), scheme=MCAE, tags={**tags, "MCAE_LAYER": "reference"})
 
 
-def _write_sinolc1(path: Path, values: np.ndarray, transform: Affine, tags: dict[str, str]) -> None:
-    """Reproject the stand-in to EPSG:4326 at about 1 m, as SinoLC-1 is distributed."""
-    height, width = values.shape
-    bounds = rasterio.transform.array_bounds(height, width, transform)
-    dst_t, dst_w, dst_h = calculate_default_transform(CRS_UTM50, "EPSG:4326", width, height,
-                                                      *bounds, resolution=1.0 / 111_000)
-    out = np.zeros((dst_h, dst_w), np.uint8)
-    reproject(values, out, src_transform=transform, src_crs=CRS_UTM50, dst_transform=dst_t,
-              dst_crs="EPSG:4326", resampling=Resampling.mode, src_nodata=0, dst_nodata=0)
-    write_class_cog(path, width=dst_w, height=dst_h, transform=dst_t,
-                    crs=CRS.from_epsg(4326), windows=[(PixelWindow(0, 0, dst_h, dst_w), out)],
-                    scheme=SINOLC1, tags={**tags, "MCAE_LAYER": "sinolc1 stand-in"})
+def _write_sinolc1(path: Path, raw: Path, tags: dict[str, str]) -> None:
+    """The stand-in on SinoLC-1's own grid: EPSG:4326 at about 1 m, by mode, window by window."""
+    with rasterio.open(raw) as src:
+        transform, width, height = calculate_default_transform(
+            src.crs, "EPSG:4326", src.width, src.height, *src.bounds, resolution=1.0 / 111_000)
+        with WarpedVRT(src, crs=CRS.from_epsg(4326), transform=transform, width=width, height=height,
+                       resampling=Resampling.mode, nodata=0) as vrt:
+            write_class_cog(path, width=width, height=height, transform=transform, crs=vrt.crs,
+                            windows=_windows(vrt), scheme=SINOLC1,
+                            tags={**tags, "MCAE_LAYER": "sinolc1 stand-in"})
+
+
+def _windows(src: Any, side: int = 2048) -> Iterator[tuple[PixelWindow, np.ndarray]]:
+    """Band 1 of ``src`` in ``side`` px squares: memory bounded by the window, not the city."""
+    for row in range(0, src.height, side):
+        for col in range(0, src.width, side):
+            window = PixelWindow(row, col, min(side, src.height - row), min(side, src.width - col))
+            yield window, src.read(1, window=Window(col, row, window.width, window.height))
