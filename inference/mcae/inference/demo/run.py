@@ -19,24 +19,15 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import rasterio
-from rasterio.crs import CRS
-from rasterio.enums import Resampling
-from rasterio.vrt import WarpedVRT
-from rasterio.warp import calculate_default_transform
-from rasterio.windows import Window
-
-from mcae.inference.atomic import atomic_path, scratch_dir, write_json
-from mcae.inference.classes import MCAE, SINOLC1
-from mcae.inference.cog import translate_to_cog, write_class_cog
+from mcae.inference.atomic import scratch_dir, write_json
 from mcae.inference.compute import executor
 from mcae.inference.decisions import mask_labels, read_decisions, record_decisions, resolve
+from mcae.inference.demo.city_cogs import write_city_cogs
 from mcae.inference.demo.city_geo import CITY, CRS_UTM50, GSD, SYNTHETIC
 from mcae.inference.demo.preview import write_preview
 from mcae.inference.demo.tiled import write_city
@@ -45,7 +36,6 @@ from mcae.inference.evaluate import evaluate_rasters
 from mcae.inference.expert import SimulatedExpert
 from mcae.inference.groups import build_groups
 from mcae.inference.mapping import write_map
-from mcae.inference.masks.base import PixelWindow
 from mcae.inference.reference import reference_per_mask
 from mcae.inference.segment import SegmentOptions, prepare_project, segment_patches
 from mcae.inference.train import train
@@ -72,9 +62,7 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
     tags = {"MCAE_SYNTHETIC": SYNTHETIC, "MCAE_CITY": CITY}
     with scratch_dir(out / "imagery.tif") as raw:  # the scene, window by window: any size fits
         districts = write_city(raw, options.size, seed=options.seed, sinolc1=True)["districts"]
-        _write_rgb_cog(out / "imagery.tif", raw / "imagery.tif", tags)
-        _write_labels_cog(out / "reference.tif", raw / "reference.tif", tags)
-        _write_sinolc1(out / "sinolc1.tif", raw / "sinolc1_utm.tif", tags)
+        write_city_cogs(raw, out, tags)
         os.replace(raw / "districts.geojson", out / "districts.geojson")
 
     seg = SegmentOptions(generator="superpixel")
@@ -120,34 +108,3 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
     (out / "README.txt").write_text(f"{CITY}\n\nEverything in this folder is {SYNTHETIC}.\n"
                                     f"{run_demo.__module__} wrote it; see city.json.\n")
     return summary
-
-
-def _write_rgb_cog(path: Path, raw: Path, tags: dict[str, str]) -> None:
-    with atomic_path(path) as out:
-        translate_to_cog(raw, out, overview_resampling="average", tags=tags)
-
-
-def _write_labels_cog(path: Path, raw: Path, tags: dict[str, str]) -> None:
-    with rasterio.open(raw) as src:
-        write_class_cog(path, width=src.width, height=src.height, transform=src.transform, crs=src.crs,
-                        windows=_windows(src), scheme=MCAE, tags={**tags, "MCAE_LAYER": "reference"})
-
-
-def _write_sinolc1(path: Path, raw: Path, tags: dict[str, str]) -> None:
-    """The stand-in on SinoLC-1's own grid: EPSG:4326 at about 1 m, by mode, window by window."""
-    with rasterio.open(raw) as src:
-        transform, width, height = calculate_default_transform(
-            src.crs, "EPSG:4326", src.width, src.height, *src.bounds, resolution=1.0 / 111_000)
-        with WarpedVRT(src, crs=CRS.from_epsg(4326), transform=transform, width=width, height=height,
-                       resampling=Resampling.mode, nodata=0) as vrt:
-            write_class_cog(path, width=width, height=height, transform=transform, crs=vrt.crs,
-                            windows=_windows(vrt), scheme=SINOLC1,
-                            tags={**tags, "MCAE_LAYER": "sinolc1 stand-in"})
-
-
-def _windows(src: Any, side: int = 2048) -> Iterator[tuple[PixelWindow, np.ndarray]]:
-    """Band 1 of ``src`` in ``side`` px squares: memory bounded by the window, not the city."""
-    for row in range(0, src.height, side):
-        for col in range(0, src.width, side):
-            window = PixelWindow(row, col, min(side, src.height - row), min(side, src.width - col))
-            yield window, src.read(1, window=Window(col, row, window.width, window.height))

@@ -17,6 +17,7 @@ from typing import Any
 
 import rasterio
 from affine import Affine
+from rasterio.windows import Window
 
 from mcae.inference.atomic import atomic_path
 from mcae.inference.demo.city_geo import CRS_UTM50, GSD, ORIGIN, SYNTHETIC, write_districts
@@ -45,19 +46,38 @@ def write_city(out: str | Path, size: int, *, tile: int = TILE, seed: int = 7,
 
         img = open_new("imagery.tif", count=3, dtype="uint8", photometric="RGB")
         ref = open_new("reference.tif", count=1, dtype="uint8")
-        standin = open_new("sinolc1_utm.tif", count=1, dtype="uint8", nodata=0) if sinolc1 else None
         img.update_tags(MCAE_SYNTHETIC=SYNTHETIC)
         ref.update_tags(MCAE_SYNTHETIC=SYNTHETIC, MCAE_LAYER="reference")
         for i, row in enumerate(range(0, size, tile)):
             for j, col in enumerate(range(0, size, tile)):
                 h, w = min(tile, size - row), min(tile, size - col)
-                tile_seed = seed + 1000 * i + j
-                city = make_city(max(h, 64), max(w, 64), seed=tile_seed)
+                city = make_city(max(h, 64), max(w, 64), seed=_tile_seed(seed, i, j))
                 window = ((row, row + h), (col, col + w))
                 img.write(city.image[:, :h, :w], window=window)
                 ref.write(city.labels[:h, :w], 1, window=window)
-                if standin is not None:
-                    standin.write(sinolc1_standin(city.labels, seed=tile_seed)[:h, :w], 1, window=window)
                 del city
+    if sinolc1:
+        write_standin(out, tile=tile, seed=seed)
     districts = write_districts(out / "districts.geojson", size, transform)
     return {"size": size, "tile": tile, "districts": districts}
+
+
+def write_standin(folder: str | Path, *, tile: int = TILE, seed: int = 7) -> Path:
+    """``sinolc1_utm.tif``: the SinoLC-1 stand-in of ``reference.tif`` in ``folder``, tile by
+    tile (the tiles and seeds of :func:`write_city`), on the reference's own grid."""
+    folder = Path(folder)
+    with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(folder / "reference.tif") as ref:
+        profile = {**ref.profile, "nodata": 0, "BIGTIFF": "IF_SAFER"}
+        tile = min(tile, ref.width)
+        with atomic_path(folder / "sinolc1_utm.tif") as path, rasterio.open(path, "w", **profile) as out:
+            out.update_tags(MCAE_SYNTHETIC=SYNTHETIC, MCAE_LAYER="sinolc1 stand-in")
+            for i, row in enumerate(range(0, ref.height, tile)):
+                for j, col in enumerate(range(0, ref.width, tile)):
+                    window = Window(col, row, min(tile, ref.width - col), min(tile, ref.height - row))
+                    out.write(sinolc1_standin(ref.read(1, window=window), seed=_tile_seed(seed, i, j)), 1,
+                              window=window)
+    return folder / "sinolc1_utm.tif"
+
+
+def _tile_seed(seed: int, i: int, j: int) -> int:
+    return seed + 1000 * i + j
