@@ -17,6 +17,7 @@ from shapely.geometry import shape
 from mcae.inference.classes import MCAE
 from mcae.inference.cog import write_class_cog
 from mcae.inference.errors import InputError
+from mcae.inference.gdal_cache import bounded_gdal_cache
 from mcae.inference.mapping import slug
 from mcae.inference.masks.base import PixelWindow
 
@@ -44,7 +45,7 @@ def clip_districts(city_map: str | Path, districts: str | Path, out_dir: str | P
     """Write ``<map>_<district>.tif`` for every district; returns the paths written."""
     city_map = Path(city_map)
     written = []
-    with rasterio.open(city_map) as src:
+    with bounded_gdal_cache(), rasterio.open(city_map) as src:
         for name, geometry in read_districts(districts, field):
             found = clip_district(src, name, geometry, Path(out_dir) / f"{city_map.stem}_{slug(name)}.tif",
                                   src_crs=src_crs)
