@@ -98,7 +98,7 @@ def test_an_interrupted_map_resumes_where_it_stopped(small: Project, tmp_path: P
     with pytest.raises(KeyboardInterrupt):
         write_map(small, out, districts=bounds)
     assert out.read_bytes() == b"the old map"  # a killed run never leaves a half map in its place
-    assert len(list(parts_folder(out).glob("*.npz"))) == 2
+    assert len(list(parts_folder(out).glob("*.part"))) == 2
     _, remaining = _progress_of(Project.open(small.root))  # what `mcae info --project` shows
     cores = sum(1 for p in small.grid.patches() if p.core.height and p.core.width)
     assert any(f"2 of {cores} windows done" in line and "resumes" in line for line in remaining), remaining

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import struct
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from mcae.inference.atomic import atomic_path, write_json
 from mcae.inference.masks.base import PixelWindow
 
 FORMAT = "mcae-map-parts/1"
+HEADER = "<4q"  # row_off, col_off, height, width; then the class ids, zlib-compressed
 
 
 def parts_folder(out: str | Path) -> Path:
@@ -62,26 +65,28 @@ class MapParts:
         return data.get("digest") if isinstance(data, dict) and data.get("format") == FORMAT else None
 
     def _path(self, key: str) -> Path:
-        return self.folder / f"{key}.npz"
+        return self.folder / f"{key}.part"
 
     def load(self, key: str) -> tuple[PixelWindow, np.ndarray] | None:
         """The saved window ``key``, or None (not saved, or unreadable: it is made again)."""
         try:
-            with np.load(self._path(key)) as saved:
-                window = PixelWindow(*(int(v) for v in saved["window"]))
-                data = saved["data"]
-        except (OSError, ValueError, KeyError, TypeError):
+            raw = self._path(key).read_bytes()
+            window = PixelWindow(*struct.unpack_from(HEADER, raw))
+            data = np.frombuffer(zlib.decompress(raw[struct.calcsize(HEADER):]), np.uint8).reshape(
+                window.height, window.width)
+        except (OSError, ValueError, struct.error, zlib.error):
             return None
         self.kept += 1
         return window, data
 
     def save(self, key: str, window: PixelWindow, data: np.ndarray) -> None:
-        with atomic_path(self._path(key)) as tmp, tmp.open("wb") as f:
-            np.savez_compressed(f, window=np.array([window.row_off, window.col_off, window.height,
-                                                    window.width], np.int64), data=data.astype(np.uint8))
+        """Save one window (zlib level 1: cheaper than making the window again)."""
+        header = struct.pack(HEADER, window.row_off, window.col_off, window.height, window.width)
+        with atomic_path(self._path(key)) as tmp:
+            tmp.write_bytes(header + zlib.compress(np.ascontiguousarray(data, np.uint8).tobytes(), 1))
 
     def count(self) -> int:
-        return sum(1 for _ in self.folder.glob("*.npz"))
+        return sum(1 for _ in self.folder.glob("*.part"))
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

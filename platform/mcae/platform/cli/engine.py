@@ -358,7 +358,7 @@ def _map_left(info: dict[str, Any]) -> str:
 
     out = Path(str(info.get("out", "")))
     folder = parts_folder(out)
-    saved = sum(1 for _ in folder.glob("*.npz")) if MapParts.saved_digest(folder) == info.get("digest") else 0
+    saved = sum(1 for _ in folder.glob("*.part")) if MapParts.saved_digest(folder) == info.get("digest") else 0
     if info.get("digest") and map_inputs(out) == info.get("digest"):
         where = f"its city map is written, district maps from {info.get('districts')} remain"
     else:
