@@ -138,22 +138,36 @@ def load_decisions_file(path: str | Path) -> list[Decision]:
 
 
 def resolve(decisions: list[Decision], groups: pd.DataFrame) -> list[Decision]:
-    """Fill in each group decision's member masks; refuse unknown groups and masks."""
-    members = groups.groupby(["neighbourhood", "group"])[["patch", "mask_id"]]
-    known = set(zip(groups["patch"], groups["mask_id"].astype(int), strict=True))
+    """Fill in each group decision's member masks; refuse unknown groups and masks.
+
+    Vectorised over the city's masks (no Python object per mask): a group's members are
+    positions of ``groups``, and the masks the decisions name are joined against it."""
+    members = groups.groupby(["neighbourhood", "group"], sort=False).indices
+    patches, mask_ids = groups["patch"].to_numpy(), groups["mask_id"].to_numpy()
+    missing = _unknown_masks(decisions, groups)
     out = []
     for d in decisions:
         if d.target == "group" and d.masks is None:
-            key = (d.neighbourhood, d.group)
-            if key not in members.groups:
+            rows = members.get((d.neighbourhood, d.group))
+            if rows is None:
                 raise InputError(f"no group {d.group} in neighbourhood {d.neighbourhood}")
-            part = members.get_group(key)
-            d = d.model_copy(update={"masks": [(p, int(m)) for p, m in
-                                               zip(part["patch"], part["mask_id"], strict=True)]})
-        elif d.target == "mask" and (d.patch, d.mask) not in known:
+            d = d.model_copy(update={"masks": [(str(p), int(m)) for p, m in
+                                               zip(patches[rows], mask_ids[rows], strict=True)]})
+        elif d.target == "mask" and (d.patch, d.mask) in missing:
             raise InputError(f"no mask {d.mask} in patch {d.patch} (or it lies in a neighbour's core)")
         out.append(d)
     return out
+
+
+def _unknown_masks(decisions: list[Decision], groups: pd.DataFrame) -> set[tuple[str, int]]:
+    """The (patch, mask) keys of mask decisions that name no mask of ``groups``."""
+    named = pd.DataFrame([(d.patch, d.mask) for d in decisions if d.target == "mask"], columns=["patch", "mask_id"])
+    if named.empty:
+        return set()
+    have = groups[["patch", "mask_id"]].astype({"mask_id": "int64"}).drop_duplicates()
+    found = named.astype({"mask_id": "int64"}).merge(have, how="left", indicator=True)
+    return {(str(p), int(m)) for p, m in found.loc[found["_merge"] == "left_only", ["patch", "mask_id"]]
+            .itertuples(index=False)}
 
 
 DATABASE_STORE = "database"

@@ -33,6 +33,7 @@ from mcae.inference.demo.preview import write_preview
 from mcae.inference.demo.tiled import write_city
 from mcae.inference.districts import clip_districts
 from mcae.inference.evaluate import evaluate_rasters
+from mcae.inference.expert import COLUMNS as EXPERT_COLUMNS
 from mcae.inference.expert import SimulatedExpert
 from mcae.inference.groups import build_groups
 from mcae.inference.mapping import write_map
@@ -80,7 +81,9 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
             share = math.ceil(budget * round_no / options.rounds) - spent
             expert = SimulatedExpert(budget=share)
             decided = mask_labels(read_decisions(project))
-            new = resolve(expert.decide(project.groups(), reference, decided), project.groups())
+            table = project.groups(columns=list(EXPERT_COLUMNS))
+            new = resolve(expert.decide(table, reference, decided), table)
+            del table
             record_decisions(project, new)
             spent += expert.actions_
             last = round_no == options.rounds
