@@ -33,7 +33,11 @@ def _open_groups(session: Session, project_id: str, neighbourhood: str | None, l
     in the order of the gain index (larger groups, then small ones), each stopping at ``limit``,
     rather than one sort of every open group of the project."""
     out: list[int] = []
-    for wanted in (Group.open_masks > SMALL_GROUP, and_(Group.open_masks > 0, Group.open_masks <= SMALL_GROUP)):
+    # The larger groups are most open groups: walk the gain index and stop at the limit. Written
+    # ``open_masks + 0`` so that no planner takes the open-masks index for it instead (a range
+    # holding nearly every group, then a sort of them all: 130 ms at 4 M masks on SQLite). The
+    # small ones are few: their range of that index, then a sort of those only.
+    for wanted in ((Group.open_masks + 0) > SMALL_GROUP, and_(Group.open_masks > 0, Group.open_masks <= SMALL_GROUP)):
         query = select(Group.id).where(Group.project_id == project_id, wanted)
         if neighbourhood is not None:
             query = query.where(Group.neighbourhood == neighbourhood)
