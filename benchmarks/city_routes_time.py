@@ -96,17 +96,18 @@ def main(argv: list[str] | None = None) -> int:
         def before(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
             started[id(cursor)] = time.perf_counter()
 
-        def after(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
             if current["label"] in args.sql:
                 ms = (time.perf_counter() - started.pop(id(cursor), time.perf_counter())) * 1000
-                sql_log.append((current["label"], ms, " ".join(statement.split())[:400]))
+                cache = context._get_cache_stats() if context is not None and context.compiled is not None else "-"
+                sql_log.append((current["label"], ms, f"({cache}) " + " ".join(statement.split())[:300]))
 
         event.listen(engine, "before_cursor_execute", before)
         event.listen(engine, "after_cursor_execute", after)
         hood = svc.get(svc.p("/neighbourhoods")).json()["items"][0]["name"]
         fresh = (g for g in svc.get(svc.p(f"/neighbourhoods/{hood}/groups")).json()
                  if g["size"] >= 4 and g["decided"] == 0)
-        for rep in range(args.reps):
+        for _ in range(args.reps):
             group = next(fresh, None)
             if group is None:
                 print("no fresh group left", file=sys.stderr)

@@ -52,9 +52,9 @@ def groups_of(session: Session, project: Project, neighbourhood: str, sort: Grou
     first) or by predicted class (then largest first); ``min_area_ha`` keeps those of at least that
     area, ``q`` those whose key or predicted class name contains it, ``class_id`` those of that
     predicted class. ``index``/``of`` stay the cluster order's."""
-    groups = list(session.scalars(select(Group).where(Group.project_id == project.id,
-                                                      Group.neighbourhood == neighbourhood)
-                                  .order_by(Group.cluster, Group.pred_class)))
+    groups = session.execute(select(*Group.__table__.c).where(Group.project_id == project.id,  # rows, not ORM objects
+                                                              Group.neighbourhood == neighbourhood)
+                             .order_by(Group.cluster, Group.pred_class)).all()
     if not groups:
         from mcae.tiles.ids import UnknownId
 
@@ -189,15 +189,17 @@ def patch_detail(session: Session, project: Project, patch: Patch, bounds: list[
         .order_by(Mask.mask_id)).tuples().all()
     boxes = json.loads("[" + ",".join(r[3] for r in rows) + "]")
     group_ids = {r[2] for r in rows if r[2]}
-    keys = dict(session.execute(select(Group.id, Group.key).where(Group.id.in_(group_ids))).tuples().all()) \
-        if group_ids else {}
+    keys: dict[int | None, str] = dict(session.execute(select(Group.id, Group.key).where(Group.id.in_(group_ids)))
+                                       .tuples().all()) if group_ids else {}
     decision_ids = {r[7] for r in rows if r[7]}
-    via = dict(session.execute(select(Decision.id, Decision.target).where(Decision.id.in_(decision_ids)))
-               .tuples().all()) if decision_ids else {}
+    via: dict[int | None, str] = dict(session.execute(select(Decision.id, Decision.target)
+                                                      .where(Decision.id.in_(decision_ids))).tuples().all()) \
+        if decision_ids else {}
     masks = [{"id": pk, "mask_id": mask_id, "group": keys.get(group_id), "bbox": box, "pred_class": pred,
               "class_id": class_id, "class_name": class_name(class_id), "fine_class": fine, "via": via.get(decision),
               "refine": refine, "version": version}
-             for (pk, mask_id, group_id, _, pred, class_id, fine, decision, refine, version), box in zip(rows, boxes)]
+             for (pk, mask_id, group_id, _, pred, class_id, fine, decision, refine, version), box
+             in zip(rows, boxes, strict=True)]
     return schemas.PatchDetail(**base.model_dump(), mask_list=masks)  # type: ignore[arg-type]
 
 

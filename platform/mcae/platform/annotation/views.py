@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
+from typing import Any
 
-import numpy as np
+from sqlalchemy import Row
 
 from mcae.inference.classes import MCAE
 from mcae.inference.group_line import describe_group
@@ -33,17 +34,20 @@ def class_name(class_id: int | None) -> str | None:
 
 
 def mix_percent(weights: Sequence[float] | None) -> dict[str, float]:
-    """A class mix in percent, largest first, from its weights per class (the engine's ``class_mix``)."""
-    w = np.asarray(weights if weights is not None else [], np.float64)
-    total = w.sum()
-    if not w.size or total == 0:
+    """A class mix in percent, largest first, from its weights per class (the engine's ``class_mix``).
+
+    Plain Python: a list of a dozen numbers per group, for every group of a neighbourhood (numpy's
+    call overhead was most of the groups route's time)."""
+    w = [float(v) for v in weights] if weights else []
+    total = sum(w)
+    if not w or total == 0:
         return {}
-    pct = 100 * w / total
-    order = np.argsort(-pct, kind="stable")
-    return {MCAE.get(int(i) + 1).name: round(float(pct[i]), 2) for i in order if pct[i] >= 0.01}
+    pct = [100 * v / total for v in w]
+    order = sorted(range(len(pct)), key=lambda i: -pct[i])  # stable: ties keep the class order
+    return {MCAE.get(i + 1).name: round(pct[i], 2) for i in order if pct[i] >= 0.01}
 
 
-def group_out(group: Group, index: int, of: int, model_version: str | None, lease_names: dict[int, str], *,
+def group_out(group: Group | Row[Any], index: int, of: int, model_version: str | None, lease_names: dict[int, str], *,
               gsd_m: float = 0.0, project_area: int = 0,
               rejections: list[schemas.RejectionOut] | None = None) -> schemas.GroupOut:
     """A group as the tools see it, from its counters (masks, decided, refinement, areas in
