@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import pstats
 import statistics
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", nargs="*", default=[])
     parser.add_argument("--sql", nargs="*", default=[])
     parser.add_argument("--only", nargs="*", default=[], help="time only these routes (the others still run)")
+    parser.add_argument("--gc-freeze", action="store_true", help="as `mcae serve` does: the app's startup "
+                        "objects out of the collector's full passes")
     args = parser.parse_args(argv)
 
     from fastapi.testclient import TestClient
@@ -90,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     sql_log: list[tuple[str, float, str]] = []
     with tempfile.TemporaryDirectory() as tmp, TestClient(create_app(make_settings(Path(tmp), args.url))) as client:
         svc = Service(client, tokens, args.project_id, args.project, args.url)
+        if args.gc_freeze:
+            gc.collect()
+            gc.freeze()
         engine = client.app.state.database.engine  # type: ignore[attr-defined]
         started: dict[int, float] = {}
 
@@ -123,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     for label, v in times.items():
         if args.only and label not in args.only:
             continue
-        print(f"{label:28s} {statistics.median(v):8.1f} {_p95(v):8.1f} {max(v):8.1f}  {len(v)}")
+        print(f"{label:28s} {statistics.median(v):8.1f} {_p95(v):8.1f} {max(v):8.1f}  {len(v)}"
+              + (f"  {' '.join(f'{t:.0f}' for t in v)}" if args.only else ""))
     for label, profs in profiles.items():
         if not profs:
             continue
