@@ -28,6 +28,7 @@ from mcae.inference.class_styles import styled_classes, write_class_sidecars
 from mcae.inference.classes import ClassScheme
 from mcae.inference.disk_full import disk_full_is_storage_error
 from mcae.inference.errors import MCAEError
+from mcae.inference.gdal_cache import bounded_gdal_cache
 from mcae.inference.masks.base import PixelWindow
 
 BLOCK = 512
@@ -64,7 +65,8 @@ def write_class_cog(path: str | Path, *, width: int, height: int, transform: Aff
     # The sidecars (class names for GDAL and QGIS) are made there too and renamed with the map;
     # a full disk fails the whole write with one StorageError and leaves the old files as they were.
     full = functools.partial(disk_full_is_storage_error, path.parent, path.name)
-    with _new_folders_removed_on_error(path.parent), full(), scratch_dir(path) as work, full():
+    with _new_folders_removed_on_error(path.parent), full(), scratch_dir(path) as work, full(), \
+            bounded_gdal_cache():  # else GDAL holds every block written, the whole map
         raw, out = work / "raw.tif", work / path.name
         with rasterio.open(raw, "w", **profile) as dst:
             dst.write_colormap(1, scheme.colormap())

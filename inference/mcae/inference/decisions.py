@@ -15,6 +15,7 @@ Mask decisions override group decisions; among decisions of one kind the later w
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -104,13 +105,15 @@ def parse_decisions(text: str, origin: str = "decisions") -> list[Decision]:
                     items.append((number, json.loads(line)))
                 except json.JSONDecodeError as exc:
                     raise InputError(f"{origin}:{number}: not valid JSON ({exc.msg})") from None
-    out = []
-    for number, item in items:
-        try:
-            out.append(Decision.model_validate(item))
-        except (ValidationError, LookupError, ValueError) as exc:
-            raise InputError(f"{origin}:{number}: {_reason(exc)}") from None
-    return out
+    return [_decision(item, f"{origin}:{number}") for number, item in items]
+
+
+def _decision(item: Any, where: str) -> Decision:
+    """One decision, validated; InputError naming ``where`` (file:line) otherwise."""
+    try:
+        return Decision.model_validate(item)
+    except (ValidationError, LookupError, ValueError) as exc:
+        raise InputError(f"{where}: {_reason(exc)}") from None
 
 
 def _reason(exc: Exception) -> str:
@@ -161,13 +164,44 @@ def decisions_in_database(project: Project) -> bool:
 
 def read_decisions(project: Project) -> list[Decision]:
     """The project's decisions from ``decisions.jsonl`` (refused once a database owns them)."""
+    return list(iter_decisions(project))
+
+
+def iter_decisions(project: Project) -> Iterator[Decision]:
+    """The project's decisions one at a time, read line by line (refused once a database owns
+    them): what a city's map and export read, so only one decision's masks are in memory at once
+    (a JSON list, which only hand-written files use, is read whole)."""
     if decisions_in_database(project):
         raise ProjectStateError(
             f"{project.root}: this project's decisions live in the annotation database; "
             "the platform's commands (`mcae train`, `mcae map`, `mcae label`) read and write them there")
-    if not project.decisions_path.is_file():
-        return []
-    return parse_decisions(project.decisions_path.read_text(), str(project.decisions_path))
+    path = project.decisions_path
+    if not path.is_file():
+        return
+    with path.open("rb") as lines:
+        head = lines.read(4096).lstrip()
+        lines.seek(0)
+        if head.startswith(b"["):
+            yield from parse_decisions(_utf8(lines.read(), path, 0), str(path))
+            return
+        offset = 0
+        for number, raw in enumerate(lines, start=1):
+            line = _utf8(raw, path, offset)
+            offset += len(raw)
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+            yield _decision(item, f"{path}:{number}")
+
+
+def _utf8(raw: bytes, path: Path, offset: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {offset + exc.start})") from None
 
 
 def record_decisions(project: Project, new: list[Decision]) -> list[Decision]:
