@@ -7,7 +7,7 @@ import numpy as np
 from annotation_fixtures import Service
 
 from mcae.inference.classes import MCAE
-from mcae.platform.annotation.views import mix_percent
+from mcae.platform.annotation.views import mix_percent, mix_totals
 
 
 def numpy_mix(weights: list[float]) -> dict[str, float]:
@@ -33,8 +33,12 @@ def test_the_class_mix_rounds_as_numpy_did() -> None:
               for k in rng.integers(1, 30, 5000)]
     cases += [[float(v) for v in rng.integers(0, 40, n)] for _ in range(1000)]
     cases += [[round(float(v), 5) for v in rng.random(n) * rng.integers(0, 2, n)] for _ in range(1000)]
-    mismatched = [w for w in cases if mix_percent(w) != numpy_mix(w)
-                  or list(mix_percent(w)) != list(numpy_mix(w))]  # the same values, in the same order
+    cases.append([1.0, 2.0])  # another length: summed on its own
+    totals = mix_totals(cases)  # the groups route's way: one numpy call for the mixes of the usual length
+    assert totals[0] is None and totals[-1] is None and totals[5] is not None
+    mismatched = [w for w, total in zip(cases, totals, strict=True)
+                  if mix_percent(w) != numpy_mix(w) or mix_percent(w, total) != numpy_mix(w)
+                  or list(mix_percent(w, total)) != list(numpy_mix(w))]  # the same values, in the same order
     assert not mismatched, mismatched[:3]
 
 

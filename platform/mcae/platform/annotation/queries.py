@@ -22,6 +22,7 @@ from mcae.platform.annotation.views import (
     group_out,
     history_out,
     mask_out,
+    mix_totals,
     neighbourhood_out,
     patch_out,
     rejection_out,
@@ -61,8 +62,9 @@ def groups_of(session: Session, project: Project, neighbourhood: str, sort: Grou
         raise UnknownId("neighbourhood", neighbourhood)
     names = user_names(session)  # the groups' counters and class mixes: no masks read
     gsd_m, total = gsd(project), project.area
-    out = [group_out(g, i + 1, len(groups), project.model_version, names, gsd_m=gsd_m, project_area=total)
-           for i, g in enumerate(groups)]
+    totals = mix_totals([g.mix for g in groups])
+    out = [group_out(g, i + 1, len(groups), project.model_version, names, gsd_m=gsd_m, project_area=total,
+                     mix_total=mix_total) for i, (g, mix_total) in enumerate(zip(groups, totals, strict=True))]
     if min_area_ha is not None:
         out = [g for g in out if g.area_ha >= min_area_ha]
     if class_id is not None:

@@ -34,14 +34,15 @@ def class_name(class_id: int | None) -> str | None:
     return "Unknown" if class_id == 0 else MCAE.name_of(class_id)
 
 
-def mix_percent(weights: Sequence[float] | None) -> dict[str, float]:
+def mix_percent(weights: Sequence[float] | None, total: float | None = None) -> dict[str, float]:
     """A class mix in percent, largest first, from its weights per class (the engine's ``class_mix``).
 
-    Plain Python on a dozen numbers per group, for every group of a neighbourhood (numpy's call
-    overhead was a third of the groups route's time), but numpy's sum (pairwise: a plain sum
-    differs in the last bit, and a share on a .xx5 then rounds the other way)."""
+    Plain Python on a dozen numbers (numpy's call overhead per group was a third of the groups
+    route's time), but the total as numpy sums it (pairwise: a plain sum differs in the last bit,
+    and a share on a .xx5 then rounds the other way): ``total`` from ``mix_totals`` for many."""
     w = [float(v) for v in weights] if weights else []
-    total = float(np.sum(w)) if w else 0.0
+    if total is None:
+        total = float(np.sum(w)) if w else 0.0
     if not w or total == 0:
         return {}
     pct = [100 * v / total for v in w]
@@ -49,12 +50,27 @@ def mix_percent(weights: Sequence[float] | None) -> dict[str, float]:
     return {MCAE.get(i + 1).name: round(pct[i], 2) for i in order if pct[i] >= 0.01}
 
 
+def mix_totals(mixes: Sequence[Sequence[float] | None]) -> list[float | None]:
+    """The totals of many class mixes as ``mix_percent`` sums one, in one numpy call for those of
+    the usual length (a row sum is the same pairwise sum); None for the others (summed one by one)."""
+    lengths = [len(m) if m else 0 for m in mixes]
+    usual = max(set(lengths), key=lengths.count) if lengths else 0
+    out: list[float | None] = [None] * len(mixes)
+    rows = [i for i, n in enumerate(lengths) if n == usual and n]
+    if rows:
+        sums = np.asarray([mixes[i] for i in rows], np.float64).sum(axis=1).tolist()
+        for i, total in zip(rows, sums, strict=True):
+            out[i] = total
+    return out
+
+
 def group_out(group: Group | Row[Any], index: int, of: int, model_version: str | None, lease_names: dict[int, str], *,
-              gsd_m: float = 0.0, project_area: int = 0,
+              gsd_m: float = 0.0, project_area: int = 0, mix_total: float | None = None,
               rejections: list[schemas.RejectionOut] | None = None) -> schemas.GroupOut:
     """A group as the tools see it, from its counters (masks, decided, refinement, areas in
-    pixels, the class mix's weights; ``gsd_m`` metres a pixel, ``project_area`` the project's pixels)."""
-    mix = mix_percent(group.mix)
+    pixels, the class mix's weights; ``gsd_m`` metres a pixel, ``project_area`` the project's pixels,
+    ``mix_total`` the mix's total from ``mix_totals``)."""
+    mix = mix_percent(group.mix, mix_total)
     decided, refine = group.decided, group.refine
     nan = float("nan")
     summary = describe_group({
