@@ -15,10 +15,12 @@ Mask decisions override group decisions; among decisions of one kind the later w
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -212,22 +214,57 @@ def record_decisions(project: Project, new: list[Decision]) -> list[Decision]:
     return everything
 
 
-def mask_labels(decisions: list[Decision]) -> pd.DataFrame:
+def mask_labels(decisions: Iterable[Decision]) -> pd.DataFrame:
     """Per decided mask: ``class_id``, ``fine_class`` and ``via`` (group or mask).
 
-    Indexed by (patch, mask_id).
+    Indexed by (patch, mask_id). ``decisions`` may be a stream (``iter_decisions``): they are
+    gathered as columns of numbers (a patch code, a mask id, a class and a fine-class code a
+    label, about 16 bytes), never as a Python object per mask.
     """
-    from_groups: dict[tuple[str, int], tuple[int, str | None]] = {}
-    from_masks: dict[tuple[str, int], tuple[int, str | None]] = {}
+    patches: dict[str, int] = {}
+    fines: dict[str | None, int] = {None: 0}
+    kinds = {"group": _Columns(), "mask": _Columns()}
     for d in decisions:
+        fine = fines.setdefault(d.fine_class, len(fines))
         if d.target == "group":
-            for key in d.masks or []:
-                from_groups[(key[0], int(key[1]))] = (d.class_id, d.fine_class)
+            pairs = d.masks or []
+            kinds["group"].add([patches.setdefault(str(p), len(patches)) for p, _ in pairs],
+                               [int(m) for _, m in pairs], d.class_id, fine)
         else:
-            from_masks[(d.patch or "", int(d.mask or 0))] = (d.class_id, d.fine_class)
-    rows = [(*k, *v, "group") for k, v in from_groups.items() if k not in from_masks and v[0] != UNKNOWN]
-    rows += [(*k, *v, "mask") for k, v in from_masks.items() if v[0] != UNKNOWN]
-    frame = pd.DataFrame(rows, columns=["patch", "mask_id", "class_id", "fine_class", "via"])
-    frame["mask_id"] = frame["mask_id"].astype("int64")
-    frame["class_id"] = frame["class_id"].astype("int64")
-    return frame.set_index(["patch", "mask_id"]).sort_index()
+            kinds["mask"].add([patches.setdefault(d.patch or "", len(patches))], [int(d.mask or 0)], d.class_id, fine)
+    group, mask = (kinds[k].frame(k) for k in ("group", "mask"))
+    group = group[~group.index.isin(mask.index)]  # a mask decision overrides any group decision
+    frame = pd.concat([group, mask])
+    frame = frame[frame["class_id"] != UNKNOWN]
+    names = np.array(list(patches), dtype=object)
+    fine_names = np.array(list(fines), dtype=object)
+    index = pd.MultiIndex.from_arrays([names[frame.index.get_level_values(0).to_numpy(np.int64)],
+                                       frame.index.get_level_values(1).to_numpy(np.int64)],
+                                      names=["patch", "mask_id"])
+    out = pd.DataFrame({"class_id": frame["class_id"].to_numpy(np.int64),
+                        "fine_class": fine_names[frame["fine"].to_numpy(np.int64)],
+                        "via": frame["via"].to_numpy(object)}, index=index)
+    return out.sort_index()
+
+
+class _Columns:
+    """Labels of one kind of decision, in order, as arrays of numbers."""
+
+    def __init__(self) -> None:
+        self.patch, self.mask = array("i"), array("q")
+        self.cls, self.fine = array("b"), array("i")
+
+    def add(self, patches: list[int], masks: list[int], class_id: int, fine: int) -> None:
+        self.patch.extend(patches)
+        self.mask.extend(masks)
+        self.cls.extend([class_id] * len(masks))
+        self.fine.extend([fine] * len(masks))
+
+    def frame(self, via: str) -> pd.DataFrame:
+        """One row per (patch, mask), the last decision's (the later wins)."""
+        index = pd.MultiIndex.from_arrays([np.frombuffer(self.patch, np.int32).astype(np.int64),
+                                           np.frombuffer(self.mask, np.int64)])
+        frame = pd.DataFrame({"class_id": np.frombuffer(self.cls, np.int8).astype(np.int64),
+                              "fine": np.frombuffer(self.fine, np.int32)}, index=index)
+        frame = frame[~frame.index.duplicated(keep="last")]
+        return frame.assign(via=via)

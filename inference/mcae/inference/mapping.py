@@ -17,8 +17,8 @@ import pandas as pd
 
 from mcae.inference.classes import MCAE
 from mcae.inference.cog import write_class_cog
-from mcae.inference.decisions import Decision, mask_labels, read_decisions
-from mcae.inference.errors import InputError, ProjectStateError
+from mcae.inference.decisions import Decision
+from mcae.inference.errors import InputError
 from mcae.inference.map_parts import MapParts, inputs_digest
 from mcae.inference.masks.base import PixelWindow
 from mcae.inference.project import Project
@@ -26,23 +26,35 @@ from mcae.inference.segment import read_mask_raster
 
 
 def mask_classes(project: Project, decisions: list[Decision] | None = None) -> pd.DataFrame:
-    """Class of every mask in the map: ``class_id`` and ``decided`` (bool).
+    """Class of every mask in the map: ``class_id``, ``decided`` (bool) and ``pred_class``, indexed
+    by (patch, mask_id).
 
-    ``decisions``: the expert's decisions (default: the project's decisions file).
+    ``decisions``: the expert's decisions (default: the project's decisions file). The classes
+    come from ``class_lookups`` (one byte a mask) and the groups table's three columns are read
+    in record batches, never the whole table nor a table of decided masks.
     """
-    groups = project.groups()[["patch", "mask_id", "pred_class"]]
-    labels = mask_labels(read_decisions(project) if decisions is None else decisions)
-    table = groups.set_index(["patch", "mask_id"])
-    table.index = table.index.set_levels(table.index.levels[1].astype("int64"), level=1)
-    decided = labels["class_id"].reindex(table.index)
-    table["decided"] = decided.notna()
-    table["class_id"] = decided.fillna(table["pred_class"]).astype(np.uint8)
-    if not project.has_model() and not table["decided"].all():
-        missing = int((~table["decided"]).sum())
-        raise ProjectStateError(
-            f"no trained model yet and {missing} masks have no decision, so there is no map to "
-            "write; label groups (`mcae label`), then `mcae train`, then `mcae map`")
-    return table
+    import pyarrow.parquet as pq
+
+    from mcae.inference.class_lookups import BATCH_ROWS, class_lookups
+
+    lookups = class_lookups(project, decisions)
+    parts = []
+    source = pq.ParquetFile(project.require(project.groups_path, "mcae segment"))
+    for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=["patch", "mask_id", "pred_class"]):
+        frame = batch.to_pandas()
+        frame["mask_id"] = frame["mask_id"].astype("int64")
+        ids = frame["mask_id"].to_numpy()
+        classes, decided = np.zeros(len(frame), np.uint8), np.zeros(len(frame), bool)
+        for patch, rows in frame.groupby("patch", sort=False).indices.items():
+            classes[rows] = lookups.lookup("dense", str(patch))[ids[rows]]
+            sparse = lookups.sparse.get(str(patch))  # none: no mask of the patch is decided
+            if sparse is not None:
+                decided[rows] = sparse[ids[rows]] > 0
+        parts.append(frame.assign(class_id=classes, decided=decided))
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        {"patch": [], "mask_id": np.zeros(0, np.int64), "pred_class": [], "class_id": np.zeros(0, np.uint8),
+         "decided": np.zeros(0, bool)})
+    return table.set_index(["patch", "mask_id"])[["pred_class", "decided", "class_id"]]
 
 
 def patch_lookups(classes: pd.DataFrame, column: str = "class_id") -> dict[str, np.ndarray]:

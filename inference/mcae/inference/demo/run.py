@@ -71,10 +71,10 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
     project.save()
     log("mask generator: superpixel (embedded; the demo has no Segment Anything checkpoint)")
     with executor(options.scheduler, options.workers, options.quiet) as run:
-        index = segment_patches(project, run)
+        masks = segment_patches(project, run)
         groups = build_groups(project, run)
         reference = reference_per_mask(project, out / "reference.tif", run)
-        budget = options.budget or max(1, len(groups) // 10)
+        budget = options.budget or max(1, groups.masks // 10)
         spent = 0
         for round_no in range(1, options.rounds + 1):
             share = math.ceil(budget * round_no / options.rounds) - spent
@@ -87,7 +87,7 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
             report = train(project, run, compare_baseline=last, holdout=last)
             log(f"round {round_no}: {expert.actions_} expert actions ({spent}/{budget}), "
                 f"classifier trained on {report.n_masks} masks")
-    project.record_step("demo", masks=len(index), actions=spent, budget=budget)
+    project.record_step("demo", masks=masks, actions=spent, budget=budget)
     mcae_map = write_map(project, out / "mcae.tif")
     district_maps = clip_districts(mcae_map, out / "districts.geojson", out)
     accuracy = evaluate_rasters(mcae_map, out / "reference.tif")
@@ -95,7 +95,7 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
     log(accuracy.summary())
     summary = {
         "city": CITY, "provenance": SYNTHETIC, "crs": CRS_UTM50.to_string(),
-        "size_px": options.size, "gsd_m": GSD, "masks": len(index),
+        "size_px": options.size, "gsd_m": GSD, "masks": masks,
         "expert_actions": spent, "overall_accuracy": accuracy.overall_accuracy,
         "kappa": accuracy.kappa, "districts": districts,
         "layers": {"imagery": "imagery.tif", "mcae": mcae_map.name,

@@ -85,13 +85,11 @@ def segment(
                       f"({', '.join(info.band_names)}), {len(grid)} patches of {grid.patch_size} px, "
                       f"{len(grid.neighbourhoods())} neighbourhoods")
         with executor(scheduler, workers, quiet) as run:
-            index = segment_patches(proj, run)
+            masks = segment_patches(proj, run)
             groups = build_groups(proj, run)
             n_workers = run.n_workers
-    proj.record_step("segment", masks=len(index), groups=int(groups.groupby(
-        ["neighbourhood", "group"]).ngroups), workers=n_workers)
-    console.print(f"[green]done:[/] {len(index)} masks, "
-                  f"{groups.groupby(['neighbourhood', 'group']).ngroups} groups in {project}")
+    proj.record_step("segment", masks=masks, groups=groups.groups, workers=n_workers)
+    console.print(f"[green]done:[/] {masks} masks, {groups.groups} groups in {project}")
 
 
 @app.command()
