@@ -1,13 +1,15 @@
 """Time the expert tools' routes on an existing city database, in-process, and profile the slow ones.
 
-    python -m benchmarks.city_routes_time DATABASE_URL PROJECT_FOLDER [--reps 20] [--profile LABEL ...]
-        [--sql LABEL ...] [--project-id city]
+    python -m benchmarks.city_routes_time DATABASE_URL PROJECT_FOLDER [--reps 20] [--gc-freeze]
+        [--only LABEL ...] [--profile LABEL ...] [--sql LABEL ...] [--project-id city]
 
 Runs ``benchmarks.city_routes.route_calls`` ``--reps`` times (a fresh group of the first
 neighbourhood each round, as ``benchmarks.city.time_routes``) and prints p50/p95 per route.
 ``--profile`` prints a cProfile of the named routes (summed over the rounds); ``--sql``
-prints each statement they run with its time. The database is WRITTEN (decisions, tokens):
-run it on a copy. Existing users get a fresh token each; missing ones are added.
+prints each statement they run with its time; ``--only`` prints only those routes, with each
+call's time; ``--gc-freeze`` runs as ``mcae serve`` does. The database is WRITTEN (migrated to
+the head, decisions, tokens): run it on a copy. Existing users get a fresh token each; missing
+ones are added.
 """
 
 from __future__ import annotations
