@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import re
@@ -238,6 +239,8 @@ def time_routes(work: Path, project: Path, url: str, tokens: dict[str, str],
     scans: dict[str, list[str]] = {}
     with TestClient(create_app(make_settings(work, url))) as client:
         svc = Service(client, tokens, "city", project, url)
+        gc.collect()  # as `mcae serve` does: what the process holds at start out of the collector's full passes
+        gc.freeze()
         hood = svc.get(svc.p("/neighbourhoods")).json()["items"][0]["name"]
         thumbs = _thumbnails(svc, hood)
         fresh = (g for g in svc.get(svc.p(f"/neighbourhoods/{hood}/groups")).json()
