@@ -127,10 +127,11 @@ def translate_to_cog(src: str | Path | Any, dst: str | Path, *, overview_resampl
     deflate); ``options`` go to rio-cogeo's ``cog_translate`` (``tms``, ``indexes`` ...)."""
     profile = cog_profiles.get("deflate")
     profile.update({"blockxsize": block, "blockysize": block})
-    cog_translate(str(src) if isinstance(src, (str, Path)) else src, str(dst), profile, nodata=nodata,
-                  overview_resampling=overview_resampling, resampling=resampling,
-                  colormap=colormap, additional_cog_metadata=tags, in_memory=False, quiet=True,
-                  config={"GDAL_TIFF_OVR_BLOCKSIZE": str(block), **(config or {})}, **options)
+    with bounded_gdal_cache():  # else GDAL keeps every block it reads and writes: the whole raster
+        cog_translate(str(src) if isinstance(src, (str, Path)) else src, str(dst), profile, nodata=nodata,
+                      overview_resampling=overview_resampling, resampling=resampling,
+                      colormap=colormap, additional_cog_metadata=tags, in_memory=False, quiet=True,
+                      config={"GDAL_TIFF_OVR_BLOCKSIZE": str(block), **(config or {})}, **options)
     valid, errors, _warnings = cog_validate(str(dst), quiet=True)
     if not valid:
         raise COGValidationError(f"{dst}: not a valid COG: {'; '.join(errors)}", errors)
