@@ -120,7 +120,7 @@ def instrumented(timer: StageTimer) -> Iterator[None]:
         (segment, "_write_mask_raster", "patch_write"),
         (segment, "_write_table", "patch_write"),
         (segment, "process_patch", "segment_other"),
-        (segment, "build_mask_index", "segment_other"),
+        (segment, "write_parquet_stream", "segment_other"),
         (NeighbourhoodClusterer, "fit", "clustering"),
         (groups, "build_groups", "groups_io"),
         (train, "train", "training"),
@@ -176,15 +176,16 @@ def run_pipeline(image: Path, workdir: Path, patch_size: int,
     with instrumented(timer), executor("synchronous", quiet=True) as run:
         options = segment.SegmentOptions(patch_size=patch_size, generator="superpixel")
         project = segment.prepare_project(image, workdir / "project", options)
-        index = segment.segment_patches(project, run)
-        groups = groups_mod.build_groups(project, run)
+        masks = segment.segment_patches(project, run)
+        groups_mod.build_groups(project, run)
+        groups = project.groups()
         expert = SimulatedExpert(budget=max(1, math.ceil(LABEL_SHARE * len(groups))))
         decisions = resolve(expert.decide(groups, pseudo_reference(project)), groups)
         labelled = len(mask_labels(record_decisions(project, decisions)))
         train_mod.train(project, run)  # what `mcae train` runs (hold-out check included)
         mapping.write_map(project, workdir / "map.tif")
     return PipelineRun(dict(timer.seconds), len(project.grid), len(project.grid.neighbourhoods()),
-                       len(index), labelled, expert.actions_, time.perf_counter() - start)
+                       masks, labelled, expert.actions_, time.perf_counter() - start)
 
 
 @dataclass
@@ -315,12 +316,12 @@ def memory_child(image: Path, project_dir: Path, patch_size: int) -> None:
                                       segment.SegmentOptions(patch_size=patch_size))
     with mock.patch.object(segment, "process_patch", tracked), \
             executor("synchronous", quiet=True) as run:
-        index = segment.segment_patches(project, run)
+        masks = segment.segment_patches(project, run)
         after_segment = peak_rss_mib()
         build_groups(project, run)
     print(json.dumps({"baseline_mib": baseline, "peak_mib": peak_rss_mib(),
                       "peak_after_patches_mib": after_segment, "peak_after_each_patch": after_patch,
-                      "patches": len(project.grid), "masks": len(index),
+                      "patches": len(project.grid), "masks": masks,
                       "width": project.scene_info.width, "height": project.scene_info.height,
                       "seconds": time.perf_counter() - start}))
 

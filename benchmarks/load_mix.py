@@ -109,7 +109,7 @@ def _annotation(client: httpx.Client, world: World) -> None:
             for m in detail["mask_list"]:
                 world.patches.setdefault(patch, []).append(m["mask_id"])
                 world.mask_versions[(patch, m["mask_id"])] = m["version"]
-                world.thumbnails.append(m["thumbnail"])
+                world.thumbnails.append(f"{base}/patches/{patch}/masks/{m['mask_id']}/thumbnail.png")
                 if (hood["name"], m["group"]) in world.groups:
                     world.groups[(hood["name"], m["group"])].append(m["id"])
     world.groups = {k: v for k, v in world.groups.items() if v}

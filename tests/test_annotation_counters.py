@@ -10,6 +10,7 @@ import random
 from collections import defaultdict
 from typing import Any
 
+import pandas as pd
 import pytest
 from annotation_fixtures import Service
 from sqlalchemy import select
@@ -196,7 +197,7 @@ class Writer:
                 Mask.project_id == self.svc.project)).all()
             classes = {(p, m): (c if c is not None else pc) if self.rng.random() < .7 else self.rng.randint(1, 9)
                        for p, m, c, pc in rows if self.rng.random() < .8}
-            mark_mapped(session, self.svc.project, classes)
+            mark_mapped(session, self.svc.project, pd.Series(classes, dtype="int64"))
 
 
 def test_every_counter_equals_a_recount_after_each_random_write(service: Service) -> None:

@@ -252,3 +252,32 @@ def test_disjoint_grids_have_no_overlap(tmp_path: Path) -> None:
     b = write_raster(tmp_path / "b.tif", arr, crs=UTM, transform=from_origin(6e5, 4e6, 1, 1))
     with pytest.raises(InputError, match="no overlapping valid pixels"):
         evaluate_rasters(a, b)
+
+
+def _write_classes(path: Path, size: int, shift: int) -> None:
+    """A ``size`` px class raster (blocks of classes 1-9), written strip by strip."""
+    profile = {"driver": "GTiff", "width": size, "height": size, "count": 1, "dtype": "uint8", "crs": UTM,
+               "transform": from_origin(500_000, 4_000_000, 0.6, 0.6), "tiled": True, "blockxsize": 512,
+               "blockysize": 512, "compress": "deflate"}
+    cols = (np.arange(size) // 64 + shift) % 9 + 1
+    with rasterio.open(path, "w", **profile) as dst:
+        for row in range(0, size, 1024):
+            rows = np.arange(row, min(row + 1024, size)) // 64
+            dst.write(((cols[None, :] + rows[:, None]) % 9 + 1).astype(np.uint8)[None],
+                      window=rasterio.windows.Window(0, row, size, len(rows)))
+
+
+def test_evaluate_runs_in_memory_bounded_by_its_windows(tmp_path: Path) -> None:
+    """4x the area, at most 1.25x the peak memory of `mcae evaluate` (GDAL's block cache, left at
+    its default, kept every block of both rasters: the whole city twice)."""
+    from benchmarks.city import MCAE, measure
+
+    peaks = {}
+    for size in (4096, 8192):
+        _write_classes(tmp_path / f"map{size}.tif", size, 0)
+        _write_classes(tmp_path / f"ref{size}.tif", size, size // 1024)
+        result = measure([MCAE, "evaluate", str(tmp_path / f"map{size}.tif"), str(tmp_path / f"ref{size}.tif")],
+                         poll_s=0.02)
+        assert result["rc"] == 0, result["output"]
+        peaks[size] = result["peak_rss_mb"]
+    assert peaks[8192] <= 1.25 * peaks[4096], peaks

@@ -397,8 +397,9 @@ def test_patches_waiting_for_refinement_come_first(browser: Any, refine_site: Re
                   and p["name"] not in waiting)
     name = target["name"]
     site.used.add(name)
-    mask = next(m for m in site.detail(name)["mask_list"] if m["class_id"] is None and m["group"])
-    hood, group = mask["neighbourhood"], mask["group"]
+    detail = site.detail(name)  # its masks are in the patch's neighbourhood
+    mask = next(m for m in detail["mask_list"] if m["class_id"] is None and m["group"])
+    hood, group = detail["neighbourhood"], mask["group"]
     version = next(g for g in site.api(f"/neighbourhoods/{hood}/groups") if g["key"] == group)["version"]
     site.api(f"/neighbourhoods/{hood}/groups/{group}/refine", "alice", "POST",
              {"masks": [mask["id"]], "version": version})
@@ -444,12 +445,13 @@ def test_waiting_masks_are_crossed_inside_their_box_and_rows_start_unset(browser
     target = next(p for p in patches if p["name"] not in site.used and p["decided"] == 0)
     name = target["name"]
     site.used.add(name)
-    masks = [m for m in site.detail(name)["mask_list"] if m["class_id"] is None and m["group"]]
+    detail = site.detail(name)  # its masks are in the patch's neighbourhood
+    masks = [m for m in detail["mask_list"] if m["class_id"] is None and m["group"]]
     # the boxes farthest from square first: swapped axes would put their crosses outside
     masks.sort(key=lambda m: -abs((m["bbox"][2] - m["bbox"][0]) - (m["bbox"][3] - m["bbox"][1])))
     chosen = masks[:3]
     for mask in chosen:
-        hood, group = mask["neighbourhood"], mask["group"]
+        hood, group = detail["neighbourhood"], mask["group"]
         version = next(g for g in site.api(f"/neighbourhoods/{hood}/groups") if g["key"] == group)["version"]
         site.api(f"/neighbourhoods/{hood}/groups/{group}/refine", "alice", "POST",
                  {"masks": [mask["id"]], "version": version})

@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,34 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
         for leftover in (tmp_path, *tmp_path.parent.glob(tmp_path.name + ".*")):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
+
+
+def write_parquet_stream(path: str | Path, frames: Iterable[pd.DataFrame], columns: list[str]) -> int:
+    """Write ``frames`` one after another as one parquet file (atomically); returns its rows.
+
+    Memory is one frame, whatever the file's size. Every frame takes the first non-empty
+    frame's schema (a column that is float32 in one part and float64 in another is cast)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows, writer, schema = 0, None, None
+    with atomic_path(path) as tmp:
+        try:
+            for frame in frames:
+                if frame.empty:
+                    continue
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if writer is None:
+                    schema = table.schema
+                    writer = pq.ParquetWriter(tmp, schema)
+                writer.write_table(table.cast(schema))
+                rows += len(frame)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:  # nothing at all: an empty table with the columns
+            pd.DataFrame(columns=columns).to_parquet(tmp, index=False)
+    return rows
 
 
 def write_json(path: str | Path, data: Any) -> None:

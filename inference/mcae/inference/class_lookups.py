@@ -3,18 +3,20 @@
 What ``map`` and ``export-dataset`` paint: a mask's class is the expert's decision when
 there is one, else the classifier's prediction (``dense``); ``sparse`` keeps the decided
 masks only (the rest 0). The groups table is read in record batches of three columns, never
-as one frame, so what stays in memory is one byte per mask per lookup (a 4-million-mask
-city: a few MB), not the table (hundreds of MB of strings and probabilities).
+as one frame, and the decisions file line by line, so what stays in memory is one byte per mask
+per lookup (a 4-million-mask city: a few MB), not the table (hundreds of MB of strings and
+probabilities) nor a Python object per decided mask.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow.parquet as pq
 
-from mcae.inference.decisions import Decision, mask_labels, read_decisions
+from mcae.inference.decisions import Decision, iter_decisions
 from mcae.inference.errors import ProjectStateError
 from mcae.inference.project import Project
 
@@ -45,11 +47,14 @@ def _grow(table: dict[str, np.ndarray], patch: str, size: int, dtype: type = np.
     return lut
 
 
-def class_lookups(project: Project, decisions: list[Decision] | None = None) -> ClassLookups:
-    """The lookups of the project's map (decisions: default the project's decisions file).
+def class_lookups(project: Project, decisions: Iterable[Decision] | None = None) -> ClassLookups:
+    """The lookups of the project's map (decisions: default the project's decisions file, read
+    line by line).
 
+    The decisions are applied to the lookups as they come, one byte a mask, never as a table
+    of decided masks: group decisions in order, then mask decisions over them (a mask decision
+    overrides any group decision; among one kind the later wins; class 0 undecides).
     ProjectStateError when there is no model and some mask has no decision (no map to paint)."""
-    labels = mask_labels(read_decisions(project) if decisions is None else decisions)["class_id"]
     out = ClassLookups()
     known: dict[str, np.ndarray] = {}
     source = pq.ParquetFile(project.require(project.groups_path, "mcae segment"))
@@ -61,22 +66,45 @@ def class_lookups(project: Project, decisions: list[Decision] | None = None) -> 
             size = int(ids.max()) + 1
             _grow(out.dense, str(patch), size)[ids] = part["pred_class"].to_numpy().astype(np.uint8)
             _grow(known, str(patch), size, bool)[ids] = True
-    if not labels.empty:
-        for patch, part in labels.groupby(level="patch", sort=False):
-            present = known.get(str(patch))
-            if present is None:
-                continue
-            ids = part.index.get_level_values("mask_id").to_numpy(np.int64)
-            keep = ids < present.size
-            ids, classes = ids[keep], part.to_numpy()[keep].astype(np.uint8)
-            keep = present[ids]
-            ids, classes = ids[keep], classes[keep]
-            out.dense[str(patch)][ids] = classes
-            _grow(out.sparse, str(patch), present.size)[ids] = classes
-            out.decided += int(ids.size)
+        del frame
+    _apply(out, known, iter_decisions(project) if decisions is None else decisions)
     if not project.has_model() and out.decided < out.masks:
         raise ProjectStateError(
             f"no trained model yet and {out.masks - out.decided} masks have no decision, so there is no map to "
             "write; label groups (`mcae label`), then `mcae train`, then `mcae map`")
     return out
 
+
+def _apply(out: ClassLookups, known: dict[str, np.ndarray], decisions: Iterable[Decision]) -> None:
+    """Paint the decisions into ``out.sparse`` (and over ``out.dense``), masks of ``known`` only."""
+    overrides: dict[str, np.ndarray] = {}  # per patch with mask decisions: class, -1 where none
+    for d in decisions:
+        if d.target == "group":
+            for patch, ids in _by_patch(d.masks or []).items():
+                present = known.get(patch)
+                if present is not None:
+                    ids = ids[(ids >= 0) & (ids < present.size)]
+                    _grow(out.sparse, patch, present.size)[ids] = d.class_id
+        else:
+            patch, mask = d.patch or "", int(d.mask or 0)
+            present = known.get(patch)
+            if present is not None and 0 <= mask < present.size:
+                if patch not in overrides:
+                    overrides[patch] = np.full(present.size, -1, np.int16)
+                overrides[patch][mask] = d.class_id
+    for patch, override in overrides.items():
+        lut, given = _grow(out.sparse, patch, override.size), override >= 0
+        lut[given] = override[given]
+    for patch, lut in out.sparse.items():
+        lut[~known[patch]] = 0
+        decided = lut > 0
+        out.dense[patch][decided] = lut[decided]
+        out.decided += int(decided.sum())
+
+
+def _by_patch(masks: list[tuple[str, int]]) -> dict[str, np.ndarray]:
+    """A group decision's (patch, mask id) pairs as mask ids per patch."""
+    by: dict[str, list[int]] = {}
+    for patch, mask in masks:
+        by.setdefault(str(patch), []).append(int(mask))
+    return {patch: np.asarray(ids, np.int64) for patch, ids in by.items()}

@@ -28,6 +28,7 @@ from mcae.inference.class_styles import styled_classes, write_class_sidecars
 from mcae.inference.classes import ClassScheme
 from mcae.inference.disk_full import disk_full_is_storage_error
 from mcae.inference.errors import MCAEError
+from mcae.inference.gdal_cache import bounded_gdal_cache
 from mcae.inference.masks.base import PixelWindow
 
 BLOCK = 512
@@ -64,7 +65,8 @@ def write_class_cog(path: str | Path, *, width: int, height: int, transform: Aff
     # The sidecars (class names for GDAL and QGIS) are made there too and renamed with the map;
     # a full disk fails the whole write with one StorageError and leaves the old files as they were.
     full = functools.partial(disk_full_is_storage_error, path.parent, path.name)
-    with _new_folders_removed_on_error(path.parent), full(), scratch_dir(path) as work, full():
+    with _new_folders_removed_on_error(path.parent), full(), scratch_dir(path) as work, full(), \
+            bounded_gdal_cache():  # else GDAL holds every block written, the whole map
         raw, out = work / "raw.tif", work / path.name
         with rasterio.open(raw, "w", **profile) as dst:
             dst.write_colormap(1, scheme.colormap())
@@ -125,10 +127,11 @@ def translate_to_cog(src: str | Path | Any, dst: str | Path, *, overview_resampl
     deflate); ``options`` go to rio-cogeo's ``cog_translate`` (``tms``, ``indexes`` ...)."""
     profile = cog_profiles.get("deflate")
     profile.update({"blockxsize": block, "blockysize": block})
-    cog_translate(str(src) if isinstance(src, (str, Path)) else src, str(dst), profile, nodata=nodata,
-                  overview_resampling=overview_resampling, resampling=resampling,
-                  colormap=colormap, additional_cog_metadata=tags, in_memory=False, quiet=True,
-                  config={"GDAL_TIFF_OVR_BLOCKSIZE": str(block), **(config or {})}, **options)
+    with bounded_gdal_cache():  # else GDAL keeps every block it reads and writes: the whole raster
+        cog_translate(str(src) if isinstance(src, (str, Path)) else src, str(dst), profile, nodata=nodata,
+                      overview_resampling=overview_resampling, resampling=resampling,
+                      colormap=colormap, additional_cog_metadata=tags, in_memory=False, quiet=True,
+                      config={"GDAL_TIFF_OVR_BLOCKSIZE": str(block), **(config or {})}, **options)
     valid, errors, _warnings = cog_validate(str(dst), quiet=True)
     if not valid:
         raise COGValidationError(f"{dst}: not a valid COG: {'; '.join(errors)}", errors)

@@ -30,6 +30,7 @@ from mcae.inference.class_lookups import ClassLookups, class_lookups
 from mcae.inference.classes import MCAE
 from mcae.inference.compute import progress_bar
 from mcae.inference.decisions import Decision
+from mcae.inference.gdal_cache import bounded_gdal_cache
 from mcae.inference.grid import Patch
 from mcae.inference.project import Project
 from mcae.inference.segment import read_mask_raster
@@ -55,7 +56,7 @@ def export_dataset(project: Project, out: str | Path, modes: tuple[str, ...] = M
     patches = project.grid.patches()
     project.mark_running("export-dataset", out=str(out.resolve()), pairs=len(patches))
     scene = project.scene()
-    with progress_bar(quiet) as bar, contextlib.closing(scene):
+    with progress_bar(quiet) as bar, contextlib.closing(scene), bounded_gdal_cache():
         task = bar.add_task("exporting pairs", total=len(patches))
         for patch in patches:
             wanted = [m for m in modes if not (m == "dense" and dense_patches is not None

@@ -15,9 +15,12 @@ Mask decisions override group decisions; among decisions of one kind the later w
 from __future__ import annotations
 
 import json
+from array import array
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -104,13 +107,15 @@ def parse_decisions(text: str, origin: str = "decisions") -> list[Decision]:
                     items.append((number, json.loads(line)))
                 except json.JSONDecodeError as exc:
                     raise InputError(f"{origin}:{number}: not valid JSON ({exc.msg})") from None
-    out = []
-    for number, item in items:
-        try:
-            out.append(Decision.model_validate(item))
-        except (ValidationError, LookupError, ValueError) as exc:
-            raise InputError(f"{origin}:{number}: {_reason(exc)}") from None
-    return out
+    return [_decision(item, f"{origin}:{number}") for number, item in items]
+
+
+def _decision(item: Any, where: str) -> Decision:
+    """One decision, validated; InputError naming ``where`` (file:line) otherwise."""
+    try:
+        return Decision.model_validate(item)
+    except (ValidationError, LookupError, ValueError) as exc:
+        raise InputError(f"{where}: {_reason(exc)}") from None
 
 
 def _reason(exc: Exception) -> str:
@@ -133,22 +138,36 @@ def load_decisions_file(path: str | Path) -> list[Decision]:
 
 
 def resolve(decisions: list[Decision], groups: pd.DataFrame) -> list[Decision]:
-    """Fill in each group decision's member masks; refuse unknown groups and masks."""
-    members = groups.groupby(["neighbourhood", "group"])[["patch", "mask_id"]]
-    known = set(zip(groups["patch"], groups["mask_id"].astype(int), strict=True))
+    """Fill in each group decision's member masks; refuse unknown groups and masks.
+
+    Vectorised over the city's masks (no Python object per mask): a group's members are
+    positions of ``groups``, and the masks the decisions name are joined against it."""
+    members = groups.groupby(["neighbourhood", "group"], sort=False).indices
+    patches, mask_ids = groups["patch"].to_numpy(), groups["mask_id"].to_numpy()
+    missing = _unknown_masks(decisions, groups)
     out = []
     for d in decisions:
         if d.target == "group" and d.masks is None:
-            key = (d.neighbourhood, d.group)
-            if key not in members.groups:
+            rows = members.get((d.neighbourhood, d.group))
+            if rows is None:
                 raise InputError(f"no group {d.group} in neighbourhood {d.neighbourhood}")
-            part = members.get_group(key)
-            d = d.model_copy(update={"masks": [(p, int(m)) for p, m in
-                                               zip(part["patch"], part["mask_id"], strict=True)]})
-        elif d.target == "mask" and (d.patch, d.mask) not in known:
+            d = d.model_copy(update={"masks": [(str(p), int(m)) for p, m in
+                                               zip(patches[rows], mask_ids[rows], strict=True)]})
+        elif d.target == "mask" and (d.patch, d.mask) in missing:
             raise InputError(f"no mask {d.mask} in patch {d.patch} (or it lies in a neighbour's core)")
         out.append(d)
     return out
+
+
+def _unknown_masks(decisions: list[Decision], groups: pd.DataFrame) -> set[tuple[str, int]]:
+    """The (patch, mask) keys of mask decisions that name no mask of ``groups``."""
+    named = pd.DataFrame([(d.patch, d.mask) for d in decisions if d.target == "mask"], columns=["patch", "mask_id"])
+    if named.empty:
+        return set()
+    have = groups[["patch", "mask_id"]].astype({"mask_id": "int64"}).drop_duplicates()
+    found = named.astype({"mask_id": "int64"}).merge(have, how="left", indicator=True)
+    return {(str(p), int(m)) for p, m in found.loc[found["_merge"] == "left_only", ["patch", "mask_id"]]
+            .itertuples(index=False)}
 
 
 DATABASE_STORE = "database"
@@ -161,13 +180,44 @@ def decisions_in_database(project: Project) -> bool:
 
 def read_decisions(project: Project) -> list[Decision]:
     """The project's decisions from ``decisions.jsonl`` (refused once a database owns them)."""
+    return list(iter_decisions(project))
+
+
+def iter_decisions(project: Project) -> Iterator[Decision]:
+    """The project's decisions one at a time, read line by line (refused once a database owns
+    them): what a city's map and export read, so only one decision's masks are in memory at once
+    (a JSON list, which only hand-written files use, is read whole)."""
     if decisions_in_database(project):
         raise ProjectStateError(
             f"{project.root}: this project's decisions live in the annotation database; "
             "the platform's commands (`mcae train`, `mcae map`, `mcae label`) read and write them there")
-    if not project.decisions_path.is_file():
-        return []
-    return parse_decisions(project.decisions_path.read_text(), str(project.decisions_path))
+    path = project.decisions_path
+    if not path.is_file():
+        return
+    with path.open("rb") as lines:
+        head = lines.read(4096).lstrip()
+        lines.seek(0)
+        if head.startswith(b"["):
+            yield from parse_decisions(_utf8(lines.read(), path, 0), str(path))
+            return
+        offset = 0
+        for number, raw in enumerate(lines, start=1):
+            line = _utf8(raw, path, offset)
+            offset += len(raw)
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+            yield _decision(item, f"{path}:{number}")
+
+
+def _utf8(raw: bytes, path: Path, offset: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {offset + exc.start})") from None
 
 
 def record_decisions(project: Project, new: list[Decision]) -> list[Decision]:
@@ -178,22 +228,57 @@ def record_decisions(project: Project, new: list[Decision]) -> list[Decision]:
     return everything
 
 
-def mask_labels(decisions: list[Decision]) -> pd.DataFrame:
+def mask_labels(decisions: Iterable[Decision]) -> pd.DataFrame:
     """Per decided mask: ``class_id``, ``fine_class`` and ``via`` (group or mask).
 
-    Indexed by (patch, mask_id).
+    Indexed by (patch, mask_id). ``decisions`` may be a stream (``iter_decisions``): they are
+    gathered as columns of numbers (a patch code, a mask id, a class and a fine-class code a
+    label, about 16 bytes), never as a Python object per mask.
     """
-    from_groups: dict[tuple[str, int], tuple[int, str | None]] = {}
-    from_masks: dict[tuple[str, int], tuple[int, str | None]] = {}
+    patches: dict[str, int] = {}
+    fines: dict[str | None, int] = {None: 0}
+    kinds = {"group": _Columns(), "mask": _Columns()}
     for d in decisions:
+        fine = fines.setdefault(d.fine_class, len(fines))
         if d.target == "group":
-            for key in d.masks or []:
-                from_groups[(key[0], int(key[1]))] = (d.class_id, d.fine_class)
+            pairs = d.masks or []
+            kinds["group"].add([patches.setdefault(str(p), len(patches)) for p, _ in pairs],
+                               [int(m) for _, m in pairs], d.class_id, fine)
         else:
-            from_masks[(d.patch or "", int(d.mask or 0))] = (d.class_id, d.fine_class)
-    rows = [(*k, *v, "group") for k, v in from_groups.items() if k not in from_masks and v[0] != UNKNOWN]
-    rows += [(*k, *v, "mask") for k, v in from_masks.items() if v[0] != UNKNOWN]
-    frame = pd.DataFrame(rows, columns=["patch", "mask_id", "class_id", "fine_class", "via"])
-    frame["mask_id"] = frame["mask_id"].astype("int64")
-    frame["class_id"] = frame["class_id"].astype("int64")
-    return frame.set_index(["patch", "mask_id"]).sort_index()
+            kinds["mask"].add([patches.setdefault(d.patch or "", len(patches))], [int(d.mask or 0)], d.class_id, fine)
+    group, mask = (kinds[k].frame(k) for k in ("group", "mask"))
+    group = group[~group.index.isin(mask.index)]  # a mask decision overrides any group decision
+    frame = pd.concat([group, mask])
+    frame = frame[frame["class_id"] != UNKNOWN]
+    names = np.array(list(patches), dtype=object)
+    fine_names = np.array(list(fines), dtype=object)
+    index = pd.MultiIndex.from_arrays([names[frame.index.get_level_values(0).to_numpy(np.int64)],
+                                       frame.index.get_level_values(1).to_numpy(np.int64)],
+                                      names=["patch", "mask_id"])
+    out = pd.DataFrame({"class_id": frame["class_id"].to_numpy(np.int64),
+                        "fine_class": fine_names[frame["fine"].to_numpy(np.int64)],
+                        "via": frame["via"].to_numpy(object)}, index=index)
+    return out.sort_index()
+
+
+class _Columns:
+    """Labels of one kind of decision, in order, as arrays of numbers."""
+
+    def __init__(self) -> None:
+        self.patch, self.mask = array("i"), array("q")
+        self.cls, self.fine = array("b"), array("i")
+
+    def add(self, patches: list[int], masks: list[int], class_id: int, fine: int) -> None:
+        self.patch.extend(patches)
+        self.mask.extend(masks)
+        self.cls.extend([class_id] * len(masks))
+        self.fine.extend([fine] * len(masks))
+
+    def frame(self, via: str) -> pd.DataFrame:
+        """One row per (patch, mask), the last decision's (the later wins)."""
+        index = pd.MultiIndex.from_arrays([np.frombuffer(self.patch, np.int32).astype(np.int64),
+                                           np.frombuffer(self.mask, np.int64)])
+        frame = pd.DataFrame({"class_id": np.frombuffer(self.cls, np.int8).astype(np.int64),
+                              "fine": np.frombuffer(self.fine, np.int32)}, index=index)
+        frame = frame[~frame.index.duplicated(keep="last")]
+        return frame.assign(via=via)

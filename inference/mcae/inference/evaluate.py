@@ -23,6 +23,7 @@ from rasterio.windows import Window
 
 from mcae.inference.classes import MCAE, ClassScheme
 from mcae.inference.errors import InputError
+from mcae.inference.gdal_cache import bounded_gdal_cache
 from mcae.inference.report import AccuracyReport
 
 __all__ = [
@@ -270,6 +271,7 @@ def evaluate_rasters(
     n_nodata = n_unknown = 0
     with warnings.catch_warnings(), ExitStack() as stack:
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        stack.enter_context(bounded_gdal_cache())  # else GDAL keeps every block read: both whole rasters
         map_ds = _open(map_path, "map", stack)
         ref_ds = _open(reference_path, "reference", stack)
         ref_src, resampled = _reference_on_map_grid(map_ds, ref_ds, stack)

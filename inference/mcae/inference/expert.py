@@ -17,6 +17,8 @@ import pandas as pd
 
 from mcae.inference.decisions import Decision
 
+COLUMNS = ("patch", "mask_id", "neighbourhood", "group", "area")  # of groups.parquet, all it reads
+
 
 @dataclass
 class SimulatedExpert:
@@ -33,8 +35,8 @@ class SimulatedExpert:
         ``groups`` is ``groups.parquet``; ``reference`` has ``ref_class`` per mask;
         ``decided`` is the current mask labels (index patch, mask_id).
         """
-        table = groups.merge(reference[["patch", "mask_id", "ref_class"]],
-                             on=["patch", "mask_id"], how="left")
+        table = groups[list(COLUMNS)].merge(reference[["patch", "mask_id", "ref_class"]],
+                                            on=["patch", "mask_id"], how="left")
         table["ref_class"] = table["ref_class"].fillna(0).astype(int)
         keys = pd.MultiIndex.from_frame(table[["patch", "mask_id"]].astype({"mask_id": "int64"}))
         if decided is not None and len(decided):
@@ -52,14 +54,23 @@ class SimulatedExpert:
             heapq.heappush(heap, (-int(row.area), tie,
                                   ("mask", row.patch, int(row.mask_id), int(row.ref_class))))
             tie += 1
-        for (hood, group), part in table.groupby(["neighbourhood", "group"], sort=True):
-            open_part = part[~part["decided"] & (part["ref_class"] > 0)]
-            if open_part.empty:
-                continue
-            per_class = open_part.groupby("ref_class")["area"].sum()
-            majority = int(per_class.idxmax())
-            heapq.heappush(heap, (-int(per_class.max()), tie, ("group", hood, group, majority)))
+        # Each group with open masks: its majority (largest area, the lower class on a tie),
+        # in (neighbourhood, group) order; all at once, not group by group (a city has 100,000s).
+        hood_group = ["neighbourhood", "group"]
+        open_masks = table[~table["decided"] & (table["ref_class"] > 0)]
+        per_class = open_masks.groupby([*hood_group, "ref_class"], sort=True)["area"].sum().reset_index()
+        best = per_class.sort_values([*hood_group, "area", "ref_class"], ascending=[True, True, False, True],
+                                     kind="stable").drop_duplicates(hood_group, keep="first")
+        for hood, group, majority, gain in best[[*hood_group, "ref_class", "area"]].itertuples(index=False):
+            heapq.heappush(heap, (-int(gain), tie, ("group", hood, group, int(majority))))
             tie += 1
+        # The masks each group decision will get wrong (to correct next), found once.
+        majority_of = best[[*hood_group, "ref_class"]].rename(columns={"ref_class": "majority"})
+        wrong = table.reset_index(drop=True).reset_index(names="row").merge(majority_of, on=hood_group)
+        wrong = wrong[(wrong["ref_class"] > 0) & (wrong["ref_class"] != wrong["majority"])].sort_values("row")
+        wrong_of = wrong.groupby(hood_group, sort=False).indices
+        w_area, w_patch = wrong["area"].to_numpy(), wrong["patch"].to_numpy()
+        w_mask, w_ref = wrong["mask_id"].to_numpy(), wrong["ref_class"].to_numpy()
         decisions: list[Decision] = []
         self.actions_ = 0
         while heap and (self.budget is None or self.actions_ < self.budget):
@@ -72,11 +83,8 @@ class SimulatedExpert:
                 decisions.append(Decision.model_validate({
                     "target": "group", "neighbourhood": hood, "group": group, "class": majority,
                     "source": "simulated"}))
-                part = table[(table["neighbourhood"] == hood) & (table["group"] == group)]
-                wrong = part[(part["ref_class"] > 0) & (part["ref_class"] != majority)]
-                for row in wrong.itertuples():
-                    heapq.heappush(heap, (-int(row.area), tie,
-                                          ("mask", row.patch, int(row.mask_id), int(row.ref_class))))
+                for i in wrong_of.get((hood, group), ()):
+                    heapq.heappush(heap, (-int(w_area[i]), tie, ("mask", w_patch[i], int(w_mask[i]), int(w_ref[i]))))
                     tie += 1
             else:
                 _, patch, mask, cls = action

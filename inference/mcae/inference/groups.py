@@ -15,12 +15,14 @@ re-clustering (``build_groups``, i.e. ``mcae segment``) makes new groups.
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mcae.inference.atomic import write_parquet
+from mcae.inference.atomic import write_parquet, write_parquet_stream
 from mcae.inference.classes import MCAE, N_CLASSES
 from mcae.inference.clustering import NeighbourhoodClusterer
 from mcae.inference.compute import Executor
@@ -29,37 +31,53 @@ from mcae.inference.project import Project
 from mcae.inference.segment import feature_columns, read_patch_tables
 
 PROBA_COLUMNS = [f"proba_{c.id}" for c in MCAE]
+PARTS = "groups.parts"  # one parquet file per neighbourhood while groups.parquet is made
 GROUP_COLUMNS = ["patch", "mask_id", "neighbourhood", "area", "cluster", "pred_class",
                  "pred_score", *PROBA_COLUMNS, "group"]
 
 
-def build_groups(project: Project, run: Executor) -> pd.DataFrame:
+@dataclass(frozen=True)
+class GroupCounts:
+    """What ``groups.parquet`` holds: its masks and its groups."""
+
+    masks: int
+    groups: int
+
+
+def build_groups(project: Project, run: Executor) -> GroupCounts:
     """Cluster every neighbourhood (and predict classes once a model exists)."""
     hoods = project.grid.neighbourhoods()
     model = str(project.classifier_path) if project.has_model() else None
-    frames = run.map(group_neighbourhood, list(hoods.items()), "neighbourhood clusters",
+    counts = run.map(group_neighbourhood, list(hoods.items()), "neighbourhood clusters",
                      root=str(project.root), model_path=model, recluster=True)
-    return _save(project, frames)
+    return _save(project, list(hoods), counts)
 
 
-def refresh_predictions(project: Project, run: Executor) -> pd.DataFrame:
+def refresh_predictions(project: Project, run: Executor) -> GroupCounts:
     """Re-predict classes with the current model, keeping the clusters."""
     hoods = project.grid.neighbourhoods()
-    frames = run.map(group_neighbourhood, list(hoods.items()), "class predictions",
+    counts = run.map(group_neighbourhood, list(hoods.items()), "class predictions",
                      root=str(project.root), model_path=str(project.classifier_path),
                      recluster=False)
-    return _save(project, frames)
+    return _save(project, list(hoods), counts)
 
 
-def _save(project: Project, frames: list[pd.DataFrame]) -> pd.DataFrame:
-    groups = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=GROUP_COLUMNS)
-    write_parquet(project.groups_path, groups)
-    return groups
+def _save(project: Project, names: list[str], counts: list[tuple[int, int]]) -> GroupCounts:
+    """``groups.parquet`` from the neighbourhoods' parts, one part in memory at a time."""
+    parts = [_part_path(project, name) for name in names]
+    masks = write_parquet_stream(project.groups_path, (pd.read_parquet(p) for p in parts), GROUP_COLUMNS)
+    shutil.rmtree(project.root / PARTS, ignore_errors=True)
+    return GroupCounts(masks, sum(groups for _, groups in counts))
+
+
+def _part_path(project: Project, neighbourhood: str) -> Path:
+    return project.root / PARTS / f"{neighbourhood}.parquet"
 
 
 def group_neighbourhood(item: tuple[str, list[str]], *, root: str, model_path: str | None,
-                        recluster: bool) -> pd.DataFrame:
-    """Clusters and predictions of one neighbourhood (runs on a Dask worker)."""
+                        recluster: bool) -> tuple[int, int]:
+    """Clusters and predictions of one neighbourhood (runs on a Dask worker), written to its
+    part of ``groups.parquet``; returns its masks and groups."""
     name, patch_ids = item
     project = Project(root, {})
     table = read_patch_tables(project, patch_ids)
@@ -84,7 +102,8 @@ def group_neighbourhood(item: tuple[str, list[str]], *, root: str, model_path: s
     out["pred_class"] = out["pred_class"].astype(np.int32)
     fresh = out["cluster"].astype(str) + "-" + out["pred_class"].astype(str)
     out["group"] = out["group"].fillna(fresh) if keep else fresh
-    return out[GROUP_COLUMNS]
+    write_parquet(_part_path(project, name), out[GROUP_COLUMNS])
+    return len(out), int(out["group"].nunique())
 
 
 def _predict(model_path: str | None, X: pd.DataFrame) -> np.ndarray:

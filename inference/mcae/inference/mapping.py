@@ -17,31 +17,44 @@ import pandas as pd
 
 from mcae.inference.classes import MCAE
 from mcae.inference.cog import write_class_cog
-from mcae.inference.decisions import Decision, mask_labels, read_decisions
-from mcae.inference.errors import InputError, ProjectStateError
+from mcae.inference.decisions import Decision
+from mcae.inference.errors import InputError
+from mcae.inference.map_parts import MapParts, inputs_digest
 from mcae.inference.masks.base import PixelWindow
 from mcae.inference.project import Project
 from mcae.inference.segment import read_mask_raster
 
 
 def mask_classes(project: Project, decisions: list[Decision] | None = None) -> pd.DataFrame:
-    """Class of every mask in the map: ``class_id`` and ``decided`` (bool).
+    """Class of every mask in the map: ``class_id``, ``decided`` (bool) and ``pred_class``, indexed
+    by (patch, mask_id).
 
-    ``decisions``: the expert's decisions (default: the project's decisions file).
+    ``decisions``: the expert's decisions (default: the project's decisions file). The classes
+    come from ``class_lookups`` (one byte a mask) and the groups table's three columns are read
+    in record batches, never the whole table nor a table of decided masks.
     """
-    groups = project.groups()[["patch", "mask_id", "pred_class"]]
-    labels = mask_labels(read_decisions(project) if decisions is None else decisions)
-    table = groups.set_index(["patch", "mask_id"])
-    table.index = table.index.set_levels(table.index.levels[1].astype("int64"), level=1)
-    decided = labels["class_id"].reindex(table.index)
-    table["decided"] = decided.notna()
-    table["class_id"] = decided.fillna(table["pred_class"]).astype(np.uint8)
-    if not project.has_model() and not table["decided"].all():
-        missing = int((~table["decided"]).sum())
-        raise ProjectStateError(
-            f"no trained model yet and {missing} masks have no decision, so there is no map to "
-            "write; label groups (`mcae label`), then `mcae train`, then `mcae map`")
-    return table
+    import pyarrow.parquet as pq
+
+    from mcae.inference.class_lookups import BATCH_ROWS, class_lookups
+
+    lookups = class_lookups(project, decisions)
+    parts = []
+    source = pq.ParquetFile(project.require(project.groups_path, "mcae segment"))
+    for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=["patch", "mask_id", "pred_class"]):
+        frame = batch.to_pandas()
+        frame["mask_id"] = frame["mask_id"].astype("int64")
+        ids = frame["mask_id"].to_numpy()
+        classes, decided = np.zeros(len(frame), np.uint8), np.zeros(len(frame), bool)
+        for patch, rows in frame.groupby("patch", sort=False).indices.items():
+            classes[rows] = lookups.lookup("dense", str(patch))[ids[rows]]
+            sparse = lookups.sparse.get(str(patch))  # none: no mask of the patch is decided
+            if sparse is not None:
+                decided[rows] = sparse[ids[rows]] > 0
+        parts.append(frame.assign(class_id=classes, decided=decided))
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        {"patch": [], "mask_id": np.zeros(0, np.int64), "pred_class": [], "class_id": np.zeros(0, np.uint8),
+         "decided": np.zeros(0, bool)})
+    return table.set_index(["patch", "mask_id"])[["pred_class", "decided", "class_id"]]
 
 
 def patch_lookups(classes: pd.DataFrame, column: str = "class_id") -> dict[str, np.ndarray]:
@@ -55,10 +68,11 @@ def patch_lookups(classes: pd.DataFrame, column: str = "class_id") -> dict[str, 
     return out
 
 
-def class_windows(project: Project, lookups: dict[str, np.ndarray], quiet: bool = True) -> Iterator[
-        tuple[PixelWindow, np.ndarray]]:
+def class_windows(project: Project, lookups: dict[str, np.ndarray], quiet: bool = True,
+                  parts: MapParts | None = None) -> Iterator[tuple[PixelWindow, np.ndarray]]:
     """(core window, class ids) of every patch, one patch in memory at a time (``quiet=False``:
-    with a progress bar and its ETA)."""
+    with a progress bar and its ETA). ``parts``: windows an interrupted run saved are read back,
+    and each new one is saved as it is made (what ``mcae map`` resumes from)."""
     from mcae.inference.compute import progress_bar
 
     patches = project.grid.patches()
@@ -67,7 +81,12 @@ def class_windows(project: Project, lookups: dict[str, np.ndarray], quiet: bool 
         for patch in patches:
             bar.advance(task)
             if patch.core.height > 0 and patch.core.width > 0:
-                yield _class_core(project, patch, lookups)
+                saved = parts.load(patch.id) if parts is not None else None
+                if saved is None:
+                    saved = _class_core(project, patch, lookups)
+                    if parts is not None:
+                        parts.save(patch.id, *saved)
+                yield saved
 
 
 def _class_core(project: Project, patch: Any, lookups: dict[str, np.ndarray]) -> tuple[PixelWindow, np.ndarray]:
@@ -101,17 +120,23 @@ def georeference(width: int, height: int, bounds: tuple[float, float, float, flo
 
 def write_map(project: Project, out: str | Path, *, sparse: bool = False,
               decisions: list[Decision] | None = None, quiet: bool = True,
-              bounds: tuple[float, float, float, float] | None = None, crs: str = "EPSG:4326") -> Path:
-    """Write the project's land-cover map as a paletted COG (``sparse``: decided masks only).
+              bounds: tuple[float, float, float, float] | None = None, crs: str = "EPSG:4326",
+              districts: str | Path | None = None, district_field: str = "name") -> Path:
+    """Write the project's land-cover map as a paletted COG (``sparse``: decided masks only),
+    and with ``districts`` (a GeoJSON) one COG per district beside it.
 
-    Written atomically: an interrupted map leaves no file, and running it again starts over
-    (a COG gets its overviews and layout once every window is in: it cannot be resumed).
+    Written atomically: an interrupted map leaves the old file (or none) in place. It resumes:
+    each window is saved as it is made (``map_parts``), so a rerun with the same inputs (decisions,
+    model's predictions, mask rasters, options) computes only the windows still missing; a city
+    map and district maps an interrupted run finished from the same inputs are kept as they are.
     ``bounds`` (in ``crs``) georeferences the map of a plain image (segmented with ``--gsd``),
     whose own grid is local pixels the viewer cannot place.
     """
     from mcae.inference.class_lookups import class_lookups
 
+    out = Path(out)
     classes = class_lookups(project, decisions)
+    lookups = classes.sparse if sparse else classes.dense
     info = project.scene_info
     # names, never server paths: the map is published and downloaded
     tags = {"MCAE_PROJECT": project.root.resolve().name, "MCAE_IMAGE": Path(info.path).name,
@@ -125,13 +150,57 @@ def write_map(project: Project, out: str | Path, *, sparse: bool = False,
         if info.georeferenced:
             raise InputError("the image is georeferenced already: --bounds is for plain images (--gsd)")
         grid_crs, transform = georeference(info.width, info.height, bounds, crs)
-    project.mark_running("map", out=str(out))
-    written = write_class_cog(out, width=info.width, height=info.height, transform=transform,
-                              crs=grid_crs,
-                              windows=class_windows(project, classes.sparse if sparse else classes.dense, quiet),
-                              scheme=MCAE, tags=tags)
-    project.record_step("map", out=str(out), masks=classes.masks, decided=classes.decided, sparse=sparse)
-    return written
+    patches = project.grid.patches()
+    digest = inputs_digest(sparse, info.width, info.height, tuple(transform), str(grid_crs), tags,
+                           project.manifest["grid"], [_stat(project, p.id) for p in patches],
+                           arrays=((p.id, lookups.get(p.id, np.zeros(1, np.uint8))) for p in patches))
+    tags[INPUTS_TAG] = digest
+    where = str(out.resolve())
+    earlier = project.running.get("map", {})
+    resuming = earlier.get("out") == where and earlier.get("digest") == digest
+    project.mark_running("map", out=where, digest=digest, windows=sum(
+        1 for p in patches if p.core.height > 0 and p.core.width > 0),
+        districts=str(districts) if districts is not None else None)
+    kept = resuming and map_inputs(out) == digest
+    if not kept:
+        parts = MapParts(out, digest).open()
+        write_class_cog(out, width=info.width, height=info.height, transform=transform, crs=grid_crs,
+                        windows=class_windows(project, lookups, quiet, parts), scheme=MCAE, tags=tags)
+        parts.remove()
+    written: list[Path] = []
+    if districts is not None:
+        from mcae.inference.districts import clip_districts
+
+        written = clip_districts(out, districts, out.parent, field=district_field, keep_same=True)
+    project.record_step("map", out=str(out), masks=classes.masks, decided=classes.decided, sparse=sparse,
+                        resumed_windows=0 if kept else parts.kept, kept_map=kept,
+                        districts=[p.name for p in written])
+    return out
+
+
+INPUTS_TAG = "MCAE_MAP_INPUTS"  # digest of what a map is made from (its districts carry it too)
+
+
+def map_inputs(path: str | Path) -> str | None:
+    """The inputs digest a finished map (or district map) was made from; None if none or unreadable."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    if not Path(path).is_file():
+        return None
+    try:
+        with rasterio.open(path) as src:
+            return src.tags().get(INPUTS_TAG)
+    except RasterioError:
+        return None
+
+
+def _stat(project: Project, patch_id: str) -> tuple[int, int] | None:
+    try:
+        found = project.patch_raster(patch_id).stat()
+    except OSError:
+        return None
+    return found.st_size, found.st_mtime_ns
 
 
 def slug(name: str) -> str:

@@ -162,8 +162,9 @@ class Project:
     def features(self) -> pd.DataFrame:
         return pd.read_parquet(self.require(self.features_path, "mcae segment"))
 
-    def groups(self) -> pd.DataFrame:
-        return pd.read_parquet(self.require(self.groups_path, "mcae segment"))
+    def groups(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """``groups.parquet`` (only ``columns`` if given: at city size, read what you need)."""
+        return pd.read_parquet(self.require(self.groups_path, "mcae segment"), columns=columns)
 
     def has_model(self) -> bool:
         return self.classifier_path.is_file()

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import rasterio
 
-from mcae.inference.atomic import atomic_path, remove_stale_temps, write_parquet
+from mcae.inference.atomic import atomic_path, remove_stale_temps, write_parquet_stream
 from mcae.inference.compute import Executor
 from mcae.inference.errors import InputError
 from mcae.inference.features import FEATURE_VERSION, compute_features
@@ -88,8 +88,9 @@ def discard_new_project(project_dir: str | Path) -> Iterator[None]:
         raise
 
 
-def segment_patches(project: Project, run: Executor) -> pd.DataFrame:
-    """Masks and features for every patch; returns the mask index (``masks.parquet``)."""
+def segment_patches(project: Project, run: Executor) -> int:
+    """Masks and features for every patch, and the mask index (``masks.parquet``, written patch
+    by patch: memory is a few patches' rows, not the city's); returns the number of masks."""
     grid, info = project.grid, project.scene_info
     spec = project.manifest["generator"]
     for folder in (project.root, project.patches_dir):  # a killed run's half-written files
@@ -99,9 +100,7 @@ def segment_patches(project: Project, run: Executor) -> pd.DataFrame:
             "options": _freeze(spec["options"]), "stamp": _stamp(spec)}
     if todo:
         run.map(process_patch, todo, f"masks and features ({spec['name']})", **args)
-    index = build_mask_index(project, grid)
-    write_parquet(project.masks_path, index)
-    return index
+    return write_parquet_stream(project.masks_path, mask_index_parts(project, grid), INDEX_COLUMNS)
 
 
 def process_patch(patch: Patch, *, root: str, info: SceneInfo, name: str,
@@ -130,11 +129,12 @@ INDEX_COLUMNS = ["patch", "mask_id", "neighbourhood", "area", "core_area", "row0
                  "row1", "col1", "score", "stability", "source"]
 
 
-def build_mask_index(project: Project, grid: PatchGrid) -> pd.DataFrame:
-    """The small per-mask table of the whole scene (no features)."""
-    frames = [pd.read_parquet(project.patch_table(p.id), columns=INDEX_COLUMNS)
-              for p in grid.patches()]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=INDEX_COLUMNS)
+def mask_index_parts(project: Project, grid: PatchGrid, patches_a_part: int = 64) -> Iterator[pd.DataFrame]:
+    """The small per-mask table of the scene (no features), ``patches_a_part`` patches at a time."""
+    patches = list(grid.patches())
+    for start in range(0, len(patches), patches_a_part):
+        yield pd.concat([pd.read_parquet(project.patch_table(p.id), columns=INDEX_COLUMNS)
+                         for p in patches[start:start + patches_a_part]], ignore_index=True)
 
 
 def read_patch_tables(project: Project, patch_ids: list[str]) -> pd.DataFrame:

@@ -28,7 +28,7 @@ import pandas as pd
 from mcae.inference.classifier import get_classifier
 from mcae.inference.classifier.calibration import plot_reliability
 from mcae.inference.compute import Executor, progress_bar
-from mcae.inference.decisions import Decision, mask_labels, read_decisions
+from mcae.inference.decisions import Decision, iter_decisions, mask_labels
 from mcae.inference.errors import ProjectStateError
 from mcae.inference.features import FEATURE_VERSION
 from mcae.inference.groups import refresh_predictions
@@ -109,7 +109,7 @@ def train(project: Project, run: Executor, classifier: str = "mlp",
     ``decisions``: the expert's decisions (default: the project's decisions file).
     ``max_masks``: the training budget (see the module docs).
     """
-    labels = mask_labels(read_decisions(project) if decisions is None else decisions)["class_id"]
+    labels = mask_labels(iter_decisions(project) if decisions is None else decisions)["class_id"]
     if labels.empty:
         raise ProjectStateError("no decisions yet: label some groups first "
                                 "(`mcae label --project DIR --decisions FILE` or --reference)")

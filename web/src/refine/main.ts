@@ -4,7 +4,7 @@
 // transaction. A pager over the patches, a locator on the city map, "fully checked".
 
 import {
-  ApiError, ConflictError, api, isAbort, urlOf, type Mask, type PatchDetail, type Project,
+  ApiError, ConflictError, api, isAbort, urlOf, type PatchDetail, type PatchMask, type Project,
 } from '../shared/client';
 import { addShortcuts } from '../shared/keys';
 import { startTool } from '../shared/page';
@@ -97,7 +97,7 @@ function drawWaiting(): void {
   const box = byId('waiting');
   const waiting = (page.detail?.mask_list ?? []).filter((m) => m.refine && m.class_id === null && !rows.find(m.mask_id));
   box.hidden = waiting.length === 0;
-  const add = (m: Mask) => {
+  const add = (m: PatchMask) => {
     const [x0, y0, x1, y1] = m.bbox; // the API's boxes are [x0, y0, x1, y1]: columns first
     addRow(seenOf(m), Math.floor((x0 + x1 - 1) / 2), Math.floor((y0 + y1 - 1) / 2), false);
   };

@@ -2,7 +2,7 @@
 // expert chose, whether it is ticked for saving, and where it was clicked. Unsaved rows are
 // kept per patch for the tab (sessionStorage), so paging away or reloading loses nothing.
 
-import type { Mask } from '../shared/client';
+import type { Mask, PatchMask } from '../shared/client';
 export type { ClassInfo } from '../shared/client';
 
 /** What the expert saw of a mask when the row was made (or the patch was last reloaded). */
@@ -32,7 +32,7 @@ export interface Row {
   changed?: string;
 }
 
-export function seenOf(mask: Mask): Seen {
+export function seenOf(mask: Mask | PatchMask): Seen {
   return {
     id: mask.id, mask_id: mask.mask_id, version: mask.version, class_id: mask.class_id ?? null,
     class_name: mask.class_name ?? null, fine_class: mask.fine_class ?? null, pred_class: mask.pred_class,

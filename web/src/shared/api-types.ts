@@ -3294,7 +3294,7 @@ export interface components {
              */
             decided_ha?: number;
             /** Mask List */
-            mask_list: components["schemas"]["MaskOut"][];
+            mask_list: components["schemas"]["PatchMaskOut"][];
             /** Masks */
             masks: number;
             /** Name */
@@ -3307,6 +3307,36 @@ export interface components {
             row: number;
             /** Version */
             version: number;
+        };
+        /**
+         * PatchMaskOut
+         * @description A mask of a patch as the refinement tool needs it (its patch and neighbourhood are the
+         *     patch's; its thumbnail is ``/patches/{patch}/masks/{mask_id}/thumbnail.png``; the rest of it
+         *     is ``/patches/{patch}/masks/{mask_id}``): compact, as a patch holds thousands.
+         */
+        PatchMaskOut: {
+            /** Bbox */
+            bbox: number[];
+            /** Class Id */
+            class_id: number | null;
+            /** Class Name */
+            class_name: string | null;
+            /** Fine Class */
+            fine_class: string | null;
+            /** Group */
+            group: string | null;
+            /** Id */
+            id: number;
+            /** Mask Id */
+            mask_id: number;
+            /** Pred Class */
+            pred_class: number;
+            /** Refine */
+            refine: boolean;
+            /** Version */
+            version: number;
+            /** Via */
+            via: ("group" | "mask") | null;
         };
         /** PatchOut */
         PatchOut: {

@@ -16,6 +16,8 @@ export type NextGroup = Schemas['NextGroupOut'];
 export type LoadSummary = Schemas['LoadSummary'];
 export type Patch = Schemas['PatchOut'];
 export type PatchDetail = Schemas['PatchDetail'];
+/** A mask of a patch as the refinement tool gets it (compact: a patch holds thousands). */
+export type PatchMask = Schemas['PatchMaskOut'];
 export type Job = Schemas['JobOut'];
 /** A class of a project's scheme: id, name and colour. */
 export type ClassInfo = Schemas['ClassOut'];

@@ -17,35 +17,26 @@ Writes into one folder (every file says it is synthetic)::
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import rasterio
-from affine import Affine
-from rasterio.crs import CRS
-from rasterio.enums import Resampling
-from rasterio.warp import calculate_default_transform, reproject
-
-from mcae.inference.atomic import atomic_path, scratch_path, write_json
-from mcae.inference.classes import MCAE, SINOLC1
-from mcae.inference.cog import translate_to_cog, write_class_cog
+from mcae.inference.atomic import scratch_dir, write_json
 from mcae.inference.compute import executor
 from mcae.inference.decisions import mask_labels, read_decisions, record_decisions, resolve
-from mcae.inference.demo.city_geo import CITY, CRS_UTM50, GSD, ORIGIN, SYNTHETIC
-from mcae.inference.demo.city_geo import write_districts as _write_districts
+from mcae.inference.demo.city_cogs import write_city_cogs
+from mcae.inference.demo.city_geo import CITY, CRS_UTM50, GSD, SYNTHETIC
 from mcae.inference.demo.preview import write_preview
-from mcae.inference.demo.scene import make_city
-from mcae.inference.demo.sinolc1_standin import sinolc1_standin
+from mcae.inference.demo.tiled import write_city
 from mcae.inference.districts import clip_districts
 from mcae.inference.evaluate import evaluate_rasters
+from mcae.inference.expert import COLUMNS as EXPERT_COLUMNS
 from mcae.inference.expert import SimulatedExpert
 from mcae.inference.groups import build_groups
 from mcae.inference.mapping import write_map
-from mcae.inference.masks.base import PixelWindow
 from mcae.inference.reference import reference_per_mask
 from mcae.inference.segment import SegmentOptions, prepare_project, segment_patches
 from mcae.inference.train import train
@@ -69,15 +60,11 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     log(f"building a synthetic city of {options.size} x {options.size} px at {GSD} m ...")
-    city = make_city(options.size, options.size, seed=options.seed)
-    transform = Affine(GSD, 0, ORIGIN[0], 0, -GSD, ORIGIN[1])
     tags = {"MCAE_SYNTHETIC": SYNTHETIC, "MCAE_CITY": CITY}
-    _write_rgb_cog(out / "imagery.tif", city.image, transform, tags)
-    _write_labels_cog(out / "reference.tif", city.labels, transform, tags)
-    _write_sinolc1(out / "sinolc1.tif", sinolc1_standin(city.labels, seed=options.seed),
-                   transform, tags)
-    districts = _write_districts(out / "districts.geojson", options.size, transform)
-    del city
+    with scratch_dir(out / "imagery.tif") as raw:  # the scene, window by window: any size fits
+        districts = write_city(raw, options.size, seed=options.seed, sinolc1=True)["districts"]
+        write_city_cogs(raw, out, tags)
+        os.replace(raw / "districts.geojson", out / "districts.geojson")
 
     seg = SegmentOptions(generator="superpixel")
     project = prepare_project(out / "imagery.tif", out / "project", seg)
@@ -85,23 +72,25 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
     project.save()
     log("mask generator: superpixel (embedded; the demo has no Segment Anything checkpoint)")
     with executor(options.scheduler, options.workers, options.quiet) as run:
-        index = segment_patches(project, run)
+        masks = segment_patches(project, run)
         groups = build_groups(project, run)
         reference = reference_per_mask(project, out / "reference.tif", run)
-        budget = options.budget or max(1, len(groups) // 10)
+        budget = options.budget or max(1, groups.masks // 10)
         spent = 0
         for round_no in range(1, options.rounds + 1):
             share = math.ceil(budget * round_no / options.rounds) - spent
             expert = SimulatedExpert(budget=share)
             decided = mask_labels(read_decisions(project))
-            new = resolve(expert.decide(project.groups(), reference, decided), project.groups())
+            table = project.groups(columns=list(EXPERT_COLUMNS))
+            new = resolve(expert.decide(table, reference, decided), table)
+            del table
             record_decisions(project, new)
             spent += expert.actions_
             last = round_no == options.rounds
             report = train(project, run, compare_baseline=last, holdout=last)
             log(f"round {round_no}: {expert.actions_} expert actions ({spent}/{budget}), "
                 f"classifier trained on {report.n_masks} masks")
-    project.record_step("demo", masks=len(index), actions=spent, budget=budget)
+    project.record_step("demo", masks=masks, actions=spent, budget=budget)
     mcae_map = write_map(project, out / "mcae.tif")
     district_maps = clip_districts(mcae_map, out / "districts.geojson", out)
     accuracy = evaluate_rasters(mcae_map, out / "reference.tif")
@@ -109,7 +98,7 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
     log(accuracy.summary())
     summary = {
         "city": CITY, "provenance": SYNTHETIC, "crs": CRS_UTM50.to_string(),
-        "size_px": options.size, "gsd_m": GSD, "masks": len(index),
+        "size_px": options.size, "gsd_m": GSD, "masks": masks,
         "expert_actions": spent, "overall_accuracy": accuracy.overall_accuracy,
         "kappa": accuracy.kappa, "districts": districts,
         "layers": {"imagery": "imagery.tif", "mcae": mcae_map.name,
@@ -122,36 +111,3 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
     (out / "README.txt").write_text(f"{CITY}\n\nEverything in this folder is {SYNTHETIC}.\n"
                                     f"{run_demo.__module__} wrote it; see city.json.\n")
     return summary
-
-
-def _write_rgb_cog(path: Path, image: np.ndarray, transform: Affine, tags: dict[str, str]) -> None:
-    profile = {"driver": "GTiff", "width": image.shape[2], "height": image.shape[1], "count": 3,
-               "dtype": "uint8", "crs": CRS_UTM50, "transform": transform, "tiled": True,
-               "blockxsize": 512, "blockysize": 512, "compress": "deflate", "photometric": "RGB"}
-    with scratch_path(path) as raw, atomic_path(path) as out:
-        with rasterio.open(raw, "w", **profile) as dst:
-            dst.write(image)
-            dst.update_tags(**tags)
-        translate_to_cog(raw, out, overview_resampling="average", tags=tags)
-
-
-def _write_labels_cog(path: Path, labels: np.ndarray, transform: Affine,
-                      tags: dict[str, str]) -> None:
-    windows = [(PixelWindow(0, 0, *labels.shape), labels)]
-    write_class_cog(path, width=labels.shape[1], height=labels.shape[0], transform=transform,
-                    crs=CRS_UTM50, windows=windows, scheme=MCAE,
-                    tags={**tags, "MCAE_LAYER": "reference"})
-
-
-def _write_sinolc1(path: Path, values: np.ndarray, transform: Affine, tags: dict[str, str]) -> None:
-    """Reproject the stand-in to EPSG:4326 at about 1 m, as SinoLC-1 is distributed."""
-    height, width = values.shape
-    bounds = rasterio.transform.array_bounds(height, width, transform)
-    dst_t, dst_w, dst_h = calculate_default_transform(CRS_UTM50, "EPSG:4326", width, height,
-                                                      *bounds, resolution=1.0 / 111_000)
-    out = np.zeros((dst_h, dst_w), np.uint8)
-    reproject(values, out, src_transform=transform, src_crs=CRS_UTM50, dst_transform=dst_t,
-              dst_crs="EPSG:4326", resampling=Resampling.mode, src_nodata=0, dst_nodata=0)
-    write_class_cog(path, width=dst_w, height=dst_h, transform=dst_t,
-                    crs=CRS.from_epsg(4326), windows=[(PixelWindow(0, 0, dst_h, dst_w), out)],
-                    scheme=SINOLC1, tags={**tags, "MCAE_LAYER": "sinolc1 stand-in"})

@@ -8,7 +8,7 @@ and vacant lots; fields, fish ponds and woodlots on the rural side; a meandering
 with banks and bridges. Buildings cast shadows that darken whatever lies under them
 (the labels keep that class). Everything is textured with seeded noise.
 
-The city is generated whole (there is no tiled generator): the peak memory is about
+The city is generated whole (``tiled.write_city`` mosaics tiles of it for larger cities): the peak memory is about
 70 bytes per pixel (2048 x 2048: ~0.35 GB, ~1.5 s; 4096 x 4096: ~1.1 GB, ~10 s on a
 loaded 2-core machine), so up to ~4096 x 4096 is practical. Cut tiles out of the
 result if you need them. Output is fully determined by ``seed``.

@@ -36,12 +36,13 @@ def union(boxes: list[list[float]]) -> list[float] | None:
 
 
 def patch_bounds(project: Project, patch_name: str) -> list[float] | None:
-    """[west, south, east, north] of a patch in EPSG:4326 (None without georeferencing)."""
+    """[west, south, east, north] of a patch in EPSG:4326 (None without georeferencing): the
+    grid's arithmetic for that one patch (not a list of every patch of the city)."""
     try:
         engine = EngineProject.open(project.root)
         info = engine.scene_info
-        patch = next(p for p in engine.grid.patches() if p.id == patch_name)
-    except (StopIteration, OSError, ValueError, KeyError):
+        patch = engine.grid.patch_by_id(patch_name)
+    except (OSError, ValueError, LookupError):
         return None
     if not info.crs:
         return None

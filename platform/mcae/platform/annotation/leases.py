@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mcae.platform.annotation import schemas
@@ -28,16 +28,28 @@ SMALL_GROUP = 2  # open masks: such groups come after every larger one
 CANDIDATES = 200  # groups read per request (in gain order); leased ones are skipped
 
 
+def open_groups_query(project_id: str, neighbourhood: str | None, large: bool) -> Select[int]:
+    """The open groups of more than two open masks (``large``) or of one or two, best map gain first.
+
+    The larger groups are most open groups: their read walks the gain index and stops at its
+    limit. It says ``open_masks + 0`` so that no planner takes the open-masks index instead (a
+    range holding nearly every group, then a sort of them all: 130 ms at 4 M masks on SQLite).
+    The small ones are few: their range of the open-masks index, then a sort of those only."""
+    wanted = (Group.open_masks + 0) > SMALL_GROUP if large else \
+        and_(Group.open_masks > 0, Group.open_masks <= SMALL_GROUP)
+    query = select(Group.id).where(Group.project_id == project_id, wanted)
+    if neighbourhood is not None:
+        query = query.where(Group.neighbourhood == neighbourhood)
+    return query.order_by(Group.gain.desc(), Group.id)
+
+
 def _open_groups(session: Session, project_id: str, neighbourhood: str | None, limit: int | None) -> list[int]:
     """Open groups, best map gain first (small groups last), from the groups' counters: two reads
     in the order of the gain index (larger groups, then small ones), each stopping at ``limit``,
     rather than one sort of every open group of the project."""
     out: list[int] = []
-    for wanted in (Group.open_masks > SMALL_GROUP, and_(Group.open_masks > 0, Group.open_masks <= SMALL_GROUP)):
-        query = select(Group.id).where(Group.project_id == project_id, wanted)
-        if neighbourhood is not None:
-            query = query.where(Group.neighbourhood == neighbourhood)
-        query = query.order_by(Group.gain.desc(), Group.id)
+    for large in (True, False):
+        query = open_groups_query(project_id, neighbourhood, large)
         if limit:
             query = query.limit(limit - len(out))
         out += session.scalars(query)

@@ -17,10 +17,11 @@ import fcntl
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import func, select, update
+import pandas as pd
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from mcae.inference.atomic import atomic_path
@@ -39,6 +40,7 @@ from mcae.tiles.catalog import CatalogStore, LayerKind, UnknownId
 from mcae.tiles.versions import publish_version, staging_path
 
 STEPS = 5
+MARK_PATCHES = 200  # patches a read of mark_mapped covers (the patch index; ~2,400 masks each)
 
 
 def watermark(session: Session, project_id: str) -> int:
@@ -71,22 +73,34 @@ def _gsd(root: str) -> float:
         return 0.0
 
 
-def mark_mapped(session: Session, project_id: str, classes: dict[tuple[str, int], int]) -> None:
-    """Remember the class each mask has in the map just built."""
-    pks = {(p, m): pk for p, m, pk in session.execute(
-        select(Mask.patch, Mask.mask_id, Mask.id).where(Mask.project_id == project_id))}
-    rows = [{"id": pks[key], "mapped_class": int(cls)} for key, cls in classes.items() if key in pks]
-    if rows:
-        session.execute(update(Mask), rows)
+def mark_mapped(session: Session, project_id: str, classes: pd.Series) -> None:
+    """Remember the class each mask has in the map just built (``classes``: class id by
+    ``(patch, mask_id)``), patch by patch: only the masks whose mapped class changed are
+    written, and no Python object is made per mask of the city."""
+    table = cast(Table, Mask.__table__)
+    write = update(table).where(table.c.id == bindparam("pk")).values(mapped_class=bindparam("cls"))
+    patches = classes.index.get_level_values(0).unique()
+    for start in range(0, len(patches), MARK_PATCHES):
+        chunk = [str(p) for p in patches[start:start + MARK_PATCHES]]
+        rows = session.execute(select(Mask.id, Mask.patch, Mask.mask_id, Mask.mapped_class).where(
+            Mask.project_id == project_id, Mask.patch.in_(chunk))).all()
+        if not rows:
+            continue
+        stored = pd.DataFrame(rows, columns=["pk", "patch", "mask_id", "mapped"]).set_index(["patch", "mask_id"])
+        new = classes.reindex(stored.index).to_numpy(dtype=np.float64)  # NaN: not in this map
+        mapped = stored["mapped"].to_numpy(dtype=np.float64)  # NaN: never mapped
+        changed = ~np.isnan(new) & (np.isnan(mapped) | (mapped != new))
+        if changed.any():
+            pks, values = stored["pk"].to_numpy()[changed], new[changed].astype(np.int64)
+            session.execute(write, [{"pk": int(k), "cls": int(v)} for k, v in zip(pks, values, strict=True)])
     recount(session, project_id)  # what changed since this map: every counter from the masks (a job, once)
 
 
-def map_classes(engine_project: EngineProject, decisions: list[Any]) -> dict[tuple[str, int], int]:
+def map_classes(engine_project: EngineProject, decisions: list[Any]) -> pd.Series:
+    """The class of every mask in the map ``write_map`` makes of these decisions, by ``(patch, mask_id)``."""
     from mcae.inference.mapping import mask_classes
 
-    table = mask_classes(engine_project, decisions)
-    keys = list(zip(table.index.get_level_values("patch"), table.index.get_level_values("mask_id"), strict=True))
-    return {(str(p), int(m)): int(c) for (p, m), c in zip(keys, table["class_id"].to_numpy(np.int64), strict=True)}
+    return mask_classes(engine_project, decisions)["class_id"].astype(np.int64)
 
 
 def check_target(session: Session, store: CatalogStore, project: Project) -> None:

@@ -267,8 +267,26 @@ class PatchPage(Page):
     items: list[PatchOut]
 
 
+class PatchMaskOut(BaseModel):
+    """A mask of a patch as the refinement tool needs it (its patch and neighbourhood are the
+    patch's; its thumbnail is ``/patches/{patch}/masks/{mask_id}/thumbnail.png``; the rest of it
+    is ``/patches/{patch}/masks/{mask_id}``): compact, as a patch holds thousands."""
+
+    id: int
+    mask_id: int
+    group: str | None
+    bbox: list[int]
+    pred_class: int
+    class_id: int | None
+    class_name: str | None
+    fine_class: str | None
+    via: Literal["group", "mask"] | None
+    refine: bool
+    version: int
+
+
 class PatchDetail(PatchOut):
-    mask_list: list[MaskOut]
+    mask_list: list[PatchMaskOut]
 
 
 class DecisionOut(BaseModel):

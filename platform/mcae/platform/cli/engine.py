@@ -85,13 +85,11 @@ def segment(
                       f"({', '.join(info.band_names)}), {len(grid)} patches of {grid.patch_size} px, "
                       f"{len(grid.neighbourhoods())} neighbourhoods")
         with executor(scheduler, workers, quiet) as run:
-            index = segment_patches(proj, run)
+            masks = segment_patches(proj, run)
             groups = build_groups(proj, run)
             n_workers = run.n_workers
-    proj.record_step("segment", masks=len(index), groups=int(groups.groupby(
-        ["neighbourhood", "group"]).ngroups), workers=n_workers)
-    console.print(f"[green]done:[/] {len(index)} masks, "
-                  f"{groups.groupby(['neighbourhood', 'group']).ngroups} groups in {project}")
+    proj.record_step("segment", masks=masks, groups=groups.groups, workers=n_workers)
+    console.print(f"[green]done:[/] {masks} masks, {groups.groups} groups in {project}")
 
 
 @app.command()
@@ -175,9 +173,9 @@ def map_(
 ) -> None:
     """Write the land-cover map as a Cloud-Optimized GeoTIFF with the MCAE palette.
 
-    Progress with an ETA, patch by patch; written atomically, so an interrupted map leaves no
-    file and running it again starts over (a map takes a small share of segment's time)."""
-    from mcae.inference.districts import clip_districts
+    Progress with an ETA, patch by patch; written atomically, so an interrupted map leaves the old
+    file (or none) in place. Interrupted, run it again: the windows and district maps already made
+    from the same inputs are kept, the rest are made."""
     from mcae.inference.mapping import write_map
     from mcae.inference.project import Project
 
@@ -191,11 +189,17 @@ def map_(
                             publish_city=publish, catalog=catalog)
         return
     box = _bounds(bounds) if bounds is not None else None
-    path = write_map(proj, Path(out), decisions=held, bounds=box, crs=crs, quiet=quiet)
-    console.print(f"[green]map written:[/] {path}")
-    if districts is not None:
-        for written in clip_districts(path, districts, path.parent, field=district_field):
-            console.print(f"  district map: {written}")
+    path = write_map(proj, Path(out), decisions=held, bounds=box, crs=crs, quiet=quiet, districts=districts,
+                     district_field=district_field)
+    step = proj.manifest["steps"]["map"]
+    if step.get("kept_map"):
+        console.print(f"[green]map kept:[/] {path} (an interrupted run had finished it from the same inputs)")
+    else:
+        resumed = f"; {step['resumed_windows']} windows kept from an interrupted run" if step.get(
+            "resumed_windows") else ""
+        console.print(f"[green]map written:[/] {path}{resumed}")
+    for name in step.get("districts", []):
+        console.print(f"  district map: {path.parent / name}")
     if publish is not None:
         from mcae.tiles.catalog import LayerKind, make_id
         from mcae.tiles.layers import publish_layer
@@ -330,9 +334,7 @@ def _progress_of(project: Any) -> tuple[list[str], list[str]]:
     elif "train" not in running:
         remaining.append("train (`mcae train`; it starts over if interrupted: one model, written atomically)")
     if "map" in running:
-        remaining.append(f"map {running['map'].get('out')}: interrupted; `mcae map` starts over (a COG gets its "
-                         "overviews once every window is in, so it cannot resume; a map takes a small share of "
-                         "segment)")
+        remaining.append(_map_left(running["map"]))
     elif "map" in steps:
         done.append(f"map ({steps['map'].get('out')})")
     if "export-dataset" in running:
@@ -345,3 +347,19 @@ def _progress_of(project: Any) -> tuple[list[str], list[str]]:
         done.append(f"export-dataset ({exported.get('pairs')} pairs in {exported.get('out')})")
     remaining.append("map / export-dataset again whenever the decisions or the model change")
     return done, remaining
+
+
+def _map_left(info: dict[str, Any]) -> str:
+    """What an interrupted ``mcae map`` left to do (its saved windows, its district maps)."""
+    from mcae.inference.map_parts import MapParts, parts_folder
+    from mcae.inference.mapping import map_inputs
+
+    out = Path(str(info.get("out", "")))
+    folder = parts_folder(out)
+    saved = sum(1 for _ in folder.glob("*.part")) if MapParts.saved_digest(folder) == info.get("digest") else 0
+    if info.get("digest") and map_inputs(out) == info.get("digest"):
+        where = f"its city map is written, district maps from {info.get('districts')} remain"
+    else:
+        where = f"{saved} of {info.get('windows', '?')} windows done"
+    return (f"map {out}: interrupted ({where}); the same `mcae map` resumes (what is done from the same "
+            "decisions and model is kept)")

@@ -41,14 +41,14 @@ def label(
         record_decisions,
         resolve,
     )
-    from mcae.inference.expert import SimulatedExpert
+    from mcae.inference.expert import COLUMNS, SimulatedExpert
     from mcae.inference.project import Project
     from mcae.inference.reference import reference_per_mask
 
     if (reference is None) == (decisions is None):
         raise typer.BadParameter("give exactly one of --reference and --decisions")
     proj = Project.open(project)
-    groups = proj.groups()
+    groups = proj.groups(columns=list(COLUMNS))  # what the expert and resolve read, not the probabilities
     with DecisionStore(proj, catalog, database) as store:  # the database, if any: opened once
         if decisions is not None:
             new = resolve(load_decisions_file(decisions), groups)
