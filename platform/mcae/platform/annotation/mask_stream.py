@@ -222,6 +222,7 @@ def update_rows(session: Session, pks: np.ndarray, rows: Rows, changed: np.ndarr
             with cursor.copy(f"COPY import_mask_updates ({', '.join(table.column_names)}) "
                              "FROM STDIN (FORMAT csv)") as copy:
                 copy.write(buffer.getvalue())
+            cursor.execute("ANALYZE import_mask_updates")  # planned as the batch it is: by primary key
             cursor.execute(f"UPDATE masks AS m SET {sets}, present = true, version = m.version + u.bump "
                            "FROM import_mask_updates AS u WHERE m.id = u.id")
             cursor.execute("TRUNCATE import_mask_updates")
