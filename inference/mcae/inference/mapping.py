@@ -18,7 +18,7 @@ import pandas as pd
 from mcae.inference.classes import MCAE
 from mcae.inference.cog import write_class_cog
 from mcae.inference.decisions import Decision
-from mcae.inference.errors import InputError
+from mcae.inference.errors import InputError, StorageError
 from mcae.inference.map_parts import MapParts, inputs_digest
 from mcae.inference.masks.base import PixelWindow
 from mcae.inference.project import Project
@@ -164,8 +164,12 @@ def write_map(project: Project, out: str | Path, *, sparse: bool = False,
     kept = resuming and map_inputs(out) == digest
     if not kept:
         parts = MapParts(out, digest).open()
-        write_class_cog(out, width=info.width, height=info.height, transform=transform, crs=grid_crs,
-                        windows=class_windows(project, lookups, quiet, parts), scheme=MCAE, tags=tags)
+        try:
+            write_class_cog(out, width=info.width, height=info.height, transform=transform, crs=grid_crs,
+                            windows=class_windows(project, lookups, quiet, parts), scheme=MCAE, tags=tags)
+        except StorageError:  # a full disk: the saved windows hold space the user must free; keep nothing
+            parts.remove()
+            raise
         parts.remove()
     written: list[Path] = []
     if districts is not None:
