@@ -10,28 +10,34 @@ only an admin's restore keeps the file's authors and times, and records who rest
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
+from array import array
 from collections import Counter
 from typing import IO
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from mcae.inference.decisions import Decision as EngineDecision
+from mcae.inference.errors import InputError
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.auth import CurrentUser
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.importer import engine_decisions
-from mcae.platform.annotation.load_lines import Line, Stamp, checked_lines, read_lines
+from mcae.platform.annotation.load_lines import Line, Stamp, _mask_pks, checked_lines, read_lines
 from mcae.platform.annotation.lookups import project_row
 from mcae.platform.annotation.mask_classes import chunks, recompute_bulk
 from mcae.platform.annotation.models import Base, History, Mask, utcnow
+from mcae.platform.annotation.service import check_fine
 from mcae.platform.annotation.views import class_name
 from mcae.platform.errors import Conflict, Forbidden
 from mcae.platform.settings import LoadSettings
 from mcae.tiles.errors import CapExceeded
 
 logger = logging.getLogger("mcae.platform.annotation")
+ENGINE_BATCH = 2000  # engine decisions a batch of statements covers (as load.batch_lines does a Load)
 
 
 def dump(session: Session, project_id: str) -> str:
@@ -72,6 +78,48 @@ def load(database: Database, project_id: str, user: CurrentUser, file: IO[bytes]
     summary.write_s = round(time.monotonic() - started, 3)
     logger.info("load of %d decisions into %s held the write lock %.3f s", len(lines), project_id, summary.write_s)
     return summary
+
+
+def load_engine_decisions(session: Session, project_id: str, decisions: list[EngineDecision], author_id: int,
+                          source: str, batch: int = ENGINE_BATCH) -> int:
+    """Record the engine's decisions (masks resolved) in order, by ``author_id``, and apply them;
+    returns how many. (The project folder's decisions at its first import, and those ``mcae label``
+    makes.) Written as a Load is, batch by batch, with a few statements per batch and the masks'
+    classes recomputed once at the end: no ORM object per mask, whatever the city's size."""
+    project = project_row(session, project_id)
+    touched: set[int] = set()
+    for start in range(0, len(decisions), batch):
+        part = decisions[start:start + batch]
+        keys = [_mask_keys(d) for d in part]
+        pks = _mask_pks(session, project_id, {k for ks in keys for k in ks}, present_only=False)
+        lines = []
+        for number, (d, ks) in enumerate(zip(part, keys, strict=True), start=start + 1):
+            missing = next((k for k in ks if k not in pks), None)
+            if missing is not None:
+                raise InputError(f"decision {number}: no mask {missing[1]} in patch {missing[0]}")
+            lines.append(Line(number=number, target=d.target, class_id=d.class_id,
+                              fine_class=check_fine(project, d.class_id, d.fine_class), neighbourhood=d.neighbourhood,
+                              group=d.group, patch=d.patch, mask=d.mask, author_id=author_id, at=_time(d, number),
+                              source=d.source or source, model_version=d.model_version,
+                              masks=array("q", (pks[k] for k in ks))))
+        _insert(session, project_id, author_id, lines, restore=False)
+        touched.update(pk for line in lines for pk in line.masks)
+    recompute_bulk(session, sorted(touched))
+    return len(decisions)
+
+
+def _mask_keys(d: EngineDecision) -> list[tuple[str, int]]:
+    if d.target == "group":
+        return [(str(p), int(i)) for p, i in (d.masks or [])]
+    return [(d.patch or "", int(d.mask or 0))]
+
+
+def _time(d: EngineDecision, number: int) -> dt.datetime:
+    try:
+        at = dt.datetime.fromisoformat(d.at) if d.at else utcnow()
+    except ValueError:
+        raise InputError(f"decision {number}: `at` is not an ISO 8601 time") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.timezone.utc)
 
 
 def _insert(session: Session, project_id: str, user_id: int, lines: list[Line], restore: bool) -> None:

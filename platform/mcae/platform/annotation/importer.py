@@ -336,14 +336,14 @@ def _mark_absent(session: Session, project_id: str, seen: np.ndarray) -> int:
 
 def _import_decisions_file(session: Session, project: EngineProject, project_id: str) -> int:
     """The decisions made before the project came into the database, in their order."""
-    from mcae.platform.annotation.service import apply_engine_decisions
+    from mcae.platform.annotation.dump_load import load_engine_decisions
 
     decisions = read_decisions(project)
     if not decisions:
         return 0
     decisions = resolve(decisions, _mask_table(project))
     author = system_user(session)
-    return apply_engine_decisions(session, project_id, decisions, author.id, source="file")
+    return load_engine_decisions(session, project_id, decisions, author.id, source="file")
 
 
 def engine_decisions(session: Session, project_id: str, reviewed_only: bool = False) -> list[EngineDecision]:

@@ -51,12 +51,12 @@ def record_command_decisions(session: Session, project_id: str, decisions: list[
     """Record decisions a command made (``mcae label``: a file, the simulated expert) as the API
     records a Load: by the ``engine`` user, now, from ``source``, with the project's model version
     (a file's own author, time, source and version are not taken). Returns how many."""
-    from mcae.platform.annotation.service import apply_engine_decisions
+    from mcae.platform.annotation.dump_load import load_engine_decisions
 
     model_version = project_row(session, project_id).model_version
     stamped = [d.model_copy(update={"author": None, "at": None, "id": None, "source": source,
                                     "model_version": model_version}) for d in decisions]
-    return apply_engine_decisions(session, project_id, stamped, system_user(session).id, source=source)
+    return load_engine_decisions(session, project_id, stamped, system_user(session).id, source=source)
 
 
 def import_folder(session: Session, root: str | Path, project_id: str, **options: Any) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.errors import InputError
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.auth import CurrentUser
@@ -242,37 +241,6 @@ def edit_project(session: Session, project_id: str, user: CurrentUser, body: sch
         session.refresh(project)
     History.record(session, project_id, user.id, "edit", "project", project_id, before=before, after=changes)
     return project
-
-
-def apply_engine_decisions(session: Session, project_id: str, decisions: list[EngineDecision], author_id: int,
-                           source: str) -> int:
-    """Record the engine's decisions (masks resolved) in order, by ``author_id``, and apply them;
-    returns how many. (The project's own decisions file at its first import; Load is
-    ``dump_load.load``.)"""
-    project = project_row(session, project_id)
-    masks = {(m.patch, m.mask_id): m for m in session.scalars(select(Mask).where(Mask.project_id == project_id))}
-    touched: set[int] = set()
-    for number, d in enumerate(decisions, start=1):
-        keys = [(p, int(i)) for p, i in (d.masks or [])] if d.target == "group" else [(d.patch or "", int(d.mask or 0))]
-        found = [masks.get(k) for k in keys]
-        if any(m is None for m in found):
-            missing = keys[found.index(None)]
-            raise InputError(f"decision {number}: no mask {missing[1]} in patch {missing[0]}")
-        try:
-            at = dt.datetime.fromisoformat(d.at) if d.at else utcnow()
-        except ValueError:
-            raise InputError(f"decision {number}: `at` is not an ISO 8601 time") from None
-        at = at if at.tzinfo is not None else at.replace(tzinfo=dt.timezone.utc)
-        decision = new_decision(session, project, author_id, found, target=d.target,  # type: ignore[arg-type]
-                                 class_id=d.class_id, fine_class=check_fine(project, d.class_id, d.fine_class),
-                                 neighbourhood=d.neighbourhood,
-                                 group_key=d.group, patch=d.patch, mask_id=d.mask, source=d.source or source,
-                                 model_version=d.model_version, created_at=at)
-        History.record(session, project_id, author_id, "load", "decision", str(decision.id), after={
-            "target": d.target, "class": d.class_id, "masks": len(found), "source": source})
-        touched.update(m.id for m in found)  # type: ignore[union-attr]
-    recompute(session, sorted(touched))
-    return len(decisions)
 
 
 # -- helpers ---------------------------------------------------------------------------------
