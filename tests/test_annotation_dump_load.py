@@ -142,3 +142,29 @@ def test_export_dataset_dense_from_checked_patches_only(service: Service, tmp_pa
     assert [item["id"] for item in dense] == [patch["name"]] and manifest["dense_patches"] == [patch["name"]]
     assert all("label_sparse" in item for item in manifest["items"])
     assert sum(item["labelled_fraction_sparse"] > 0 for item in manifest["items"]) >= 1
+
+
+def test_engine_decisions_naming_an_unknown_mask_are_refused_whole(service: Service) -> None:
+    """``mcae label`` into the database: a decision whose mask the database lacks (a folder
+    re-segmented since) is refused with its number, and none of the batch is written."""
+    from mcae.inference.decisions import Decision as EngineDecision
+    from mcae.inference.errors import InputError
+    from mcae.platform.annotation.dump_load import load_engine_decisions
+    from mcae.platform.annotation.importer import system_user
+
+    db = Database(service.url)
+    with db.reader() as session:
+        before = len(engine_decisions(session, service.project))
+    group = service.get(service.p("/neighbourhoods")).json()["items"][0]["name"]
+    first = service.get(service.p(f"/neighbourhoods/{group}/groups")).json()[0]
+    good = EngineDecision.model_validate({"target": "group", "neighbourhood": group, "group": first["key"],
+                                          "class": 5, "masks": [[m["patch"], m["mask_id"]] for m in service.get(
+                                              service.group_url(first, "/masks"), params={"per_page": 48}
+                                          ).json()["items"]]})
+    patch = good.masks[0][0]  # type: ignore[index]
+    bad = EngineDecision.model_validate({"target": "mask", "patch": patch, "mask": 99_999, "class": 5})
+    with pytest.raises(InputError, match=f"decision 2: no mask 99999 in patch {patch}"), db.session() as session:
+        load_engine_decisions(session, service.project, [good, bad], system_user(session).id, source="simulated")
+    with db.reader() as session:
+        assert len(engine_decisions(session, service.project)) == before
+    db.dispose()

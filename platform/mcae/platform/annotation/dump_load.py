@@ -17,6 +17,7 @@ from array import array
 from collections import Counter
 from typing import IO
 
+import numpy as np
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,7 @@ from mcae.platform.annotation import schemas
 from mcae.platform.annotation.auth import CurrentUser
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.importer import engine_decisions
-from mcae.platform.annotation.load_lines import Line, Stamp, _mask_pks, checked_lines, read_lines
+from mcae.platform.annotation.load_lines import Line, Stamp, checked_lines, read_lines
 from mcae.platform.annotation.lookups import project_row
 from mcae.platform.annotation.mask_classes import chunks, recompute_bulk
 from mcae.platform.annotation.models import Base, History, Mask, utcnow
@@ -87,25 +88,49 @@ def load_engine_decisions(session: Session, project_id: str, decisions: list[Eng
     makes.) Written as a Load is, batch by batch, with a few statements per batch and the masks'
     classes recomputed once at the end: no ORM object per mask, whatever the city's size."""
     project = project_row(session, project_id)
+    pks = MaskPks(session, project_id)
     touched: set[int] = set()
     for start in range(0, len(decisions), batch):
-        part = decisions[start:start + batch]
-        keys = [_mask_keys(d) for d in part]
-        pks = _mask_pks(session, project_id, {k for ks in keys for k in ks}, present_only=False)
         lines = []
-        for number, (d, ks) in enumerate(zip(part, keys, strict=True), start=start + 1):
-            missing = next((k for k in ks if k not in pks), None)
-            if missing is not None:
-                raise InputError(f"decision {number}: no mask {missing[1]} in patch {missing[0]}")
+        for number, d in enumerate(decisions[start:start + batch], start=start + 1):
+            found = array("q")
+            for patch, mask in _mask_keys(d):
+                pk = pks.get(patch, mask)
+                if pk is None:
+                    raise InputError(f"decision {number}: no mask {mask} in patch {patch}")
+                found.append(pk)
             lines.append(Line(number=number, target=d.target, class_id=d.class_id,
                               fine_class=check_fine(project, d.class_id, d.fine_class), neighbourhood=d.neighbourhood,
                               group=d.group, patch=d.patch, mask=d.mask, author_id=author_id, at=_time(d, number),
-                              source=d.source or source, model_version=d.model_version,
-                              masks=array("q", (pks[k] for k in ks))))
+                              source=d.source or source, model_version=d.model_version, masks=found))
         _insert(session, project_id, author_id, lines, restore=False)
         touched.update(pk for line in lines for pk in line.masks)
     recompute_bulk(session, sorted(touched))
     return len(decisions)
+
+
+class MaskPks:
+    """``(patch, mask id) -> primary key`` of a project's masks: each patch's read once, by its
+    index, and kept as an array (8 bytes a mask id), so a city's decisions resolve in one query a
+    patch rather than one lookup a mask."""
+
+    def __init__(self, session: Session, project_id: str) -> None:
+        self.session, self.project_id = session, project_id
+        self.patches: dict[str, np.ndarray] = {}
+
+    def get(self, patch: str, mask_id: int) -> int | None:
+        table = self.patches.get(patch)
+        if table is None:
+            table = self.patches[patch] = self._read(patch)
+        pk = int(table[mask_id]) if 0 <= mask_id < len(table) else 0
+        return pk or None
+
+    def _read(self, patch: str) -> np.ndarray:
+        rows = np.asarray(self.session.execute(select(Mask.mask_id, Mask.id).where(
+            Mask.project_id == self.project_id, Mask.patch == patch)).all(), dtype=np.int64).reshape(-1, 2)
+        table = np.zeros(int(rows[:, 0].max()) + 1 if len(rows) else 0, np.int64)
+        table[rows[:, 0]] = rows[:, 1]
+        return table
 
 
 def _mask_keys(d: EngineDecision) -> list[tuple[str, int]]:
