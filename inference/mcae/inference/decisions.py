@@ -142,10 +142,18 @@ def resolve(decisions: list[Decision], groups: pd.DataFrame) -> list[Decision]:
 
     Vectorised over the city's masks (no Python object per mask): a group's members are
     positions of ``groups``, and the masks the decisions name are joined against it."""
+    missing = _unknown_masks(decisions, groups)
+    for d in decisions:
+        if d.target == "mask" and (d.patch, d.mask) in missing:
+            raise InputError(f"no mask {d.mask} in patch {d.patch} (or it lies in a neighbour's core)")
+    return list(iter_resolved(decisions, groups))
+
+
+def iter_resolved(decisions: Iterable[Decision], groups: pd.DataFrame) -> Iterator[Decision]:
+    """Each group decision with its member masks filled in, one decision at a time (an unknown
+    group is refused; the masks a mask decision names are checked by whoever records it)."""
     members = groups.groupby(["neighbourhood", "group"], sort=False).indices
     patches, mask_ids = groups["patch"].to_numpy(), groups["mask_id"].to_numpy()
-    missing = _unknown_masks(decisions, groups)
-    out = []
     for d in decisions:
         if d.target == "group" and d.masks is None:
             rows = members.get((d.neighbourhood, d.group))
@@ -153,10 +161,7 @@ def resolve(decisions: list[Decision], groups: pd.DataFrame) -> list[Decision]:
                 raise InputError(f"no group {d.group} in neighbourhood {d.neighbourhood}")
             d = d.model_copy(update={"masks": [(str(p), int(m)) for p, m in
                                                zip(patches[rows], mask_ids[rows], strict=True)]})
-        elif d.target == "mask" and (d.patch, d.mask) in missing:
-            raise InputError(f"no mask {d.mask} in patch {d.patch} (or it lies in a neighbour's core)")
-        out.append(d)
-    return out
+        yield d
 
 
 def _unknown_masks(decisions: list[Decision], groups: pd.DataFrame) -> set[tuple[str, int]]:

@@ -11,10 +11,12 @@ only an admin's restore keeps the file's authors and times, and records who rest
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import time
 from array import array
 from collections import Counter
+from collections.abc import Iterable
 from typing import IO
 
 import numpy as np
@@ -81,18 +83,20 @@ def load(database: Database, project_id: str, user: CurrentUser, file: IO[bytes]
     return summary
 
 
-def load_engine_decisions(session: Session, project_id: str, decisions: list[EngineDecision], author_id: int,
+def load_engine_decisions(session: Session, project_id: str, decisions: Iterable[EngineDecision], author_id: int,
                           source: str, batch: int = ENGINE_BATCH) -> int:
     """Record the engine's decisions (masks resolved) in order, by ``author_id``, and apply them;
     returns how many. (The project folder's decisions at its first import, and those ``mcae label``
-    makes.) Written as a Load is, batch by batch, with a few statements per batch and the masks'
-    classes recomputed once at the end: no ORM object per mask, whatever the city's size."""
+    makes.) Written as a Load is, batch by batch, with a few statements per batch and the batch's
+    masks' classes recomputed after it (a mask a later batch decides again is recomputed again:
+    the last recompute sees every decision): memory is one batch, whatever the city's size."""
     project = project_row(session, project_id)
     pks = MaskPks(session, project_id)
-    touched: set[int] = set()
-    for start in range(0, len(decisions), batch):
+    count = 0
+    stream = iter(decisions)
+    while part := list(itertools.islice(stream, batch)):
         lines = []
-        for number, d in enumerate(decisions[start:start + batch], start=start + 1):
+        for number, d in enumerate(part, start=count + 1):
             found = array("q")
             for patch, mask in _mask_keys(d):
                 pk = pks.get(patch, mask)
@@ -104,9 +108,9 @@ def load_engine_decisions(session: Session, project_id: str, decisions: list[Eng
                               group=d.group, patch=d.patch, mask=d.mask, author_id=author_id, at=_time(d, number),
                               source=d.source or source, model_version=d.model_version, masks=found))
         _insert(session, project_id, author_id, lines, restore=False)
-        touched.update(pk for line in lines for pk in line.masks)
-    recompute_bulk(session, sorted(touched))
-    return len(decisions)
+        recompute_bulk(session, sorted({pk for line in lines for pk in line.masks}))
+        count += len(part)
+    return count
 
 
 class MaskPks:

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from mcae.inference.decisions import DATABASE_STORE, read_decisions, resolve
+from mcae.inference.decisions import DATABASE_STORE, iter_decisions, iter_resolved
 from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.project import Project as EngineProject
 from mcae.platform.annotation import bulk_load, counters, mask_stream
@@ -158,15 +158,6 @@ def _locator(session: Session) -> str:
 
 def _in_database(project: EngineProject) -> bool:
     return project.manifest.get("decisions_store") == DATABASE_STORE
-
-
-def _mask_table(project: EngineProject) -> pd.DataFrame:
-    """The whole mask table in memory: only for the (small) decisions file of a first import."""
-    groups = project.groups()
-    masks = project.masks()[["patch", "mask_id", "row0", "col0", "row1", "col1"]]
-    table = groups.merge(masks, on=["patch", "mask_id"], how="left")
-    table["mask_id"] = table["mask_id"].astype("int64")
-    return table
 
 
 def _import_patches(session: Session, project: EngineProject, project_id: str) -> None:
@@ -335,15 +326,14 @@ def _mark_absent(session: Session, project_id: str, seen: np.ndarray) -> int:
 
 
 def _import_decisions_file(session: Session, project: EngineProject, project_id: str) -> int:
-    """The decisions made before the project came into the database, in their order."""
+    """The decisions made before the project came into the database, in their order: read line
+    by line, each group decision's masks filled in from ``groups.parquet`` as it comes."""
     from mcae.platform.annotation.dump_load import load_engine_decisions
 
-    decisions = read_decisions(project)
-    if not decisions:
-        return 0
-    decisions = resolve(decisions, _mask_table(project))
+    groups = project.groups(columns=["patch", "mask_id", "neighbourhood", "group"])
     author = system_user(session)
-    return load_engine_decisions(session, project_id, decisions, author.id, source="file")
+    return load_engine_decisions(session, project_id, iter_resolved(iter_decisions(project), groups), author.id,
+                                 source="file")
 
 
 def engine_decisions(session: Session, project_id: str, reviewed_only: bool = False) -> list[EngineDecision]:
