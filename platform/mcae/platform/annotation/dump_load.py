@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import IO
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from mcae.inference.decisions import Decision as EngineDecision
@@ -92,7 +92,7 @@ def load_engine_decisions(session: Session, project_id: str, decisions: Iterable
     the last recompute sees every decision): memory is one batch, whatever the city's size."""
     project = project_row(session, project_id)
     pks = MaskPks(session, project_id)
-    count = 0
+    count = batches = 0
     stream = iter(decisions)
     while part := list(itertools.islice(stream, batch)):
         lines = []
@@ -108,9 +108,19 @@ def load_engine_decisions(session: Session, project_id: str, decisions: Iterable
                               group=d.group, patch=d.patch, mask=d.mask, author_id=author_id, at=_time(d, number),
                               source=d.source or source, model_version=d.model_version, masks=found))
         _insert(session, project_id, author_id, lines, restore=False)
+        batches += 1
+        if batches & (batches - 1) == 0:  # 1, 2, 4, 8 ... batches in: the tables doubled since
+            fresh_statistics(session)
         recompute_bulk(session, sorted({pk for line in lines for pk in line.masks}))
         count += len(part)
     return count
+
+
+def fresh_statistics(session: Session) -> None:
+    """On PostgreSQL, ANALYZE the decisions tables a long load is filling: planned on the
+    statistics of an empty table, each batch's recompute scanned all decisions so far."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE decisions, decision_masks"))
 
 
 class MaskPks:
