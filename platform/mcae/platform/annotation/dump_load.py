@@ -31,7 +31,7 @@ from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.importer import engine_decisions
 from mcae.platform.annotation.load_lines import Line, Stamp, checked_lines, read_lines
 from mcae.platform.annotation.lookups import project_row
-from mcae.platform.annotation.mask_classes import chunks, recompute_bulk
+from mcae.platform.annotation.mask_classes import chunks, finish_groups, recompute_bulk
 from mcae.platform.annotation.models import Base, History, Mask, utcnow
 from mcae.platform.annotation.service import check_fine
 from mcae.platform.annotation.views import class_name
@@ -93,6 +93,7 @@ def load_engine_decisions(session: Session, project_id: str, decisions: Iterable
     project = project_row(session, project_id)
     pks = MaskPks(session, project_id)
     count = batches = 0
+    groups: set[int] = set()
     stream = iter(decisions)
     while part := list(itertools.islice(stream, batch)):
         lines = []
@@ -111,8 +112,9 @@ def load_engine_decisions(session: Session, project_id: str, decisions: Iterable
         batches += 1
         if batches & (batches - 1) == 0:  # 1, 2, 4, 8 ... batches in: the tables doubled since
             fresh_statistics(session)
-        recompute_bulk(session, sorted({pk for line in lines for pk in line.masks}))
+        recompute_bulk(session, sorted({pk for line in lines for pk in line.masks}), groups)
         count += len(part)
+    finish_groups(session, groups)  # once: a batch's decisions touch groups all over the city
     return count
 
 

@@ -183,10 +183,13 @@ def mix_weights(session: Session, group_ids: list[int]) -> dict[int, list[float]
     return {int(g): [round(float(v), 6) for v in row] for g, row in zip(ids, sums, strict=True)}
 
 
-def recompute_bulk(session: Session, mask_pks: list[int]) -> int:
+def recompute_bulk(session: Session, mask_pks: list[int], changed_groups: set[int] | None = None) -> int:
     """``recompute`` for many masks at once (Load): the same rules and version bumps, read and
     written with a few Core statements per chunk instead of one ORM object per mask. Returns
-    how many masks changed. (The session must not hold these masks as objects it trusts.)"""
+    how many masks changed. (The session must not hold these masks as objects it trusts.)
+
+    With ``changed_groups``, the groups whose masks changed are added to it and their versions
+    and totals are left to the caller (``finish_groups``, once after many batches)."""
     small = small_groups(session, lock_groups_of(session, mask_pks))
     forced = in_force(session, mask_pks)
     conn = session.connection()
@@ -219,6 +222,14 @@ def recompute_bulk(session: Session, mask_pks: list[int]) -> int:
         changed += len(values)
     if deltas is not None:
         deltas.apply(session)
+    if changed_groups is not None:
+        changed_groups.update(groups)
+    else:
+        finish_groups(session, groups)
+    return changed
+
+
+def finish_groups(session: Session, groups: set[int]) -> None:
+    """Bump these groups' versions and recount their totals after their masks changed."""
     bump_groups(session, groups)
     refresh_totals(session, groups)
-    return changed
