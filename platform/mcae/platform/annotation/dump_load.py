@@ -20,19 +20,20 @@ from collections.abc import Iterable
 from typing import IO
 
 import numpy as np
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.errors import InputError
-from mcae.platform.annotation import schemas
+from mcae.platform.annotation import counters, decision_sets, schemas
 from mcae.platform.annotation.auth import CurrentUser
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.importer import engine_decisions
 from mcae.platform.annotation.load_lines import Line, Stamp, checked_lines, read_lines
 from mcae.platform.annotation.lookups import project_row
-from mcae.platform.annotation.mask_classes import chunks, finish_groups, recompute_bulk
-from mcae.platform.annotation.models import Base, History, Mask, utcnow
+from mcae.platform.annotation.mask_classes import finish_groups, recompute_bulk
+from mcae.platform.annotation.mask_keys import MaskPks
+from mcae.platform.annotation.models import Base, History, utcnow
 from mcae.platform.annotation.service import check_fine
 from mcae.platform.annotation.views import class_name
 from mcae.platform.errors import Conflict, Forbidden
@@ -84,12 +85,14 @@ def load(database: Database, project_id: str, user: CurrentUser, file: IO[bytes]
 
 
 def load_engine_decisions(session: Session, project_id: str, decisions: Iterable[EngineDecision], author_id: int,
-                          source: str, batch: int = ENGINE_BATCH) -> int:
+                          source: str, batch: int = ENGINE_BATCH, recount: bool = True) -> int:
     """Record the engine's decisions (masks resolved) in order, by ``author_id``, and apply them;
     returns how many. (The project folder's decisions at its first import, and those ``mcae label``
-    makes.) Written as a Load is, batch by batch, with a few statements per batch and the batch's
-    masks' classes recomputed after it (a mask a later batch decides again is recomputed again:
-    the last recompute sees every decision): memory is one batch, whatever the city's size."""
+    makes.) Written batch by batch, set-based (``decision_sets``): a few statements per batch,
+    the batch's masks' classes recomputed after it (a mask a later batch decides again is
+    recomputed again: the last recompute sees every decision), memory one batch, whatever the
+    city's size. A bulk write: the changed groups' totals are refreshed once at the end, and the
+    project's counters recounted (``recount``; an import, which recounts after, passes False)."""
     project = project_row(session, project_id)
     pks = MaskPks(session, project_id)
     count = batches = 0
@@ -112,9 +115,11 @@ def load_engine_decisions(session: Session, project_id: str, decisions: Iterable
         batches += 1
         if batches & (batches - 1) == 0:  # 1, 2, 4, 8 ... batches in: the tables doubled since
             fresh_statistics(session)
-        recompute_bulk(session, sorted({pk for line in lines for pk in line.masks}), groups)
+        groups |= decision_sets.recompute(session)[1]
         count += len(part)
     finish_groups(session, groups)  # once: a batch's decisions touch groups all over the city
+    if recount and count:
+        counters.recount(session, project_id)
     return count
 
 
@@ -123,30 +128,6 @@ def fresh_statistics(session: Session) -> None:
     statistics of an empty table, each batch's recompute scanned all decisions so far."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("ANALYZE decisions, decision_masks"))
-
-
-class MaskPks:
-    """``(patch, mask id) -> primary key`` of a project's masks: each patch's read once, by its
-    index, and kept as an array (8 bytes a mask id), so a city's decisions resolve in one query a
-    patch rather than one lookup a mask."""
-
-    def __init__(self, session: Session, project_id: str) -> None:
-        self.session, self.project_id = session, project_id
-        self.patches: dict[str, np.ndarray] = {}
-
-    def get(self, patch: str, mask_id: int) -> int | None:
-        table = self.patches.get(patch)
-        if table is None:
-            table = self.patches[patch] = self._read(patch)
-        pk = int(table[mask_id]) if 0 <= mask_id < len(table) else 0
-        return pk or None
-
-    def _read(self, patch: str) -> np.ndarray:
-        rows = np.asarray(self.session.execute(select(Mask.mask_id, Mask.id).where(
-            Mask.project_id == self.project_id, Mask.patch == patch)).all(), dtype=np.int64).reshape(-1, 2)
-        table = np.zeros(int(rows[:, 0].max()) + 1 if len(rows) else 0, np.int64)
-        table[rows[:, 0]] = rows[:, 1]
-        return table
 
 
 def _mask_keys(d: EngineDecision) -> list[tuple[str, int]]:
@@ -164,14 +145,10 @@ def _time(d: EngineDecision, number: int) -> dt.datetime:
 
 
 def _insert(session: Session, project_id: str, user_id: int, lines: list[Line], restore: bool) -> None:
-    """One batch: its decisions, their masks (with the state before) and history, a few statements."""
+    """One batch: its decisions, their masks (with the state before, ``decision_sets.write_links``)
+    and history, a few statements."""
     if not lines:
         return
-    pks = sorted({pk for line in lines for pk in line.masks})
-    before: dict[int, tuple[int | None, str | None, int | None]] = {}
-    for part in chunks(pks):
-        before.update({pk: (c, f, d) for pk, c, f, d in session.execute(
-            select(Mask.id, Mask.class_id, Mask.fine_class, Mask.decision_id).where(Mask.id.in_(part)))})
     rows = [{"project_id": project_id, "target": line.target, "class_id": line.class_id,
              "fine_class": line.fine_class, "neighbourhood": line.neighbourhood, "group_key": line.group,
              "patch": line.patch, "mask_id": line.mask, "model_version": line.model_version,
@@ -182,13 +159,10 @@ def _insert(session: Session, project_id: str, user_id: int, lines: list[Line], 
     decisions = Base.metadata.tables["decisions"]
     ids = list(conn.execute(insert(decisions).returning(decisions.c.id, sort_by_parameter_order=True),
                             rows).scalars())
-    links = [(ident, pk, before[pk][0], before[pk][1], before[pk][2])
-             for ident, line in zip(ids, lines, strict=True) for pk in line.masks]
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"  # plain rows straight to the driver: the
-    sql = (f"INSERT INTO decision_masks (decision_id, mask_pk, before_class, before_fine, before_decision) "
-           f"VALUES ({', '.join([mark] * 5)})")  # mask links are most of a Load's rows
-    for start in range(0, len(links), 5000):
-        conn.exec_driver_sql(sql, links[start:start + 5000])
+    sizes = [len(line.masks) for line in lines]
+    masks = np.concatenate([np.frombuffer(line.masks, np.int64) for line in lines if line.masks] or
+                           [np.zeros(0, np.int64)])
+    decision_sets.write_links(session, np.column_stack([np.repeat(np.asarray(ids, np.int64), sizes), masks]))
     now = utcnow()
     conn.execute(insert(Base.metadata.tables["history"]), [
         {"project_id": project_id, "at": now, "user_id": user_id, "action": "restore" if restore else "load",

@@ -333,7 +333,7 @@ def _import_decisions_file(session: Session, project: EngineProject, project_id:
     groups = project.groups(columns=["patch", "mask_id", "neighbourhood", "group"])
     author = system_user(session)
     return load_engine_decisions(session, project_id, iter_resolved(iter_decisions(project), groups), author.id,
-                                 source="file")
+                                 source="file", recount=False)  # import_project recounts after
 
 
 def engine_decisions(session: Session, project_id: str, reviewed_only: bool = False) -> list[EngineDecision]:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.errors import InputError
+from mcae.platform.annotation.mask_keys import MaskPks
 from mcae.platform.annotation.models import Group, Mask, Project, User
 from mcae.platform.annotation.service import check_fine
 from mcae.tiles.errors import CapExceeded
@@ -87,6 +88,7 @@ def checked_lines(session: Session, project: Project, items: Iterable[tuple[int,
                   stamp: Stamp, batch: int) -> Iterator[Line]:
     """Each line validated and stamped, masks resolved ``batch`` lines at a time."""
     authors: dict[str, int] = {}
+    pks = MaskPks(session, project.id)
     pending: list[tuple[Line, EngineDecision]] = []
     for number, item in items:
         try:
@@ -109,9 +111,9 @@ def checked_lines(session: Session, project: Project, items: Iterable[tuple[int,
         pending.append((Line(number, d.target, d.class_id, fine, d.neighbourhood, d.group, d.patch, d.mask,
                              author_id, at, source, model_version), d))
         if len(pending) >= batch:
-            yield from _resolved(session, project.id, pending)
+            yield from _resolved(session, project.id, pending, pks)
             pending = []
-    yield from _resolved(session, project.id, pending)
+    yield from _resolved(session, project.id, pending, pks)
 
 
 def _reason(exc: Exception) -> str:
@@ -145,14 +147,12 @@ def _time(text: str, number: int) -> dt.datetime:
     return at
 
 
-def _resolved(session: Session, project_id: str, pending: list[tuple[Line, EngineDecision]]) -> Iterator[Line]:
-    """Resolve a batch's masks in a few queries: group members, listed masks, single masks."""
+def _resolved(session: Session, project_id: str, pending: list[tuple[Line, EngineDecision]],
+              pks: MaskPks) -> Iterator[Line]:
+    """Resolve a batch's masks in a few queries: group members, then listed and single masks
+    by ``pks`` (each patch read once per Load)."""
     groups = {(d.neighbourhood or "", d.group or "") for _, d in pending if d.target == "group" and d.masks is None}
-    listed = {(str(p), int(m)) for _, d in pending if d.target == "group" and d.masks is not None for p, m in d.masks}
-    single = {(d.patch or "", int(d.mask or 0)) for _, d in pending if d.target == "mask"}
     members = _group_members(session, project_id, groups)
-    any_mask = _mask_pks(session, project_id, listed, present_only=False)
-    present = _mask_pks(session, project_id, single, present_only=True)
     for line, d in pending:
         if d.target == "group" and d.masks is None:
             found = members.get((d.neighbourhood or "", d.group or ""))
@@ -161,12 +161,12 @@ def _resolved(session: Session, project_id: str, pending: list[tuple[Line, Engin
             line.masks.extend(found)
         elif d.target == "group":
             for p, m in d.masks or []:
-                pk = any_mask.get((str(p), int(m)))
+                pk = pks.get(str(p), int(m))
                 if pk is None:
                     raise InputError(f"decisions:{line.number}: no mask {m} in patch {p}")
                 line.masks.append(pk)
         else:
-            pk = present.get((d.patch or "", int(d.mask or 0)))
+            pk = pks.get(d.patch or "", int(d.mask or 0), live_only=True)
             if pk is None:
                 raise InputError(f"decisions:{line.number}: no mask {d.mask} in patch {d.patch} "
                                  "(or it lies in a neighbour's core)")
@@ -194,16 +194,3 @@ def _group_members(session: Session, project_id: str, keys: set[tuple[str, str]]
                 if gid is not None:
                     out[ids[gid]].append(pk)
     return {k: v for k, v in out.items() if v}
-
-
-def _mask_pks(session: Session, project_id: str, keys: set[tuple[str, int]],
-              present_only: bool) -> dict[tuple[str, int], int]:
-    out: dict[tuple[str, int], int] = {}
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), KEYS_PER_QUERY):
-        query = select(Mask.patch, Mask.mask_id, Mask.id).where(
-            Mask.project_id == project_id, tuple_(Mask.patch, Mask.mask_id).in_(ordered[start:start + KEYS_PER_QUERY]))
-        if present_only:
-            query = query.where(Mask.present.is_(True), Mask.group_id.is_not(None))
-        out.update({(p, int(m)): pk for p, m, pk in session.execute(query)})
-    return out
