@@ -17,10 +17,10 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Iterable
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
-from sqlalchemy import insert, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from mcae.inference.decisions import Decision as EngineDecision
@@ -73,6 +73,7 @@ def load(database: Database, project_id: str, user: CurrentUser, file: IO[bytes]
         if project.version != seen_version:
             raise Conflict("the project was re-imported or edited while the file was checked; nothing was "
                            "loaded: load it again")
+        decision_sets.begin(session)
         for start in range(0, len(lines), limits.batch_lines):
             _insert(session, project_id, user.id, lines[start:start + limits.batch_lines], restore)
         recompute_bulk(session, sorted({pk for line in lines for pk in line.masks}))
@@ -85,18 +86,20 @@ def load(database: Database, project_id: str, user: CurrentUser, file: IO[bytes]
 
 
 def load_engine_decisions(session: Session, project_id: str, decisions: Iterable[EngineDecision], author_id: int,
-                          source: str, batch: int = ENGINE_BATCH, recount: bool = True) -> int:
+                          source: str, batch: int = ENGINE_BATCH, recount: bool = True, first: bool = False) -> int:
     """Record the engine's decisions (masks resolved) in order, by ``author_id``, and apply them;
     returns how many. (The project folder's decisions at its first import, and those ``mcae label``
     makes.) Written batch by batch, set-based (``decision_sets``): a few statements per batch,
     the batch's masks' classes recomputed after it (a mask a later batch decides again is
     recomputed again: the last recompute sees every decision), memory one batch, whatever the
-    city's size. A bulk write: the changed groups' totals are refreshed once at the end, and the
-    project's counters recounted (``recount``; an import, which recounts after, passes False)."""
+    city's size. A bulk write: the masks are rewritten and the changed groups' totals refreshed
+    once at the end, and the project's counters recounted (``recount``; an import, which recounts
+    after, passes False). ``first``: a first import's, which holds its groups' locks already and
+    takes the classes it brings in as the published map's."""
     project = project_row(session, project_id)
     pks = MaskPks(session, project_id)
     count = batches = 0
-    groups: set[int] = set()
+    decision_sets.begin(session)
     stream = iter(decisions)
     while part := list(itertools.islice(stream, batch)):
         lines = []
@@ -113,10 +116,12 @@ def load_engine_decisions(session: Session, project_id: str, decisions: Iterable
                               source=d.source or source, model_version=d.model_version, masks=found))
         _insert(session, project_id, author_id, lines, restore=False)
         batches += 1
-        if batches & (batches - 1) == 0:  # 1, 2, 4, 8 ... batches in: the tables doubled since
+        doubled = batches & (batches - 1) == 0  # 1, 2, 4, 8 ... batches in: the tables doubled since
+        if doubled:
             fresh_statistics(session)
-        groups |= decision_sets.recompute(session)[1]
+        decision_sets.recompute(session, lock=not first, analyze=doubled)
         count += len(part)
+    groups = decision_sets.finish(session, mapped=first)[1]
     finish_groups(session, groups)  # once: a batch's decisions touch groups all over the city
     if recount and count:
         counters.recount(session, project_id)
@@ -155,21 +160,38 @@ def _insert(session: Session, project_id: str, user_id: int, lines: list[Line], 
              "author_id": line.author_id, "created_at": line.at, "source": line.source, "pass_no": 1,
              "state": "active", "review": "pending", "restored_by": user_id if restore else None}
             for line in lines]
-    conn = session.connection()  # Core executemany: the ORM's bulk path costs more than the database
-    decisions = Base.metadata.tables["decisions"]
-    ids = list(conn.execute(insert(decisions).returning(decisions.c.id, sort_by_parameter_order=True),
-                            rows).scalars())
+    ids = _insert_decisions(session, rows)
     sizes = [len(line.masks) for line in lines]
     masks = np.concatenate([np.frombuffer(line.masks, np.int64) for line in lines if line.masks] or
                            [np.zeros(0, np.int64)])
     decision_sets.write_links(session, np.column_stack([np.repeat(np.asarray(ids, np.int64), sizes), masks]))
     now = utcnow()
-    conn.execute(insert(Base.metadata.tables["history"]), [
-        {"project_id": project_id, "at": now, "user_id": user_id, "action": "restore" if restore else "load",
-         "entity": "decision", "entity_id": str(ident), "before": None,
-         "after": {"target": line.target, "class": line.class_id, "masks": len(line.masks), "source": line.source,
-                   "line": line.number}}
-        for ident, line in zip(ids, lines, strict=True)])
+    history = [{"project_id": project_id, "at": now, "user_id": user_id, "action": "restore" if restore else "load",
+                "entity": "decision", "entity_id": str(ident), "before": None,
+                "after": {"target": line.target, "class": line.class_id, "masks": len(line.masks),
+                          "source": line.source, "line": line.number}}
+               for ident, line in zip(ids, lines, strict=True)]
+    if session.get_bind().dialect.name == "postgresql":
+        decision_sets.copy_rows(session, "history", list(history[0]), (list(h.values()) for h in history))
+    else:
+        session.connection().execute(insert(Base.metadata.tables["history"]), history)
+
+
+def _insert_decisions(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """The rows into ``decisions``; returns their ids, in order. PostgreSQL: ids drawn from the
+    sequence, rows copied (``COPY``); SQLite (one writer, whose lock this transaction holds): the
+    ids SQLite would give them (the largest so far, plus one: no AUTOINCREMENT), one ``executemany``."""
+    if session.get_bind().dialect.name == "postgresql":
+        ids = decision_sets.new_ids(session, "decisions", len(rows))
+        decision_sets.copy_rows(session, "decisions", ["id", *rows[0]],
+                                ([ident, *row.values()] for ident, row in zip(ids, rows, strict=True)))
+        return ids
+    decisions = Base.metadata.tables["decisions"]  # Core: the ORM's bulk path costs more than the database
+    connection = session.connection()
+    last = int(connection.execute(select(func.coalesce(func.max(decisions.c.id), 0))).scalar_one())
+    ids = list(range(last + 1, last + 1 + len(rows)))
+    connection.execute(insert(decisions), [{"id": ident, **row} for ident, row in zip(ids, rows, strict=True)])
+    return ids
 
 
 def _summary(lines: list[Line], author: str, restore: bool) -> schemas.LoadSummary:

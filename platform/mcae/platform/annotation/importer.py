@@ -110,10 +110,8 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
     if first:
         _first_training(session, engine_project, project_id, model_version, loaded)
         # the map the engine would write now is taken as the one published (masks went in with
-        # their predicted class as mapped): a rebuild's preview counts what changes from here
-        if loaded:
-            session.execute(update(Mask).where(Mask.project_id == project_id, Mask.class_id.is_not(None))
-                            .values(mapped_class=Mask.class_id))
+        # their predicted class as mapped, the decisions load set the decided ones' class as
+        # mapped): a rebuild's preview counts what changes from here
     counters.recount(session, project_id)
     # which database holds the decisions: commands run on the folder find it from here
     where = {"url": _locator(session), "project_id": project_id}
@@ -333,7 +331,7 @@ def _import_decisions_file(session: Session, project: EngineProject, project_id:
     groups = project.groups(columns=["patch", "mask_id", "neighbourhood", "group"])
     author = system_user(session)
     return load_engine_decisions(session, project_id, iter_resolved(iter_decisions(project), groups), author.id,
-                                 source="file", recount=False)  # import_project recounts after
+                                 source="file", recount=False, first=True)  # import_project recounts after
 
 
 def engine_decisions(session: Session, project_id: str, reviewed_only: bool = False) -> list[EngineDecision]:
