@@ -25,9 +25,11 @@ import's statements are planned for the rows it just loaded.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Table, insert, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -91,3 +93,27 @@ def _drop_postgresql(connection: Connection) -> list[str]:
     again = [f'ALTER TABLE masks ADD CONSTRAINT "{name}" {definition}'
              for name, _, definition in sorted(constraints, key=lambda c: c[1] != "u")]
     return again + [definition for _, definition in indexes]
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Many rows of one table (the same keys each): ``COPY`` on PostgreSQL (a statement of
+    thousands of parameters costs more to build and parse than to run: 26,000 groups took
+    3 s), one Core ``executemany`` elsewhere."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    given = list(rows[0])
+    # the columns' own scalar defaults, as Core's executemany would apply them
+    defaults = {c.name: c.default.arg for c in table.columns  # type: ignore[union-attr]
+                if c.name not in given and c.default is not None and c.default.is_scalar}
+    columns = [*given, *defaults]
+    fixed = [json.dumps(v) if isinstance(v, dict | list) else v for v in defaults.values()]
+    names = ", ".join(f'"{c}"' for c in columns)
+    raw: Any = connection.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([*(json.dumps(v) if isinstance(v, dict | list) else v for v in (row[c] for c in given)),
+                            *fixed])

@@ -78,8 +78,16 @@ class GroupTotals:
         mixes = np.round(self.mix, 6).tolist()
         values = [(*counts, gains[i], json.dumps(mixes[i]), pk)
                   for i, (pk, counts) in enumerate(zip(self.pks.tolist(), self.counts.tolist(), strict=True))]
-        if connection.dialect.name == "postgresql":
+        if connection.dialect.name == "postgresql":  # copied into a temporary table, one UPDATE ... FROM
             with raw.cursor() as cursor:
-                cursor.executemany(sql, values)
+                cursor.execute("CREATE TEMP TABLE import_group_totals (area bigint, decided_area bigint, "
+                               "open_area bigint, open_masks bigint, masks bigint, decided bigint, refine bigint, "
+                               "gain double precision, mix text, id bigint) ON COMMIT DROP")
+                with cursor.copy(f"COPY import_group_totals ({', '.join((*names, 'id'))}) FROM STDIN") as copy:
+                    for row in values:
+                        copy.write_row(row)
+                sets = ", ".join(f"{k} = t.{k}{'::json' if k == 'mix' else ''}" for k in names)
+                cursor.execute(f"UPDATE groups AS g SET {sets} FROM import_group_totals AS t WHERE g.id = t.id")
+                cursor.execute("DROP TABLE import_group_totals")
         else:
             raw.executemany(sql, values)

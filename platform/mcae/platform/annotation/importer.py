@@ -238,7 +238,7 @@ def _import_groups(session: Session, project: Project,
                 setattr(group, k, v)
             group.version += 1
     if new_rows:
-        session.execute(insert(Group), new_rows)
+        bulk_load.insert_rows(session, Group.__table__, new_rows)
     gone = [g.id for k, g in existing.items() if k not in seen]
     if gone:
         for start in range(0, len(gone), 500):
@@ -328,6 +328,9 @@ def _import_decisions_file(session: Session, project: EngineProject, project_id:
     by line, each group decision's masks filled in from ``groups.parquet`` as it comes."""
     from mcae.platform.annotation.dump_load import load_engine_decisions
 
+    path = project.decisions_path
+    if not path.is_file() or path.stat().st_size == 0:  # nothing to read (nor the groups to resolve it by)
+        return 0
     groups = project.groups(columns=["patch", "mask_id", "neighbourhood", "group"])
     author = system_user(session)
     return load_engine_decisions(session, project_id, iter_resolved(iter_decisions(project), groups), author.id,
