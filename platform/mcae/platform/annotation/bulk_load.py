@@ -107,7 +107,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         return
     given = list(rows[0])
     # the columns' own scalar defaults, as Core's executemany would apply them
-    defaults = {c.name: c.default.arg for c in table.columns  # type: ignore[union-attr]
+    defaults = {c.name: c.default.arg for c in table.columns  # type: ignore[attr-defined]
                 if c.name not in given and c.default is not None and c.default.is_scalar}
     columns = [*given, *defaults]
     fixed = [json.dumps(v) if isinstance(v, dict | list) else v for v in defaults.values()]

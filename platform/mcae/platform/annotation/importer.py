@@ -28,6 +28,7 @@ from mcae.platform.annotation.geo import all_patch_bounds, union
 from mcae.platform.annotation.group_totals import GroupTotals
 from mcae.platform.annotation.mask_classes import send_small_groups
 from mcae.platform.annotation.models import (
+    Base,
     Decision,
     DecisionMask,
     Group,
@@ -238,7 +239,7 @@ def _import_groups(session: Session, project: Project,
                 setattr(group, k, v)
             group.version += 1
     if new_rows:
-        bulk_load.insert_rows(session, Group.__table__, new_rows)
+        bulk_load.insert_rows(session, Base.metadata.tables["groups"], new_rows)
     gone = [g.id for k, g in existing.items() if k not in seen]
     if gone:
         for start in range(0, len(gone), 500):
