@@ -44,6 +44,7 @@ from mcae.platform.annotation.models import (
 from mcae.platform.annotation.views import aware
 
 PROBA_COLUMNS = mask_stream.PROBA_COLUMNS
+GROUP_ROWS = 5000  # new groups written at a time
 ENGINE_USER = "engine"  # author of decisions that came from the project's decisions file
 
 
@@ -234,6 +235,9 @@ def _import_groups(session: Session, project: Project,
         if group is None:
             new_rows.append({"project_id": project.id, "neighbourhood": hood, "key": key, "version": 1,
                              "double": is_double(project.id, hood, key, project.double_share), **fields})
+            if len(new_rows) >= GROUP_ROWS:  # a city's groups as dicts would be ~1 kB each, all at once
+                bulk_load.insert_rows(session, Base.metadata.tables["groups"], new_rows)
+                new_rows = []
         elif any(getattr(group, k) != v for k, v in fields.items()):
             for k, v in fields.items():
                 setattr(group, k, v)
