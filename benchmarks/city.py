@@ -128,6 +128,8 @@ def engine_stages(work: Path, size: int, workers: int, pg_url: str | None) -> di
         shutil.copy(pristine, project / "project.json")
     ok = stage("segment", [MCAE, "segment", str(work / "imagery.tif"), "-p", str(project), "--workers",
                            str(workers), "-q"], done=_segmented(project))
+    if ok:  # the expert labels from scratch: on a folder it labelled before it would have nothing left to do
+        (project / "decisions.jsonl").unlink(missing_ok=True)
     ok = ok and stage("label", [MCAE, "label", "-p", str(project), "--reference", str(work / "reference.tif"),
                                 "--workers", str(workers), "-q"])
     ok = ok and stage("train", [MCAE, "train", "-p", str(project), "-q"])  # in-process: as `mcae train` runs
