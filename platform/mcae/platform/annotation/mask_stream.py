@@ -53,23 +53,30 @@ class BoxIndex:
     """``(patch, mask_id) -> [x0, y0, x1, y1]`` for every mask of ``masks.parquet``, compactly."""
 
     def __init__(self, masks_path: Path) -> None:
-        keys: list[np.ndarray] = []
-        boxes: list[np.ndarray] = []
+        file = streamed(masks_path)
+        n = int(file.metadata.num_rows)
+        # filled in place, batch by batch (a list of batches concatenated at the end held the
+        # index twice at its peak: 32 bytes a mask); patch pixels: int16 holds any patch up to
+        # 32,767 px (16 bytes a mask with the key), int32 past that
+        key = np.zeros(n, np.int64)
+        box = np.zeros((n, 4), np.int16)
         names: dict[str, int] = {}
-        for batch in streamed(masks_path).iter_batches(
-                batch_size=BATCH_ROWS, columns=["patch", "mask_id", "row0", "col0", "row1", "col1"]):
+        done = 0
+        for batch in file.iter_batches(batch_size=BATCH_ROWS,
+                                       columns=["patch", "mask_id", "row0", "col0", "row1", "col1"]):
             patch = batch.column(0).to_numpy(zero_copy_only=False)
             for name in np.unique(patch):
                 names.setdefault(str(name), len(names))
-            keys.append(self._key(batch.column(0), batch.column(1), names))
-            box = np.stack([np.asarray(batch.column(c)) for c in ("col0", "row0", "col1", "row1")], axis=1)
-            # patch pixels: int16 holds any patch up to 32,767 px (16 bytes a mask with the key)
-            boxes.append(box.astype(np.int16 if box.size == 0 or box.max() < 2**15 else np.int32))
+            rows = slice(done, done + batch.num_rows)
+            key[rows] = self._key(batch.column(0), batch.column(1), names)
+            part = np.stack([np.asarray(batch.column(c)) for c in ("col0", "row0", "col1", "row1")], axis=1)
+            if part.size and part.max() >= 2**15 and box.dtype == np.int16:
+                box = box.astype(np.int32)
+            box[rows] = part
+            done += batch.num_rows
+        key, box = key[:done], box[:done]
         self.names = names
         self._patches = pa.array(list(names), pa.string())
-        key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
-        box = np.concatenate(boxes) if boxes else np.zeros((0, 4), np.int16)
-        del keys, boxes
         if key.size and not bool(np.all(key[1:] > key[:-1])):  # segment writes them in order: no sort needed
             order = np.argsort(key, kind="stable")
             key, box = key[order], box[order]
