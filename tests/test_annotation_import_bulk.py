@@ -14,7 +14,7 @@ from annotation_fixtures import db_url, pg_cluster, seed_users  # noqa: F401 (fi
 from sqlalchemy import inspect, select, update
 
 from benchmarks.city_service import write_service_project
-from mcae.platform.annotation import bulk_load
+from mcae.platform.annotation import bulk_load, group_totals, importer
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.importer import import_project
 from mcae.platform.annotation.mask_classes import refresh_totals
@@ -64,6 +64,8 @@ def test_bulk_import_keeps_the_schema_and_counts_the_groups_right(db_url: str, t
     db = Database(db_url)
     migrated = _schema(db)
     dropped: list[str] = []
+    monkeypatch.setattr(group_totals, "ROWS", 7)  # the totals written in many chunks
+    monkeypatch.setattr(importer, "GROUP_ROWS", 11)  # and the groups inserted so
     for name in ("_drop_sqlite", "_drop_postgresql"):
         real = getattr(bulk_load, name)
         monkeypatch.setattr(bulk_load, name, lambda c, real=real, name=name: dropped.append(name) or real(c))

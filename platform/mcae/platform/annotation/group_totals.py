@@ -15,6 +15,7 @@ the mix counts a decided mask as one on its class and an undecided one by its pr
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from mcae.inference.classes import N_CLASSES
 
+ROWS = 5000  # groups made into rows at a time
 SCALARS = ("area", "decided_area", "open_area", "open_masks", "masks", "decided", "refine")
 
 
@@ -66,28 +68,38 @@ class GroupTotals:
         np.add.at(self.mix, index, weights)
 
     def write(self, session: Session) -> None:
-        """Every group's counters, one driver ``executemany`` (the mix as its JSON text)."""
+        """Every group's counters (the mix as its JSON text), made into rows ``ROWS`` groups at a
+        time (a city's 100,000 groups as Python rows at once were 60 MB of the import's peak):
+        PostgreSQL copies them into a temporary table and applies one ``UPDATE ... FROM``; SQLite
+        one driver ``executemany`` a chunk."""
         if not len(self.pks):
             return
         connection = session.connection()
         raw: Any = connection.connection.driver_connection
-        mark = "%s" if connection.dialect.name == "postgresql" else "?"
         names = (*SCALARS, "gain", "mix")
-        sql = f"UPDATE groups SET {', '.join(f'{k} = {mark}' for k in names)} WHERE id = {mark}"
-        gains = np.round(self.gain, 3).tolist()
-        mixes = np.round(self.mix, 6).tolist()
-        values = [(*counts, gains[i], json.dumps(mixes[i]), pk)
-                  for i, (pk, counts) in enumerate(zip(self.pks.tolist(), self.counts.tolist(), strict=True))]
-        if connection.dialect.name == "postgresql":  # copied into a temporary table, one UPDATE ... FROM
+        if connection.dialect.name == "postgresql":
             with raw.cursor() as cursor:
                 cursor.execute("CREATE TEMP TABLE import_group_totals (area bigint, decided_area bigint, "
                                "open_area bigint, open_masks bigint, masks bigint, decided bigint, refine bigint, "
                                "gain double precision, mix text, id bigint) ON COMMIT DROP")
                 with cursor.copy(f"COPY import_group_totals ({', '.join((*names, 'id'))}) FROM STDIN") as copy:
-                    for row in values:
-                        copy.write_row(row)
+                    for rows in self._rows():
+                        for row in rows:
+                            copy.write_row(row)
                 sets = ", ".join(f"{k} = t.{k}{'::json' if k == 'mix' else ''}" for k in names)
                 cursor.execute(f"UPDATE groups AS g SET {sets} FROM import_group_totals AS t WHERE g.id = t.id")
                 cursor.execute("DROP TABLE import_group_totals")
-        else:
-            raw.executemany(sql, values)
+            return
+        sql = f"UPDATE groups SET {', '.join(f'{k} = ?' for k in names)} WHERE id = ?"
+        for rows in self._rows():
+            raw.executemany(sql, rows)
+
+    def _rows(self) -> Iterator[list[tuple[Any, ...]]]:
+        """(counters..., gain, mix as JSON, pk) per group, ``ROWS`` groups at a time."""
+        for start in range(0, len(self.pks), ROWS):
+            part = slice(start, start + ROWS)
+            gains = np.round(self.gain[part], 3).tolist()
+            mixes = np.round(self.mix[part], 6).tolist()
+            yield [(*counts, gains[i], json.dumps(mixes[i]), pk)
+                   for i, (pk, counts) in enumerate(zip(self.pks[part].tolist(), self.counts[part].tolist(),
+                                                        strict=True))]
