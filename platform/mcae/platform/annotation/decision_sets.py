@@ -165,8 +165,15 @@ def finish(session: Session, mapped: bool = False) -> tuple[int, set[int]]:
         changed += 1
         if group is not None:
             groups.add(int(group))
-    connection.exec_driver_sql("DELETE FROM load_state")
+    end(session)
     return changed, groups
+
+
+def end(session: Session) -> None:
+    """Empty the load's temporary tables (SQLite keeps them with its connection)."""
+    connection = session.connection()
+    connection.exec_driver_sql("DELETE FROM load_links")
+    connection.exec_driver_sql("DELETE FROM load_state")
 
 
 def new_ids(session: Session, table: str, n: int) -> list[int]:

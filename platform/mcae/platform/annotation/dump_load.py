@@ -77,6 +77,7 @@ def load(database: Database, project_id: str, user: CurrentUser, file: IO[bytes]
         for start in range(0, len(lines), limits.batch_lines):
             _insert(session, project_id, user.id, lines[start:start + limits.batch_lines], restore)
         recompute_bulk(session, sorted({pk for line in lines for pk in line.masks}))
+        decision_sets.end(session)
         summary = _summary(lines, user.name, restore)
         History.record(session, project_id, user.id, "restore" if restore else "load", "project", project_id,
                after=summary.model_dump(exclude={"write_s"}))
