@@ -8,6 +8,7 @@ undecide, and, in a second load, earlier decisions undone or rejected."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,15 @@ from mcae.platform.annotation.models import Decision, DecisionMask, Group, Mask,
 BATCH = 3
 GROUP_COUNTERS = ("area", "decided_area", "open_area", "open_masks", "masks", "decided", "refine", "gain")
 COUNTS = ("masks", "decided", "refine", "area", "decided_area")
+
+
+@pytest.fixture(scope="module")
+def db(db_url: str) -> Iterator[Database]:  # noqa: F811
+    """The module's database, migrated, with its users."""
+    seed_users(db_url)
+    database = Database(db_url)
+    yield database
+    database.dispose()
 
 
 def _plan(session: Any, project_id: str, seed: int) -> list[EngineDecision]:
@@ -119,36 +129,61 @@ def _state(db: Database, project_id: str) -> dict[str, Any]:
     return {"masks": masks, "links": links, "groups": groups, "counters": counters, "versions": versions}
 
 
-def test_set_based_load_matches_the_python_recompute(db_url: str, tmp_path: Path) -> None:  # noqa: F811
-    seed_users(db_url)
-    db = Database(db_url)
+def test_set_based_load_matches_the_python_recompute(db: Database, tmp_path: Path) -> None:
     root = tmp_path / "folder"
     write_service_project(root, 1_200)
-    try:
-        for project_id in ("new", "old"):
-            with db.session() as session:
-                import_project(session, root, project_id)
-        with db.reader() as session:
-            first, second = _plan(session, "new", seed=1), _plan(session, "new", seed=2)
-        assert len(first) > 10 * BATCH and {d.target for d in first} == {"group", "mask"}
-        for project_id, reference in (("new", False), ("old", True)):
-            _load(db, project_id, first, reference)
-            _undo_some(db, project_id)
-            _load(db, project_id, second, reference)
-        new, old = _state(db, "new"), _state(db, "old")
-        assert new["masks"] == old["masks"]
-        decided = [v for v in new["masks"].values() if v[0] is not None]
-        undecided_by_unknown = [v for v in new["masks"].values() if v[0] is None and v[3] is not None]
-        assert decided and undecided_by_unknown  # the plan decided masks and undecided some
-        assert new["links"] == old["links"]
-        assert any(link[2] is not None for link in new["links"])  # states before from earlier batches
-        assert new["groups"].keys() == old["groups"].keys()
-        for name, mine in new["groups"].items():
-            assert mine[:-1] == old["groups"][name][:-1], name
-            assert mine[-1] == pytest.approx(old["groups"][name][-1], abs=2e-3), name
-        assert new["counters"] == old["counters"]
-        assert new["counters"]["project"][1] == len(decided)
-        changed = [pk for pk, v in new["versions"].items() if v > 1]
-        assert len(changed) >= len(decided)  # every mask the load changed has a new version
-    finally:
-        db.dispose()
+    for project_id in ("new", "old"):
+        with db.session() as session:
+            import_project(session, root, project_id)
+    with db.reader() as session:
+        first, second = _plan(session, "new", seed=1), _plan(session, "new", seed=2)
+    assert len(first) > 10 * BATCH and {d.target for d in first} == {"group", "mask"}
+    for project_id, reference in (("new", False), ("old", True)):
+        _load(db, project_id, first, reference)
+        _undo_some(db, project_id)
+        _load(db, project_id, second, reference)
+    new, old = _state(db, "new"), _state(db, "old")
+    assert new["masks"] == old["masks"]
+    decided = [v for v in new["masks"].values() if v[0] is not None]
+    undecided_by_unknown = [v for v in new["masks"].values() if v[0] is None and v[3] is not None]
+    assert decided and undecided_by_unknown  # the plan decided masks and undecided some
+    assert new["links"] == old["links"]
+    assert any(link[2] is not None for link in new["links"])  # states before from earlier batches
+    assert new["groups"].keys() == old["groups"].keys()
+    for name, mine in new["groups"].items():
+        assert mine[:-1] == old["groups"][name][:-1], name
+        assert mine[-1] == pytest.approx(old["groups"][name][-1], abs=2e-3), name
+    assert new["counters"] == old["counters"]
+    assert new["counters"]["project"][1] == len(decided)
+    changed = [pk for pk, v in new["versions"].items() if v > 1]
+    assert len(changed) >= len(decided)  # every mask the load changed has a new version
+
+
+def test_first_import_takes_the_folders_decisions_as_published(db: Database, tmp_path: Path) -> None:
+    """A folder's decisions file at its first import: the masks end as the Python recompute
+    leaves them, each mask's published class is its class now (its predicted class if
+    undecided, an Unknown correction included), so nothing counts as changed."""
+    root = tmp_path / "folder"
+    write_service_project(root, 1_200)
+    manifest = (root / "project.json").read_text()
+    with db.session() as session:
+        import_project(session, root, "file-old")
+    with db.reader() as session:
+        plan = _plan(session, "file-old", seed=3)
+    _load(db, "file-old", plan, reference=True)
+    (root / "decisions.jsonl").write_text("".join(d.to_json() + "\n" for d in plan))
+    (root / "project.json").write_text(manifest)  # the folder as before any import
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dump_load, "ENGINE_BATCH", BATCH)  # many batches
+        with db.session() as session:
+            summary = import_project(session, root, "file-new")
+    assert summary["decisions_imported"] == len(plan)
+    new, old = _state(db, "file-new"), _state(db, "file-old")
+    assert new["masks"] == old["masks"] and new["links"] == old["links"]
+    with db.reader() as session:
+        rows = session.execute(select(Mask.class_id, Mask.pred_class, Mask.mapped_class).where(
+            Mask.project_id == "file-new")).all()
+        project = session.get(Project, "file-new")
+        assert project is not None and project.changed == 0 and project.decided > 0
+    assert all(mapped == (cls if cls is not None else pred) for cls, pred, mapped in rows)
+    assert any(cls is not None and cls != pred for cls, pred, _ in rows)  # decisions moved some

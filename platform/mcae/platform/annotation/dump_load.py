@@ -87,7 +87,7 @@ def load(database: Database, project_id: str, user: CurrentUser, file: IO[bytes]
 
 
 def load_engine_decisions(session: Session, project_id: str, decisions: Iterable[EngineDecision], author_id: int,
-                          source: str, batch: int = ENGINE_BATCH, recount: bool = True, first: bool = False) -> int:
+                          source: str, batch: int | None = None, recount: bool = True, first: bool = False) -> int:
     """Record the engine's decisions (masks resolved) in order, by ``author_id``, and apply them;
     returns how many. (The project folder's decisions at its first import, and those ``mcae label``
     makes.) Written batch by batch, set-based (``decision_sets``): a few statements per batch,
@@ -98,6 +98,7 @@ def load_engine_decisions(session: Session, project_id: str, decisions: Iterable
     after, passes False). ``first``: a first import's, which holds its groups' locks already and
     takes the classes it brings in as the published map's."""
     project = project_row(session, project_id)
+    batch = batch or ENGINE_BATCH
     pks = MaskPks(session, project_id)
     count = batches = 0
     decision_sets.begin(session)
