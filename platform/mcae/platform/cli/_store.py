@@ -9,7 +9,7 @@ project's id once, reads and writes through the service layer
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -107,21 +107,29 @@ class DecisionStore:
 
         return self._read(decisions_in_force)
 
+    def iter_decisions(self) -> Iterator[Decision]:
+        """The decisions in force, in order, one at a time (read a chunk at a time in one read
+        session); only for a project the database holds."""
+        from mcae.platform.annotation.decision_stream import iter_engine_decisions
+
+        db, ident = self._open()
+        with db.reader() as session:
+            yield from iter_engine_decisions(session, ident)
+
     def checked_patches(self) -> set[str] | None:
         """Patches marked fully checked (None: the project's file holds the decisions)."""
         from mcae.platform.annotation.project_folders import checked_patch_names
 
         return self._read(checked_patch_names)
 
-    def record(self, new: list[Decision], source: str) -> list[Decision]:
-        """Add decisions to the database (author ``engine``, now) and return every decision in
-        force after the commit (read with no write lock held). Only for a project the database holds."""
+    def record(self, new: Iterable[Decision], source: str) -> int:
+        """Add decisions to the database (author ``engine``, now), as they come (``new`` may be a
+        generator); returns how many. Only for a project the database holds."""
         from mcae.platform.annotation.project_folders import record_command_decisions
 
         db, ident = self._open()
         with db.session() as session:
-            record_command_decisions(session, ident, new, source)
-        return self.decisions() or []
+            return record_command_decisions(session, ident, new, source)
 
     def after_training(self, report: Any, decisions: int) -> None:
         """Re-import the new predictions and record the training (nothing for a file project)."""
