@@ -11,6 +11,7 @@ spooled to a JSON Lines file).
 from __future__ import annotations
 
 import hashlib
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -331,7 +332,7 @@ def _patch_masks(session: Session, project_id: str, patch: str) -> tuple[np.ndar
         select(Mask.mask_id, Mask.id, func.coalesce(Mask.group_id, -1), func.coalesce(Mask.pred_class, -1),
                func.coalesce(Mask.class_id, 0), case((Mask.refine.is_(True), 1), else_=0))
         .where(Mask.project_id == project_id, Mask.patch == patch).order_by(Mask.mask_id))
-    table = np.array(result.all(), dtype=np.int64).reshape(-1, KNOWN_COLUMNS + 1)
+    table = np.fromiter(itertools.chain.from_iterable(result), np.int64).reshape(-1, KNOWN_COLUMNS + 1)
     return table[:, 0], table[:, 1:]
 
 

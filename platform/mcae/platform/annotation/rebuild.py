@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
@@ -85,10 +87,10 @@ def mark_mapped(session: Session, project_id: str, classes: pd.Series | Mapping[
     lookups = _patch_lookups(classes) if isinstance(classes, pd.Series) else classes
     for patch, lut in lookups.items():
         rows = session.execute(select(Mask.id, Mask.mask_id, func.coalesce(Mask.mapped_class, -1)).where(
-            Mask.project_id == project_id, Mask.patch == str(patch))).all()
-        if not rows:
+            Mask.project_id == project_id, Mask.patch == str(patch)))
+        stored = np.fromiter(itertools.chain.from_iterable(rows), np.int64).reshape(-1, 3)
+        if not stored.size:
             continue
-        stored = np.array(rows, dtype=np.int64).reshape(-1, 3)
         ids, mapped = stored[:, 1], stored[:, 2]  # -1: never mapped
         new = np.full(len(ids), -1, np.int64)  # -1: not in this map
         inside = (ids >= 0) & (ids < lut.size)
@@ -140,7 +142,6 @@ def run_rebuild(database: Database, store: CatalogStore, project_id: str, user_i
     try:  # the engine (torch, dask) loads with the first rebuild
         from mcae.inference.class_lookups import class_lookups
         from mcae.inference.compute import executor
-        from mcae.inference.mapping import write_map
         from mcae.inference.train import train
     except ModuleNotFoundError as exc:  # the slim platform image has no torch
         raise ProjectStateError(
@@ -160,20 +161,21 @@ def run_rebuild(database: Database, store: CatalogStore, project_id: str, user_i
         progress(1, STEPS, f"training the classifier on {len(decisions)} decisions")
         with executor("synchronous", None, True) as run:
             report = train(engine_project, run, decisions=decisions)
-        progress(2, STEPS, "writing the map")
         lookups = class_lookups(engine_project, decisions)  # once: the map and mark_mapped paint the same
-    out = staging_path(store, city, layer_id, f"rebuild-{os.getpid()}") if city is not None else Path(root) / "map.tif"
-    write_map(engine_project, out, prepared=lookups)
-    version = number = None
-    if city is not None:
-        progress(3, STEPS, "publishing the layer (a new version; the old ones are kept)")
-        with database.reader() as session:  # again: an edit may have changed the target meanwhile
-            check_target(session, store, project_row(session, project_id))
-        entry = publish_version(store, city, layer_id, out, by=user_name, note="rebuild", title="MCAE land cover")
-        version, number = entry.version, entry.number
-    progress(4, STEPS, "importing the new predictions")
+    # The map is written and published (GDAL's work) while the new predictions are imported (the
+    # database's): on two cores, side by side. The map's classes are recorded, with the training,
+    # once the map is published; if it is not, the predictions stay imported (as after `mcae train`).
+    progress(2, STEPS, "writing and publishing the map; importing the new predictions meanwhile")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebuild-map") as pool:
+        published = pool.submit(_map_and_publish, database, store, engine_project, project_id, (city, layer_id),
+                                lookups, user_name)
+        with database.session() as session:
+            summary = import_project(session, root, project_id, user_id=user_id)
+        if not published.done():
+            progress(3, STEPS, "new predictions imported; writing and publishing the map")
+        version, number = published.result()
+    progress(4, STEPS, "recording the map's classes and the training")
     with database.session() as session:
-        summary = import_project(session, root, project_id, user_id=user_id)
         mark_mapped(session, project_id, lookups.dense)
         session.add(Training(project_id=project_id, model_version=summary["model_version"], masks=report.n_masks,
                              decisions=len(decisions), holdout_accuracy=report.holdout_accuracy,
@@ -185,6 +187,25 @@ def run_rebuild(database: Database, store: CatalogStore, project_id: str, user_i
             "policy": "reviewed" if reviewed_only else "any",
             "model_version": summary["model_version"], "trained_on_masks": report.n_masks,
             "holdout_accuracy": report.holdout_accuracy, "decisions": len(decisions)}
+
+
+def _map_and_publish(database: Database, store: CatalogStore, engine_project: EngineProject, project_id: str,
+                     target: tuple[str | None, str], lookups: Any,
+                     user_name: str | None) -> tuple[str | None, int | None]:
+    """Write the map of ``lookups`` and publish it as the next version of the ``target`` (city, layer)
+    (a project without a city: ``map.tif`` in its folder); (layer version, number), or (None, None)."""
+    from mcae.inference.mapping import write_map
+
+    city, layer_id = target
+    if city is None:
+        write_map(engine_project, engine_project.root / "map.tif", prepared=lookups)
+        return None, None
+    out = staging_path(store, city, layer_id, f"rebuild-{os.getpid()}")
+    write_map(engine_project, out, prepared=lookups)
+    with database.reader() as session:  # again: an edit may have changed the target meanwhile
+        check_target(session, store, project_row(session, project_id))
+    entry = publish_version(store, city, layer_id, out, by=user_name, note="rebuild", title="MCAE land cover")
+    return entry.version, entry.number
 
 
 @contextlib.contextmanager
