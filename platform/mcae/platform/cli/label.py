@@ -55,15 +55,17 @@ def label(
     if (reference is None) == (decisions is None):
         raise typer.BadParameter("give exactly one of --reference and --decisions")
     proj = Project.open(project)
-    groups = proj.groups(columns=list(COLUMNS))  # what the expert and resolve read, not the probabilities
     with DecisionStore(proj, catalog, database) as store:  # the database, if any: opened once
         expert = None
         if decisions is not None:
+            groups = proj.groups(columns=list(COLUMNS))  # what the expert and resolve read, not the probabilities
             new: Iterable[Decision] = resolve(load_decisions_file(decisions), groups)
         else:
             assert reference is not None
             with executor(scheduler, workers, quiet) as run:
                 ref = reference_per_mask(proj, reference, run)
+            # read once the cluster is gone: its workers and this table are never in memory together
+            groups = proj.groups(columns=list(COLUMNS))
             expert = SimulatedExpert(budget=budget)
             before = mask_labels(store.iter_decisions() if store.in_database else iter_decisions(proj))
             # a decision at a time: taken, its masks filled in, written; never a list of them all
