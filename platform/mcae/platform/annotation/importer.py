@@ -70,11 +70,12 @@ def system_user(session: Session, name: str = ENGINE_USER) -> User:
 
 def import_project(session: Session, root: str | Path, project_id: str, *, name: str | None = None,
                    city: str | None = None, layer: str = "mcae", user_id: int | None = None,
-                   progress: mask_stream.Progress | None = None) -> dict[str, Any]:
+                   progress: mask_stream.Progress | None = None, recount: bool = True) -> dict[str, Any]:
     """Create or refresh the project ``project_id`` from its folder; returns counts.
 
     Masks are streamed from the parquet files in batches (``progress(done, total)`` after each),
-    so memory stays flat whatever the city's size."""
+    so memory stays flat whatever the city's size. ``recount=False``: the counters are left to the
+    caller, who recounts in the same transaction (the rebuild: after recording the map's classes)."""
     engine_project = EngineProject.open(root)
     engine_project.require(engine_project.groups_path, "mcae segment")
     engine_project.require(engine_project.masks_path, "mcae segment")
@@ -114,7 +115,8 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
         if loaded:
             session.execute(update(Mask).where(Mask.project_id == project_id, Mask.class_id.is_not(None))
                             .values(mapped_class=Mask.class_id))
-    counters.recount(session, project_id)
+    if recount:
+        counters.recount(session, project_id)
     # which database holds the decisions: commands run on the folder find it from here
     where = {"url": _locator(session), "project_id": project_id}
     if not _in_database(engine_project) or engine_project.manifest.get("decisions_database") != where:

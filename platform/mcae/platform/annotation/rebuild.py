@@ -18,7 +18,6 @@ import itertools
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
@@ -162,21 +161,13 @@ def run_rebuild(database: Database, store: CatalogStore, project_id: str, user_i
         with executor("synchronous", None, True) as run:
             report = train(engine_project, run, decisions=decisions)
         lookups = class_lookups(engine_project, decisions)  # once: the map and mark_mapped paint the same
-    # The map is written and published (GDAL's work) while the new predictions are imported (the
-    # database's): on two cores, side by side. The map's classes are recorded, with the training,
-    # once the map is published; if it is not, the predictions stay imported (as after `mcae train`).
-    progress(2, STEPS, "writing and publishing the map; importing the new predictions meanwhile")
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebuild-map") as pool:
-        published = pool.submit(_map_and_publish, database, store, engine_project, project_id, (city, layer_id),
-                                lookups, user_name)
-        with database.session() as session:
-            summary = import_project(session, root, project_id, user_id=user_id)
-        if not published.done():
-            progress(3, STEPS, "new predictions imported; writing and publishing the map")
-        version, number = published.result()
-    progress(4, STEPS, "recording the map's classes and the training")
+    progress(2, STEPS, "writing the map")
+    version, number = _map_and_publish(database, store, engine_project, project_id, (city, layer_id), lookups,
+                                       user_name, progress)
+    progress(4, STEPS, "importing the new predictions")
     with database.session() as session:
-        mark_mapped(session, project_id, lookups.dense)
+        summary = import_project(session, root, project_id, user_id=user_id, recount=False)
+        mark_mapped(session, project_id, lookups.dense)  # and every counter recounted, once
         session.add(Training(project_id=project_id, model_version=summary["model_version"], masks=report.n_masks,
                              decisions=len(decisions), holdout_accuracy=report.holdout_accuracy,
                              holdout=report.holdout or None,
@@ -190,8 +181,8 @@ def run_rebuild(database: Database, store: CatalogStore, project_id: str, user_i
 
 
 def _map_and_publish(database: Database, store: CatalogStore, engine_project: EngineProject, project_id: str,
-                     target: tuple[str | None, str], lookups: Any,
-                     user_name: str | None) -> tuple[str | None, int | None]:
+                     target: tuple[str | None, str], lookups: Any, user_name: str | None,
+                     progress: Any) -> tuple[str | None, int | None]:
     """Write the map of ``lookups`` and publish it as the next version of the ``target`` (city, layer)
     (a project without a city: ``map.tif`` in its folder); (layer version, number), or (None, None)."""
     from mcae.inference.mapping import write_map
@@ -202,6 +193,7 @@ def _map_and_publish(database: Database, store: CatalogStore, engine_project: En
         return None, None
     out = staging_path(store, city, layer_id, f"rebuild-{os.getpid()}")
     write_map(engine_project, out, prepared=lookups)
+    progress(3, STEPS, "publishing the layer (a new version; the old ones are kept)")
     with database.reader() as session:  # again: an edit may have changed the target meanwhile
         check_target(session, store, project_row(session, project_id))
     entry = publish_version(store, city, layer_id, out, by=user_name, note="rebuild", title="MCAE land cover")
