@@ -8,16 +8,17 @@ as the engine's ``mask_labels`` does. Class 0 (Unknown) leaves the mask undecide
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Text, bindparam, case, cast, func, select, update
+from sqlalchemy import Text, bindparam, cast, select, update
 from sqlalchemy.orm import Session
 
 from mcae.inference.classes import N_CLASSES
 from mcae.platform.annotation.counters import Deltas, authors, facts
-from mcae.platform.annotation.models import Base, Decision, DecisionMask, Group, Mask, Project
+from mcae.platform.annotation.models import Base, Decision, DecisionMask, Group, Mask, Neighbourhood, Project
 
 CHUNK = 500
 
@@ -127,60 +128,100 @@ def bump_groups(session: Session, group_ids: Iterable[int]) -> None:
 
 
 def refresh_totals(session: Session, group_ids: Iterable[int]) -> None:
-    """Recount the area counters of these groups from their masks (indexed by group: the cost is
-    the size of the groups a write touched, never the project's), in the write's transaction."""
+    """Recount the counters of these groups from their masks (indexed by group: the cost is the
+    size of the groups a write touched, never the project's), in the write's transaction; and
+    move the open-group counters of their neighbourhoods and projects by the groups that opened
+    or closed. One read of the groups' rows and one of their masks per chunk: the sums and the
+    class mix are added up here (the same rules as ``GroupTotals``)."""
     ids = sorted(set(group_ids))
     if not ids:
         return
-    undecided = Mask.class_id.is_(None)
-    is_open = undecided & Mask.refine.is_(False)
+    opened: dict[tuple[str, str], int] = defaultdict(int)
     for part in chunks(ids):
-        rows = session.execute(
-            select(Mask.group_id, func.coalesce(func.sum(Mask.area), 0),
-                   func.coalesce(func.sum(case((Mask.class_id.is_not(None), Mask.area), else_=0)), 0),
-                   func.coalesce(func.sum(case((is_open, Mask.area), else_=0)), 0),
-                   func.count(case((is_open, 1))),
-                   func.coalesce(func.sum(case((is_open, Mask.area * (1.0 - func.coalesce(Mask.pred_score, 0.0))),
-                                               else_=0.0)), 0.0),
-                   func.count(Mask.id), func.count(Mask.class_id), func.count(case((undecided & Mask.refine, 1))))
-            .where(Mask.group_id.in_(part), Mask.present.is_(True)).group_by(Mask.group_id)).all()
-        found = {r[0]: r[1:] for r in rows}
-        values: list[dict[str, Any]] = [
-            {"id": gid, "area": int(a), "decided_area": int(d), "open_area": int(o), "open_masks": int(n),
-             "gain": round(float(g), 3), "masks": int(m), "decided": int(dm), "refine": int(r)}
-            for gid, (a, d, o, n, g, m, dm, r) in ((gid, found.get(gid, (0, 0, 0, 0, 0.0, 0, 0, 0))) for gid in part)]
-        weights = mix_weights(session, part)
+        was = {gid: (pid, hood, n) for gid, pid, hood, n in session.execute(
+            select(Group.id, Group.project_id, Group.neighbourhood, Group.open_masks).where(Group.id.in_(part)))}
+        rows = session.execute(select(Mask.group_id, Mask.area, Mask.class_id, Mask.refine, Mask.pred_score,
+                                      cast(Mask.proba, Text)).where(Mask.group_id.in_(part), Mask.present.is_(True))
+                               ).all()
+        values = _group_totals(part, rows)
         for v in values:
-            v["mix"] = weights.get(int(v["id"]))
+            pid, hood, before = was.get(int(v["id"]), (None, None, 0))
+            change = int(v["open_masks"] > 0) - int((before or 0) > 0)
+            if change and pid is not None:
+                opened[(pid, hood)] += change
         session.execute(update(Group), values)
+    _move_open_groups(session, opened)
 
 
-def mix_weights(session: Session, group_ids: list[int]) -> dict[int, list[float]]:
-    """Per group, the class mix's weights (``views.mix_percent`` makes the histogram of them): one
-    per decided mask on its class, the probabilities of the others (the engine's ``class_mix``).
-    The probabilities are read as their JSON text and decoded as one array per call (an import
-    refreshes every group: one ``json.loads`` per mask would be most of its time)."""
-    rows = session.execute(select(Mask.group_id, Mask.class_id, cast(Mask.proba, Text)).where(
-        Mask.group_id.in_(group_ids), Mask.present.is_(True))).all()
-    if not rows:
-        return {}
-    groups = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-    classes = np.fromiter((r[1] or 0 for r in rows), np.int64, len(rows))
+def _group_totals(part: list[int], rows: list[Any]) -> list[dict[str, Any]]:
+    """Each group's counters and class mix from its present masks' rows (group, area, class,
+    refine, score, probabilities as JSON text); zeros and no mix for a group without any."""
+    n = len(rows)
+    index = {gid: i for i, gid in enumerate(part)}
+    where = np.fromiter((index[r[0]] for r in rows), np.int64, n)
+    area = np.fromiter((r[1] or 0 for r in rows), np.int64, n)
+    classes = np.fromiter((r[2] or 0 for r in rows), np.int64, n)
+    refine = np.fromiter((bool(r[3]) for r in rows), bool, n)
+    score = np.fromiter((r[4] if r[4] is not None else 0.0 for r in rows), np.float64, n)
+    decided = classes > 0
+    is_open = ~decided & ~refine
+    width = len(part)
+
+    def total(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(where, weights=weights, minlength=width)
+
+    def count(flags: np.ndarray) -> np.ndarray:
+        return np.bincount(where[flags], minlength=width)
+
+    sums = {"area": total(area.astype(np.float64)), "decided_area": total(np.where(decided, area, 0).astype(float)),
+            "open_area": total(np.where(is_open, area, 0).astype(float)), "open_masks": count(is_open),
+            "masks": np.bincount(where, minlength=width), "decided": count(decided),
+            "refine": count(~decided & refine)}
+    gain = total(np.where(is_open, area * (1.0 - score), 0.0))
+    weights = _mix_rows(rows, classes)
+    mix = np.zeros((width, N_CLASSES))
+    np.add.at(mix, where, weights)
+    present = np.bincount(where, minlength=width) > 0
+    return [{"id": gid, **{k: round(float(v[i])) for k, v in sums.items()}, "gain": round(float(gain[i]), 3),
+             "mix": [round(float(w), 6) for w in mix[i]] if present[i] else None}
+            for i, gid in enumerate(part)]
+
+
+def _mix_rows(rows: list[Any], classes: np.ndarray) -> np.ndarray:
+    """Per mask, its weights in the class mix (``views.mix_percent`` makes the histogram of
+    them): one on its class when decided, its probabilities otherwise (the engine's
+    ``class_mix``). The probabilities are read as their JSON text and decoded as one array per
+    call (one ``json.loads`` per mask would be most of an import's time)."""
     weights = np.zeros((len(rows), N_CLASSES))
-    guessed = np.flatnonzero((classes == 0) & np.fromiter((r[2] is not None and r[2] != "null" for r in rows),
+    guessed = np.flatnonzero((classes == 0) & np.fromiter((r[5] is not None and r[5] != "null" for r in rows),
                                                             bool, len(rows)))
     if len(guessed):
-        probas = json.loads("[" + ",".join(rows[int(i)][2] for i in guessed) + "]")
+        probas = json.loads("[" + ",".join(rows[int(i)][5] for i in guessed) + "]")
         width = min(N_CLASSES, min(len(p) for p in probas))
         block = np.zeros((len(guessed), N_CLASSES))
         block[:, :width] = np.asarray([p[:width] for p in probas], np.float64)
         weights[guessed] = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
     decided = np.flatnonzero(classes > 0)
     weights[decided, classes[decided] - 1] = 1.0
-    ids, index = np.unique(groups, return_inverse=True)
-    sums = np.zeros((len(ids), N_CLASSES))
-    np.add.at(sums, index, weights)
-    return {int(g): [round(float(v), 6) for v in row] for g, row in zip(ids, sums, strict=True)}
+    return weights
+
+
+def _move_open_groups(session: Session, opened: dict[tuple[str, str], int]) -> None:
+    """Add the groups that opened (+) or closed (-) to their neighbourhoods' and projects'
+    ``open_groups`` (``UPDATE ... SET n = n + d``, by key: safe under concurrent writes)."""
+    hoods = [{"p": pid, "k": hood, "d": d} for (pid, hood), d in sorted(opened.items()) if d]
+    if not hoods:
+        return
+    c = Neighbourhood.__table__.c
+    session.execute(update(Neighbourhood.__table__).where(c.project_id == bindparam("p"), c.name == bindparam("k"))
+                    .values(open_groups=c.open_groups + bindparam("d")), hoods)
+    projects: dict[str, int] = defaultdict(int)
+    for h in hoods:
+        projects[h["p"]] += h["d"]
+    for pid, d in sorted(projects.items()):
+        if d:
+            session.execute(update(Project).where(Project.id == pid).values(open_groups=Project.open_groups + d)
+                            .execution_options(synchronize_session=False))
 
 
 def recompute_bulk(session: Session, mask_pks: list[int], changed_groups: set[int] | None = None) -> int:
