@@ -123,34 +123,37 @@ class Deltas:
                 .execution_options(synchronize_session=False))
         tallies = [(k, d) for k, d in sorted(self.tallies.items()) if any(d)]
         if tallies:
-            _ensure_tallies(session, pid, [k for k, _ in tallies])
-            c = _table(Tally).c
-            session.execute(update(_table(Tally)).where(c.project_id == pid, c.kind == bindparam("k"),
-                                                        c.key == bindparam("n"))
-                            .values(masks=c.masks + bindparam("dm"), area=c.area + bindparam("da")),
-                            [{"k": k, "n": n, "dm": d[0], "da": d[1]} for (k, n), d in tallies])
+            _add_tallies(session, pid, tallies)
 
 
 def _table(model: Any) -> Table:
     return model.__table__
 
 
-def _ensure_tallies(session: Session, project_id: str, keys: list[tuple[str, int]]) -> None:
-    rows = [{"project_id": project_id, "kind": k, "key": n, "masks": 0, "area": 0} for k, n in keys]
+def _add_tallies(session: Session, project_id: str, tallies: list[tuple[tuple[str, int], list[int]]]) -> None:
+    """Add to the tallies, creating the missing rows: one ``INSERT ... ON CONFLICT DO UPDATE SET
+    n = n + excluded.n`` (SQLite and PostgreSQL), not an insert of the missing rows and an update."""
+    rows = [{"project_id": project_id, "kind": k, "key": n, "masks": d[0], "area": d[1]} for (k, n), d in tallies]
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+    if dialect in ("postgresql", "sqlite"):
+        from sqlalchemy.dialects import postgresql, sqlite
 
-        session.execute(pg_insert(Tally).on_conflict_do_nothing(), rows)
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        session.execute(sqlite_insert(Tally).on_conflict_do_nothing(), rows)
-    else:  # pragma: no cover - the service runs on SQLite and PostgreSQL
-        known = set(session.execute(select(Tally.kind, Tally.key).where(Tally.project_id == project_id)).all())
-        missing = [r for r in rows if (r["kind"], r["key"]) not in known]
-        if missing:
-            session.execute(insert(Tally), missing)
+        table = _table(Tally)
+        stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=[table.c.project_id, table.c.kind, table.c.key],
+            set_={"masks": table.c.masks + stmt.excluded.masks, "area": table.c.area + stmt.excluded.area}), rows)
+        return
+    # pragma: no cover - the service runs on SQLite and PostgreSQL
+    known = set(session.execute(select(Tally.kind, Tally.key).where(Tally.project_id == project_id)).all())
+    missing = [dict(r, masks=0, area=0) for r in rows if (r["kind"], r["key"]) not in known]
+    if missing:
+        session.execute(insert(Tally), missing)
+    c = _table(Tally).c
+    session.execute(update(_table(Tally)).where(c.project_id == project_id, c.kind == bindparam("k"),
+                                                c.key == bindparam("n"))
+                    .values(masks=c.masks + bindparam("dm"), area=c.area + bindparam("da")),
+                    [{"k": k, "n": n, "dm": d[0], "da": d[1]} for (k, n), d in tallies])
 
 
 # -- recounting a whole project (bulk writes) --------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from mcae.inference.classes import N_CLASSES
 from mcae.platform.annotation.counters import Deltas, authors, facts
-from mcae.platform.annotation.models import Base, Decision, DecisionMask, Group, Mask, Neighbourhood, Project
+from mcae.platform.annotation.models import Base, Decision, DecisionMask, Group, Mask, Project
 
 CHUNK = 500
 
@@ -44,43 +44,65 @@ def in_force(session: Session, mask_pks: list[int]) -> dict[int, tuple[int, str 
     return {pk: (cls, fine, rank[1]) for pk, (rank, cls, fine) in best.items()}
 
 
-def recompute(session: Session, mask_pks: list[int],
-              bumped: set[int] | frozenset[int] = frozenset()) -> list[tuple[int, int | None, int | None]]:
+def recompute(session: Session, mask_pks: list[int], bumped: set[int] | frozenset[int] = frozenset(),
+              locked: set[int] | None = None) -> list[tuple[int, int | None, int | None]]:
     """Set each mask's class from the decisions in force; bump the versions of masks that
     changed and of their groups (but those in ``bumped``).
 
+    ``locked``: the groups of these masks, when the caller holds their locks already (a group
+    decision's claim); otherwise they are locked here. The masks are read as rows (fresh: the
+    groups' locks are held) and written set-based: one ``UPDATE ... WHERE id IN`` per new state
+    (a group decision: one), not one statement per mask. Mask objects the session holds are
+    expired, so that a later read sees the new state.
+
     Returns (mask, class before, class after) of every mask that changed.
     """
-    small = small_groups(session, lock_groups_of(session, mask_pks))
+    small = small_groups(session, locked if locked is not None else lock_groups_of(session, mask_pks))
     forced = in_force(session, mask_pks)
     changed: list[tuple[int, int | None, int | None]] = []
     groups: set[int] = set()
     deltas: Deltas | None = None
+    states: dict[tuple[int | None, str | None, int | None, bool], list[int]] = defaultdict(list)
+    masks = Base.metadata.tables["masks"].c
     for part in chunks(mask_pks):
-        # fresh rows (the groups' locks are held now), not what the session read before
-        masks = list(session.scalars(select(Mask).where(Mask.id.in_(part)).execution_options(populate_existing=True)))
-        by = authors(session, [m.decision_id for m in masks] + [forced[m.id][2] for m in masks if m.id in forced])
-        for mask in masks:
-            cls, fine, decision_id = forced.get(mask.id, (None, None, None))
+        rows = session.execute(select(masks.id, masks.class_id, masks.fine_class, masks.decision_id, masks.group_id,
+                                      masks.project_id, masks.present, masks.patch, masks.neighbourhood, masks.area,
+                                      masks.refine, masks.pred_class, masks.mapped_class)
+                               .where(masks.id.in_(part))).all()
+        by = authors(session, [r.decision_id for r in rows] + [forced[r.id][2] for r in rows if r.id in forced])
+        for row in rows:
+            cls, fine, decision_id = forced.get(row.id, (None, None, None))
             cls = cls or None  # Unknown (0): undecided
             fine = fine if cls else None
-            if (mask.class_id, mask.fine_class, mask.decision_id) != (cls, fine, decision_id):
-                before = facts(mask, by)
-                changed.append((mask.id, mask.class_id, cls))
-                mask.class_id, mask.fine_class, mask.decision_id = cls, fine, decision_id
-                mask.version += 1
+            if (row.class_id, row.fine_class, row.decision_id) != (cls, fine, decision_id):
+                changed.append((row.id, row.class_id, cls))
                 # decided: out of refinement; undecided in a small group: back to refinement
-                mask.refine = False if cls else (mask.refine or mask.group_id in small)
-                deltas = deltas or Deltas(mask.project_id)
-                deltas.add(before, facts(mask, by))
-                if mask.group_id is not None:
-                    groups.add(mask.group_id)
+                refine = False if cls else bool(row.refine or row.group_id in small)
+                states[(cls, fine, decision_id, refine)].append(row.id)
+                deltas = deltas or Deltas(row.project_id)
+                deltas.add(facts(row, by), facts(row, by, class_id=cls, decision_id=decision_id, refine=refine))
+                if row.group_id is not None:
+                    groups.add(row.group_id)
+    for (cls, fine, decision_id, refine), ids in sorted(states.items(), key=lambda item: item[1][0]):
+        for part in chunks(sorted(ids)):
+            session.execute(update(Mask).where(Mask.id.in_(part)).values(
+                class_id=cls, fine_class=fine, decision_id=decision_id, refine=refine, version=Mask.version + 1)
+                .execution_options(synchronize_session=False))
+    if changed:
+        _expire_masks(session, {pk for pk, _, _ in changed})
     if deltas is not None:
-        session.flush()
         deltas.apply(session)
     bump_groups(session, groups - set(bumped))
     refresh_totals(session, groups)
     return changed
+
+
+def _expire_masks(session: Session, pks: set[int]) -> None:
+    """Forget what the session holds of these masks (written with Core: its objects are stale)."""
+    for obj in list(session.identity_map.all_states()):
+        key = obj.key
+        if key is not None and key[0] is Mask and key[1][0] in pks and obj.obj() is not None:
+            session.expire(obj.obj())
 
 
 def small_groups(session: Session, group_ids: Iterable[int]) -> set[int]:
@@ -143,12 +165,12 @@ def refresh_totals(session: Session, group_ids: Iterable[int]) -> None:
         rows = session.execute(select(Mask.group_id, Mask.area, Mask.class_id, Mask.refine, Mask.pred_score,
                                       cast(Mask.proba, Text)).where(Mask.group_id.in_(part), Mask.present.is_(True))
                                ).all()
-        values = _group_totals(part, rows)
+        values = _group_totals(part, list(rows))
         for v in values:
-            pid, hood, before = was.get(int(v["id"]), (None, None, 0))
-            change = int(v["open_masks"] > 0) - int((before or 0) > 0)
-            if change and pid is not None:
-                opened[(pid, hood)] += change
+            found = was.get(int(v["id"]))
+            change = int(v["open_masks"] > 0) - int(found is not None and (found[2] or 0) > 0)
+            if change and found is not None:
+                opened[(found[0], found[1])] += change
         session.execute(update(Group), values)
     _move_open_groups(session, opened)
 
@@ -212,12 +234,13 @@ def _move_open_groups(session: Session, opened: dict[tuple[str, str], int]) -> N
     hoods = [{"p": pid, "k": hood, "d": d} for (pid, hood), d in sorted(opened.items()) if d]
     if not hoods:
         return
-    c = Neighbourhood.__table__.c
-    session.execute(update(Neighbourhood.__table__).where(c.project_id == bindparam("p"), c.name == bindparam("k"))
+    table = Base.metadata.tables["neighbourhoods"]
+    c = table.c
+    session.execute(update(table).where(c.project_id == bindparam("p"), c.name == bindparam("k"))
                     .values(open_groups=c.open_groups + bindparam("d")), hoods)
     projects: dict[str, int] = defaultdict(int)
-    for h in hoods:
-        projects[h["p"]] += h["d"]
+    for (pid, _), d in opened.items():
+        projects[pid] += d
     for pid, d in sorted(projects.items()):
         if d:
             session.execute(update(Project).where(Project.id == pid).values(open_groups=Project.open_groups + d)

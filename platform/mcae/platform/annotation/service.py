@@ -123,7 +123,7 @@ def decide_group(session: Session, project_id: str, user: CurrentUser, neighbour
     decision = new_decision(session, project, user.id, selection, target="group", class_id=class_id,
                              fine_class=fine, neighbourhood=neighbourhood, group_key=key,
                              model_version=model_version, elapsed_s=elapsed, created_at=now)
-    changed = recompute(session, [m.id for m in selection], bumped={group.id})
+    changed = recompute(session, [m.id for m in selection], bumped={group.id}, locked={group.id})  # claimed
     if group.lease_user_id == user.id:
         group.lease_started = now
     after = {"decision": decision.id, "class": class_id, "fine_class": fine, "masks": len(selection),

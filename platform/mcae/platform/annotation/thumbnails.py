@@ -95,7 +95,7 @@ def mask_thumbnail(images: PatchImages, patch_id: str, mask_id: int, size: int |
     _check_size(size)
     top = crop_origin(row0, row1, side, height)
     left = crop_origin(col0, col1, side, width)
-    crop = data.image.crop((left, top, left + side, top + side))  # pads with black
+    crop = data.crop(left, top, side)  # pads with black past the patch
     out = crop.resize((size, size), Image.Resampling.BILINEAR if size < side else Image.Resampling.LANCZOS)
 
     inside = _mask_crop(data, int(mask_id), top, left, side)
