@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Text, bindparam, cast, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from mcae.inference.classes import N_CLASSES
 from mcae.platform.annotation.counters import Deltas, authors, facts
+from mcae.platform.annotation.group_totals import SCALARS
 from mcae.platform.annotation.models import Base, Decision, DecisionMask, Group, Mask, Project
 
 CHUNK = 500
@@ -28,16 +30,21 @@ def chunks(ids: list[int]) -> Iterable[list[int]]:
         yield ids[start:start + CHUNK]
 
 
-def in_force(session: Session, mask_pks: list[int]) -> dict[int, tuple[int, str | None, int]]:
-    """Per mask: (class, fine class, decision id) of the decision in force; absent if none."""
+def in_force(session: Session, mask_pks: list[int],
+             by: dict[int, tuple[str, int]] | None = None) -> dict[int, tuple[int, str | None, int]]:
+    """Per mask: (class, fine class, decision id) of the decision in force; absent if none.
+    ``by``, if given, gets (target, author) of every decision read."""
     best: dict[int, tuple[tuple[bool, int], int, str | None]] = {}
     for part in chunks(mask_pks):
         rows = session.execute(
-            select(DecisionMask.mask_pk, Decision.id, Decision.target, Decision.class_id, Decision.fine_class)
+            select(DecisionMask.mask_pk, Decision.id, Decision.target, Decision.class_id, Decision.fine_class,
+                   Decision.author_id)
             .join(Decision, Decision.id == DecisionMask.decision_id)
             .where(DecisionMask.mask_pk.in_(part), Decision.state == "active", Decision.review != "rejected",
                    Decision.pass_no == 1))
-        for mask_pk, decision_id, target, class_id, fine in rows:
+        for mask_pk, decision_id, target, class_id, fine, author in rows:
+            if by is not None:
+                by[decision_id] = (target, author)
             rank = (target == "mask", decision_id)
             if mask_pk not in best or rank > best[mask_pk][0]:
                 best[mask_pk] = (rank, class_id, fine)
@@ -57,8 +64,10 @@ def recompute(session: Session, mask_pks: list[int], bumped: set[int] | frozense
 
     Returns (mask, class before, class after) of every mask that changed.
     """
-    small = small_groups(session, locked if locked is not None else lock_groups_of(session, mask_pks))
-    forced = in_force(session, mask_pks)
+    small = small_groups(session, locked) if locked is not None else \
+        {g for g, is_small in _lock_groups(session, mask_pks).items() if is_small}
+    by: dict[int, tuple[str, int]] = {}  # (target, author) of the decisions before and after
+    forced = in_force(session, mask_pks, by)
     changed: list[tuple[int, int | None, int | None]] = []
     groups: set[int] = set()
     deltas: Deltas | None = None
@@ -67,9 +76,11 @@ def recompute(session: Session, mask_pks: list[int], bumped: set[int] | frozense
     for part in chunks(mask_pks):
         rows = session.execute(select(masks.id, masks.class_id, masks.fine_class, masks.decision_id, masks.group_id,
                                       masks.project_id, masks.present, masks.patch, masks.neighbourhood, masks.area,
-                                      masks.refine, masks.pred_class, masks.mapped_class)
+                                      masks.refine, masks.pred_class, masks.mapped_class, Decision.target,
+                                      Decision.author_id)
+                               .outerjoin(Decision, Decision.id == masks.decision_id)
                                .where(masks.id.in_(part))).all()
-        by = authors(session, [r.decision_id for r in rows] + [forced[r.id][2] for r in rows if r.id in forced])
+        by.update({r.decision_id: (r.target, r.author_id) for r in rows if r.decision_id is not None})
         for row in rows:
             cls, fine, decision_id = forced.get(row.id, (None, None, None))
             cls = cls or None  # Unknown (0): undecided
@@ -92,8 +103,7 @@ def recompute(session: Session, mask_pks: list[int], bumped: set[int] | frozense
         _expire_masks(session, {pk for pk, _, _ in changed})
     if deltas is not None:
         deltas.apply(session)
-    bump_groups(session, groups - set(bumped))
-    refresh_totals(session, groups)
+    refresh_totals(session, groups, bump=groups - set(bumped))
     return changed
 
 
@@ -133,14 +143,31 @@ def lock_groups_of(session: Session, mask_pks: list[int]) -> set[int]:
     """Lock the groups of these masks, in id order, before any of the masks (PostgreSQL; SQLite
     holds its one write lock already): every write takes group locks before mask locks, in the
     same order, so two writes never wait on each other in a cycle."""
+    return set(_lock_groups(session, mask_pks))
+
+
+def _lock_groups(session: Session, mask_pks: list[int]) -> dict[int, bool]:
+    """``lock_groups_of``, with whether each group is smaller than its project's ``min_group_size``:
+    one statement for a write of up to 500 masks (the groups found from the masks, locked in id
+    order, with their projects' minimum), two reads per 500 beyond (the ids first, then locked in
+    id order across all of them)."""
+    small = Group.size < Project.min_group_size
+    if len(mask_pks) <= CHUNK:
+        of_masks = select(Mask.group_id).where(Mask.id.in_(mask_pks), Mask.group_id.is_not(None))
+        return {g: bool(s) for g, s in session.execute(
+            select(Group.id, small).join(Project, Project.id == Group.project_id).where(Group.id.in_(of_masks))
+            .order_by(Group.id).with_for_update(of=Group))}
     ids: set[int] = set()
     for part in chunks(mask_pks):
         ids.update(g for (g,) in session.execute(select(Mask.group_id).where(Mask.id.in_(part),
                                                                              Mask.group_id.is_not(None)))
                    if g is not None)
+    out: dict[int, bool] = {}
     for part in chunks(sorted(ids)):
-        session.execute(select(Group.id).where(Group.id.in_(part)).order_by(Group.id).with_for_update())
-    return ids
+        out.update({g: bool(s) for g, s in session.execute(
+            select(Group.id, small).join(Project, Project.id == Group.project_id).where(Group.id.in_(part))
+            .order_by(Group.id).with_for_update(of=Group))})
+    return out
 
 
 def bump_groups(session: Session, group_ids: Iterable[int]) -> None:
@@ -149,30 +176,53 @@ def bump_groups(session: Session, group_ids: Iterable[int]) -> None:
         session.execute(update(Group).where(Group.id.in_(part)).values(version=Group.version + 1))
 
 
-def refresh_totals(session: Session, group_ids: Iterable[int]) -> None:
+def refresh_totals(session: Session, group_ids: Iterable[int], bump: Iterable[int] = ()) -> None:
     """Recount the counters of these groups from their masks (indexed by group: the cost is the
-    size of the groups a write touched, never the project's), in the write's transaction; and
-    move the open-group counters of their neighbourhoods and projects by the groups that opened
-    or closed. One read of the groups' rows and one of their masks per chunk: the sums and the
-    class mix are added up here (the same rules as ``GroupTotals``)."""
+    size of the groups a write touched, never the project's), in the write's transaction, and
+    bump the versions of those in ``bump``; and move the open-group counters of their
+    neighbourhoods and projects by the groups that opened or closed. Per chunk, one read (the
+    groups' rows joined to their present masks: the sums and the class mix are added up here,
+    by the same rules as ``GroupTotals``) and one ``executemany``."""
     ids = sorted(set(group_ids))
     if not ids:
         return
+    bumped = set(bump)
     opened: dict[tuple[str, str], int] = defaultdict(int)
+    table = Base.metadata.tables["groups"]
+    c = table.c
     for part in chunks(ids):
-        was = {gid: (pid, hood, n) for gid, pid, hood, n in session.execute(
-            select(Group.id, Group.project_id, Group.neighbourhood, Group.open_masks).where(Group.id.in_(part)))}
-        rows = session.execute(select(Mask.group_id, Mask.area, Mask.class_id, Mask.refine, Mask.pred_score,
-                                      cast(Mask.proba, Text)).where(Mask.group_id.in_(part), Mask.present.is_(True))
-                               ).all()
-        values = _group_totals(part, list(rows))
+        rows = session.execute(
+            select(Group.id, Group.project_id, Group.neighbourhood, Group.open_masks, Mask.id, Mask.area,
+                   Mask.class_id, Mask.refine, Mask.pred_score, cast(Mask.proba, Text))
+            .outerjoin(Mask, (Mask.group_id == Group.id) & Mask.present.is_(True)).where(Group.id.in_(part))).all()
+        was = {r[0]: (r[1], r[2], r[3]) for r in rows}
+        values = _group_totals(part, [(r[0], *r[5:]) for r in rows if r[4] is not None])  # groups' present masks
         for v in values:
             found = was.get(int(v["id"]))
             change = int(v["open_masks"] > 0) - int(found is not None and (found[2] or 0) > 0)
             if change and found is not None:
                 opened[(found[0], found[1])] += change
-        session.execute(update(Group), values)
+        session.execute(update(table).where(c.id == bindparam("gid")).values(
+            {**{c[k]: bindparam(f"n_{k}", type_=c[k].type) for k in (*SCALARS, "gain", "mix")},
+             c.version: c.version + bindparam("n_bump")}),
+            [{"gid": v["id"], "n_bump": int(v["id"] in bumped), **{f"n_{k}": v[k] for k in (*SCALARS, "gain", "mix")}}
+             for v in values])
+        _sync_groups(session, values, bumped)
     _move_open_groups(session, opened)
+
+
+def _sync_groups(session: Session, values: list[dict[str, Any]], bumped: set[int]) -> None:
+    """Give the Group objects the session holds what was just written with Core (no read, no flush)."""
+    found = {int(v["id"]): v for v in values}
+    for state in list(session.identity_map.all_states()):
+        key, obj = state.key, state.obj()
+        if key is None or key[0] is not Group or obj is None or key[1][0] not in found:
+            continue
+        v = found[key[1][0]]
+        for k in (*SCALARS, "gain", "mix"):
+            set_committed_value(obj, k, v[k])
+        if key[1][0] in bumped and "version" in state.dict:
+            set_committed_value(obj, "version", state.dict["version"] + 1)
 
 
 def _group_totals(part: list[int], rows: list[Any]) -> list[dict[str, Any]]:
