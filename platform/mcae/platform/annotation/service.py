@@ -89,10 +89,10 @@ def new_decision(session: Session, project: Project, user_id: int, masks: list[M
     decision = Decision(project_id=project.id, author_id=user_id, **fields)
     session.add(decision)
     session.flush()
-    if masks:
-        session.execute(insert(DecisionMask), [
-            {"decision_id": decision.id, "mask_pk": m.id, "before_class": m.class_id, "before_fine": m.fine_class,
-             "before_decision": m.decision_id} for m in masks])
+    rows = [{"decision_id": decision.id, "mask_pk": m.id, "before_class": m.class_id, "before_fine": m.fine_class,
+             "before_decision": m.decision_id} for m in masks]
+    for start in range(0, len(rows), 1000):  # one multi-row INSERT per 1,000 masks (not one per mask)
+        session.execute(insert(DecisionMask).values(rows[start:start + 1000]))
     return decision
 
 
