@@ -303,3 +303,12 @@ def test_a_cold_patch_first_thumbnail_reads_only_its_square(project_dir: Path,
         assert sizes[1:] == [(PATCH, PATCH)] and second == first  # then the patch's imagery, once
         mask_thumbnail(cold, patch_id, chosen[0] if patch_id == "0-0" else chosen[1], size=64)
         assert len(sizes) == 2
+
+
+def test_the_start_up_warm_up_runs_quietly(recwarn: pytest.WarningsRecorder) -> None:
+    """Issue 17: the app pays the image libraries' one-time costs at start-up (``warm_up``): it
+    must not fail or warn (a start-up that raises takes the service down)."""
+    from mcae.platform.annotation.thumbnails import warm_up
+
+    warm_up()
+    assert not [w for w in recwarn if "rasterio" in str(w.category.__module__)], [str(w) for w in recwarn]
