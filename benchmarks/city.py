@@ -100,20 +100,25 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None, poll_s: float 
 
 # -- the engine leg ---------------------------------------------------------------------------
 
-def engine_stages(work: Path, size: int, workers: int, pg_url: str | None) -> dict[str, dict[str, Any]]:
+def engine_stages(work: Path, size: int, workers: int, pg_url: str | None,
+                  only: set[str] | None = None) -> dict[str, dict[str, Any]]:
     """Every engine stage on a ``size`` px city in ``work`` (kept: a rerun resumes segment).
 
     Each stage's figures are also kept in ``work/stages.json``. A rerun (``--reuse``) whose
     scene is written and whose segmentation finished reports those two stages' figures from
     the run that did the work, marked ``"reused": true``, rather than timing a resume with
-    nothing left to do; every later stage runs again."""
+    nothing left to do; every later stage runs again, or with ``only`` just the stages named
+    there (the others, where a run in this folder did them, are reported from that run)."""
     work.mkdir(parents=True, exist_ok=True)
     py, project = sys.executable, work / "project"
     stages: dict[str, dict[str, Any]] = {}
     kept = StageRecords(work / "stages.json")
 
+    def runs(name: str) -> bool:
+        return only is None or name in only or kept.get(name) is None
+
     def stage(name: str, cmd: list[str], *, done: bool = False) -> bool:
-        earlier = kept.get(name) if done else None
+        earlier = kept.get(name) if done or not runs(name) else None
         stages[name] = {**earlier, "reused": True} if earlier else measure(cmd)
         if not earlier:
             kept.put(name, stages[name])
@@ -128,6 +133,8 @@ def engine_stages(work: Path, size: int, workers: int, pg_url: str | None) -> di
         shutil.copy(pristine, project / "project.json")
     ok = stage("segment", [MCAE, "segment", str(work / "imagery.tif"), "-p", str(project), "--workers",
                            str(workers), "-q"], done=_segmented(project))
+    if ok and runs("label"):  # the expert labels from scratch: on a folder it labelled, nothing would be left
+        (project / "decisions.jsonl").unlink(missing_ok=True)
     ok = ok and stage("label", [MCAE, "label", "-p", str(project), "--reference", str(work / "reference.tif"),
                                 "--workers", str(workers), "-q"])
     ok = ok and stage("train", [MCAE, "train", "-p", str(project), "-q"])  # in-process: as `mcae train` runs
@@ -150,7 +157,8 @@ def engine_stages(work: Path, size: int, workers: int, pg_url: str | None) -> di
         # the import takes the decisions over (and a rebuild retrains): a rerun starts from here
         manifest = (project / "project.json").read_text()
         pristine.write_text(manifest)
-        (work / "annotation.db").unlink(missing_ok=True)
+        if runs("projects add (SQLite)"):
+            (work / "annotation.db").unlink(missing_ok=True)
         sqlite = f"sqlite:///{work / 'annotation.db'}"
         stage("projects add (SQLite)", [MCAE, "projects", "add", str(project), "-q", "--id", "city", "--database",
                                         sqlite, "--city", "city", "--catalog", catalog])
@@ -388,10 +396,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--skip-engine", action="store_true")
     parser.add_argument("--skip-service", action="store_true")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--only", default=None,
+                        help="engine stages to run, comma-separated (e.g. 'label,rebuild (job)'); the others "
+                             "are reported from the last run in the --reuse folder that did them")
     parser.add_argument("--results", default="city", help="name of the JSON under benchmarks/results/ (.json added)")
     args = parser.parse_args(argv)
     ratio_size = args.ratio_size or args.size // 2
     ratio_masks = args.ratio_masks or args.masks // 4
+    only = {name.strip() for name in args.only.split(",")} if args.only else None
     work = args.reuse or Path(tempfile.mkdtemp(prefix="mcae-city-"))
     results: dict[str, Any] = {"machine": machine_info(), "args": {k: str(v) for k, v in vars(args).items()},
                                "engine": {}, "service": {}, "goals": [], "not_run": NOT_RUN}
@@ -400,7 +412,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if not args.skip_engine:
                 for size in (ratio_size, args.size):
                     pg = cluster.create_database() if cluster is not None else None
-                    results["engine"][str(size)] = engine_stages(work / f"engine-{size}", size, args.workers, pg)
+                    results["engine"][str(size)] = engine_stages(work / f"engine-{size}", size, args.workers, pg,
+                                                                   only)
                 results["goals"] += engine_goals(results["engine"][str(args.size)], results["engine"][str(ratio_size)],
                                                  (args.size / ratio_size) ** 2, args.size)
             if not args.skip_service:

@@ -242,3 +242,71 @@ def test_bad_object_storage_settings_are_one_clear_line(
     # the server refuses to start on invalid settings, with the same one line
     done = _cli({**base, "MCAE_S3_ENDPOINT": "127.0.0.1:99999"}, "serve", "--port", "0", timeout=30)
     assert done.returncode == 2 and "MCAE_S3_ENDPOINT" in done.stderr and "Traceback" not in done.stderr
+
+
+def _left_half(city_map: Path, out: Path) -> Path:
+    """A GeoJSON district over the left half of ``city_map`` (EPSG:4326)."""
+    from rasterio.warp import transform_bounds
+
+    with rasterio.open(city_map) as src:
+        west, south, east, north = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+    mid = (west + east) / 2
+    ring = [[west, south], [mid, south], [mid, north], [west, north], [west, south]]
+    out.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "West"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
+    return out
+
+
+def test_an_s3_map_is_offered_whole_from_the_object_with_ranges(
+        site: TestClient, s3: S3Server, city_map: Path, tmp_path: Path) -> None:
+    """A map published to object storage is downloaded whole from there (never copied to the
+    server's disk), answers Range requests (206) as GDAL's /vsicurl/ asks, and its district maps
+    and sidecars come with it."""
+    import hashlib
+
+    catalog = site.app.state.settings.tiles.catalog_path  # type: ignore[attr-defined]
+    code, out = mcae("publish", CITY, city_map, "--to", f"s3://{BUCKET}/{CITY}/whole.tif", "--layer", "whole",
+                     "--districts", _left_half(city_map, tmp_path / "d.geojson"), "--catalog", catalog)
+    assert code == 0, out
+    files = {f["name"]: f for f in site.get(f"/api/cities/{CITY}/layers/whole/files").json()["files"]}
+    assert set(files) == {f"{CITY}-whole{suffix}" for suffix in (
+        ".tif", ".tif.aux.xml", ".qml", "-west.tif", "-west.tif.aux.xml", "-west.qml")}
+    body = city_map.read_bytes()
+    data = files[f"{CITY}-whole.tif"]
+    assert data["size"] == len(body) and data["sha256"] == hashlib.sha256(body).hexdigest()
+    stored = json.loads(Path(catalog).read_text())["cities"][CITY]["layers"]["whole"]["files"]["files"]
+    assert next(f["path"] for f in stored if f["name"] == data["name"]) == f"s3://{BUCKET}/{CITY}/whole.tif"
+    assert not list(Path(catalog).parent.glob(f"downloads/{CITY}/whole/*/{CITY}-whole.tif"))  # not copied
+
+    whole = site.get(data["url"])
+    assert whole.status_code == 200 and whole.content == body
+    assert whole.headers["accept-ranges"] == "bytes" and "attachment" in whole.headers["content-disposition"]
+    part = site.get(data["url"], headers={"Range": "bytes=100-4195"})
+    assert part.status_code == 206 and part.content == body[100:4196]
+    assert part.headers["content-range"] == f"bytes 100-4195/{len(body)}"
+    assert site.get(data["url"], headers={"Range": "bytes=-50"}).content == body[-50:]
+    assert site.get(data["url"], headers={"Range": f"bytes={len(body) - 10}-"}).content == body[-10:]
+    head = site.head(data["url"])
+    assert head.status_code == 200 and int(head.headers["content-length"]) == len(body) and not head.content
+    refused = site.get(data["url"], headers={"Range": f"bytes={len(body)}-"})
+    assert refused.status_code == 416 and refused.headers["content-range"] == f"bytes */{len(body)}"
+    assert site.get(data["url"], headers={"If-None-Match": whole.headers["etag"]}).status_code == 304
+
+    district = site.get(files[f"{CITY}-whole-west.tif"]["url"])
+    assert district.status_code == 200
+    clipped = tmp_path / "west.tif"
+    clipped.write_bytes(district.content)
+    with rasterio.open(clipped) as got, rasterio.open(city_map) as src:
+        assert 0 < got.width < src.width and got.height == src.height
+    assert "Building" in site.get(files[f"{CITY}-whole.tif.aux.xml"]["url"]).text
+    # recorded again from the object itself (read once; districts clipped through /vsis3/): the same files
+    code, out = mcae("catalog", "files", CITY, "whole", "--catalog", catalog)
+    assert code == 0 and "6 whole files" in out, out
+    again = {f["name"]: f for f in site.get(f"/api/cities/{CITY}/layers/whole/files").json()["files"]}
+    assert {k: (v["size"], v["sha256"]) for k, v in again.items() if not k.endswith("-west.tif")} == \
+        {k: (v["size"], v["sha256"]) for k, v in files.items() if not k.endswith("-west.tif")}
+    assert again[f"{CITY}-whole-west.tif"]["size"] > 0
+    # the object gone: a clear 404 naming no bucket, never a half answer
+    s3.client().delete_object(Bucket=BUCKET, Key=f"{CITY}/whole.tif")
+    gone = site.get(data["url"])
+    assert gone.status_code == 404 and BUCKET not in gone.text, gone.text

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -226,3 +227,39 @@ def upload(local: str | Path, url: str, settings: S3Settings | None = None) -> s
     except Exception as exc:
         raise _explain(exc, url, settings) from None
     return url
+
+
+def size(url: str, settings: S3Settings | None = None) -> int:
+    """The object's size in bytes."""
+    settings = settings or active()
+    bucket, key = split(url)
+    try:
+        return int(client(settings).head_object(Bucket=bucket, Key=key)["ContentLength"])
+    except StorageError:
+        raise
+    except Exception as exc:
+        raise _explain(exc, url, settings) from None
+
+
+def read(url: str, first: int | None = None, last: int | None = None, settings: S3Settings | None = None,
+         chunk: int = 1024 * 1024) -> Iterator[bytes]:
+    """The object's bytes ``first``..``last`` (inclusive; all of it without them), ``chunk`` at a
+    time. The request is made before the first chunk is asked for, so a missing object or a refused
+    read raises here, not half way through an answer."""
+    settings = settings or active()
+    bucket, key = split(url)
+    extra = {} if first is None else {"Range": f"bytes={first}-{'' if last is None else last}"}
+    try:
+        body = client(settings).get_object(Bucket=bucket, Key=key, **extra)["Body"]
+    except StorageError:
+        raise
+    except Exception as exc:
+        raise _explain(exc, url, settings) from None
+    return _chunks(body, chunk)
+
+
+def _chunks(body: Any, chunk: int) -> Iterator[bytes]:
+    try:
+        yield from body.iter_chunks(chunk)
+    finally:
+        body.close()

@@ -17,6 +17,7 @@ from mcae.inference.errors import InputError
 from mcae.tiles.catalog import CatalogStore, Layer, LayerKind, make_id
 from mcae.tiles.layers import districts_from_geojson, ensure_city, layer_from_file
 from mcae.tiles.serving import prune_serving_copies, with_serving_copy
+from mcae.tiles.whole_files import put_with_files
 
 
 def describing_files(local: Path) -> list[Path]:
@@ -59,11 +60,13 @@ def publish_object_layer(store: CatalogStore, city: str, local: str | Path, url:
     if serving:
         layer = with_serving_copy(store, layer)  # read back through /vsis3/: records the object's ETag
     ensure_city(store, city_id, city_name or city, provenance)
-    old = store.load().cities[city_id].layers.get(layer.id)
-    store.put_layer(city_id, layer)
+    found = store.city(city_id)
+    new_districts = districts_from_geojson(districts, district_field) if districts is not None else None
+    old = found.layers.get(layer.id)
+    # whole files to download: the object itself (hashed from the file just uploaded), sidecars, districts
+    layer = put_with_files(store, city_id, layer, new_districts or found.districts, local=Path(local))
     if old is not None and old.serving_path and old.serving_path != layer.serving_path:
         prune_serving_copies(store, only=[store.resolve(old.serving_path)])
-    if districts is not None:
-        found = store.city(city_id)
-        store.put_city(found.model_copy(update={"districts": districts_from_geojson(districts, district_field)}))
+    if new_districts is not None:
+        store.put_city(store.city(city_id).model_copy(update={"districts": new_districts}))
     return layer

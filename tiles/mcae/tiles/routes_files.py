@@ -13,16 +13,19 @@ of these requests run at once (``mcae.platform.busy``, ``downloads`` settings).
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
+from mcae.inference import object_store
 from mcae.inference.errors import ProjectStateError
 from mcae.tiles.catalog import CatalogStore, LayerRef, WholeFile
 from mcae.tiles.dependencies import IdParam, SettingsDep, StoreDep
 from mcae.tiles.errors import NO_STORE
+from mcae.tiles.gdal import SourceRefused
 from mcae.tiles.http_cache import etag_matches
 from mcae.tiles.ids import UnknownId
 from mcae.tiles.schemas import WholeFileOut, WholeFilesOut
@@ -76,14 +79,8 @@ def create_files_router() -> APIRouter:
         if version != ref.version:
             return _superseded(request, ref, version, name)
         entry = next(f for f in _registry(ref).files if f.name == name)
-        path = store.resolve(entry.path)
-        try:
-            stat = path.stat()
-        except OSError:
-            stat = None
-        if stat is None or stat.st_size != entry.size:
-            raise ProjectStateError(f"the file {name} of layer {city}/{layer} changed or is gone since it was "
-                                    "published: publish the layer again")
+        remote = object_store.is_s3(entry.path)  # then the version is the object's ETag: the one recorded
+        path, stat = (None, None) if remote else _local_file(store, entry, f"{city}/{layer}")
         etag = f'"sha256-{entry.sha256[:32]}"'
         headers = {"ETag": etag, "Cache-Control": settings.immutable_cache_control, "Accept-Ranges": "bytes"}
         if etag_matches(request.headers.get("if-none-match"), etag):
@@ -92,6 +89,8 @@ def create_files_router() -> APIRouter:
         if refused is not None:
             return JSONResponse({"detail": refused}, status_code=416,
                                 headers={**NO_STORE, "Content-Range": f"bytes */{entry.size}"})
+        if path is None:
+            return _from_object_store(request, store, entry, headers)
         return FileResponse(path, stat_result=stat, media_type=media_type(name), headers=headers,
                             filename=name, content_disposition_type="attachment")
 
@@ -138,6 +137,49 @@ def _superseded(request: Request, ref: LayerRef, asked: str, name: str | None) -
               f"{ref.version!r} ({url})")
     return JSONResponse({"detail": detail, "version": ref.version, "url": url}, status_code=410,
                         headers={**NO_STORE, "X-Layer-Version": ref.version})
+
+
+def _local_file(store: CatalogStore, entry: WholeFile, where: str) -> tuple[Any, os.stat_result]:
+    """The file of ``entry`` on disk, unchanged since it was published (else 409)."""
+    path = store.resolve(entry.path)
+    try:
+        stat = path.stat()
+    except OSError:
+        stat = None
+    if stat is None or stat.st_size != entry.size:
+        raise ProjectStateError(f"the file {entry.name} of layer {where} changed or is gone since it was "
+                                "published: publish the layer again")
+    return path, stat
+
+
+def _from_object_store(request: Request, store: CatalogStore, entry: WholeFile, headers: dict[str, str]) -> Response:
+    """A map kept in object storage, streamed from it: the whole object, or the one byte range
+    asked for (206; a request for several ranges gets the whole file, as HTTP allows)."""
+    span = _one_range(request.headers.get("range"), entry.size)
+    first, last = span or (0, entry.size - 1)
+    headers = {**headers, "Content-Length": str(last - first + 1),
+               "Content-Disposition": f'attachment; filename="{entry.name}"'}
+    if span is not None:
+        headers["Content-Range"] = f"bytes {first}-{last}/{entry.size}"
+    status = 206 if span is not None else 200
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=media_type(entry.name))
+    try:  # asked before the answer starts: a missing object is a clear 404, not a cut-off body
+        chunks = object_store.read(entry.path, first, last, settings=store.sources.s3)
+    except object_store.StorageError:
+        raise SourceRefused("this layer's object cannot be read from object storage") from None
+    return StreamingResponse(chunks, status_code=status, headers=headers, media_type=media_type(entry.name))
+
+
+def _one_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The first and last byte of a single-range ``Range`` header (checked by ``_bad_range``);
+    None without one, or for several ranges."""
+    if header is None or "," in header:
+        return None
+    start, _, end = header.partition("=")[2].strip().partition("-")
+    if not start:
+        return max(size - int(end), 0), size - 1
+    return int(start), min(int(end), size - 1) if end else size - 1
 
 
 def _bad_range(header: str | None, size: int) -> str | None:

@@ -25,11 +25,14 @@ from pathlib import Path
 
 import rasterio
 
+from mcae.inference import object_store
 from mcae.inference.atomic import atomic_path
 from mcae.inference.class_styles import pam_xml, qgis_qml
 from mcae.inference.districts import clip_district
+from mcae.inference.errors import InputError
 from mcae.tiles.catalog import CatalogStore, District, FileRole, Layer, LayerFiles, LayerKind, WholeFile, file_token
 from mcae.tiles.class_files import layer_classes
+from mcae.tiles.gdal import SourceRefused
 
 FOLDER = "downloads"
 CHUNK = 1024 * 1024
@@ -74,13 +77,25 @@ def _write_text(path: Path, text: str) -> Path:
 
 
 def record_files(store: CatalogStore, city_id: str, layer: Layer,
-                 districts: dict[str, District] | None = None) -> LayerFiles | None:
-    """Write the sidecars and district maps of ``layer`` (a local file) and hash every file:
-    its registry of whole files, to store in its catalog record (None for an object-store layer)."""
+                 districts: dict[str, District] | None = None, local: Path | None = None) -> LayerFiles | None:
+    """Write the sidecars and district maps of ``layer`` and hash every file: its registry of
+    whole files, to store in its catalog record (None while its file is missing).
+
+    For a layer in object storage the map itself stays there (served from it, range by range);
+    ``local`` is the file just uploaded to it, hashed and clipped instead of reading the object
+    back (without it the object is read once, through GDAL for the districts)."""
+    remote = object_store.is_s3(layer.path)
     source_path = store.layer_path(layer)
-    source = file_token(source_path)
-    if source is None:  # s3:// (or missing): no local file to serve
+    try:
+        source = store.source_token(layer) if remote else file_token(source_path)
+    except SourceRefused:
+        source = None
+    if source is None:
         return None
+    if remote and local is not None:
+        if local.stat().st_size != object_store.size(layer.path, store.sources.s3):
+            raise InputError(f"{local} is not the file at {layer.path} (sizes differ)")
+        source_path = local
     folder = layer_folder(store, city_id, layer.id) / _key(layer, source)
     staging = folder.with_name(f".staging-{folder.name}-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -93,7 +108,7 @@ def record_files(store: CatalogStore, city_id: str, layer: Layer,
             aux, qml = pam_xml(classes), qgis_qml(classes)
             written += _sidecars(staging, base, aux, qml, None)
             if layer.kind == LayerKind.mcae and districts:
-                with rasterio.open(source_path) as src:
+                with store.sources.env(), rasterio.open(source_path) as src:
                     for district in districts.values():
                         name = f"{base}-{district.id}"
                         if clip_district(src, district.name, district.geometry, staging / f"{name}.tif") is None:
@@ -106,9 +121,24 @@ def record_files(store: CatalogStore, city_id: str, layer: Layer,
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    files = [_entry(store, folder / path.name if path.parent == staging else path, name, role, district)
+    files = [_remote_entry(store, layer.path, name, local) if remote and path == source_path
+             else _entry(store, folder / path.name if path.parent == staging else path, name, role, district)
              for path, name, role, district in written]
     return LayerFiles(source=source, files=files)
+
+
+def _remote_entry(store: CatalogStore, url: str, name: str, local: Path | None) -> WholeFile:
+    """The map of an object-store layer: stored as its ``s3://`` location, hashed from ``local``
+    (the same bytes, just uploaded) or read from the store once."""
+    if local is not None:
+        size, digest = local.stat().st_size, sha256_of(local)
+    else:
+        hasher, size = hashlib.sha256(), 0
+        for chunk in object_store.read(url, settings=store.sources.s3, chunk=CHUNK):
+            hasher.update(chunk)
+            size += len(chunk)
+        digest = hasher.hexdigest()
+    return WholeFile(name=name, path=url, size=size, sha256=digest, role="data", district=None)
 
 
 def _sidecars(folder: Path, name: str, aux: str, qml: str,
@@ -119,7 +149,8 @@ def _sidecars(folder: Path, name: str, aux: str, qml: str,
 
 def prune_files(store: CatalogStore, city_id: str, layer: Layer) -> None:
     """Delete the download folders of ``layer``'s earlier files (its URLs answer 410 by now)."""
-    keep = {Path(f.path).parent.name for f in (layer.files.files if layer.files else [])}
+    keep = {Path(f.path).parent.name for f in (layer.files.files if layer.files else [])
+            if not object_store.is_s3(f.path)}
     where = layer_folder(store, city_id, layer.id)
     if not where.is_dir():
         return
@@ -134,9 +165,10 @@ def fresh(layer: Layer, source_token: str) -> LayerFiles | None:
 
 
 def put_with_files(store: CatalogStore, city_id: str, layer: Layer,
-                   districts: dict[str, District] | None = None) -> Layer:
-    """Put ``layer`` into the catalog with its whole files recorded (and earlier ones pruned)."""
-    layer = layer.model_copy(update={"files": record_files(store, city_id, layer, districts)})
+                   districts: dict[str, District] | None = None, local: Path | None = None) -> Layer:
+    """Put ``layer`` into the catalog with its whole files recorded (and earlier ones pruned);
+    ``local``: see ``record_files``."""
+    layer = layer.model_copy(update={"files": record_files(store, city_id, layer, districts, local)})
     store.put_layer(city_id, layer)
     prune_files(store, city_id, layer)
     return layer

@@ -16,6 +16,7 @@ Writes into one folder (every file says it is synthetic)::
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -59,12 +60,7 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
     start = time.perf_counter()
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
-    log(f"building a synthetic city of {options.size} x {options.size} px at {GSD} m ...")
-    tags = {"MCAE_SYNTHETIC": SYNTHETIC, "MCAE_CITY": CITY}
-    with scratch_dir(out / "imagery.tif") as raw:  # the scene, window by window: any size fits
-        districts = write_city(raw, options.size, seed=options.seed, sinolc1=True)["districts"]
-        write_city_cogs(raw, out, tags)
-        os.replace(raw / "districts.geojson", out / "districts.geojson")
+    districts = _scene(out, options, log)
 
     seg = SegmentOptions(generator="superpixel")
     project = prepare_project(out / "imagery.tif", out / "project", seg)
@@ -76,6 +72,7 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
         groups = build_groups(project, run)
         reference = reference_per_mask(project, out / "reference.tif", run)
         budget = options.budget or max(1, groups.masks // 10)
+        project.decisions_path.unlink(missing_ok=True)  # a resumed demo's expert starts over
         spent = 0
         for round_no in range(1, options.rounds + 1):
             share = math.ceil(budget * round_no / options.rounds) - spent
@@ -111,3 +108,29 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
     (out / "README.txt").write_text(f"{CITY}\n\nEverything in this folder is {SYNTHETIC}.\n"
                                     f"{run_demo.__module__} wrote it; see city.json.\n")
     return summary
+
+
+SCENE_FILES = ("imagery.tif", "reference.tif", "sinolc1.tif", "districts.geojson")
+
+
+def _scene(out: Path, options: DemoOptions, log: Callable[[str], Any]) -> list[str]:
+    """Build the city's scene, or reuse the one an earlier run of the same size and seed finished
+    (``scene.json``, written last, says so): a city of 40,960 px takes most of an hour to draw.
+    Returns the districts' names."""
+    stamp = {"size": options.size, "seed": options.seed, "synthetic": SYNTHETIC}
+    done = out / "scene.json"
+    if done.is_file() and all((out / name).is_file() for name in SCENE_FILES):
+        kept = json.loads(done.read_text())
+        if {k: kept.get(k) for k in stamp} == stamp:
+            log(f"the synthetic city of {options.size} x {options.size} px (seed {options.seed}) is built "
+                "already: reused (remove scene.json to draw it again)")
+            return list(kept["districts"])
+    done.unlink(missing_ok=True)
+    log(f"building a synthetic city of {options.size} x {options.size} px at {GSD} m ...")
+    tags = {"MCAE_SYNTHETIC": SYNTHETIC, "MCAE_CITY": CITY}
+    with scratch_dir(out / "imagery.tif") as raw:  # the scene, window by window: any size fits
+        districts = list(write_city(raw, options.size, seed=options.seed, sinolc1=True)["districts"])
+        write_city_cogs(raw, out, tags)
+        os.replace(raw / "districts.geojson", out / "districts.geojson")
+    write_json(done, {**stamp, "districts": districts})
+    return districts

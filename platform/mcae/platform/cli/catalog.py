@@ -165,7 +165,7 @@ def files(
             done = put_with_files(store, city, item, found.districts)
         count = len(done.files.files) if done.files else 0
         console.print(f"[green]{city}/{item.id}[/]: {count} whole files" if count else
-                      f"{city}/{item.id}: not a local file (object storage): no whole files")
+                      f"{city}/{item.id}: its file is missing or cannot be read: no whole files")
 
 
 @app.command("stac")

@@ -26,7 +26,10 @@ def demo(
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Build a synthetic city, run the whole pipeline on it and write its maps (all synthetic)."""
+    """Build a synthetic city, run the whole pipeline on it and write its maps (all synthetic).
+
+    Run it again on the same --out to resume: the scene (same size and seed) and the finished
+    patches are reused; the simulated expert and the later steps start over."""
     from mcae.inference.demo.run import DemoOptions, run_demo
 
     settings = get_settings()
