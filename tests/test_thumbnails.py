@@ -274,11 +274,12 @@ def counting_imagery(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     return sizes
 
 
-def test_a_cold_patch_first_thumbnail_reads_only_its_square(project_dir: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 17: the first thumbnail of a cold patch reads its square of the scene, not the patch's
-    imagery; the next reads the whole imagery once; every thumbnail is the same PNG as one drawn from
-    the whole imagery (masks inside, at the patch edge, and in the patch past the scene's edge)."""
+def test_a_cold_patch_first_thumbnails_read_only_their_squares(project_dir: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17: the first thumbnails of a cold patch (``SQUARES``) read their squares of the scene,
+    not the patch's imagery; the next reads the whole imagery once, which the rest share; every
+    thumbnail is the same PNG as one drawn from the whole imagery (masks inside, at the patch edge,
+    and in the patch past the scene's edge)."""
     sizes = counting_imagery(monkeypatch)
     labels = raster(project_dir, "0-1")  # the right column: it reaches past the scene (black there)
     boxes = ndimage.find_objects(labels)
@@ -299,10 +300,14 @@ def test_a_cold_patch_first_thumbnail_reads_only_its_square(project_dir: Path,
         mask_at(cold, patch_id, 1, 1)
         patch_classification(cold, patch_id, {})
         assert len(sizes) == 1  # neither needs the imagery
-        second = mask_thumbnail(cold, patch_id, mask_id)
-        assert sizes[1:] == [(PATCH, PATCH)] and second == first  # then the patch's imagery, once
+        for _ in range(patch_images.SQUARES - 1):
+            assert mask_thumbnail(cold, patch_id, mask_id, size=64) == mask_thumbnail(whole, patch_id, mask_id,
+                                                                                      size=64)
+        assert len(sizes) == patch_images.SQUARES and (PATCH, PATCH) not in sizes
+        again = mask_thumbnail(cold, patch_id, mask_id)
+        assert sizes[patch_images.SQUARES:] == [(PATCH, PATCH)] and again == first  # then the whole imagery
         mask_thumbnail(cold, patch_id, chosen[0] if patch_id == "0-0" else chosen[1], size=64)
-        assert len(sizes) == 2
+        assert len(sizes) == patch_images.SQUARES + 1  # once
 
 
 def test_the_start_up_warm_up_runs_quietly(recwarn: pytest.WarningsRecorder) -> None:

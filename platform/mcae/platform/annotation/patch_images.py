@@ -7,9 +7,10 @@ patch). It is thread-safe: FastAPI runs sync routes in a thread pool, and two
 requests for the same cold patch share one read. Keep one instance per project.
 
 The imagery is read when first needed, not with the raster: the classification and
-"mask at" need only the raster, and the first thumbnail of a cold patch reads only its
-own square of the scene (a few kB instead of the 1024 px window, about half of a cold
-patch's time); the next one reads the patch's whole imagery, which the rest share.
+"mask at" need only the raster, and the first thumbnails of a cold patch (``SQUARES``)
+read only their own squares of the scene (a few kB instead of the 1024 px window, about
+half of a cold patch's time: a group's masks are spread over many patches, a few on each);
+the next one reads the patch's whole imagery, which the rest share.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from mcae.inference.grid import Patch
 from mcae.inference.masks.base import PixelWindow
 from mcae.inference.project import Project
 from mcae.inference.segment import read_mask_raster
+
+SQUARES = 4  # thumbnails of a patch read as their own squares before its whole imagery is read
 
 
 class UnknownPatch(LookupError):
@@ -74,10 +77,10 @@ class PatchData:
 
     def crop(self, left: int, top: int, side: int) -> Image.Image:
         """The imagery of a ``side`` px square at patch pixel (``left``, ``top``), black past the
-        patch: from the whole imagery once read, else (the patch's first crop) a read of the
-        square alone."""
+        patch: from the whole imagery once read, else (the patch's first ``SQUARES`` crops) a
+        read of the square alone."""
         with self._lock:
-            own = self._rgb is None and self._crops == 0
+            own = self._rgb is None and self._crops < SQUARES
             self._crops += 1
         if not own:
             return self.image.crop((left, top, left + side, top + side))
