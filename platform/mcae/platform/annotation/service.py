@@ -31,7 +31,7 @@ from mcae.platform.annotation.mask_classes import (
     refresh_totals,
     send_small_groups,
 )
-from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Patch, Project, utcnow
+from mcae.platform.annotation.models import Base, Decision, DecisionMask, Group, History, Mask, Patch, Project, utcnow
 from mcae.platform.annotation.queries import read_group
 from mcae.platform.annotation.views import aware, decision_out
 from mcae.platform.errors import Conflict, Forbidden
@@ -94,8 +94,9 @@ def new_decision(session: Session, project: Project, user_id: int, masks: Sequen
     session.flush()
     rows = [{"decision_id": decision.id, "mask_pk": m.id, "before_class": m.class_id, "before_fine": m.fine_class,
              "before_decision": m.decision_id} for m in masks]
-    for start in range(0, len(rows), 1000):  # one multi-row INSERT per 1,000 masks (not one per mask)
-        session.execute(insert(DecisionMask).values(rows[start:start + 1000]))
+    if rows:  # the table's executemany: compiled once and cached (a multi-row VALUES of a group's
+        # hundreds of masks was compiled afresh each time: 70 ms for 300 masks)
+        session.execute(insert(Base.metadata.tables["decision_masks"]), rows)
     return decision
 
 
