@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from benchmarks.harness import free_port as _free_port
 from benchmarks.scenes import blocky_scene, write_tif
 from mcae.inference.compute import executor
-from mcae.inference.decisions import Decision, record_decisions, resolve
+from mcae.inference.decisions import Decision, read_decisions, record_decisions, resolve
 from mcae.inference.groups import build_groups
 from mcae.inference.segment import SegmentOptions, prepare_project, segment_patches
 from mcae.platform.annotation.auth import add_user
@@ -240,4 +240,5 @@ def group_decisions_file(project_root: Path, n: int = 3) -> list[Decision]:
     keys = groups[["neighbourhood", "group"]].drop_duplicates().head(n)
     decisions = [Decision.model_validate({"target": "group", "neighbourhood": h, "group": g, "class": "Tree"})
                  for h, g in keys.itertuples(index=False)]
-    return record_decisions(project, resolve(decisions, groups))
+    record_decisions(project, resolve(decisions, groups))
+    return read_decisions(project)  # every decision of the file now

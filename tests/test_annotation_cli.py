@@ -161,6 +161,8 @@ def test_engine_commands_use_the_database_once_it_holds_the_project(cli_env: Pat
         simulated = engine_decisions(session, "town")[5:]
     db.dispose()
     assert simulated and {(d.author, d.source) for d in simulated} == {("engine", "simulated")}
+    # the commands read the decisions from a file of their own, spooled from the database: gone after
+    assert not list(root.glob(".mcae-decisions-*")) and not list(root.glob(".rebuild-*"))
 
 
 def test_the_platform_commands_run_without_the_engine_extra(cli_env: Path) -> None:

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ MODES = ("dense", "sparse")
 
 
 def export_dataset(project: Project, out: str | Path, modes: tuple[str, ...] = MODES,
-                   quiet: bool = False, decisions: list[Decision] | None = None,
+                   quiet: bool = False, decisions: Iterable[Decision] | None = None,
                    dense_patches: set[str] | None = None) -> dict[str, Any]:
     """Write ``out/images``, ``out/labels_<mode>`` and the manifest; returns the manifest.
 

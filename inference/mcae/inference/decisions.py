@@ -14,9 +14,10 @@ Mask decisions override group decisions; among decisions of one kind the later w
 
 from __future__ import annotations
 
+import itertools
 import json
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -197,8 +198,14 @@ def iter_decisions(project: Project) -> Iterator[Decision]:
             f"{project.root}: this project's decisions live in the annotation database; "
             "the platform's commands (`mcae train`, `mcae map`, `mcae label`) read and write them there")
     path = project.decisions_path
-    if not path.is_file():
-        return
+    if path.is_file():
+        yield from iter_decisions_file(path)
+
+
+def iter_decisions_file(path: str | Path) -> Iterator[Decision]:
+    """The decisions of a JSON Lines file one at a time (a JSON list is read whole); errors name
+    the line at fault."""
+    path = Path(path)
     with path.open("rb") as lines:
         head = lines.read(4096).lstrip()
         lines.seek(0)
@@ -218,6 +225,35 @@ def iter_decisions(project: Project) -> Iterator[Decision]:
             yield _decision(item, f"{path}:{number}")
 
 
+class DecisionsFile:
+    """A decisions file (JSON Lines) as a stream that can be read again: each ``iter`` reads it
+    from the start, line by line. What the engine's readers (``train``, ``write_map``,
+    ``mask_classes``) take in place of a list, so a city's decisions are never all in memory;
+    ``count`` is how many it holds, when the writer knows (``write_decisions`` returns it)."""
+
+    def __init__(self, path: str | Path, count: int | None = None) -> None:
+        self.path, self.count = Path(path), count
+
+    def __iter__(self) -> Iterator[Decision]:
+        return iter_decisions_file(self.path)
+
+    def __len__(self) -> int:
+        if self.count is None:
+            self.count = sum(1 for _ in self)
+        return self.count
+
+
+def write_decisions(path: str | Path, decisions: Iterable[Decision]) -> int:
+    """Write ``decisions`` to ``path`` as JSON Lines, one line as each comes, atomically (an
+    interrupted write leaves the old file, or none); returns how many."""
+    count = 0
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as out:
+        for d in decisions:
+            out.write(d.to_json() + "\n")
+            count += 1
+    return count
+
+
 def _utf8(raw: bytes, path: Path, offset: int) -> str:
     try:
         return raw.decode("utf-8")
@@ -225,12 +261,24 @@ def _utf8(raw: bytes, path: Path, offset: int) -> str:
         raise InputError(f"{path}: not UTF-8 text (byte {offset + exc.start})") from None
 
 
-def record_decisions(project: Project, new: list[Decision]) -> list[Decision]:
-    """Append decisions to the project's log in one atomic rewrite."""
-    everything = read_decisions(project) + new
-    with atomic_path(project.decisions_path) as tmp:
-        tmp.write_text("".join(d.to_json() + "\n" for d in everything))
-    return everything
+def record_decisions(project: Project, new: Iterable[Decision],
+                     seen: Callable[[Decision], None] | None = None) -> int:
+    """Append decisions to the project's log in one atomic rewrite; returns how many it holds now.
+
+    Streamed: the decisions already recorded, then ``new``, are written a line as each comes
+    (``new`` may be a generator, e.g. the simulated expert's), never gathered in a list; an
+    interruption leaves the old file as it was. ``seen`` is called with each decision written
+    (e.g. ``MaskLabels.add``: the labels of the whole log without reading it back)."""
+    everything: Iterable[Decision] = itertools.chain(iter_decisions(project), new)
+    if seen is not None:
+        everything = _tapped(everything, seen)
+    return write_decisions(project.decisions_path, everything)
+
+
+def _tapped(decisions: Iterable[Decision], seen: Callable[[Decision], None]) -> Iterator[Decision]:
+    for d in decisions:
+        seen(d)
+        yield d
 
 
 def mask_labels(decisions: Iterable[Decision]) -> pd.DataFrame:
@@ -238,32 +286,49 @@ def mask_labels(decisions: Iterable[Decision]) -> pd.DataFrame:
 
     Indexed by (patch, mask_id). ``decisions`` may be a stream (``iter_decisions``): they are
     gathered as columns of numbers (a patch code, a mask id, a class and a fine-class code a
-    label, about 16 bytes), never as a Python object per mask.
+    label, about 16 bytes), never as a Python object per mask (``MaskLabels``).
     """
-    patches: dict[str, int] = {}
-    fines: dict[str | None, int] = {None: 0}
-    kinds = {"group": _Columns(), "mask": _Columns()}
+    tally = MaskLabels()
     for d in decisions:
-        fine = fines.setdefault(d.fine_class, len(fines))
+        tally.add(d)
+    return tally.frame()
+
+
+class MaskLabels:
+    """The mask labels of decisions added one at a time (``add``), as ``mask_labels`` makes them
+    (``frame``): a writer can tally the decisions it writes without reading them back."""
+
+    def __init__(self) -> None:
+        self.patches: dict[str, int] = {}
+        self.fines: dict[str | None, int] = {None: 0}
+        self.kinds = {"group": _Columns(), "mask": _Columns()}
+
+    def add(self, d: Decision) -> None:
+        patches = self.patches
+        fine = self.fines.setdefault(d.fine_class, len(self.fines))
         if d.target == "group":
             pairs = d.masks or []
-            kinds["group"].add([patches.setdefault(str(p), len(patches)) for p, _ in pairs],
-                               [int(m) for _, m in pairs], d.class_id, fine)
+            self.kinds["group"].add([patches.setdefault(str(p), len(patches)) for p, _ in pairs],
+                                    [int(m) for _, m in pairs], d.class_id, fine)
         else:
-            kinds["mask"].add([patches.setdefault(d.patch or "", len(patches))], [int(d.mask or 0)], d.class_id, fine)
-    group, mask = (kinds[k].frame(k) for k in ("group", "mask"))
-    group = group[~group.index.isin(mask.index)]  # a mask decision overrides any group decision
-    frame = pd.concat([group, mask])
-    frame = frame[frame["class_id"] != UNKNOWN]
-    names = np.array(list(patches), dtype=object)
-    fine_names = np.array(list(fines), dtype=object)
-    index = pd.MultiIndex.from_arrays([names[frame.index.get_level_values(0).to_numpy(np.int64)],
-                                       frame.index.get_level_values(1).to_numpy(np.int64)],
-                                      names=["patch", "mask_id"])
-    out = pd.DataFrame({"class_id": frame["class_id"].to_numpy(np.int64),
-                        "fine_class": fine_names[frame["fine"].to_numpy(np.int64)],
-                        "via": frame["via"].to_numpy(object)}, index=index)
-    return out.sort_index()
+            self.kinds["mask"].add([patches.setdefault(d.patch or "", len(patches))], [int(d.mask or 0)],
+                                   d.class_id, fine)
+
+    def frame(self) -> pd.DataFrame:
+        """Per decided mask: ``class_id``, ``fine_class`` and ``via``, indexed by (patch, mask_id)."""
+        group, mask = (self.kinds[k].frame(k) for k in ("group", "mask"))
+        group = group[~group.index.isin(mask.index)]  # a mask decision overrides any group decision
+        frame = pd.concat([group, mask])
+        frame = frame[frame["class_id"] != UNKNOWN]
+        names = np.array(list(self.patches), dtype=object)
+        fine_names = np.array(list(self.fines), dtype=object)
+        index = pd.MultiIndex.from_arrays([names[frame.index.get_level_values(0).to_numpy(np.int64)],
+                                           frame.index.get_level_values(1).to_numpy(np.int64)],
+                                          names=["patch", "mask_id"])
+        out = pd.DataFrame({"class_id": frame["class_id"].to_numpy(np.int64),
+                            "fine_class": fine_names[frame["fine"].to_numpy(np.int64)],
+                            "via": frame["via"].to_numpy(object)}, index=index)
+        return out.sort_index()
 
 
 class _Columns:

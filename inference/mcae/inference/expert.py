@@ -11,6 +11,7 @@ corrected.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -30,7 +31,13 @@ class SimulatedExpert:
 
     def decide(self, groups: pd.DataFrame, reference: pd.DataFrame,
                decided: pd.DataFrame | None = None) -> list[Decision]:
-        """Decisions for one round.
+        """Decisions for one round, as a list (``iter_decide`` yields them one at a time)."""
+        return list(self.iter_decide(groups, reference, decided))
+
+    def iter_decide(self, groups: pd.DataFrame, reference: pd.DataFrame,
+                    decided: pd.DataFrame | None = None) -> Iterator[Decision]:
+        """Decisions for one round, yielded as they are taken (``actions_`` counts them so far):
+        a city's decisions are written as they come, never held in a list.
 
         ``groups`` is ``groups.parquet``; ``reference`` has ``ref_class`` per mask;
         ``decided`` is the current mask labels (index patch, mask_id).
@@ -71,7 +78,7 @@ class SimulatedExpert:
         wrong_of = wrong.groupby(hood_group, sort=False).indices
         w_area, w_patch = wrong["area"].to_numpy(), wrong["patch"].to_numpy()
         w_mask, w_ref = wrong["mask_id"].to_numpy(), wrong["ref_class"].to_numpy()
-        decisions: list[Decision] = []
+        del table, keys, wrong_before, open_masks, per_class, best, majority_of, wrong  # the heap holds the rest
         self.actions_ = 0
         while heap and (self.budget is None or self.actions_ < self.budget):
             neg_gain, _, action = heapq.heappop(heap)
@@ -80,15 +87,14 @@ class SimulatedExpert:
             self.actions_ += 1
             if action[0] == "group":
                 _, hood, group, majority = action
-                decisions.append(Decision.model_validate({
+                yield Decision.model_validate({
                     "target": "group", "neighbourhood": hood, "group": group, "class": majority,
-                    "source": "simulated"}))
+                    "source": "simulated"})
                 for i in wrong_of.get((hood, group), ()):
                     heapq.heappush(heap, (-int(w_area[i]), tie, ("mask", w_patch[i], int(w_mask[i]), int(w_ref[i]))))
                     tie += 1
             else:
                 _, patch, mask, cls = action
-                decisions.append(Decision.model_validate({
+                yield Decision.model_validate({
                     "target": "mask", "patch": patch, "mask": mask, "class": cls,
-                    "source": "simulated"}))
-        return decisions
+                    "source": "simulated"})

@@ -8,9 +8,9 @@ from ``class_lookups`` (one byte a mask), never from the whole groups table.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,13 +24,17 @@ from mcae.inference.masks.base import PixelWindow
 from mcae.inference.project import Project
 from mcae.inference.segment import read_mask_raster
 
+if TYPE_CHECKING:
+    from mcae.inference.class_lookups import ClassLookups
 
-def mask_classes(project: Project, decisions: list[Decision] | None = None) -> pd.DataFrame:
+
+def mask_classes(project: Project, decisions: Iterable[Decision] | None = None) -> pd.DataFrame:
     """Class of every mask in the map: ``class_id``, ``decided`` (bool) and ``pred_class``, indexed
     by (patch, mask_id).
 
-    ``decisions``: the expert's decisions (default: the project's decisions file). The classes
-    come from ``class_lookups`` (one byte a mask) and the groups table's three columns are read
+    ``decisions``: the expert's decisions (default: the project's decisions file; a stream, such
+    as a ``DecisionsFile``, is read once). The classes come from ``class_lookups`` (one byte a
+    mask) and the groups table's three columns are read
     in record batches, never the whole table nor a table of decided masks.
     """
     import pyarrow.parquet as pq
@@ -119,9 +123,10 @@ def georeference(width: int, height: int, bounds: tuple[float, float, float, flo
 
 
 def write_map(project: Project, out: str | Path, *, sparse: bool = False,
-              decisions: list[Decision] | None = None, quiet: bool = True,
+              decisions: Iterable[Decision] | None = None, quiet: bool = True,
               bounds: tuple[float, float, float, float] | None = None, crs: str = "EPSG:4326",
-              districts: str | Path | None = None, district_field: str = "name") -> Path:
+              districts: str | Path | None = None, district_field: str = "name",
+              prepared: ClassLookups | None = None) -> Path:
     """Write the project's land-cover map as a paletted COG (``sparse``: decided masks only),
     and with ``districts`` (a GeoJSON) one COG per district beside it.
 
@@ -130,12 +135,13 @@ def write_map(project: Project, out: str | Path, *, sparse: bool = False,
     model's predictions, mask rasters, options) computes only the windows still missing; a city
     map and district maps an interrupted run finished from the same inputs are kept as they are.
     ``bounds`` (in ``crs``) georeferences the map of a plain image (segmented with ``--gsd``),
-    whose own grid is local pixels the viewer cannot place.
+    whose own grid is local pixels the viewer cannot place. ``decisions`` may be a stream (read
+    once); ``prepared``: the ``class_lookups`` of them, made already (then ``decisions`` is not read).
     """
     from mcae.inference.class_lookups import class_lookups
 
     out = Path(out)
-    classes = class_lookups(project, decisions)
+    classes = prepared if prepared is not None else class_lookups(project, decisions)
     lookups = classes.sparse if sparse else classes.dense
     info = project.scene_info
     # names, never server paths: the map is published and downloaded

@@ -15,6 +15,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from mcae.inference.classes import N_CLASSES
 from mcae.inference.compute import Executor
 from mcae.inference.errors import InputError
+from mcae.inference.gdal_cache import bounded_gdal_cache
 from mcae.inference.grid import Patch
 from mcae.inference.imagery import RasterScene, SceneInfo
 from mcae.inference.masks.base import PixelWindow
@@ -76,8 +77,9 @@ def reference_per_mask(project: Project, reference: str | Path, run: Executor) -
 
 def _patch_majority(patch: Patch, *, root: str, scene: RasterScene) -> pd.DataFrame:
     project = Project(root, {})
-    labels = read_mask_raster(project, patch.id)
-    ref = read_reference(scene, patch.window)
+    with bounded_gdal_cache():  # else each worker keeps every block it read: the whole reference, at length
+        labels = read_mask_raster(project, patch.id)
+        ref = read_reference(scene, patch.window)
     r0, c0 = patch.core.row_off - patch.window.row_off, patch.core.col_off - patch.window.col_off
     core = (slice(r0, r0 + patch.core.height), slice(c0, c0 + patch.core.width))
     masks, classes = labels[core].ravel().astype(np.int64), ref[core].ravel().astype(np.int64)

@@ -19,6 +19,7 @@ At city size (millions of decided masks) the cost is bounded by a budget, not by
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,10 +104,11 @@ class _Bars:
 
 def train(project: Project, run: Executor, classifier: str = "mlp",
           compare_baseline: bool = False, holdout: bool = True,
-          decisions: list[Decision] | None = None, max_masks: int = DEFAULT_MAX_MASKS) -> TrainingReport:
+          decisions: Iterable[Decision] | None = None, max_masks: int = DEFAULT_MAX_MASKS) -> TrainingReport:
     """Fit and save the classifier, then refresh every mask's predicted class.
 
-    ``decisions``: the expert's decisions (default: the project's decisions file).
+    ``decisions``: the expert's decisions (default: the project's decisions file; a stream, such as
+    a ``DecisionsFile``, is read once, into columns of numbers).
     ``max_masks``: the training budget (see the module docs).
     """
     labels = mask_labels(iter_decisions(project) if decisions is None else decisions)["class_id"]

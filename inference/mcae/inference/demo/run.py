@@ -27,7 +27,7 @@ from typing import Any
 
 from mcae.inference.atomic import scratch_dir, write_json
 from mcae.inference.compute import executor
-from mcae.inference.decisions import mask_labels, read_decisions, record_decisions, resolve
+from mcae.inference.decisions import iter_decisions, iter_resolved, mask_labels, record_decisions
 from mcae.inference.demo.city_cogs import write_city_cogs
 from mcae.inference.demo.city_geo import CITY, CRS_UTM50, GSD, SYNTHETIC
 from mcae.inference.demo.preview import write_preview
@@ -77,11 +77,11 @@ def run_demo(options: DemoOptions, log: Callable[[str], Any] = print) -> dict[st
         for round_no in range(1, options.rounds + 1):
             share = math.ceil(budget * round_no / options.rounds) - spent
             expert = SimulatedExpert(budget=share)
-            decided = mask_labels(read_decisions(project))
+            decided = mask_labels(iter_decisions(project))
             table = project.groups(columns=list(EXPERT_COLUMNS))
-            new = resolve(expert.decide(table, reference, decided), table)
-            del table
-            record_decisions(project, new)
+            # taken, resolved and written a decision at a time: never a list of a city's decisions
+            record_decisions(project, iter_resolved(expert.iter_decide(table, reference, decided), table))
+            del table, decided
             spent += expert.actions_
             last = round_no == options.rounds
             report = train(project, run, compare_baseline=last, holdout=last)

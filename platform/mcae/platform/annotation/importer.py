@@ -4,12 +4,14 @@
 first time, its ``decisions.jsonl``) into the database; run again after re-clustering or
 retraining it refreshes masks and groups and keeps every decision, which is keyed by mask.
 From then on the database owns the decisions: the project manifest says so, and the engine
-gets them as ``Decision`` records from ``engine_decisions``.
+gets them as ``Decision`` records from ``engine_decisions`` (``decision_stream``: streamed, or
+spooled to a JSON Lines file).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +19,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mcae.inference.decisions import DATABASE_STORE, iter_decisions, iter_resolved
-from mcae.inference.decisions import Decision as EngineDecision
 from mcae.inference.project import Project as EngineProject
 from mcae.platform.annotation import bulk_load, counters, mask_stream
+from mcae.platform.annotation.decision_stream import engine_decisions, iter_engine_decisions, spool_decisions
 from mcae.platform.annotation.geo import all_patch_bounds, union
 from mcae.platform.annotation.group_totals import GroupTotals
 from mcae.platform.annotation.mask_classes import send_small_groups
 from mcae.platform.annotation.models import (
-    Decision,
-    DecisionMask,
     Group,
     History,
     Mask,
@@ -40,9 +40,9 @@ from mcae.platform.annotation.models import (
     User,
     utcnow,
 )
-from mcae.platform.annotation.views import aware
 
 PROBA_COLUMNS = mask_stream.PROBA_COLUMNS
+__all__ = ["engine_decisions", "import_project", "iter_engine_decisions", "spool_decisions"]
 ENGINE_USER = "engine"  # author of decisions that came from the project's decisions file
 
 
@@ -70,11 +70,12 @@ def system_user(session: Session, name: str = ENGINE_USER) -> User:
 
 def import_project(session: Session, root: str | Path, project_id: str, *, name: str | None = None,
                    city: str | None = None, layer: str = "mcae", user_id: int | None = None,
-                   progress: mask_stream.Progress | None = None) -> dict[str, Any]:
+                   progress: mask_stream.Progress | None = None, recount: bool = True) -> dict[str, Any]:
     """Create or refresh the project ``project_id`` from its folder; returns counts.
 
     Masks are streamed from the parquet files in batches (``progress(done, total)`` after each),
-    so memory stays flat whatever the city's size."""
+    so memory stays flat whatever the city's size. ``recount=False``: the counters are left to the
+    caller, who recounts in the same transaction (the rebuild: after recording the map's classes)."""
     engine_project = EngineProject.open(root)
     engine_project.require(engine_project.groups_path, "mcae segment")
     engine_project.require(engine_project.masks_path, "mcae segment")
@@ -114,7 +115,8 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
         if loaded:
             session.execute(update(Mask).where(Mask.project_id == project_id, Mask.class_id.is_not(None))
                             .values(mapped_class=Mask.class_id))
-    counters.recount(session, project_id)
+    if recount:
+        counters.recount(session, project_id)
     # which database holds the decisions: commands run on the folder find it from here
     where = {"url": _locator(session), "project_id": project_id}
     if not _in_database(engine_project) or engine_project.manifest.get("decisions_database") != where:
@@ -299,19 +301,41 @@ def _take(rows: mask_stream.Rows, index: np.ndarray) -> mask_stream.Rows:
     return mask_stream.Rows({k: pc.take(v, picked) for k, v in rows.columns.items()})
 
 
+KNOWN_COLUMNS = 5  # of _known: pk, group_id, pred_class, class_id, refine
+NEW_MASK = (-1, -1, -1, 0, 0)
+
+
 def _known(session: Session, project_id: str, rows: mask_stream.Rows) -> np.ndarray:
     """Per row: (pk, group_id, pred_class, class_id, refine) of the mask already in the database
-    (class 0: undecided), pk -1 if new."""
-    patches = sorted(set(rows.columns["patch"].unique().to_pylist()))
-    known: dict[tuple[str, int], tuple[int, int, int, int, int]] = {}
-    for start in range(0, len(patches), 200):
-        for pk, patch, mask_id, group_id, pred, class_id, refine in session.execute(
-                select(Mask.id, Mask.patch, Mask.mask_id, Mask.group_id, Mask.pred_class, Mask.class_id,
-                       Mask.refine).where(Mask.project_id == project_id, Mask.patch.in_(patches[start:start + 200]))):
-            known[(patch, int(mask_id))] = (pk, -1 if group_id is None else group_id, pred, class_id or 0,
-                                            int(bool(refine)))
-    keys = zip(rows.columns["patch"].to_pylist(), rows.columns["mask_id"].to_pylist(), strict=True)
-    return np.array([known.get(k, (-1, -1, -1, 0, 0)) for k in keys], dtype=np.int64).reshape(-1, 5)
+    (class 0: undecided), pk -1 if new.
+
+    Patch by patch: the patch's masks are read in mask id order (the masks' unique index) into
+    arrays, and the batch's rows of that patch found by ``searchsorted``; no Python object per mask."""
+    encoded = pc.dictionary_encode(rows.columns["patch"])
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)
+    ids = np.asarray(rows.columns["mask_id"].to_numpy(zero_copy_only=False), np.int64)
+    out = np.tile(np.asarray(NEW_MASK, np.int64), (len(ids), 1))
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(encoded.dictionary) + 1))
+    for code, patch in enumerate(encoded.dictionary.to_pylist()):
+        at = order[bounds[code]:bounds[code + 1]]
+        stored_ids, stored = _patch_masks(session, project_id, patch)
+        if not stored_ids.size or not at.size:
+            continue
+        pos = np.minimum(np.searchsorted(stored_ids, ids[at]), stored_ids.size - 1)
+        hit = stored_ids[pos] == ids[at]
+        out[at[hit]] = stored[pos[hit]]
+    return out
+
+
+def _patch_masks(session: Session, project_id: str, patch: str) -> tuple[np.ndarray, np.ndarray]:
+    """A patch's masks in the database: their mask ids (sorted) and, per mask, the ``_known`` row."""
+    result = session.execute(
+        select(Mask.mask_id, Mask.id, func.coalesce(Mask.group_id, -1), func.coalesce(Mask.pred_class, -1),
+               func.coalesce(Mask.class_id, 0), case((Mask.refine.is_(True), 1), else_=0))
+        .where(Mask.project_id == project_id, Mask.patch == patch).order_by(Mask.mask_id))
+    table = np.fromiter(itertools.chain.from_iterable(result), np.int64).reshape(-1, KNOWN_COLUMNS + 1)
+    return table[:, 0], table[:, 1:]
 
 
 def _mark_absent(session: Session, project_id: str, seen: np.ndarray) -> int:
@@ -334,39 +358,6 @@ def _import_decisions_file(session: Session, project: EngineProject, project_id:
     author = system_user(session)
     return load_engine_decisions(session, project_id, iter_resolved(iter_decisions(project), groups), author.id,
                                  source="file")
-
-
-def engine_decisions(session: Session, project_id: str, reviewed_only: bool = False) -> list[EngineDecision]:
-    """The decisions that are in force, in order, as the engine's records (masks resolved);
-    ``reviewed_only``: only those a reviewer accepted or a reviewer or admin made (what a
-    project with the publish policy ``reviewed`` publishes)."""
-    users = dict(session.execute(select(User.id, User.name)).all())
-    query = select(Decision).where(Decision.project_id == project_id, Decision.state == "active",
-                                   Decision.review != "rejected", Decision.pass_no == 1)
-    if reviewed_only:
-        trusted = select(User.id).where(User.role.in_(("reviewer", "admin")))
-        query = query.where((Decision.review == "accepted") | Decision.author_id.in_(trusted))
-    active = list(session.scalars(query.order_by(Decision.id)))
-    members: dict[int, list[tuple[str, int]]] = {}
-    rows = session.execute(
-        select(DecisionMask.decision_id, Mask.patch, Mask.mask_id).join(Mask, Mask.id == DecisionMask.mask_pk)
-        .join(Decision, Decision.id == DecisionMask.decision_id)
-        .where(Decision.project_id == project_id, Decision.state == "active", Decision.target == "group")
-        .order_by(DecisionMask.decision_id, Mask.patch, Mask.mask_id))
-    for decision_id, patch, mask_id in rows:
-        members.setdefault(decision_id, []).append((patch, int(mask_id)))
-    out = []
-    for d in active:
-        fields: dict[str, Any] = {
-            "target": d.target, "class": d.class_id, "fine_class": d.fine_class, "source": d.source,
-            "id": d.id, "author": users.get(d.author_id), "at": aware(d.created_at).isoformat(),
-            "model_version": d.model_version}
-        if d.target == "group":
-            fields.update(neighbourhood=d.neighbourhood, group=d.group_key, masks=members.get(d.id, []))
-        else:
-            fields.update(patch=d.patch, mask=d.mask_id)
-        out.append(EngineDecision.model_validate(fields))
-    return out
 
 
 def _float(value: Any) -> float | None:

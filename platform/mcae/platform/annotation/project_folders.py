@@ -10,6 +10,7 @@ recording's (never a time a file gives), and the model version is the project's.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def checked_patch_names(session: Session, project_id: str) -> set[str]:
     return set(session.scalars(select(Patch.name).where(Patch.project_id == project_id, Patch.checked.is_(True))))
 
 
-def record_command_decisions(session: Session, project_id: str, decisions: list[EngineDecision],
+def record_command_decisions(session: Session, project_id: str, decisions: Iterable[EngineDecision],
                              source: str) -> int:
     """Record decisions a command made (``mcae label``: a file, the simulated expert) as the API
     records a Load: by the ``engine`` user, now, from ``source``, with the project's model version
@@ -54,8 +55,8 @@ def record_command_decisions(session: Session, project_id: str, decisions: list[
     from mcae.platform.annotation.dump_load import load_engine_decisions
 
     model_version = project_row(session, project_id).model_version
-    stamped = [d.model_copy(update={"author": None, "at": None, "id": None, "source": source,
-                                    "model_version": model_version}) for d in decisions]
+    stamped = (d.model_copy(update={"author": None, "at": None, "id": None, "source": source,
+                                    "model_version": model_version}) for d in decisions)  # as they come
     return load_engine_decisions(session, project_id, stamped, system_user(session).id, source=source)
 
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -31,7 +33,8 @@ from mcae.platform.annotation import review_schemas
 from mcae.platform.annotation.areas import share
 from mcae.platform.annotation.counters import recount, tallies
 from mcae.platform.annotation.db import Database
-from mcae.platform.annotation.importer import engine_decisions, import_project
+from mcae.platform.annotation.decision_stream import spool_decisions
+from mcae.platform.annotation.importer import import_project
 from mcae.platform.annotation.lookups import project_row
 from mcae.platform.annotation.models import Decision, History, Mask, Project, Training
 from mcae.platform.annotation.views import aware, class_name
@@ -40,7 +43,6 @@ from mcae.tiles.catalog import CatalogStore, LayerKind, UnknownId
 from mcae.tiles.versions import publish_version, staging_path
 
 STEPS = 5
-MARK_PATCHES = 200  # patches a read of mark_mapped covers (the patch index; ~2,400 masks each)
 
 
 def watermark(session: Session, project_id: str) -> int:
@@ -73,34 +75,41 @@ def _gsd(root: str) -> float:
         return 0.0
 
 
-def mark_mapped(session: Session, project_id: str, classes: pd.Series) -> None:
-    """Remember the class each mask has in the map just built (``classes``: class id by
-    ``(patch, mask_id)``), patch by patch: only the masks whose mapped class changed are
-    written, and no Python object is made per mask of the city."""
+def mark_mapped(session: Session, project_id: str, classes: pd.Series | Mapping[str, np.ndarray]) -> None:
+    """Remember the class each mask has in the map just built, patch by patch: only the masks
+    whose mapped class changed are written, and no Python object is made per mask of the city.
+
+    ``classes``: per patch, mask id -> class id (``ClassLookups.dense``, one byte a mask; class 0
+    or beyond the end: not in this map), or a class id by ``(patch, mask_id)``."""
     table = cast(Table, Mask.__table__)
     write = update(table).where(table.c.id == bindparam("pk")).values(mapped_class=bindparam("cls"))
-    patches = classes.index.get_level_values(0).unique()
-    for start in range(0, len(patches), MARK_PATCHES):
-        chunk = [str(p) for p in patches[start:start + MARK_PATCHES]]
-        rows = session.execute(select(Mask.id, Mask.patch, Mask.mask_id, Mask.mapped_class).where(
-            Mask.project_id == project_id, Mask.patch.in_(chunk))).all()
-        if not rows:
+    lookups = _patch_lookups(classes) if isinstance(classes, pd.Series) else classes
+    for patch, lut in lookups.items():
+        rows = session.execute(select(Mask.id, Mask.mask_id, func.coalesce(Mask.mapped_class, -1)).where(
+            Mask.project_id == project_id, Mask.patch == str(patch)))
+        stored = np.fromiter(itertools.chain.from_iterable(rows), np.int64).reshape(-1, 3)
+        if not stored.size:
             continue
-        stored = pd.DataFrame(rows, columns=["pk", "patch", "mask_id", "mapped"]).set_index(["patch", "mask_id"])
-        new = classes.reindex(stored.index).to_numpy(dtype=np.float64)  # NaN: not in this map
-        mapped = stored["mapped"].to_numpy(dtype=np.float64)  # NaN: never mapped
-        changed = ~np.isnan(new) & (np.isnan(mapped) | (mapped != new))
+        ids, mapped = stored[:, 1], stored[:, 2]  # -1: never mapped
+        new = np.full(len(ids), -1, np.int64)  # -1: not in this map
+        inside = (ids >= 0) & (ids < lut.size)
+        new[inside] = lut[ids[inside]]
+        changed = (new > 0) & (mapped != new)
         if changed.any():
-            pks, values = stored["pk"].to_numpy()[changed], new[changed].astype(np.int64)
-            session.execute(write, [{"pk": int(k), "cls": int(v)} for k, v in zip(pks, values, strict=True)])
+            session.execute(write, [{"pk": int(k), "cls": int(v)}
+                                    for k, v in zip(stored[changed, 0], new[changed], strict=True)])
     recount(session, project_id)  # what changed since this map: every counter from the masks (a job, once)
 
 
-def map_classes(engine_project: EngineProject, decisions: list[Any]) -> pd.Series:
-    """The class of every mask in the map ``write_map`` makes of these decisions, by ``(patch, mask_id)``."""
-    from mcae.inference.mapping import mask_classes
-
-    return mask_classes(engine_project, decisions)["class_id"].astype(np.int64)
+def _patch_lookups(classes: pd.Series) -> dict[str, np.ndarray]:
+    """A class id by ``(patch, mask_id)`` as per-patch lookups (0: not in the map)."""
+    out: dict[str, np.ndarray] = {}
+    for patch, part in classes.groupby(level=0, sort=False):
+        ids = part.index.get_level_values(1).to_numpy(np.int64)
+        lut = np.zeros(int(ids.max()) + 1 if ids.size else 1, np.int64)
+        lut[ids] = part.to_numpy(np.int64)
+        out[str(patch)] = lut
+    return out
 
 
 def check_target(session: Session, store: CatalogStore, project: Project) -> None:
@@ -130,8 +139,8 @@ def run_rebuild(database: Database, store: CatalogStore, project_id: str, user_i
     if not publish:
         return _preview_map(database, project_id, progress, out)
     try:  # the engine (torch, dask) loads with the first rebuild
+        from mcae.inference.class_lookups import class_lookups
         from mcae.inference.compute import executor
-        from mcae.inference.mapping import write_map
         from mcae.inference.train import train
     except ModuleNotFoundError as exc:  # the slim platform image has no torch
         raise ProjectStateError(
@@ -144,26 +153,21 @@ def run_rebuild(database: Database, store: CatalogStore, project_id: str, user_i
         check_target(session, store, project)
         root, city, layer_id = project.root, project.city, project.layer
         reviewed_only = project.publish_policy != "any"
-        decisions = engine_decisions(session, project_id, reviewed_only=reviewed_only)
     engine_project = EngineProject.open(root)
-    progress(1, STEPS, f"training the classifier on {len(decisions)} decisions")
-    with executor("synchronous", None, True) as run:
-        report = train(engine_project, run, decisions=decisions)
+    with _spool_folder(root) as spool:
+        with database.reader() as session:  # a chunk at a time, to a file the engine reads line by line
+            decisions = spool_decisions(session, project_id, spool / "decisions.jsonl", reviewed_only=reviewed_only)
+        progress(1, STEPS, f"training the classifier on {len(decisions)} decisions")
+        with executor("synchronous", None, True) as run:
+            report = train(engine_project, run, decisions=decisions)
+        lookups = class_lookups(engine_project, decisions)  # once: the map and mark_mapped paint the same
     progress(2, STEPS, "writing the map")
-    out = staging_path(store, city, layer_id, f"rebuild-{os.getpid()}") if city is not None else Path(root) / "map.tif"
-    write_map(engine_project, out, decisions=decisions)
-    classes = map_classes(engine_project, decisions)
-    version = number = None
-    if city is not None:
-        progress(3, STEPS, "publishing the layer (a new version; the old ones are kept)")
-        with database.reader() as session:  # again: an edit may have changed the target meanwhile
-            check_target(session, store, project_row(session, project_id))
-        entry = publish_version(store, city, layer_id, out, by=user_name, note="rebuild", title="MCAE land cover")
-        version, number = entry.version, entry.number
+    version, number = _map_and_publish(database, store, engine_project, project_id, (city, layer_id), lookups,
+                                       user_name, progress)
     progress(4, STEPS, "importing the new predictions")
     with database.session() as session:
-        summary = import_project(session, root, project_id, user_id=user_id)
-        mark_mapped(session, project_id, classes)
+        summary = import_project(session, root, project_id, user_id=user_id, recount=False)
+        mark_mapped(session, project_id, lookups.dense)  # and every counter recounted, once
         session.add(Training(project_id=project_id, model_version=summary["model_version"], masks=report.n_masks,
                              decisions=len(decisions), holdout_accuracy=report.holdout_accuracy,
                              holdout=report.holdout or None,
@@ -176,6 +180,34 @@ def run_rebuild(database: Database, store: CatalogStore, project_id: str, user_i
             "holdout_accuracy": report.holdout_accuracy, "decisions": len(decisions)}
 
 
+def _map_and_publish(database: Database, store: CatalogStore, engine_project: EngineProject, project_id: str,
+                     target: tuple[str | None, str], lookups: Any, user_name: str | None,
+                     progress: Any) -> tuple[str | None, int | None]:
+    """Write the map of ``lookups`` and publish it as the next version of the ``target`` (city, layer)
+    (a project without a city: ``map.tif`` in its folder); (layer version, number), or (None, None)."""
+    from mcae.inference.mapping import write_map
+
+    city, layer_id = target
+    if city is None:
+        write_map(engine_project, engine_project.root / "map.tif", prepared=lookups)
+        return None, None
+    out = staging_path(store, city, layer_id, f"rebuild-{os.getpid()}")
+    write_map(engine_project, out, prepared=lookups)
+    progress(3, STEPS, "publishing the layer (a new version; the old ones are kept)")
+    with database.reader() as session:  # again: an edit may have changed the target meanwhile
+        check_target(session, store, project_row(session, project_id))
+    entry = publish_version(store, city, layer_id, out, by=user_name, note="rebuild", title="MCAE land cover")
+    return entry.version, entry.number
+
+
+@contextlib.contextmanager
+def _spool_folder(root: str) -> Iterator[Path]:
+    """A folder of the job's own in the project's folder (the decisions file the engine reads),
+    removed when the job is done with it, whatever happens."""
+    with tempfile.TemporaryDirectory(prefix=".rebuild-", dir=root) as folder:
+        yield Path(folder)
+
+
 def _preview_map(database: Database, project_id: str, progress: Any, out: Path | None) -> dict[str, Any]:
     from mcae.inference.mapping import write_map
 
@@ -184,9 +216,11 @@ def _preview_map(database: Database, project_id: str, progress: Any, out: Path |
     progress(0, 2, "reading the decisions")
     with database.reader() as session:
         root = project_row(session, project_id).root
-        decisions = engine_decisions(session, project_id)
-    progress(1, 2, "writing the preview map (current model, every decision in force)")
-    write_map(EngineProject.open(root), out, decisions=decisions)
+    with _spool_folder(root) as spool:
+        with database.reader() as session:
+            decisions = spool_decisions(session, project_id, spool / "decisions.jsonl")
+        progress(1, 2, "writing the preview map (current model, every decision in force)")
+        write_map(EngineProject.open(root), out, decisions=decisions)
     progress(2, 2, "done")
     return {"project": project_id, "published": False, "decisions": len(decisions)}
 

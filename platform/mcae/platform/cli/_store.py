@@ -9,14 +9,16 @@ project's id once, reads and writes through the service layer
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from mcae.inference.decisions import Decision, decisions_in_database
+from mcae.inference.decisions import Decision, DecisionsFile, decisions_in_database
 from mcae.inference.project import Project
 from mcae.platform.cli._common import DatabaseOpt
 
@@ -64,6 +66,7 @@ class DecisionStore:
         self._catalog, self._database = catalog, database
         self._db: Database | None = None
         self._project_id = ""
+        self._spool: Path | None = None  # the command's copies of the decisions (removed at close)
 
     def __enter__(self) -> DecisionStore:
         return self
@@ -73,6 +76,9 @@ class DecisionStore:
         self.close()
 
     def close(self) -> None:
+        if self._spool is not None:
+            shutil.rmtree(self._spool, ignore_errors=True)
+            self._spool = None
         if self._db is not None:
             self._db.dispose()
             self._db = None
@@ -101,11 +107,30 @@ class DecisionStore:
         with db.reader() as session:
             return query(session, ident)
 
-    def decisions(self) -> list[Decision] | None:
-        """The decisions in force, in order (None: the project's file holds them)."""
-        from mcae.platform.annotation.project_folders import decisions_in_force
+    def decisions(self) -> DecisionsFile | None:
+        """The decisions in force, in order (None: the project's file holds them), as a file the
+        engine reads line by line: read from the database a chunk at a time into JSON Lines of the
+        command's own, beside the project, removed when the store closes (keep it open while
+        the decisions are read)."""
+        from mcae.platform.annotation.decision_stream import spool_decisions
 
-        return self._read(decisions_in_force)
+        if not self.in_database:
+            return None
+        db, ident = self._open()
+        if self._spool is None:
+            self._spool = Path(tempfile.mkdtemp(prefix=".mcae-decisions-", dir=self.project.root))
+        path = self._spool / f"decisions-{len(list(self._spool.iterdir()))}.jsonl"
+        with db.reader() as session:
+            return spool_decisions(session, ident, path)
+
+    def iter_decisions(self) -> Iterator[Decision]:
+        """The decisions in force, in order, one at a time (read a chunk at a time in one read
+        session); only for a project the database holds."""
+        from mcae.platform.annotation.decision_stream import iter_engine_decisions
+
+        db, ident = self._open()
+        with db.reader() as session:
+            yield from iter_engine_decisions(session, ident)
 
     def checked_patches(self) -> set[str] | None:
         """Patches marked fully checked (None: the project's file holds the decisions)."""
@@ -113,15 +138,14 @@ class DecisionStore:
 
         return self._read(checked_patch_names)
 
-    def record(self, new: list[Decision], source: str) -> list[Decision]:
-        """Add decisions to the database (author ``engine``, now) and return every decision in
-        force after the commit (read with no write lock held). Only for a project the database holds."""
+    def record(self, new: Iterable[Decision], source: str) -> int:
+        """Add decisions to the database (author ``engine``, now), as they come (``new`` may be a
+        generator); returns how many. Only for a project the database holds."""
         from mcae.platform.annotation.project_folders import record_command_decisions
 
         db, ident = self._open()
         with db.session() as session:
-            record_command_decisions(session, ident, new, source)
-        return self.decisions() or []
+            return record_command_decisions(session, ident, new, source)
 
     def after_training(self, report: Any, decisions: int) -> None:
         """Re-import the new predictions and record the training (nothing for a file project)."""

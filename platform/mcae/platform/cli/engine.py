@@ -180,17 +180,17 @@ def map_(
     from mcae.inference.project import Project
 
     proj = Project.open(project)
-    with DecisionStore(proj, catalog, database) as decisions:
-        held = decisions.decisions()
-    if out.startswith("s3://"):
-        from mcae.platform.cli.publish import map_to_object_store
-
-        map_to_object_store(proj, out, decisions=held, districts=districts, district_field=district_field,
-                            publish_city=publish, catalog=catalog)
-        return
     box = _bounds(bounds) if bounds is not None else None
-    path = write_map(proj, Path(out), decisions=held, bounds=box, crs=crs, quiet=quiet, districts=districts,
-                     district_field=district_field)
+    with DecisionStore(proj, catalog, database) as decisions:  # open while its decisions are read
+        held = decisions.decisions()
+        if out.startswith("s3://"):
+            from mcae.platform.cli.publish import map_to_object_store
+
+            map_to_object_store(proj, out, decisions=held, districts=districts, district_field=district_field,
+                                publish_city=publish, catalog=catalog)
+            return
+        path = write_map(proj, Path(out), decisions=held, bounds=box, crs=crs, quiet=quiet, districts=districts,
+                         district_field=district_field)
     step = proj.manifest["steps"]["map"]
     if step.get("kept_map"):
         console.print(f"[green]map kept:[/] {path} (an interrupted run had finished it from the same inputs)")
@@ -275,9 +275,9 @@ def export_dataset(
         from mcae.platform.annotation.routes_dataset import DATASET_DIR
 
         out = proj.root / DATASET_DIR
-    with DecisionStore(proj, catalog, database) as store:  # the database, if any: opened once
+    with DecisionStore(proj, catalog, database) as store:  # the database, if any: opened once, open while read
         held, checked = store.decisions(), store.checked_patches()
-    manifest = export(proj, out, modes, quiet=quiet, decisions=held, dense_patches=checked)
+        manifest = export(proj, out, modes, quiet=quiet, decisions=held, dense_patches=checked)
     skipped = f"; {manifest['resumed']} finished by an interrupted earlier run, kept" if manifest["resumed"] else ""
     console.print(f"[green]exported[/] {len(manifest['items'])} pairs ({', '.join(modes)}) to {out}{skipped}")
 

@@ -27,14 +27,14 @@ def groups(
     """Show the groups an expert labels, as `index/of, (score range), {class mix}`.
 
     The table goes to stdout (so `| head` and `> file` work); notes go to stderr."""
-    from mcae.inference.decisions import mask_labels, read_decisions
+    from mcae.inference.decisions import iter_decisions, mask_labels
     from mcae.inference.groups import describe_group, group_summary
     from mcae.inference.project import Project
 
     proj = Project.open(project)
-    with DecisionStore(proj, catalog, database) as store:
+    with DecisionStore(proj, catalog, database) as store:  # open while its decisions are read
         held = store.decisions()
-    labels = mask_labels(read_decisions(proj) if held is None else held)["class_id"]
+        labels = mask_labels(iter_decisions(proj) if held is None else held)["class_id"]
     summary = group_summary(proj.groups(), labels)
     if neighbourhood:
         summary = summary[summary["neighbourhood"] == neighbourhood]

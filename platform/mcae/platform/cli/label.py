@@ -3,14 +3,19 @@ merges this app without a name)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
 
 import typer
 
 from mcae.platform.cli._common import ProjectOpt, QuietOpt, SchedulerOpt, WorkersOpt, console, executor, friendly_errors
 from mcae.platform.cli._store import DatabaseOpt, DecisionStore, StoreCatalogOpt
 
+if TYPE_CHECKING:
+    from mcae.inference.decisions import Decision
+
+T = TypeVar("T")
 app = typer.Typer(help="Expert decisions.")
 
 
@@ -35,9 +40,11 @@ def label(
     For a project in the annotation database the decisions go there, recorded as the API records
     a Load: by the database's `engine` user, at the time they are recorded."""
     from mcae.inference.decisions import (
+        MaskLabels,
+        iter_decisions,
+        iter_resolved,
         load_decisions_file,
         mask_labels,
-        read_decisions,
         record_decisions,
         resolve,
     )
@@ -48,25 +55,46 @@ def label(
     if (reference is None) == (decisions is None):
         raise typer.BadParameter("give exactly one of --reference and --decisions")
     proj = Project.open(project)
-    groups = proj.groups(columns=list(COLUMNS))  # what the expert and resolve read, not the probabilities
     with DecisionStore(proj, catalog, database) as store:  # the database, if any: opened once
+        expert = None
         if decisions is not None:
-            new = resolve(load_decisions_file(decisions), groups)
-            actions = len(new)
+            groups = proj.groups(columns=list(COLUMNS))  # what the expert and resolve read, not the probabilities
+            new: Iterable[Decision] = resolve(load_decisions_file(decisions), groups)
         else:
             assert reference is not None
             with executor(scheduler, workers, quiet) as run:
                 ref = reference_per_mask(proj, reference, run)
+            # read once the cluster is gone: its workers and this table are never in memory together
+            groups = proj.groups(columns=list(COLUMNS))
             expert = SimulatedExpert(budget=budget)
-            held = store.decisions()
-            before = read_decisions(proj) if held is None else held
-            new = resolve(expert.decide(groups, ref, mask_labels(before)), groups)
-            actions = expert.actions_
+            before = mask_labels(store.iter_decisions() if store.in_database else iter_decisions(proj))
+            # a decision at a time: taken, its masks filled in, written; never a list of them all
+            new = iter_resolved(expert.iter_decide(groups, ref, before), groups)
+            del before
         source = "file" if decisions is not None else "simulated"
-        everything = store.record(new, source) if store.in_database else record_decisions(proj, new)
-    labels = mask_labels(everything)
-    total = len(groups)
-    proj.record_step("label", new_decisions=len(new), decisions=len(everything),
-                     decided_masks=len(labels))
-    console.print(f"[green]recorded[/] {len(new)} decisions ({actions} actions); "
-                  f"{len(labels)} of {total} masks decided")
+        counted = Counted(new)
+        if store.in_database:
+            store.record(counted, source)
+            in_force = Counted(store.iter_decisions())
+            labels = mask_labels(in_force)
+            everything = in_force.count
+        else:
+            tally = MaskLabels()
+            everything = record_decisions(proj, counted, seen=tally.add)
+            labels = tally.frame()
+    actions = expert.actions_ if expert is not None else counted.count
+    proj.record_step("label", new_decisions=counted.count, decisions=everything, decided_masks=len(labels))
+    console.print(f"[green]recorded[/] {counted.count} decisions ({actions} actions); "
+                  f"{len(labels)} of {len(groups)} masks decided")
+
+
+class Counted(Generic[T]):
+    """An iterable that counts the items that went through it (``count``)."""
+
+    def __init__(self, items: Iterable[T]) -> None:
+        self.items, self.count = items, 0
+
+    def __iter__(self) -> Iterator[T]:
+        for item in self.items:
+            self.count += 1
+            yield item
