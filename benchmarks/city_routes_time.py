@@ -1,15 +1,16 @@
 """Time the expert tools' routes on an existing city database, in-process, and profile the slow ones.
 
     python -m benchmarks.city_routes_time DATABASE_URL PROJECT_FOLDER [--reps 20] [--gc-freeze]
-        [--only LABEL ...] [--profile LABEL ...] [--sql LABEL ...] [--project-id city]
+        [--only LABEL ...] [--profile LABEL ...] [--sql LABEL ...] [--count] [--project-id city]
 
 Runs ``benchmarks.city_routes.route_calls`` ``--reps`` times (a fresh group of the first
 neighbourhood each round, as ``benchmarks.city.time_routes``) and prints p50/p95 per route.
 ``--profile`` prints a cProfile of the named routes (summed over the rounds); ``--sql``
 prints each statement they run with its time; ``--only`` prints only those routes, with each
-call's time; ``--gc-freeze`` runs as ``mcae serve`` does. The database is WRITTEN (migrated to
-the head, decisions, tokens): run it on a copy. Existing users get a fresh token each; missing
-ones are added.
+call's time; ``--count`` adds the statements each call sent to the database (mean per call:
+round trips, which no machine load changes); ``--gc-freeze`` runs as ``mcae serve`` does. The
+database is WRITTEN (migrated to the head, decisions, tokens): run it on a copy. Existing users
+get a fresh token each; missing ones are added.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", nargs="*", default=[])
     parser.add_argument("--sql", nargs="*", default=[])
     parser.add_argument("--only", nargs="*", default=[], help="time only these routes (the others still run)")
+    parser.add_argument("--count", action="store_true", help="statements sent per call of each route")
     parser.add_argument("--gc-freeze", action="store_true", help="as `mcae serve` does: the app's startup "
                         "objects out of the collector's full passes")
     args = parser.parse_args(argv)
@@ -93,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     _profile_server(profiles, current)
     times: dict[str, list[float]] = {}
     sql_log: list[tuple[str, float, str]] = []
+    counts: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp, TestClient(create_app(make_settings(Path(tmp), args.url))) as client:
         svc = Service(client, tokens, args.project_id, args.project, args.url)
         if args.gc_freeze:
@@ -105,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             started[id(cursor)] = time.perf_counter()
 
         def after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+            counts[current["label"]] = counts.get(current["label"], 0) + 1
             if current["label"] in args.sql:
                 ms = (time.perf_counter() - started.pop(id(cursor), time.perf_counter())) * 1000
                 cache = context._get_cache_stats() if context is not None and context.compiled is not None else "-"
@@ -127,11 +131,12 @@ def main(argv: list[str] | None = None) -> int:
                 call()
                 times.setdefault(label, []).append((time.perf_counter() - start) * 1000)
             current["label"] = ""
-    print(f"{'route':28s} {'p50 ms':>8s} {'p95 ms':>8s} {'max':>8s}  n")
+    print(f"{'route':28s} {'p50 ms':>8s} {'p95 ms':>8s} {'max':>8s}  n" + ("  statements" if args.count else ""))
     for label, v in times.items():
         if args.only and label not in args.only:
             continue
         print(f"{label:28s} {statistics.median(v):8.1f} {_p95(v):8.1f} {max(v):8.1f}  {len(v)}"
+              + (f"  {counts.get(label, 0) / len(v):10.1f}" if args.count else "")
               + (f"  {' '.join(f'{t:.0f}' for t in v)}" if args.only else ""))
     for label, profs in profiles.items():
         if not profs:

@@ -90,7 +90,7 @@ def _sqlite_scans(plan: str) -> bool:
             continue
         if line.startswith("SCAN"):
             return True
-        cond = re.search(r"\((.*)\)\s*$", line)
+        cond = re.search(r"\((.*)\)(?:\s+LEFT-JOIN)?\s*$", line)  # (the inner side of an outer join says so)
         columns = {c.split("=")[0].split(">")[0].split("<")[0].strip() for c in cond.group(1).split(" AND ")} \
             if cond else set()
         if line.startswith("SEARCH") and columns <= PROJECT_ONLY:

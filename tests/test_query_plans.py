@@ -38,6 +38,8 @@ def test_no_interactive_query_scans_the_masks_table(service: Service) -> None:
     ("SEARCH masks USING INDEX ix_masks_project_patch (project_id=?)", True),
     ("SEARCH masks USING COVERING INDEX sqlite_autoindex_masks_1 (project_id=? AND patch=?)", False),
     ("SEARCH masks USING INDEX ix_masks_group (group_id=?)", False),
+    ("SEARCH masks USING INDEX ix_masks_group (group_id=?) LEFT-JOIN", False),
+    ("SEARCH masks USING INDEX ix_masks_project_patch (project_id=?) LEFT-JOIN", True),
     ("SEARCH masks USING INTEGER PRIMARY KEY (rowid=?)", False),
     ("SCAN groups", False),
 ])

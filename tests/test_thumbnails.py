@@ -259,3 +259,61 @@ def test_rewritten_raster_is_read_again(project_dir: Path, monkeypatch: pytest.M
     assert images.version("1-1") != before
     patch_image(images, "1-1")
     assert calls == ["1-1", "1-1"]
+
+
+def counting_imagery(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The (height, width) of each imagery read of the patches."""
+    sizes: list[tuple[int, int]] = []
+    real = PatchImages._read_imagery
+
+    def spy(self: PatchImages, window):  # type: ignore[no-untyped-def]
+        sizes.append((window.height, window.width))
+        return real(self, window)
+
+    monkeypatch.setattr(PatchImages, "_read_imagery", spy)
+    return sizes
+
+
+def test_a_cold_patch_first_thumbnails_read_only_their_squares(project_dir: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17: the first thumbnails of a cold patch (``SQUARES``) read their squares of the scene,
+    not the patch's imagery; the next reads the whole imagery once, which the rest share; every
+    thumbnail is the same PNG as one drawn from the whole imagery (masks inside, at the patch edge,
+    and in the patch past the scene's edge)."""
+    sizes = counting_imagery(monkeypatch)
+    labels = raster(project_dir, "0-1")  # the right column: it reaches past the scene (black there)
+    boxes = ndimage.find_objects(labels)
+    last = WIDTH - PATCH - 1  # the scene's last column, in the patch
+    at_edge = [i for i, b in enumerate(boxes, start=1) if b is not None and b[1].stop - 1 == last]
+    edge = min(at_edge, key=lambda i: (boxes[i - 1][0].stop - boxes[i - 1][0].start))  # a small one
+    chosen = [interior_mask(project_dir, "0-0")[0], interior_mask(project_dir, "0-1")[0], edge]
+    whole = PatchImages(project_dir)
+    patch_image(whole, "0-0")
+    patch_image(whole, "0-1")
+    assert sizes == [(PATCH, PATCH), (PATCH, PATCH)]
+    for patch_id, mask_id in (("0-0", chosen[0]), ("0-1", chosen[1]), ("0-1", chosen[2])):
+        sizes.clear()
+        cold = PatchImages(project_dir)
+        first = mask_thumbnail(cold, patch_id, mask_id)
+        assert len(sizes) == 1 and sizes[0][0] * sizes[0][1] < PATCH * PATCH // 2, sizes  # its square only
+        assert first == mask_thumbnail(whole, patch_id, mask_id)
+        mask_at(cold, patch_id, 1, 1)
+        patch_classification(cold, patch_id, {})
+        assert len(sizes) == 1  # neither needs the imagery
+        for _ in range(patch_images.SQUARES - 1):
+            assert mask_thumbnail(cold, patch_id, mask_id, size=64) == mask_thumbnail(whole, patch_id, mask_id,
+                                                                                      size=64)
+        assert len(sizes) == patch_images.SQUARES and (PATCH, PATCH) not in sizes
+        again = mask_thumbnail(cold, patch_id, mask_id)
+        assert sizes[patch_images.SQUARES:] == [(PATCH, PATCH)] and again == first  # then the whole imagery
+        mask_thumbnail(cold, patch_id, chosen[0] if patch_id == "0-0" else chosen[1], size=64)
+        assert len(sizes) == patch_images.SQUARES + 1  # once
+
+
+def test_the_start_up_warm_up_runs_quietly(recwarn: pytest.WarningsRecorder) -> None:
+    """Issue 17: the app pays the image libraries' one-time costs at start-up (``warm_up``): it
+    must not fail or warn (a start-up that raises takes the service down)."""
+    from mcae.platform.annotation.thumbnails import warm_up
+
+    warm_up()
+    assert not [w for w in recwarn if "rasterio" in str(w.category.__module__)], [str(w) for w in recwarn]

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.auth import CurrentUser
 from mcae.platform.annotation.lookups import project_row
-from mcae.platform.annotation.models import Decision, DecisionMask, Group, Mask, Project, utcnow
+from mcae.platform.annotation.models import Decision, DecisionMask, Group, Mask, Neighbourhood, Project, utcnow
 from mcae.platform.annotation.queries import read_group
 
 SMALL_GROUP = 2  # open masks: such groups come after every larger one
@@ -58,11 +58,14 @@ def _open_groups(session: Session, project_id: str, neighbourhood: str | None, l
     return out
 
 
-def _open_count(session: Session, project_id: str, neighbourhood: str | None) -> int:
-    query = select(func.count(Group.id)).where(Group.project_id == project_id, Group.open_masks > 0)
-    if neighbourhood is not None:
-        query = query.where(Group.neighbourhood == neighbourhood)
-    return int(session.scalar(query) or 0)
+def _open_count(session: Session, project: Project, neighbourhood: str | None) -> int:
+    """The groups with open masks: the project's or the neighbourhood's counter (kept by every
+    write, ``mask_classes.refresh_totals``), not a count of the groups."""
+    if neighbourhood is None:
+        return int(project.open_groups or 0)
+    found = session.scalar(select(Neighbourhood.open_groups).where(Neighbourhood.project_id == project.id,
+                                                                 Neighbourhood.name == neighbourhood))
+    return int(found or 0)
 
 
 def _returned(session: Session, project_id: str, user_id: int) -> list[int]:
@@ -124,7 +127,7 @@ def next_group(session: Session, project_id: str, user: CurrentUser, lease_secon
         Group.id.in_(_returned(session, project_id, user.id)), Group.open_masks > 0)))
     if neighbourhood is not None:
         returned = [g for g in returned if g in set(_open_groups(session, project_id, neighbourhood, None))]
-    remaining = max(0, _open_count(session, project_id, neighbourhood) - len(leased))
+    remaining = max(0, _open_count(session, project, neighbourhood) - len(leased))
     limit = CANDIDATES + len(leased)
     while True:
         ranked = _open_groups(session, project_id, neighbourhood, limit)

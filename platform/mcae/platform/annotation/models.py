@@ -111,6 +111,7 @@ class Project(Base):
     changed_area: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     patches: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     checked_patches: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    open_groups: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # groups with open masks
 
 
 class Patch(Base):
@@ -154,6 +155,7 @@ class Neighbourhood(Base):
     refine: Mapped[int] = mapped_column(Integer, default=0)
     area: Mapped[int] = mapped_column(BigInteger, default=0)
     decided_area: Mapped[int] = mapped_column(BigInteger, default=0)
+    open_groups: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # groups with open masks
 
 
 class Tally(Base):
@@ -239,7 +241,8 @@ class Decision(Base):
 
     __tablename__ = "decisions"
     __table_args__ = (Index("ix_decisions_project", "project_id", "id"),
-                      Index("ix_decisions_group", "project_id", "neighbourhood", "group_key"))
+                      Index("ix_decisions_group", "project_id", "neighbourhood", "group_key"),
+                      Index("ix_decisions_author", "author_id", "created_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))

@@ -16,6 +16,7 @@ from mcae.platform.annotation.routes_manage import create_manage_router
 from mcae.platform.annotation.routes_publish import create_publish_router
 from mcae.platform.annotation.routes_write import create_write_router
 from mcae.platform.annotation.throttle import AuthGuard
+from mcae.platform.annotation.thumbnails import warm_up
 from mcae.tiles.http_cache import ByteCache
 
 IMAGE_CACHE_BYTES = 64 * 1024 * 1024
@@ -40,8 +41,10 @@ def add_annotation(app: FastAPI, settings: Any) -> None:
 
 
 def start_annotation(app: FastAPI) -> None:
-    """At start-up: SQLite migrates itself; another database must be at the newest revision."""
+    """At start-up: SQLite migrates itself; another database must be at the newest revision; the
+    image libraries' one-time costs are paid (not by the first thumbnail)."""
     app.state.database.require_current(migrate_sqlite=True)
+    warm_up()
 
 
 def stop_annotation(app: FastAPI) -> None:

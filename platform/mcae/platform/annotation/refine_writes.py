@@ -125,7 +125,7 @@ def correct_patch(session: Session, project_id: str, user: CurrentUser, patch_na
     missing = [i for i in ids if i not in masks]
     if missing:
         raise InputError(f"patch {patch_name} has no mask {missing[0]} open to labelling")
-    lock_groups_of(session, [m.id for m in masks.values()])
+    locked = lock_groups_of(session, [m.id for m in masks.values()])
     masks = {m.mask_id: m for m in session.scalars(  # again, under the locks: the current versions
         select(Mask).where(Mask.id.in_([m.id for m in masks.values()])).with_for_update()
         .execution_options(populate_existing=True))}
@@ -161,7 +161,7 @@ def correct_patch(session: Session, project_id: str, user: CurrentUser, patch_na
                after={"class": class_id, "decision": decision.id})
         made.append(decision)
         touched.append(mask.id)
-    changed = recompute(session, touched)
+    changed = recompute(session, touched, locked=locked)
     History.record(session, project_id, user.id, "correct", "patch", patch_name,
            after={"decisions": [d.id for d in made], "changed": len(changed)})
     session.flush()
