@@ -19,6 +19,7 @@ from mcae.inference.gdal_cache import bounded_gdal_cache
 from mcae.inference.grid import Patch
 from mcae.inference.imagery import RasterScene, SceneInfo
 from mcae.inference.masks.base import PixelWindow
+from mcae.inference.patch_values import PatchValues
 from mcae.inference.project import Project
 from mcae.inference.segment import read_mask_raster
 
@@ -67,7 +68,8 @@ def read_reference(scene: RasterScene, window: PixelWindow) -> np.ndarray:
 def reference_per_mask(project: Project, reference: str | Path, run: Executor) -> pd.DataFrame:
     """Majority reference class of every mask: ``ref_class`` (0 if none), ``ref_purity``.
 
-    Only pixels inside each patch's core count.
+    Only pixels inside each patch's core count. One row per mask of the city: what a small
+    project (the demo, benchmarks) reads; at city size ``reference_classes`` is the compact form.
     """
     scene = reference_scene(project.scene_info, reference)
     frames = run.map(_patch_majority, project.grid.patches(), "reference per mask",
@@ -75,7 +77,17 @@ def reference_per_mask(project: Project, reference: str | Path, run: Executor) -
     return pd.concat(frames, ignore_index=True)
 
 
-def _patch_majority(patch: Patch, *, root: str, scene: RasterScene) -> pd.DataFrame:
+def reference_classes(project: Project, reference: str | Path, run: Executor) -> PatchValues:
+    """The majority reference class of every mask (0 if none), as ``reference_per_mask`` finds
+    it, kept as one byte per mask id of each patch: 3.5 MB for a city of 3.5 M masks."""
+    scene = reference_scene(project.scene_info, reference)
+    patches = project.grid.patches()
+    arrays = run.map(_patch_classes, patches, "reference per mask", root=str(project.root), scene=scene)
+    return PatchValues({p.id: a for p, a in zip(patches, arrays, strict=True)})
+
+
+def _patch_counts(patch: Patch, root: str, scene: RasterScene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(majority class, purity, known pixels) of the masks 1..n of ``patch``'s core."""
     project = Project(root, {})
     with bounded_gdal_cache():  # else each worker keeps every block it read: the whole reference, at length
         labels = read_mask_raster(project, patch.id)
@@ -90,6 +102,15 @@ def _patch_majority(patch: Patch, *, root: str, scene: RasterScene) -> pd.DataFr
     total = known.sum(axis=1)
     majority = np.where(total > 0, known.argmax(axis=1) + 1, 0)
     purity = np.where(total > 0, known.max(axis=1) / np.maximum(total, 1), 0.0)
-    return pd.DataFrame({"patch": patch.id, "mask_id": np.arange(1, n + 1),
+    return majority, purity, total
+
+
+def _patch_majority(patch: Patch, *, root: str, scene: RasterScene) -> pd.DataFrame:
+    majority, purity, total = _patch_counts(patch, root, scene)
+    return pd.DataFrame({"patch": patch.id, "mask_id": np.arange(1, len(majority) + 1),
                          "ref_class": majority.astype(np.int32),
                          "ref_purity": purity.astype(np.float32), "ref_pixels": total})
+
+
+def _patch_classes(patch: Patch, *, root: str, scene: RasterScene) -> np.ndarray:
+    return _patch_counts(patch, root, scene)[0].astype(np.uint8)

@@ -39,18 +39,11 @@ def label(
 
     For a project in the annotation database the decisions go there, recorded as the API records
     a Load: by the database's `engine` user, at the time they are recorded."""
-    from mcae.inference.decisions import (
-        MaskLabels,
-        iter_decisions,
-        iter_resolved,
-        load_decisions_file,
-        mask_labels,
-        record_decisions,
-        resolve,
-    )
+    from mcae.inference.decided_count import DecidedCount
+    from mcae.inference.decisions import iter_decisions, load_decisions_file, mask_labels, record_decisions, resolve
     from mcae.inference.expert import COLUMNS, SimulatedExpert
     from mcae.inference.project import Project
-    from mcae.inference.reference import reference_per_mask
+    from mcae.inference.reference import reference_classes
 
     if (reference is None) == (decisions is None):
         raise typer.BadParameter("give exactly one of --reference and --decisions")
@@ -59,33 +52,42 @@ def label(
         expert = None
         if decisions is not None:
             groups = proj.groups(columns=list(COLUMNS))  # what the expert and resolve read, not the probabilities
+            n_masks = len(groups)
             new: Iterable[Decision] = resolve(load_decisions_file(decisions), groups)
         else:
             assert reference is not None
             with executor(scheduler, workers, quiet) as run:
-                ref = reference_per_mask(proj, reference, run)
-            # read once the cluster is gone: its workers and this table are never in memory together
-            groups = proj.groups(columns=list(COLUMNS))
+                ref = reference_classes(proj, reference, run)  # a byte per mask
+            n_masks = _rows(proj.require(proj.groups_path, "mcae segment"))
             expert = SimulatedExpert(budget=budget)
             before = mask_labels(store.iter_decisions() if store.in_database else iter_decisions(proj))
-            # a decision at a time: taken, its masks filled in, written; never a list of them all
-            new = iter_resolved(expert.iter_decide(groups, ref, before), groups)
+            # a decision at a time: taken with its masks, written; groups.parquet read a batch at a
+            # time, a few bytes kept per mask (never a frame of the city's masks)
+            new = expert.iter_decide_project(proj, ref, before)
             del before
         source = "file" if decisions is not None else "simulated"
         counted = Counted(new)
+        tally = DecidedCount()
         if store.in_database:
             store.record(counted, source)
             in_force = Counted(store.iter_decisions())
-            labels = mask_labels(in_force)
+            for d in in_force:
+                tally.add(d)
             everything = in_force.count
         else:
-            tally = MaskLabels()
             everything = record_decisions(proj, counted, seen=tally.add)
-            labels = tally.frame()
+        decided = tally.count()
     actions = expert.actions_ if expert is not None else counted.count
-    proj.record_step("label", new_decisions=counted.count, decisions=everything, decided_masks=len(labels))
+    proj.record_step("label", new_decisions=counted.count, decisions=everything, decided_masks=decided)
     console.print(f"[green]recorded[/] {counted.count} decisions ({actions} actions); "
-                  f"{len(labels)} of {len(groups)} masks decided")
+                  f"{decided} of {n_masks} masks decided")
+
+
+def _rows(path: Path) -> int:
+    """Rows of a parquet file, from its footer."""
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
 
 
 class Counted(Generic[T]):
