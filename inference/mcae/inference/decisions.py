@@ -331,6 +331,26 @@ class MaskLabels:
         return out.sort_index()
 
 
+    def compact(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``frame``'s decided masks and classes as numbers, in its order (patch id, mask id):
+        (the patch ids, sorted; per mask a code into them, its mask id, its class id). About 13
+        bytes a mask, no Python object per mask (what ``train`` reads a city's labels into)."""
+        names = np.array(list(self.patches), dtype=object)
+        rank = np.empty(len(names), np.int64)
+        rank[np.argsort(names, kind="stable")] = np.arange(len(names))
+        group, mask = (self.kinds[k].last(rank) for k in ("group", "mask"))
+        kept = ~np.isin(group[0], mask[0])  # a mask decision overrides any group decision
+        key, cls = np.concatenate([group[0][kept], mask[0]]), np.concatenate([group[1][kept], mask[1]])
+        del group, mask, kept
+        order = np.argsort(key, kind="stable")
+        key, cls = key[order], cls[order]
+        del order
+        keep = cls != UNKNOWN
+        key, cls = key[keep], cls[keep]
+        return (names[np.argsort(names, kind="stable")], (key >> 32).astype(np.int32),
+                (key & 0xFFFFFFFF) - 2**31, cls)
+
+
 class _Columns:
     """Labels of one kind of decision, in order, as arrays of numbers."""
 
@@ -343,6 +363,19 @@ class _Columns:
         self.mask.extend(masks)
         self.cls.extend([class_id] * len(masks))
         self.fine.extend([fine] * len(masks))
+
+    def last(self, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(key, class) of the last decision of each (patch, mask): key = patch ``rank`` << 32 |
+        mask id + 2**31, so keys sort as (patch id, mask id) do."""
+        key = (rank[np.frombuffer(self.patch, np.int32)] << 32) + (np.frombuffer(self.mask, np.int64) + 2**31)
+        cls = np.frombuffer(self.cls, np.int8)
+        backwards = key[::-1]
+        order = np.argsort(backwards, kind="stable")  # the last decision of a key comes first
+        ordered = backwards[order]
+        first = np.ones(len(order), bool)
+        first[1:] = ordered[1:] != ordered[:-1]
+        pick = len(key) - 1 - order[first]
+        return key[pick], cls[pick]
 
     def frame(self, via: str) -> pd.DataFrame:
         """One row per (patch, mask), the last decision's (the later wins)."""

@@ -65,8 +65,10 @@ class SimulatedExpert:
             table["via_group"] = (decided["via"].reindex(keys) == "group").to_numpy()
         else:
             table["label"], table["via_group"] = 0, False
-        plan = gather(lambda: [table])
+        frames = [table]
         del table, keys
+        plan = gather(lambda: frames)
+        frames.clear()
         yield from self._take(plan)
 
     def iter_decide_project(self, project: Project, reference: PatchValues,

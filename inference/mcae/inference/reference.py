@@ -89,9 +89,12 @@ def reference_classes(project: Project, reference: str | Path, run: Executor) ->
 def _patch_counts(patch: Patch, root: str, scene: RasterScene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(majority class, purity, known pixels) of the masks 1..n of ``patch``'s core."""
     project = Project(root, {})
-    with bounded_gdal_cache():  # else each worker keeps every block it read: the whole reference, at length
-        labels = read_mask_raster(project, patch.id)
-        ref = read_reference(scene, patch.window)
+    try:
+        with bounded_gdal_cache():  # else each worker keeps every block it read: the whole reference, at length
+            labels = read_mask_raster(project, patch.id)
+            ref = read_reference(scene, patch.window)
+    finally:  # a Dask worker keeps each task's copy of ``scene`` until the results are gathered: an
+        scene.close()  # open reference in each (its tile index: 100 kB at 40,960 px) would add up
     r0, c0 = patch.core.row_off - patch.window.row_off, patch.core.col_off - patch.window.col_off
     core = (slice(r0, r0 + patch.core.height), slice(c0, c0 + patch.core.width))
     masks, classes = labels[core].ravel().astype(np.int64), ref[core].ravel().astype(np.int64)

@@ -29,14 +29,14 @@ import pandas as pd
 from mcae.inference.classifier import get_classifier
 from mcae.inference.classifier.calibration import plot_reliability
 from mcae.inference.compute import Executor, progress_bar
-from mcae.inference.decisions import Decision, iter_decisions, mask_labels
+from mcae.inference.decisions import Decision, iter_decisions
 from mcae.inference.errors import ProjectStateError
 from mcae.inference.features import FEATURE_VERSION
 from mcae.inference.groups import refresh_predictions
 from mcae.inference.holdout import KFOLD_MAX, N_FOLDS, Holdout
 from mcae.inference.holdout import holdout as score_holdout
 from mcae.inference.project import Project
-from mcae.inference.sampling import balanced_sample, holdout_split, read_features, spatial_units
+from mcae.inference.sampling import Labels, balanced_sample, holdout_split, read_features, spatial_units, unit_codes
 
 RELIABILITY_FIGURE = "reports/reliability.png"  # relative to the project folder
 DEFAULT_MAX_MASKS = 250_000  # the training budget (setting ``train_max_masks``, ``--max-masks``)
@@ -111,27 +111,30 @@ def train(project: Project, run: Executor, classifier: str = "mlp",
     a ``DecisionsFile``, is read once, into columns of numbers).
     ``max_masks``: the training budget (see the module docs).
     """
-    labels = mask_labels(iter_decisions(project) if decisions is None else decisions)["class_id"]
-    if labels.empty:
+    labels = Labels.of(iter_decisions(project) if decisions is None else decisions)  # numbers, not a frame
+    if not len(labels):
         raise ProjectStateError("no decisions yet: label some groups first "
                                 "(`mcae label --project DIR --decisions FILE` or --reference)")
     project.mark_running("train")
-    y_all = labels.to_numpy(np.int64)
+    n_labelled, labelled_classes = len(labels), _counts(labels.y)
     kinds = [classifier, "baseline"] if compare_baseline else [classifier]
     with _Bars(run.quiet) as bars:
-        if len(y_all) <= KFOLD_MAX:
-            model, scored, X, y, n_sampled = _train_small(project, labels, kinds, holdout, bars)
-        else:
+        if n_labelled <= KFOLD_MAX:
+            model, scored, X, y, n_sampled = _train_small(project, labels.series(), kinds, holdout, bars)
+        else:  # the city's labels are let go once the sample is drawn, before the fit
             model, scored, X, y, n_sampled = _train_large(project, labels, kinds, holdout, max_masks, bars)
+    del labels
+    feature_names, n_fit, fit_classes = list(X.columns), len(y), _counts(y)
+    del X, y  # only the model goes on to the predictions
     if scored.before is not None and scored.after is not None:
         plot_reliability({"raw": scored.before, f"calibrated (T={scored.temperature:.2f})": scored.after},
                          project.root / RELIABILITY_FIGURE)
         scored.figure = RELIABILITY_FIGURE
     model.set_temperature(scored.temperature)  # learned on held-out masks, never on those fit on
-    model.save(project.classifier_path, feature_names=list(X.columns), feature_version=FEATURE_VERSION)
+    model.save(project.classifier_path, feature_names=feature_names, feature_version=FEATURE_VERSION)
     refresh_predictions(project, run)
-    report = TrainingReport(len(y), _counts(y), scored.accuracy, scored.to_dict(), n_labelled=len(y_all),
-                            n_sampled=n_sampled, n_holdout=scored.n, labelled_classes=_counts(y_all))
+    report = TrainingReport(n_fit, fit_classes, scored.accuracy, scored.to_dict(), n_labelled=n_labelled,
+                            n_sampled=n_sampled, n_holdout=scored.n, labelled_classes=labelled_classes)
     project.record_step("train", classifier=classifier, max_masks=max_masks, **report.to_dict())
     return report
 
@@ -155,38 +158,54 @@ def _train_small(project: Project, labels: pd.Series, kinds: list[str], holdout:
     return model, scored, X, y, len(y)
 
 
-def _train_large(project: Project, labels: pd.Series, kinds: list[str], holdout: bool, max_masks: int,
+def _mask_units(project: Project, labels: Labels) -> tuple[str, np.ndarray, np.ndarray]:
+    """(level, a unit code per decided mask, the units' names) for the spatial hold-out."""
+    present = np.unique(labels.patch)  # the patches with decided masks, by code
+    unit, of_patch, names = unit_codes(project, labels.names[present], N_FOLDS)
+    codes: np.ndarray | None = None
+    if of_patch is not None:
+        code_of = np.zeros(len(labels.names), np.int32)
+        code_of[present] = of_patch
+        codes = code_of[labels.patch]
+    else:  # fewer than N_FOLDS patches: whole groups, else masks
+        groups = mask_groups(project, labels.keys())
+        if groups is not None:
+            codes, names = pd.factorize(pd.Series(groups, dtype=object))
+    if codes is None or len(np.unique(codes)) < 2:
+        return "masks", np.arange(len(labels)), np.arange(len(labels)).astype(str).astype(object)
+    return unit, codes, np.asarray(names, dtype=object)
+
+
+def _train_large(project: Project, labels: Labels, kinds: list[str], holdout: bool, max_masks: int,
                  bars: _Bars) -> tuple[Any, Holdout, pd.DataFrame, np.ndarray, int]:
-    """Whole units held out, a class-balanced budget sample of the rest; one fit."""
-    y_all = labels.to_numpy(np.int64)
-    patches = labels.index.get_level_values(0).to_numpy()
-    unit, units = spatial_units(project, patches, N_FOLDS)
-    if units is None:  # fewer than N_FOLDS patches: whole groups, else masks
-        units = mask_groups(project, labels.index)
-    if units is None or len(pd.unique(units)) < 2:
-        unit, units = "masks", np.arange(len(y_all)).astype(str).astype(object)
-    held = holdout_split(units, 1 / N_FOLDS) if holdout else np.zeros(len(y_all), dtype=bool)
-    train_pos = np.flatnonzero(~held)[balanced_sample(y_all[~held], max_masks)]
+    """Whole units held out, a class-balanced budget sample of the rest; one fit. The city's
+    ``labels`` are dropped once the sample is drawn: the fit holds the sample only."""
+    unit, units, unit_names = _mask_units(project, labels)
+    held = holdout_split(units, 1 / N_FOLDS) if holdout else np.zeros(len(labels), dtype=bool)
+    train_pos = np.flatnonzero(~held)[balanced_sample(labels.y[~held], max_masks)]
     rng = np.random.default_rng(1)
     test_pos = np.flatnonzero(held)
     if len(test_pos) > max(1, max_masks // N_FOLDS):
         test_pos = np.sort(rng.choice(test_pos, max_masks // N_FOLDS, replace=False))
     sample = np.concatenate([train_pos, test_pos])
-    keys = labels.index[sample]
-    X = read_features(project, keys, bars.reading(pd.unique(patches[sample]).size))
+    keys = labels.keys(sample)
+    y_sample, sample_units = labels.y[sample].astype(np.int64), unit_names[units[sample]]
+    n_patches, n_train = pd.unique(labels.patch[sample]).size, len(train_pos)
+    del held, train_pos, test_pos, units, unit_names
+    labels.drop()
+    X = read_features(project, keys, bars.reading(n_patches))
     found = keys.isin(X.index)
-    y = labels.reindex(X.index).to_numpy(np.int64)
+    y = y_sample[found]
     is_train = np.zeros(len(sample), dtype=bool)
-    is_train[: len(train_pos)] = True
+    is_train[:n_train] = True
     is_train = is_train[found]
     step, done = bars.fitting(f"the model on {int(is_train.sum()):,} sampled masks")
     scored = Holdout(False, "not scored: hold-out off")
     if holdout:
         folds = [(np.flatnonzero(is_train), np.flatnonzero(~is_train))]
-        scored = score_holdout(X, y, kinds, groups=units[sample][found], unit=unit, folds=folds, progress=step)
+        scored = score_holdout(X, y, kinds, groups=sample_units[found], unit=unit, folds=folds, progress=step)
     model = scored.model
     if model is None:  # hold-out off, or too few held-out masks to score: fit on the training part
         model = get_classifier(kinds[0], random_state=0).fit(X[is_train], y[is_train], progress=step)
     done()
     return model, scored, X[is_train], y[is_train], len(X)
-
