@@ -35,6 +35,7 @@ from mcae.inference.classifier.contract import (
 )
 
 _MIN_VALIDATION = 20  # fewer validation samples than this: no early stopping
+_CHUNK = 16_384  # rows standardised at a time
 _PAYLOAD_KEYS = {"metadata", "params", "architecture", "state_dict", "scaler_mean",
                  "scaler_scale"}
 
@@ -116,22 +117,18 @@ class TorchMaskClassifier(BaseEstimator, ClassifierMixin):
         data = as_features(self, X, reset=True)
         labels = as_labels(y, len(data))
         weights = balanced_weights(labels, sample_weight)
-        finite = ~np.isnan(data)
-        counts = np.maximum(finite.sum(axis=0), 1)
-        self.scaler_mean_ = np.where(finite, data, 0.0).sum(axis=0) / counts
-        spread = np.where(finite, data - self.scaler_mean_, 0.0)
-        scale = np.sqrt((spread**2).sum(axis=0) / counts)
-        self.scaler_scale_ = np.where(scale > 1e-12, scale, 1.0)
-
+        self._fit_scaler(data)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         fraction = self.validation_fraction if self.early_stopping else 0.0
         train_idx, val_idx = validation_split(labels, fraction, seed)
+        n_features = data.shape[1]
         inputs = self._standardise(data)
+        del data  # the float32 inputs are all the epochs read
         target = torch.as_tensor(labels - 1)
         weight = torch.as_tensor(weights, dtype=torch.float32)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.model_ = build_mlp(data.shape[1], self.hidden_sizes, self.dropout)
+            self.model_ = build_mlp(n_features, self.hidden_sizes, self.dropout)
             self.n_epochs_ = self._train(inputs, target, weight, train_idx, val_idx, seed, progress)
         self.model_.eval()
         self.classes_ = CLASS_IDS.copy()
@@ -180,12 +177,33 @@ class TorchMaskClassifier(BaseEstimator, ClassifierMixin):
             model.load_state_dict(best_state)
         return ran
 
+    def _fit_scaler(self, data: np.ndarray) -> None:
+        """Mean and spread of each feature over its finite values. Works in ``data``'s place (given
+        back as it came) and one array beside it: the same numbers, in the same order, as
+        ``np.where(finite, data, 0.0).sum(axis=0)`` and its like, without their copies."""
+        missing = np.isnan(data)
+        counts = np.maximum(len(data) - missing.sum(axis=0), 1)
+        np.copyto(data, 0.0, where=missing)
+        self.scaler_mean_ = data.sum(axis=0) / counts
+        spread = data - self.scaler_mean_
+        np.copyto(spread, 0.0, where=missing)
+        np.square(spread, out=spread)
+        scale = np.sqrt(spread.sum(axis=0) / counts)
+        del spread
+        np.copyto(data, np.nan, where=missing)
+        self.scaler_scale_ = np.where(scale > 1e-12, scale, 1.0)
+
     def _standardise(self, data: np.ndarray) -> torch.Tensor:
-        z = (data - self.scaler_mean_) / self.scaler_scale_
-        if self.clip_z is not None:  # a mask far outside the training range (a 6 ha field
-            # among roofs) must not get extreme logits, hence a confident guess, from its size
-            z = np.clip(z, -self.clip_z, self.clip_z)
-        return torch.as_tensor(np.nan_to_num(z, nan=0.0), dtype=torch.float32)
+        """Standardised, clipped float32 inputs, made ``_CHUNK`` rows at a time (the float64
+        intermediates of a whole training sample would take several times its size)."""
+        out = np.empty(data.shape, np.float32)
+        for start in range(0, len(data), _CHUNK):
+            z = (data[start:start + _CHUNK] - self.scaler_mean_) / self.scaler_scale_
+            if self.clip_z is not None:  # a mask far outside the training range (a 6 ha field
+                # among roofs) must not get extreme logits, hence a confident guess, from its size
+                z = np.clip(z, -self.clip_z, self.clip_z)
+            out[start:start + _CHUNK] = np.nan_to_num(z, nan=0.0)
+        return torch.from_numpy(out)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probabilities of shape (n, 9); column j is MCAE id j + 1."""
