@@ -28,6 +28,7 @@ from mcae.inference.clustering import NeighbourhoodClusterer
 from mcae.inference.compute import Executor
 from mcae.inference.group_line import class_mix, describe_group  # noqa: F401  (describe_group: re-exported)
 from mcae.inference.project import Project
+from mcae.inference.release import release_memory
 from mcae.inference.segment import feature_columns, read_patch_tables
 
 PROBA_COLUMNS = [f"proba_{c.id}" for c in MCAE]
@@ -103,7 +104,10 @@ def group_neighbourhood(item: tuple[str, list[str]], *, root: str, model_path: s
     fresh = out["cluster"].astype(str) + "-" + out["pred_class"].astype(str)
     out["group"] = out["group"].fillna(fresh) if keep else fresh
     write_parquet(_part_path(project, name), out[GROUP_COLUMNS])
-    return len(out), int(out["group"].nunique())
+    counts = len(out), int(out["group"].nunique())
+    del table, X, out, proba
+    release_memory()  # else one process re-predicting a city's neighbourhoods grows with each
+    return counts
 
 
 def _predict(model_path: str | None, X: pd.DataFrame) -> np.ndarray:

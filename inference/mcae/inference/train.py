@@ -11,8 +11,10 @@ At city size (millions of decided masks) the cost is bounded by a budget, not by
   class-balanced to at most ``max_masks`` (the budget), the held-out ones uniformly (so the
   hold-out figure keeps the city's class mix) to at most a fifth of it. ONE model is fit: the
   one saved, whose hold-out figure the report gives.
-* **Streaming.** Until the sample is drawn only the labels are held (patch, mask id, class);
-  then only the sampled masks' features are read, one patch table at a time.
+* **Streaming.** Until the sample is drawn only the labels are held, as numbers (a patch code,
+  the mask id and the class: about 13 bytes a mask, ``sampling.Labels``); they are let go once
+  the sample is drawn, and only the sampled masks' features are read, one patch table at a
+  time, so the fit holds the sample and nothing of the city's size.
 * **Interrupted?** The model is written atomically when the fit ends, so nothing half-done
   remains: ``train`` starts over (``info`` says that a training was interrupted).
 """
@@ -36,6 +38,7 @@ from mcae.inference.groups import refresh_predictions
 from mcae.inference.holdout import KFOLD_MAX, N_FOLDS, Holdout
 from mcae.inference.holdout import holdout as score_holdout
 from mcae.inference.project import Project
+from mcae.inference.release import release_memory
 from mcae.inference.sampling import Labels, balanced_sample, holdout_split, read_features, spatial_units, unit_codes
 
 RELIABILITY_FIGURE = "reports/reliability.png"  # relative to the project folder
@@ -193,6 +196,7 @@ def _train_large(project: Project, labels: Labels, kinds: list[str], holdout: bo
     n_patches, n_train = pd.unique(labels.patch[sample]).size, len(train_pos)
     del held, train_pos, test_pos, units, unit_names
     labels.drop()
+    release_memory()
     X = read_features(project, keys, bars.reading(n_patches))
     found = keys.isin(X.index)
     y = y_sample[found]
