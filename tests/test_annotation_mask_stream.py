@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
 from annotation_fixtures import seed_users
 from sqlalchemy import insert, select
 
@@ -61,3 +63,25 @@ def test_sqlite_groups_by_the_driver_equal_cores(tmp_path: Path) -> None:
             assert {c: getattr(mine, c) for c in columns} == {c: getattr(core, c) for c in columns}
     finally:
         db.dispose()
+
+
+def _masks_file(path: Path, patches: list[str], ids: list[int]) -> Path:
+    n = len(ids)
+    pq.write_table(pa.table({"patch": patches, "mask_id": ids, "row0": list(range(n)),
+                             "col0": [10 + i for i in range(n)], "row1": [20 + i for i in range(n)],
+                             "col1": [30 + i for i in range(n)]}), path)
+    return path
+
+
+def test_box_index_dense_and_with_gaps(tmp_path: Path) -> None:
+    patches = ["0-1", "0-1", "0-1", "0-0", "0-0"]
+    for ids, dense in (([1, 2, 3, 1, 2], True), ([1, 2, 4, 1, 2], False)):
+        boxes = mask_stream.BoxIndex(_masks_file(tmp_path / f"{dense}.parquet", patches, ids))
+        assert (boxes.keys is None) == dense  # the keys dropped only where the ids run without gaps
+        got = boxes.lookup(pa.array(["0-0", "0-1", "0-1"]), pa.array([2, ids[2], 1]))
+        assert got.tolist() == [[14, 4, 34, 24], [12, 2, 32, 22], [10, 0, 30, 20]]  # [x0, y0, x1, y1]
+        for patch, mask in (("0-1", 5), ("0-0", 0), ("0-1", 3 if not dense else 9)):
+            with pytest.raises(LookupError):
+                boxes.lookup(pa.array([patch]), pa.array([mask]))
+        with pytest.raises(LookupError):
+            boxes.lookup(pa.array(["9-9"]), pa.array([1]))
