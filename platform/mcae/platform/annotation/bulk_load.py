@@ -10,6 +10,12 @@ migrations' (``tests/test_annotation_import_bulk.py`` compares them). All of it 
 import's one transaction: interrupted, nothing of it lands, indexes included. A foreign key
 added back checks every row in one pass, as its row-by-row checks would have.
 
+In two steps: ``Loading.lookups()``, called when the masks are in, builds what the rest of
+the import reads the masks by (the unique constraint, the group index: ``EARLY_INDEXES``); the
+other indexes and the foreign keys are built when the block ends, after the import's last
+write of masks (a first import's decisions load rewrites the decided masks: with five indexes
+and three foreign keys on PostgreSQL that ``UPDATE`` was most of a city's decisions load).
+
 The table is empty when nobody can be reading masks of another project, so the
 ``ACCESS EXCLUSIVE`` lock PostgreSQL takes for the drop blocks nobody's pages; a table holding
 other projects' masks keeps its indexes and is loaded row by row (``COPY``).
@@ -37,26 +43,70 @@ IMPORT_CACHE_MIB = 32  # SQLite's page cache while importing (MiB): fixed, so it
 INDEX_BUILD_MEMORY = "256MB"  # PostgreSQL's maintenance_work_mem for the index builds (server-side)
 
 
+# built right after the load, before the rest of the import reads the masks: lookups by engine
+# key (the unique constraint: ``MaskPks``) and by group (``send_small_groups``, group totals);
+# the other indexes and the foreign keys wait until the import's last write to the masks (the
+# first import's decisions load, whose one ``UPDATE`` of the decided masks then maintains two
+# indexes, not five, and checks no foreign key row by row)
+EARLY_INDEXES = frozenset({"ix_masks_group"})
+
+
+class Loading:
+    """A bulk load of masks in progress: ``bulk`` whether the table was empty (its indexes and
+    constraints dropped, to be built again); ``lookups()`` builds those the rest of the import
+    reads by, the rest are built when the ``masks_loading`` block ends."""
+
+    def __init__(self, connection: Connection, bulk: bool, early: list[str], late: list[str]) -> None:
+        self.connection, self.bulk, self._early, self._late = connection, bulk, early, late
+
+    def lookups(self) -> None:
+        """Build the unique constraint and the group index now (once), then ``ANALYZE``."""
+        if not self._early and not self.bulk:
+            return
+        if self.connection.dialect.name == "postgresql":
+            self.connection.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+        for sql in self._early:
+            self.connection.exec_driver_sql(sql)
+        self._early = []
+        _analyze(self.connection)
+        self.bulk = False  # built: what follows reads the masks as any import does
+
+    def rest(self) -> None:
+        if self.connection.dialect.name == "postgresql":
+            self.connection.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+        for sql in self._late:
+            self.connection.exec_driver_sql(sql)
+        self._late = []
+
+
 @contextlib.contextmanager
-def masks_loading(session: Session) -> Iterator[bool]:
-    """Around a bulk load of masks; yields whether the indexes are built after it (empty table)."""
+def masks_loading(session: Session) -> Iterator[Loading]:
+    """Around a bulk load of masks (and what the import does next); yields a ``Loading``: its
+    ``bulk`` says whether the indexes are built after the load (an empty table), its
+    ``lookups()`` must be called when the masks are in, before they are read."""
     connection = session.connection()
     dialect = connection.dialect.name
     if dialect == "sqlite":
         connection.exec_driver_sql(f"PRAGMA cache_size = -{int(IMPORT_CACHE_MIB) * 1024}")
     empty = connection.execute(text("SELECT 1 FROM masks LIMIT 1")).first() is None
     if not empty or dialect not in ("sqlite", "postgresql"):
-        yield False
+        yield Loading(connection, False, [], [])
         _analyze(connection)
         return
     recreate = _drop_sqlite(connection) if dialect == "sqlite" else _drop_postgresql(connection)
-    yield True
+    early = [sql for sql in recreate if _early(sql)]
+    loading = Loading(connection, True, early, [sql for sql in recreate if not _early(sql)])
+    yield loading
     session.flush()
-    if dialect == "postgresql":
-        connection.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
-    for sql in recreate:
-        connection.exec_driver_sql(sql)
-    _analyze(connection)
+    loading.lookups()  # (when the caller has not)
+    loading.rest()
+
+
+def _early(sql: str) -> bool:
+    """Whether a statement of ``_drop_*`` builds a unique constraint or one of ``EARLY_INDEXES``."""
+    if "FOREIGN KEY" in sql:
+        return False
+    return " UNIQUE " in sql or any(f"INDEX {name} " in sql or f'INDEX "{name}" ' in sql for name in EARLY_INDEXES)
 
 
 def _analyze(connection: Connection) -> None:

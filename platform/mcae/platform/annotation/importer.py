@@ -102,14 +102,17 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
     groups = _import_groups(session, row, engine_project)
     small = np.fromiter((size < row.min_group_size for _, size in groups.values()), bool, len(groups))
     totals = GroupTotals(np.fromiter((pk for pk, _ in groups.values()), np.int64, len(groups)), small)
-    with bulk_load.masks_loading(session) as bulk:
-        counts = _import_masks(session, project_id, engine_project, groups, totals, first, progress, freeze=bulk)
-    send_small_groups(session, project_id)  # the masks of small groups wait for refinement (totals know)
-    totals.write(session)
-    row.area = int(totals.counts[:, 0].sum())
-    loaded = 0
-    if first and not _in_database(engine_project):
-        loaded = _import_decisions_file(session, engine_project, project_id)
+    with bulk_load.masks_loading(session) as loading:
+        counts = _import_masks(session, project_id, engine_project, groups, totals, first, progress,
+                               freeze=loading.bulk)
+        loading.lookups()  # a bulk load's unique constraint and group index: the masks are read from here
+        send_small_groups(session, project_id)  # the masks of small groups wait for refinement (totals know)
+        totals.write(session)
+        row.area = int(totals.counts[:, 0].sum())
+        loaded = 0
+        if first and not _in_database(engine_project):
+            loaded = _import_decisions_file(session, engine_project, project_id)
+        # the other indexes and foreign keys of a bulk load are built here, after the decisions
     if first:
         _first_training(session, engine_project, project_id, model_version, loaded)
         # the map the engine would write now is taken as the one published (masks went in with
