@@ -3,7 +3,8 @@ PostgreSQL, its unique and foreign-key constraints) built once after the load, n
 
 ``masks_loading`` is used by an import around its stream of masks. When the masks table is
 empty (the first project of a database: a city), it drops the table's indexes and, on
-PostgreSQL, its unique and foreign-key constraints, lets the import load the rows, then
+PostgreSQL, its unique and foreign-key constraints (and those of the empty ``decision_masks``,
+which a first import's decisions fill), lets the import load the rows, then
 creates each again from its own definition as the database reports it (``sqlite_master``'s
 SQL; ``pg_get_indexdef`` / ``pg_get_constraintdef``), so the schema afterwards is exactly the
 migrations' (``tests/test_annotation_import_bulk.py`` compares them). All of it is inside the
@@ -139,12 +140,20 @@ def _drop_postgresql(connection: Connection) -> list[str]:
         connection.exec_driver_sql(f'ALTER TABLE masks DROP CONSTRAINT "{name}"')
     for name, _ in indexes:
         connection.exec_driver_sql(f'DROP INDEX "{name}"')
-    # empty already (and so is decision_masks, whose rows name masks): truncated in this
-    # transaction, the table takes ``COPY ... FREEZE`` (see ``mask_stream.insert_rows``)
+    # decision_masks is empty too (its rows name masks): a first import's decisions load fills
+    # it without a foreign-key check a row (two triggers a link), checked in one pass at the end
+    links = connection.execute(text(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'decision_masks'::regclass AND contype = 'f' ORDER BY conname")).all()
+    for name, _ in links:
+        connection.exec_driver_sql(f'ALTER TABLE decision_masks DROP CONSTRAINT "{name}"')
+    # both empty already: truncated in this transaction, masks takes ``COPY ... FREEZE``
+    # (see ``mask_stream.insert_rows``)
     connection.exec_driver_sql("TRUNCATE masks, decision_masks")
     # unique constraints ('u') before foreign keys ('f'): a check reads through them
     again = [f'ALTER TABLE masks ADD CONSTRAINT "{name}" {definition}'
              for name, _, definition in sorted(constraints, key=lambda c: c[1] != "u")]
+    again += [f'ALTER TABLE decision_masks ADD CONSTRAINT "{name}" {definition}' for name, definition in links]
     return again + [definition for _, definition in indexes]
 
 
