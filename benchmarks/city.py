@@ -108,7 +108,8 @@ def engine_stages(work: Path, size: int, workers: int, pg_url: str | None,
     scene is written and whose segmentation finished reports those two stages' figures from
     the run that did the work, marked ``"reused": true``, rather than timing a resume with
     nothing left to do; every later stage runs again, or with ``only`` just the stages named
-    there (the others, where a run in this folder did them, are reported from that run)."""
+    there (the others, where a run in this folder did them, are reported from that run); an
+    empty ``only`` (``--resume``) runs just the stages the folder has no figures of."""
     work.mkdir(parents=True, exist_ok=True)
     py, project = sys.executable, work / "project"
     stages: dict[str, dict[str, Any]] = {}
@@ -400,6 +401,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--skip-engine", action="store_true")
     parser.add_argument("--skip-service", action="store_true")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--resume", action="store_true",
+                        help="run only the engine stages the --reuse folder has no figures of (an "
+                             "interrupted benchmark goes on where it stopped); the others are reported")
     parser.add_argument("--only", default=None,
                         help="engine stages to run, comma-separated (e.g. 'label,rebuild (job)'); the others "
                              "are reported from the last run in the --reuse folder that did them")
@@ -408,6 +412,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ratio_size = args.ratio_size or args.size // 2
     ratio_masks = args.ratio_masks or args.masks // 4
     only = {name.strip() for name in args.only.split(",")} if args.only else None
+    if args.resume:
+        only = only or set()  # nothing named: each stage runs only where the folder lacks it
     work = args.reuse or Path(tempfile.mkdtemp(prefix="mcae-city-"))
     results: dict[str, Any] = {"machine": machine_info(), "args": {k: str(v) for k, v in vars(args).items()},
                                "engine": {}, "service": {}, "goals": [], "not_run": NOT_RUN}

@@ -228,6 +228,8 @@ def test_every_counter_equals_a_recount_after_each_random_write(service: Service
     assert {"decide", "correct", "undo", "review", "refine"} <= set(done), done
     project = service.get(service.p()).json()  # what the page shows is the counters
     assert project["decided"] > 0 and (project["masks"], project["decided"]) == expected[:2]
+    listed = {p["id"]: p for p in service.get("/api/projects").json()}  # and so does the list of projects
+    assert listed[service.project] == project
 
 
 def test_the_migration_fills_the_counters_from_the_masks(service: Service) -> None:

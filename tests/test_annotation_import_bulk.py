@@ -28,7 +28,8 @@ def _schema(db: Database) -> dict[str, Any]:
     return {"indexes": sorted(found.get_indexes("masks"), key=lambda i: str(i["name"])),
             "unique": sorted(found.get_unique_constraints("masks"), key=lambda u: str(u["name"])),
             "foreign": sorted(found.get_foreign_keys("masks"), key=lambda f: str(f["name"])),
-            "primary": found.get_pk_constraint("masks")}
+            "primary": found.get_pk_constraint("masks"),
+            "links": sorted(found.get_foreign_keys("decision_masks"), key=lambda f: str(f["name"]))}
 
 
 def _groups(db: Database, project_id: str) -> dict[tuple[str, str], tuple[Any, ...]]:

@@ -48,3 +48,23 @@ def test_a_stopped_demo_resumes_with_its_scene_and_patches(tmp_path: Path, monke
     run_demo(_options(out, seed=8), log=said.append)  # another city: drawn again
     assert any(line.startswith("building") for line in said)
     assert json.loads((out / "scene.json").read_text())["seed"] == 8
+
+
+def test_a_demo_stopped_while_writing_its_cogs_does_not_draw_the_city_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "demo"
+
+    def stop(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(demo_run, "write_city_cogs", stop)
+        with pytest.raises(KeyboardInterrupt):
+            demo_run._scene(out, _options(out), log=lambda *_: None)
+    assert not (out / "scene.json").exists() and (out / ".scene" / ".city.json").is_file()
+
+    from mcae.inference.demo import tiled
+    monkeypatch.setattr(tiled, "make_city", stop)  # drawing anything again would raise
+    districts = demo_run._scene(out, _options(out), log=lambda *_: None)
+    assert districts and all((out / name).is_file() for name in demo_run.SCENE_FILES)
+    assert not (out / ".scene").exists()

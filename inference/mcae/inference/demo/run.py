@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcae.inference.atomic import scratch_dir, write_json
+from mcae.inference.atomic import write_json
 from mcae.inference.compute import executor
 from mcae.inference.decisions import iter_decisions, iter_resolved, mask_labels, record_decisions
 from mcae.inference.demo.city_cogs import write_city_cogs
@@ -124,13 +125,17 @@ def _scene(out: Path, options: DemoOptions, log: Callable[[str], Any]) -> list[s
         if {k: kept.get(k) for k in stamp} == stamp:
             log(f"the synthetic city of {options.size} x {options.size} px (seed {options.seed}) is built "
                 "already: reused (remove scene.json to draw it again)")
+            shutil.rmtree(out / ".scene", ignore_errors=True)
             return list(kept["districts"])
     done.unlink(missing_ok=True)
     log(f"building a synthetic city of {options.size} x {options.size} px at {GSD} m ...")
     tags = {"MCAE_SYNTHETIC": SYNTHETIC, "MCAE_CITY": CITY}
-    with scratch_dir(out / "imagery.tif") as raw:  # the scene, window by window: any size fits
-        districts = list(write_city(raw, options.size, seed=options.seed, sinolc1=True)["districts"])
-        write_city_cogs(raw, out, tags)
-        os.replace(raw / "districts.geojson", out / "districts.geojson")
+    raw = out / ".scene"  # the scene, window by window (any size fits); rows kept if stopped part way
+    districts = list(write_city(raw, options.size, seed=options.seed, sinolc1=True,
+                                quiet=options.quiet)["districts"])
+    log("writing the scene's Cloud-Optimized GeoTIFFs ...")
+    write_city_cogs(raw, out, tags)
+    os.replace(raw / "districts.geojson", out / "districts.geojson")
     write_json(done, {**stamp, "districts": districts})
+    shutil.rmtree(raw, ignore_errors=True)
     return districts

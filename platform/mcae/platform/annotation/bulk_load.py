@@ -3,12 +3,19 @@ PostgreSQL, its unique and foreign-key constraints) built once after the load, n
 
 ``masks_loading`` is used by an import around its stream of masks. When the masks table is
 empty (the first project of a database: a city), it drops the table's indexes and, on
-PostgreSQL, its unique and foreign-key constraints, lets the import load the rows, then
+PostgreSQL, its unique and foreign-key constraints (and those of the empty ``decision_masks``,
+which a first import's decisions fill), lets the import load the rows, then
 creates each again from its own definition as the database reports it (``sqlite_master``'s
 SQL; ``pg_get_indexdef`` / ``pg_get_constraintdef``), so the schema afterwards is exactly the
 migrations' (``tests/test_annotation_import_bulk.py`` compares them). All of it is inside the
 import's one transaction: interrupted, nothing of it lands, indexes included. A foreign key
 added back checks every row in one pass, as its row-by-row checks would have.
+
+In two steps: ``Loading.lookups()``, called when the masks are in, builds what the rest of
+the import reads the masks by (the unique constraint, the group index: ``EARLY_INDEXES``); the
+other indexes and the foreign keys are built when the block ends, after the import's last
+write of masks (a first import's decisions load rewrites the decided masks: with five indexes
+and three foreign keys on PostgreSQL that ``UPDATE`` was most of a city's decisions load).
 
 The table is empty when nobody can be reading masks of another project, so the
 ``ACCESS EXCLUSIVE`` lock PostgreSQL takes for the drop blocks nobody's pages; a table holding
@@ -37,26 +44,70 @@ IMPORT_CACHE_MIB = 32  # SQLite's page cache while importing (MiB): fixed, so it
 INDEX_BUILD_MEMORY = "256MB"  # PostgreSQL's maintenance_work_mem for the index builds (server-side)
 
 
+# built right after the load, before the rest of the import reads the masks: lookups by engine
+# key (the unique constraint: ``MaskPks``) and by group (``send_small_groups``, group totals);
+# the other indexes and the foreign keys wait until the import's last write to the masks (the
+# first import's decisions load, whose one ``UPDATE`` of the decided masks then maintains two
+# indexes, not five, and checks no foreign key row by row)
+EARLY_INDEXES = frozenset({"ix_masks_group"})
+
+
+class Loading:
+    """A bulk load of masks in progress: ``bulk`` whether the table was empty (its indexes and
+    constraints dropped, to be built again); ``lookups()`` builds those the rest of the import
+    reads by, the rest are built when the ``masks_loading`` block ends."""
+
+    def __init__(self, connection: Connection, bulk: bool, early: list[str], late: list[str]) -> None:
+        self.connection, self.bulk, self._early, self._late = connection, bulk, early, late
+
+    def lookups(self) -> None:
+        """Build the unique constraint and the group index now (once), then ``ANALYZE``."""
+        if not self._early and not self.bulk:
+            return
+        if self.connection.dialect.name == "postgresql":
+            self.connection.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+        for sql in self._early:
+            self.connection.exec_driver_sql(sql)
+        self._early = []
+        _analyze(self.connection)
+        self.bulk = False  # built: what follows reads the masks as any import does
+
+    def rest(self) -> None:
+        if self.connection.dialect.name == "postgresql":
+            self.connection.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+        for sql in self._late:
+            self.connection.exec_driver_sql(sql)
+        self._late = []
+
+
 @contextlib.contextmanager
-def masks_loading(session: Session) -> Iterator[bool]:
-    """Around a bulk load of masks; yields whether the indexes are built after it (empty table)."""
+def masks_loading(session: Session) -> Iterator[Loading]:
+    """Around a bulk load of masks (and what the import does next); yields a ``Loading``: its
+    ``bulk`` says whether the indexes are built after the load (an empty table), its
+    ``lookups()`` must be called when the masks are in, before they are read."""
     connection = session.connection()
     dialect = connection.dialect.name
     if dialect == "sqlite":
         connection.exec_driver_sql(f"PRAGMA cache_size = -{int(IMPORT_CACHE_MIB) * 1024}")
     empty = connection.execute(text("SELECT 1 FROM masks LIMIT 1")).first() is None
     if not empty or dialect not in ("sqlite", "postgresql"):
-        yield False
+        yield Loading(connection, False, [], [])
         _analyze(connection)
         return
     recreate = _drop_sqlite(connection) if dialect == "sqlite" else _drop_postgresql(connection)
-    yield True
+    early = [sql for sql in recreate if _early(sql)]
+    loading = Loading(connection, True, early, [sql for sql in recreate if not _early(sql)])
+    yield loading
     session.flush()
-    if dialect == "postgresql":
-        connection.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
-    for sql in recreate:
-        connection.exec_driver_sql(sql)
-    _analyze(connection)
+    loading.lookups()  # (when the caller has not)
+    loading.rest()
+
+
+def _early(sql: str) -> bool:
+    """Whether a statement of ``_drop_*`` builds a unique constraint or one of ``EARLY_INDEXES``."""
+    if "FOREIGN KEY" in sql:
+        return False
+    return " UNIQUE " in sql or any(f"INDEX {name} " in sql or f'INDEX "{name}" ' in sql for name in EARLY_INDEXES)
 
 
 def _analyze(connection: Connection) -> None:
@@ -89,20 +140,32 @@ def _drop_postgresql(connection: Connection) -> list[str]:
         connection.exec_driver_sql(f'ALTER TABLE masks DROP CONSTRAINT "{name}"')
     for name, _ in indexes:
         connection.exec_driver_sql(f'DROP INDEX "{name}"')
+    # decision_masks is empty too (its rows name masks): a first import's decisions load fills
+    # it without a foreign-key check a row (two triggers a link), checked in one pass at the end
+    links = connection.execute(text(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'decision_masks'::regclass AND contype = 'f' ORDER BY conname")).all()
+    for name, _ in links:
+        connection.exec_driver_sql(f'ALTER TABLE decision_masks DROP CONSTRAINT "{name}"')
+    # both empty already: truncated in this transaction, masks takes ``COPY ... FREEZE``
+    # (see ``mask_stream.insert_rows``)
+    connection.exec_driver_sql("TRUNCATE masks, decision_masks")
     # unique constraints ('u') before foreign keys ('f'): a check reads through them
     again = [f'ALTER TABLE masks ADD CONSTRAINT "{name}" {definition}'
              for name, _, definition in sorted(constraints, key=lambda c: c[1] != "u")]
+    again += [f'ALTER TABLE decision_masks ADD CONSTRAINT "{name}" {definition}' for name, definition in links]
     return again + [definition for _, definition in indexes]
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Many rows of one table (the same keys each): ``COPY`` on PostgreSQL (a statement of
     thousands of parameters costs more to build and parse than to run: 26,000 groups took
-    3 s), one Core ``executemany`` elsewhere."""
+    3 s), one driver ``executemany`` of tuples on SQLite (Core's, of dicts, spent 16 µs a
+    row in Python), one Core ``executemany`` elsewhere."""
     if not rows:
         return
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
+    if connection.dialect.name not in ("postgresql", "sqlite"):
         connection.execute(insert(table), rows)
         return
     given = list(rows[0])
@@ -113,7 +176,17 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     fixed = [json.dumps(v) if isinstance(v, dict | list) else v for v in defaults.values()]
     names = ", ".join(f'"{c}"' for c in columns)
     raw: Any = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(columns))
+        raw.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})',
+                        (tuple(_sqlite_value(row[c]) for c in given) + tuple(fixed) for row in rows))
+        return
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
         for row in rows:
             copy.write_row([*(json.dumps(v) if isinstance(v, dict | list) else v for v in (row[c] for c in given)),
                             *fixed])
+
+
+def _sqlite_value(value: Any) -> Any:
+    """A value as SQLAlchemy's SQLite types bind it: JSON as its text, the rest as it is."""
+    return json.dumps(value) if isinstance(value, dict | list) else value

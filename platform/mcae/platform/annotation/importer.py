@@ -102,14 +102,17 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
     groups = _import_groups(session, row, engine_project)
     small = np.fromiter((size < row.min_group_size for _, size in groups.values()), bool, len(groups))
     totals = GroupTotals(np.fromiter((pk for pk, _ in groups.values()), np.int64, len(groups)), small)
-    with bulk_load.masks_loading(session):
-        counts = _import_masks(session, project_id, engine_project, groups, totals, first, progress)
-    send_small_groups(session, project_id)  # the masks of small groups wait for refinement (totals know)
-    totals.write(session)
-    row.area = int(totals.counts[:, 0].sum())
-    loaded = 0
-    if first and not _in_database(engine_project):
-        loaded = _import_decisions_file(session, engine_project, project_id)
+    with bulk_load.masks_loading(session) as loading:
+        counts = _import_masks(session, project_id, engine_project, groups, totals, first, progress,
+                               freeze=loading.bulk)
+        loading.lookups()  # a bulk load's unique constraint and group index: the masks are read from here
+        send_small_groups(session, project_id)  # the masks of small groups wait for refinement (totals know)
+        totals.write(session)
+        row.area = int(totals.counts[:, 0].sum())
+        loaded = 0
+        if first and not _in_database(engine_project):
+            loaded = _import_decisions_file(session, engine_project, project_id)
+        # the other indexes and foreign keys of a bulk load are built here, after the decisions
     if first:
         _first_training(session, engine_project, project_id, model_version, loaded)
         # the map the engine would write now is taken as the one published (masks went in with
@@ -258,9 +261,11 @@ def _import_groups(session: Session, project: Project,
 
 def _import_masks(session: Session, project_id: str, project: EngineProject,
                   groups: dict[tuple[str, str], tuple[int, int]], totals: GroupTotals, first: bool,
-                  progress: mask_stream.Progress | None) -> dict[str, int]:
+                  progress: mask_stream.Progress | None, freeze: bool = False) -> dict[str, int]:
     """Stream the masks in: new ones inserted in bulk, known ones updated by key, missing ones
-    marked absent; ``totals`` adds up the groups' counters on the way."""
+    marked absent; ``totals`` adds up the groups' counters on the way. ``freeze``: the masks
+    table was emptied in this transaction (``bulk_load.masks_loading``), PostgreSQL may copy
+    the rows in frozen."""
     boxes = mask_stream.BoxIndex(project.masks_path)
     total = mask_stream.row_count(project.groups_path)
     group_names = pa.array([f"{h}\x1f{k}" for h, k in groups], pa.string())
@@ -272,7 +277,7 @@ def _import_masks(session: Session, project_id: str, project: EngineProject,
         where = where.astype(np.int64)
         rows = mask_stream.batch_rows(batch, boxes, group_pks[where])
         if first:
-            mask_stream.insert_rows(session, project_id, rows, mapped=True)
+            mask_stream.insert_rows(session, project_id, rows, mapped=True, freeze=freeze)
             inserted += len(rows)
             state = np.zeros((len(rows), 2), np.int64)
         else:

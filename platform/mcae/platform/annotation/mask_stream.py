@@ -64,8 +64,7 @@ class BoxIndex:
         done = 0
         for batch in file.iter_batches(batch_size=BATCH_ROWS,
                                        columns=["patch", "mask_id", "row0", "col0", "row1", "col1"]):
-            patch = batch.column(0).to_numpy(zero_copy_only=False)
-            for name in np.unique(patch):
+            for name in pc.unique(batch.column(0)).to_pylist():  # hashed in Arrow (np.unique sorted str objects)
                 names.setdefault(str(name), len(names))
             rows = slice(done, done + batch.num_rows)
             key[rows] = self._key(batch.column(0), batch.column(1), names)
@@ -80,7 +79,26 @@ class BoxIndex:
         if key.size and not bool(np.all(key[1:] > key[:-1])):  # segment writes them in order: no sort needed
             order = np.argsort(key, kind="stable")
             key, box = key[order], box[order]
-        self.keys, self.boxes = key, box
+        self.boxes = box
+        self.keys: np.ndarray | None = key
+        self._dense(key)
+
+    def _dense(self, key: np.ndarray) -> None:
+        """Where each patch's mask ids run without gaps (as ``mcae segment`` numbers them), the
+        sorted keys are dropped: a mask's row is its patch's first row plus its id's offset
+        (8 bytes a mask less: 32 MB at 4 M masks, the part of the import's memory that grew
+        with the city). Otherwise the keys stay and are searched."""
+        if not key.size or int(key.min()) < 0:
+            return
+        starts = np.searchsorted(key, np.arange(len(self.names) + 1, dtype=np.int64) << 32)
+        first = key[np.minimum(starts[:-1], len(key) - 1)] & 0xFFFFFFFF
+        for at in range(0, len(key), BATCH_ROWS):  # a batch at a time: no temporary the size of the city
+            part = key[at:at + BATCH_ROWS]
+            codes = part >> 32
+            if not np.array_equal((part & 0xFFFFFFFF) - first[codes], np.arange(at, at + len(part)) - starts[codes]):
+                return
+        self.keys = None
+        self._starts, self._first, self._counts = starts[:-1], first, np.diff(starts)
 
     @staticmethod
     def _key(patch: pa.Array, mask_id: pa.Array, names: dict[str, int]) -> np.ndarray:
@@ -92,7 +110,13 @@ class BoxIndex:
         codes = pc.index_in(patch, value_set=self._patches)
         if codes.null_count:
             raise LookupError("groups.parquet names a patch that masks.parquet lacks: run `mcae segment` again")
-        key = (codes.to_numpy(zero_copy_only=False).astype(np.int64) << 32) | np.asarray(mask_id, dtype=np.int64)
+        code = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+        if self.keys is None:
+            offset = np.asarray(mask_id, dtype=np.int64) - self._first[code]
+            if not bool(np.all((offset >= 0) & (offset < self._counts[code]))):
+                raise LookupError("groups.parquet names masks that masks.parquet lacks: run `mcae segment` again")
+            return self.boxes[self._starts[code] + offset]
+        key = (code << 32) | np.asarray(mask_id, dtype=np.int64)
         where = np.searchsorted(self.keys, key)
         where = np.minimum(where, max(len(self.keys) - 1, 0))
         if len(self.keys) == 0 or not np.array_equal(self.keys[where], key):
@@ -111,6 +135,23 @@ def _json_list(columns: list[pa.Array]) -> pa.Array:
     return pc.binary_join_element_wise("[", pc.binary_join_element_wise(*parts, ","), "]", "")
 
 
+PLACES = 5  # the probabilities' decimal places in the database
+_STEPS = 10**PLACES
+# the text of every probability k / 10^5 in [0, 1] (as Arrow casts the rounded number to text):
+# a probability is then a lookup of its rounded step, not a float formatted per mask
+_PROBA_TEXT = pc.cast(pa.array(np.arange(_STEPS + 1) / _STEPS), pa.string())
+
+
+def _proba_text(col: pa.Array) -> pa.Array:
+    """``col`` (float64, no NaN) rounded to 5 places, as text: looked up in ``_PROBA_TEXT``
+    when all of it lies in [0, 1] (a probability always does), else cast."""
+    values = np.asarray(col.fill_null(0.0), np.float64)
+    steps = np.rint(values * _STEPS)  # as pc.round(col, 5): half to even of the scaled value
+    if values.size and (steps.min() < 0 or steps.max() > _STEPS):
+        return pc.cast(pc.round(col, PLACES), pa.string())
+    return pc.take(_PROBA_TEXT, pa.array(steps.astype(np.int64)))
+
+
 def _proba(batch: pa.RecordBatch) -> pa.Array:
     """The probabilities as JSON text, rounded to 5 places; null where all are missing."""
     values, missing = [], None
@@ -118,7 +159,7 @@ def _proba(batch: pa.RecordBatch) -> pa.Array:
         col = pc.cast(batch.column(name), pa.float64())
         nan = pc.or_kleene(pc.is_nan(col), pc.is_null(col)).fill_null(True)
         missing = nan if missing is None else pc.and_(missing, nan)
-        text = pc.cast(pc.round(col, 5), pa.string())
+        text = _proba_text(pc.if_else(nan, pa.scalar(0.0), col))
         values.append(pc.if_else(nan, pa.scalar("null"), text))
     return pc.if_else(missing, pa.scalar(None, pa.string()), _json_list(values))
 
@@ -158,8 +199,15 @@ def batch_rows(batch: pa.RecordBatch, boxes: BoxIndex, group_ids: np.ndarray) ->
         "proba": _proba(batch)})
 
 
-def insert_rows(session: Session, project_id: str, rows: Rows, mapped: bool) -> None:
-    """Add new masks (``mapped``: their predicted class is taken as the published map's)."""
+def insert_rows(session: Session, project_id: str, rows: Rows, mapped: bool, freeze: bool = False) -> None:
+    """Add new masks (``mapped``: their predicted class is taken as the published map's).
+
+    ``freeze`` (PostgreSQL; only when the masks table was created or truncated in this
+    transaction, as ``bulk_load.masks_loading`` does to an empty table): ``COPY ... FREEZE``
+    writes the rows already frozen and their pages all-visible, so the index builds, ``ANALYZE``
+    and the recount that read them next do not set every row's hint bits (dirtying and writing
+    every page of the table a second time). Durability is unchanged: the rows are WAL-logged
+    and land with the import's commit or not at all."""
     if not len(rows):
         return
     n = len(rows)
@@ -175,8 +223,9 @@ def insert_rows(session: Session, project_id: str, rows: Rows, mapped: bool) -> 
     if connection.dialect.name == "postgresql":
         buffer = io.BytesIO()
         pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        options = "FORMAT csv, FREEZE" if freeze else "FORMAT csv"
         with raw.cursor() as cursor, cursor.copy(
-                f"COPY masks ({', '.join(INSERT_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
+                f"COPY masks ({', '.join(INSERT_COLUMNS)}) FROM STDIN ({options})") as copy:
             copy.write(buffer.getvalue())
         return
     # SQLite: the columns that are the same on every row are written once, in the statement

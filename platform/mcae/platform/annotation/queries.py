@@ -25,8 +25,14 @@ from mcae.platform.annotation.views import (
     mix_totals,
     neighbourhood_out,
     patch_out,
+    project_out,
     rejection_out,
 )
+
+
+def projects(session: Session) -> list[schemas.ProjectOut]:
+    """Every project, by id, from its stored counters."""
+    return [project_out(p) for p in session.scalars(select(Project).order_by(Project.id))]
 
 
 def neighbourhoods(session: Session, project: Project, page: int, per_page: int,

@@ -29,7 +29,7 @@ from mcae.platform.annotation.deps import (
 )
 from mcae.platform.annotation.geo import patch_bounds
 from mcae.platform.annotation.lookups import decision_row, group_row, mask_row, patch_row, project_row
-from mcae.platform.annotation.models import Mask, Project
+from mcae.platform.annotation.models import Mask
 from mcae.platform.annotation.thumbnails import PatchImages, mask_at, mask_thumbnail, patch_classification, patch_image
 from mcae.platform.annotation.views import project_out
 from mcae.tiles.http_cache import etag_matches
@@ -70,10 +70,8 @@ def create_browse_router() -> APIRouter:
 
     @router.get("/projects", summary="Every annotation project")
     def list_projects(request: Request, user: Viewer) -> list[schemas.ProjectOut]:
-        from sqlalchemy import select
-
         with database(request).reader() as session:
-            return [project_out(p) for p in session.scalars(select(Project).order_by(Project.id))]
+            return queries.projects(session)
 
     @router.get("/projects/{project}", summary="One project: classes, fine classes, progress")
     def get_project(request: Request, user: Viewer, project: ProjectId) -> schemas.ProjectOut:

@@ -28,8 +28,9 @@ def demo(
 ) -> None:
     """Build a synthetic city, run the whole pipeline on it and write its maps (all synthetic).
 
-    Run it again on the same --out to resume: the scene (same size and seed) and the finished
-    patches are reused; the simulated expert and the later steps start over."""
+    Run it again on the same --out to resume: the scene (same size and seed; one stopped while
+    being drawn keeps its finished rows of tiles) and the finished patches are reused; the
+    simulated expert and the later steps start over."""
     from mcae.inference.demo.run import DemoOptions, run_demo
 
     settings = get_settings()
