@@ -9,7 +9,6 @@ decisions of one kind the later wins, and class 0 ("Unknown") leaves a mask unde
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from mcae.inference.decisions import UNKNOWN, Decision
 
@@ -35,12 +34,11 @@ class DecidedCount:
 
     def add(self, d: Decision) -> None:
         if d.target == "group":
-            pairs = d.masks or []
-            patches = pd.Series([str(p) for p, _ in pairs], dtype=object)
-            ids = np.fromiter((int(m) for _, m in pairs), np.int64, len(pairs))
-            codes, names = pd.factorize(patches)
-            for code, name in enumerate(names):
-                mine = ids[codes == code]
+            by_patch: dict[str, list[int]] = {}
+            for p, m in d.masks or []:
+                by_patch.setdefault(str(p), []).append(int(m))
+            for name, listed in by_patch.items():
+                mine = np.asarray(listed, dtype=np.int64)
                 for m in mine[mine < 0].tolist():
                     self._odd.setdefault((name, m), [_NONE, _NONE])[0] = d.class_id
                 mine = mine[mine >= 0]
