@@ -31,8 +31,11 @@ def main(catalog: str, url: str, project: str = "city") -> dict[str, Any]:
     store = CatalogStore(settings.tiles.catalog_path, Sources.from_settings(settings.tiles))
     start = time.perf_counter()
 
+    steps: list[tuple[float, str]] = []
+
     def progress(done: int, total: int, what: str = "") -> None:
-        print(f"{time.perf_counter() - start:8.1f} s  {done}/{total} {what}", flush=True)
+        steps.append((time.perf_counter() - start, what))
+        print(f"{steps[-1][0]:8.1f} s  {done}/{total} {what}", flush=True)
 
     with database.session() as session:  # the simulated expert's decisions are not reviewed: publish them all
         session.execute(update(Project).where(Project.id == project).values(publish_policy="any"))
@@ -41,6 +44,9 @@ def main(catalog: str, url: str, project: str = "city") -> dict[str, Any]:
     finally:
         database.dispose()
     print(result, flush=True)
+    # last, so that the benchmark's tail of the output keeps it: seconds each step took
+    print("steps:", "; ".join(f"{what or 'start'} {later[0] - at:.0f} s"
+                              for (at, what), later in zip(steps, steps[1:], strict=False)), flush=True)
     return result
 
 
