@@ -10,6 +10,7 @@ without the HTTP around it. Prints each step with its time.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -46,7 +47,7 @@ def main(catalog: str, url: str, project: str = "city") -> dict[str, Any]:
     print(result, flush=True)
     # last, so that the benchmark's tail of the output keeps it: seconds each step took
     print("steps:", "; ".join(f"{what or 'start'} {later[0] - at:.0f} s"
-                              for (at, what), later in zip(steps, steps[1:], strict=False)), flush=True)
+                              for (at, what), later in itertools.pairwise(steps)), flush=True)
     return result
 
 
