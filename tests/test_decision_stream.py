@@ -72,6 +72,23 @@ def test_streamed_label_writes_the_same_decisions_and_bytes_as_the_list(folder: 
     assert {d.target for d in more} <= {"group", "mask"} and read_decisions(project)[len(listed):] == more
 
 
+def test_group_decisions_that_name_their_masks_never_read_the_groups(folder: Path) -> None:
+    """The import resolves a decisions file the engine wrote (its group decisions name their masks)
+    without reading a city's groups table; one group decision without its masks reads it once."""
+    groups = Project.open(folder).groups(columns=["patch", "mask_id", "neighbourhood", "group", "area"])
+    listed = resolve(SimulatedExpert(budget=6).decide(groups, _reference(groups)), groups)
+    reads: list[int] = []
+
+    def read() -> pd.DataFrame:
+        reads.append(1)
+        return groups
+
+    assert list(iter_resolved(iter(listed), read)) == listed and reads == []
+    first = next(d for d in listed if d.target == "group")
+    bare = [first.model_copy(update={"masks": None}), *listed]
+    assert list(iter_resolved(iter(bare), read)) == [first, *listed] and reads == [1]
+
+
 def test_an_interrupted_label_leaves_the_old_file_and_no_temporary_file(folder: Path) -> None:
     project = Project.open(folder)
     groups = project.groups(columns=["patch", "mask_id", "neighbourhood", "group", "area"])

@@ -150,13 +150,23 @@ def resolve(decisions: list[Decision], groups: pd.DataFrame) -> list[Decision]:
     return list(iter_resolved(decisions, groups))
 
 
-def iter_resolved(decisions: Iterable[Decision], groups: pd.DataFrame) -> Iterator[Decision]:
+def iter_resolved(decisions: Iterable[Decision],
+                  groups: pd.DataFrame | Callable[[], pd.DataFrame]) -> Iterator[Decision]:
     """Each group decision with its member masks filled in, one decision at a time (an unknown
-    group is refused; the masks a mask decision names are checked by whoever records it)."""
-    members = groups.groupby(["neighbourhood", "group"], sort=False).indices
-    patches, mask_ids = groups["patch"].to_numpy(), groups["mask_id"].to_numpy()
+    group is refused; the masks a mask decision names are checked by whoever records it).
+
+    ``groups`` may be a function that reads them: it is called only if a group decision lacks
+    its masks (a decisions file the engine wrote names them: a city's groups table, a few
+    hundred MB as a frame, is then never read)."""
+    members: dict[Any, np.ndarray] | None = None
+    patches = mask_ids = np.empty(0)
     for d in decisions:
         if d.target == "group" and d.masks is None:
+            if members is None:
+                table = groups() if callable(groups) else groups
+                members = table.groupby(["neighbourhood", "group"], sort=False).indices
+                patches, mask_ids = table["patch"].to_numpy(), table["mask_id"].to_numpy()
+                del table
             rows = members.get((d.neighbourhood, d.group))
             if rows is None:
                 raise InputError(f"no group {d.group} in neighbourhood {d.neighbourhood}")

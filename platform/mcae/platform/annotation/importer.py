@@ -359,13 +359,15 @@ def _mark_absent(session: Session, project_id: str, seen: np.ndarray) -> int:
 
 def _import_decisions_file(session: Session, project: EngineProject, project_id: str) -> int:
     """The decisions made before the project came into the database, in their order: read line
-    by line, each group decision's masks filled in from ``groups.parquet`` as it comes."""
+    by line, a group decision without its masks filled in from ``groups.parquet`` as it comes."""
     from mcae.platform.annotation.dump_load import load_engine_decisions
 
     path = project.decisions_path
     if not path.is_file() or path.stat().st_size == 0:  # nothing to read (nor the groups to resolve it by)
         return 0
-    groups = project.groups(columns=["patch", "mask_id", "neighbourhood", "group"])
+    def groups() -> pd.DataFrame:  # read only for a group decision without its masks (the engine names them)
+        return project.groups(columns=["patch", "mask_id", "neighbourhood", "group"])
+
     author = system_user(session)
     return load_engine_decisions(session, project_id, iter_resolved(iter_decisions(project), groups), author.id,
                                  source="file", recount=False, first=True)  # import_project recounts after
