@@ -126,7 +126,9 @@ def translate_to_cog(src: str | Path | Any, dst: str | Path, *, overview_resampl
     """Translate a raster (a path or an open dataset) to a validated COG (``block`` px tiles,
     deflate); ``options`` go to rio-cogeo's ``cog_translate`` (``tms``, ``indexes`` ...)."""
     profile = cog_profiles.get("deflate")
-    profile.update({"blockxsize": block, "blockysize": block})
+    # BigTIFF where the data could pass 4 GB (a 40,960 px city's RGB imagery does): else GDAL
+    # fails as it writes the last directory; smaller rasters stay classic TIFF
+    profile.update({"blockxsize": block, "blockysize": block, "BIGTIFF": "IF_SAFER"})
     with bounded_gdal_cache():  # else GDAL keeps every block it reads and writes: the whole raster
         cog_translate(str(src) if isinstance(src, (str, Path)) else src, str(dst), profile, nodata=nodata,
                       overview_resampling=overview_resampling, resampling=resampling,
