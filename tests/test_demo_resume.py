@@ -17,15 +17,17 @@ def _options(out: Path, seed: int = 7) -> DemoOptions:
     return DemoOptions(out=out, size=512, seed=seed, quiet=True, scheduler="synchronous", rounds=1)
 
 
+def stop(*_: object, **__: object) -> None:
+    """Stands in for a step the user interrupts."""
+    raise KeyboardInterrupt
+
+
 def _decision_lines(out: Path) -> int:
     return sum(1 for line in (out / "project" / "decisions.jsonl").read_text().splitlines() if line.strip())
 
 
 def test_a_stopped_demo_resumes_with_its_scene_and_patches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "demo"
-
-    def stop(*_: object, **__: object) -> None:
-        raise KeyboardInterrupt
 
     with monkeypatch.context() as patched:
         patched.setattr(demo_run, "write_map", stop)
@@ -53,9 +55,6 @@ def test_a_stopped_demo_resumes_with_its_scene_and_patches(tmp_path: Path, monke
 def test_a_demo_stopped_while_writing_its_cogs_does_not_draw_the_city_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "demo"
-
-    def stop(*_: object, **__: object) -> None:
-        raise KeyboardInterrupt
 
     with monkeypatch.context() as patched:
         patched.setattr(demo_run, "write_city_cogs", stop)
