@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import time
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,7 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
     groups = _import_groups(session, row, engine_project)
     small = np.fromiter((size < row.min_group_size for _, size in groups.values()), bool, len(groups))
     totals = GroupTotals(np.fromiter((pk for pk, _ in groups.values()), np.int64, len(groups)), small)
+    started = time.perf_counter()
     with bulk_load.masks_loading(session) as loading:
         counts = _import_masks(session, project_id, engine_project, groups, totals, first, progress,
                                freeze=loading.bulk)
@@ -109,10 +111,14 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
         send_small_groups(session, project_id)  # the masks of small groups wait for refinement (totals know)
         totals.write(session)
         row.area = int(totals.counts[:, 0].sum())
+        masks_done = time.perf_counter()
         loaded = 0
         if first and not _in_database(engine_project):
             loaded = _import_decisions_file(session, engine_project, project_id)
+        decisions_done = time.perf_counter()
         # the other indexes and foreign keys of a bulk load are built here, after the decisions
+    seconds = {"masks": masks_done - started, "decisions": decisions_done - masks_done,
+               "indexes": time.perf_counter() - decisions_done}
     if first:
         _first_training(session, engine_project, project_id, model_version, loaded)
         # the map the engine would write now is taken as the one published (masks went in with
@@ -127,7 +133,7 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
         engine_project.manifest["decisions_database"] = where
         engine_project.save()
     summary = {"project": project_id, "groups": len(groups), **counts, "decisions_imported": loaded,
-               "model_version": model_version}
+               "model_version": model_version, "seconds": {k: round(v, 3) for k, v in seconds.items()}}
     History.record(session, project_id, user_id, "import", "project", project_id, after=summary)
     return summary
 

@@ -52,6 +52,11 @@ def add(folder: Annotated[Path, typer.Argument(help="The project folder (after `
     typer.echo(f"project {ident}: {summary['masks']} masks ({summary['new_masks']} new), {summary['groups']} groups, "
                f"{summary['decisions_imported']} decisions imported in {seconds:.1f} s "
                f"({summary['masks'] / max(seconds, 1e-9):,.0f} masks/s)")
+    spent = summary["seconds"]
+    typer.echo(f"  masks {spent['masks']:.1f} s ({summary['masks'] / max(spent['masks'], 1e-9):,.0f} masks/s), "
+               f"decisions {spent['decisions']:.1f} s "
+               f"({summary['decisions_imported'] / max(spent['decisions'], 1e-9):,.0f} decisions/s), "
+               f"indexes built after them {spent['indexes']:.1f} s")
 
 
 @app.command("list")
