@@ -244,7 +244,10 @@ class Decision(Base):
                       Index("ix_decisions_group", "project_id", "neighbourhood", "group_key"),
                       Index("ix_decisions_author", "author_id", "created_at"),
                       Index("ix_decisions_project_author", "project_id", "author_id", "id"),
-                      Index("ix_decisions_project_time", "project_id", "created_at"))
+                      Index("ix_decisions_project_time", "project_id", "created_at"),
+                      # the dashboard's one grouped pass, read from the index alone (review.dashboard)
+                      Index("ix_decisions_dashboard", "project_id", "author_id", "target", "state", "review",
+                            "pass_no", "elapsed_s"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
