@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from mcae.inference.decisions import DATABASE_STORE, iter_decisions, iter_resolved
+from mcae.inference.decisions import DATABASE_STORE
 from mcae.inference.project import Project as EngineProject
 from mcae.platform.annotation import bulk_load, counters, mask_stream
 from mcae.platform.annotation.decision_stream import engine_decisions, iter_engine_decisions, spool_decisions
@@ -73,12 +73,15 @@ def system_user(session: Session, name: str = ENGINE_USER) -> User:
 
 def import_project(session: Session, root: str | Path, project_id: str, *, name: str | None = None,
                    city: str | None = None, layer: str = "mcae", user_id: int | None = None,
-                   progress: mask_stream.Progress | None = None, recount: bool = True) -> dict[str, Any]:
+                   progress: mask_stream.Progress | None = None, recount: bool = True,
+                   decision_progress: mask_stream.Progress | None = None) -> dict[str, Any]:
     """Create or refresh the project ``project_id`` from its folder; returns counts.
 
     Masks are streamed from the parquet files in batches (``progress(done, total)`` after each),
-    so memory stays flat whatever the city's size. ``recount=False``: the counters are left to the
-    caller, who recounts in the same transaction (the rebuild: after recording the map's classes)."""
+    so memory stays flat whatever the city's size; a first import's decisions likewise
+    (``decision_progress(decisions done, lines of the file)`` after each batch). ``recount=False``:
+    the counters are left to the caller, who recounts in the same transaction (the rebuild: after
+    recording the map's classes)."""
     engine_project = EngineProject.open(root)
     engine_project.require(engine_project.groups_path, "mcae segment")
     engine_project.require(engine_project.masks_path, "mcae segment")
@@ -114,7 +117,7 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
         masks_done = time.perf_counter()
         loaded = 0
         if first and not _in_database(engine_project):
-            loaded = _import_decisions_file(session, engine_project, project_id)
+            loaded = _import_decisions_file(session, engine_project, project_id, decision_progress)
         decisions_done = time.perf_counter()
         # the other indexes and foreign keys of a bulk load are built here, after the decisions
     seconds = {"masks": masks_done - started, "decisions": decisions_done - masks_done,
@@ -363,10 +366,13 @@ def _mark_absent(session: Session, project_id: str, seen: np.ndarray) -> int:
     return len(absent)
 
 
-def _import_decisions_file(session: Session, project: EngineProject, project_id: str) -> int:
+def _import_decisions_file(session: Session, project: EngineProject, project_id: str,
+                           progress: mask_stream.Progress | None = None) -> int:
     """The decisions made before the project came into the database, in their order: read line
-    by line, a group decision without its masks filled in from ``groups.parquet`` as it comes."""
-    from mcae.platform.annotation.dump_load import load_engine_decisions
+    by line, a group decision without its masks filled in from ``groups.parquet`` as it comes,
+    applied in arrays (``first_load``: nothing in the database decided these masks before)."""
+    from mcae.platform.annotation.dump_load import ENGINE_BATCH
+    from mcae.platform.annotation.first_load import load_file
 
     path = project.decisions_path
     if not path.is_file() or path.stat().st_size == 0:  # nothing to read (nor the groups to resolve it by)
@@ -375,8 +381,8 @@ def _import_decisions_file(session: Session, project: EngineProject, project_id:
         return project.groups(columns=["patch", "mask_id", "neighbourhood", "group"])
 
     author = system_user(session)
-    return load_engine_decisions(session, project_id, iter_resolved(iter_decisions(project), groups), author.id,
-                                 source="file", recount=False, first=True)  # import_project recounts after
+    return load_file(session, project_id, path, groups, author.id, source="file", batch=ENGINE_BATCH,
+                     progress=progress)  # import_project recounts after
 
 
 def _float(value: Any) -> float | None:
