@@ -10,16 +10,16 @@ so the rows stored are those a Core ``insert`` writes.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table
+from sqlalchemy import JSON, Boolean, DateTime, String, Table, Text
 from sqlalchemy.orm import Session
 
 NULL = "\\N"
 ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})  # COPY's text format
+ESCAPED = tuple(chr(c) for c in ESCAPES)
 
 
 def write(session: Session, table: Table, names: Sequence[str], columns: Sequence[Sequence[Any]]) -> int:
@@ -59,20 +59,23 @@ def bound_values(table: Table, name: str, values: Sequence[Any], dialect: Any) -
     return out
 
 
-def _copy_text(table: Table, name: str, values: Sequence[Any]) -> list[str]:
-    """One column's values in ``COPY``'s text format."""
-    if isinstance(table.c[name].type, JSON):
+def _copy_text(table: Table, name: str, values: Sequence[Any]) -> Sequence[str]:
+    """One column's values in ``COPY``'s text format (a whole column at a time: numbers by
+    ``str``, text escaped only if some value needs it)."""
+    kind = table.c[name].type
+    if isinstance(kind, JSON):
         return [NULL if v is None else json.dumps(v).translate(ESCAPES) for v in values]
-    out: list[str] = []
-    for v in values:
-        if v is None:
-            out.append(NULL)
-        elif isinstance(v, str):
-            out.append(v.translate(ESCAPES))
-        elif isinstance(v, bool):
-            out.append("t" if v else "f")
-        elif isinstance(v, dt.datetime):
-            out.append(v.isoformat())
-        else:
-            out.append(str(v))
-    return out
+    if isinstance(kind, Boolean):
+        return [NULL if v is None else ("t" if v else "f") for v in values]
+    if isinstance(kind, DateTime) or isinstance(getattr(kind, "impl", None), DateTime):
+        return [NULL if v is None else v.isoformat() for v in values]
+    has_null = None in values
+    if isinstance(kind, String | Text):
+        texts = [NULL if v is None else v for v in values] if has_null else values
+        joined = "\x00".join(v for v in values if v is not None)
+        if any(c in joined for c in ESCAPED):
+            return [t if v is None else v.translate(ESCAPES) for t, v in zip(texts, values, strict=True)]
+        return texts
+    if has_null:
+        return [NULL if v is None else str(v) for v in values]
+    return list(map(str, values))

@@ -93,6 +93,8 @@ def load_file(session: Session, project_id: str, path: Any, groups: Callable[[],
     keys = _Keys(session, project_id)
     decision_sets.begin(session)  # its load_state table takes the masks' new states at the end
     count = 0
+    if progress is not None:
+        progress(0, total)
     for part in _batches(path, groups, project, keys, source, batch):
         state.add_batch(session, project_id, author_id, part, keys)
         count += len(part.records)
