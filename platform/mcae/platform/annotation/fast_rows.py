@@ -22,6 +22,10 @@ ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})  
 ESCAPED = tuple(chr(c) for c in ESCAPES)
 
 
+class JSONText(str):
+    """A JSON column's value given as its JSON text already (``json.dumps``' own), written as is."""
+
+
 def write(session: Session, table: Table, names: Sequence[str], columns: Sequence[Sequence[Any]]) -> int:
     """Add rows to ``table``, given as ``columns`` (one sequence of values per name); returns
     how many."""
@@ -44,12 +48,13 @@ def write(session: Session, table: Table, names: Sequence[str], columns: Sequenc
 
 def bound_values(table: Table, name: str, values: Sequence[Any], dialect: Any) -> Sequence[Any]:
     """``values`` as the column's type binds them on ``dialect`` (a datetime as SQLite's text, a
-    dict as its JSON), each distinct value processed once; plain numbers and text as they are."""
+    dict as its JSON, a ``JSONText`` as it is), each distinct value processed once; plain numbers
+    and text as they are."""
     process = table.c[name].type._cached_bind_processor(dialect)  # what Core's insert applies
     if process is None:
         return values
-    if isinstance(table.c[name].type, JSON):
-        return [process(v) for v in values]  # (None too: JSON's "null", as Core writes it)
+    if isinstance(table.c[name].type, JSON):  # (None too: JSON's "null", as Core writes it)
+        return [str(v) if isinstance(v, JSONText) else process(v) for v in values]
     seen: dict[Any, Any] = {}
     out = []
     for v in values:
@@ -64,7 +69,8 @@ def _copy_text(table: Table, name: str, values: Sequence[Any]) -> Sequence[str]:
     ``str``, text escaped only if some value needs it)."""
     kind = table.c[name].type
     if isinstance(kind, JSON):
-        return [NULL if v is None else json.dumps(v).translate(ESCAPES) for v in values]
+        return [NULL if v is None else (v if isinstance(v, JSONText) else json.dumps(v)).translate(ESCAPES)
+                for v in values]
     if isinstance(kind, Boolean):
         return [NULL if v is None else ("t" if v else "f") for v in values]
     if isinstance(kind, DateTime) or isinstance(getattr(kind, "impl", None), DateTime):

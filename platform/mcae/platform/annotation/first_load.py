@@ -25,6 +25,7 @@ the masks' keys (``mask_keys``' arrays) and, per mask, the index of its decision
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -334,7 +335,9 @@ class _State:
             ids[link_decision - (self.count - n)].tolist(), pks.tolist(), before_class, before_fine,
             before_decision])
         now = utcnow()
-        after = [{"target": r[1], "class": r[2], "masks": size, "source": r[8], "line": r[0]}
+        sources = {r[8]: json.dumps(r[8]) for r in records}  # (as json.dumps writes the whole entry)
+        after = [fast_rows.JSONText(f'{{"target": "{r[1]}", "class": {r[2]}, "masks": {size}, '
+                                    f'"source": {sources[r[8]]}, "line": {r[0]}}}')
                  for r, size in zip(records, part.sizes, strict=True)]
         fast_rows.write(session, tables["history"], HISTORY_COLUMNS, [
             [project_id] * n, [now] * n, [author_id] * n, ["load"] * n, ["decision"] * n, [str(i) for i in id_list],
