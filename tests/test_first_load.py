@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 from annotation_fixtures import db_url, pg_cluster, seed_users  # noqa: F401 (fixtures)
 from sqlalchemy import select
 from test_annotation_decision_sets import BATCH, _plan, _state
 
 from benchmarks.city_service import write_service_project
-from mcae.inference.decisions import iter_decisions, iter_resolved
+from mcae.inference.decisions import iter_decisions_file, iter_resolved
 from mcae.platform.annotation import dump_load, importer
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.models import Decision, Group, History, Mask, Neighbourhood, Project
@@ -32,18 +34,27 @@ def db(db_url: str) -> Iterator[Database]:  # noqa: F811
     database.dispose()
 
 
-def _old_decisions_file(session: Any, project: Any, project_id: str, progress: Any = None) -> int:
-    """The import's decisions as they were loaded before ``first_load``."""
-    path = project.decisions_path
-    if not path.is_file() or path.stat().st_size == 0:
-        return 0
+class _OldPlan:
+    """The import as it was before ``first_load``: the masks go in undecided, and the set-based
+    load (``load_engine_decisions``) applies the decisions after them."""
 
-    def groups() -> Any:
-        return project.groups(columns=["patch", "mask_id", "neighbourhood", "group"])
+    def mask_columns(self, rows: Any, small: Any, pred_class: Any) -> dict[str, Any]:
+        return {}
 
-    return dump_load.load_engine_decisions(session, project_id, iter_resolved(iter_decisions(project), groups),
+    def class_ids(self, rows: Any) -> Any:
+        return np.zeros(len(rows), np.int64)
+
+    def forced(self, rows: Any) -> Any:
+        return np.zeros(len(rows), bool)
+
+
+def _old_link(session: Any, project_id: str, path: Path, groups: Any, plan: Any, batch: int, progress: Any) -> int:
+    return dump_load.load_engine_decisions(session, project_id, iter_resolved(iter_decisions_file(path), groups),
                                            importer.system_user(session).id, source="file", recount=False,
                                            first=True)
+
+
+OLD_IMPORT = SimpleNamespace(record_file=lambda *args: _OldPlan(), link_file=_old_link)
 
 
 def _file(db: Database, root: Path) -> int:
@@ -109,7 +120,7 @@ def test_first_load_writes_what_the_set_based_load_wrote(db: Database, tmp_path:
         with db.session() as session:
             summary = importer.import_project(session, root, "new", decision_progress=lambda *a: seen.append(a))
         (root / "project.json").write_text(manifest)
-        patch.setattr(importer, "_import_decisions_file", _old_decisions_file)
+        patch.setattr(importer, "first_load", OLD_IMPORT)
         with db.session() as session:
             assert importer.import_project(session, root, "old")["decisions_imported"] == count
     assert summary["decisions_imported"] == count
@@ -122,10 +133,11 @@ def test_first_load_writes_what_the_set_based_load_wrote(db: Database, tmp_path:
         assert rows_new[table] == rows_old[table], table
     assert {d[2] for d in rows_new["decisions"]} >= {"Orchard", "Factory", None}  # fine classes kept
     assert any(h[5]["source"] == "review" for h in rows_new["history"])
-    # progress: from 0 of the file's lines, a batch at a time, to every decision
-    assert seen[0] == (0, count + 1) and seen[-1] == (count, count + 1)
-    assert [done for done, _ in seen] == sorted({done for done, _ in seen})
-    assert len(seen) == 1 + -(-count // BATCH)
+    # progress: from 0 of the file's lines to all of them, a batch at a time, in each of the two passes
+    lines = count + 1  # (the blank one)
+    assert seen[0] == (0, lines) and seen[-1] == (lines, lines) and {t for _, t in seen} == {lines}
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert len(seen) == 2 + 2 * -(-count // BATCH)
 
 
 def test_a_mask_the_project_lacks_refuses_the_whole_import(db: Database, tmp_path: Path) -> None:

@@ -1,25 +1,29 @@
-"""A first import's decisions (the project folder's ``decisions.jsonl``), applied in arrays.
+"""A first import's decisions (the project folder's ``decisions.jsonl``), applied as the masks
+go in.
 
-At a project's first import nothing has decided any of its masks yet, and every decision
-in force comes from the file, in its order: so the decision in force on each mask can be kept
-as it goes, in one array (a small integer a mask), instead of asked of the database batch after
-batch (``decision_sets.recompute``, what a later Load does: it must see the decisions already
-there, undone or rejected ones among them). Same rules (``mask_classes.in_force``: a mask
-correction beats a group decision, the later wins among one kind), same rows:
+At a project's first import nothing has decided any of its masks yet, and every decision in
+force comes from the file, in its order: so the decision in force on each mask can be kept as it
+goes, in one array (a small integer a mask), instead of asked of the database batch after batch
+(``decision_sets``, what a later Load does: it must see the decisions already there, undone or
+rejected ones among them), and the masks written once, decided, rather than written and then
+rewritten (and their groups' totals counted twice). Same rules (``mask_classes.in_force``: a mask
+correction beats a group decision, the later wins among one kind), same rows as the set-based
+load (``tests/test_first_load.py``). In two passes over the file:
 
-- ``decisions``: one a line, in order (ids in order: SQLite's next, PostgreSQL's sequence);
-- ``decision_masks``: one a (decision, mask), with the mask's state before the decision's batch
-  of ``ENGINE_BATCH`` lines (``decision_sets.write_links``'s granularity, kept);
-- ``history``: one ``load`` entry a decision;
-- the decided masks' classes, decisions, refinement and published class (``decision_sets.finish``,
-  with ``mapped``), then their groups' versions and totals (``mask_classes.finish_groups``).
+1. ``record_file``, before the masks: the ``decisions`` (one a line, ids in order: SQLite's next,
+   PostgreSQL's sequence) and their ``history`` entries; the decision in force on each mask of
+   the masks file (``Plan``), which the masks then go in with (``Plan.mask_columns``: class,
+   fine class, decision, published class, version) and their groups' totals count;
+2. ``link_file``, after: ``decision_masks``, one a (decision, mask), with the mask's state before
+   the decision's batch of ``ENGINE_BATCH`` lines (``decision_sets.write_links``'s granularity,
+   kept); a mask the project lacks is refused here, naming the decision.
 
 The lines are read as JSON and checked by a fast test for the engine's own shapes (a class id,
 masks as ``[patch, mask id]`` pairs); any other line goes through the engine's ``Decision``
 model, which refuses it with the same message, or fills in a group's masks from
-``groups.parquet``. Rows go in as columns (``fast_rows``). Memory: one batch of decisions,
-the masks' keys (``mask_keys``' arrays) and, per mask, the index of its decision in force
-(4 bytes), per decision its id, class, fine class and kind (12 bytes).
+``groups.parquet``. Rows go in as columns (``fast_rows``). Memory: one batch of decisions, per
+mask of the city the index of its decision in force (4 bytes, twice: by row of the masks file,
+then by primary key) and the masks' keys (``mask_keys``' arrays), per decision 15 bytes.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -41,8 +47,8 @@ from mcae.inference.decisions import GroupMembers, decision_of, iter_decision_it
 from mcae.inference.errors import InputError
 from mcae.platform.annotation import decision_sets, fast_rows
 from mcae.platform.annotation.lookups import project_row
-from mcae.platform.annotation.mask_classes import finish_groups
 from mcae.platform.annotation.mask_keys import MaskPks
+from mcae.platform.annotation.mask_stream import BoxIndex
 from mcae.platform.annotation.models import Base, Project, utcnow
 
 CLASS_IDS = frozenset({0, *MCAE.ids})
@@ -52,10 +58,6 @@ DECISION_COLUMNS = ("id", "project_id", "target", "class_id", "fine_class", "nei
                     "restored_by")
 HISTORY_COLUMNS = ("project_id", "at", "user_id", "action", "entity", "entity_id", "before", "after")
 LINK_COLUMNS = ("decision_id", "mask_pk", "before_class", "before_fine", "before_decision")
-# undecided by an Unknown in force: out of refinement only if not in a small group (CHANGES's rule)
-REFINE_UNDECIDED = ("UPDATE load_state SET refine = (SELECT m.refine OR COALESCE(g.size < p.min_group_size, false) "
-                    "FROM masks m JOIN projects p ON p.id = m.project_id LEFT JOIN groups g ON g.id = m.group_id "
-                    "WHERE m.id = load_state.pk) WHERE refine IS NULL")
 Progress = Callable[[int, int], None]
 
 
@@ -80,37 +82,226 @@ def count_lines(path: Any) -> int:
     return lines
 
 
-def load_file(session: Session, project_id: str, path: Any, groups: Callable[[], pd.DataFrame], author_id: int,
-              source: str, batch: int, progress: Progress | None = None) -> int:
-    """Record and apply the decisions of ``path`` at the first import of ``project_id`` (no
-    decision of it in the database yet, masks just imported, their groups' locks held); returns
-    how many. ``progress(lines read, lines in the file)`` after each batch."""
+class Decided:
+    """The file's decisions, in order, as numbers: id, class, fine class (a code into
+    ``fine_names``) and whether it is a mask correction."""
+
+    def __init__(self) -> None:
+        self.ids = np.zeros(0, np.int64)
+        self.classes = np.zeros(0, np.int16)
+        self.fines = np.zeros(0, np.int32)
+        self.is_mask = np.zeros(0, bool)
+        self.fine_names: list[str | None] = [None]
+        self.fine_codes: dict[str | None, int] = {None: 0}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, part: Batch, ids: np.ndarray) -> None:
+        fines = [self.fine_codes.setdefault(r[3], len(self.fine_codes)) for r in part.records]
+        if len(self.fine_names) < len(self.fine_codes):
+            self.fine_names = list(self.fine_codes)
+        n = len(part.records)
+        self.ids = np.concatenate([self.ids, ids])
+        self.classes = np.concatenate([self.classes, np.fromiter((r[2] for r in part.records), np.int16, n)])
+        self.fines = np.concatenate([self.fines, np.asarray(fines, np.int32)])
+        self.is_mask = np.concatenate([self.is_mask, np.fromiter((r[1] == "mask" for r in part.records), bool, n)])
+
+    def states(self, index: np.ndarray) -> tuple[list[Any], list[Any], list[Any]]:
+        """(class, fine class, decision id) a mask has with these decisions in force on it
+        (-1: none), as the database takes them: None for none; an Unknown leaves the class
+        (and fine class) None but is the mask's decision."""
+        known = index >= 0
+        at = np.where(known, index, 0)
+        classes = np.where(known, self.classes[at], 0)
+        decided = known & (classes != 0)
+        fines = np.asarray(self.fine_names, object)[np.where(decided, self.fines[at], 0)].tolist()
+        return _nullable(classes, decided), fines, _nullable(self.ids[at], known)
+
+
+class InForce:
+    """The decision in force on each mask (its index in ``Decided``, -1: none), by a number of
+    the mask's (a primary key, a row of the masks file): an array over the span of those seen."""
+
+    def __init__(self, size: int = 0) -> None:
+        self.base = 0
+        self.force = np.full(size, -1, np.int32)
+
+    def slots(self, keys: np.ndarray) -> np.ndarray:
+        """Where these masks' entries are in ``force`` (grown to span them)."""
+        lo, hi = int(keys.min()), int(keys.max())
+        if not len(self.force):
+            self.base = lo
+            self.force = np.full(hi - lo + 1, -1, np.int32)
+        elif lo < self.base or hi >= self.base + len(self.force):
+            base = min(lo, self.base)
+            grown = np.full(max(hi + 1, self.base + len(self.force)) - base, -1, np.int32)
+            grown[self.base - base:self.base - base + len(self.force)] = self.force
+            self.base, self.force = base, grown
+        return keys - self.base
+
+    def apply(self, decided: Decided, slots: np.ndarray, link_decision: np.ndarray) -> None:
+        """The decision in force on each of a batch's masks after it: the batch's best (a mask
+        correction first, then the later), if it beats the one in force (a mask correction beats
+        any; a group decision beats a group decision: the batch's come later)."""
+        if not len(slots):
+            return
+        is_mask = decided.is_mask
+        order = np.lexsort((link_decision, is_mask[link_decision], slots))
+        ordered = slots[order]
+        last = np.ones(len(order), bool)
+        last[:-1] = ordered[1:] != ordered[:-1]
+        best, where = link_decision[order[last]], ordered[last]
+        current = self.force[where]
+        wins = is_mask[best] | (current < 0) | ~is_mask[np.maximum(current, 0)]
+        self.force[where[wins]] = best[wins].astype(np.int32)
+
+
+@dataclass
+class Plan:
+    """What pass 1 (``record_file``) leaves for the masks and for pass 2: the decisions, and the
+    one in force on each mask of the masks file (by its row in ``BoxIndex``)."""
+
+    decided: Decided
+    force: np.ndarray
+    lines: int
+
+    def mask_columns(self, rows: np.ndarray, small: np.ndarray, pred_class: Any) -> dict[str, pa.Array]:
+        """The masks table's columns for these masks (their rows in the masks file; ``small``:
+        whether each one's group is smaller than ``min_group_size``) with the decisions applied,
+        as the set-based load left them: class, fine class and decision of the one in force,
+        the class as published (the predicted one where undecided), and the version (one more
+        for the decision, one more for a decided mask of a small group, which went to
+        refinement before its decision: an undecided one goes there after, ``send_small_groups``)."""
+        index = self.force[rows]
+        classes, fines, ids = self.decided.states(index)
+        cls = pa.array(classes, pa.int64())
+        decided = np.asarray(pc.is_valid(cls))
+        version = 1 + (index >= 0) + (decided & small)
+        return {"class_id": cls, "fine_class": pa.array(fines, pa.string()), "decision_id": pa.array(ids, pa.int64()),
+                "mapped_class": pc.coalesce(cls, pc.cast(pred_class, pa.int64())),
+                "version": pa.array(version.astype(np.int64))}
+
+    def forced(self, rows: np.ndarray) -> np.ndarray:
+        """Whether a decision is in force on each of these masks (an Unknown too)."""
+        return np.asarray(self.force[rows] >= 0)
+
+    def class_ids(self, rows: np.ndarray) -> np.ndarray:
+        """Each mask's class, 0 where undecided (``GroupTotals.add``'s)."""
+        index = self.force[rows]
+        return np.where(index >= 0, self.decided.classes[np.maximum(index, 0)], 0).astype(np.int64)
+
+
+def record_file(session: Session, project_id: str, path: Any, groups: Callable[[], pd.DataFrame], author_id: int,
+                source: str, batch: int, boxes: BoxIndex, progress: Progress | None = None) -> Plan | None:
+    """Pass 1, before the masks go in: the file's decisions and their history recorded (ids in
+    order), and the decision in force on each mask found; None for an empty file.
+    ``progress(done, total)``: the first half of the file's lines (pass 2 the second)."""
+    if not path.is_file() or path.stat().st_size == 0:  # nothing to read (nor the groups to resolve it by)
+        return None
     project = project_row(session, project_id)
     decisions = Base.metadata.tables["decisions"]
     if session.scalar(select(decisions.c.id).where(decisions.c.project_id == project_id).limit(1)) is not None:
         raise RuntimeError("first_load is a first import's: the project has decisions already")
-    total = count_lines(path) if progress is not None else 0
-    state = _State()
-    keys = _Keys(session, project_id)
-    decision_sets.begin(session)  # its load_state table takes the masks' new states at the end
-    count = 0
+    total = count_lines(path)
+    decided = Decided()
+    force = InForce(len(boxes.boxes))
+    codes: dict[str, int] = {}
+    box_codes = np.zeros(0, np.int64)  # per patch code: BoxIndex's (-1: a patch the masks file lacks)
+    ids = _Ids(session)
     if progress is not None:
         progress(0, total)
-    for part in _batches(path, groups, project, keys, source, batch):
-        state.add_batch(session, project_id, author_id, part, keys)
-        count += len(part.records)
+    for part in _batches(path, groups, project, codes, source, batch):
+        first = len(decided)
+        decided.add(part, ids.take(len(part.records)))
+        _record(session, project_id, author_id, part, decided.ids[first:])
+        if len(box_codes) < len(codes):
+            box_codes = np.concatenate([box_codes, np.fromiter(
+                (boxes.names.get(name, -1) for name in list(codes)[len(box_codes):]), np.int64)])
+        rows = boxes.rows_of(box_codes[np.asarray(part.patch_codes, np.int64)], np.asarray(part.mask_ids, np.int64))
+        link_decision = np.repeat(np.arange(first, len(decided), dtype=np.int64), part.sizes)
+        known = rows >= 0  # (one the masks lack is refused by pass 2, naming it)
+        force.apply(decided, rows[known], link_decision[known])
         if progress is not None:
-            progress(count, max(total, count))
-    if count:
-        state.write_states(session)
-        touched = decision_sets.finish(session, mapped=True)[1]
-        finish_groups(session, touched)
-    else:
-        decision_sets.end(session)
-    return count
+            progress(len(decided) // 2, max(total, len(decided)))
+    return Plan(decided, force.force, max(total, len(decided))) if len(decided) else None
 
 
-def _batches(path: Any, groups: Callable[[], pd.DataFrame], project: Project, keys: _Keys, source: str,
+def link_file(session: Session, project_id: str, path: Any, groups: Callable[[], pd.DataFrame], plan: Plan,
+              batch: int, progress: Progress | None = None) -> int:
+    """Pass 2, the masks in: each decision's masks (``decision_masks``) with the state each had
+    before the decision's batch; returns how many decisions. A mask the project lacks is
+    refused, naming the decision."""
+    project = project_row(session, project_id)
+    keys = _Keys(session, project_id)
+    force = InForce()
+    done = 0
+    for part in _batches(path, groups, project, keys.codes, "", batch):
+        n = len(part.records)
+        sizes = np.asarray(part.sizes, np.int64)
+        pks = keys.pks(np.asarray(part.patch_codes, np.int64), np.asarray(part.mask_ids, np.int64))
+        missing = np.flatnonzero(pks == 0)
+        if len(missing):
+            at = int(missing[0])
+            number = part.records[int(np.searchsorted(np.cumsum(sizes), at, side="right"))][0]
+            patch = list(keys.codes)[part.patch_codes[at]]
+            raise InputError(f"decision {number}: no mask {part.mask_ids[at]} in patch {patch}")
+        link_decision = np.repeat(np.arange(done, done + n, dtype=np.int64), sizes)
+        slots = force.slots(pks) if len(pks) else pks
+        before = force.force[slots] if len(pks) else np.zeros(0, np.int32)
+        before_class, before_fine, before_decision = plan.decided.states(before)
+        fast_rows.write(session, Base.metadata.tables["decision_masks"], LINK_COLUMNS, [
+            plan.decided.ids[link_decision].tolist(), pks.tolist(), before_class, before_fine, before_decision])
+        force.apply(plan.decided, slots, link_decision)
+        done += n
+        if progress is not None:
+            progress((plan.lines + done) // 2, plan.lines)
+    if progress is not None:
+        progress(plan.lines, plan.lines)
+    return done
+
+
+class _Ids:
+    """Ids for the decisions, ascending (SQLite: the largest so far plus one, as this one
+    writer's transaction holds the lock; PostgreSQL: from the sequence)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.next: int | None = None
+
+    def take(self, n: int) -> np.ndarray:
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            return np.asarray(decision_sets.new_ids(self.session, "decisions", n), np.int64)
+        if self.next is None:
+            decisions = Base.metadata.tables["decisions"]
+            self.next = int(connection.execute(select(func.coalesce(func.max(decisions.c.id), 0))).scalar_one()) + 1
+        ids = np.arange(self.next, self.next + n, dtype=np.int64)
+        self.next += n
+        return ids
+
+
+def _record(session: Session, project_id: str, author_id: int, part: Batch, ids: np.ndarray) -> None:
+    """One batch's decisions and their history entries."""
+    tables = Base.metadata.tables
+    records = part.records
+    n = len(records)
+    id_list = ids.tolist()
+    fast_rows.write(session, tables["decisions"], DECISION_COLUMNS, [
+        id_list, [project_id] * n, *(list(c) for c in list(zip(*records, strict=True))[1:8]),
+        [r[9] for r in records], [author_id] * n, [r[10] for r in records], [r[8] for r in records], [1] * n,
+        ["active"] * n, ["pending"] * n, [None] * n])
+    now = utcnow()
+    sources = {r[8]: json.dumps(r[8]) for r in records}  # (as json.dumps writes the whole entry)
+    after = [fast_rows.JSONText(f'{{"target": "{r[1]}", "class": {r[2]}, "masks": {size}, '
+                                f'"source": {sources[r[8]]}, "line": {r[0]}}}')
+             for r, size in zip(records, part.sizes, strict=True)]
+    fast_rows.write(session, tables["history"], HISTORY_COLUMNS, [
+        [project_id] * n, [now] * n, [author_id] * n, ["load"] * n, ["decision"] * n, [str(i) for i in id_list],
+        [None] * n, after])
+
+
+def _batches(path: Any, groups: Callable[[], pd.DataFrame], project: Project, codes: dict[str, int], source: str,
              size: int) -> Iterator[Batch]:
     from mcae.platform.annotation.service import check_fine  # (service imports what imports this)
 
@@ -119,9 +310,9 @@ def _batches(path: Any, groups: Callable[[], pd.DataFrame], project: Project, ke
     now = utcnow()
     # number: the decision's place in the file (blank lines aside), as the history records it
     for number, (line, item) in enumerate(iter_decision_items(path), start=1):
-        if not _fast(item, number, part, keys.codes, now, source):
+        if not _fast(item, number, part, codes, now, source):
             d = item if isinstance(item, EngineDecision) else decision_of(item, f"{path}:{line}")
-            _add(part, number, members.resolve(d), keys.codes, now, source)
+            _add(part, number, members.resolve(d), codes, now, source)
         record = part.records[-1]
         if record[3] is not None:
             part.records[-1] = (*record[:3], check_fine(project, record[2], record[3]), *record[4:])
@@ -238,154 +429,8 @@ class _Keys:
         self.sizes = np.concatenate([self.sizes, np.asarray(sizes, np.int64)])
 
 
-class _State:
-    """The decision in force on each decided mask (its index among the load's decisions, -1:
-    none), by primary key (an array over the span of the keys seen), and per decision its id,
-    class, fine class (a code) and whether it is a mask correction."""
-
-    def __init__(self) -> None:
-        self.base = 0
-        self.force = np.zeros(0, np.int32)
-        self.ids = np.zeros(0, np.int64)
-        self.classes = np.zeros(0, np.int16)
-        self.fines = np.zeros(0, np.int32)
-        self.is_mask = np.zeros(0, bool)
-        self.fine_names: list[str | None] = [None]
-        self.fine_codes: dict[str | None, int] = {None: 0}
-        self.count = 0
-        self.next_id: int | None = None
-
-    def add_batch(self, session: Session, project_id: str, author_id: int, part: Batch, keys: _Keys) -> None:
-        """Record one batch: its decisions, their links (with the masks' state before the batch)
-        and history; then the decisions in force after it."""
-        n = len(part.records)
-        sizes = np.asarray(part.sizes, np.int64)
-        pks = keys.pks(np.asarray(part.patch_codes, np.int64), np.asarray(part.mask_ids, np.int64))
-        missing = np.flatnonzero(pks == 0)
-        if len(missing):
-            at = int(missing[0])
-            number = part.records[int(np.searchsorted(np.cumsum(sizes), at, side="right"))][0]
-            patch = list(keys.codes)[part.patch_codes[at]]
-            raise InputError(f"decision {number}: no mask {part.mask_ids[at]} in patch {patch}")
-        ids = self._new_ids(session, n)
-        self._grow_decisions(part, ids)
-        first = self.count - n
-        link_decision = np.repeat(np.arange(first, self.count, dtype=np.int64), sizes)
-        slots = self._slots(pks)
-        before = self.force[slots]
-        self._write(session, project_id, author_id, part, ids, pks, link_decision, before)
-        self._apply(slots, link_decision)
-
-    def _new_ids(self, session: Session, n: int) -> np.ndarray:
-        """Ids for ``n`` decisions, ascending (SQLite: the largest so far plus one, as this one
-        writer's transaction holds the lock; PostgreSQL: from the sequence)."""
-        connection = session.connection()
-        if connection.dialect.name == "postgresql":
-            return np.asarray(decision_sets.new_ids(session, "decisions", n), np.int64)
-        if self.next_id is None:
-            decisions = Base.metadata.tables["decisions"]
-            self.next_id = int(connection.execute(select(func.coalesce(func.max(decisions.c.id), 0))).scalar_one()) + 1
-        ids = np.arange(self.next_id, self.next_id + n, dtype=np.int64)
-        self.next_id += n
-        return ids
-
-    def _grow_decisions(self, part: Batch, ids: np.ndarray) -> None:
-        fines = [self.fine_codes.setdefault(r[3], len(self.fine_codes)) for r in part.records]
-        if len(self.fine_names) < len(self.fine_codes):
-            self.fine_names = list(self.fine_codes)
-        self.ids = np.concatenate([self.ids, ids])
-        self.classes = np.concatenate([self.classes, np.fromiter((r[2] for r in part.records), np.int16,
-                                                                 len(part.records))])
-        self.fines = np.concatenate([self.fines, np.asarray(fines, np.int32)])
-        self.is_mask = np.concatenate([self.is_mask, np.fromiter((r[1] == "mask" for r in part.records), bool,
-                                                                 len(part.records))])
-        self.count += len(part.records)
-
-    def _slots(self, pks: np.ndarray) -> np.ndarray:
-        """Where these masks' entries are in ``force`` (grown to span them)."""
-        lo, hi = int(pks.min()), int(pks.max())
-        if not len(self.force):
-            self.base = lo
-            self.force = np.full(hi - lo + 1, -1, np.int32)
-        elif lo < self.base or hi >= self.base + len(self.force):
-            base = min(lo, self.base)
-            grown = np.full(max(hi + 1, self.base + len(self.force)) - base, -1, np.int32)
-            grown[self.base - base:self.base - base + len(self.force)] = self.force
-            self.base, self.force = base, grown
-        return pks - self.base
-
-    def _write(self, session: Session, project_id: str, author_id: int, part: Batch, ids: np.ndarray,
-               pks: np.ndarray, link_decision: np.ndarray, before: np.ndarray) -> None:
-        tables = Base.metadata.tables
-        records = part.records
-        n = len(records)
-        id_list = ids.tolist()
-        fast_rows.write(session, tables["decisions"], DECISION_COLUMNS, [
-            id_list, [project_id] * n, *(list(c) for c in list(zip(*records, strict=True))[1:8]),
-            [r[9] for r in records], [author_id] * n, [r[10] for r in records], [r[8] for r in records], [1] * n,
-            ["active"] * n, ["pending"] * n, [None] * n])
-        known = before >= 0
-        index = np.where(known, before, 0)
-        classes = np.where(known, self.classes[index], 0)
-        decided = known & (classes != 0)
-        before_class = _nullable(classes, decided)
-        before_fine = np.asarray(self.fine_names, object)[np.where(decided, self.fines[index], 0)].tolist()
-        before_decision = _nullable(self.ids[index], known)
-        fast_rows.write(session, tables["decision_masks"], LINK_COLUMNS, [
-            ids[link_decision - (self.count - n)].tolist(), pks.tolist(), before_class, before_fine,
-            before_decision])
-        now = utcnow()
-        sources = {r[8]: json.dumps(r[8]) for r in records}  # (as json.dumps writes the whole entry)
-        after = [fast_rows.JSONText(f'{{"target": "{r[1]}", "class": {r[2]}, "masks": {size}, '
-                                    f'"source": {sources[r[8]]}, "line": {r[0]}}}')
-                 for r, size in zip(records, part.sizes, strict=True)]
-        fast_rows.write(session, tables["history"], HISTORY_COLUMNS, [
-            [project_id] * n, [now] * n, [author_id] * n, ["load"] * n, ["decision"] * n, [str(i) for i in id_list],
-            [None] * n, after])
-
-    def _apply(self, slots: np.ndarray, link_decision: np.ndarray) -> None:
-        """The decision in force on each of the batch's masks after it: the batch's best (a mask
-        correction first, then the later), if it beats the one in force (a mask correction beats
-        any; a group decision beats a group decision)."""
-        kind = self.is_mask[link_decision]
-        order = np.lexsort((link_decision, kind, slots))
-        ordered = slots[order]
-        last = np.ones(len(order), bool)
-        last[:-1] = ordered[1:] != ordered[:-1]
-        best, where = link_decision[order[last]], ordered[last]
-        current = self.force[where]
-        wins = self.is_mask[best] | (current < 0) | ~self.is_mask[np.maximum(current, 0)]
-        self.force[where[wins]] = best[wins].astype(np.int32)
-
-    def write_states(self, session: Session) -> None:
-        """The decided masks' new states into ``load_state`` (``decision_sets.finish`` writes them
-        into the masks): class, fine class, deciding decision; refinement off where decided,
-        and as ``decision_sets.CHANGES`` sets it where an Unknown is in force."""
-        slots = np.flatnonzero(self.force >= 0)
-        for start in range(0, len(slots), 100_000):
-            part = slots[start:start + 100_000]
-            index = self.force[part]
-            classes = self.classes[index]
-            decided = classes != 0
-            fine_names = np.asarray(self.fine_names, object)
-            table = _load_state_table(session)
-            fast_rows.write(session, table, ("pk", "class_id", "fine_class", "decision_id", "refine"), [
-                (part + self.base).tolist(), _nullable(classes, decided),
-                fine_names[np.where(decided, self.fines[index], 0)].tolist(), self.ids[index].tolist(),
-                [False if d else None for d in decided.tolist()]])
-        session.connection().exec_driver_sql(REFINE_UNDECIDED)
-
-
 def _nullable(values: np.ndarray, keep: np.ndarray) -> list[Any]:
     """``values`` as a list, None where not ``keep``."""
     out = values.astype(object)
     out[~keep] = None
     return list(out.tolist())
-
-
-def _load_state_table(session: Session) -> Any:
-    """``load_state`` (the temporary table ``decision_sets.begin`` made) as a ``Table``."""
-    from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, String, Table
-
-    return Table("load_state", MetaData(), Column("pk", BigInteger), Column("class_id", Integer),
-                 Column("fine_class", String(64)), Column("decision_id", BigInteger), Column("refine", Boolean))
