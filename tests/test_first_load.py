@@ -38,6 +38,9 @@ class _OldPlan:
     """The import as it was before ``first_load``: the masks go in undecided, and the set-based
     load (``load_engine_decisions``) applies the decisions after them."""
 
+    path: Path
+    groups: Any
+
     def mask_columns(self, rows: Any, small: Any, pred_class: Any) -> dict[str, Any]:
         return {}
 
@@ -48,13 +51,20 @@ class _OldPlan:
         return np.zeros(len(rows), bool)
 
 
-def _old_link(session: Any, project_id: str, path: Path, groups: Any, plan: Any, batch: int, progress: Any) -> int:
-    return dump_load.load_engine_decisions(session, project_id, iter_resolved(iter_decisions_file(path), groups),
+def _old_link(session: Any, project_id: str, plan: _OldPlan, progress: Any) -> int:
+    return dump_load.load_engine_decisions(session, project_id, iter_resolved(iter_decisions_file(plan.path),
+                                                                              plan.groups),
                                            importer.system_user(session).id, source="file", recount=False,
                                            first=True)
 
 
-OLD_IMPORT = SimpleNamespace(record_file=lambda *args: _OldPlan(), link_file=_old_link)
+def _old_record(session: Any, project_id: str, path: Path, groups: Any, *args: Any) -> _OldPlan:
+    plan = _OldPlan()
+    plan.path, plan.groups = path, groups
+    return plan
+
+
+OLD_IMPORT = SimpleNamespace(record_file=_old_record, link_file=_old_link)
 
 
 def _file(db: Database, root: Path) -> int:

@@ -74,7 +74,8 @@ def _copy_text(table: Table, name: str, values: Sequence[Any]) -> Sequence[str]:
     if isinstance(kind, Boolean):
         return [NULL if v is None else ("t" if v else "f") for v in values]
     if isinstance(kind, DateTime) or isinstance(getattr(kind, "impl", None), DateTime):
-        return [NULL if v is None else v.isoformat() for v in values]
+        seen: dict[Any, str] = {}
+        return [NULL if v is None else seen.get(v) or seen.setdefault(v, v.isoformat()) for v in values]
     has_null = None in values
     if isinstance(kind, String | Text):
         texts = [NULL if v is None else v for v in values] if has_null else values
@@ -85,3 +86,19 @@ def _copy_text(table: Table, name: str, values: Sequence[Any]) -> Sequence[str]:
     if has_null:
         return [NULL if v is None else str(v) for v in values]
     return list(map(str, values))
+
+
+def read_tuples(session: Session, query: Any) -> list[tuple[Any, ...]]:
+    """A read of many rows as the driver's plain tuples (no SQLAlchemy ``Row`` a row, no result
+    processing: numbers, text and booleans as the driver gives them), its parameters bound by
+    the driver (an ``IN`` list expanded: one parameter a value)."""
+    connection = session.connection()
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    args: Any = tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(compiled.string, args)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()

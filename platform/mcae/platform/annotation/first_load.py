@@ -165,6 +165,8 @@ class Plan:
     decided: Decided
     force: np.ndarray
     lines: int
+    codes: dict[str, int]  # patch name -> the code ``links`` names it by
+    links: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # per batch: masks' patch codes, mask ids; sizes
 
     def mask_columns(self, rows: np.ndarray, small: np.ndarray, pred_class: Any) -> dict[str, pa.Array]:
         """The masks table's columns for these masks (their rows in the masks file; ``small``:
@@ -208,7 +210,8 @@ def record_file(session: Session, project_id: str, path: Any, groups: Callable[[
     force = InForce(len(boxes.boxes))
     codes: dict[str, int] = {}
     box_codes = np.zeros(0, np.int64)  # per patch code: BoxIndex's (-1: a patch the masks file lacks)
-    ids = _Ids(session)
+    ids = _Ids(session, total + 1)  # (at most a decision a line, and one after the last newline)
+    links: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     if progress is not None:
         progress(0, total)
     for part in _batches(path, groups, project, codes, source, batch):
@@ -218,34 +221,37 @@ def record_file(session: Session, project_id: str, path: Any, groups: Callable[[
         if len(box_codes) < len(codes):
             box_codes = np.concatenate([box_codes, np.fromiter(
                 (boxes.names.get(name, -1) for name in list(codes)[len(box_codes):]), np.int64)])
-        rows = boxes.rows_of(box_codes[np.asarray(part.patch_codes, np.int64)], np.asarray(part.mask_ids, np.int64))
+        patch_codes, mask_ids = np.asarray(part.patch_codes, np.int32), np.asarray(part.mask_ids, np.int64)
+        rows = boxes.rows_of(box_codes[patch_codes], mask_ids)
         link_decision = np.repeat(np.arange(first, len(decided), dtype=np.int64), part.sizes)
         known = rows >= 0  # (one the masks lack is refused by pass 2, naming it)
         force.apply(decided, rows[known], link_decision[known])
+        # kept for pass 2 (8 bytes a link; a mask id past int32 is one no project has: refused there)
+        links.append((patch_codes, np.clip(mask_ids, -1, 2**31 - 1).astype(np.int32), np.asarray(part.sizes, np.int32)))
         if progress is not None:
             progress(len(decided) // 2, max(total, len(decided)))
-    return Plan(decided, force.force, max(total, len(decided))) if len(decided) else None
+    if not len(decided):
+        return None
+    return Plan(decided, force.force, max(total, len(decided)), codes, links)
 
 
-def link_file(session: Session, project_id: str, path: Any, groups: Callable[[], pd.DataFrame], plan: Plan,
-              batch: int, progress: Progress | None = None) -> int:
-    """Pass 2, the masks in: each decision's masks (``decision_masks``) with the state each had
-    before the decision's batch; returns how many decisions. A mask the project lacks is
-    refused, naming the decision."""
-    project = project_row(session, project_id)
-    keys = _Keys(session, project_id)
+def link_file(session: Session, project_id: str, plan: Plan, progress: Progress | None = None) -> int:
+    """Pass 2, the masks in: each decision's masks (``decision_masks``, from the links pass 1
+    kept) with the state each had before the decision's batch; returns how many decisions. A
+    mask the project lacks is refused, naming the decision."""
+    keys = _Keys(session, project_id, plan.codes)
+    names = list(plan.codes)
     force = InForce()
     done = 0
-    for part in _batches(path, groups, project, keys.codes, "", batch):
-        n = len(part.records)
-        sizes = np.asarray(part.sizes, np.int64)
-        pks = keys.pks(np.asarray(part.patch_codes, np.int64), np.asarray(part.mask_ids, np.int64))
+    while plan.links:
+        patch_codes, mask_ids, sizes = plan.links.pop(0)  # (each batch's freed as it goes)
+        n = len(sizes)
+        pks = keys.pks(patch_codes.astype(np.int64), mask_ids.astype(np.int64))
         missing = np.flatnonzero(pks == 0)
         if len(missing):
             at = int(missing[0])
-            number = part.records[int(np.searchsorted(np.cumsum(sizes), at, side="right"))][0]
-            patch = list(keys.codes)[part.patch_codes[at]]
-            raise InputError(f"decision {number}: no mask {part.mask_ids[at]} in patch {patch}")
+            number = done + 1 + int(np.searchsorted(np.cumsum(sizes), at, side="right"))
+            raise InputError(f"decision {number}: no mask {mask_ids[at]} in patch {names[patch_codes[at]]}")
         link_decision = np.repeat(np.arange(done, done + n, dtype=np.int64), sizes)
         slots = force.slots(pks) if len(pks) else pks
         before = force.force[slots] if len(pks) else np.zeros(0, np.int32)
@@ -263,16 +269,23 @@ def link_file(session: Session, project_id: str, path: Any, groups: Callable[[],
 
 class _Ids:
     """Ids for the decisions, ascending (SQLite: the largest so far plus one, as this one
-    writer's transaction holds the lock; PostgreSQL: from the sequence)."""
+    writer's transaction holds the lock; PostgreSQL: from the sequence, ``most`` drawn at
+    once, those a blank line left unused skipped)."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, session: Session, most: int) -> None:
+        self.session, self.most = session, most
         self.next: int | None = None
+        self.drawn = np.zeros(0, np.int64)
 
     def take(self, n: int) -> np.ndarray:
         connection = self.session.connection()
         if connection.dialect.name == "postgresql":
-            return np.asarray(decision_sets.new_ids(self.session, "decisions", n), np.int64)
+            if len(self.drawn) < n:
+                self.drawn = np.concatenate([self.drawn, np.asarray(decision_sets.new_ids(
+                    self.session, "decisions", max(n - len(self.drawn), self.most)), np.int64)])
+                self.most = 0
+            ids, self.drawn = self.drawn[:n], self.drawn[n:]
+            return ids
         if self.next is None:
             decisions = Base.metadata.tables["decisions"]
             self.next = int(connection.execute(select(func.coalesce(func.max(decisions.c.id), 0))).scalar_one()) + 1
@@ -394,9 +407,9 @@ class _Keys:
     """``(patch code, mask id) -> primary key``, vectorised: each patch's keys (``MaskPks``, read
     once) laid end to end in one array, found at the patch's offset plus the mask id."""
 
-    def __init__(self, session: Session, project_id: str) -> None:
+    def __init__(self, session: Session, project_id: str, codes: dict[str, int]) -> None:
         self.reader = MaskPks(session, project_id)
-        self.codes: dict[str, int] = {}  # patch name -> code, as the lines name them
+        self.codes = codes  # patch name -> code, as the lines name them
         self.offsets = np.zeros(0, np.int64)
         self.sizes = np.zeros(0, np.int64)
         self.flat = np.zeros(0, np.int64)

@@ -128,9 +128,7 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
         masks_done = time.perf_counter()
         loaded = 0
         if plan is not None:  # the decisions' masks, with their states before (import_project recounts after)
-            loaded = first_load.link_file(session, project_id, engine_project.decisions_path,
-                                          _groups_of(engine_project), plan, dump_load.ENGINE_BATCH,
-                                          decision_progress)
+            loaded = first_load.link_file(session, project_id, plan, decision_progress)
             del plan
         decisions_done = time.perf_counter()
         # the other indexes and foreign keys of a bulk load are built here, after the decisions

@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from mcae.inference.classes import N_CLASSES
 from mcae.platform.annotation.counters import Deltas, authors, facts
+from mcae.platform.annotation.fast_rows import read_tuples
 from mcae.platform.annotation.group_totals import SCALARS
 from mcae.platform.annotation.models import Base, Decision, DecisionMask, Group, Mask, Project
 
@@ -192,7 +193,7 @@ def refresh_totals(session: Session, group_ids: Iterable[int], bump: Iterable[in
     table = Base.metadata.tables["groups"]
     c = table.c
     for part in chunks(ids):
-        rows = _driver_rows(session, select(  # probabilities only where undecided
+        rows = read_tuples(session, select(  # probabilities only where undecided
             Group.id, Group.project_id, Group.neighbourhood, Group.open_masks, Mask.id, Mask.area, Mask.class_id,
             Mask.refine, Mask.pred_score, case((Mask.class_id.is_(None), cast(Mask.proba, Text)), else_=None))
             .outerjoin(Mask, (Mask.group_id == Group.id) & Mask.present.is_(True)).where(Group.id.in_(part)))
@@ -210,19 +211,6 @@ def refresh_totals(session: Session, group_ids: Iterable[int], bump: Iterable[in
              for v in values])
         _sync_groups(session, values, bumped)
     _move_open_groups(session, opened)
-
-
-def _driver_rows(session: Session, query: Any) -> list[tuple[Any, ...]]:
-    """A read of many rows as the driver's plain tuples (no ``Row`` a row): its SQL with its
-    parameters (numbers and the statement's own constants) inlined."""
-    connection = session.connection()
-    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
 
 
 def _sync_groups(session: Session, values: list[dict[str, Any]], bumped: set[int]) -> None:
