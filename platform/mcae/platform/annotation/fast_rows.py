@@ -54,7 +54,8 @@ def bound_values(table: Table, name: str, values: Sequence[Any], dialect: Any) -
     if process is None:
         return values
     if isinstance(table.c[name].type, JSON):  # (None too: JSON's "null", as Core writes it)
-        return [str(v) if isinstance(v, JSONText) else process(v) for v in values]
+        null = process(None)
+        return [null if v is None else str(v) if isinstance(v, JSONText) else process(v) for v in values]
     seen: dict[Any, Any] = {}
     out = []
     for v in values:

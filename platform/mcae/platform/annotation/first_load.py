@@ -87,25 +87,45 @@ class Decided:
     ``fine_names``) and whether it is a mask correction."""
 
     def __init__(self) -> None:
-        self.ids = np.zeros(0, np.int64)
-        self.classes = np.zeros(0, np.int16)
-        self.fines = np.zeros(0, np.int32)
-        self.is_mask = np.zeros(0, bool)
+        self.count = 0
+        self._columns: dict[str, np.ndarray] = {"ids": np.zeros(0, np.int64), "classes": np.zeros(0, np.int16),
+                         "fines": np.zeros(0, np.int32), "is_mask": np.zeros(0, bool)}
         self.fine_names: list[str | None] = [None]
         self.fine_codes: dict[str | None, int] = {None: 0}
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return self.count
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self._columns["ids"][:self.count]
+
+    @property
+    def classes(self) -> np.ndarray:
+        return self._columns["classes"][:self.count]
+
+    @property
+    def fines(self) -> np.ndarray:
+        return self._columns["fines"][:self.count]
+
+    @property
+    def is_mask(self) -> np.ndarray:
+        return self._columns["is_mask"][:self.count]
 
     def add(self, part: Batch, ids: np.ndarray) -> None:
+        """A batch's decisions, with their ids (the columns grow by doubling: no copy a batch)."""
         fines = [self.fine_codes.setdefault(r[3], len(self.fine_codes)) for r in part.records]
         if len(self.fine_names) < len(self.fine_codes):
             self.fine_names = list(self.fine_codes)
-        n = len(part.records)
-        self.ids = np.concatenate([self.ids, ids])
-        self.classes = np.concatenate([self.classes, np.fromiter((r[2] for r in part.records), np.int16, n)])
-        self.fines = np.concatenate([self.fines, np.asarray(fines, np.int32)])
-        self.is_mask = np.concatenate([self.is_mask, np.fromiter((r[1] == "mask" for r in part.records), bool, n)])
+        n, start = len(part.records), self.count
+        values = {"ids": ids, "classes": np.fromiter((r[2] for r in part.records), np.int16, n),
+                  "fines": np.asarray(fines, np.int32),
+                  "is_mask": np.fromiter((r[1] == "mask" for r in part.records), bool, n)}
+        for name, column in self._columns.items():
+            if start + n > len(column):
+                column = self._columns[name] = np.resize(column, max(2 * len(column), start + n, 1024))
+            column[start:start + n] = values[name]
+        self.count += n
 
     def states(self, index: np.ndarray) -> tuple[list[Any], list[Any], list[Any]]:
         """(class, fine class, decision id) a mask has with these decisions in force on it
