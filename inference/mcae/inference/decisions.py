@@ -127,17 +127,6 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
-def load_decisions_file(path: str | Path) -> list[Decision]:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such decisions file")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    return parse_decisions(text, origin=str(path))
-
-
 def resolve(decisions: list[Decision], groups: pd.DataFrame) -> list[Decision]:
     """Fill in each group decision's member masks; refuse unknown groups and masks.
 

@@ -40,8 +40,9 @@ def label(
     For a project in the annotation database the decisions go there, recorded as the API records
     a Load: by the database's `engine` user, at the time they are recorded."""
     from mcae.inference.decided_count import DecidedCount
-    from mcae.inference.decisions import iter_decisions, load_decisions_file, mask_labels, record_decisions, resolve
-    from mcae.inference.expert import COLUMNS, SimulatedExpert
+    from mcae.inference.decisions import iter_decisions, mask_labels, record_decisions
+    from mcae.inference.decisions_file import CheckedDecisions
+    from mcae.inference.expert import SimulatedExpert
     from mcae.inference.project import Project
     from mcae.inference.reference import reference_classes
 
@@ -51,9 +52,9 @@ def label(
     with DecisionStore(proj, catalog, database) as store:  # the database, if any: opened once
         expert = None
         if decisions is not None:
-            groups = proj.groups(columns=list(COLUMNS))  # what the expert and resolve read, not the probabilities
-            n_masks = len(groups)
-            new: Iterable[Decision] = resolve(load_decisions_file(decisions), groups)
+            # checked against groups.parquet a batch at a time, then streamed from the file again
+            new: Iterable[Decision] = CheckedDecisions(decisions, proj.require(proj.groups_path, "mcae segment"))
+            n_masks = _rows(proj.groups_path)
         else:
             assert reference is not None
             with executor(scheduler, workers, quiet) as run:
