@@ -127,3 +127,23 @@ def test_decisions_and_history_page_by_keyset(service: Service) -> None:
         second = service.get(service.p(path), params={"per_page": 1, "before": first["next_before"]}).json()
         assert [d["id"] for d in second["items"]] == ids[1:2] and second["next_before"] == ids[1]
         assert second["items"] == service.get(service.p(path), params={"per_page": 1, "page": 2}).json()["items"]
+
+
+def test_a_decisions_total_stops_at_its_cap(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A labelled city's filters match ~900,000 decisions: the list counts to its cap, says
+    there are more, and pages on past it; so does the rebuild preview's count."""
+    from mcae.platform.annotation import capped
+
+    for _ in range(3):
+        group = service.take_group(min_size=3)
+        assert service.post(service.group_url(group, "/decisions"),
+                            json={"class": "Tree", "version": group["version"]}).status_code == 201
+    exact = service.get(service.p("/decisions"), params={"per_page": 1}).json()
+    assert exact["total"] >= 3 and exact["total_capped"] is False
+    monkeypatch.setattr(capped, "COUNT_CAP", 2)
+    listed = service.get(service.p("/decisions"), params={"per_page": 1}).json()
+    assert listed["total"] == 2 and listed["total_capped"] is True
+    third = service.get(service.p("/decisions"), params={"per_page": 1, "page": 3}).json()
+    assert len(third["items"]) == 1  # past the cap, the pages go on
+    preview = service.get(service.p("/rebuild/preview")).json()
+    assert preview["decisions_since_last_build"] == 2 and preview["decisions_since_capped"] is True

@@ -131,3 +131,10 @@ def test_the_area_counters_match_the_masks_after_every_write(service: Service) -
         check(db)
     finally:
         db.dispose()
+
+
+def test_a_city_groups_share_is_not_rounded_away() -> None:
+    from mcae.platform.annotation.areas import share
+
+    assert share(1, 3) == 0.3333 and share(0, 5) == 0.0 and share(5, 0) == 0.0
+    assert share(28_830, 4_659_000_000) == 6.188e-06  # a 1.7 ha group of a 40,960 px city (0.6 m pixels)

@@ -6,7 +6,7 @@ import numpy as np
 
 from benchmarks.scenes import blocky_scene
 from mcae.inference.masks import ArrayScene, PixelWindow, available_generators, get_generator
-from mcae.inference.masks.cleanup import connected_masks, merge_small_masks
+from mcae.inference.masks.cleanup import border_pairs, connected_masks, merge_small_masks
 
 
 def test_connected_masks_split_merge_and_number_in_raster_order() -> None:
@@ -21,6 +21,19 @@ def test_connected_masks_split_merge_and_number_in_raster_order() -> None:
     assert labels[2, 3] == 0 and labels.max() == 5
     merged = merge_small_masks(labels, min_area=2)
     assert merged[2, 2] == merged[1, 2]  # the 1-pixel mask joined its longest-border neighbour
+
+
+def test_border_pairs_count_each_touching_pair_both_ways() -> None:
+    labels = np.random.default_rng(4).integers(0, 40, (30, 50)).astype(np.int32)
+    expected: dict[tuple[int, int], int] = {}
+    for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1, :], labels[1:, :])):
+        for x, y in zip(a.ravel().tolist(), b.ravel().tolist(), strict=True):
+            if x != y and x > 0 and y > 0:
+                for pair in ((x, y), (y, x)):
+                    expected[pair] = expected.get(pair, 0) + 1
+    src, dst, length = border_pairs(labels)
+    assert list(zip(src.tolist(), dst.tolist(), strict=True)) == sorted(expected)  # sorted by (src, dst)
+    assert length.tolist() == [expected[k] for k in sorted(expected)]
 
 
 def test_superpixels_follow_objects_and_cover_valid_pixels() -> None:

@@ -136,7 +136,12 @@ def test_label_by_mouse_and_keyboard_reload_and_undo(browser: Any, annotation_si
         cards = page.locator("#grid .card")
         assert cards.count() == min(group["size"], 48)
         assert drawn_images(page) == cards.count(), "every thumbnail drawn"
-        assert group["summary"] in page.inner_text("#summary"), "the engine's line for the group"
+        line = page.inner_text("#summary")  # the group's place, confidence and class mix, in words
+        assert f"group {group['index']} of {group['of']}" in line, line
+        mix = group["histogram"]
+        assert (max(mix, key=mix.get) if mix else "class mix unknown") in line, line
+        assert page.locator("#summary .mix-swatch").count() == min(4, len(mix))
+        assert group["summary"] in (page.get_attribute("#summary", "title") or ""), "the engine's line, on hover"
         timing = page.inner_text("#timing")
         assert f"{cards.count()} thumbnails in" in timing, timing
 

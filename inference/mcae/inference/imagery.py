@@ -326,9 +326,11 @@ class RasterScene:
         if row1 <= row0 or col1 <= col0:
             return image, valid
         part = Window(col0, row0, col1 - col0, row1 - row0)
-        data = src.read(info.bands, window=part).astype(np.float32)
+        data = src.read(info.bands, window=part)
+        if data.dtype != np.uint8:  # 8-bit pixels are the working type already: no float round trip
+            data = data.astype(np.float32)
         r, c = row0 - window.row_off, col0 - window.col_off
-        image[:, r:r + part.height, c:c + part.width] = self._to_uint8(data)
+        image[:, r:r + part.height, c:c + part.width] = data if data.dtype == np.uint8 else self._to_uint8(data)
         valid[r:r + part.height, c:c + part.width] = self._validity(src, part, data).astype(bool)
         return image, valid
 

@@ -1,7 +1,7 @@
 // The rows of neighbourhood and group buttons, each with its progress (by count and by area).
 
 import type { Group, Neighbourhood } from '../shared/client';
-import { el, pct } from '../shared/util';
+import { el, pct, sharePct } from '../shared/util';
 
 export const ha = (value: number | undefined): string => `${(value ?? 0).toFixed(2)} ha`;
 
@@ -24,7 +24,7 @@ export function groupButton(g: Group, current: Group | null, user: string, open:
   return el('button', {
     type: 'button', class: `pick group${done ? ' done' : ''}${g.decided && !done ? ' partial' : ''}${leasedByOther ? ' leased' : ''}`,
     'data-group': g.key, 'aria-pressed': String(g.key === current?.key && g.neighbourhood === current?.neighbourhood),
-    title: `${g.summary}\n${g.decided}/${g.size} decided, ${g.refine} to refine; ${ha(g.area_ha)} (${pct(g.share ?? 0)} of the project), `
+    title: `${g.summary}\n${g.decided}/${g.size} decided, ${g.refine} to refine; ${ha(g.area_ha)} (${sharePct(g.share ?? 0)} of the project), `
       + `${ha(g.decided_ha)} decided, map gain ${ha(g.gain_ha)}; ${pct(g.doubt ?? 0)} doubtful; predicted ${g.pred_name}`
       + `${leasedByOther ? `\nheld by ${String(g.lease?.user)}` : ''}`,
     'data-area-ha': g.area_ha ?? 0, 'data-size': g.size, 'data-doubt': g.doubt ?? 0, 'data-class': g.pred_class,

@@ -43,6 +43,7 @@ export class ReviewList {
   rows: DecisionRow[] = [];
   current = -1;
   total = 0;
+  capped = false;  // the total stopped counting at its cap: more pages than it says
   filters = initialFilters();
   onCurrent: (row: DecisionRow | null) => void = () => undefined;
   private classes: ClassInfo[];
@@ -135,6 +136,7 @@ export class ReviewList {
     const kept = this.row?.decision.id;  // a reload keeps the reviewer's place when the row is still listed
     this.images.clear();
     this.total = page.total;
+    this.capped = page.total_capped ?? false;
     const ctx = { project: this.project.id, classes: this.classes, images: this.images };
     this.rows = page.items.map((d: Decision, i: number) => new DecisionRow(d, ctx, i));
     this.list.replaceChildren(...this.rows.map((r) => r.node));
@@ -144,7 +146,7 @@ export class ReviewList {
     }
     const first = (f.page - 1) * PER_PAGE;
     this.summary.textContent = page.total
-      ? `${first + 1}–${first + this.rows.length} of ${page.total}` : '0 decisions';
+      ? `${first + 1}–${first + this.rows.length} of ${page.total}${this.capped ? '+' : ''}` : '0 decisions';
     this.drawPager();
     const again = this.rows.findIndex((r) => r.decision.id === kept);
     this.current = -1;
@@ -159,8 +161,9 @@ export class ReviewList {
     this.pager.replaceChildren(
       el('button', { type: 'button', class: 'button small', id: 'page-prev', disabled: p <= 1, onclick: () => go(p - 1) },
         '← Newer'),
-      el('span', { class: 'page-of' }, `page ${p} of ${pages}`),
-      el('button', { type: 'button', class: 'button small', id: 'page-next', disabled: p >= pages, onclick: () => go(p + 1) },
+      el('span', { class: 'page-of' }, `page ${p} of ${pages}${this.capped ? '+' : ''}`),
+      el('button', { type: 'button', class: 'button small', id: 'page-next', disabled: (p >= pages && !this.capped) || this.rows.length < PER_PAGE,
+        onclick: () => go(p + 1) },
         'Older →'));
   }
 
@@ -184,7 +187,7 @@ export class ReviewList {
   move(step: number): void {
     const next = this.current + step;
     const pages = Math.ceil(this.total / PER_PAGE);
-    if (next >= this.rows.length && this.filters.page < pages) { this.filters.page += 1; void this.load(); return; }
+    if (next >= this.rows.length && (this.filters.page < pages || (this.capped && this.rows.length === PER_PAGE))) { this.filters.page += 1; void this.load(); return; }
     if (next < 0 && this.filters.page > 1) { this.filters.page -= 1; void this.load(); return; }
     this.setCurrent(Math.max(0, Math.min(this.rows.length - 1, next)));
   }

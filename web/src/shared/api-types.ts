@@ -2108,6 +2108,12 @@ export interface components {
             per_page: number;
             /** Total */
             total: number;
+            /**
+             * Total Capped
+             * @description `total` stopped counting at its cap (10,000): more decisions match; page with `next_before`
+             * @default false
+             */
+            total_capped?: boolean;
         };
         /** DesignIn */
         DesignIn: {
@@ -3638,6 +3644,12 @@ export interface components {
             by_class: {
                 [key: string]: number;
             };
+            /**
+             * Decisions Since Capped
+             * @description the count stopped at its cap (10,000): more decisions were made since the last build
+             * @default false
+             */
+            decisions_since_capped?: boolean;
             /** Decisions Since Last Build */
             decisions_since_last_build: number;
             /** Last Build */

@@ -36,6 +36,13 @@ export function pct(value: number, digits = 0): string {
   return `${(value * 100).toFixed(digits)} %`;
 }
 
+/** A small share of a whole (a group of a city): two significant digits below 1 %, never a bare "0 %". */
+export function sharePct(value: number): string {
+  if (value <= 0) return '0 %';
+  if (value >= 0.01) return pct(value);
+  return `${(value * 100).toPrecision(2)} %`;
+}
+
 export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }

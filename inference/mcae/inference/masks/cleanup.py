@@ -32,8 +32,11 @@ def border_pairs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     if both.size == 0:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
-    uniq, counts = np.unique(both.T, axis=0, return_counts=True)
-    return uniq[:, 0].astype(np.int64), uniq[:, 1].astype(np.int64), counts
+    # one int64 per pair (sorted as the pairs are): a row-wise ``np.unique(axis=0)`` sorts
+    # void views of the rows, several times slower on a patch's million border pixels
+    span = int(both.max()) + 1
+    codes, counts = np.unique(both[0].astype(np.int64) * span + both[1], return_counts=True)
+    return codes // span, codes % span, counts
 
 
 def merge_small_masks(labels: np.ndarray, min_area: int, max_rounds: int = 4) -> np.ndarray:

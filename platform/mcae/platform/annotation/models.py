@@ -242,7 +242,8 @@ class Decision(Base):
     __tablename__ = "decisions"
     __table_args__ = (Index("ix_decisions_project", "project_id", "id"),
                       Index("ix_decisions_group", "project_id", "neighbourhood", "group_key"),
-                      Index("ix_decisions_author", "author_id", "created_at"))
+                      Index("ix_decisions_author", "author_id", "created_at"),
+                      Index("ix_decisions_project_author", "project_id", "author_id", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from mcae.platform.annotation import schemas
 from mcae.platform.annotation.areas import gsd
+from mcae.platform.annotation.capped import capped_count
 from mcae.platform.annotation.lookups import user_names
 from mcae.platform.annotation.models import Decision, DecisionMask, Group, History, Mask, Neighbourhood, Patch, Project
 from mcae.platform.annotation.views import (
@@ -239,14 +240,14 @@ def decisions(session: Session, project: Project, *, author: str | None, class_i
         query = query.where(Decision.pass_no == (2 if second_pass else 1))
     if group is not None:
         query = query.where(Decision.neighbourhood == group[0], Decision.group_key == group[1])
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total, capped = capped_count(session, query)  # "of 10,000+": a labelled city's filters match ~900,000
     if before is not None:  # keyset: the index (project_id, id) finds the page, no OFFSET over the rows before
         query = query.where(Decision.id < before)
     rows = list(session.scalars(query.order_by(Decision.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
     rows, more = rows[:per_page], len(rows) > per_page
     sizes = dict(session.execute(select(DecisionMask.decision_id, func.count()).where(
         DecisionMask.decision_id.in_([d.id for d in rows])).group_by(DecisionMask.decision_id)).all())
-    return schemas.DecisionPage(total=total, page=page, per_page=per_page,
+    return schemas.DecisionPage(total=total, total_capped=capped, page=page, per_page=per_page,
                                 items=[decision_out(d, names, sizes.get(d.id, 0)) for d in rows],
                                 next_before=rows[-1].id if more and rows else None)
 

@@ -31,6 +31,7 @@ from mcae.inference.errors import InputError, ProjectStateError
 from mcae.inference.project import Project as EngineProject
 from mcae.platform.annotation import review_schemas
 from mcae.platform.annotation.areas import share
+from mcae.platform.annotation.capped import capped_count
 from mcae.platform.annotation.counters import recount, tallies
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.decision_stream import spool_decisions
@@ -57,13 +58,14 @@ def preview(session: Session, project_id: str) -> review_schemas.RebuildPreview:
     by_class = tallies(session, project_id, "changed")  # counters kept by the writes: no masks read
     last = session.scalar(select(Training).where(Training.project_id == project_id).order_by(Training.id.desc())
                           .limit(1))
-    since = select(func.count(Decision.id)).where(Decision.project_id == project_id)
+    since = select(Decision.id).where(Decision.project_id == project_id)
     if last is not None:
         since = since.where(Decision.created_at > last.at)
+    decisions_since, more = capped_count(session, since)
     return review_schemas.RebuildPreview(
         masks_changed=project.changed, area_m2=round(float(project.changed_area) * gsd * gsd, 1),
         by_class={class_name(c) or "?": n for c, (n, _) in sorted(by_class.items())},
-        decisions_since_last_build=session.scalar(since) or 0,
+        decisions_since_last_build=decisions_since, decisions_since_capped=more,
         last_build=aware(last.at) if last is not None else None,
         share=share(project.changed_area, project.area))
 

@@ -129,6 +129,8 @@ class RebuildPreview(BaseModel):
     area_m2: float
     by_class: dict[str, int]
     decisions_since_last_build: int
+    decisions_since_capped: bool = Field(default=False, description=(
+        "the count stopped at its cap (10,000): more decisions were made since the last build"))
     last_build: dt.datetime | None
     share: float = 0.0  # area changed / the project's area
 

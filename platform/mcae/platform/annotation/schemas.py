@@ -317,6 +317,8 @@ class DecisionOut(BaseModel):
 
 class DecisionPage(Page):
     items: list[DecisionOut]
+    total_capped: bool = Field(default=False, description=(
+        "`total` stopped counting at its cap (10,000): more decisions match; page with `next_before`"))
     next_before: int | None = Field(default=None, description=(
         "the next page, newest first, is `before=` this id (keyset paging: no OFFSET); None on the last page"))
 
