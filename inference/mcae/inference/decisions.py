@@ -108,10 +108,10 @@ def parse_decisions(text: str, origin: str = "decisions") -> list[Decision]:
                     items.append((number, json.loads(line)))
                 except json.JSONDecodeError as exc:
                     raise InputError(f"{origin}:{number}: not valid JSON ({exc.msg})") from None
-    return [_decision(item, f"{origin}:{number}") for number, item in items]
+    return [decision_of(item, f"{origin}:{number}") for number, item in items]
 
 
-def _decision(item: Any, where: str) -> Decision:
+def decision_of(item: Any, where: str) -> Decision:
     """One decision, validated; InputError naming ``where`` (file:line) otherwise."""
     try:
         return Decision.model_validate(item)
@@ -147,21 +147,34 @@ def iter_resolved(decisions: Iterable[Decision],
     ``groups`` may be a function that reads them: it is called only if a group decision lacks
     its masks (a decisions file the engine wrote names them: a city's groups table, a few
     hundred MB as a frame, is then never read)."""
-    members: dict[Any, np.ndarray] | None = None
-    patches = mask_ids = np.empty(0)
+    members = GroupMembers(groups)
     for d in decisions:
-        if d.target == "group" and d.masks is None:
-            if members is None:
-                table = groups() if callable(groups) else groups
-                members = table.groupby(["neighbourhood", "group"], sort=False).indices
-                patches, mask_ids = table["patch"].to_numpy(), table["mask_id"].to_numpy()
-                del table
-            rows = members.get((d.neighbourhood, d.group))
-            if rows is None:
-                raise InputError(f"no group {d.group} in neighbourhood {d.neighbourhood}")
-            d = d.model_copy(update={"masks": [(str(p), int(m)) for p, m in
-                                               zip(patches[rows], mask_ids[rows], strict=True)]})
-        yield d
+        yield members.resolve(d)
+
+
+class GroupMembers:
+    """The member masks of groups, read (``groups``, a frame or a function that reads one) only
+    when a group decision lacks its masks (``iter_resolved``, one decision at a time)."""
+
+    def __init__(self, groups: pd.DataFrame | Callable[[], pd.DataFrame]) -> None:
+        self.groups = groups
+        self.members: dict[Any, np.ndarray] | None = None
+        self.patches = self.mask_ids = np.empty(0)
+
+    def resolve(self, d: Decision) -> Decision:
+        """``d``, a group decision's masks filled in if it lacks them."""
+        if d.target != "group" or d.masks is not None:
+            return d
+        if self.members is None:
+            table = self.groups() if callable(self.groups) else self.groups
+            self.members = table.groupby(["neighbourhood", "group"], sort=False).indices
+            self.patches, self.mask_ids = table["patch"].to_numpy(), table["mask_id"].to_numpy()
+            del table
+        rows = self.members.get((d.neighbourhood, d.group))
+        if rows is None:
+            raise InputError(f"no group {d.group} in neighbourhood {d.neighbourhood}")
+        return d.model_copy(update={"masks": [(str(p), int(m)) for p, m in
+                                              zip(self.patches[rows], self.mask_ids[rows], strict=True)]})
 
 
 def _unknown_masks(decisions: list[Decision], groups: pd.DataFrame) -> set[tuple[str, int]]:
@@ -204,12 +217,21 @@ def iter_decisions(project: Project) -> Iterator[Decision]:
 def iter_decisions_file(path: str | Path) -> Iterator[Decision]:
     """The decisions of a JSON Lines file one at a time (a JSON list is read whole); errors name
     the line at fault."""
+    for number, item in iter_decision_items(path):
+        yield item if isinstance(item, Decision) else decision_of(item, f"{path}:{number}")
+
+
+def iter_decision_items(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """(line number, the line's JSON value) of each non-blank line of a JSON Lines decisions
+    file, not yet validated (``decision_of`` does: a reader with a faster way for the common
+    case may take it); a JSON list is read whole and given as validated ``Decision`` records.
+    Errors (not UTF-8, not JSON) name the line at fault."""
     path = Path(path)
     with path.open("rb") as lines:
         head = lines.read(4096).lstrip()
         lines.seek(0)
         if head.startswith(b"["):
-            yield from parse_decisions(_utf8(lines.read(), path, 0), str(path))
+            yield from enumerate(parse_decisions(_utf8(lines.read(), path, 0), str(path)), start=1)
             return
         offset = 0
         for number, raw in enumerate(lines, start=1):
@@ -221,7 +243,7 @@ def iter_decisions_file(path: str | Path) -> Iterator[Decision]:
                 item = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            yield _decision(item, f"{path}:{number}")
+            yield number, item
 
 
 class DecisionsFile:

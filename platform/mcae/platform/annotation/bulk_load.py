@@ -1,5 +1,6 @@
 """Loading millions of masks in one transaction: the masks table's secondary indexes (and, on
-PostgreSQL, its unique and foreign-key constraints) built once after the load, not row by row.
+PostgreSQL, its unique and foreign-key constraints) built once after the load, not row by row;
+so is ``decision_masks``' index by mask (a first import's links).
 
 ``masks_loading`` is used by an import around its stream of masks. When the masks table is
 empty (the first project of a database: a city), it drops the table's indexes and, on
@@ -116,10 +117,12 @@ def _analyze(connection: Connection) -> None:
 
 
 def _drop_sqlite(connection: Connection) -> list[str]:
-    """Drop the masks table's named indexes (those of the migrations: the unique constraint's
-    automatic index cannot be, nor need be); returns the statements that make them again."""
+    """Drop the named indexes (those of the migrations: the unique constraint's automatic index
+    cannot be, nor need be) of the masks table and of ``decision_masks`` (empty with it: a first
+    import's decisions fill it); returns the statements that make them again."""
     rows = connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
-                                   "AND tbl_name = 'masks' AND sql IS NOT NULL ORDER BY name")).all()
+                                   "AND tbl_name IN ('masks', 'decision_masks') AND sql IS NOT NULL "
+                                   "ORDER BY name")).all()
     for name, _ in rows:
         connection.exec_driver_sql(f'DROP INDEX "{name}"')
     return [sql for _, sql in rows]
@@ -131,9 +134,9 @@ def _drop_postgresql(connection: Connection) -> list[str]:
     constraints = connection.execute(text(
         "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE conrelid = 'masks'::regclass AND contype IN ('f', 'u') ORDER BY contype DESC, conname")).all()
-    indexes = connection.execute(text(
+    indexes = connection.execute(text(  # (decision_masks' too: empty with masks, a first import's links fill it)
         "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-        "WHERE x.indrelid = 'masks'::regclass AND NOT x.indisprimary "
+        "WHERE x.indrelid IN ('masks'::regclass, 'decision_masks'::regclass) AND NOT x.indisprimary "
         "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid AND c.conrelid = x.indrelid) "
         "ORDER BY i.relname")).all()
     for name, _, _ in constraints:

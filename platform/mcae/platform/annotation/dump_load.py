@@ -95,8 +95,9 @@ def load_engine_decisions(session: Session, project_id: str, decisions: Iterable
     recomputed again: the last recompute sees every decision), memory one batch, whatever the
     city's size. A bulk write: the masks are rewritten and the changed groups' totals refreshed
     once at the end, and the project's counters recounted (``recount``; an import, which recounts
-    after, passes False). ``first``: a first import's, which holds its groups' locks already and
-    takes the classes it brings in as the published map's."""
+    after, passes False). ``first``: as a first import's, which holds its groups' locks already and
+    takes the classes it brings in as the published map's (the import itself applies a folder's
+    decisions as its masks go in: ``first_load``, which writes the rows this would)."""
     project = project_row(session, project_id)
     batch = batch or ENGINE_BATCH
     pks = MaskPks(session, project_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,13 @@ import pyarrow.compute as pc
 from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from mcae.inference.decisions import DATABASE_STORE, iter_decisions, iter_resolved
+from mcae.inference.decisions import DATABASE_STORE
 from mcae.inference.project import Project as EngineProject
-from mcae.platform.annotation import bulk_load, counters, mask_stream
+from mcae.platform.annotation import bulk_load, counters, first_load, mask_stream
 from mcae.platform.annotation.decision_stream import engine_decisions, iter_engine_decisions, spool_decisions
 from mcae.platform.annotation.geo import all_patch_bounds, union
 from mcae.platform.annotation.group_totals import GroupTotals
-from mcae.platform.annotation.mask_classes import send_small_groups
+from mcae.platform.annotation.mask_classes import bump_groups, send_small_groups
 from mcae.platform.annotation.models import (
     Base,
     Group,
@@ -73,12 +74,15 @@ def system_user(session: Session, name: str = ENGINE_USER) -> User:
 
 def import_project(session: Session, root: str | Path, project_id: str, *, name: str | None = None,
                    city: str | None = None, layer: str = "mcae", user_id: int | None = None,
-                   progress: mask_stream.Progress | None = None, recount: bool = True) -> dict[str, Any]:
+                   progress: mask_stream.Progress | None = None, recount: bool = True,
+                   decision_progress: mask_stream.Progress | None = None) -> dict[str, Any]:
     """Create or refresh the project ``project_id`` from its folder; returns counts.
 
     Masks are streamed from the parquet files in batches (``progress(done, total)`` after each),
-    so memory stays flat whatever the city's size. ``recount=False``: the counters are left to the
-    caller, who recounts in the same transaction (the rebuild: after recording the map's classes)."""
+    so memory stays flat whatever the city's size; a first import's decisions likewise
+    (``decision_progress(decisions done, lines of the file)`` after each batch). ``recount=False``:
+    the counters are left to the caller, who recounts in the same transaction (the rebuild: after
+    recording the map's classes)."""
     engine_project = EngineProject.open(root)
     engine_project.require(engine_project.groups_path, "mcae segment")
     engine_project.require(engine_project.masks_path, "mcae segment")
@@ -103,21 +107,32 @@ def import_project(session: Session, root: str | Path, project_id: str, *, name:
     groups = _import_groups(session, row, engine_project)
     small = np.fromiter((size < row.min_group_size for _, size in groups.values()), bool, len(groups))
     totals = GroupTotals(np.fromiter((pk for pk, _ in groups.values()), np.int64, len(groups)), small)
+    from mcae.platform.annotation import dump_load  # (it reads the decisions back through this module)
+
     started = time.perf_counter()
+    boxes = mask_stream.BoxIndex(engine_project.masks_path)
+    plan = None  # a first import's decisions, recorded; the masks go in with them applied
+    if first and not _in_database(engine_project):
+        plan = first_load.record_file(session, project_id, engine_project.decisions_path,
+                                      _groups_of(engine_project), system_user(session).id, "file",
+                                      dump_load.ENGINE_BATCH, boxes, decision_progress)
+    recorded = time.perf_counter()
     with bulk_load.masks_loading(session) as loading:
         counts = _import_masks(session, project_id, engine_project, groups, totals, first, progress,
-                               freeze=loading.bulk)
+                               freeze=loading.bulk, boxes=boxes, plan=plan)
+        del boxes
         loading.lookups()  # a bulk load's unique constraint and group index: the masks are read from here
         send_small_groups(session, project_id)  # the masks of small groups wait for refinement (totals know)
         totals.write(session)
         row.area = int(totals.counts[:, 0].sum())
         masks_done = time.perf_counter()
         loaded = 0
-        if first and not _in_database(engine_project):
-            loaded = _import_decisions_file(session, engine_project, project_id)
+        if plan is not None:  # the decisions' masks, with their states before (import_project recounts after)
+            loaded = first_load.link_file(session, project_id, plan, decision_progress)
+            del plan
         decisions_done = time.perf_counter()
         # the other indexes and foreign keys of a bulk load are built here, after the decisions
-    seconds = {"masks": masks_done - started, "decisions": decisions_done - masks_done,
+    seconds = {"masks": masks_done - recorded, "decisions": recorded - started + decisions_done - masks_done,
                "indexes": time.perf_counter() - decisions_done}
     if first:
         _first_training(session, engine_project, project_id, model_version, loaded)
@@ -267,25 +282,33 @@ def _import_groups(session: Session, project: Project,
 
 def _import_masks(session: Session, project_id: str, project: EngineProject,
                   groups: dict[tuple[str, str], tuple[int, int]], totals: GroupTotals, first: bool,
-                  progress: mask_stream.Progress | None, freeze: bool = False) -> dict[str, int]:
+                  progress: mask_stream.Progress | None, freeze: bool = False,
+                  boxes: mask_stream.BoxIndex | None = None, plan: first_load.Plan | None = None) -> dict[str, int]:
     """Stream the masks in: new ones inserted in bulk, known ones updated by key, missing ones
     marked absent; ``totals`` adds up the groups' counters on the way. ``freeze``: the masks
     table was emptied in this transaction (``bulk_load.masks_loading``), PostgreSQL may copy
-    the rows in frozen."""
-    boxes = mask_stream.BoxIndex(project.masks_path)
+    the rows in frozen. ``plan``: a first import's decisions, the masks go in with them applied."""
+    boxes = boxes or mask_stream.BoxIndex(project.masks_path)
     total = mask_stream.row_count(project.groups_path)
     group_names = pa.array([f"{h}\x1f{k}" for h, k in groups], pa.string())
     group_pks = totals.pks
     seen: list[np.ndarray] = []
+    touched = np.zeros(len(group_pks), bool)  # groups with a mask a first import's decision changed
     done = inserted = updated = 0
     for batch in mask_stream.group_batches(project.groups_path, mask_stream.GROUP_COLUMNS):
         where = pc.index_in(mask_stream.group_keys(batch), value_set=group_names).to_numpy(zero_copy_only=False)
         where = where.astype(np.int64)
         rows = mask_stream.batch_rows(batch, boxes, group_pks[where])
         if first:
-            mask_stream.insert_rows(session, project_id, rows, mapped=True, freeze=freeze)
-            inserted += len(rows)
             state = np.zeros((len(rows), 2), np.int64)
+            decided = None
+            if plan is not None:
+                at = boxes.rows(batch.column("patch"), batch.column("mask_id"))
+                decided = plan.mask_columns(at, totals.small[where], rows.columns["pred_class"])
+                state[:, 0] = plan.class_ids(at)
+                touched[where[plan.forced(at)]] = True
+            mask_stream.insert_rows(session, project_id, rows, mapped=True, freeze=freeze, decided=decided)
+            inserted += len(rows)
         else:
             found = _known(session, project_id, rows)
             state = found[:, 3:5]
@@ -306,6 +329,8 @@ def _import_masks(session: Session, project_id: str, project: EngineProject,
         done += len(rows)
         if progress is not None:
             progress(done, total)
+    if touched.any():  # a new version, as the set-based load bumped the groups whose masks it changed
+        bump_groups(session, group_pks[touched].tolist())
     absent = 0 if first else _mark_absent(session, project_id, np.concatenate(seen) if seen else np.zeros(0, np.int64))
     return {"masks": done, "new_masks": inserted, "updated_masks": updated, "absent_masks": absent}
 
@@ -363,20 +388,10 @@ def _mark_absent(session: Session, project_id: str, seen: np.ndarray) -> int:
     return len(absent)
 
 
-def _import_decisions_file(session: Session, project: EngineProject, project_id: str) -> int:
-    """The decisions made before the project came into the database, in their order: read line
-    by line, a group decision without its masks filled in from ``groups.parquet`` as it comes."""
-    from mcae.platform.annotation.dump_load import load_engine_decisions
-
-    path = project.decisions_path
-    if not path.is_file() or path.stat().st_size == 0:  # nothing to read (nor the groups to resolve it by)
-        return 0
-    def groups() -> pd.DataFrame:  # read only for a group decision without its masks (the engine names them)
-        return project.groups(columns=["patch", "mask_id", "neighbourhood", "group"])
-
-    author = system_user(session)
-    return load_engine_decisions(session, project_id, iter_resolved(iter_decisions(project), groups), author.id,
-                                 source="file", recount=False, first=True)  # import_project recounts after
+def _groups_of(project: EngineProject) -> Callable[[], pd.DataFrame]:
+    """What fills in a group decision without its masks: read only if one comes (a decisions
+    file the engine wrote names them)."""
+    return lambda: project.groups(columns=["patch", "mask_id", "neighbourhood", "group"])
 
 
 def _float(value: Any) -> float | None:

@@ -13,12 +13,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Text, bindparam, cast, select, update
+from sqlalchemy import Text, bindparam, case, cast, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from mcae.inference.classes import N_CLASSES
 from mcae.platform.annotation.counters import Deltas, authors, facts
+from mcae.platform.annotation.fast_rows import read_tuples
 from mcae.platform.annotation.group_totals import SCALARS
 from mcae.platform.annotation.models import Base, Decision, DecisionMask, Group, Mask, Project
 
@@ -187,14 +188,15 @@ def refresh_totals(session: Session, group_ids: Iterable[int], bump: Iterable[in
     if not ids:
         return
     bumped = set(bump)
+    session.flush()  # (read with Core below: as an ORM read would have autoflushed)
     opened: dict[tuple[str, str], int] = defaultdict(int)
     table = Base.metadata.tables["groups"]
     c = table.c
     for part in chunks(ids):
-        rows = session.execute(
-            select(Group.id, Group.project_id, Group.neighbourhood, Group.open_masks, Mask.id, Mask.area,
-                   Mask.class_id, Mask.refine, Mask.pred_score, cast(Mask.proba, Text))
-            .outerjoin(Mask, (Mask.group_id == Group.id) & Mask.present.is_(True)).where(Group.id.in_(part))).all()
+        rows = read_tuples(session, select(  # probabilities only where undecided
+            Group.id, Group.project_id, Group.neighbourhood, Group.open_masks, Mask.id, Mask.area, Mask.class_id,
+            Mask.refine, Mask.pred_score, case((Mask.class_id.is_(None), cast(Mask.proba, Text)), else_=None))
+            .outerjoin(Mask, (Mask.group_id == Group.id) & Mask.present.is_(True)).where(Group.id.in_(part)))
         was = {r[0]: (r[1], r[2], r[3]) for r in rows}
         values = _group_totals(part, [(r[0], *r[5:]) for r in rows if r[4] is not None])  # groups' present masks
         for v in values:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from sqlalchemy import and_, select
+from sqlalchemy import and_, case, select
 from sqlalchemy.orm import Session
 
+from mcae.platform.annotation.fast_rows import read_tuples
 from mcae.platform.annotation.models import Mask
 
 
@@ -40,8 +41,9 @@ class MaskPks:
         return found
 
     def _read(self, patch: str) -> tuple[np.ndarray, np.ndarray]:
-        live = and_(Mask.present.is_(True), Mask.group_id.is_not(None))
-        result = self.session.execute(select(Mask.mask_id, Mask.id, live).where(
+        live = case((and_(Mask.present.is_(True), Mask.group_id.is_not(None)), 1), else_=0)
+        self.session.flush()  # (read with the driver: as an ORM read would have autoflushed)
+        result = read_tuples(self.session, select(Mask.mask_id, Mask.id, live).where(
             Mask.project_id == self.project_id, Mask.patch == patch))
         # flat through fromiter: numpy probing each Row object as a sequence costs 20 times more
         rows = np.fromiter(itertools.chain.from_iterable(result), np.int64).reshape(-1, 3)

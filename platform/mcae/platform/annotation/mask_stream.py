@@ -107,21 +107,36 @@ class BoxIndex:
 
     def lookup(self, patch: pa.Array, mask_id: pa.Array) -> np.ndarray:
         """The boxes of these masks, in order (a mask missing from ``masks.parquet`` is an error)."""
+        return self.boxes[self.rows(patch, mask_id)]
+
+    def rows(self, patch: pa.Array, mask_id: pa.Array) -> np.ndarray:
+        """Where these masks are in the index (``boxes``' rows; a mask missing from
+        ``masks.parquet`` is an error)."""
         codes = pc.index_in(patch, value_set=self._patches)
         if codes.null_count:
             raise LookupError("groups.parquet names a patch that masks.parquet lacks: run `mcae segment` again")
-        code = codes.to_numpy(zero_copy_only=False).astype(np.int64)
-        if self.keys is None:
-            offset = np.asarray(mask_id, dtype=np.int64) - self._first[code]
-            if not bool(np.all((offset >= 0) & (offset < self._counts[code]))):
-                raise LookupError("groups.parquet names masks that masks.parquet lacks: run `mcae segment` again")
-            return self.boxes[self._starts[code] + offset]
-        key = (code << 32) | np.asarray(mask_id, dtype=np.int64)
-        where = np.searchsorted(self.keys, key)
-        where = np.minimum(where, max(len(self.keys) - 1, 0))
-        if len(self.keys) == 0 or not np.array_equal(self.keys[where], key):
+        where = self.rows_of(codes.to_numpy(zero_copy_only=False).astype(np.int64), np.asarray(mask_id, np.int64))
+        if where.size and int(where.min()) < 0:
             raise LookupError("groups.parquet names masks that masks.parquet lacks: run `mcae segment` again")
-        return self.boxes[where]
+        return where
+
+    def rows_of(self, code: np.ndarray, mask_id: np.ndarray) -> np.ndarray:
+        """``rows`` by patch code (``names``' values; -1: none) and mask id; -1 where missing."""
+        out = np.full(len(code), -1, np.int64)
+        known = code >= 0
+        code, ids = code[known], mask_id[known]
+        if self.keys is None:
+            offset = ids - self._first[code]
+            inside = (offset >= 0) & (offset < self._counts[code])
+            found = np.where(inside, self._starts[code] + offset, -1)
+        elif len(self.keys):
+            key = (code << 32) | ids
+            where = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+            found = np.where(self.keys[where] == key, where, -1)
+        else:
+            found = np.full(len(code), -1, np.int64)
+        out[known] = found
+        return out
 
 
 def group_keys(batch: pa.RecordBatch) -> pa.Array:
@@ -199,7 +214,8 @@ def batch_rows(batch: pa.RecordBatch, boxes: BoxIndex, group_ids: np.ndarray) ->
         "proba": _proba(batch)})
 
 
-def insert_rows(session: Session, project_id: str, rows: Rows, mapped: bool, freeze: bool = False) -> None:
+def insert_rows(session: Session, project_id: str, rows: Rows, mapped: bool, freeze: bool = False,
+                decided: dict[str, pa.Array] | None = None) -> None:
     """Add new masks (``mapped``: their predicted class is taken as the published map's).
 
     ``freeze`` (PostgreSQL; only when the masks table was created or truncated in this
@@ -207,7 +223,11 @@ def insert_rows(session: Session, project_id: str, rows: Rows, mapped: bool, fre
     writes the rows already frozen and their pages all-visible, so the index builds, ``ANALYZE``
     and the recount that read them next do not set every row's hint bits (dirtying and writing
     every page of the table a second time). Durability is unchanged: the rows are WAL-logged
-    and land with the import's commit or not at all."""
+    and land with the import's commit or not at all.
+
+    ``decided``: columns that differ from a new mask's (``class_id``, ``fine_class``,
+    ``decision_id``, ``mapped_class``, ``version``: a first import's decisions, applied as the
+    masks go in)."""
     if not len(rows):
         return
     n = len(rows)
@@ -217,7 +237,9 @@ def insert_rows(session: Session, project_id: str, rows: Rows, mapped: bool, fre
     cols["mapped_class"] = cols["pred_class"] if mapped else pa.nulls(n, pa.int64())
     cols["present"] = pa.array(np.ones(n, dtype=bool))
     cols["version"] = pa.array(np.ones(n, dtype=np.int64))
-    table = pa.table({c: cols[c] for c in INSERT_COLUMNS})
+    cols.update(decided or {})
+    columns = [*INSERT_COLUMNS, *(c for c in (decided or {}) if c not in INSERT_COLUMNS)]
+    table = pa.table({c: cols[c] for c in columns})
     connection = session.connection()
     raw: Any = connection.connection.driver_connection
     if connection.dialect.name == "postgresql":
@@ -225,13 +247,14 @@ def insert_rows(session: Session, project_id: str, rows: Rows, mapped: bool, fre
         pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
         options = "FORMAT csv, FREEZE" if freeze else "FORMAT csv"
         with raw.cursor() as cursor, cursor.copy(
-                f"COPY masks ({', '.join(INSERT_COLUMNS)}) FROM STDIN ({options})") as copy:
+                f"COPY masks ({', '.join(columns)}) FROM STDIN ({options})") as copy:
             copy.write(buffer.getvalue())
         return
     # SQLite: the columns that are the same on every row are written once, in the statement
     # (fewer values to bind per row), and numbers go to Python through numpy (much faster than Arrow's)
     constants = {"refine": "0", "present": "1", "version": "1", **({} if mapped else {"mapped_class": "NULL"})}
-    varying = [c for c in INSERT_COLUMNS if c not in constants and c != "project_id"]
+    constants = {c: v for c, v in constants.items() if c not in (decided or {})}
+    varying = [c for c in columns if c not in constants and c != "project_id"]
     names = ["project_id", *varying, *constants]
     marks = ["?"] * (1 + len(varying)) + list(constants.values())
     values = zip([project_id] * n, *(_pylist(table.column(c)) for c in varying), strict=True)

@@ -41,11 +41,19 @@ def add(folder: Annotated[Path, typer.Argument(help="The project folder (after `
     try:
         with db.session() as session, progress_bar(quiet) as bar:
             task = bar.add_task("importing masks", total=None)
+            decisions_task = None
 
             def advance(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            summary = import_folder(session, folder, ident, name=name, city=city, layer=layer, progress=advance)
+            def advance_decisions(done: int, total: int) -> None:  # a first import's decisions.jsonl
+                nonlocal decisions_task
+                if decisions_task is None:
+                    decisions_task = bar.add_task("loading decisions", total=total)
+                bar.update(decisions_task, completed=done, total=total)
+
+            summary = import_folder(session, folder, ident, name=name, city=city, layer=layer, progress=advance,
+                                    decision_progress=advance_decisions)
     finally:
         db.dispose()
     seconds = time.perf_counter() - start
