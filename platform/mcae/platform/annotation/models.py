@@ -245,6 +245,8 @@ class Decision(Base):
                       Index("ix_decisions_author", "author_id", "created_at"),
                       Index("ix_decisions_project_author", "project_id", "author_id", "id"),
                       Index("ix_decisions_project_time", "project_id", "created_at"),
+                      # the second labellings (agreement), read from the index alone
+                      Index("ix_decisions_pass", "project_id", "pass_no", "target", "state", "review"),
                       # the dashboard's one grouped pass, read from the index alone (review.dashboard)
                       Index("ix_decisions_dashboard", "project_id", "author_id", "target", "state", "review",
                             "pass_no", "elapsed_s"))
