@@ -139,6 +139,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     return cluster.create_database()
 
 
+@pytest.fixture(scope="module")
+def db(db_url: str) -> Iterator[Database]:
+    """The module's database (``db_url``, SQLite then PostgreSQL), migrated, with its users."""
+    seed_users(db_url)
+    database = Database(db_url)
+    yield database
+    database.dispose()
+
+
 # -- the app ---------------------------------------------------------------------------------
 
 @dataclass

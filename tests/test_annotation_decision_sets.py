@@ -8,13 +8,11 @@ undecide, and, in a second load, earlier decisions undone or rejected."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from annotation_fixtures import db_url, pg_cluster, seed_users  # noqa: F401 (fixtures)
 from sqlalchemy import select, text, update
 
 from benchmarks.city_service import write_service_project
@@ -29,14 +27,6 @@ BATCH = 3
 GROUP_COUNTERS = ("area", "decided_area", "open_area", "open_masks", "masks", "decided", "refine", "gain")
 COUNTS = ("masks", "decided", "refine", "area", "decided_area")
 
-
-@pytest.fixture(scope="module")
-def db(db_url: str) -> Iterator[Database]:  # noqa: F811
-    """The module's database, migrated, with its users."""
-    seed_users(db_url)
-    database = Database(db_url)
-    yield database
-    database.dispose()
 
 
 def _plan(session: Any, project_id: str, seed: int) -> list[EngineDecision]:

@@ -8,14 +8,13 @@ many batches; and the progress it reports (``mcae projects add``'s "loading deci
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
-from annotation_fixtures import db_url, pg_cluster, seed_users  # noqa: F401 (fixtures)
+from annotation_fixtures import seed_users
 from sqlalchemy import select
 from test_annotation_decision_sets import BATCH, _plan, _state
 
@@ -24,14 +23,6 @@ from mcae.inference.decisions import iter_decisions_file, iter_resolved
 from mcae.platform.annotation import dump_load, importer
 from mcae.platform.annotation.db import Database
 from mcae.platform.annotation.models import Decision, Group, History, Mask, Neighbourhood, Project
-
-
-@pytest.fixture(scope="module")
-def db(db_url: str) -> Iterator[Database]:  # noqa: F811
-    seed_users(db_url)
-    database = Database(db_url)
-    yield database
-    database.dispose()
 
 
 class _OldPlan:
@@ -161,7 +152,7 @@ def test_a_mask_the_project_lacks_refuses_the_whole_import(db: Database, tmp_pat
         assert session.get(Project, "refused") is None
 
 
-def test_first_load_into_an_empty_database_writes_the_same(db: Database, db_url: str,  # noqa: F811
+def test_first_load_into_an_empty_database_writes_the_same(db: Database, db_url: str,
                                                             request: pytest.FixtureRequest, tmp_path: Path) -> None:
     """The first project of a database (the masks table empty: its indexes, and on PostgreSQL its
     constraints, dropped and built again after the load, ``bulk_load``) against the set-based
